@@ -1,0 +1,105 @@
+"""What a user declares about a news site: the Source model, validated at config load."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: str | int | float) -> timedelta:
+    """'15m' / '2h' / '30s' / '1d' or a number of seconds."""
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 2h, 1d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class Schedule(BaseModel):
+    """Either a fixed interval (`every: 15m`) or a crontab line (`cron: "*/10 * * * *"`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: str | None = "15m"
+    cron: str | None = None
+    jitter: str = "30s"
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "Schedule":
+        if self.cron:
+            self.every = None
+            if len(self.cron.split()) != 5:
+                raise ValueError(f"cron needs 5 fields, got {self.cron!r}")
+        elif self.every:
+            parse_duration(self.every)
+        else:
+            raise ValueError("set either 'every' or 'cron'")
+        parse_duration(self.jitter)
+        return self
+
+    @property
+    def interval(self) -> timedelta | None:
+        return parse_duration(self.every) if self.every else None
+
+
+class Sections(BaseModel):
+    """Start pages whose links are followed to find articles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+    max_depth: int = Field(1, ge=0, le=5)
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    feeds: list[str] = Field(default_factory=list)
+    sitemaps: list[str] = Field(default_factory=list)
+    sections: Sections = Field(default_factory=Sections)
+    allowed_domains: list[str] = Field(default_factory=list)
+    schedule: Schedule = Field(default_factory=Schedule)
+    max_articles_per_run: int = Field(500, ge=1)
+    max_page_bytes: int = Field(5_000_000, ge=10_000)
+    user_agent: str | None = None
+    # Off by default: links in third-party content must not reach private addresses (SSRF).
+    allow_private_addresses: bool = False
+    enabled: bool = True
+
+    @field_validator("feeds", "sitemaps")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return urls
+
+    @model_validator(mode="after")
+    def _has_entry_point(self) -> "Source":
+        if not (self.feeds or self.sitemaps or self.sections.urls):
+            raise ValueError("a source needs at least one of feeds, sitemaps, sections.urls")
+        return self
+
+
+class CrawlSettings(BaseModel):
+    """Politeness and bounds shared by every source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_agent_contact: str = "https://github.com/mediawatch/mediawatch"
+    obey_robots: bool = True
+    concurrent_requests_per_host: int = Field(2, ge=1, le=32)
+    download_delay: float = Field(0.5, ge=0)
+    autothrottle: bool = True
+    download_timeout: float = Field(30, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+    state_path: str = "./data/crawl.sqlite3"

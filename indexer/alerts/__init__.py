@@ -1,0 +1,1 @@
+"""Alerting: rules, matching new articles, the sent ledger and the mailer, kept apart."""

@@ -1,0 +1,118 @@
+"""The one Article record; the ES mapping and the SQLite schema are derived from FIELDS."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+# Field kinds drive both backends: "text" is analysed full text, "keyword" exact values
+# (lists allowed), "date" a tz-aware UTC datetime, "integer" a count.
+FIELDS: dict[str, str] = {
+    "url": "keyword",
+    "canonical_url": "keyword",
+    "source": "keyword",
+    "title": "text",
+    "text": "text",
+    "description": "text",
+    "authors": "keyword",
+    "published_at": "date",
+    "published_at_source": "keyword",
+    "modified_at": "date",
+    "language": "keyword",
+    "section": "keyword",
+    "tags": "keyword",
+    "image": "keyword",
+    "word_count": "integer",
+    "content_hash": "keyword",
+    "story_id": "keyword",
+    "version": "integer",
+    "fetched_at": "date",
+    "indexed_at": "date",
+}
+
+LIST_FIELDS = frozenset({"authors", "tags"})
+TEXT_FIELDS = tuple(name for name, kind in FIELDS.items() if kind == "text")
+DATE_FIELDS = tuple(name for name, kind in FIELDS.items() if kind == "date")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def doc_id(canonical_url: str) -> str:
+    """Stable document id, so re-indexing one URL overwrites instead of duplicating."""
+    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha1(f"{title}\n{text}".encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Article:
+    url: str
+    title: str
+    text: str
+    canonical_url: str = ""
+    source: str = ""
+    description: str = ""
+    authors: list[str] = field(default_factory=list)
+    published_at: datetime | None = None
+    published_at_source: str = ""
+    modified_at: datetime | None = None
+    language: str = ""
+    section: str = ""
+    tags: list[str] = field(default_factory=list)
+    image: str = ""
+    word_count: int = 0
+    content_hash: str = ""
+    story_id: str = ""
+    version: int = 1
+    fetched_at: datetime | None = None
+    indexed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.canonical_url:
+            self.canonical_url = self.url
+        if not self.word_count:
+            self.word_count = len(self.text.split())
+        if not self.content_hash:
+            self.content_hash = content_hash(self.title, self.text)
+
+    @property
+    def id(self) -> str:
+        return doc_id(self.canonical_url)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: dates as ISO 8601 strings in UTC."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.astimezone(timezone.utc).isoformat()
+            elif isinstance(value, list):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Article":
+        kwargs: dict[str, Any] = {}
+        for name in FIELDS:
+            if name not in data or data[name] is None:
+                continue
+            value = data[name]
+            if name in DATE_FIELDS and isinstance(value, str):
+                value = parse_iso(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+
+def parse_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)

@@ -1,0 +1,1 @@
+"""The mediawatch CLI, configuration, logging and the long-running daemon."""

@@ -1,0 +1,131 @@
+"""The `mediawatch` command line. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import structlog
+
+from scheduler import config as config_mod
+from scheduler import logs
+
+log = structlog.get_logger("mediawatch.cli")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep one message format
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"mediawatch: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r} (e.g. 2020-10-10)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mediawatch", description="Crawl news sites, index articles, email keyword alerts.")
+    p.add_argument("--config", help=f"config file (default: ${config_mod.ENV_VAR} or {config_mod.DEFAULT_PATH})")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    sub.add_parser("run", help="run the daemon: scheduled crawls, indexing, alerts")
+
+    c = sub.add_parser("crawl", help="crawl now, in the foreground, with progress")
+    c.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (default: all enabled)")
+
+    e = sub.add_parser("extract", help="run one saved page through the extractor")
+    e.add_argument("file", help="an HTML file ('-' for stdin)")
+    e.add_argument("--url", default="", help="the page's URL (helps dates, canonical URL)")
+    e.add_argument("--json", action="store_true", help="print the whole article as JSON")
+
+    s = sub.add_parser("search", help="search the index (Lucene/Kibana query syntax)")
+    s.add_argument("query")
+    s.add_argument("--since", type=_date)
+    s.add_argument("--until", type=_date)
+    s.add_argument("--source", action="append", dest="sources")
+    s.add_argument("--lang", action="append", dest="languages")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--json", action="store_true")
+
+    a = sub.add_parser("alerts", help="alert rules").add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser)
+    a.required = True
+    at = a.add_parser("test", help="show what a rule (name or query) matches in the index now")
+    at.add_argument("rule")
+    at.add_argument("--limit", type=int, default=20)
+    ast = a.add_parser("send-test", help="send a test email to a rule's recipients")
+    ast.add_argument("rule")
+
+    so = sub.add_parser("sources", help="configured sources").add_subparsers(dest="sources_command", metavar="ACTION", parser_class=_Parser)
+    so.required = True
+    so.add_parser("list", help="each source with its last run and next run")
+
+    i = sub.add_parser("index", help="the index").add_subparsers(dest="index_command", metavar="ACTION", parser_class=_Parser)
+    i.required = True
+    i.add_parser("init", help="create or upgrade the index layout (idempotent)")
+    i.add_parser("status", help="counts, health, template version")
+
+    cc = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser)
+    cc.required = True
+    cc.add_parser("check", help="validate and print the effective config, secrets masked")
+
+    k = sub.add_parser("kibana", help="Kibana dashboards").add_subparsers(dest="kibana_command", metavar="ACTION", parser_class=_Parser)
+    k.required = True
+    ki = k.add_parser("import", help="import the bundled data views and dashboard")
+    ki.add_argument("--url", required=True, help="Kibana base URL, e.g. http://localhost:5601")
+    ki.add_argument("--file", default=None, help="NDJSON to import (default: the bundled one)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    path = config_mod.config_path(args.config)
+    try:
+        if path == Path(config_mod.DEFAULT_PATH) and not path.exists() and args.command == "extract":
+            cfg = config_mod.Config()  # extracting a file needs no config
+        else:
+            cfg = config_mod.load(path)
+    except config_mod.ConfigError as err:
+        sys.stderr.write(f"mediawatch: config error: {err}\n")
+        return EXIT_USAGE
+    logs.configure(args.log_level or cfg.log.level, cfg.log.format)
+    from scheduler import commands  # heavy imports (scrapy, elasticsearch) only past config
+
+    handler = commands.HANDLERS[_command_key(args)]
+    try:
+        return handler(cfg, args)
+    except UsageError as err:
+        sys.stderr.write(f"mediawatch: error: {err}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as err:  # the last line of defence: a clear message, not a traceback
+        log.error("command_failed", command=_command_key(args), error=str(err), exc_info=True)
+        sys.stderr.write(f"mediawatch: {err}\n")
+        return EXIT_FAILURE
+
+
+def _command_key(args: argparse.Namespace) -> str:
+    for attr in ("alerts_command", "sources_command", "index_command", "config_command", "kibana_command"):
+        if getattr(args, attr, None):
+            return f"{args.command} {getattr(args, attr)}"
+    return args.command
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""One handler per CLI command: (config, args) -> exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import structlog
+import yaml
+
+from scheduler.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from scheduler.config import Config, effective
+
+log = structlog.get_logger("mediawatch.cli")
+
+BUNDLED_NDJSON = Path(__file__).resolve().parent.parent / "deploy" / "kibana" / "mediawatch.ndjson"
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def cmd_run(cfg: Config, args) -> int:
+    from scheduler.daemon import Daemon
+    from scheduler.config import config_path
+
+    return Daemon(cfg, config_path(args.config)).run()
+
+
+class Progress:
+    """One live status line on a terminal; a log line every few seconds otherwise."""
+
+    def __init__(self, stream=sys.stderr, every_s: float = 5.0) -> None:
+        self.stream, self.every_s = stream, every_s
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, counts: dict) -> None:
+        now = time.monotonic()
+        line = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k != "source")
+        if self.tty:
+            self.stream.write(f"\r\033[K{counts.get('source', '')} {line}")
+            self.stream.flush()
+        elif now - self._last >= self.every_s:
+            log.info("crawl_progress", **counts)
+        self._last = now if not self.tty or now - self._last >= self.every_s else self._last
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def cmd_crawl(cfg: Config, args) -> int:
+    from crawler.runner import run_crawl_blocking
+    from scheduler.app import build
+
+    known = {s.name for s in cfg.sources}
+    unknown = [n for n in args.sources if n not in known]
+    if unknown:
+        raise UsageError(f"unknown source(s): {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
+    sources = [s for s in cfg.sources if (s.name in args.sources if args.sources else s.enabled)]
+    if not sources:
+        raise UsageError("no source to crawl: add one under 'sources' in the config")
+    app = build(cfg)
+    progress = Progress()
+    try:
+        app.backend.init()
+        summaries = run_crawl_blocking(sources, cfg.crawl, app.ingestor, progress=progress)
+    finally:
+        progress.done()
+        app.close()
+    _out(f"{'source':<20} {'articles':>8} {'errors':>6}  statuses")
+    for name, summary in summaries.items():
+        statuses = " ".join(f"{k}={v}" for k, v in sorted(summary.counts.items()))
+        _out(f"{name:<20} {summary.articles:>8} {summary.errors:>6}  {statuses}")
+    failed = [n for n, s in summaries.items() if s.failed]
+    return EXIT_FAILURE if failed and len(failed) == len(summaries) else EXIT_OK
+
+
+def cmd_extract(cfg: Config, args) -> int:
+    from w3lib.encoding import html_to_unicode
+
+    from crawler.extraction import NotArticle, extract
+
+    if args.file == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = Path(args.file).read_bytes()
+        except OSError as err:
+            raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
+    _enc, html = html_to_unicode(None, raw)
+    try:
+        article = extract(html, args.url or Path(args.file).resolve().as_uri())
+    except NotArticle as err:
+        sys.stderr.write(f"mediawatch: not an article: {err.reason}\n")
+        return EXIT_FAILURE
+    if args.json:
+        _out(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    data = article.to_dict()
+    for key in ("title", "published_at", "authors", "language", "section", "canonical_url"):
+        value = data.get(key)
+        _out(f"{key}: {', '.join(value) if isinstance(value, list) else (value or '')}")
+    _out("")
+    _out(article.text)
+    return EXIT_OK
+
+
+def _open_backend(cfg: Config):
+    from indexer.backends import open_backend
+
+    return open_backend(cfg.index)
+
+
+def _parse_query(query: str):
+    from indexer.query import QueryError, parse
+
+    try:
+        return parse(query)
+    except QueryError as err:
+        raise UsageError(f"invalid query: {err}") from None
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        for hit in hits:
+            _out(json.dumps({**hit.article.to_dict(), "score": hit.score, "snippet": hit.snippet}, ensure_ascii=False))
+        return
+    for hit in hits:
+        a = hit.article
+        when = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
+        _out(f"{when}  [{a.source}] {a.title}\n    {a.url}\n    {hit.snippet}")
+
+
+def cmd_search(cfg: Config, args) -> int:
+    node = _parse_query(args.query)
+    backend = _open_backend(cfg)
+    try:
+        hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
+                              languages=args.languages, limit=args.limit)
+    finally:
+        backend.close()
+    _print_hits(hits, args.json)
+    if not args.json:
+        _out(f"{len(hits)} hit(s)")
+    return EXIT_OK
+
+
+def _rule_for(cfg: Config, name_or_query: str):
+    from indexer.alerts.rules import Rule
+
+    for rule in cfg.rules:
+        if rule.name == name_or_query:
+            return rule
+    _parse_query(name_or_query)
+    return Rule(name="adhoc", query=name_or_query)
+
+
+def cmd_alerts_test(cfg: Config, args) -> int:
+    from indexer.alerts.engine import AlertEngine
+
+    rule = _rule_for(cfg, args.rule)
+    backend = _open_backend(cfg)
+    try:
+        hits = AlertEngine.test_rule(rule, backend, limit=args.limit)
+    finally:
+        backend.close()
+    _out(f"rule {rule.name}: {rule.query}")
+    _print_hits(hits, False)
+    _out(f"{len(hits)} matching article(s) in the index now")
+    return EXIT_OK
+
+
+def cmd_alerts_send_test(cfg: Config, args) -> int:
+    from scheduler.app import build
+
+    rule = _rule_for(cfg, args.rule)
+    if not rule.recipients:
+        raise UsageError(f"rule {rule.name} has no recipients")
+    app = build(cfg)
+    try:
+        where = app.alerts.send_test(rule)
+    finally:
+        app.close()
+    _out(f"test email for rule {rule.name} sent to {', '.join(rule.recipients)}: {where}")
+    return EXIT_OK
+
+
+def cmd_sources_list(cfg: Config, args) -> int:
+    from crawler.frontier import Frontier
+
+    frontier = Frontier(cfg.crawl.state_path)
+    try:
+        runs = frontier.last_runs()
+    finally:
+        frontier.close()
+    _out(f"{'source':<20} {'schedule':<16} {'last run (UTC)':<20} {'articles':>8} {'errors':>6}  next run (UTC)")
+    for src in cfg.sources:
+        run = runs.get(src.name)
+        schedule = f"every {src.schedule.every}" if src.schedule.every else f"cron {src.schedule.cron}"
+        if not src.enabled:
+            schedule = "disabled"
+        last = run.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run and run.finished_at else "never"
+        nxt = _next_run(src, run)
+        _out(f"{src.name:<20} {schedule:<16} {last:<20} {run.articles if run else 0:>8} "
+             f"{run.errors if run else 0:>6}  {nxt}")
+    return EXIT_OK
+
+
+def _next_run(src, run) -> str:
+    if not src.enabled:
+        return "-"
+    if src.schedule.cron:
+        from apscheduler.triggers.cron import CronTrigger
+
+        trigger = CronTrigger.from_crontab(src.schedule.cron, timezone=timezone.utc)
+        nxt = trigger.get_next_fire_time(None, datetime.now(timezone.utc))
+    elif run and run.finished_at:
+        nxt = run.finished_at + src.schedule.interval
+    else:
+        return "at daemon start"
+    return nxt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_index_init(cfg: Config, args) -> int:
+    backend = _open_backend(cfg)
+    try:
+        done = backend.init()
+    finally:
+        backend.close()
+    _out(json.dumps(done, indent=2, default=str))
+    return EXIT_OK
+
+
+def cmd_index_status(cfg: Config, args) -> int:
+    backend = _open_backend(cfg)
+    try:
+        status = backend.status()
+    finally:
+        backend.close()
+    _out(json.dumps(status, indent=2, default=str))
+    return EXIT_OK
+
+
+def cmd_config_check(cfg: Config, args) -> int:
+    _out(yaml.safe_dump(effective(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    sys.stderr.write(f"config ok: {len(cfg.sources)} source(s), {len(cfg.rules)} rule(s), "
+                     f"index backend {cfg.index.backend}\n")
+    return EXIT_OK
+
+
+def cmd_kibana_import(cfg: Config, args) -> int:
+    import os
+
+    from scheduler.kibana import KibanaImportError, import_saved_objects
+
+    path = Path(args.file) if args.file else BUNDLED_NDJSON
+    try:
+        result = import_saved_objects(
+            args.url, path,
+            api_key=os.environ.get("KIBANA_API_KEY"),
+            username=os.environ.get("KIBANA_USERNAME"),
+            password=os.environ.get("KIBANA_PASSWORD"),
+        )
+    except KibanaImportError as err:
+        sys.stderr.write(f"mediawatch: kibana import failed: {err}\n")
+        return EXIT_FAILURE
+    _out(json.dumps(result, indent=2))
+    return EXIT_OK if result.get("success") else EXIT_FAILURE
+
+
+HANDLERS: dict[str, Callable[[Config, object], int]] = {
+    "run": cmd_run,
+    "crawl": cmd_crawl,
+    "extract": cmd_extract,
+    "search": cmd_search,
+    "alerts test": cmd_alerts_test,
+    "alerts send-test": cmd_alerts_send_test,
+    "sources list": cmd_sources_list,
+    "index init": cmd_index_init,
+    "index status": cmd_index_status,
+    "config check": cmd_config_check,
+    "kibana import": cmd_kibana_import,
+}

@@ -1,0 +1,173 @@
+"""Load and validate mediawatch.yaml: one file, pydantic models, `${ENV}` secrets.
+
+Each package declares the settings it owns (crawler.sources, indexer.config,
+indexer.alerts.rules); this module composes them and turns every failure into one
+ConfigError naming the file, the key path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from crawler.sources import CrawlSettings, Source, parse_duration
+from indexer.alerts.rules import Rule
+from indexer.config import IndexConfig, MailConfig
+
+ENV_VAR = "MEDIAWATCH_CONFIG"
+DEFAULT_PATH = "mediawatch.yaml"
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    def __init__(self, path: str | Path, key: str, message: str) -> None:
+        self.path, self.key, self.message = str(path), key, message
+        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        super().__init__(where + message)
+
+
+class HttpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    health_port: int | None = Field(9410, ge=0, le=65535)
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: str = Field("info", pattern=r"^(debug|info|warning|error)$")
+    format: str = Field("auto", pattern=r"^(auto|json|console)$")
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: str = "./data"
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    sources: list[Source] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    rules_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Config":
+        for kind, items in (("sources", self.sources), ("rules", self.rules)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"duplicate {kind[:-1]} name {item.name!r}")
+                seen.add(item.name)
+        return self
+
+    def source(self, name: str) -> Source:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
+
+
+def resolve_path(config: Config, base: Path) -> Config:
+    """Relative paths in the file are relative to the file, not to the working directory."""
+
+    def fix(value: str | None) -> str | None:
+        if value is None or os.path.isabs(value):
+            return value
+        return str((base / value).resolve())
+
+    config.data_dir = fix(config.data_dir)
+    config.index.sqlite_path = fix(config.index.sqlite_path)
+    config.index.spool_path = fix(config.index.spool_path)
+    config.index.ca_file = fix(config.index.ca_file)
+    config.mail.outbox = fix(config.mail.outbox)
+    config.mail.ledger_path = fix(config.mail.ledger_path)
+    config.crawl.state_path = fix(config.crawl.state_path)
+    config.rules_dir = fix(config.rules_dir)
+    return config
+
+
+def _interpolate(node: Any, path: str, file: Path, env: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, _join(path, k), file, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}[{i}]", file, env) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(file, path, f"environment variable ${{{name}}} is not set")
+
+        return _REF.sub(sub, node)
+    return node
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _loc_to_key(loc: tuple[Any, ...]) -> str:
+    key = ""
+    for part in loc:
+        key = f"{key}[{part}]" if isinstance(part, int) else _join(key, part)
+    return key
+
+
+def config_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    env = dict(os.environ) if env is None else env
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(path, "", f"not UTF-8 text ({err.reason})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(path, "", f"invalid YAML: {where}{problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "", f"the top level must be a mapping, not {type(raw).__name__}")
+    raw = _interpolate(raw, "", path, env)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(path, _loc_to_key(first["loc"]), message) from None
+    return resolve_path(config, path.resolve().parent)
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The config as it will be used, secrets masked, for `mediawatch config check`."""
+
+    def mask(node: Any) -> Any:
+        if isinstance(node, SecretStr):
+            return "********"
+        if isinstance(node, dict):
+            return {k: mask(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [mask(v) for v in node]
+        return node
+
+    return mask(config.model_dump(mode="python"))

@@ -1,0 +1,256 @@
+"""`mediawatch run`: APScheduler and Scrapy on one asyncio event loop, for months on end.
+
+Scrapy runs on Twisted's asyncio reactor, so APScheduler's AsyncIOScheduler, the crawls,
+the health server and the signal handlers all share the one loop: no process per crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import structlog
+
+from scheduler import config as config_mod
+from scheduler import jobs
+
+log = structlog.get_logger("mediawatch.daemon")
+
+SHUTDOWN_TIMEOUT_S = 8.0
+
+
+class Daemon:
+    def __init__(self, cfg: config_mod.Config, config_path: Path) -> None:
+        self.cfg = cfg
+        self.config_path = Path(config_path)
+        self._config_mtime = self._mtime()
+        self.exit_code = 0
+        self.running: dict[str, asyncio.Task] = {}
+        self.last_success: dict[str, datetime] = {}
+        self.last_article: dict[str, datetime] = {}
+        self.started_at = datetime.now(timezone.utc)
+        self._stopping = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def run(self) -> int:
+        from scrapy.utils.reactor import install_reactor
+
+        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+        from twisted.internet import reactor
+
+        self.reactor = reactor
+        self.loop: asyncio.AbstractEventLoop = reactor._asyncioEventloop
+        reactor.callWhenRunning(lambda: self.loop.create_task(self._start()))
+        reactor.run(installSignalHandlers=False)
+        log.info("daemon_stopped", exit_code=self.exit_code)
+        return self.exit_code
+
+    async def _start(self) -> None:
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        from scheduler.app import build
+        from scheduler.health import HealthServer, Metrics
+
+        try:
+            self.app = build(self.cfg)
+            self.app.backend.init()
+        except Exception as err:
+            log.error("daemon_start_failed", error=str(err), exc_info=True)
+            self.exit_code = 1
+            self.reactor.stop()
+            return
+        jobs.bind(self)
+        self.metrics = Metrics()
+        store = Path(self.cfg.data_dir) / "scheduler.sqlite3"
+        self.scheduler = AsyncIOScheduler(
+            event_loop=self.loop,
+            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{store}")},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone=timezone.utc,
+        )
+        self._sync_jobs(first=True)
+        self.scheduler.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
+        self.loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+        self.health = None
+        if self.cfg.http.health_port is not None:
+            self.health = HealthServer(self.cfg.http.host, self.cfg.http.health_port, self.metrics, self.health_report)
+            try:
+                await self.health.start()
+            except OSError as err:
+                log.error("health_port_unavailable", port=self.cfg.http.health_port, error=str(err))
+                self.health = None
+        log.info("daemon_started", sources=[s.name for s in self.cfg.sources if s.enabled],
+                 rules=len(self.cfg.rules), backend=self.cfg.index.backend, pid=os.getpid())
+
+    async def stop(self, reason: str) -> None:
+        """Stop scheduling, let running crawls finish (bounded), flush everything, exit 0."""
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("daemon_stopping", reason=reason, running=list(self.running))
+        self.scheduler.shutdown(wait=False)
+        if self.running:
+            _done, pending = await asyncio.wait(list(self.running.values()), timeout=SHUTDOWN_TIMEOUT_S)
+            for task in pending:
+                # The frontier marks a URL done only after it was indexed or spooled, so a
+                # cancelled crawl simply refetches the rest next time.
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+        if self.health is not None:
+            await self.health.stop()
+        self.app.close()
+        self.reactor.stop()
+
+    # -- jobs ------------------------------------------------------------------------------
+    def _sync_jobs(self, first: bool = False) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        wanted = set()
+        now = datetime.now(timezone.utc)
+        for src in self.cfg.sources:
+            if not src.enabled:
+                continue
+            job_id = f"crawl:{src.name}"
+            wanted.add(job_id)
+            jitter = int(config_mod.parse_duration(src.schedule.jitter).total_seconds())
+            if src.schedule.cron:
+                trigger = CronTrigger.from_crontab(src.schedule.cron, timezone=timezone.utc)
+                trigger.jitter = jitter or None
+            else:
+                trigger = IntervalTrigger(seconds=src.schedule.interval.total_seconds(), jitter=jitter or None,
+                                          timezone=timezone.utc)
+            existing = self.scheduler.get_job(job_id)
+            # A source crawls as soon as the daemon starts (spread a little), then on its schedule.
+            first_run = now + timedelta(seconds=random.uniform(0, min(5, jitter or 0)))
+            if existing is None or first:
+                self.scheduler.add_job(jobs.crawl_source, trigger, args=[src.name], id=job_id, name=job_id,
+                                       replace_existing=True, next_run_time=first_run)
+            else:
+                self.scheduler.reschedule_job(job_id, trigger=trigger)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("crawl:") and job.id not in wanted:
+                job.remove()
+                log.info("source_unscheduled", source=job.id.split(":", 1)[1])
+        every = max(1.0, self.cfg.index.bulk_interval_s)
+        self.scheduler.add_job(jobs.flush_index, "interval", seconds=every, id="flush-index", replace_existing=True)
+        self.scheduler.add_job(jobs.send_alerts, "interval", seconds=30, id="send-alerts", replace_existing=True)
+        self.scheduler.add_job(jobs.watch_config, "interval", seconds=5, id="watch-config", replace_existing=True)
+        if self.cfg.index.retention_days:
+            self.scheduler.add_job(jobs.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
+                                   next_run_time=now + timedelta(minutes=1))
+
+    async def crawl(self, name: str) -> None:
+        from crawler.runner import crawl_sources
+
+        if self._stopping:
+            return
+        try:
+            src = self.cfg.source(name)
+        except KeyError:
+            return
+        bound = log.bind(source=name, job=f"crawl:{name}")
+        started = time.monotonic()
+        task = asyncio.current_task()
+        self.running[name] = task
+        try:
+            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor)
+            summary = summaries.get(name)
+            self.app.ingestor.flush()
+            self._record(name, summary, time.monotonic() - started)
+        except asyncio.CancelledError:
+            bound.warning("crawl_cancelled")
+        except Exception as err:  # one source failing never stops the others
+            self.metrics.crawl_failures.labels(name).inc()
+            bound.error("crawl_failed", error=str(err), exc_info=True)
+        finally:
+            self.running.pop(name, None)
+
+    def _record(self, name: str, summary, seconds: float) -> None:
+        self.metrics.crawl_seconds.labels(name).observe(seconds)
+        if summary is None:
+            return
+        for status, count in summary.counts.items():
+            self.metrics.urls.labels(name, status).inc(count)
+        self.metrics.articles.labels(name).inc(summary.articles)
+        now = datetime.now(timezone.utc)
+        if summary.failed:
+            self.metrics.crawl_failures.labels(name).inc()
+        else:
+            self.last_success[name] = now
+            self.metrics.last_success.labels(name).set(now.timestamp())
+        if summary.articles:
+            self.last_article[name] = now
+        self._check_quiet(name, now)
+
+    def _check_quiet(self, name: str, now: datetime) -> None:
+        src = self.cfg.source(name)
+        interval = src.schedule.interval or timedelta(hours=1)
+        since = self.last_article.get(name, self.started_at)
+        quiet = now - since > max(interval * 4, timedelta(hours=2))
+        self.metrics.quiet.labels(name).set(1 if quiet else 0)
+        if quiet:
+            log.warning("source_quiet", source=name, no_new_article_since=since.isoformat())
+
+    def flush_index(self) -> None:
+        try:
+            self.app.ingestor.maybe_flush()
+        except Exception as err:
+            log.error("flush_failed", job="flush-index", error=str(err))
+        self.metrics.spool_depth.set(self.app.spool.depth())
+
+    def send_alerts(self) -> None:
+        try:
+            sent = self.app.alerts.send_due()
+            if sent:
+                self.metrics.alerts_sent.inc(sent)
+        except Exception as err:
+            log.error("send_alerts_failed", job="send-alerts", error=str(err))
+
+    def apply_retention(self) -> None:
+        days = self.cfg.index.retention_days
+        if days:
+            deleted = self.app.backend.delete_older_than(days)
+            log.info("retention_applied", job="retention", days=days, deleted=deleted)
+
+    # -- reload ----------------------------------------------------------------------------
+    def _mtime(self) -> float:
+        try:
+            return self.config_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def reload_if_changed(self) -> None:
+        mtime = self._mtime()
+        if mtime and mtime != self._config_mtime:
+            self.reload("file_changed")
+
+    def reload(self, reason: str) -> None:
+        self._config_mtime = self._mtime()
+        try:
+            cfg = config_mod.load(self.config_path)
+        except config_mod.ConfigError as err:
+            log.error("reload_rejected", reason=reason, error=str(err))
+            return
+        self.cfg.sources, self.cfg.rules = cfg.sources, cfg.rules
+        self.app.alerts.update_rules(cfg.rules)
+        self._sync_jobs()
+        log.info("config_reloaded", reason=reason, sources=[s.name for s in cfg.sources], rules=len(cfg.rules))
+
+    def health_report(self) -> dict:
+        return {
+            "status": "stopping" if self._stopping else "ok",
+            "started_at": self.started_at.isoformat(),
+            "running": sorted(self.running),
+            "spool_depth": self.app.spool.depth(),
+            "last_success": {k: v.isoformat() for k, v in self.last_success.items()},
+        }

@@ -1,0 +1,29 @@
+"""Fixtures for real services: an Elasticsearch node, an SMTP server, fixture news sites."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness.elasticsearch import ElasticsearchNode
+
+
+@pytest.fixture(scope="session")
+def es_node():
+    """The session's Elasticsearch node; a test may stop() and start() it (data and port kept)."""
+    node = ElasticsearchNode()
+    node.start()
+    yield node
+    node.cleanup()
+
+
+@pytest.fixture(scope="session")
+def es_url(es_node) -> str:
+    return es_node.url
+
+
+@pytest.fixture
+def es_running(es_node):
+    """For tests that need the node up, after another test stopped it."""
+    if es_node.proc is None:
+        es_node.start()
+    return es_node

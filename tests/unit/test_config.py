@@ -1,0 +1,115 @@
+"""Config loading: a broken file names the file and the key; secrets come from the environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import ConfigError, effective, load
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mw.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_bundled_default_config_is_valid():
+    cfg = load(REPO / "mediawatch.yaml")
+    assert cfg.index.backend == "sqlite"
+    assert any("dw.com" in feed for s in cfg.sources for feed in s.feeds)
+    assert cfg.rules[0].query == "Lukashenko AND (prison OR jail)"
+    assert cfg.mail.smtp is None and cfg.mail.outbox.endswith("data/outbox")
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path):
+    cfg = load(write(tmp_path, "index: {sqlite_path: sub/x.db}\n"))
+    assert cfg.index.sqlite_path == str(tmp_path / "sub" / "x.db")
+
+
+@pytest.mark.parametrize(
+    "text, key, words",
+    [
+        ("sources:\n  - name: a\n    feeds: [ftp://x]\n", "sources[0].feeds", "http"),
+        ("sources:\n  - name: a\n    feedz: [http://x]\n", "sources[0].feedz", "unknown key"),
+        ("index: {bulk_size: lots}\n", "index.bulk_size", "integer"),
+        ("sources:\n  - name: a\n", "sources[0]", "at least one of"),
+        ("rules:\n  - name: r\n    query: 'a AND (b'\n", "rules[0].query", "query"),
+        ("mail: {smtp: {host: h, tls: maybe}}\n", "mail.smtp.tls", "none"),
+        ("sources:\n  - {name: a, feeds: [http://x], schedule: {every: soon}}\n", "sources[0].schedule", "duration"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path, text, key, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    err = info.value
+    assert err.path == str(path)
+    assert err.key.startswith(key), err
+    assert words.lower() in str(err).lower()
+
+
+def test_broken_yaml_names_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"invalid YAML: line \d+, column \d+"):
+        load(write(tmp_path, "index:\n  url: [unclosed\n"))
+
+
+def test_missing_secret_names_key_and_variable(tmp_path):
+    path = write(tmp_path, "index:\n  url: http://127.0.0.1:9\n  password: ${MW_TEST_SECRET}\n")
+    with pytest.raises(ConfigError) as info:
+        load(path, env={})
+    assert info.value.key == "index.password"
+    assert "MW_TEST_SECRET" in str(info.value)
+
+
+def test_secret_from_environment_is_masked(tmp_path):
+    path = write(tmp_path, "index:\n  url: http://127.0.0.1:9\n  password: ${MW_TEST_SECRET}\n")
+    cfg = load(path, env={"MW_TEST_SECRET": "hunter2"})
+    assert cfg.index.password.get_secret_value() == "hunter2"
+    shown = effective(cfg)
+    assert shown["index"]["password"] == "********"
+    assert "hunter2" not in repr(shown)
+
+
+def test_env_default_syntax(tmp_path):
+    cfg = load(write(tmp_path, "index: {url: '${MW_NOPE:-http://127.0.0.1:9200}'}\n"), env={})
+    assert cfg.index.url == "http://127.0.0.1:9200"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scheduler.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+
+
+def test_cli_bad_config_exits_2_with_one_message(tmp_path):
+    path = write(tmp_path, "sources:\n  - name: a\n    feeds: [http://x]\n    bogus: 1\n")
+    result = run_cli("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0] and "sources[0].bogus" in lines[0] and "unknown key" in lines[0]
+    assert result.stdout == ""
+
+
+def test_cli_config_check_prints_effective_config_masked(tmp_path):
+    path = write(tmp_path, "mail:\n  smtp: {host: 127.0.0.1, username: u, password: '${MW_PW}'}\n")
+    result = subprocess.run([sys.executable, "-m", "scheduler.cli", "--config", str(path), "config", "check"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "MW_PW": "s3cret-pw"})
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    assert "password: '********'" in result.stdout
+
+
+def test_cli_usage_error_exits_2(tmp_path):
+    result = run_cli("frobnicate", cwd=tmp_path)
+    assert result.returncode == 2
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "crawl", "extract", "search", "alerts", "sources", "index", "config", "kibana"):
+        assert command in result.stdout
