@@ -17,9 +17,6 @@ from scheduler.config import Config, effective
 
 log = structlog.get_logger("mediawatch.cli")
 
-BUNDLED_NDJSON = Path(__file__).resolve().parent.parent / "deploy" / "kibana" / "mediawatch.ndjson"
-
-
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
@@ -255,18 +252,11 @@ def cmd_config_check(cfg: Config, args) -> int:
 
 
 def cmd_kibana_import(cfg: Config, args) -> int:
-    import os
+    from scheduler.kibana import KibanaImportError, credentials_from_env, default_ndjson_path, import_saved_objects
 
-    from scheduler.kibana import KibanaImportError, import_saved_objects
-
-    path = Path(args.file) if args.file else BUNDLED_NDJSON
+    path = Path(args.file) if args.file else default_ndjson_path()
     try:
-        result = import_saved_objects(
-            args.url, path,
-            api_key=os.environ.get("KIBANA_API_KEY"),
-            username=os.environ.get("KIBANA_USERNAME"),
-            password=os.environ.get("KIBANA_PASSWORD"),
-        )
+        result = import_saved_objects(args.url, path, **credentials_from_env())
     except KibanaImportError as err:
         sys.stderr.write(f"mediawatch: kibana import failed: {err}\n")
         return EXIT_FAILURE
