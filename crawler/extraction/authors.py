@@ -1,0 +1,107 @@
+"""Authors: a clean list of people (or the agencies standing in for them).
+
+Sources in priority order: JSON-LD ``author``, author meta tags, a byline element, then an
+agency credit line at the end of the text ("mm/rc (AFP, AP, Reuters)"). In such a credit the
+lower-case letters are editors' initials (not names anyone can search for), so the byline
+becomes the agencies: ["AFP", "AP", "Reuters"].
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from crawler.extraction.boilerplate import AGENCY_CREDIT
+from crawler.extraction.normalize import clean_inline
+from crawler.extraction.page import Page
+
+AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
+               "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
+_BY_PREFIX = re.compile(
+    r"^(?:(?:written|posted|reported|text|story|words|photos?|view all posts|all posts|"
+    r"(?:zeige )?alle beiträge|artikel|beitrag|article)\s+)?"
+    r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|"
+    r"текст|автор|от|بقلم|كتب|作者|记者|文)"
+    r"\s*[:\-]?\s+",
+    re.I,
+)
+_SPLIT = re.compile(r"\s*(?:;|,|\||/|\s&\s|\s+(?:and|und|et|y|e|en|og|och|i)\s+)\s*", re.I)
+# Digits mean a date, a time or a handle glued to the byline, never part of a name.
+_NOT_A_NAME = re.compile(r"https?://|www\.|@|\d|^\W+$", re.I)
+_TRAILING = re.compile(r"(?:\s+|\s*[,|•·–-]\s*)(?:updated|aktualisiert|published|veröffentlicht|posted|am|on)\b.*$", re.I)
+_AGENCY = re.compile(r"\b(AFP|AP|Reuters|dpa|KNA|epd|EFE|ANSA|Xinhua|TASS|Interfax|Kyodo|IANS|PTI|UPI|APA|SDA|Belga)\b")
+MAX_NAME_WORDS = 6
+
+
+def clean_name(raw: str) -> str:
+    name = clean_inline(raw)
+    name = _BY_PREFIX.sub("", name)
+    name = _TRAILING.sub("", name).strip(" .,:;-–|")
+    if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS:
+        return ""
+    return name
+
+
+def clean_names(raws: Iterable[str], *, split: bool = True) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in raws:
+        if _NOT_A_NAME.search(raw.split(" ")[0] if raw else ""):
+            continue  # a profile URL or e-mail in place of a name: nothing to split
+        pieces = _SPLIT.split(clean_inline(raw)) if split else [raw]
+        for piece in pieces:
+            name = clean_name(piece)
+            if name and name.casefold() not in seen:
+                seen.add(name.casefold())
+                out.append(name)
+    return out
+
+
+def _jsonld_names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [n for v in value for n in _jsonld_names(v)]
+    if isinstance(value, dict):
+        name = value.get("name")
+        return _jsonld_names(name) if name else []
+    return [value] if isinstance(value, str) else []
+
+
+def from_jsonld(page: Page) -> list[str]:
+    return clean_names(_jsonld_names(page.jsonld_article.get("author") or page.jsonld_article.get("creator")))
+
+
+def from_meta(page: Page) -> list[str]:
+    for name in AUTHOR_META:
+        values = [v for v in page.meta.get(name, ()) if not v.startswith("http")]
+        if values:
+            return clean_names(values)
+    return []
+
+
+def from_byline(page: Page) -> list[str]:
+    """trafilatura's byline heuristics (class/rel/itemprop patterns over the DOM)."""
+    from trafilatura.metadata import extract_author
+
+    found = extract_author(page.tree)
+    return clean_names(found.split(";")) if found else []
+
+
+def from_agency_credit(text: str) -> list[str]:
+    """Agencies named by a credit line among the last lines of the body text."""
+    for line in reversed(text.split("\n")[-4:]):
+        if AGENCY_CREDIT.match(line.strip()):
+            return list(dict.fromkeys(_AGENCY.findall(line)))
+    return []
+
+
+def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> list[str]:
+    for source in (from_jsonld, from_meta, from_byline):
+        found = source(page)
+        if found:
+            return found
+    for line in credit_lines:
+        found = from_agency_credit(line)
+        if found:
+            return found
+    return from_agency_credit(text)

@@ -1,0 +1,117 @@
+"""Article body: an ensemble of trafilatura runs, merged line by line, then boilerplate-filtered.
+
+Why an ensemble: trafilatura's precision mode drops little junk but also the odd real
+paragraph; its recall mode keeps those paragraphs but also captions, promos and share bars.
+A line that only the recall run found is trusted when it sits *between* lines both runs
+agree on and reads like prose: junk clusters at the edges of the article, paragraphs do not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import trafilatura
+from lxml.html import HtmlElement
+
+from crawler.extraction.boilerplate import drop_boilerplate
+from crawler.extraction.normalize import clean_text
+
+# A recall-only line shorter than this (in words) must end like a sentence to be admitted.
+_MIN_PROSE_WORDS = 8
+# When the precision run returns less than this share of the recall run, it lost the article.
+_PRECISION_COLLAPSE_RATIO = 0.25
+
+_URL_ONLY = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$", re.I)
+_SENTENCE_END = re.compile(r"""[.!?:;…。！？」"”’'»)\]]\s*$""")
+
+
+def run_trafilatura(tree: HtmlElement, url: str, *, mode: str, fast: bool = True) -> str:
+    """One trafilatura pass; bare_extraction deep-copies a tree it is given, so ours stays intact."""
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        favor_precision=mode == "precision",
+        favor_recall=mode == "recall",
+        include_comments=False,
+        with_metadata=False,
+    )
+    if doc is None:
+        return ""
+    text = doc.text if hasattr(doc, "text") else doc.get("text", "")
+    return text or ""
+
+
+def _key(line: str) -> str:
+    return " ".join(line.split()).casefold()
+
+
+def _is_prose(line: str) -> bool:
+    words = line.split()
+    if _URL_ONLY.match(line):
+        return False
+    letters = [c for c in line if c.isalpha()]
+    # SHOUTED lines on news sites are nearly always promo links ("CLICK HERE TO GET THE APP")
+    if len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
+        return False
+    return len(words) >= _MIN_PROSE_WORDS or bool(_SENTENCE_END.search(line))
+
+
+def merge_runs(precise: str, recall: str) -> list[str]:
+    """Precision lines in order, plus recall-only prose lines found between two agreed lines."""
+    p_lines = [ln for ln in precise.split("\n") if ln.strip()]
+    r_lines = [ln for ln in recall.split("\n") if ln.strip()]
+    p_keys = {_key(ln) for ln in p_lines}
+    anchors = [i for i, ln in enumerate(r_lines) if _key(ln) in p_keys]
+    if len(anchors) < 2:
+        return p_lines
+    first, last = anchors[0], anchors[-1]
+    admitted = {
+        i for i in range(first + 1, last)
+        if _key(r_lines[i]) not in p_keys and _is_prose(r_lines[i])
+    }
+    if not admitted:
+        return p_lines
+    # Walk the recall order (it is a superset in practice) and splice precision-only
+    # lines back where they were, so nothing the precision run saw is lost.
+    out: list[str] = []
+    seen: set[str] = set()
+    r_pos = {_key(ln): i for i, ln in enumerate(r_lines)}
+    p_iter = iter(p_lines)
+    pending = next(p_iter, None)
+    for i, ln in enumerate(r_lines):
+        while pending is not None and _key(pending) not in r_pos:
+            out.append(pending)
+            pending = next(p_iter, None)
+        k = _key(ln)
+        if pending is not None and k == _key(pending):
+            out.append(pending)
+            seen.add(k)
+            pending = next(p_iter, None)
+        elif i in admitted:
+            out.append(ln)
+    while pending is not None:
+        out.append(pending)
+        pending = next(p_iter, None)
+    return out
+
+
+def ensemble_lines(tree: HtmlElement, url: str) -> list[str]:
+    precise = run_trafilatura(tree, url, mode="precision")
+    recall = run_trafilatura(tree, url, mode="recall")
+    if len(precise) < _PRECISION_COLLAPSE_RATIO * len(recall):
+        # Precision lost the article (over-pruned container); the recall run plus the
+        # boilerplate filter is nearly as good as trafilatura's slow readability/justext
+        # fallback and costs nothing more.
+        precise = recall
+    return merge_runs(precise, recall)
+
+
+def extract_body(tree: HtmlElement, url: str, *, keep_credits: bool = False,
+                 boilerplate: Iterable[re.Pattern[str]] = ()) -> str:
+    """Body text, one paragraph a line. ``keep_credits`` leaves agency credit lines in
+    (the caller reads the byline from them, then drops them)."""
+    lines = ensemble_lines(tree, url)
+    lines = drop_boilerplate(lines, extra=boilerplate, keep_credits=keep_credits)
+    return clean_text("\n".join(lines))

@@ -1,0 +1,185 @@
+"""Published and modified dates: candidates from JSON-LD, meta tags, <time>, the URL and the feed.
+
+The first plausible candidate in priority order wins and its source is kept
+(``published_at_source``) so odd dates can be traced back. Dates are tz-aware UTC;
+a date without a zone is taken as UTC, which is off by at most a few hours.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+
+from dateutil import parser as dateutil_parser
+
+from crawler.extraction.page import Page
+
+# Clocks drift and naive times read as UTC may run a few hours ahead; beyond this a
+# "future" date is a template default, an event date or an embargo stamp.
+FUTURE_SKEW = timedelta(hours=2)
+# Nothing we index predates the web; older values are epoch defaults or parse accidents.
+OLDEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
+
+PUBLISHED_META = (
+    "article:published_time", "og:published_time", "og:article:published_time", "published_time",
+    "article:published", "datepublished", "pubdate", "publishdate", "publish-date", "publish_date",
+    "dc.date.issued", "dcterms.issued", "dc.date.created", "dcterms.created", "sailthru.date",
+    "parsely-pub-date", "article.published", "date", "dc.date", "dcterms.date", "og:pubdate",
+    "cxenseparse:recs:publishtime", "article_date_original", "originalpublicationdate", "citation_publication_date",
+)
+MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "article:modified", "datemodified", "last-modified",
+    "dc.date.modified", "dcterms.modified", "lastmod", "article.updated",
+)
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:[/-]|$|\D)"
+    r"|/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:/|\D)"
+)
+_PUBLISH_HINT = re.compile(r"publish|posted|created|pubdate|date-?time|entry-date|dateline", re.I)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """A tz-aware datetime from an ISO-ish or human date string, in the offset it was written
+    with (UTC when none): the publisher's calendar date survives, ``.astimezone(utc)`` is one
+    call away. None when unparsable."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        if not re.search(r"\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2}", value):
+            return None  # "Tuesday" or "3 hours ago" parse to today: never a publication date
+        try:
+            with warnings.catch_warnings():
+                # unknown zone names ("ZZ") parse as naive, which we read as UTC below
+                warnings.simplefilter("ignore", dateutil_parser.UnknownTimezoneWarning)
+                parsed = dateutil_parser.parse(value, dayfirst=not re.match(r"^\d{4}", value))
+        except (ValueError, OverflowError, TypeError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def plausible(value: datetime | None, now: datetime) -> bool:
+    return value is not None and OLDEST <= value <= now + FUTURE_SKEW
+
+
+def _jsonld_values(page: Page, key: str) -> Iterator[str]:
+    value = page.jsonld_article.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        yield value
+
+
+def _time_values(page: Page, itemprop: str) -> Iterator[str]:
+    """<time datetime>: an explicit itemprop first, then ones hinting at publication, then any."""
+    times = [el for el in page.tree.iter("time") if el.get("datetime")]
+    hinted = [el for el in times if (el.get("itemprop") or "").casefold() == itemprop]
+    hinted += [el for el in times if el.get("pubdate") is not None
+               or _PUBLISH_HINT.search(f"{el.get('class', '')} {el.getparent().get('class', '') if el.getparent() is not None else ''}")]
+    for el in hinted + times:
+        yield el.get("datetime", "")
+    for el in page.tree.xpath('//*[@itemprop=$p][not(self::meta)][not(self::time)]', p=itemprop):
+        yield el.get("content") or el.get("datetime") or el.text_content()
+
+
+def _url_values(page: Page) -> Iterator[str]:
+    m = _URL_DATE.search(page.url)
+    if m:
+        y, mo, d = (g for g in m.groups() if g) if m.group(1) else m.groups()[3:]
+        yield f"{y}-{int(mo):02d}-{int(d):02d}"
+
+
+def published_candidates(page: Page) -> Iterator[tuple[str, str]]:
+    """(source, raw value) in priority order: structured data first, then visible, then URL.
+
+    Open Graph/meta before JSON-LD: where they disagree, JSON-LD is more often a plugin's
+    stale or first-draft stamp while the meta tag follows what the page displays."""
+    for name in PUBLISHED_META:
+        for v in page.meta.get(name, ()):
+            yield "meta", v
+    for v in _jsonld_values(page, "datePublished"):
+        yield "jsonld", v
+    for v in _time_values(page, "datepublished"):
+        yield "time", v
+    for v in _jsonld_values(page, "dateCreated"):
+        yield "jsonld", v
+    for v in _url_values(page):
+        yield "url", v
+
+
+def modified_candidates(page: Page) -> Iterator[tuple[str, str]]:
+    for v in _jsonld_values(page, "dateModified"):
+        yield "jsonld", v
+    for name in MODIFIED_META:
+        for v in page.meta.get(name, ()):
+            yield "meta", v
+    for v in _time_values(page, "datemodified"):
+        yield "time", v
+
+
+def _has_time(raw: str) -> bool:
+    return bool(re.search(r"\d{1,2}:\d{2}", raw))
+
+
+def _first(candidates: Iterator[tuple[str, str]], now: datetime) -> tuple[datetime | None, str]:
+    """First plausible candidate; a day-only winner borrows the time of a later candidate
+    for the same calendar day (a bare "2020-10-10" meta beside a full JSON-LD stamp)."""
+    found: tuple[datetime, str] | None = None
+    for source, raw in candidates:
+        parsed = parse_date(raw)
+        if not plausible(parsed, now):
+            continue
+        if found is None:
+            found = (parsed, source)
+            if _has_time(raw):
+                return found
+        elif _has_time(raw) and parsed.date() == found[0].date():
+            return parsed, found[1]
+    return found if found else (None, "")
+
+
+def _htmldate(page: Page) -> str | None:
+    """htmldate's text heuristics, for pages whose date is only written in prose."""
+    from htmldate import find_date
+
+    try:
+        return find_date(page.tree, url=page.url, original_date=True, extensive_search=True,
+                         outputformat="%Y-%m-%d", deferred_url_extractor=True)
+    except Exception:  # a third-party heuristic must never cost us the article
+        return None
+
+
+def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime | None = None,
+                 fallback: Callable[[Page], str | None] | None = _htmldate) -> tuple[datetime | None, str]:
+    """(date, source) where source is jsonld|meta|time|url|htmldate|feed, or (None, "").
+
+    The date keeps the offset the page wrote it in; store it with ``.astimezone(utc)``."""
+    now = now or datetime.now(timezone.utc)
+    found, source = _first(published_candidates(page), now)
+    if found:
+        return found, source
+    if fallback is not None:
+        parsed = parse_date(fallback(page))
+        if plausible(parsed, now):
+            return parsed, "htmldate"
+    if feed_date is not None:
+        feed = feed_date if feed_date.tzinfo else feed_date.replace(tzinfo=timezone.utc)
+        if plausible(feed, now):
+            return feed, "feed"
+    return None, ""
+
+
+def modified_at(page: Page, published: datetime | None, *, now: datetime | None = None) -> datetime | None:
+    found, _ = _first(modified_candidates(page), now or datetime.now(timezone.utc))
+    # A "modified" before publication is a template artefact.
+    if found and published and found < published:
+        return None
+    return found

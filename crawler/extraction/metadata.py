@@ -1,0 +1,161 @@
+"""Title, description, section, tags, top image and canonical URL: one function per field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from crawler.extraction.normalize import clean_inline
+from crawler.extraction.page import Page
+from crawler.urls import canonicalize, same_site
+
+# Separators sites put between headline and site name in <title> / og:title.
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•›»~⋆:]{1,2}|-{1,2}|::)\s+")
+
+
+def _fold(value: str) -> str:
+    return re.sub(r"\W+", " ", value).casefold().strip()
+
+
+def _jsonld_str(value: Any) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value") or ""
+    return clean_inline(value if isinstance(value, str) else "")
+
+
+def _strip_site_name(title: str, names: set[str]) -> str:
+    """Drop the "| Site Name" part of a <title>-like string, keeping the headline span."""
+    seps = list(_TITLE_SEPARATORS.finditer(title))
+    if not seps:
+        return title
+    bounds = [0, *(m.start() for m in seps), len(title)]
+    starts = [0, *(m.end() for m in seps)]
+    parts = [(starts[i], bounds[i + 1]) for i in range(len(starts))]
+    is_site = [_fold(title[a:b]) in names or any(_fold(title[a:b]) in n for n in names if len(_fold(title[a:b])) > 3)
+               for a, b in parts]
+    kept = [p for p, site in zip(parts, is_site) if not site]
+    if kept and len(kept) < len(parts):
+        return title[kept[0][0]:kept[-1][1]].strip()
+    # No known name: a short end part (<= 4 words, much shorter than the rest) is the site.
+    (a0, b0), (a1, b1) = parts[0], parts[-1]
+    head, tail = title[a0:b0], title[a1:b1]
+    if len(tail.split()) <= 4 and len(tail) < 0.6 * (a1 - a0):
+        return title[:seps[-1].start()].strip()
+    if len(head.split()) <= 3 and len(head) < 0.6 * (b1 - seps[0].end()):
+        return title[seps[0].end():].strip()
+    return title
+
+
+def site_names(page: Page) -> set[str]:
+    names = {page.meta_first("og:site_name"), page.meta_first("application-name"),
+             page.meta_first("twitter:site").lstrip("@")}
+    names.add(_jsonld_str(page.jsonld_article.get("publisher")))
+    host = urlsplit(page.url).hostname or ""
+    host = host[4:] if host.startswith("www.") else host
+    names.update({host, host.rsplit(".", 1)[0]})
+    return {_fold(n) for n in names if n}
+
+
+def title(page: Page) -> str:
+    headline = _jsonld_str(page.jsonld_article.get("headline"))
+    og = page.meta_first("og:title", "twitter:title")
+    html_title = page.html_title
+    references = [t for t in (headline, og, html_title) if t]
+    folded_refs = [_fold(t) for t in references]
+    # The visible h1 is what readers (and the truth sets) call the title; trust it when the
+    # document's own metadata agrees, which also rules out h1 logos and section names.
+    for h1 in page.h1s:
+        f = _fold(h1)
+        if len(f) >= 4 and any(f == r or (f in r and len(f) > 0.3 * len(r)) or (r in f and len(r) > 0.6 * len(f)) for r in folded_refs):
+            return h1
+    names = site_names(page)
+    if headline:
+        return _strip_site_name(headline, names)
+    if og:
+        return _strip_site_name(og, names)
+    if len(page.h1s) == 1 and len(page.h1s[0].split()) >= 2:
+        return page.h1s[0]
+    return _strip_site_name(html_title, names)
+
+
+def description(page: Page) -> str:
+    return (page.meta_first("og:description", "description", "twitter:description")
+            or _jsonld_str(page.jsonld_article.get("description")))
+
+
+def _breadcrumb(page: Page) -> list[str]:
+    for obj in page.jsonld:
+        kinds = obj.get("@type")
+        if kinds == "BreadcrumbList" or (isinstance(kinds, list) and "BreadcrumbList" in kinds):
+            items = obj.get("itemListElement") or []
+            items = sorted((i for i in items if isinstance(i, dict)), key=lambda i: i.get("position", 0))
+            names = [_jsonld_str(i.get("name") or i.get("item")) for i in items]
+            return [n for n in names if n]
+    return []
+
+
+def section(page: Page) -> str:
+    """Slash-joined section path ("Politics/Europe"): article:section values, JSON-LD, breadcrumb."""
+    values = page.meta.get("article:section") or []
+    if not values:
+        js = page.jsonld_article.get("articleSection")
+        values = js if isinstance(js, list) else [js] if js else []
+    parts: list[str] = []
+    for v in values:
+        for p in re.split(r"\s*[/>›»|]\s*", clean_inline(str(v))):
+            if p and p not in parts:
+                parts.append(p)
+    if parts:
+        return "/".join(parts)
+    crumbs = _breadcrumb(page)
+    # The first crumb is "Home", the last the article itself.
+    crumbs = [c for c in crumbs[1:-1] if _fold(c) not in {"home", "startseite", "accueil"}]
+    return "/".join(crumbs)
+
+
+def tags(page: Page) -> list[str]:
+    raw: list[str] = list(page.meta.get("article:tag") or [])
+    kw = page.jsonld_article.get("keywords")
+    if isinstance(kw, list):
+        raw.extend(str(k) for k in kw)
+    elif isinstance(kw, str):
+        raw.extend(kw.split(","))
+    if not raw:
+        raw.extend((page.meta_first("news_keywords", "keywords") or "").split(","))
+    out: list[str] = []
+    seen: set[str] = set()
+    for t in raw:
+        t = clean_inline(t)
+        if t and t.casefold() not in seen:
+            seen.add(t.casefold())
+            out.append(t)
+    return out
+
+
+def image(page: Page) -> str:
+    img = page.meta_first("og:image", "og:image:url", "twitter:image", "twitter:image:src")
+    if not img:
+        js = page.jsonld_article.get("image")
+        img = js.get("url", "") if isinstance(js, dict) else _jsonld_str(js)
+        if isinstance(js, list) and js and isinstance(js[0], dict):
+            img = js[0].get("url", "")
+    return urljoin(page.url, img) if img else ""
+
+
+def canonical_url(page: Page) -> str:
+    """rel=canonical (then og:url) only when it stays on the page's own site: a cross-site
+    canonical is either syndication credit or a hijack, and the page we fetched is what we index."""
+    candidates = [el.get("href", "") for el in page.tree.iter("link")
+                  if "canonical" in (el.get("rel") or "").casefold().split()]
+    candidates.append(page.meta_first("og:url"))
+    for href in candidates:
+        href = (href or "").strip()
+        if not href:
+            continue
+        absolute = canonicalize(href, base=page.url)
+        if absolute.startswith(("http://", "https://")) and same_site(absolute, page.url):
+            return absolute
+    return canonicalize(page.url)

@@ -1,0 +1,66 @@
+"""Hostile pages must finish within a budget or be skipped with a reason, never hang."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from crawler.extraction import MAX_HTML_CHARS, NotArticle, extract
+
+BUDGET_S = 15.0
+
+
+def run(html: str) -> tuple[float, str]:
+    t0 = time.monotonic()
+    try:
+        extract(html, "https://ex.com/evil")
+        outcome = "article"
+    except NotArticle as exc:
+        outcome = exc.reason
+    return time.monotonic() - t0, outcome
+
+
+@pytest.mark.timeout(60)
+def test_ten_megabytes():
+    html = "<html><body>" + "<p>" + ("word " * 2_000_000) + "</p></body></html>"
+    assert len(html) > MAX_HTML_CHARS
+    elapsed, outcome = run(html)
+    assert outcome == "too_large" and elapsed < 1.0
+
+
+@pytest.mark.timeout(60)
+def test_deep_nesting_100k():
+    html = "<html><body>" + "<div>" * 100_000 + "<p>deep text</p>" + "</div>" * 100_000 + "</body></html>"
+    elapsed, outcome = run(html)
+    assert elapsed < BUDGET_S
+    assert outcome in {"too_large", "too_deep", "timeout", "too_short", "unparsable"}
+
+
+@pytest.mark.timeout(60)
+def test_hundred_thousand_links():
+    links = "".join(f'<a href="/l{i}">link {i}</a> ' for i in range(100_000))
+    html = f"<html><head><title>Links</title></head><body><article><h1>Links</h1><p>{links}</p></article></body></html>"
+    elapsed, outcome = run(html)
+    assert elapsed < BUDGET_S
+    assert outcome == "too_large" and elapsed < 2.0
+
+
+@pytest.mark.timeout(60)
+def test_many_paragraphs_within_budget():
+    paras = "".join(f"<p>Paragraph {i} with some ordinary words in it to look like prose.</p>" for i in range(20_000))
+    html = f"<html><head><title>Long</title></head><body><article><h1>Long</h1>{paras}</article></body></html>"
+    elapsed, outcome = run(html)
+    assert elapsed < BUDGET_S
+    assert outcome in {"article", "too_large", "timeout"}
+
+
+@pytest.mark.timeout(60)
+def test_budget_timer_interrupts(monkeypatch):
+    import crawler.extraction as extraction
+
+    monkeypatch.setattr(extraction, "TIME_BUDGET_S", 0.05)
+    paras = "".join(f"<p>Paragraph {i} with some ordinary words in it to look like prose.</p>" for i in range(20_000))
+    html = f"<html><head><title>Long</title></head><body><article><h1>Long</h1>{paras}</article></body></html>"
+    elapsed, outcome = run(html)
+    assert outcome == "timeout" and elapsed < 2.0
