@@ -15,11 +15,7 @@ from scheduler import logs
 
 log = structlog.get_logger("mediawatch.cli")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A mistake in what the user asked for: exit 2."""
+from scheduler.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
 
 
 class _Parser(argparse.ArgumentParser):

@@ -12,7 +12,7 @@ from typing import Callable
 import structlog
 import yaml
 
-from scheduler.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from scheduler.config import Config, effective
 
 log = structlog.get_logger("mediawatch.cli")

@@ -24,6 +24,12 @@ _QUIET = ("scrapy", "twisted", "elastic_transport", "elasticsearch", "apschedule
           "trafilatura", "htmldate", "readability", "mail.log", "filelock", "asyncio")
 
 
+# Scrapy reports a failed download here and again via our errback, which logs it once with
+# source, url and status; keep only ours.
+_DUPLICATES = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt",
+               "scrapy.core.scraper")
+
+
 def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
     stream = stream or sys.stderr
     if fmt == "auto":
@@ -49,6 +55,8 @@ def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
     root.setLevel(level.upper())
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _DUPLICATES:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

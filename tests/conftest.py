@@ -27,3 +27,7 @@ def es_running(es_node):
     if es_node.proc is None:
         es_node.start()
     return es_node
+
+
+from tests.harness.sites import fixture_site, fixture_site_factory  # noqa: E402,F401  (fixtures)
+from tests.harness.smtp import smtp_server  # noqa: E402,F401  (fixture)

@@ -1,0 +1,80 @@
+"""`mediawatch run` with no reachable source: one clear error per source, keeps running, exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import threading
+import time
+import urllib.request
+
+from tests.harness.elasticsearch import free_port
+
+
+def read_events(stream, out: queue.Queue) -> None:
+    for line in stream:
+        try:
+            out.put(json.loads(line))
+        except json.JSONDecodeError:
+            out.put({"event": "raw", "line": line})
+
+
+def wait_for(events: queue.Queue, seen: list, predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate(seen):
+            return
+        try:
+            seen.append(events.get(timeout=0.5))
+        except queue.Empty:
+            pass
+    raise AssertionError(f"timed out; events so far: {[e.get('event') for e in seen]}")
+
+
+def test_daemon_survives_unreachable_sources(project):
+    dead = [free_port(), free_port()]  # nothing listens there: connection refused
+    project.write({
+        "data_dir": str(project.root / "data"),
+        "crawl": {"state_path": str(project.root / "data" / "crawl.sqlite3"), "download_timeout": 5},
+        "http": {"health_port": 0},
+        "sources": [
+            {"name": f"offline-{i}", "feeds": [f"http://127.0.0.1:{port}/rss.xml"],
+             "allow_private_addresses": True, "schedule": {"every": "1h", "jitter": "0s"}}
+            for i, port in enumerate(dead)
+        ],
+        "rules": [{"name": "r", "query": "Lukashenko AND (prison OR jail)", "recipients": ["a@example.org"]}],
+    })
+    proc = project.popen("run")
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
+    seen: list[dict] = []
+    try:
+        wait_for(events, seen, lambda s: sum(e.get("event") == "crawl_summary" for e in s) == 2, 90)
+        failures = [e for e in seen if e.get("level") in ("warning", "error") and e.get("source")]
+        per_source = {e["source"]: e for e in failures}
+        assert sorted(per_source) == ["offline-0", "offline-1"]
+        assert len(failures) == 2, failures  # one line per source, not a cascade
+        for e in failures:
+            assert e["status"].startswith("error:") and "refused" in e["reason"].lower()
+            assert e["url"].startswith("http://127.0.0.1:")
+        # No traceback anywhere, and the daemon is still up and healthy.
+        assert not any("Traceback" in json.dumps(e) for e in seen)
+        time.sleep(1)
+        assert proc.poll() is None
+        listening = next(e for e in seen if e.get("event") == "health_listening")
+        with urllib.request.urlopen(listening["url"], timeout=5) as resp:
+            assert json.load(resp)["status"] == "ok"
+        metrics_url = listening["url"].replace("/healthz", "/metrics")
+        with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+            body = resp.read().decode()
+        assert 'mediawatch_urls_total{source="offline-0",status="error:connection_refused"}' in body or \
+            'source="offline-0"' in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+            raise
+    assert code == 0
