@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -56,7 +57,27 @@ class Sections(BaseModel):
     urls: list[str] = Field(default_factory=list)
     allow: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+    # Depth of a page = link hops from a start page (a start page is 0). Pages up to max_depth
+    # are fetched; links of a non-article page are followed only while its depth < max_depth.
     max_depth: int = Field(1, ge=0, le=5)
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return urls
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"not a regular expression: {pattern!r} ({err})") from None
+        return patterns
 
 
 class Source(BaseModel):
@@ -68,8 +89,15 @@ class Source(BaseModel):
     sections: Sections = Field(default_factory=Sections)
     allowed_domains: list[str] = Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
+    # "fallback": feeds first, then sitemaps, then sections, each only when the previous
+    # stage found nothing (all its documents failed or listed no URL). "all": every stage.
+    discovery: Literal["fallback", "all"] = "fallback"
     max_articles_per_run: int = Field(500, ge=1)
+    # Every request of a run (feeds, sitemaps, listings, articles): the crawler-trap bound.
+    max_pages_per_run: int = Field(2000, ge=1)
     max_page_bytes: int = Field(5_000_000, ge=10_000)
+    # Feed/sitemap entries dated older than this are not fetched (None: no age limit).
+    max_age: str | None = None
     user_agent: str | None = None
     # Off by default: links in third-party content must not reach private addresses (SSRF).
     allow_private_addresses: bool = False
@@ -83,11 +111,22 @@ class Source(BaseModel):
                 raise ValueError(f"not an http(s) URL: {url!r}")
         return urls
 
+    @field_validator("max_age")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
     @model_validator(mode="after")
     def _has_entry_point(self) -> "Source":
         if not (self.feeds or self.sitemaps or self.sections.urls):
             raise ValueError("a source needs at least one of feeds, sitemaps, sections.urls")
         return self
+
+    @property
+    def entry_points(self) -> list[str]:
+        return [*self.feeds, *self.sitemaps, *self.sections.urls]
 
 
 class CrawlSettings(BaseModel):
@@ -103,3 +142,25 @@ class CrawlSettings(BaseModel):
     download_timeout: float = Field(30, gt=0)
     max_redirects: int = Field(5, ge=0, le=20)
     state_path: str = "./data/crawl.sqlite3"
+    # Total concurrent requests of one source's crawl (the per-host cap above still applies).
+    concurrent_requests: int = Field(16, ge=1, le=256)
+    # A run stops (cleanly, counting the rest as skipped) after this long; 0 = no limit.
+    max_run_seconds: float = Field(1800, ge=0)
+    # 429/503: wait Retry-After (capped here) and retry up to retry_times; longer waits give up.
+    max_retry_after: float = Field(120, ge=0)
+    retry_times: int = Field(3, ge=0, le=10)
+    # robots.txt Crawl-delay is honoured up to this many seconds between requests to one host.
+    max_crawl_delay: float = Field(30, ge=0)
+    # Feeds and sitemaps: conditional GET, but an unconditional GET at least this often, so
+    # a server answering 304 for a changed document (a lying ETag) is caught.
+    revalidate_after: str = "6h"
+    # Extraction runs off the reactor thread: a process pool (default) or threads.
+    extraction_pool: Literal["process", "thread"] = "process"
+    extraction_workers: int = Field(2, ge=1, le=64)
+    extraction_timeout: float = Field(60, gt=0)
+
+    @field_validator("revalidate_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value

@@ -1,0 +1,456 @@
+"""The frontier: a persistent seen-URL store and the run accounting, in one SQLite file.
+
+``urls`` is keyed by canonical URL (``crawler.urls.canonicalize``). For an article it keeps
+first_seen, last_fetched, the lastmod its feed/sitemap gave when it was processed, the
+content hash and the last status; a URL with ``done = 1`` is not fetched again unless a
+feed/sitemap date newer than what was processed says it changed. For a feed, sitemap or
+listing page it keeps the validators (ETag, Last-Modified) and a hash of the body, because
+some servers send the same ETag for a changed document.
+
+Exactly-once: the pipeline marks an article done only after the sink's ``submit`` returned
+and a ``flush`` after it returned (indexed or spooled); a feed's validators are saved only
+when every URL it listed reached a final state, so a crash or a capped run re-reads it next
+time and the seen store skips what was finished.
+
+``runs`` keeps one row per source run (counts per status, articles, errors, timing):
+``Frontier(path).last_runs()`` is what ``mediawatch sources list`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import structlog
+
+log = structlog.get_logger("crawler.frontier")
+
+__all__ = ["Frontier", "RunAccounting", "RunSummary", "UrlState", "is_retryable"]
+
+# Statuses after which nothing about the URL is left to do this run. Anything else
+# (caps, time limit, transient errors) means "try again next run".
+_FINAL = frozenset({"new", "updated", "seen", "not_modified", "not_article", "listing"})
+_PERMANENT_ERRORS = frozenset({
+    "error:http_404", "error:http_410", "error:http_451", "error:http_400", "error:http_403",
+    "error:xml_entities", "error:xml_dtd_subset", "error:too_large", "error:not_a_feed",
+    "error:not_a_sitemap", "error:xml_malformed", "error:redirect_loop", "error:private_address",
+})
+_FINAL_SKIPS = frozenset({"skipped:robots", "skipped:offsite", "skipped:private_address", "skipped:too_old",
+                          "skipped:denied", "skipped:not_allowed", "skipped:non_html", "skipped:scheme",
+                          "skipped:depth"})
+
+
+def is_retryable(status: str) -> bool:
+    """True when a URL with this status should be tried again on the next run."""
+    return not (status in _FINAL or status in _PERMANENT_ERRORS or status in _FINAL_SKIPS)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class RunSummary:
+    """One source's run: counts per status (each URL exactly once), articles found, errors."""
+
+    source: str
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    articles: int = 0  # articles handed to the sink (new + updated)
+    errors: int = 0  # URLs whose status is error:<kind>
+    failed: bool = False  # the run itself failed (crashed, or no entry point could be read)
+    reason: str = ""  # why it failed / how it ended ("finished", "closespider_timeout", ...)
+    pages: int = 0  # responses downloaded (robots.txt included)
+    bytes: int = 0
+    error_samples: list[dict[str, str]] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def duration_s(self) -> float:
+        end = self.finished_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def urls(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "duration_s": round(self.duration_s, 3),
+            "counts": dict(sorted(self.counts.items())),
+            "articles": self.articles,
+            "errors": self.errors,
+            "failed": self.failed,
+            "reason": self.reason,
+            "pages": self.pages,
+            "bytes": self.bytes,
+            "error_samples": self.error_samples,
+        }
+
+
+@dataclass
+class UrlState:
+    canonical_url: str
+    url: str
+    source: str
+    kind: str
+    status: str
+    done: bool
+    first_seen: datetime | None
+    last_fetched: datetime | None
+    lastmod: datetime | None
+    content_hash: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    etag_unreliable: bool
+    last_full_fetch: datetime | None
+    fails: int
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS urls (
+    canonical_url   TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    source          TEXT NOT NULL DEFAULT '',
+    kind            TEXT NOT NULL DEFAULT 'article',
+    status          TEXT NOT NULL DEFAULT 'discovered',
+    done            INTEGER NOT NULL DEFAULT 0,
+    first_seen      TEXT NOT NULL,
+    last_fetched    TEXT,
+    lastmod         TEXT,
+    content_hash    TEXT,
+    etag            TEXT,
+    last_modified   TEXT,
+    body_hash       TEXT,
+    etag_unreliable INTEGER NOT NULL DEFAULT 0,
+    last_full_fetch TEXT,
+    fails           INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS urls_source ON urls (source, kind);
+CREATE TABLE IF NOT EXISTS runs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    source        TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    counts        TEXT NOT NULL DEFAULT '{}',
+    articles      INTEGER NOT NULL DEFAULT 0,
+    errors        INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    reason        TEXT NOT NULL DEFAULT '',
+    pages         INTEGER NOT NULL DEFAULT 0,
+    bytes         INTEGER NOT NULL DEFAULT 0,
+    error_samples TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS runs_source ON runs (source, id);
+"""
+
+_COLS = ("canonical_url, url, source, kind, status, done, first_seen, last_fetched, lastmod, content_hash, "
+         "etag, last_modified, body_hash, etag_unreliable, last_full_fetch, fails")
+
+
+class Frontier:
+    """SQLite seen-URL store + run ledger. Safe to open several times on one file (WAL)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    # -- seen-URL store ---------------------------------------------------------------
+    def get(self, canonical_url: str) -> UrlState | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLS} FROM urls WHERE canonical_url = ?", (canonical_url,)).fetchone()
+        if row is None:
+            return None
+        return UrlState(
+            canonical_url=row[0], url=row[1], source=row[2], kind=row[3], status=row[4], done=bool(row[5]),
+            first_seen=_dt(row[6]), last_fetched=_dt(row[7]), lastmod=_dt(row[8]), content_hash=row[9],
+            etag=row[10], last_modified=row[11], body_hash=row[12], etag_unreliable=bool(row[13]),
+            last_full_fetch=_dt(row[14]), fails=row[15],
+        )
+
+    def is_fresh(self, canonical_url: str, lastmod: datetime | None = None) -> bool:
+        """True when the URL was processed and its (feed/sitemap) date does not say it changed since."""
+        state = self.get(canonical_url)
+        return self.fresh(state, lastmod)
+
+    @staticmethod
+    def fresh(state: UrlState | None, lastmod: datetime | None = None) -> bool:
+        if state is None or not state.done:
+            return False
+        if lastmod is None:
+            return True
+        reference = state.lastmod or state.last_fetched
+        return reference is not None and lastmod <= reference
+
+    def discovered(self, canonical_url: str, url: str, *, source: str, kind: str) -> None:
+        """Record first_seen (a no-op for a URL already known)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO urls (canonical_url, url, source, kind, first_seen) VALUES (?, ?, ?, ?, ?)",
+                (canonical_url, url, source, kind, _iso(utcnow())),
+            )
+
+    def mark_done(
+        self,
+        canonical_url: str,
+        *,
+        url: str,
+        source: str,
+        kind: str,
+        status: str,
+        lastmod: datetime | None = None,
+        content_hash: str | None = None,
+        fetched_at: datetime | None = None,
+    ) -> None:
+        """The URL is finished: not fetched again unless its feed/sitemap date moves past ``lastmod``."""
+        now = _iso(fetched_at or utcnow())
+        with self._lock:
+            self._db.execute(
+                """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched,
+                                     lastmod, content_hash, fails)
+                   VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, 0)
+                   ON CONFLICT (canonical_url) DO UPDATE SET
+                     url = excluded.url, source = excluded.source, kind = excluded.kind,
+                     status = excluded.status, done = 1, last_fetched = excluded.last_fetched,
+                     lastmod = COALESCE(excluded.lastmod, urls.lastmod),
+                     content_hash = COALESCE(excluded.content_hash, urls.content_hash), fails = 0""",
+                (canonical_url, url, source, kind, status, now, now, _iso(lastmod), content_hash),
+            )
+
+    def mark_failed(self, canonical_url: str, *, url: str, source: str, kind: str, status: str,
+                    permanent: bool = False) -> None:
+        """A failed fetch: counted; a permanent failure (404, hostile XML...) is not retried."""
+        now = _iso(utcnow())
+        with self._lock:
+            self._db.execute(
+                """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched, fails)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT (canonical_url) DO UPDATE SET
+                     status = excluded.status, last_fetched = excluded.last_fetched,
+                     done = CASE WHEN excluded.done = 1 THEN 1 ELSE urls.done END,
+                     fails = urls.fails + 1""",
+                (canonical_url, url, source, kind, status, 1 if permanent else 0, now, now),
+            )
+
+    # -- feeds, sitemaps, listing pages: validators ------------------------------------
+    def save_document(
+        self,
+        canonical_url: str,
+        *,
+        url: str,
+        source: str,
+        kind: str,
+        status: str,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        lastmod: datetime | None = None,
+        full_fetch: bool = False,
+        etag_unreliable: bool | None = None,
+    ) -> None:
+        """Store a document's validators once everything it listed is finished."""
+        now = _iso(utcnow())
+        with self._lock:
+            self._db.execute(
+                """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched,
+                                     lastmod, etag, last_modified, body_hash, etag_unreliable, last_full_fetch)
+                   VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (canonical_url) DO UPDATE SET
+                     url = excluded.url, kind = excluded.kind, status = excluded.status, done = 1,
+                     last_fetched = excluded.last_fetched,
+                     lastmod = COALESCE(excluded.lastmod, urls.lastmod),
+                     etag = excluded.etag, last_modified = excluded.last_modified,
+                     body_hash = COALESCE(excluded.body_hash, urls.body_hash),
+                     etag_unreliable = MAX(urls.etag_unreliable, excluded.etag_unreliable),
+                     last_full_fetch = COALESCE(excluded.last_full_fetch, urls.last_full_fetch),
+                     fails = 0""",
+                (canonical_url, url, source, kind, status, now, now, _iso(lastmod), etag, last_modified, body_hash,
+                 1 if etag_unreliable else 0, now if full_fetch else None),
+            )
+
+    def flag_unreliable_etag(self, canonical_url: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE urls SET etag_unreliable = 1 WHERE canonical_url = ?", (canonical_url,))
+
+    def count(self, *, source: str | None = None, kind: str | None = None, done: bool | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM urls WHERE 1=1", []
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        if done is not None:
+            sql += " AND done = ?"
+            args.append(1 if done else 0)
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()[0]
+
+    # -- runs ---------------------------------------------------------------------------
+    def begin_run(self, source: str, started_at: datetime) -> int:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO runs (source, started_at, reason) VALUES (?, ?, 'running')",
+                                   (source, _iso(started_at)))
+            return int(cur.lastrowid)
+
+    def finish_run(self, summary: RunSummary) -> None:
+        values = (
+            _iso(summary.finished_at or utcnow()), json.dumps(summary.counts, sort_keys=True), summary.articles,
+            summary.errors, 1 if summary.failed else 0, summary.reason, summary.pages, summary.bytes,
+            json.dumps(summary.error_samples),
+        )
+        with self._lock:
+            if summary.run_id is None:
+                cur = self._db.execute(
+                    """INSERT INTO runs (source, started_at, finished_at, counts, articles, errors, failed, reason,
+                                         pages, bytes, error_samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (summary.source, _iso(summary.started_at), *values),
+                )
+                summary.run_id = int(cur.lastrowid)
+            else:
+                self._db.execute(
+                    """UPDATE runs SET finished_at = ?, counts = ?, articles = ?, errors = ?, failed = ?, reason = ?,
+                                       pages = ?, bytes = ?, error_samples = ? WHERE id = ?""",
+                    (*values, summary.run_id),
+                )
+
+    @staticmethod
+    def _summary(row) -> RunSummary:
+        return RunSummary(
+            run_id=row[0], source=row[1], started_at=_dt(row[2]), finished_at=_dt(row[3]), counts=json.loads(row[4]),
+            articles=row[5], errors=row[6], failed=bool(row[7]), reason=row[8], pages=row[9], bytes=row[10],
+            error_samples=json.loads(row[11]),
+        )
+
+    def last_runs(self) -> dict[str, RunSummary]:
+        """Each source's most recent finished run."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT id, source, started_at, finished_at, counts, articles, errors, failed, reason, pages,
+                          bytes, error_samples
+                   FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE finished_at IS NOT NULL GROUP BY source)"""
+            ).fetchall()
+        return {row[1]: self._summary(row) for row in rows}
+
+    def runs(self, source: str, limit: int = 20) -> list[RunSummary]:
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT id, source, started_at, finished_at, counts, articles, errors, failed, reason, pages,
+                          bytes, error_samples FROM runs WHERE source = ? ORDER BY id DESC LIMIT ?""",
+                (source, limit),
+            ).fetchall()
+        return [self._summary(row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+
+    def __enter__(self) -> "Frontier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class RunAccounting:
+    """Counts each URL of one source's run exactly once, with its final status.
+
+    The first status recorded for a canonical URL wins; a second record is a bug
+    upstream, logged and ignored, so the counts stay exact.
+    """
+
+    MAX_SAMPLES = 20
+
+    def __init__(self, source: str, *, progress: Callable[[dict], None] | None = None) -> None:
+        self.source = source
+        self.statuses: dict[str, str] = {}
+        self.counts: Counter[str] = Counter()
+        self.articles = 0
+        self.samples: list[dict[str, str]] = []
+        self.progress = progress
+        self.pages = 0
+        self.bytes = 0
+        self.started_at = utcnow()
+        self._log = log.bind(source=source)
+
+    def has(self, canonical_url: str) -> bool:
+        return canonical_url in self.statuses
+
+    def record(self, canonical_url: str, url: str, status: str, reason: str = "") -> bool:
+        if canonical_url in self.statuses:
+            if self.statuses[canonical_url] != status:
+                self._log.debug("url_already_counted", url=url, status=status, first=self.statuses[canonical_url])
+            return False
+        self.statuses[canonical_url] = status
+        self.counts[status] += 1
+        if status in ("new", "updated"):
+            self.articles += 1
+        if status.startswith("error:"):
+            if len(self.samples) < self.MAX_SAMPLES:
+                self.samples.append({"url": url, "status": status, "reason": reason[:300]})
+            self._log.warning("url_failed", url=url, status=status, reason=reason)
+        elif status.startswith("skipped:") and status not in ("skipped:offsite", "skipped:cap"):
+            self._log.info("url_skipped", url=url, status=status, reason=reason)
+        else:
+            self._log.debug("url_done", url=url, status=status)
+        if self.progress is not None:
+            try:
+                self.progress(self.snapshot())
+            except Exception as err:  # a broken progress display must not break the crawl
+                self._log.debug("progress_failed", error=str(err))
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"source": self.source, "articles": self.articles, **self.counts}
+
+    def summary(self, *, reason: str = "finished", failed: bool = False) -> RunSummary:
+        return RunSummary(
+            source=self.source,
+            started_at=self.started_at,
+            finished_at=utcnow(),
+            counts=dict(self.counts),
+            articles=self.articles,
+            errors=sum(v for k, v in self.counts.items() if k.startswith("error:")),
+            failed=failed,
+            reason=reason,
+            pages=self.pages,
+            bytes=self.bytes,
+            error_samples=list(self.samples),
+        )

@@ -1,0 +1,235 @@
+"""Item pipelines: extraction off the reactor thread, then the sink, then the frontier.
+
+    PageItem --ExtractPipeline--> (article | not an article: links followed, counted)
+             --IngestPipeline --> sink.submit(article) -> frontier.mark_done -> counted new/updated
+
+* Extraction (``crawler.extraction.extract``, CPU-bound lxml work) runs in a process pool
+  (``crawl.extraction_pool = "process"``, the default, ``extraction_workers`` processes) or
+  in one extra thread (``"thread"``: a single thread, because trafilatura's module-level lxml
+  parser is not thread-safe), never on the reactor thread; its wall time is measured per page
+  and summed in the run stats.
+* The sink (the Ingestor) is called on the reactor/loop thread, the thread that runs
+  ``crawl_sources``: ``submit`` should buffer or spool and return quickly.
+* The frontier marks a URL done only after ``submit`` returned; an exception from
+  ``submit`` counts the URL as ``error:ingest`` and leaves it to the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import multiprocessing
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("crawler.pipelines")
+
+__all__ = ["ExtractPipeline", "IngestPipeline", "PageItem", "extract_page", "get_executor", "shutdown_executors"]
+
+
+@dataclass
+class PageItem:
+    """A fetched page on its way to extraction (article candidates only)."""
+
+    url: str  # the URL as requested (canonical form)
+    canon: str  # its frontier key
+    final_url: str  # after redirects
+    html: str
+    kind: str = "article"  # "article" (from a feed/sitemap) | "page" (a link of a section page)
+    depth: int = 0
+    lastmod: datetime | None = None
+    feed_date: datetime | None = None
+    title_hint: str = ""
+    fetched_at: datetime | None = None
+    previous_hash: str | None = None  # content hash indexed last time (a refetch), else None
+    article: Any = None  # set by ExtractPipeline
+    extract_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- the work done in the pool ------------------------------------------------------------------
+def extract_page(
+    html: str,
+    url: str,
+    feed_date: datetime | None,
+    fetched_at: datetime | None,
+    source: str,
+    want_links: bool,
+) -> tuple[str, Any, list[tuple[str, str]]]:
+    """("article", Article, []) or ("not_article", reason, links-if-wanted). Runs in a worker."""
+    from crawler.extraction import NotArticle, extract
+
+    try:
+        article = extract(html, url, feed_date=feed_date, fetched_at=fetched_at, source=source)
+    except NotArticle as err:
+        links: list[tuple[str, str]] = []
+        if want_links:
+            from crawler.discovery.links import extract_links
+
+            links = extract_links(html, url)
+        return "not_article", getattr(err, "reason", "") or str(err), links
+    return "article", article, []
+
+
+def page_links(html: str, url: str) -> list[tuple[str, str]]:
+    from crawler.discovery.links import extract_links
+
+    return extract_links(html, url)
+
+
+def _warm() -> bool:
+    import crawler.extraction  # noqa: F401  (imports lxml, trafilatura... once per worker)
+    import crawler.discovery.links  # noqa: F401
+
+    return True
+
+
+# -- executors, shared across runs of one process -------------------------------------------------
+_EXECUTORS: dict[tuple[str, int], Executor] = {}
+_EXEC_LOCK = threading.Lock()
+
+
+def get_executor(kind: str, workers: int) -> Executor:
+    key = (kind, workers)
+    with _EXEC_LOCK:
+        ex = _EXECUTORS.get(key)
+        if ex is None:
+            if kind == "process":
+                # forkserver: never fork a process that has reactor, loop and pool threads running
+                ctx = multiprocessing.get_context("forkserver")
+                ctx.set_forkserver_preload(["crawler.extraction", "crawler.discovery.links"])
+                ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            else:
+                # One thread only: trafilatura parses with a module-level lxml parser, and an lxml
+                # parser used from two threads at once corrupts memory (seen: "double free").
+                ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mw-extract")
+            _EXECUTORS[key] = ex
+        return ex
+
+
+def _discard_executor(kind: str, workers: int, ex: Executor) -> None:
+    with _EXEC_LOCK:
+        if _EXECUTORS.get((kind, workers)) is ex:
+            del _EXECUTORS[(kind, workers)]
+    ex.shutdown(wait=False, cancel_futures=True)
+
+
+def shutdown_executors() -> None:
+    with _EXEC_LOCK:
+        items = list(_EXECUTORS.values())
+        _EXECUTORS.clear()
+    for ex in items:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown_executors)
+
+
+class Offloader:
+    """Runs a function in the configured pool from the loop thread, with a timeout; a broken
+    process pool (a worker killed by a pathological page) is replaced, not fatal."""
+
+    def __init__(self, kind: str, workers: int, timeout: float) -> None:
+        self.kind, self.workers, self.timeout = kind, workers, timeout
+
+    async def run(self, fn, *args):
+        ex = get_executor(self.kind, self.workers)
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(ex, fn, *args), timeout=self.timeout)
+        except BrokenProcessPool:
+            _discard_executor(self.kind, self.workers, ex)
+            raise
+
+
+# -- pipelines -----------------------------------------------------------------------------------
+class _Base:
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    @property
+    def spider(self):
+        return self.crawler.spider
+
+
+class ExtractPipeline(_Base):
+    """PageItem -> Article in the pool; a non-article is counted here (and its links followed
+    when it is a section page above max depth)."""
+
+    async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
+        spider = self.spider
+        if not isinstance(item, PageItem):
+            return item
+        want_links = item.kind == "page" and item.depth < spider.max_depth
+        t0 = time.perf_counter()
+        try:
+            outcome, value, links = await spider.offloader.run(
+                extract_page, item.html, item.final_url, item.feed_date, item.fetched_at, spider.source.name,
+                want_links,
+            )
+        except asyncio.TimeoutError:
+            spider.finish(item.canon, item.url, "error:extract_timeout", "extraction took too long", kind=item.kind)
+            return item
+        except BrokenProcessPool as err:
+            spider.finish(item.canon, item.url, "error:extract_crash", str(err), kind=item.kind)
+            return item
+        except Exception as err:  # a bug in extraction: count it, keep crawling
+            log.warning("extract_failed", source=spider.source.name, url=item.url, error=repr(err))
+            spider.finish(item.canon, item.url, "error:extract", repr(err)[:200], kind=item.kind)
+            return item
+        finally:
+            item.extract_s = time.perf_counter() - t0
+            spider.stats_extract(item.extract_s)
+        item.html = ""  # the text is in the article now; free the page early
+        if outcome == "article":
+            if not value.title and item.title_hint:
+                value.title = item.title_hint
+            item.article = value
+            return item
+        spider.on_not_article(item, value, links)
+        return item
+
+
+class IngestPipeline(_Base):
+    """Article -> sink.submit -> counted (new / updated / not_modified); the frontier marks it
+    done once the sink's ``flush`` returned after it (every ``FLUSH_EVERY`` articles and at the
+    end of the run): the Ingestor's ``submit`` only buffers, ``flush`` is what makes it indexed
+    or spooled. A crash before that refetches the article next run; the index keeps one
+    document per canonical URL, so that is a re-index, never a duplicate."""
+
+    FLUSH_EVERY = 100
+
+    async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
+        spider = self.spider
+        if not isinstance(item, PageItem) or item.article is None:
+            return item
+        article = item.article
+        if item.previous_hash is not None and article.content_hash == item.previous_hash:
+            # refetched because its feed/sitemap date moved, but the text is the same
+            spider.frontier.mark_done(item.canon, url=item.url, source=spider.source.name, kind="article",
+                                      status="not_modified", lastmod=item.lastmod, content_hash=article.content_hash)
+            spider.finish(item.canon, item.url, "not_modified", "content unchanged", kind="article", final=True)
+            return item
+        try:
+            spider.sink.submit(article)
+        except Exception as err:
+            log.error("ingest_failed", source=spider.source.name, url=item.url, error=repr(err))
+            spider.finish(item.canon, item.url, "error:ingest", repr(err)[:200], kind="article")
+            return item
+        status = "updated" if item.previous_hash is not None else "new"
+        spider.pending_marks.append((item, status))
+        spider.finish(item.canon, item.url, status, kind="article", final=True)
+        if len(spider.pending_marks) >= self.FLUSH_EVERY:
+            await spider.commit()
+        return item

@@ -1,0 +1,241 @@
+"""The entry point the CLI and the daemon call to crawl sources.
+
+    summaries = await crawl_sources(sources, crawl, sink, progress=print)   # in the reactor's loop
+    summaries = run_crawl_blocking(sources, crawl, sink, progress=print)    # from plain sync code
+
+Scrapy runs on Twisted's ``AsyncioSelectorReactor``, so the crawl is an ordinary asyncio
+coroutine on the same loop as APScheduler's ``AsyncIOScheduler`` (the daemon). Each source is
+one Scrapy crawler (its own settings: user agent, page size) under one
+``scrapy.crawler.AsyncCrawlerRunner``; the sources of one call crawl concurrently, and one
+source failing never stops the others.
+
+``sink`` is the Ingestor: ``submit(article)`` is called on the loop thread for every article
+found (it should only buffer); ``flush()`` is called from a worker thread (``asyncio.to_thread``)
+every 100 articles and at the end of each source's crawl, and a URL is marked done in the
+frontier only after a ``flush`` that followed its ``submit`` returned (indexed or spooled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from typing import Any, Callable, Protocol
+
+import structlog
+
+from crawler.frontier import Frontier, RunAccounting, RunSummary
+from crawler.pipelines import Offloader
+from crawler.settings import REACTOR, scrapy_settings
+from crawler.sources import CrawlSettings, Source
+from indexer.article import Article
+
+log = structlog.get_logger("crawler.runner")
+
+__all__ = ["CrawlRun", "RunSummary", "Sink", "SourceContext", "build_settings", "crawl_sources",
+           "ensure_reactor", "run_crawl_blocking"]
+
+
+class Sink(Protocol):
+    def submit(self, article: Article) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class SourceContext:
+    """What the spider, middlewares and pipelines of one source's crawl share."""
+
+    def __init__(self, source: Source, crawl: CrawlSettings, frontier: Frontier, sink: Sink,
+                 accounting: RunAccounting, offloader: Offloader) -> None:
+        self.source = source
+        self.crawl = crawl
+        self.frontier = frontier
+        self.sink = sink
+        self.accounting = accounting
+        self.offloader = offloader
+
+
+def build_settings(crawl: CrawlSettings) -> dict[str, Any]:
+    """Scrapy settings shared by every source (a source's own user agent / page size are
+    applied on top by the run)."""
+    return scrapy_settings(crawl, None)
+
+
+class CrawlRun:
+    """One crawl of some sources.
+
+    ``extra_settings`` is merged over the Scrapy settings of every source (tests, tuning);
+    ``frontier`` lets a caller share an open Frontier (otherwise ``crawl.state_path`` is
+    opened and closed by the run).
+    """
+
+    def __init__(
+        self,
+        sources: list[Source],
+        crawl: CrawlSettings,
+        sink: Sink,
+        *,
+        progress: Callable[[dict], None] | None = None,
+        frontier: Frontier | None = None,
+        extra_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.crawl = crawl
+        self.sink = sink
+        self.progress = progress
+        self._frontier = frontier
+        self.extra_settings = dict(extra_settings or {})
+        self.summaries: dict[str, RunSummary] = {}
+        self.offloader = Offloader(crawl.extraction_pool, crawl.extraction_workers, crawl.extraction_timeout)
+
+    def settings_for(self, source: Source) -> dict[str, Any]:
+        settings = scrapy_settings(self.crawl, source)
+        for key, value in self.extra_settings.items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
+        return settings
+
+    async def run(self) -> dict[str, RunSummary]:
+        _check_reactor()
+        frontier = self._frontier or Frontier(self.crawl.state_path)
+        try:
+            names = [s.name for s in self.sources]
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate source names in one crawl: {names}")
+            results = await asyncio.gather(*(self._crawl_one(src, frontier) for src in self.sources),
+                                           return_exceptions=True)
+            for src, result in zip(self.sources, results):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                if isinstance(result, BaseException):  # _crawl_one records its own failures
+                    log.error("crawl_crashed", source=src.name, error=repr(result))
+            try:
+                await asyncio.to_thread(self.sink.flush)
+            except Exception as err:
+                log.error("sink_flush_failed", error=repr(err))
+            return dict(self.summaries)
+        finally:
+            if self._frontier is None:
+                frontier.close()
+
+    async def _crawl_one(self, source: Source, frontier: Frontier) -> RunSummary:
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        from crawler.spiders.source import SourceSpider
+
+        accounting = RunAccounting(source.name, progress=self.progress)
+        bound = log.bind(source=source.name)
+        run_id = frontier.begin_run(source.name, accounting.started_at)
+        context = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
+        runner = AsyncCrawlerRunner(self.settings_for(source))
+        crawler = runner.create_crawler(SourceSpider)
+        bound.info("crawl_started", feeds=len(source.feeds), sitemaps=len(source.sitemaps),
+                   sections=len(source.sections.urls))
+        task = runner.crawl(crawler, context=context)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            bound.warning("crawl_cancelled")
+            try:
+                await asyncio.wait_for(asyncio.shield(runner.stop()), timeout=30)
+            except (Exception, asyncio.CancelledError):  # stopping is best effort
+                pass
+            summary = self._summarize(accounting, crawler, run_id, reason="cancelled", failed=True)
+            frontier.finish_run(summary)
+            raise
+        except Exception as err:
+            bound.error("crawl_failed", error=repr(err), exc_info=True)
+            summary = self._summarize(accounting, crawler, run_id, reason=f"crashed: {err!r}"[:300], failed=True)
+        else:
+            spider = crawler.spider
+            try:
+                await spider.finalize()
+            except Exception as err:  # the frontier is left as is: the next run redoes the rest
+                bound.error("crawl_finalize_failed", error=repr(err), exc_info=True)
+            summary = self._summarize(accounting, crawler, run_id, reason=getattr(spider, "close_reason", "") or
+                                      "finished", failed=getattr(spider, "run_failed", False))
+        frontier.finish_run(summary)
+        bound.info("crawl_summary", **{k: v for k, v in summary.to_dict().items() if k != "source"})
+        return summary
+
+    def _summarize(self, accounting: RunAccounting, crawler: Any, run_id: int, *, reason: str,
+                   failed: bool) -> RunSummary:
+        summary = accounting.summary(reason=reason, failed=failed)
+        summary.run_id = run_id
+        self.summaries[accounting.source] = summary
+        return summary
+
+
+async def crawl_sources(
+    sources: list[Source],
+    crawl: CrawlSettings,
+    sink: Sink,
+    *,
+    progress: Callable[[dict], None] | None = None,
+) -> dict[str, RunSummary]:
+    """Crawl ``sources`` now; a RunSummary per source name (also kept in the frontier DB).
+
+    Must run on the asyncio loop of Twisted's AsyncioSelectorReactor (installed before).
+    """
+    return await CrawlRun(sources, crawl, sink, progress=progress).run()
+
+
+# -- the reactor ------------------------------------------------------------------------------------
+def _check_reactor() -> None:
+    from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
+
+    if not is_reactor_installed():
+        raise RuntimeError("crawl_sources needs Twisted's asyncio reactor: call "
+                           f"scrapy.utils.reactor.install_reactor({REACTOR!r}) first, or use run_crawl_blocking")
+    if not is_asyncio_reactor_installed():
+        raise RuntimeError(f"the installed Twisted reactor is not {REACTOR}")
+
+
+_REACTOR_LOCK = threading.Lock()
+
+
+def ensure_reactor():
+    """Install the asyncio reactor if none is (refuse another one), started but not spinning:
+    its loop runs while a blocking call runs it, and can be run again for the next call."""
+    from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed, is_reactor_installed
+
+    with _REACTOR_LOCK:
+        if not is_reactor_installed():
+            install_reactor(REACTOR)
+        elif not is_asyncio_reactor_installed():
+            raise RuntimeError(f"another Twisted reactor is installed; mediawatch needs {REACTOR}")
+        from twisted.internet import reactor
+
+        if not reactor.running and not getattr(reactor, "_startedBefore", False):
+            # Twisted's thread pool (name resolution) must not keep the interpreter alive at exit.
+            pool = reactor.getThreadPool()
+            pool.threadFactory = functools.partial(threading.Thread, daemon=True)
+            reactor.startRunning(installSignalHandlers=False)
+        return reactor
+
+
+def run_crawl_blocking(
+    sources: list[Source],
+    crawl: CrawlSettings,
+    sink: Sink,
+    progress: Callable[[dict], None] | None = None,
+    **kwargs: Any,
+) -> dict[str, RunSummary]:
+    """``crawl_sources`` for synchronous callers (the CLI, tests): may be called repeatedly in one
+    process. Ctrl-C stops the crawl cleanly (what finished is kept) and re-raises."""
+    reactor = ensure_reactor()
+    loop: asyncio.AbstractEventLoop = reactor._asyncioEventloop
+    if loop.is_running():
+        raise RuntimeError("run_crawl_blocking called from inside the running loop: await crawl_sources() instead")
+    task = loop.create_task(CrawlRun(sources, crawl, sink, progress=progress, **kwargs).run())
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt:
+        task.cancel()
+        try:
+            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        finally:
+            pass
+        raise

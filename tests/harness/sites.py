@@ -1,0 +1,610 @@
+"""Fixture news sites served over HTTP on 127.0.0.1, for crawler and end-to-end tests.
+
+A ``FixtureSite`` is a stdlib ``ThreadingHTTPServer`` on a free port in a background thread,
+serving real article pages from ``../shared/eval/aeb-dev/`` (and the DW seed page at
+``tests/fixtures/seed/dw-article.html`` when present) under ``/news/<slug>.html``, with:
+
+    /robots.txt                       (knobs: disallow(), crawl_delay, robots_status)
+    /feeds/rss.xml /feeds/atom.xml /feeds/rdf.xml           RSS 2.0, Atom, RSS 1.0 (RDF)
+    /sitemap_index.xml -> /sitemaps/pages.xml, /sitemaps/pages-2.xml.gz, /sitemaps/news.xml
+    /section/news/ -> articles (+ tracking-parameter variants) and /section/news/page/2/
+    /section/news/page/2/ -> the older articles (depth 2 from the start page)
+    /calendar/YYYY/MM/  an infinite calendar (linked from the section page when ``trap``)
+    /hostile/{bomb,xxe,broken,garbage,html,latin1,ssrf,huge}.xml   hostile / broken feeds
+    /redirect/loop                    a redirect loop
+
+Knobs: ``add_article()``, ``disallow(prefix)``, ``throttle(path, status=429, retry_after=1)``,
+``trap = True``, ``etag_mode`` ("honest" | "constant_200" | "constant_304"), and the request
+log ``requests`` (method, path, time, headers, status) for assertions.
+
+Pytest fixtures: ``fixture_site`` (function-scoped, one started site) and
+``fixture_site_factory`` (function-scoped, call it for more sites; all stopped at teardown).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html as htmlmod
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AEB_DIR = (ROOT / ".." / "shared" / "eval" / "aeb-dev").resolve()
+SEED_HTML = ROOT / "tests" / "fixtures" / "seed" / "dw-article.html"
+
+# Pages of a moderate size, in a fixed order (ids from ground-truth.json), so runs are repeatable.
+MAX_PAGE_BYTES = 250_000
+
+
+@dataclass
+class FixtureArticle:
+    slug: str
+    title: str
+    html: str
+    published: datetime
+    original_url: str = ""
+    truth: str = ""  # the true article body (aeb ground truth), for extraction checks
+
+    @property
+    def path(self) -> str:
+        return f"/news/{self.slug}.html"
+
+
+@dataclass
+class Hit:
+    method: str
+    path: str
+    time: float
+    headers: dict[str, str]
+    status: int = 0
+
+
+@dataclass
+class _Throttle:
+    status: int
+    retry_after: str | None
+    times: int
+
+
+def _slug(text: str, n: int) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+    return f"{n:03d}-{s or 'article'}"
+
+
+def _title_of(html: str) -> str:
+    for pattern in (r'<meta[^>]+property=["\']og:title["\'][^>]+content=["\']([^"\']+)',
+                    r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>"):
+        m = re.search(pattern, html, re.I | re.S)
+        if m:
+            t = htmlmod.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
+            if t:
+                return " ".join(t.split())[:200]
+    return "Untitled"
+
+
+_AEB_CACHE: list[tuple[str, str, str]] | None = None
+
+
+def aeb_pages() -> list[tuple[str, str, str]]:
+    """[(html, original url, true body)] of the aeb-dev pages under MAX_PAGE_BYTES, in id order."""
+    global _AEB_CACHE
+    if _AEB_CACHE is None:
+        pages: list[tuple[str, str, str]] = []
+        truth = json.loads((AEB_DIR / "ground-truth.json").read_text("utf-8"))
+        for pid in sorted(truth):
+            path = AEB_DIR / "html" / f"{pid}.html.gz"
+            if not path.exists():
+                continue
+            raw = gzip.decompress(path.read_bytes())
+            if len(raw) > MAX_PAGE_BYTES:
+                continue
+            pages.append((raw.decode("utf-8", errors="replace"), truth[pid]["url"], truth[pid]["articleBody"]))
+        _AEB_CACHE = pages
+    return _AEB_CACHE
+
+
+def _generated_article(n: int) -> str:
+    paras = "\n".join(
+        f"<p>Paragraph {i} of fixture story {n}: the council met on Tuesday and agreed a budget for the "
+        f"new bridge, the harbour and the school, after a long debate about costs and timing.</p>"
+        for i in range(8)
+    )
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Fixture story {n}</title>"
+            f"</head><body><article><h1>Fixture story {n}</h1>{paras}</article></body></html>")
+
+
+def _xml_escape(s: str) -> str:
+    return htmlmod.escape(s, quote=True)
+
+
+class FixtureSite:
+    def __init__(self, n_articles: int = 10, *, start: bool = True, offset: int = 0) -> None:
+        self.lock = threading.RLock()
+        self.articles: list[FixtureArticle] = []
+        self.requests: list[Hit] = []
+        self.disallowed: list[str] = []
+        self.crawl_delay: float | None = None
+        self.robots_status = 200
+        self.trap = False
+        self.etag_mode = "honest"
+        self.throttles: dict[str, _Throttle] = {}
+        self.extra_routes: dict[str, Callable[[], tuple[int, dict[str, str], bytes]]] = {}
+        self.delay_s = 0.0  # latency added to every response
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests served at the same time
+        self._pool = list(aeb_pages())[offset:]
+        self._used = 0
+        self._n = 0
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        for i in range(n_articles):
+            self._new_article(published=now - timedelta(hours=n_articles - i))
+        if SEED_HTML.exists():
+            seed = SEED_HTML.read_text("utf-8", errors="replace")
+            self.articles.append(FixtureArticle(slug=_slug("dw-lukashenko-talks-jailed-rivals", 900),
+                                                title=_title_of(seed), html=seed,
+                                                published=now - timedelta(minutes=30)))
+        if start:
+            self.start()
+
+    # -- content ------------------------------------------------------------------------------
+    def _new_article(self, *, published: datetime, title: str | None = None, html: str | None = None) -> FixtureArticle:
+        self._n += 1
+        original = truth = ""
+        if html is None:
+            if self._used < len(self._pool):
+                html, original, truth = self._pool[self._used]
+                self._used += 1
+            else:
+                html = _generated_article(self._n)
+        title = title or _title_of(html)
+        art = FixtureArticle(slug=_slug(title, self._n), title=title, html=html, published=published,
+                             original_url=original, truth=truth)
+        self.articles.append(art)
+        return art
+
+    def add_article(self, title: str | None = None, html: str | None = None) -> FixtureArticle:
+        """Publish one more article now: it appears in every feed, sitemap and the section page."""
+        with self.lock:
+            return self._new_article(published=datetime.now(timezone.utc).replace(microsecond=0), title=title,
+                                     html=html)
+
+    def newest(self) -> list[FixtureArticle]:
+        with self.lock:
+            return sorted(self.articles, key=lambda a: a.published, reverse=True)
+
+    # -- knobs --------------------------------------------------------------------------------
+    def disallow(self, *prefixes: str) -> None:
+        with self.lock:
+            self.disallowed.extend(prefixes)
+
+    def throttle(self, path: str, status: int = 429, retry_after: float | str | None = 1, times: int = 1) -> None:
+        """The next ``times`` requests of ``path`` answer ``status`` with ``Retry-After``."""
+        with self.lock:
+            self.throttles[path] = _Throttle(status, None if retry_after is None else str(retry_after), times)
+
+    def route(self, path: str, fn: Callable[[], tuple[int, dict[str, str], bytes]]) -> None:
+        self.extra_routes[path] = fn
+
+    # -- addresses ----------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.server_address[1]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    @property
+    def rss_url(self) -> str:
+        return self.url("/feeds/rss.xml")
+
+    @property
+    def atom_url(self) -> str:
+        return self.url("/feeds/atom.xml")
+
+    @property
+    def rdf_url(self) -> str:
+        return self.url("/feeds/rdf.xml")
+
+    @property
+    def sitemap_index_url(self) -> str:
+        return self.url("/sitemap_index.xml")
+
+    @property
+    def news_sitemap_url(self) -> str:
+        return self.url("/sitemaps/news.xml")
+
+    @property
+    def section_url(self) -> str:
+        return self.url("/section/news/")
+
+    def source(self, name: str = "fixture", **overrides: Any) -> dict[str, Any]:
+        """Source config (a dict for ``Source(**...)``): the RSS feed unless overridden."""
+        cfg: dict[str, Any] = {"name": name, "feeds": [self.rss_url], "allow_private_addresses": True}
+        cfg.update(overrides)
+        return cfg
+
+    # -- request log --------------------------------------------------------------------------
+    def hits(self, prefix: str = "/") -> list[Hit]:
+        with self.lock:
+            return [h for h in self.requests if h.path.startswith(prefix)]
+
+    def article_hits(self) -> list[str]:
+        return [h.path for h in self.hits("/news/")]
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    # -- documents ----------------------------------------------------------------------------
+    def robots_txt(self) -> str:
+        lines = ["User-agent: *"]
+        lines += [f"Disallow: {p}" for p in self.disallowed] or ["Disallow:"]
+        if self.crawl_delay is not None:
+            lines.append(f"Crawl-delay: {self.crawl_delay}")
+        lines.append(f"Sitemap: {self.sitemap_index_url}")
+        return "\n".join(lines) + "\n"
+
+    def rss(self) -> str:
+        items = []
+        for a in self.newest():
+            items.append(
+                f"<item><title>{_xml_escape(a.title)}</title><link>{self.url(a.path)}</link>"
+                f"<guid isPermaLink='true'>{self.url(a.path)}</guid>"
+                f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
+                f"<description>{_xml_escape(a.title)}</description></item>"
+            )
+        return ("<?xml version='1.0' encoding='UTF-8'?>\n<rss version='2.0' xmlns:atom='http://www.w3.org/2005/Atom'>"
+                f"<channel><title>Fixture News</title><link>{self.base}/</link><description>fixture</description>"
+                + "".join(items) + "</channel></rss>")
+
+    def atom(self) -> str:
+        entries = []
+        for a in self.newest():
+            iso = a.published.isoformat().replace("+00:00", "Z")
+            entries.append(
+                f"<entry><title>{_xml_escape(a.title)}</title><link rel='alternate' type='text/html' href='{a.path}'/>"
+                f"<id>tag:fixture,2024:{a.slug}</id><published>{iso}</published><updated>{iso}</updated></entry>"
+            )
+        return ("<?xml version='1.0' encoding='utf-8'?>\n"
+                f"<feed xmlns='http://www.w3.org/2005/Atom' xml:base='{self.base}/'><title>Fixture News</title>"
+                f"<id>{self.base}/</id><updated>{datetime.now(timezone.utc).isoformat()}</updated>"
+                + "".join(entries) + "</feed>")
+
+    def rdf(self) -> str:
+        seq = "".join(f"<rdf:li resource='{self.url(a.path)}'/>" for a in self.newest())
+        items = "".join(
+            f"<item rdf:about='{self.url(a.path)}'><title>{_xml_escape(a.title)}</title>"
+            f"<link>{self.url(a.path)}</link><dc:date>{a.published.isoformat()}</dc:date></item>"
+            for a in self.newest()
+        )
+        return ("<?xml version='1.0' encoding='utf-8'?>\n"
+                "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0/'"
+                " xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+                f"<channel rdf:about='{self.base}/'><title>Fixture News</title><link>{self.base}/</link>"
+                f"<items><rdf:Seq>{seq}</rdf:Seq></items></channel>{items}</rdf:RDF>")
+
+    def _halves(self) -> tuple[list[FixtureArticle], list[FixtureArticle]]:
+        arts = sorted(self.articles, key=lambda a: a.slug)
+        mid = (len(arts) + 1) // 2
+        return arts[:mid], arts[mid:]
+
+    def urlset(self, arts: list[FixtureArticle]) -> str:
+        urls = "".join(f"<url><loc>{self.url(a.path)}</loc><lastmod>{a.published.isoformat()}</lastmod></url>"
+                       for a in arts)
+        return ("<?xml version='1.0' encoding='UTF-8'?>\n"
+                f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urls}</urlset>")
+
+    def news_sitemap(self) -> str:
+        urls = "".join(
+            f"<url><loc>{self.url(a.path)}</loc><news:news><news:publication><news:name>Fixture News</news:name>"
+            f"<news:language>en</news:language></news:publication>"
+            f"<news:publication_date>{a.published.isoformat()}</news:publication_date>"
+            f"<news:title>{_xml_escape(a.title)}</news:title></news:news></url>"
+            for a in self.newest()
+        )
+        return ("<?xml version='1.0' encoding='UTF-8'?>\n<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+                f" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>{urls}</urlset>")
+
+    def sitemap_index(self) -> str:
+        first, second = self._halves()
+        last = lambda arts: max((a.published for a in arts), default=datetime(2020, 1, 1, tzinfo=timezone.utc))  # noqa: E731
+        entries = [("/sitemaps/pages.xml", last(first)), ("/sitemaps/pages-2.xml.gz", last(second)),
+                   ("/sitemaps/news.xml", last(self.articles))]
+        body = "".join(f"<sitemap><loc>{self.url(p)}</loc><lastmod>{d.isoformat()}</lastmod></sitemap>"
+                       for p, d in entries)
+        return ("<?xml version='1.0' encoding='UTF-8'?>\n"
+                f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{body}</sitemapindex>")
+
+    def section(self, page: int) -> str:
+        arts = self.newest()
+        cut = max(1, (2 * len(arts)) // 3)
+        shown = arts[:cut] if page == 1 else arts[cut:]
+        links = []
+        for i, a in enumerate(shown):
+            links.append(f"<li><a href='{a.path}'>{htmlmod.escape(a.title)}</a></li>")
+            if i % 2 == 0:  # tracking-parameter and fragment variants of the same article
+                links.append(f"<li><a href='{a.path}?utm_source=section&utm_medium=web&fbclid=x{i}'>more</a></li>")
+                links.append(f"<li><a href='{self.url(a.path)}#comments'>comments</a></li>")
+        nav = ["<a href='/section/news/page/2/'>older</a>"] if page == 1 else ["<a href='/section/news/'>newer</a>"]
+        nav += ["<a href='https://twitter.example/share'>share</a>", "<a href='mailto:desk@example.org'>mail</a>",
+                "<a href='/static/logo.png'>logo</a>", "<a href='/about/'>about</a>"]
+        if self.trap:
+            nav.append("<a href='/calendar/2020/01/'>calendar</a>")
+        return ("<!doctype html><html><head><title>News section</title></head><body><nav>" + " ".join(nav)
+                + "</nav><ul>" + "".join(links) + "</ul></body></html>")
+
+    def calendar(self, year: int, month: int) -> str:
+        def link(y: int, m: int) -> str:
+            y, m = (y + (m - 1) // 12, (m - 1) % 12 + 1)
+            return f"<a href='/calendar/{y:04d}/{m:02d}/'>{y}-{m:02d}</a>"
+
+        days = "".join(f"<a href='/calendar/{year:04d}/{month:02d}/?day={d}'>{d}</a> " for d in range(1, 6))
+        return (f"<!doctype html><html><head><title>Calendar {year}-{month:02d}</title></head><body>"
+                f"{link(year, month - 1)} {link(year, month + 1)} {link(year + 1, month)} <p>{days}</p></body></html>")
+
+    # -- hostile --------------------------------------------------------------------------------
+    def hostile(self, name: str) -> bytes:
+        a = self.newest()[0]
+        item = f"<item><title>x</title><link>{self.url(a.path)}</link></item>"
+        if name == "bomb":
+            ents = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1, 10))
+            return ('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol0 "lol">' + ents + ']>'
+                    '<rss version="2.0"><channel><title>&lol9;</title>' + item + '</channel></rss>').encode()
+        if name == "xxe":
+            return ('<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                    '<rss version="2.0"><channel><title>&xxe;</title>' + item + '</channel></rss>').encode()
+        if name == "broken":  # truncated mid-document: the first item is recoverable
+            return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>' + item
+                    + '<item><title>unterminated <b></title><link>').encode()
+        if name == "garbage":
+            return bytes(range(256)) * 20
+        if name == "html":
+            return b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
+        if name == "latin1":  # declares UTF-8, is Latin-1
+            return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Caf\xe9</title>'
+                    + item.replace("<title>x</title>", "<title>r\xe9sum\xe9</title>")
+                    + '</channel></rss>').encode("latin-1")
+        if name == "ssrf":
+            links = ["http://10.0.0.1/internal/article.html", "http://169.254.169.254/latest/meta-data/",
+                     f"http://localhost:{self.port}{a.path}", f"http://[::1]:{self.port}{a.path}",
+                     f"http://127.0.0.2:{self.port}{a.path}"]
+            items = "".join(f"<item><title>p{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
+            return ('<?xml version="1.0"?><rss version="2.0"><channel><title>ssrf</title>' + items
+                    + '</channel></rss>').encode()
+        if name == "huge":
+            return (b'<?xml version="1.0"?><rss version="2.0"><channel><title>'
+                    + b"A" * (12 * 1024 * 1024) + b"</title></channel></rss>")
+        raise KeyError(name)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+    def _conditional(self, headers: dict[str, str], body: bytes, last_modified: datetime | None) -> tuple[int, dict[str, str]]:
+        out: dict[str, str] = {}
+        if self.etag_mode == "honest":
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            out["ETag"] = etag
+            if last_modified is not None:
+                out["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+            inm = headers.get("if-none-match")
+            if inm is not None:
+                return (304 if inm == etag else 200), out
+            ims = headers.get("if-modified-since")
+            if ims and last_modified is not None:
+                try:
+                    if last_modified <= parsedate_to_datetime(ims):
+                        return 304, out
+                except (TypeError, ValueError):
+                    pass
+            return 200, out
+        out["ETag"] = '"static-v1"'
+        if self.etag_mode == "constant_304" and headers.get("if-none-match") == '"static-v1"':
+            return 304, out
+        return 200, out
+
+    def respond(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        path = urlsplit(raw_path).path
+        query = urlsplit(raw_path).query
+        with self.lock:
+            th = self.throttles.get(path)
+            if th is not None and th.times > 0:
+                th.times -= 1
+                extra = {"Retry-After": th.retry_after} if th.retry_after is not None else {}
+                return th.status, {"Content-Type": "text/plain", **extra}, b"slow down"
+            if path in self.extra_routes:
+                return self.extra_routes[path]()
+            xml = {"Content-Type": "application/xml; charset=utf-8"}
+            html_t = {"Content-Type": "text/html; charset=utf-8"}
+            newest = max((a.published for a in self.articles), default=None)
+            if path == "/robots.txt":
+                if self.robots_status != 200:
+                    return self.robots_status, {"Content-Type": "text/plain"}, b"unavailable"
+                return 200, {"Content-Type": "text/plain"}, self.robots_txt().encode()
+            docs = {
+                "/feeds/rss.xml": (self.rss, {"Content-Type": "application/rss+xml; charset=utf-8"}),
+                "/feeds/atom.xml": (self.atom, {"Content-Type": "application/atom+xml; charset=utf-8"}),
+                "/feeds/rdf.xml": (self.rdf, {"Content-Type": "application/rdf+xml; charset=utf-8"}),
+                "/sitemap_index.xml": (self.sitemap_index, xml),
+                "/sitemaps/pages.xml": (lambda: self.urlset(self._halves()[0]), xml),
+                "/sitemaps/news.xml": (self.news_sitemap, xml),
+            }
+            if path in docs:
+                make, hdrs = docs[path]
+                body = make().encode("utf-8")
+                status, cond = self._conditional(headers, body, newest)
+                return status, {**hdrs, **cond}, (body if status == 200 else b"")
+            if path == "/sitemaps/pages-2.xml.gz":
+                body = gzip.compress(self.urlset(self._halves()[1]).encode("utf-8"), mtime=0)
+                status, cond = self._conditional(headers, body, newest)
+                return status, {"Content-Type": "application/x-gzip", **cond}, (body if status == 200 else b"")
+            if path in ("/section/news/", "/section/news/page/2/"):
+                return 200, html_t, self.section(1 if path == "/section/news/" else 2).encode()
+            m = re.fullmatch(r"/calendar/(\d{4})/(\d{2})/", path)
+            if m and self.trap:
+                return 200, html_t, self.calendar(int(m.group(1)), int(m.group(2))).encode()
+            if path.startswith("/news/"):
+                for a in self.articles:
+                    if a.path == path:
+                        page = a.html
+                        if a.original_url:
+                            page = page.replace(a.original_url, self.url(a.path))
+                        return 200, html_t, page.encode("utf-8")
+            if path == "/about/":
+                return 200, html_t, b"<!doctype html><html><body><h1>About us</h1><p>We are a fixture.</p></body></html>"
+            if path == "/static/logo.png":
+                return 200, {"Content-Type": "image/png"}, b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+            m = re.fullmatch(r"/hostile/(\w+)\.xml", path)
+            if m:
+                try:
+                    return 200, xml, self.hostile(m.group(1))
+                except KeyError:
+                    pass
+            if path == "/redirect/loop":
+                return 302, {"Location": "/redirect/loop2"}, b""
+            if path == "/redirect/loop2":
+                return 302, {"Location": "/redirect/loop"}, b""
+            _ = query
+            return 404, {"Content-Type": "text/html"}, b"<html><body>not found</body></html>"
+
+    def _handler(self):
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _serve(self, head: bool) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                hit = Hit(self.command, self.path, time.monotonic(), headers)
+                with site.lock:
+                    site.requests.append(hit)
+                    site.in_flight += 1
+                    site.max_in_flight = max(site.max_in_flight, site.in_flight)
+                try:
+                    if site.delay_s:
+                        time.sleep(site.delay_s)
+                    status, hdrs, body = site.respond(self.command, self.path, headers)
+                except Exception as err:  # a fixture bug shows up as a 500, not a hung test
+                    status, hdrs, body = 500, {"Content-Type": "text/plain"}, repr(err).encode()
+                finally:
+                    with site.lock:
+                        site.in_flight -= 1
+                hit.status = status
+                self.send_response(status)
+                for k, v in hdrs.items():
+                    self.send_header(k, v)
+                if status not in (204, 304):
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if not head and status not in (204, 304):
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._serve(False)
+
+            def do_HEAD(self) -> None:
+                self._serve(True)
+
+        return Handler
+
+    def start(self) -> "FixtureSite":
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name=f"fixture-site-{self.port}",
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture
+def fixture_site():
+    """A started fixture news site (10 aeb-dev articles + the DW seed when present)."""
+    site = FixtureSite()
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def fixture_site_factory():
+    """``make(n_articles=10, offset=0) -> FixtureSite``; every site made is stopped at teardown."""
+    made: list[FixtureSite] = []
+
+    def make(n_articles: int = 10, offset: int = 0) -> FixtureSite:
+        site = FixtureSite(n_articles, offset=offset)
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        site.stop()
+
+
+# -- helpers for crawler tests ----------------------------------------------------------------------
+class CollectingSink:
+    """An in-memory sink (the Ingestor's interface): keeps what was submitted, can be told to fail."""
+
+    def __init__(self) -> None:
+        self.articles: list[Any] = []
+        self.flushes = 0
+        self.fail_paths: set[str] = set()
+        self.lock = threading.Lock()
+
+    def submit(self, article: Any) -> None:
+        if urlsplit(article.url).path in self.fail_paths:
+            raise RuntimeError(f"sink refuses {article.url}")
+        with self.lock:
+            self.articles.append(article)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    @property
+    def paths(self) -> list[str]:
+        return [urlsplit(a.url).path for a in self.articles]
+
+
+def fast_crawl_settings(state_dir: Path | str, **overrides: Any):
+    """CrawlSettings for tests: no delay, no AutoThrottle, thread-pool extraction, short waits."""
+    from crawler.sources import CrawlSettings
+
+    cfg: dict[str, Any] = {
+        "state_path": str(Path(state_dir) / "crawl.sqlite3"),
+        "download_delay": 0,
+        "autothrottle": False,
+        "extraction_pool": "thread",
+        "extraction_workers": 4,
+        "download_timeout": 10,
+        "max_retry_after": 5,
+        "concurrent_requests_per_host": 8,
+    }
+    cfg.update(overrides)
+    return CrawlSettings(**cfg)
