@@ -51,7 +51,7 @@ def canonicalize(url: str, base: str | None = None) -> str:
     except UnicodeError:
         pass
     host = host.casefold()
-    netloc = host
+    netloc = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     if parts.username:
         netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
     try:

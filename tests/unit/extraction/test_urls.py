@@ -43,3 +43,8 @@ def test_same_site(a, b, same):
 def test_registrable_domain():
     assert registrable_domain("https://edition.cnn.com/x") == "cnn.com"
     assert registrable_domain("http://127.0.0.1:8000/x") == "127.0.0.1"
+
+
+def test_ipv6_literal_keeps_brackets():
+    assert canonicalize("http://[::1]:8080/a?utm_source=x") == "http://[::1]:8080/a"
+    assert canonicalize("HTTP://[FE80::1]/") == "http://[fe80::1]/"
