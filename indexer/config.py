@@ -8,22 +8,52 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class IndexConfig(BaseModel):
-    """No `url` means the embedded SQLite index at `sqlite_path`."""
+    """No `url` means the embedded SQLite index at `sqlite_path`.
+
+    Elasticsearch: `prefix` names the template (`<prefix>-articles`), the indices
+    (`<prefix>-articles-000001`...), the read alias `<prefix>-articles` and the write alias
+    `<prefix>-articles-write`. Auth is `username`+`password` (basic) or `api_key` (secrets: the config
+    layer resolves `${ENV}`; they are SecretStr and never logged). TLS certificates are verified unless
+    `verify_certs: false`; `ca_file` is a CA bundle. `refresh` is passed to bulk requests ("wait_for" makes
+    documents searchable before `index()` returns; tests use it). Rollover (by ILM when the cluster has it,
+    else by `init()`/maintenance) happens at `rollover_max_age` or `rollover_max_primary_size` or
+    `rollover_max_docs`. `replicas` is `index.auto_expand_replicas` ("0-1": none on a single node);
+    `refresh_interval` is the index setting (alerts hook into the ingest path, not into search, so a few
+    seconds cost nothing and help bulk throughput).
+
+    Ingest: a batch goes out at `bulk_size` articles or after `bulk_interval_s`; a failing batch is retried
+    `retry_attempts` times with exponential backoff from `retry_backoff_s`, then spooled to `spool_path`
+    (a directory) and replayed in order once the backend answers (probed every `probe_interval_s`, doubling
+    up to `probe_max_s`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
     sqlite_path: str = "./data/index.sqlite3"
-    prefix: str = "mediawatch"
+    prefix: str = Field("mediawatch", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     username: str | None = None
     password: SecretStr | None = None
     api_key: SecretStr | None = None
     verify_certs: bool = True
     ca_file: str | None = None
+    request_timeout_s: float = Field(30.0, gt=0)
+    refresh: Literal["false", "true", "wait_for"] = "false"
+    shards: int = Field(1, ge=1)
+    replicas: str = "0-1"
+    refresh_interval: str = "5s"
+    rollover_max_age: str = "30d"
+    rollover_max_primary_size: str = "30gb"
+    rollover_max_docs: int | None = Field(None, ge=1)
+    index_original_text: bool = True
     retention_days: int | None = Field(None, ge=1)
     spool_path: str = "./data/spool"
     bulk_size: int = Field(500, ge=1)
     bulk_interval_s: float = Field(2.0, gt=0)
+    retry_attempts: int = Field(3, ge=0)
+    retry_backoff_s: float = Field(0.5, ge=0)
+    probe_interval_s: float = Field(5.0, gt=0)
+    probe_max_s: float = Field(60.0, gt=0)
 
     @property
     def backend(self) -> str:
@@ -52,7 +82,6 @@ class SmtpConfig(BaseModel):
 class MailConfig(BaseModel):
     """No `smtp` means messages are written as .eml files to `outbox`.
 
-    `rules_dir` is a folder of YAML rule files, re-read when a file changes (no restart needed).
     `timezone` (IANA name, default: the host's local zone) is where `daily_at` of a rule is read.
     Failed sends are retried with exponential backoff from `retry_initial_s` up to `retry_max_s`
     between attempts, forever: an alert is never dropped.
@@ -65,7 +94,6 @@ class MailConfig(BaseModel):
     smtp: SmtpConfig | None = None
     outbox: str = "./data/outbox"
     ledger_path: str = "./data/alerts.sqlite3"
-    rules_dir: str | None = None
     timezone: str | None = None
     retry_initial_s: float = Field(30, gt=0)
     retry_max_s: float = Field(3600, gt=0)

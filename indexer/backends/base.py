@@ -1,0 +1,197 @@
+"""The backend interface both stores implement (Elasticsearch and the embedded SQLite/FTS5 index).
+
+Semantics shared by both (the contract suite in tests/integration/test_backend_parity.py checks them):
+
+* ``index(articles)`` stamps ``indexed_at`` (now, UTC) on every article it is given (the caller's objects
+  are updated), upserts by ``article.id`` (sha1 of ``canonical_url``), and returns an :class:`IndexResult`:
+  ids that landed, ids rejected for good with the reason (to quarantine), ids that failed transiently
+  (to retry / spool). When the store is unreachable it raises :class:`BackendUnavailable` and nothing of
+  the batch should be assumed written (a replay is harmless: upserts are idempotent).
+* Dates: ``effective_at`` = ``published_at`` or else ``indexed_at``; ``since`` (inclusive) / ``until``
+  (exclusive) filter on it, ``sort="published_at"`` sorts on it newest first, ``delete_older_than`` uses it.
+* ``sources`` / ``languages`` filters compare exact values.
+* Snippets come from :func:`indexer.query.highlight` (HTML-escaped, matched words in ``<mark>…</mark>``).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Literal
+
+from indexer.article import Article, FIELDS, utcnow
+from indexer.query import Node, parse
+
+Sort = Literal["published_at", "indexed_at", "relevance"]
+
+INT32 = (-(2**31), 2**31 - 1)
+MARK = ("<mark>", "</mark>")
+
+
+class BackendError(RuntimeError):
+    """A store error that retrying will not fix (bad request, bad config)."""
+
+
+class BackendUnavailable(BackendError):
+    """The store cannot be reached or is overloaded (connection error, timeout, 429, 5xx): retry later."""
+
+
+@dataclass
+class IndexResult:
+    indexed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (id, reason): rejected, quarantine
+    deferred: list[str] = field(default_factory=list)  # transient per-document failures: retry / spool
+
+    def __bool__(self) -> bool:  # pragma: no cover - convenience
+        return bool(self.indexed)
+
+
+@dataclass
+class Hit:
+    article: Article
+    score: float
+    snippet: str
+
+
+def effective_at(article: Article) -> datetime | None:
+    return article.published_at or article.indexed_at
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def to_node(query: str | Node | None) -> Node | None:
+    if query is None:
+        return None
+    if isinstance(query, str):
+        return parse(query) if query.strip() else None
+    return query
+
+
+def clean_str(value: str) -> str:
+    """Lone surrogates (from broken decoders) would break JSON/UTF-8 for a whole batch: replace them."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def sanitize(article: Article) -> None:
+    """Make an article serialisable in place (strings valid UTF-8)."""
+    for name, kind in FIELDS.items():
+        value = getattr(article, name, None)
+        if isinstance(value, str):
+            setattr(article, name, clean_str(value))
+        elif isinstance(value, list):
+            setattr(article, name, [clean_str(v) if isinstance(v, str) else v for v in value])
+
+
+def stamp(articles: Iterable[Article], now: datetime | None = None) -> datetime:
+    now = now or utcnow()
+    for a in articles:
+        a.indexed_at = now
+        sanitize(a)
+    return now
+
+
+class Backend(abc.ABC):
+    """One index of articles. Thread-safe for one writer plus readers."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def init(self) -> dict[str, Any]:
+        """Create or upgrade the schema idempotently; return what was done."""
+
+    @abc.abstractmethod
+    def index(self, articles: list[Article]) -> IndexResult:
+        """Upsert a batch (see module docstring); raises BackendUnavailable when unreachable."""
+
+    @abc.abstractmethod
+    def search(
+        self,
+        query: str | Node | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: list[str] | None = None,
+        languages: list[str] | None = None,
+        limit: int = 20,
+        sort: Sort = "published_at",
+    ) -> list[Hit]:
+        """Matching articles, newest first (or best first with sort="relevance")."""
+
+    @abc.abstractmethod
+    def count(
+        self,
+        query: str | Node | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: list[str] | None = None,
+        languages: list[str] | None = None,
+    ) -> int:
+        """How many articles match."""
+
+    def ids(
+        self,
+        query: str | Node | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: list[str] | None = None,
+        languages: list[str] | None = None,
+    ) -> set[str]:
+        """All matching ids (no limit); for tests, parity checks and alert backfills."""
+        n = self.count(query, since=since, until=until, sources=sources, languages=languages)
+        if n == 0:
+            return set()
+        hits = self.search(query, since=since, until=until, sources=sources, languages=languages, limit=n)
+        return {h.article.id for h in hits}
+
+    @abc.abstractmethod
+    def get(self, id: str) -> Article | None:
+        """The stored article with this id."""
+
+    @abc.abstractmethod
+    def ids_indexed_since(self, t: datetime, *, limit: int = 10000) -> list[str]:
+        """Ids with indexed_at >= t, oldest indexing first (alerting catch-up after a restart)."""
+
+    @abc.abstractmethod
+    def delete_older_than(self, days: int) -> int:
+        """Delete articles whose effective date is older than ``days``; return how many."""
+
+    @abc.abstractmethod
+    def status(self) -> dict[str, Any]:
+        """Counts, health, schema/template version, backend-specific details."""
+
+    def refresh(self) -> None:
+        """Make everything indexed so far visible to search (no-op where writes are immediate)."""
+
+    def maintenance(self) -> dict[str, Any]:
+        """Periodic housekeeping (rollover, optimise); returns what was done."""
+        return {}
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def finite_limit(limit: int) -> int:
+    if limit is None or limit <= 0 or (isinstance(limit, float) and math.isinf(limit)):
+        raise ValueError("limit must be a positive integer")
+    return int(limit)

@@ -1,0 +1,549 @@
+"""Elasticsearch backend: composable template, rollover indices behind read/write aliases, bulk helpers.
+
+Layout (``p`` = ``IndexConfig.prefix``):
+
+* component templates ``p-articles-settings`` and ``p-articles-mappings``, index template ``p-articles``
+  (pattern ``p-articles-*``, ``_meta.version`` = :data:`TEMPLATE_VERSION`, ``dynamic: strict``, every new
+  index joins the read alias);
+* indices ``p-articles-000001``, ``-000002`` … behind the read alias ``p-articles`` and the write alias
+  ``p-articles-write`` (``is_write_index``);
+* rollover by ILM policy ``p-articles`` when the cluster has ILM, else by ``init()`` / ``maintenance()``
+  calling ``_rollover`` with the configured conditions.
+
+Mapping: derived from ``indexer.article.FIELDS``. Text fields are ``text`` (standard analyzer, or
+standard + asciifolding when the cluster has ``analysis-common``) for Kibana users, plus ``<field>_folded``
+(``whitespace`` analyzer over OUR tokens, see :mod:`indexer.query`) which our queries use. Keyword fields
+are ``keyword``; the searchable ones also get ``<field>_folded`` (folded whole values). ``effective_at`` =
+published_at or indexed_at. ``*_folded`` are excluded from ``_source``. Capabilities are probed, never
+assumed: the minimal distribution has no analysis-common, no ILM, and answers ``GET /`` with 405.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import structlog
+from elasticsearch import ApiError, Elasticsearch, helpers
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import TransportError
+
+from indexer.article import Article, FIELDS, utcnow
+from indexer.backends.base import (
+    Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
+    finite_limit, stamp, to_node,
+)
+from indexer.config import IndexConfig
+from indexer.query import (
+    KEYWORD_QUERY_FIELDS, MAX_KEYWORD, TEXT_QUERY_FIELDS, article_keywords, es_field, folded_text, highlight,
+    to_es,
+)
+
+log = structlog.get_logger(__name__)
+
+TEMPLATE_VERSION = 1
+RETRYABLE = {429, 500, 502, 503, 504}
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value else None
+
+
+class _Errors:
+    """Map client exceptions to BackendUnavailable (retry later) / BackendError (won't fix itself)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, BackendError):
+            return False
+        if isinstance(exc, ApiError):
+            status = getattr(exc.meta, "status", None) or getattr(exc, "status_code", None)
+            if status in RETRYABLE:
+                raise BackendUnavailable(f"{self.what}: HTTP {status}: {_reason(exc)}") from exc
+            raise BackendError(f"{self.what}: HTTP {status}: {_reason(exc)}") from exc
+        if isinstance(exc, (TransportError, TransportConnectionError, ConnectionError, TimeoutError)):
+            raise BackendUnavailable(f"{self.what}: {type(exc).__name__}: {exc}") from exc
+        return False
+
+
+def _reason(exc: ApiError) -> str:
+    try:
+        err = exc.body.get("error") if isinstance(exc.body, dict) else exc.body
+        if isinstance(err, dict):
+            return f"{err.get('type')}: {err.get('reason')}"
+        return str(err)[:300]
+    except Exception:  # pragma: no cover
+        return str(exc)[:300]
+
+
+class ElasticsearchBackend(Backend):
+    name = "elasticsearch"
+
+    def __init__(self, cfg: IndexConfig, client: Elasticsearch | None = None) -> None:
+        if not cfg.url:
+            raise ValueError("IndexConfig.url is required for Elasticsearch")
+        self.cfg = cfg
+        p = cfg.prefix
+        self.read_alias = f"{p}-articles"
+        self.write_alias = f"{p}-articles-write"
+        self.template = f"{p}-articles"
+        self.settings_component = f"{p}-articles-settings"
+        self.mappings_component = f"{p}-articles-mappings"
+        self.policy = f"{p}-articles"
+        self.pattern = f"{p}-articles-*"
+        self.es = client or self._client(cfg)
+        self.caps: dict[str, bool] | None = None
+        self._multi_index: bool | None = None  # read alias spans more than one index?
+
+    @staticmethod
+    def _client(cfg: IndexConfig) -> Elasticsearch:
+        kwargs: dict[str, Any] = {
+            "request_timeout": cfg.request_timeout_s,
+            "max_retries": 0,  # the ingestor owns retries and the spool
+            "retry_on_timeout": False,
+            "verify_certs": cfg.verify_certs,
+        }
+        if cfg.ca_file:
+            kwargs["ca_certs"] = cfg.ca_file
+        if cfg.api_key is not None:
+            kwargs["api_key"] = cfg.api_key.get_secret_value()
+        elif cfg.username:
+            kwargs["basic_auth"] = (cfg.username, cfg.password.get_secret_value() if cfg.password else "")
+        if not cfg.verify_certs:
+            kwargs["ssl_show_warn"] = False
+        return Elasticsearch(cfg.url, **kwargs)
+
+    # ------------------------------------------------------------------ capabilities & layout
+    def probe(self) -> dict[str, bool]:
+        """What this cluster can do (the minimal distribution lacks analysis-common and ILM)."""
+        caps = {"asciifolding": False, "ilm": False}
+        with _Errors("probe"):
+            try:
+                self.es.indices.analyze(tokenizer="standard", filter=["lowercase", "asciifolding"], text="Café")
+                caps["asciifolding"] = True
+            except ApiError as err:
+                if err.meta.status in RETRYABLE:
+                    raise
+            try:  # (not GET _ilm/status: its 405 makes the client put the node on a timeout)
+                self.es.ilm.get_lifecycle(name=self.policy)
+                caps["ilm"] = True
+            except ApiError as err:
+                if err.meta.status in RETRYABLE:
+                    raise
+                caps["ilm"] = err.meta.status == 404 and "no handler" not in str(err)
+        self.caps = caps
+        return caps
+
+    def mappings(self) -> dict[str, Any]:
+        caps = self.caps or {}
+        text_analyzer = "mw_folding" if caps.get("asciifolding") else "standard"
+        props: dict[str, Any] = {}
+        for name, kind in FIELDS.items():
+            if kind == "text":
+                props[name] = (
+                    {"type": "text", "analyzer": text_analyzer} if self.cfg.index_original_text
+                    else {"type": "text", "index": False}
+                )
+            elif kind == "keyword":
+                props[name] = {"type": "keyword", "ignore_above": MAX_KEYWORD}
+            elif kind == "date":
+                props[name] = {"type": "date"}
+            elif kind == "integer":
+                props[name] = {"type": "integer"}
+            else:  # pragma: no cover - a new kind must be mapped here
+                raise ValueError(f"no ES mapping for kind {kind!r} of {name}")
+        for name in TEXT_QUERY_FIELDS:
+            props[es_field(name)] = {"type": "text", "analyzer": "whitespace", "search_analyzer": text_analyzer,
+                                     "index_options": "positions"}
+        for name in KEYWORD_QUERY_FIELDS:
+            props[es_field(name)] = {"type": "keyword", "ignore_above": MAX_KEYWORD}
+        props["effective_at"] = {"type": "date"}
+        return {
+            "dynamic": "strict",
+            "_meta": {"version": TEMPLATE_VERSION, "managed_by": "mediawatch"},
+            "_source": {"excludes": ["*_folded"]},
+            "properties": props,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        caps = self.caps or {}
+        index: dict[str, Any] = {
+            "number_of_shards": self.cfg.shards,
+            "auto_expand_replicas": self.cfg.replicas,
+            "refresh_interval": self.cfg.refresh_interval,
+            "mapping": {"total_fields": {"limit": 200}},
+        }
+        if caps.get("asciifolding"):
+            index["analysis"] = {"analyzer": {"mw_folding": {
+                "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}}}
+        if caps.get("ilm"):
+            index["lifecycle"] = {"name": self.policy, "rollover_alias": self.write_alias}
+        return {"index": index}
+
+    def rollover_conditions(self) -> dict[str, Any]:
+        cond: dict[str, Any] = {"max_age": self.cfg.rollover_max_age,
+                                "max_primary_shard_size": self.cfg.rollover_max_primary_size}
+        if self.cfg.rollover_max_docs:
+            cond["max_docs"] = self.cfg.rollover_max_docs
+        return cond
+
+    def init(self) -> dict[str, Any]:
+        done: dict[str, Any] = {"backend": "elasticsearch", "template_version": TEMPLATE_VERSION}
+        with _Errors("init"):
+            caps = self.probe()
+            done["capabilities"] = caps
+            if caps["ilm"]:
+                self.es.ilm.put_lifecycle(name=self.policy, policy={
+                    "_meta": {"version": TEMPLATE_VERSION},
+                    "phases": {"hot": {"actions": {"rollover": self.rollover_conditions()}}},
+                })
+                done["ilm_policy"] = self.policy
+            previous = self._template_version()
+            meta = {"version": TEMPLATE_VERSION, "managed_by": "mediawatch"}
+            self.es.cluster.put_component_template(
+                name=self.settings_component, template={"settings": self.settings()}, meta=meta)
+            self.es.cluster.put_component_template(
+                name=self.mappings_component, template={"mappings": self.mappings()}, meta=meta)
+            self.es.indices.put_index_template(
+                name=self.template,
+                index_patterns=[self.pattern],
+                composed_of=[self.settings_component, self.mappings_component],
+                template={"aliases": {self.read_alias: {}}},
+                priority=200,
+                meta=meta,
+            )
+            if previous is None:
+                done["template"] = "created"
+            elif previous != TEMPLATE_VERSION:
+                done["template"] = f"upgraded from {previous}"
+            else:
+                done["template"] = "unchanged"
+            if not self.es.indices.exists_alias(name=self.write_alias):
+                first = f"{self.cfg.prefix}-articles-000001"
+                try:
+                    self.es.indices.create(index=first, aliases={
+                        self.write_alias: {"is_write_index": True}, self.read_alias: {}})
+                    done["index"] = f"created {first}"
+                except ApiError as err:
+                    if "resource_already_exists" not in str(err):
+                        raise
+                    done["index"] = f"{first} exists"
+            elif previous is not None and previous != TEMPLATE_VERSION:
+                done["mapping_upgrade"] = self._upgrade_mappings()
+            if not caps["ilm"]:
+                done["rollover"] = self.rollover()
+        self._multi_index = None
+        log.info("index.init", **{k: v for k, v in done.items() if k != "capabilities"}, **caps)
+        return done
+
+    def _template_version(self) -> int | None:
+        try:
+            got = self.es.indices.get_index_template(name=self.template)
+        except ApiError as err:
+            if err.meta.status == 404:
+                return None
+            raise
+        for item in got.get("index_templates", []):
+            return (item["index_template"].get("_meta") or {}).get("version")
+        return None
+
+    def _upgrade_mappings(self) -> str:
+        """Additive mapping changes go onto the live indices; anything else rolls over to a fresh index."""
+        mapping = self.mappings()
+        try:
+            self.es.indices.put_mapping(index=self.read_alias, properties=mapping["properties"],
+                                        meta=mapping["_meta"], dynamic="strict")
+            return "mappings updated in place"
+        except ApiError as err:
+            if err.meta.status in RETRYABLE:
+                raise
+            self.es.indices.rollover(alias=self.write_alias)
+            self._multi_index = None
+            return f"incompatible mapping ({_reason(err)}): rolled over"
+
+    def rollover(self, force: bool = False) -> dict[str, Any]:
+        """Roll the write alias over when a condition is met (or always, with force)."""
+        with _Errors("rollover"):
+            kwargs: dict[str, Any] = {} if force else {"conditions": self.rollover_conditions()}
+            got = self.es.indices.rollover(alias=self.write_alias, **kwargs)
+        self._multi_index = None
+        out = {"rolled_over": bool(got.get("rolled_over")), "old_index": got.get("old_index"),
+               "new_index": got.get("new_index")}
+        if out["rolled_over"]:
+            log.info("index.rollover", old=out["old_index"], new=out["new_index"])
+        return out
+
+    def maintenance(self) -> dict[str, Any]:
+        if self.caps is None:
+            self.probe()
+        done: dict[str, Any] = {}
+        if not (self.caps or {}).get("ilm"):
+            done["rollover"] = self.rollover()
+        done["dropped_empty_indices"] = self._drop_empty_indices()
+        return done
+
+    def _indices(self) -> dict[str, dict[str, Any]]:
+        with _Errors("aliases"):
+            try:
+                got = self.es.indices.get_alias(name=self.read_alias)
+            except ApiError as err:
+                if err.meta.status == 404:
+                    return {}
+                raise
+        return dict(got.body if hasattr(got, "body") else got)
+
+    def _drop_empty_indices(self) -> list[str]:
+        dropped = []
+        indices = self._indices()
+        if len(indices) < 2:
+            return dropped
+        with _Errors("drop empty"):
+            write_index = self._write_index()
+            counts = self.es.cat.indices(index=self.read_alias, format="json", h="index,docs.count")
+            for row in counts:
+                name = row["index"]
+                if name == write_index or write_index is None:
+                    continue
+                if row.get("docs.count") in ("0", 0):
+                    self.es.indices.delete(index=name)
+                    dropped.append(name)
+        self._multi_index = None
+        return dropped
+
+    def destroy(self) -> None:
+        """Delete every index, alias, template and policy of this prefix (tests, `index reset`)."""
+        with _Errors("destroy"):
+            # explicit names: clusters with action.destructive_requires_name refuse wildcard deletes
+            names = list(self.es.options(ignore_status=404).indices.get(index=self.pattern, expand_wildcards="all"))
+            for i in range(0, len(names), 50):
+                self.es.options(ignore_status=404).indices.delete(index=",".join(names[i:i + 50]))
+            self.es.options(ignore_status=404).indices.delete_index_template(name=self.template)
+            for name in (self.settings_component, self.mappings_component):
+                self.es.options(ignore_status=404).cluster.delete_component_template(name=name)
+            if (self.caps or {}).get("ilm"):
+                self.es.options(ignore_status=404).ilm.delete_lifecycle(name=self.policy)
+
+    # ------------------------------------------------------------------ writing
+    @staticmethod
+    def document(article: Article) -> dict[str, Any]:
+        doc = article.to_dict()
+        doc["effective_at"] = _iso(effective_at(article))
+        for name in TEXT_QUERY_FIELDS:
+            doc[es_field(name)] = folded_text(getattr(article, name))
+        for name, values in article_keywords(article).items():
+            doc[es_field(name)] = values
+        return doc
+
+    def _locate(self, ids: list[str]) -> dict[str, str]:
+        """Concrete index of each id already stored in an older (non-write) index."""
+        if self._multi_index is None:
+            self._multi_index = len(self._indices()) > 1
+        if not self._multi_index or not ids:
+            return {}
+        with _Errors("locate"):
+            got = self.es.search(index=self.read_alias, query={"ids": {"values": ids}}, size=len(ids),
+                                 source=False, track_total_hits=False)
+        return {h["_id"]: h["_index"] for h in got["hits"]["hits"]}
+
+    def index(self, articles: list[Article]) -> IndexResult:
+        result = IndexResult()
+        if not articles:
+            return result
+        stamp(articles)
+        located = self._locate(list({a.id for a in articles}))
+        write_index = self._write_index() if located else None
+
+        def actions() -> Iterator[dict[str, Any]]:
+            for a in articles:
+                target = located.get(a.id)
+                yield {"_op_type": "index", "_index": target if target and target != write_index else self.write_alias,
+                       "_id": a.id, "_source": self.document(a)}
+
+        refresh = {"true": True, "false": False}.get(self.cfg.refresh, self.cfg.refresh)
+        with _Errors("bulk"):
+            for ok, item in helpers.streaming_bulk(
+                self.es, actions(), chunk_size=self.cfg.bulk_size, max_chunk_bytes=50 * 1024 * 1024,
+                raise_on_error=False, raise_on_exception=True, max_retries=3, initial_backoff=0.5,
+                max_backoff=5, refresh=refresh,
+            ):
+                info = next(iter(item.values()))
+                doc_id = info.get("_id")
+                if ok:
+                    result.indexed.append(doc_id)
+                    continue
+                status = info.get("status")
+                err = info.get("error")
+                reason = f"{err.get('type')}: {err.get('reason')}" if isinstance(err, dict) else str(err)
+                if isinstance(err, dict) and err.get("caused_by"):
+                    reason += f" ({err['caused_by'].get('type')}: {err['caused_by'].get('reason')})"
+                if status in RETRYABLE:
+                    result.deferred.append(doc_id)
+                else:
+                    result.failed.append((doc_id, reason))
+        if result.failed:
+            log.warning("index.rejected", count=len(result.failed), first=result.failed[0][1][:300])
+        return result
+
+    def _write_index(self) -> str | None:
+        with _Errors("aliases"):
+            try:
+                got = self.es.indices.get_alias(name=self.write_alias)
+            except ApiError as err:
+                if err.meta.status == 404:
+                    return None
+                raise
+        for name, info in dict(got).items():
+            if info.get("aliases", {}).get(self.write_alias, {}).get("is_write_index"):
+                return name
+        return None
+
+    def refresh(self) -> None:
+        with _Errors("refresh"):
+            self.es.indices.refresh(index=self.read_alias)
+
+    # ------------------------------------------------------------------ reading
+    @staticmethod
+    def _filters(since, until, sources, languages) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        rng: dict[str, Any] = {}
+        if since is not None:
+            rng["gte"] = _iso(since)
+        if until is not None:
+            rng["lt"] = _iso(until)
+        if rng:
+            out.append({"range": {"effective_at": rng}})
+        if sources:
+            out.append({"terms": {"source": list(sources)}})
+        if languages:
+            out.append({"terms": {"language": list(languages)}})
+        return out
+
+    def _query(self, node: Node | None, since, until, sources, languages) -> dict[str, Any]:
+        filters = self._filters(since, until, sources, languages)
+        main = to_es(node) if node is not None else {"match_all": {}}
+        if not filters:
+            return main
+        return {"bool": {"must": [main], "filter": filters}}
+
+    def search(self, query=None, *, since=None, until=None, sources=None, languages=None,
+               limit: int = 20, sort: Sort = "published_at") -> list[Hit]:
+        node = to_node(query)
+        limit = finite_limit(limit)
+        sorts = {
+            "published_at": [{"effective_at": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
+            "indexed_at": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
+            "relevance": ["_score", {"effective_at": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
+        }.get(sort)
+        if sorts is None:
+            raise ValueError(f"unknown sort {sort!r}")
+        with _Errors("search"):
+            got = self.es.search(index=self.read_alias, query=self._query(node, since, until, sources, languages),
+                                 size=limit, sort=sorts, track_scores=True, track_total_hits=False)
+        hits = []
+        for h in got["hits"]["hits"]:
+            article = Article.from_dict(h["_source"])
+            hits.append(Hit(article, float(h.get("_score") or 0.0), highlight(node, article)))
+        return hits
+
+    def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:
+        node = to_node(query)
+        with _Errors("count"):
+            got = self.es.count(index=self.read_alias, query=self._query(node, since, until, sources, languages))
+        return int(got["count"])
+
+    def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
+        node = to_node(query)
+        with _Errors("scan"):
+            return {h["_id"] for h in helpers.scan(
+                self.es, index=self.read_alias, query={"query": self._query(node, since, until, sources, languages)},
+                _source=False, size=1000)}
+
+    def get(self, id: str) -> Article | None:
+        with _Errors("get"):
+            got = self.es.search(index=self.read_alias, query={"ids": {"values": [id]}}, size=1,
+                                 track_total_hits=False)
+        hits = got["hits"]["hits"]
+        return Article.from_dict(hits[0]["_source"]) if hits else None
+
+    def ids_indexed_since(self, t: datetime, *, limit: int = 10000) -> list[str]:
+        with _Errors("search"):
+            got = self.es.search(index=self.read_alias, query={"range": {"indexed_at": {"gte": _iso(t)}}},
+                                 size=min(limit, 10000), sort=[{"indexed_at": "asc"}, {"url": "asc"}],
+                                 source=False, track_total_hits=False)
+        return [h["_id"] for h in got["hits"]["hits"]]
+
+    # ------------------------------------------------------------------ housekeeping
+    def delete_older_than(self, days: int) -> int:
+        if days < 0:
+            raise ValueError("days must be >= 0")
+        cutoff = _iso(utcnow() - timedelta(days=days))
+        query = {"range": {"effective_at": {"lt": cutoff}}}
+        n = None
+        if (self.caps or {}).get("delete_by_query", True):
+            with _Errors("delete_by_query"):
+                try:
+                    got = self.es.delete_by_query(index=self.read_alias, query=query, conflicts="proceed",
+                                                  refresh=True, slices="auto")
+                    n = int(got.get("deleted", 0))
+                except ApiError as err:
+                    if err.meta.status not in (400, 404, 405) or "no handler" not in str(err):
+                        raise
+                    # the minimal distribution has no reindex module: scroll + bulk delete instead
+                    if self.caps is not None:
+                        self.caps["delete_by_query"] = False
+        if n is None:
+            n = self._delete_by_scan(query)
+        if n:
+            log.info("index.retention", deleted=n, days=days, backend="elasticsearch")
+        try:
+            self._drop_empty_indices()
+        except BackendError as err:  # housekeeping only
+            log.warning("index.drop_empty_failed", error=str(err))
+        return n
+
+    def _delete_by_scan(self, query: dict[str, Any]) -> int:
+        n = 0
+        with _Errors("delete"):
+            victims = ({"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]}
+                       for h in helpers.scan(self.es, index=self.read_alias, query={"query": query},
+                                             _source=False, size=1000))
+            for ok, item in helpers.streaming_bulk(self.es, victims, chunk_size=1000, raise_on_error=False,
+                                                   raise_on_exception=True, refresh=True):
+                info = next(iter(item.values()))
+                if ok and info.get("result") == "deleted":
+                    n += 1
+        return n
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"backend": "elasticsearch", "url": self.cfg.url, "read_alias": self.read_alias,
+                               "write_alias": self.write_alias}
+        try:
+            with _Errors("status"):
+                health = self.es.cluster.health(index=self.read_alias, timeout="5s")
+                out["health"] = health.get("status")
+                out["cluster"] = health.get("cluster_name")
+                out["count"] = int(self.es.count(index=self.read_alias)["count"])
+                out["template_version"] = self._template_version()
+                out["code_template_version"] = TEMPLATE_VERSION
+                rows = self.es.cat.indices(index=self.read_alias, format="json",
+                                           h="index,health,docs.count,store.size")
+                out["indices"] = sorted((dict(r) for r in rows), key=lambda r: r["index"])
+                out["write_index"] = self._write_index()
+                out["capabilities"] = self.caps or self.probe()
+        except BackendUnavailable as err:
+            out["health"] = "unreachable"
+            out["error"] = str(err)
+        except BackendError as err:
+            out["health"] = "red"
+            out["error"] = str(err)
+        return out
+
+    def close(self) -> None:
+        self.es.close()

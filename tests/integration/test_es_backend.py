@@ -1,0 +1,160 @@
+"""Elasticsearch specifics against the real node: layout, capabilities, upgrades, rollover, rejections, auth."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from indexer.article import Article
+from indexer.backends.elasticsearch import TEMPLATE_VERSION, ElasticsearchBackend
+from indexer.config import IndexConfig
+from indexer.ingest import Ingestor
+from indexer.spool import Spool
+
+BASE = datetime(2024, 6, 1, tzinfo=timezone.utc)
+
+
+def art(i: int, **kw) -> Article:
+    kw.setdefault("published_at", BASE + timedelta(minutes=i))
+    kw.setdefault("title", f"Headline {i} café")
+    return Article(url=f"https://es.example/{i}", text=f"body {i}", **kw)
+
+
+@pytest.fixture
+def make(es_url):
+    made: list[ElasticsearchBackend] = []
+
+    def _make(**kw) -> ElasticsearchBackend:
+        kw.setdefault("prefix", f"mwt-es-{uuid.uuid4().hex[:8]}")
+        kw.setdefault("refresh", "wait_for")
+        b = ElasticsearchBackend(IndexConfig(url=es_url, **kw))
+        made.append(b)
+        return b
+
+    yield _make
+    for b in made:
+        try:
+            b.destroy()
+        finally:
+            b.close()
+
+
+def test_layout_template_aliases_and_strict_mapping(make):
+    b = make()
+    done = b.init()
+    assert done["template"] == "created" and "created" in done["index"]
+    caps = done["capabilities"]
+    assert set(caps) >= {"asciifolding", "ilm"}
+    es = b.es
+    tpl = es.indices.get_index_template(name=b.template)["index_templates"][0]["index_template"]
+    assert tpl["_meta"]["version"] == TEMPLATE_VERSION
+    assert tpl["composed_of"] == [b.settings_component, b.mappings_component]
+    aliases = es.indices.get_alias(name=b.write_alias)
+    (index_name, info), = aliases.items()
+    assert index_name.endswith("-articles-000001")
+    assert info["aliases"][b.write_alias]["is_write_index"] is True
+    assert b.read_alias in es.indices.get_alias(index=index_name)[index_name]["aliases"]
+    mapping = es.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    assert mapping["dynamic"] == "strict"
+    assert mapping["properties"]["title_folded"]["analyzer"] == "whitespace"
+    assert mapping["properties"]["source"]["type"] == "keyword"
+    assert mapping["properties"]["indexed_at"]["type"] == "date"
+    with pytest.raises(ApiError) as info:
+        es.index(index=b.write_alias, document={"title": "x", "surprise": 1})
+    assert "strict" in str(info.value)
+    again = b.init()
+    assert again["template"] == "unchanged" and "index" not in again
+
+
+def test_init_upgrades_an_older_template(make):
+    b = make()
+    b.init()
+    b.es.indices.put_index_template(name=b.template, index_patterns=[b.pattern],
+                                    composed_of=[b.settings_component, b.mappings_component],
+                                    priority=200, meta={"version": 0})
+    done = b.init()
+    assert done["template"] == "upgraded from 0"
+    assert done["mapping_upgrade"] == "mappings updated in place"
+    assert b.status()["template_version"] == TEMPLATE_VERSION
+
+
+def test_folding_without_asciifolding_filter(make):
+    b = make()
+    b.init()
+    b.index([art(1), art(2, title="Łukaszenka w Mińsku"), art(3, title="STRASSE")])
+    assert b.count("cafe") == 1 and b.count("CAFÉ") == 1
+    assert b.count("lukaszenka AND minsku") == 1
+    assert b.count("straße") == 1
+
+
+def test_rollover_fallback_and_upsert_across_indices(make):
+    b = make(rollover_max_docs=3)
+    b.init()
+    b.index([art(i) for i in range(4)])
+    if not b.caps["ilm"]:
+        r = b.maintenance()["rollover"]
+        assert r["rolled_over"] and r["new_index"].endswith("-000002")
+    else:  # pragma: no cover - with ILM the policy rolls over on its own schedule
+        b.rollover(force=True)
+    b.index([art(10)])
+    changed = art(1)
+    changed.title = "Headline 1 rewritten"
+    b.index([changed])  # lives in 000001: must be overwritten there, not duplicated in 000002
+    b.refresh()
+    assert b.count() == 5
+    assert b.count("rewritten") == 1
+    assert b.get(changed.id).title == "Headline 1 rewritten"
+    st = b.status()
+    assert [i["index"][-6:] for i in st["indices"]] == ["000001", "000002"]
+    assert st["write_index"].endswith("000002")
+    assert b.delete_older_than(1) == 5
+    b.maintenance()
+    assert [i["index"][-6:] for i in b.status()["indices"]] == ["000002"]  # empty old index dropped
+
+
+def test_rejection_quarantined_rest_goes_in(make, tmp_path):
+    b = make()
+    b.init()
+    spool = Spool(tmp_path / "spool")
+    landed: list[Article] = []
+    ing = Ingestor(b, spool, batch_size=10, batch_interval_s=60, on_indexed=landed.extend, background=False)
+    bad = art(2, word_count=10**12)
+    for a in (art(1), bad, art(3)):
+        ing.submit(a)
+    ing.flush()
+    assert [a.url for a in landed] == [art(1).url, art(3).url]
+    (q,) = spool.quarantined()
+    assert q.id == bad.id and "parsing_exception" in q.reason and "word_count" in q.reason
+    assert b.count() == 2
+
+
+def test_credentials_are_used_but_never_shown(es_url, caplog):
+    secret = "hunter2-" + uuid.uuid4().hex
+    cfg = IndexConfig(url=es_url, username="elastic", password=secret, prefix=f"mwt-auth-{uuid.uuid4().hex[:6]}")
+    b = ElasticsearchBackend(cfg)
+    assert b.es._headers["authorization"].startswith("Basic ")
+    key = IndexConfig(url=es_url, api_key="a2V5OnNlY3JldA==")
+    assert ElasticsearchBackend(key).es._headers["authorization"] == "ApiKey a2V5OnNlY3JldA=="
+    caplog.set_level(logging.DEBUG)
+    try:
+        b.init()
+        st = b.status()
+    finally:
+        b.destroy()
+        b.close()
+    assert secret not in repr(cfg) and secret not in str(st) and secret not in caplog.text
+    assert ElasticsearchBackend(IndexConfig(url="https://127.0.0.1:1")).es.transport.node_pool.get().config.verify_certs
+
+
+def test_unreachable_cluster_is_reported_not_raised():
+    b = ElasticsearchBackend(IndexConfig(url="http://127.0.0.1:9", request_timeout_s=2))
+    st = b.status()
+    assert st["health"] == "unreachable"
+    from indexer.backends.base import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable):
+        b.index([art(1)])

@@ -1,0 +1,190 @@
+"""The query language: parsing, errors with positions, folding, and the three translations (pure logic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.article import Article
+from indexer.query import (
+    And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens,
+    compile_matcher, fold_keyword, highlight, matches, parse, to_es, to_fts5, tokenize,
+)
+
+
+def test_tokenize_folds_case_diacritics_and_odd_letters():
+    assert tokenize("Café CAFÉ cafe\u0301 Straße Łukaszenka ΟΔΟΣ İstanbul ﬁne Ⅻ") == [
+        "cafe", "cafe", "cafe", "strasse", "lukaszenka", "οδοσ", "istanbul", "fine", "xii"]
+    assert tokenize("Don't e-mail the U.S. at foo_bar 3.14") == [
+        "don", "t", "e", "mail", "the", "u", "s", "at", "foo", "bar", "3", "14"]
+    assert tokenize("北京新闻 Tokyo") == ["北", "京", "新", "闻", "tokyo"]
+    assert tokenize("x" * 250) == ["x" * 100, "x" * 100, "x" * 50]
+    assert tokenize("") == [] and tokenize("!!! --- ™") == []
+
+
+def test_fold_keyword_keeps_punctuation():
+    assert fold_keyword("  Zoë   Müller ") == "zoe muller"
+    assert fold_keyword("https://DW.com/a?b=1") == "https://dw.com/a?b=1"
+    assert fold_keyword("") is None and fold_keyword("x" * 9000) is None
+
+
+@pytest.mark.parametrize("q, tree", [
+    ("trump", Term("trump")),
+    ("Trump china", And((Term("trump"), Term("china")))),
+    ("a OR b AND c", Or((Term("a"), And((Term("b"), Term("c")))))),
+    ("a AND NOT b", And((Term("a"), Not(Term("b"))))),
+    ("-a +b", And((Not(Term("a")), Term("b")))),
+    ("NOT NOT a", Term("a")),
+    ('"New  York"', Phrase(("new", "york"))),
+    ('"New York"~3', Phrase(("new", "york"), slop=3)),
+    ('"New York"~0', Phrase(("new", "york"))),
+    ('"a a b"~2', Phrase(("a", "b"), slop=2)),
+    ('"one"', Term("one")),
+    ("e-mail", Phrase(("e", "mail"))),
+    ("café", Term("cafe")),
+    ("mac*", Prefix("mac")),
+    ("Title:Apple", Term("apple", "title")),
+    ("title:(a OR \"b c\")", Or((Term("a", "title"), Phrase(("b", "c"), "title")))),
+    ("source:DW.com", FieldTerm("source", "dw.com")),
+    ("authors:\"Zoë Müller\"", FieldTerm("authors", "zoe muller")),
+    ("url:https\\://x.com/*", FieldTerm("url", "https://x.com/", prefix=True)),
+    ("*", MatchAll()),
+    ("*:*", MatchAll()),
+    ("trump^2", Term("trump")),
+    ("(a OR b)^3 c", And((Or((Term("a"), Term("b"))), Term("c")))),
+    ("a OR *", MatchAll()),
+    ("NEAR", Term("near")),
+    ('"quote \\" inside"', Phrase(("quote", "inside"))),
+])
+def test_parse(q, tree):
+    assert parse(q) == tree
+
+
+@pytest.mark.parametrize("q, position, words", [
+    ("", 0, "empty"),
+    ("   ", 0, "empty"),
+    ("a AND", 5, "end of query"),
+    ("a AND (b", 8, "end of query"),
+    ("a)", 1, "no matching"),
+    ("a OR OR b", 5, "operator"),
+    ('foo "bar', 4, "unterminated"),
+    ("titel:foo", 0, "unknown field 'titel'"),
+    ("x AND published_at:2024", 6, "unknown field"),
+    ("f?o", 1, "wildcard"),
+    ("a fo*o", 4, "wildcard"),
+    ("*foo", 0, "wildcard"),
+    ("foo~", 0, "fuzzy"),
+    ("/reg/", 0, "regular"),
+    ("a [1 TO 5]", 2, "range"),
+    ("a && b", 2, "AND"),
+    ("!a", 0, "NOT"),
+    ("a ...", 2, "letters or digits"),
+    ("a ---", 5, "end of query"),
+    ('"!!"', 0, "letters or digits"),
+    ("title:(a source:b)", 9, "inside field"),
+    ('source:"x"~2', 7, "proximity"),
+    ("e-ma*", 0, "single word"),
+])
+def test_errors_have_message_and_position(q, position, words):
+    with pytest.raises(QueryError) as info:
+        parse(q)
+    err = info.value
+    assert err.position == position, (str(err), q)
+    assert words.lower() in err.message.lower()
+    assert str(position) in str(err) and "^" in err.pretty()
+
+
+@pytest.mark.parametrize("q", [
+    'NEAR(a b)', 'title: "x" OR kw', 'a"b', '"a""b"', "col:umn", '"*" x', "^", "a^", '"AND" OR "NOT"',
+    '"{title text} : x"', "x NOT", "- x", "\\*", "'single'", 'a:"b c"',
+])
+def test_fts5_expression_is_built_from_tokens_only(q):
+    try:
+        node = parse(q)
+    except QueryError:
+        return  # rejected cleanly is fine too
+    expr = to_fts5(node)
+    # every user-derived token is inside double quotes; nothing but our syntax outside them
+    outside = "".join(part for i, part in enumerate(expr.split('"')) if i % 2 == 0)
+    for word in outside.replace("(", " ").replace(")", " ").replace(":", " ").replace("{", " ").replace("}", " ").split():
+        assert word in {"AND", "OR", "NOT", "*", "title", "text", "description", "kw", "NEAR", ","} or word.rstrip(",").isdigit(), (q, expr)
+
+
+def test_fts5_and_es_shapes():
+    node = parse('Lukashenko AND (prison OR jail) AND NOT sport')
+    assert to_fts5(node) == (
+        '((({title text description} : "lukashenko") AND (({title text description} : "prison") OR '
+        '({title text description} : "jail"))) NOT (({title text description} : "sport")))')
+    es = to_es(node)
+    assert set(es["bool"]) == {"must", "must_not"}
+    assert to_es(parse('"a b c"~2'))["bool"]["should"][0] == {"span_near": {
+        "clauses": [{"span_term": {"title_folded": t}} for t in "abc"], "slop": 2, "in_order": False}}
+    assert to_fts5(parse('title:"a b c"~2')) == '({title} : NEAR("a" "b" "c", 3))'
+    assert to_es(parse("NOT x")) == {"bool": {"must_not": [to_es(parse("x"))]}}
+    assert to_es(parse("source:dw*")) == {"prefix": {"source_folded": {"value": "dw"}}}
+
+
+ART = Article(
+    url="https://ex.com/1", title="Lukashenko jails critics", source="DW.com", authors=["Zoë Müller"],
+    text="Alpha beta gamma. Lukashenko sent critics to prison; the café stayed open. Zeta eta.",
+    description="A story", tags=["Politics"],
+)
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("lukashenko AND prison", True),
+    ("lukashenko AND NOT prison", False),
+    ("NOT sport", True),
+    ("sport OR NOT prison", False),
+    ('"sent critics"', True),
+    ('"critics sent"', False),
+    ('"critics sent"~1', True),
+    ('"alpha gamma"~0', False),
+    ('"alpha gamma"~1', True),
+    ('"gamma alpha"~1', True),
+    ('"alpha eta"~3', False),
+    ("luka*", True),
+    ("title:prison", False),
+    ("title:jails", True),
+    ("description:story", True),
+    ("CAFÉ", True),
+    ("source:dw.com", True),
+    ("source:dw", False),
+    ("source:dw*", True),
+    ("authors:\"zoe muller\"", True),
+    ("tags:politics", True),
+    ('"story lukashenko"', False),  # phrases never span fields
+    ("*", True),
+])
+def test_matcher(q, expected):
+    assert matches(q, ART) is expected
+    assert compile_matcher(parse(q))(ArticleTokens.from_article(ART)) is expected
+
+
+def test_matcher_set_matches_like_single_matchers():
+    rules = {f"r{i}": parse(q) for i, q in enumerate([
+        "lukashenko", "prison AND NOT cafe", "luka*", "NOT sport", "source:dw.com", "source:dw*", "sport",
+        '"sent critics"', "nothing OR NOT nothing", "title:(critics OR sport)", "zzz* OR tags:politics"])}
+    ms = MatcherSet(rules)
+    got = ms.match(ART)
+    want = [k for k, node in rules.items() if matches(node, ART)]
+    assert got == want
+    assert "r6" not in got and "r1" not in got and "r0" in got
+
+
+def test_highlight_marks_matches_and_escapes():
+    art = Article(url="u", title="T", text="<b>Bold</b> claim: the Café is open & Lukashenko came. " + "x " * 200)
+    snip = highlight(parse("cafe OR luka* OR NOT other"), art)
+    assert "<mark>Café</mark>" in snip and "<mark>Lukashenko</mark>" in snip
+    assert "&lt;b&gt;" in snip and "&amp;" in snip and "<b>" not in snip
+    assert len(snip) < 400
+    assert highlight(None, art).startswith("&lt;b&gt;Bold")
+    assert "<mark>" not in highlight(parse("NOT cafe"), art)
+
+
+def test_parse_is_thread_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    qs = ["a AND (b OR c)", '"x y"~2 AND title:z', "NOT q", "p* OR source:s"] * 50
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(parse, qs))
+    assert got == [parse(q) for q in qs]
