@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--limit", type=int, default=20)
     ast = a.add_parser("send-test", help="send a test email to a rule's recipients")
     ast.add_argument("rule")
+    ab = a.add_parser("backfill", help="alert now on what rules already match in the index (once per article)")
+    ab.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all enabled)")
+    ab.add_argument("--limit", type=int, default=1000, help="newest matching articles per rule")
 
     so = sub.add_parser("sources", help="configured sources").add_subparsers(dest="sources_command", metavar="ACTION", parser_class=_Parser)
     so.required = True

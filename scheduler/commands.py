@@ -188,6 +188,22 @@ def cmd_alerts_send_test(cfg: Config, args) -> int:
     return EXIT_OK
 
 
+def cmd_alerts_backfill(cfg: Config, args) -> int:
+    from scheduler.app import build
+
+    known = {r.name for r in cfg.rules}
+    unknown = [n for n in args.rules if n not in known]
+    if unknown:
+        raise UsageError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
+    app = build(cfg)
+    try:
+        report = app.alerts.backfill(args.rules or None, limit=args.limit)
+    finally:
+        app.close()
+    _out(f"backfill: {report.matched} match(es), {report.enqueued} new alert(s), {report.mails} mail(s) sent")
+    return EXIT_OK if not report.failed else EXIT_FAILURE
+
+
 def cmd_sources_list(cfg: Config, args) -> int:
     from crawler.frontier import Frontier
 
@@ -271,6 +287,7 @@ HANDLERS: dict[str, Callable[[Config, object], int]] = {
     "search": cmd_search,
     "alerts test": cmd_alerts_test,
     "alerts send-test": cmd_alerts_send_test,
+    "alerts backfill": cmd_alerts_backfill,
     "sources list": cmd_sources_list,
     "index init": cmd_index_init,
     "index status": cmd_index_status,

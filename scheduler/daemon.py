@@ -60,6 +60,8 @@ class Daemon:
         try:
             self.app = build(self.cfg)
             self.app.backend.init()
+            # Articles indexed just before a crash but never matched still get their alerts.
+            self.app.alerts.catch_up()
         except Exception as err:
             log.error("daemon_start_failed", error=str(err), exc_info=True)
             self.exit_code = 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import socket
 import uuid
@@ -28,7 +27,9 @@ from urllib import error as urlerror
 from urllib import parse as urlparse
 from urllib import request as urlrequest
 
-log = logging.getLogger(__name__)
+import structlog
+
+log = structlog.get_logger(__name__)
 
 IMPORT_PATH = "/api/saved_objects/_import"
 NDJSON_ENV = "MEDIAWATCH_KIBANA_NDJSON"
@@ -111,7 +112,7 @@ def import_saved_objects(
     }
     headers.update(_auth_headers(api_key, username, password))
 
-    log.info("importing %d saved objects from %s into %s", object_count, path, shown_url)
+    log.info("kibana.import_started", objects=object_count, file=str(path), url=shown_url)
     req = urlrequest.Request(url, data=body, headers=headers, method="POST")
     try:
         with urlrequest.urlopen(req, timeout=timeout) as resp:
@@ -161,15 +162,10 @@ def import_saved_objects(
         "url": shown_url,
     }
     if summary["success"]:
-        log.info("Kibana imported %d of %d saved objects", summary["successCount"], object_count)
+        log.info("kibana.imported", imported=summary["successCount"], objects=object_count)
     else:
-        log.warning(
-            "Kibana import incomplete: %d of %d imported, %d errors: %s",
-            summary["successCount"],
-            object_count,
-            len(summary["errors"]),
-            "; ".join(describe_error(e) for e in summary["errors"][:5]),
-        )
+        log.warning("kibana.import_incomplete", imported=summary["successCount"], objects=object_count,
+                    errors="; ".join(describe_error(e) for e in summary["errors"][:5]))
     return summary
 
 

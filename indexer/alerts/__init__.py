@@ -1,1 +1,10 @@
-"""Alerting: rules, matching new articles, the sent ledger and the mailer, kept apart."""
+"""Alerting: rules, matching new articles, the sent ledger and the mailer, kept apart.
+
+``rules``     Rule model, YAML rules folder (``RuleSet``, re-read by mtime), validation errors naming file and key
+``matching``  which enabled rules a batch matches: ES percolator when the cluster has it, else in-process
+``ledger``    durable (rule, article) state: pending → sent, backoff, digests, rule versions, watermark
+``schedule``  digest boundaries (hourly / daily at a local time)
+``render``    EmailMessage building: multipart text + HTML, highlighting, escaping, header hygiene
+``mailer``    delivery: SMTP (none / starttls / ssl, login, timeouts) or .eml files in the outbox
+``engine``    ``AlertEngine``, the facade the daemon and the CLI use
+"""

@@ -1,0 +1,365 @@
+"""The alerting facade the daemon and the CLI use.
+
+    engine = AlertEngine.from_config(cfg.mail, cfg.rules, backend, rules_dir=cfg.rules_dir)
+    ingestor = Ingestor(..., on_indexed=engine.on_indexed)   # match + record + send instant mails
+    scheduler.add_job(engine.send_due, "interval", seconds=30)  # retries and digests -> int mails sent
+    engine.update_rules(cfg.rules)                            # config reload (rules_dir is re-read by mtime)
+    AlertEngine.test_rule(rule_or_query, backend)             # `mediawatch alerts test RULE` -> list[Hit]
+    engine.send_test(rule)                                    # `mediawatch alerts send-test RULE` -> where
+    engine.close()
+
+Rules, matching, the ledger and the mailer are separate modules; this class only wires them. All state
+lives in the ledger, so a new ``AlertEngine`` on the same ``ledger_path`` carries on exactly where the
+last one stopped (pending alerts are retried, sent ones never repeated).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+import structlog
+from indexer.article import Article
+from indexer.config import MailConfig
+from indexer.alerts import schedule as sched
+from indexer.alerts.ledger import AlertRow, DigestRow, Ledger, NewAlert
+from indexer.alerts.mailer import Mailer, SendError
+from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms
+from indexer.alerts.render import DigestEntry, Envelope, Terms, digest_message, instant_message, test_message
+from indexer.alerts.rules import Rule, RuleSet
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Hit:
+    """One article a rule matches now (``alerts test``); shaped like a backend search hit."""
+
+    article: Article
+    snippet: str  # plain text, matched terms as *term*
+    score: float | None = None
+    snippet_html: str = ""
+
+    def __str__(self) -> str:
+        a = self.article
+        date = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
+        return f"{date}  [{a.source or '-'}] {a.title}\n    {a.url}\n    {self.snippet}"
+
+
+@dataclass
+class Report:
+    matched: int = 0
+    enqueued: int = 0
+    sent: int = 0
+    failed: int = 0
+    digests_sent: int = 0
+    mails: int = 0  # messages accepted (an instant alert is one mail, a digest is one mail)
+    errors: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=4096)
+def _terms(query: str) -> Terms:
+    try:
+        return highlight_terms(query)
+    except Exception:  # a stored query that no longer parses must not block its delivery
+        return Terms()
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        mail: MailConfig,
+        rules: RuleSet | Iterable[Rule | dict] | None = None,
+        *,
+        backend: Any = None,
+        rules_dir: str | None = None,
+        ledger: Ledger | None = None,
+        backfill: bool = False,
+        use_percolator: bool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``backend``: an ``indexer.backends`` Backend; on Elasticsearch with the percolator module the
+        rules are percolated there, otherwise (SQLite, or a cluster without the module) matched
+        in-process with identical semantics. ``backfill``: new rule versions also alert on articles
+        indexed before them (``--backfill``). ``use_percolator`` forces (True) or forbids (False) it."""
+        self.mail = mail
+        self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules_dir, rules or ())
+        self.backend = backend
+        self.envelope = Envelope(mail.from_addr, mail.from_name)
+        self.ledger = ledger or Ledger(mail.ledger_path, domain=self.envelope.domain)
+        self._own_ledger = ledger is None
+        self.mailer = Mailer(mail)
+        self.backfill_new_rules = backfill
+        self.use_percolator = use_percolator
+        self.clock = clock
+        self.default_tz = mail.timezone or sched.local_zone_name()
+        self._lock = threading.RLock()
+        self._rules_version = -1
+        self.last_report = Report()
+        self._active: list[ActiveRule] = []
+        self.matcher: Any = None
+        self._sync_rules()
+
+    @classmethod
+    def from_config(
+        cls, mail: MailConfig, rules: Iterable[Rule | dict] = (), backend: Any = None, *,
+        rules_dir: str | None = None, backfill: bool = False, **kwargs: Any,
+    ) -> "AlertEngine":
+        """The daemon's constructor: rules from the config plus the YAML files of ``rules_dir``."""
+        return cls(mail, RuleSet(rules_dir, rules), backend=backend, backfill=backfill, **kwargs)
+
+    def update_rules(self, rules: Iterable[Rule | dict]) -> None:
+        """Replace the config-declared rules (config reload); the rules folder is kept and re-read."""
+        with self._lock:
+            self.rules.set_config_rules(rules)
+            self._sync_rules()
+
+    # -- rules ----------------------------------------------------------------------------------
+    def _sync_rules(self) -> None:
+        self.rules.refresh()
+        if self.rules.version == self._rules_version and self.matcher is not None:
+            return
+        now = self.clock()
+        enabled = self.rules.enabled()
+        known = self.ledger.rule_since_many(
+            [(r.name, r.fingerprint, r.backfill or self.backfill_new_rules) for r in enabled], now)
+        active = []
+        for rule in enabled:
+            if rule.created_at is not None and not (rule.backfill or self.backfill_new_rules):
+                since = rule.created_at.timestamp()
+            else:
+                since = known[(rule.name, rule.fingerprint)]
+            active.append(ActiveRule(rule, since))
+        if self.matcher is not None and hasattr(self.matcher, "update"):
+            self.matcher.update(active)
+        else:
+            self.matcher = build_matcher(active, backend=self.backend, use_percolator=self.use_percolator)
+        self._active = active
+        self._rules_version = self.rules.version
+        log.info("alerts.rules_loaded", enabled=len(active), matcher=type(self.matcher).__name__)
+
+    def _tz(self, rule: Rule | None) -> ZoneInfo | timezone:
+        name = (rule.timezone if rule else None) or self.default_tz
+        try:
+            return ZoneInfo(name)
+        except Exception:
+            return timezone.utc
+
+    def _schedule(self, rule: Rule) -> str:
+        return sched.schedule_for(rule.mode, rule.daily_at, rule.timezone or self.default_tz)
+
+    # -- the daemon's entry points --------------------------------------------------------------
+    def on_indexed(self, batch: Sequence[Article]) -> Report:
+        """Match a freshly indexed batch, record the matches as pending, send the instant ones."""
+        report = Report()
+        if not batch:
+            return report
+        with self._lock:
+            self._sync_rules()
+            now = self.clock()
+            matches: list[Match] = self.matcher.match(list(batch), now=now)
+            newest = max((a.indexed_at.timestamp() for a in batch if a.indexed_at is not None), default=None)
+            self._record(matches, now, report)
+            if newest is not None:  # after the matches are durable: a crash before this re-matches, harmlessly
+                self.ledger.advance_watermark(newest)
+        return report
+
+    def _record(self, matches: list[Match], now: float, report: Report) -> None:
+        """Matches → pending ledger rows (new ones only) → instant mails sent now."""
+        report.matched += len(matches)
+        items = [
+            NewAlert(rule=m.rule.name, article=m.article, mode=m.rule.mode, schedule=self._schedule(m.rule),
+                     query=m.rule.query, recipients=list(m.rule.recipients))
+            for m in matches
+            if m.rule.recipients
+        ]
+        if not items:
+            return
+        new_keys = self.ledger.enqueue(items, now)
+        report.enqueued += len(new_keys)
+        instant = [k for k in new_keys if (r := self.rules.get(k[0])) is not None and r.mode == "instant"]
+        if instant:
+            self._deliver(self.ledger.due_instant(now, keys=instant), report)
+
+    def backfill(self, rules: Iterable[Rule | str] | None = None, backend: Any = None, limit: int = 1000) -> Report:
+        """``--backfill``: alert now on what the rules already match in the index (up to ``limit`` newest
+        articles per rule); pairs already in the ledger are skipped, so running it twice sends nothing."""
+        from indexer.alerts.matching import search_rule
+
+        backend = backend if backend is not None else self.backend
+        if backend is None:
+            raise ValueError("backfill needs a backend")
+        report = Report()
+        with self._lock:
+            self._sync_rules()
+            chosen = [self._resolve(r) for r in rules] if rules is not None else self.rules.enabled()
+            now = self.clock()
+            for rule in chosen:
+                found = search_rule(backend, rule, limit=limit)
+                self._record([Match(rule, article) for article, _score in found], now, report)
+        return report
+
+    def send_due(self) -> int:
+        """Retry pending instant alerts whose backoff expired; build and send digests that are due.
+        Returns the number of mails accepted (details in ``self.last_report``)."""
+        report = Report()
+        with self._lock:
+            self._sync_rules()
+            now = self.clock()
+            self._deliver(self.ledger.due_instant(now, limit=self.mail.max_per_cycle), report)
+            now_dt = datetime.fromtimestamp(now, timezone.utc)
+            for rule_name, schedule, oldest in self.ledger.unassigned_digest_rules():
+                boundary = sched.last_boundary(schedule, now_dt)
+                if boundary is None or oldest >= boundary.timestamp():
+                    continue
+                rule = self.rules.get(rule_name)
+                recipients = list(rule.recipients) if rule is not None and rule.recipients else []
+                self.ledger.open_digest(rule_name, sched.digest_key(boundary), boundary.timestamp(), recipients, now)
+            digests = self.ledger.due_digests(now)
+            if digests:
+                self._deliver_digests(digests, report)
+        self.last_report = report
+        return report.mails
+
+    # -- delivery ---------------------------------------------------------------------------------
+    def _deliver(self, rows: list[AlertRow], report: Report) -> None:
+        if not rows:
+            return
+        consecutive = 0
+        with self.mailer.session() as sender:
+            for row in rows:
+                now = self.clock()
+                if consecutive >= 2:  # the server is unreachable: don't hammer it, defer the rest
+                    self.ledger.mark_failed(row.rule, row.article_id, f"deferred: {report.errors[-1]}", now,
+                                            self.mail.retry_initial_s, self.mail.retry_max_s)
+                    report.failed += 1
+                    continue
+                rule = self.rules.get(row.rule)
+                msg = instant_message(
+                    self.envelope, row.rule, row.query, row.recipients, row.article, _terms(row.query),
+                    row.message_id or "", tz=self._tz(rule),
+                )
+                try:
+                    note = sender.send(msg)
+                except SendError as err:
+                    consecutive += 1
+                    next_at = self.ledger.mark_failed(row.rule, row.article_id, str(err), self.clock(),
+                                                      self.mail.retry_initial_s, self.mail.retry_max_s)
+                    report.failed += 1
+                    report.errors.append(str(err))
+                    log.warning("alerts.send_failed", rule=row.rule, article_id=row.article_id, attempt=row.attempts + 1,
+                                retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(), error=str(err))
+                    continue
+                consecutive = 0
+                self.ledger.mark_sent(row.rule, row.article_id, self.clock(), note)
+                report.sent += 1
+                report.mails += 1
+
+    def _deliver_digests(self, digests: list[DigestRow], report: Report) -> None:
+        with self.mailer.session() as sender:
+            for digest in digests:
+                items = self.ledger.digest_items(digest.digest_id)
+                if not items:
+                    self.ledger.mark_digest_sent(digest.digest_id, self.clock(), "empty")
+                    continue
+                rule = self.rules.get(digest.rule)
+                query = rule.query if rule is not None else items[0].query
+                entries = [DigestEntry(row.article, _terms(row.query)) for row in items]
+                period_end = datetime.fromtimestamp(digest.period_end, timezone.utc)
+                msg = digest_message(
+                    self.envelope, digest.rule, query, digest.recipients, entries, digest.message_id,
+                    sched.digest_kind(items[0].schedule), period_end, tz=self._tz(rule),
+                )
+                try:
+                    note = sender.send(msg)
+                except SendError as err:
+                    self.ledger.mark_digest_failed(digest.digest_id, str(err), self.clock(),
+                                                   self.mail.retry_initial_s, self.mail.retry_max_s)
+                    report.failed += 1
+                    report.errors.append(str(err))
+                    log.warning("alerts.digest_failed", digest=digest.digest_id, error=str(err))
+                    continue
+                self.ledger.mark_digest_sent(digest.digest_id, self.clock(), note)
+                report.digests_sent += 1
+                report.mails += 1
+                report.sent += len(items)
+
+    def catch_up(self, backend: Any = None, limit: int = 10_000, chunk: int = 500) -> Report:
+        """Re-match what was indexed since the last batch the engine saw (call at daemon start): articles
+        that landed while the process died between indexing and matching still alert; ones already
+        matched are ignored by the ledger, so this never duplicates. Returns the combined report."""
+        backend = backend if backend is not None else self.backend
+        total = Report()
+        since = self.ledger.watermark()
+        if backend is None or since is None:
+            return total
+        ids = backend.ids_indexed_since(datetime.fromtimestamp(since, timezone.utc), limit=limit)
+        for i in range(0, len(ids), chunk):
+            articles = [a for a in (backend.get(x) for x in ids[i:i + chunk]) if a is not None]
+            r = self.on_indexed(articles)
+            total.matched += r.matched
+            total.enqueued += r.enqueued
+            total.sent += r.sent
+            total.mails += r.mails
+            total.failed += r.failed
+            total.errors += r.errors
+        if ids:
+            log.info("alerts.catch_up", rematched=len(ids), new_alerts=total.enqueued)
+        return total
+
+    # -- CLI helpers ------------------------------------------------------------------------------
+    def _resolve(self, rule_or_query: Rule | str) -> Rule:
+        if isinstance(rule_or_query, Rule):
+            return rule_or_query
+        self.rules.refresh()
+        named = self.rules.get(rule_or_query)
+        return named if named is not None else Rule(name="adhoc", query=rule_or_query)
+
+    @staticmethod
+    def test_rule(rule_or_query: Rule | str, backend: Any, limit: int = 20) -> list[Hit]:
+        """What the rule (a Rule or a bare query) matches in the index now, newest first, with its
+        filters (sources, languages) applied. Static: the CLI needs no engine (nor ledger) for it."""
+        from indexer.alerts.matching import search_rule
+        from indexer.alerts.render import article_snippet
+
+        rule = rule_or_query if isinstance(rule_or_query, Rule) else Rule(name="adhoc", query=rule_or_query)
+        terms = _terms(rule.query)
+        hits = []
+        for article, score in search_rule(backend, rule, limit=limit):
+            snip = article_snippet(article, terms, max_words=30)
+            hits.append(Hit(article=article, snippet=snip.text, score=score, snippet_html=snip.html))
+        return hits
+
+    def send_test(self, rule: Rule | str) -> str:
+        """Send a test mail to the rule's recipients now (not recorded in the ledger); return where it
+        went ("smtp HOST:PORT, Message-ID <…>" or the .eml path). Raises ``SendError`` if the server did
+        not accept it, ``ValueError`` if the rule has no recipients."""
+        rule = self._resolve(rule)
+        if not rule.recipients:
+            raise ValueError(f"rule {rule.name!r} has no recipients")
+        message_id = f"<mw-test.{uuid.uuid4().hex}@{self.envelope.domain}>"
+        msg = test_message(self.envelope, rule.name, rule.query, rule.recipients, message_id)
+        self.mailer.send(msg)
+        return self.mailer.where(message_id)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "rules": len(self._active),
+            "rule_errors": [str(e) for e in self.rules.errors.values()],
+            "matcher": type(self.matcher).__name__,
+            "mail": self.mailer.mode,
+            **self.ledger.counts(),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self.matcher is not None and hasattr(self.matcher, "close"):
+                self.matcher.close()
+            if self._own_ledger:
+                self.ledger.close()

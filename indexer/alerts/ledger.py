@@ -1,0 +1,433 @@
+"""The sent ledger: durable alert state, so every (rule, article) is mailed at most once and never lost.
+
+One SQLite file (WAL, ``synchronous=FULL``), four tables:
+
+``alerts``          one row per (rule, article_id), the primary key. ``INSERT OR IGNORE`` on that key is
+                    what makes a re-crawl, a re-index or a restart unable to alert twice. States:
+                    ``pending`` (written *before* any send) → ``sent`` (written once the SMTP server
+                    answered 250, or the .eml landed in the outbox). A failed send stays ``pending`` with
+                    ``attempts``, ``last_error`` and ``next_attempt_at`` (exponential backoff); nothing is
+                    ever dropped. Digest items carry the ``digest_id`` they were assigned to.
+``digests``         one row per (rule, period boundary); same pending → sent life cycle, and marking it
+                    sent marks all its items sent in the same transaction.
+``meta``            the matching watermark: the newest ``indexed_at`` handed to the engine, from which
+                    ``AlertEngine.catch_up`` re-matches after a crash between indexing and matching.
+``rule_versions``   (rule, fingerprint) → ``since``: when this version of the rule was first seen. The
+                    matcher only alerts on articles indexed at or after ``since`` (unless backfill), so a new
+                    or edited rule does not flood its recipients with the back catalogue.
+
+Message-IDs are derived from (rule, article_id) — or (rule, digest boundary) — so the single crash
+window (server accepted, ledger not yet updated) can only repeat a message with the *same* Message-ID,
+which mail clients fold into one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from indexer.article import Article
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    rule            TEXT NOT NULL,
+    article_id      TEXT NOT NULL,
+    mode            TEXT NOT NULL,              -- instant | hourly | daily
+    schedule        TEXT NOT NULL,              -- 'instant' | 'hourly <tz>' | 'daily HH:MM <tz>'
+    state           TEXT NOT NULL,              -- pending | sent
+    digest_id       TEXT,
+    message_id      TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at REAL NOT NULL,
+    matched_at      REAL NOT NULL,
+    indexed_at      REAL,
+    published_at    REAL,
+    sent_at         REAL,
+    query           TEXT NOT NULL,
+    recipients      TEXT NOT NULL,              -- JSON list
+    article         TEXT NOT NULL,              -- JSON snapshot of the Article
+    PRIMARY KEY (rule, article_id)
+);
+CREATE INDEX IF NOT EXISTS alerts_due ON alerts (state, mode, next_attempt_at);
+CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_id);
+CREATE TABLE IF NOT EXISTS digests (
+    digest_id       TEXT PRIMARY KEY,
+    rule            TEXT NOT NULL,
+    period_end      REAL NOT NULL,
+    state           TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at REAL NOT NULL,
+    created_at      REAL NOT NULL,
+    sent_at         REAL,
+    recipients      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS digests_due ON digests (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rule_versions (
+    rule        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    since       REAL NOT NULL,
+    PRIMARY KEY (rule, fingerprint)
+);
+"""
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def alert_message_id(rule: str, article_id: str, domain: str) -> str:
+    """Deterministic Message-ID of the instant mail for (rule, article)."""
+    return f"<mw.{_hash('alert', rule, article_id)}@{domain}>"
+
+
+def digest_message_id(rule: str, digest_key: str, domain: str) -> str:
+    return f"<mw-digest.{_hash('digest', rule, digest_key)}@{domain}>"
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+@dataclass
+class AlertRow:
+    rule: str
+    article_id: str
+    mode: str
+    schedule: str
+    state: str
+    digest_id: str | None
+    message_id: str | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    matched_at: float
+    indexed_at: float | None
+    published_at: float | None
+    sent_at: float | None
+    query: str
+    recipients: list[str]
+    article: Article
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "AlertRow":
+        data = dict(row)
+        data["recipients"] = json.loads(data["recipients"])
+        data["article"] = Article.from_dict(json.loads(data["article"]))
+        return cls(**data)
+
+
+@dataclass
+class DigestRow:
+    digest_id: str
+    rule: str
+    period_end: float
+    state: str
+    message_id: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    created_at: float
+    sent_at: float | None
+    recipients: list[str]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "DigestRow":
+        data = dict(row)
+        data["recipients"] = json.loads(data["recipients"])
+        return cls(**data)
+
+
+@dataclass
+class NewAlert:
+    """What the engine asks the ledger to remember before anything is sent."""
+
+    rule: str
+    article: Article
+    mode: str
+    schedule: str
+    query: str
+    recipients: list[str]
+
+
+class Ledger:
+    """Thread-safe (one connection behind a lock); every write is its own durable transaction."""
+
+    def __init__(self, path: str | Path, domain: str = "mediawatch.local") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.domain = domain
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    # -- rule versions --------------------------------------------------------------------------
+    def rule_since(self, rule: str, fingerprint: str, now: float, backfill: bool = False) -> float:
+        """When this version of the rule was first seen (recorded now if new); 0 with backfill."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?)",
+                (rule, fingerprint, 0.0 if backfill else now),
+            )
+            if backfill:
+                db.execute("UPDATE rule_versions SET since = 0 WHERE rule = ? AND fingerprint = ?", (rule, fingerprint))
+            row = db.execute(
+                "SELECT since FROM rule_versions WHERE rule = ? AND fingerprint = ?", (rule, fingerprint)
+            ).fetchone()
+        return float(row["since"])
+
+    def rule_since_many(self, versions: list[tuple[str, str, bool]], now: float) -> dict[tuple[str, str], float]:
+        """``rule_since`` for many (rule, fingerprint, backfill) in one transaction (10,000 rules at start)."""
+        out: dict[tuple[str, str], float] = {}
+        with self._tx() as db:
+            for rule, fingerprint, backfill in versions:
+                db.execute(
+                    "INSERT OR IGNORE INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?)",
+                    (rule, fingerprint, 0.0 if backfill else now),
+                )
+                if backfill:
+                    db.execute("UPDATE rule_versions SET since = 0 WHERE rule = ? AND fingerprint = ?",
+                               (rule, fingerprint))
+            for row in db.execute("SELECT rule, fingerprint, since FROM rule_versions"):
+                out[(row["rule"], row["fingerprint"])] = float(row["since"])
+        return out
+
+    # -- watermark ------------------------------------------------------------------------------
+    def advance_watermark(self, indexed_at: float) -> None:
+        """Remember the newest ``indexed_at`` matched so far (only ever moves forward)."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'matched_until'").fetchone()
+            if row is None or float(row["value"]) < indexed_at:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('matched_until', ?)", (repr(indexed_at),))
+
+    def watermark(self) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'matched_until'").fetchone()
+        return float(row["value"]) if row else None
+
+    # -- alerts ---------------------------------------------------------------------------------
+    def enqueue(self, items: list[NewAlert], now: float) -> list[tuple[str, str]]:
+        """Record matches as pending; return the (rule, article_id) keys that were new."""
+        new: list[tuple[str, str]] = []
+        with self._tx() as db:
+            for item in items:
+                art = item.article
+                message_id = alert_message_id(item.rule, art.id, self.domain) if item.mode == "instant" else None
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO alerts (rule, article_id, mode, schedule, state, message_id,"
+                    " next_attempt_at, matched_at, indexed_at, published_at, query, recipients, article)"
+                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        item.rule, art.id, item.mode, item.schedule, message_id, now, now,
+                        _ts(art.indexed_at), _ts(art.published_at), item.query,
+                        json.dumps(list(item.recipients)), json.dumps(art.to_dict(), ensure_ascii=False),
+                    ),
+                )
+                if cur.rowcount:
+                    new.append((item.rule, art.id))
+        return new
+
+    def get(self, rule: str, article_id: str) -> AlertRow | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM alerts WHERE rule = ? AND article_id = ?", (rule, article_id)
+            ).fetchone()
+        return AlertRow.from_row(row) if row else None
+
+    def due_instant(self, now: float, limit: int = 500, keys: list[tuple[str, str]] | None = None) -> list[AlertRow]:
+        """Pending instant alerts whose next attempt is due (optionally only the given keys)."""
+        with self._lock:
+            if keys is None:
+                rows = self._db.execute(
+                    "SELECT * FROM alerts WHERE state = 'pending' AND mode = 'instant' AND next_attempt_at <= ?"
+                    " ORDER BY next_attempt_at, matched_at LIMIT ?",
+                    (now, limit),
+                ).fetchall()
+            else:
+                rows = []
+                for rule, article_id in keys:
+                    row = self._db.execute(
+                        "SELECT * FROM alerts WHERE rule = ? AND article_id = ? AND state = 'pending'"
+                        " AND mode = 'instant' AND next_attempt_at <= ?",
+                        (rule, article_id, now),
+                    ).fetchone()
+                    if row:
+                        rows.append(row)
+        return [AlertRow.from_row(r) for r in rows]
+
+    def mark_sent(self, rule: str, article_id: str, now: float, note: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?"
+                " WHERE rule = ? AND article_id = ? AND state = 'pending'",
+                (now, note, rule, article_id),
+            )
+
+    def mark_failed(self, rule: str, article_id: str, error: str, now: float, initial: float, maximum: float) -> float:
+        """Count a failed attempt and schedule the next one; return its time."""
+        with self._tx() as db:
+            row = db.execute("SELECT attempts FROM alerts WHERE rule = ? AND article_id = ?", (rule, article_id)).fetchone()
+            attempts = (row["attempts"] if row else 0) + 1
+            next_at = now + backoff(attempts, initial, maximum)
+            db.execute(
+                "UPDATE alerts SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE rule = ? AND article_id = ?",
+                (attempts, error[:2000], next_at, rule, article_id),
+            )
+        return next_at
+
+    # -- digests --------------------------------------------------------------------------------
+    def unassigned_digest_rules(self) -> list[tuple[str, str, float]]:
+        """(rule, schedule, oldest matched_at) of rules with digest items not yet in a digest."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rule, schedule, MIN(matched_at) AS oldest FROM alerts"
+                " WHERE state = 'pending' AND mode != 'instant' AND digest_id IS NULL GROUP BY rule, schedule"
+            ).fetchall()
+        return [(r["rule"], r["schedule"], r["oldest"]) for r in rows]
+
+    def open_digest(self, rule: str, digest_key: str, period_end: float, recipients: list[str], now: float) -> str | None:
+        """Assign the rule's unassigned items matched before ``period_end`` to the digest of that
+        boundary (created if needed). Returns the digest id, or None when there was nothing to send."""
+        digest_id = f"{rule}@{digest_key}"
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE alerts SET digest_id = ?, message_id = ? WHERE rule = ? AND state = 'pending'"
+                " AND mode != 'instant' AND digest_id IS NULL AND matched_at < ?",
+                (digest_id, digest_message_id(rule, digest_key, self.domain), rule, period_end),
+            )
+            if cur.rowcount == 0:
+                return None
+            if not recipients:
+                row = db.execute(
+                    "SELECT recipients FROM alerts WHERE digest_id = ? ORDER BY matched_at DESC LIMIT 1", (digest_id,)
+                ).fetchone()
+                recipients = json.loads(row["recipients"])
+            db.execute(
+                "INSERT OR IGNORE INTO digests (digest_id, rule, period_end, state, message_id, next_attempt_at,"
+                " created_at, recipients) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (digest_id, rule, period_end, digest_message_id(rule, digest_key, self.domain), now, now,
+                 json.dumps(list(recipients))),
+            )
+        return digest_id
+
+    def due_digests(self, now: float, limit: int = 100) -> list[DigestRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM digests WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY period_end LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [DigestRow.from_row(r) for r in rows]
+
+    def digest_items(self, digest_id: str) -> list[AlertRow]:
+        """The digest's alerts, newest article first (published, else indexed, else matched time)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM alerts WHERE digest_id = ?"
+                " ORDER BY COALESCE(published_at, indexed_at, matched_at) DESC, article_id",
+                (digest_id,),
+            ).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+    def mark_digest_sent(self, digest_id: str, now: float, note: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE digests SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?"
+                " WHERE digest_id = ?",
+                (now, note, digest_id),
+            )
+            db.execute(
+                "UPDATE alerts SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE digest_id = ?",
+                (now, digest_id),
+            )
+
+    def mark_digest_failed(self, digest_id: str, error: str, now: float, initial: float, maximum: float) -> float:
+        with self._tx() as db:
+            row = db.execute("SELECT attempts FROM digests WHERE digest_id = ?", (digest_id,)).fetchone()
+            attempts = (row["attempts"] if row else 0) + 1
+            next_at = now + backoff(attempts, initial, maximum)
+            db.execute(
+                "UPDATE digests SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE digest_id = ?",
+                (attempts, error[:2000], next_at, digest_id),
+            )
+        return next_at
+
+    # -- inspection -----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """``{"pending": n, "sent": n, "failing": n, "digests_pending": n}`` for health and the CLI."""
+        with self._lock:
+            out = {"pending": 0, "sent": 0}
+            for row in self._db.execute("SELECT state, COUNT(*) AS n FROM alerts GROUP BY state"):
+                out[row["state"]] = row["n"]
+            out["failing"] = self._db.execute(
+                "SELECT COUNT(*) FROM alerts WHERE state = 'pending' AND attempts > 0"
+            ).fetchone()[0]
+            out["digests_pending"] = self._db.execute(
+                "SELECT COUNT(*) FROM digests WHERE state = 'pending'"
+            ).fetchone()[0]
+        return out
+
+    def rows(self, rule: str | None = None, state: str | None = None) -> list[AlertRow]:
+        sql, args = "SELECT * FROM alerts WHERE 1 = 1", []
+        if rule is not None:
+            sql += " AND rule = ?"
+            args.append(rule)
+        if state is not None:
+            sql += " AND state = ?"
+            args.append(state)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY matched_at", args).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+
+def backoff(attempts: int, initial: float, maximum: float) -> float:
+    """Seconds to wait after the ``attempts``-th failure: initial, 2×, 4×, … capped at maximum."""
+    return min(maximum, initial * (2 ** max(0, attempts - 1)))
+
+
+def now_ts() -> float:
+    return time.time()
+
+
+def utc(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+
+
+__all__ = [
+    "AlertRow", "DigestRow", "Ledger", "NewAlert", "alert_message_id", "backoff", "digest_message_id",
+]
+

@@ -1,0 +1,103 @@
+"""The sent ledger: pending before send, at most once per (rule, article), backoff, digests, durability."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+from indexer.alerts.ledger import Ledger, NewAlert, alert_message_id, backoff, digest_message_id
+from indexer.article import Article
+
+
+def art(n: int, **kw) -> Article:
+    kw.setdefault("indexed_at", datetime(2024, 5, 1, 12, n % 60, tzinfo=timezone.utc))
+    return Article(url=f"https://news.example/{n}", title=f"Title {n}", text=f"body {n}", source="ex", **kw)
+
+
+def item(rule: str, a: Article, mode: str = "instant") -> NewAlert:
+    schedule = "instant" if mode == "instant" else "hourly UTC"
+    return NewAlert(rule=rule, article=a, mode=mode, schedule=schedule, query="body", recipients=["x@example.org"])
+
+
+def test_enqueue_is_idempotent_per_rule_and_article(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    a, b = art(1), art(2)
+    assert led.enqueue([item("r1", a), item("r1", b), item("r2", a)], now=100.0) == [
+        ("r1", a.id), ("r1", b.id), ("r2", a.id)
+    ]
+    # re-crawl / re-index of the same URL: same id, nothing new
+    assert led.enqueue([item("r1", art(1)), item("r2", art(1))], now=200.0) == []
+    led.mark_sent("r1", a.id, now=101.0)
+    assert led.enqueue([item("r1", a)], now=300.0) == []
+    row = led.get("r1", a.id)
+    assert row.state == "sent" and row.message_id == alert_message_id("r1", a.id, led.domain)
+    assert row.article.title == "Title 1"
+    led.close()
+
+
+def test_state_survives_reopen_and_wal(tmp_path):
+    path = tmp_path / "l.sqlite3"
+    led = Ledger(path)
+    a = art(1)
+    led.enqueue([item("r", a)], now=1.0)
+    led.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    led2 = Ledger(path)
+    assert [r.article_id for r in led2.due_instant(now=2.0)] == [a.id]
+    assert led2.enqueue([item("r", a)], now=3.0) == []
+    led2.close()
+
+
+def test_failures_back_off_exponentially_and_are_kept(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    a = art(1)
+    led.enqueue([item("r", a)], now=0.0)
+    t = 0.0
+    for attempt in range(1, 8):
+        next_at = led.mark_failed("r", a.id, f"boom {attempt}", now=t, initial=10, maximum=300)
+        assert next_at - t == min(300, 10 * 2 ** (attempt - 1))
+        assert led.due_instant(now=next_at - 0.001) == []
+        due = led.due_instant(now=next_at)
+        assert [r.attempts for r in due] == [attempt] and due[0].last_error == f"boom {attempt}"
+        t = next_at
+    led.mark_sent("r", a.id, now=t)
+    assert led.due_instant(now=1e12) == []
+    assert led.counts()["sent"] == 1 and led.counts()["pending"] == 0
+    led.close()
+
+
+def test_backoff_caps():
+    assert [backoff(n, 30, 3600) for n in (1, 2, 3, 8, 20)] == [30, 60, 120, 3600, 3600]
+
+
+def test_rule_versions_record_first_seen(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    assert led.rule_since("r", "fp1", now=100.0) == 100.0
+    assert led.rule_since("r", "fp1", now=500.0) == 100.0  # same version: unchanged across restarts
+    assert led.rule_since("r", "fp2", now=600.0) == 600.0  # edited rule: new start
+    assert led.rule_since("r", "fp3", now=700.0, backfill=True) == 0.0
+    led.close()
+
+
+def test_digest_assignment_and_order(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    old = art(1, published_at=datetime(2024, 5, 1, 8, tzinfo=timezone.utc))
+    new = art(2, published_at=datetime(2024, 5, 1, 11, tzinfo=timezone.utc))
+    undated = art(3)
+    led.enqueue([item("d", old, "hourly"), item("d", new, "hourly")], now=1000.0)
+    led.enqueue([item("d", undated, "hourly")], now=5000.0)  # after the boundary below
+    assert led.due_instant(now=1e9) == []  # digest items are never sent one by one
+    digest_id = led.open_digest("d", "k1", period_end=2000.0, recipients=["y@example.org"], now=2001.0)
+    assert digest_id == "d@k1"
+    assert led.open_digest("d", "k1", period_end=2000.0, recipients=[], now=2002.0) is None
+    items = led.digest_items(digest_id)
+    assert [i.article_id for i in items] == [new.id, old.id]  # newest first
+    (digest,) = led.due_digests(now=2001.0)
+    assert digest.message_id == digest_message_id("d", "k1", led.domain) and digest.recipients == ["y@example.org"]
+    led.mark_digest_failed(digest_id, "down", now=2001.0, initial=10, maximum=100)
+    assert led.due_digests(now=2005.0) == []
+    led.mark_digest_sent(digest_id, now=2020.0)
+    assert {r.state for r in led.rows(rule="d") if r.digest_id == digest_id} == {"sent"}
+    assert [(r, s) for r, s, _ in led.unassigned_digest_rules()] == [("d", "hourly UTC")]
+    led.close()

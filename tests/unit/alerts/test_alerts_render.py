@@ -1,0 +1,153 @@
+"""Mail rendering: highlighted snippets, escaping, header hygiene, outbox files."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timezone
+
+import pytest
+
+from indexer.alerts.mailer import Mailer, OutboxSender, eml_name
+from indexer.alerts.render import (
+    DigestEntry, Envelope, Terms, clean_header, digest_message, fold, highlight, instant_message, safe_link,
+)
+from indexer.article import Article
+from indexer.config import MailConfig
+
+ENV = Envelope("alerts@mediawatch.example", "mediawatch")
+TERMS = Terms(words=frozenset({"lukashenko", "prison"}), prefixes=("jail",), phrases=(("political", "prisoners"),))
+
+
+def article(**kw) -> Article:
+    base = dict(
+        url="https://www.dw.com/en/lukashenko/a-55223466",
+        title="Lukashenko holds talks with jailed rivals",
+        text=("Belarusian leader Alexander Lukashenko met opposition figures in a KGB prison in Minsk. "
+              "The jailed critics include political prisoners. ") * 3,
+        source="dw",
+        published_at=datetime(2020, 10, 10, 14, 3, tzinfo=timezone.utc),
+    )
+    base.update(kw)
+    return Article(**base)
+
+
+def parse(msg) -> email.message.EmailMessage:
+    return email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+
+
+def test_fold_is_case_and_accent_insensitive():
+    assert fold("Łódź") == fold("łodz") or fold("Café") == "cafe"
+    assert fold("CAFÉ") == "cafe"
+
+
+def test_highlight_marks_words_prefixes_and_phrases():
+    s = highlight("Lukashenko visits a jail; jailed men are political prisoners, not prisoners of war.", TERMS)
+    assert s.matched
+    assert "<mark>Lukashenko</mark>" in s.html and "<mark>jail</mark>" in s.html and "<mark>jailed</mark>" in s.html
+    assert "<mark>political</mark> <mark>prisoners</mark>" in s.html
+    assert "not prisoners of war" in s.html  # 'prisoners' alone is not a term here
+    assert "*Lukashenko*" in s.text
+
+
+def test_highlight_window_around_first_match_and_escaping():
+    text = " ".join(f"w{i}" for i in range(200)) + " <b>Lukashenko</b> & co " + " ".join(f"x{i}" for i in range(200))
+    s = highlight(text, TERMS, max_words=20, before=5)
+    assert s.text.startswith("… ") and s.text.endswith(" …")
+    assert "&lt;b&gt;<mark>Lukashenko</mark>&lt;/b&gt; &amp; co" in s.html
+    assert "<b>" not in s.html
+    assert len(s.text.split()) <= 24
+
+
+def test_clean_header_strips_every_line_break():
+    value = "a\r\nBcc: victim@example.org\rb\nc\u2028d\x00e\x85f"
+    cleaned = clean_header(value)
+    assert "\r" not in cleaned and "\n" not in cleaned and "\u2028" not in cleaned and "\x00" not in cleaned
+    assert cleaned.startswith("a Bcc: victim@example.org b c d e f")
+
+
+def test_safe_link_only_http():
+    assert safe_link("javascript:alert(1)") == ""
+    assert safe_link("https://x.example/a?b=1") == "https://x.example/a?b=1"
+    assert safe_link("data:text/html,<script>") == ""
+
+
+def test_instant_message_structure():
+    msg = parse(instant_message(ENV, "belarus", "Lukashenko AND jail*", ["a@example.org", "b@example.org"],
+                                article(), TERMS, "<mw.abc@mediawatch.example>"))
+    assert msg.is_multipart() and msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["Message-ID"] == "<mw.abc@mediawatch.example>"
+    assert msg["To"] == "a@example.org, b@example.org"
+    assert msg["Subject"] == "[mediawatch] belarus: Lukashenko holds talks with jailed rivals"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "https://www.dw.com/en/lukashenko/a-55223466" in part
+        assert "2020-10-10 14:03" in part and "dw" in part
+    assert "<mark>Lukashenko</mark>" in html and "*Lukashenko*" in text
+    assert '<a href="https://www.dw.com/en/lukashenko/a-55223466">' in html
+
+
+HOSTILE = ("Breaking\r\nBcc: everyone@example.org\r\nX-Injected: yes\n\n<script>alert('x')</script>"
+           " <img src=x onerror=alert(1)> & \"quotes\"")
+
+
+def test_hostile_title_cannot_inject_headers_or_markup():
+    a = article(title=HOSTILE, text="Lukashenko <script>steal()</script> <iframe src=//evil>",
+                url="javascript:alert(1)", source="evil\r\nBcc: x@example.org")
+    raw = instant_message(ENV, "r", "Lukashenko", ["a@example.org"], a, TERMS, "<mw.1@x>").as_bytes()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Bcc"] is None and msg["X-Injected"] is None
+    assert msg.get_all("Subject") and len(msg.get_all("Subject")) == 1
+    assert "Bcc: everyone" in msg["Subject"]  # neutralised into the subject text, on one line
+    headers = raw.split(b"\r\n\r\n", 1)[0]
+    for line in headers.split(b"\r\n"):
+        assert not line.lower().startswith((b"bcc:", b"x-injected:"))
+    html = msg.get_body(("html",)).get_content()
+    assert "<script" not in html and "<img" not in html and "<iframe" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "javascript:" not in html.split("<hr>")[0].split("href=")[1][:30]
+    assert 'href="#"' in html
+
+
+def test_header_policy_refuses_raw_newlines():
+    from email.message import EmailMessage
+
+    msg = EmailMessage(policy=email.policy.SMTP)
+    with pytest.raises(ValueError):
+        msg["Subject"] = "a\r\nBcc: x@example.org"
+
+
+def test_digest_message_lists_entries_in_given_order():
+    entries = [DigestEntry(article(title=f"Lukashenko story {i}", url=f"https://x.example/{i}"), TERMS) for i in (3, 2, 1)]
+    msg = parse(digest_message(ENV, "belarus", "Lukashenko", ["a@example.org"], entries, "<mw-digest.1@x>",
+                               "hourly", datetime(2024, 5, 1, 12, tzinfo=timezone.utc)))
+    text = msg.get_body(("plain",)).get_content()
+    assert text.index("story 3") < text.index("story 2") < text.index("story 1")
+    assert "3 new articles" in msg["Subject"] and "hourly digest" in msg["Subject"]
+    html = msg.get_body(("html",)).get_content()
+    assert html.count("<li") == 3
+
+
+def test_outbox_writes_parseable_eml_atomically(tmp_path):
+    mailer = Mailer(MailConfig(outbox=str(tmp_path / "outbox")))
+    assert mailer.mode == "outbox"
+    msg = instant_message(ENV, "r", "Lukashenko", ["a@example.org"], article(title=HOSTILE), TERMS, "<mw.abc/..x@ex>")
+    mailer.send(msg)
+    mailer.send(msg)  # a replay overwrites the same file
+    files = list((tmp_path / "outbox").iterdir())
+    assert [f.name for f in files] == [eml_name("<mw.abc/..x@ex>")] and "/" not in files[0].name[:-4]
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert parsed["Message-ID"] == "<mw.abc/..x@ex>" and parsed["Bcc"] is None
+    assert parsed.get_body(("html",)) is not None
+
+
+def test_outbox_failure_is_a_send_error(tmp_path):
+    from indexer.alerts.mailer import SendError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SendError):
+        OutboxSender(blocker / "sub").send(instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<m@x>"))
