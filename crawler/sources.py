@@ -158,8 +158,12 @@ class CrawlSettings(BaseModel):
     extraction_pool: Literal["process", "thread"] = "process"
     extraction_workers: int = Field(2, ge=1, le=64)
     extraction_timeout: float = Field(60, gt=0)
+    # A source is "quiet" after this many of its intervals without a new article (and at least
+    # quiet_min): reported in logs and metrics, and mailed to mail.operators.
+    quiet_after_intervals: int = Field(4, ge=1)
+    quiet_min: str = "2h"
 
-    @field_validator("revalidate_after")
+    @field_validator("revalidate_after", "quiet_min")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)

@@ -95,6 +95,8 @@ class MailConfig(BaseModel):
     outbox: str = "./data/outbox"
     ledger_path: str = "./data/alerts.sqlite3"
     timezone: str | None = None
+    # Who hears about the service itself (a source gone quiet), not about articles.
+    operators: list[str] = Field(default_factory=list)
     retry_initial_s: float = Field(30, gt=0)
     retry_max_s: float = Field(3600, gt=0)
     max_per_cycle: int = Field(500, ge=1)

@@ -35,6 +35,7 @@ class Daemon:
         self.last_article: dict[str, datetime] = {}
         self.started_at = datetime.now(timezone.utc)
         self._stopping = False
+        self._quiet_notified: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -198,10 +199,25 @@ class Daemon:
         src = self.cfg.source(name)
         interval = src.schedule.interval or timedelta(hours=1)
         since = self.last_article.get(name, self.started_at)
-        quiet = now - since > max(interval * 4, timedelta(hours=2))
+        crawl = self.cfg.crawl
+        threshold = max(interval * crawl.quiet_after_intervals, config_mod.parse_duration(crawl.quiet_min))
+        quiet = now - since > threshold
         self.metrics.quiet.labels(name).set(1 if quiet else 0)
-        if quiet:
-            log.warning("source_quiet", source=name, no_new_article_since=since.isoformat())
+        if not quiet:
+            self._quiet_notified.discard(name)
+            return
+        log.warning("source_quiet", source=name, no_new_article_since=since.isoformat())
+        if name in self._quiet_notified:
+            return  # one notice per quiet spell
+        self._quiet_notified.add(name)
+        try:
+            self.app.alerts.send_notice(
+                f"source {name} has gone quiet",
+                f"mediawatch found no new article from source {name} since {since.isoformat()},\n"
+                f"although it crawls it every {src.schedule.every or src.schedule.cron}.\n"
+                f"Check the site's feeds: `mediawatch sources list` shows the last runs.")
+        except Exception as err:  # a notice must never break the crawl bookkeeping
+            log.error("quiet_notice_failed", source=name, error=str(err))
 
     def flush_index(self) -> None:
         try:

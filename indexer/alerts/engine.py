@@ -31,7 +31,9 @@ from indexer.alerts import schedule as sched
 from indexer.alerts.ledger import AlertRow, DigestRow, Ledger, NewAlert
 from indexer.alerts.mailer import Mailer, SendError
 from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms
-from indexer.alerts.render import DigestEntry, Envelope, Terms, digest_message, instant_message, test_message
+from indexer.alerts.render import (
+    DigestEntry, Envelope, Terms, digest_message, instant_message, notice_message, test_message,
+)
 from indexer.alerts.rules import Rule, RuleSet
 
 log = structlog.get_logger(__name__)
@@ -346,6 +348,14 @@ class AlertEngine:
         message_id = f"<mw-test.{uuid.uuid4().hex}@{self.envelope.domain}>"
         msg = test_message(self.envelope, rule.name, rule.query, rule.recipients, message_id)
         self.mailer.send(msg)
+        return self.mailer.where(message_id)
+
+    def send_notice(self, subject: str, text: str) -> str | None:
+        """Mail the operators (``mail.operators``) now; None when none are configured. Raises SendError."""
+        if not self.mail.operators:
+            return None
+        message_id = f"<mw-notice.{uuid.uuid4().hex}@{self.envelope.domain}>"
+        self.mailer.send(notice_message(self.envelope, self.mail.operators, subject, text, message_id))
         return self.mailer.where(message_id)
 
     def status(self) -> dict[str, Any]:

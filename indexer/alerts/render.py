@@ -272,6 +272,13 @@ def digest_message(
     return _message(envelope, recipients, subject, message_id, body_text, body_html, extra)
 
 
+def notice_message(envelope: Envelope, recipients: Sequence[str], subject: str, text: str,
+                   message_id: str) -> EmailMessage:
+    """An operator notice (a source gone quiet): plain facts, no article."""
+    return _message(envelope, recipients, f"{SUBJECT_PREFIX} {subject}", message_id, text,
+                    f"<pre>{html.escape(text)}</pre>")
+
+
 def test_message(envelope: Envelope, rule: str, query: str, recipients: Sequence[str], message_id: str) -> EmailMessage:
     """What ``mediawatch alerts send-test`` sends: proves the route from mediawatch to the recipients."""
     sample = Article(
