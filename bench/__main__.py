@@ -1,0 +1,438 @@
+"""``python -m bench`` (``make bench``): run every benchmark, print ONE summary, rewrite docs/PERFORMANCE.md.
+
+Each script runs in its own process, one after the other (never two at once: they would share
+the 2 cores). A script's figures come from ``--json OUT`` when its ``--help`` offers it, else
+from the last JSON line it prints, else from the tables it prints (``system  F1  P ...``);
+a script that fails or is missing is reported as "not run" with the reason.
+
+    python -m bench                      # full run (3,000 pages; takes a while)
+    python -m bench --quick              # smoke: small sizes, 1 run each
+    python -m bench --only e2e --only newsplease --pages 3000
+    python -m bench --no-docs            # print only, leave docs/PERFORMANCE.md alone
+    python -m bench --from-json DIR      # re-render the summary/docs from saved results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench import common
+
+DOC = common.REPO / "docs" / "PERFORMANCE.md"
+
+# name -> (what it measures, flags for a quick run, flags for a full run). Flags a script's
+# --help does not list are dropped, so colleagues' scripts need not accept all of them.
+SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
+    "extraction": ("Extraction quality and speed on the dev sets", ["--quick"], []),
+    "ceilings": ("Scrapy ceilings on the local site", ["--quick"], []),
+    "newsplease": ("Peer: news-please on the same site", ["--quick"], []),
+    "e2e": ("mediawatch end to end into Elasticsearch, alerts on", ["--quick"], []),
+    "indexing": ("Bulk indexing throughput", ["--quick", "--start-node", "--docs", "1000", "--runs", "1"],
+                 ["--start-node"]),
+    "alerting": ("Alert matching and latency", ["--quick", "--rules", "1000", "--articles", "300", "--runs", "1"], []),
+    "memory": ("Daemon memory over many crawl cycles", ["--quick"], []),
+}
+SITE_SCRIPTS = {"ceilings", "newsplease", "e2e"}  # take --pages
+TARGET_RATIO = 5.0
+
+
+# --------------------------------------------------------------------------- running
+
+
+def script_help(name: str) -> str | None:
+    """The script's --help text, or None if there is no such script."""
+    if not (common.REPO / "bench" / f"{name}.py").exists():
+        return None
+    out = subprocess.run([sys.executable, "-m", f"bench.{name}", "--help"], cwd=common.REPO,
+                         capture_output=True, text=True, timeout=120)
+    return out.stdout + out.stderr
+
+
+def supported(flags: list[str], help_text: str) -> list[str]:
+    """Keep the flags (with their values) that appear in the help text."""
+    kept, i = [], 0
+    while i < len(flags):
+        flag = flags[i]
+        value = flags[i + 1] if i + 1 < len(flags) and not flags[i + 1].startswith("--") else None
+        if re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text):
+            kept.append(flag)
+            if value is not None:
+                kept.append(value)
+        i += 2 if value is not None else 1
+    return kept
+
+
+def run_script(name: str, flags: list[str], out_dir: Path, timeout: float) -> dict[str, Any]:
+    """Run bench.<name>; -> its result payload (or a 'not run' stub with the reason)."""
+    help_text = script_help(name)
+    if help_text is None:
+        return {"bench": name, "status": "not run", "reason": "no such script", "rows": []}
+    json_path = out_dir / f"{name}.json"
+    argv = [sys.executable, "-m", f"bench.{name}", *supported(flags, help_text)]
+    if re.search(r"(?<![\w-])--json(?![\w-])", help_text):
+        argv += ["--json", str(json_path)]
+    log_path = out_dir / f"{name}.log"
+    print(f"\n=== bench.{name}: {' '.join(argv[3:]) or '(defaults)'}", flush=True)
+    t0 = time.perf_counter()
+    with open(log_path, "wb") as log:
+        try:
+            proc = subprocess.run(argv, cwd=common.REPO, stdout=subprocess.PIPE, stderr=log, timeout=timeout)
+            stdout = proc.stdout.decode("utf-8", "replace")
+            code = proc.returncode
+        except subprocess.TimeoutExpired as err:
+            stdout = (err.stdout or b"").decode("utf-8", "replace")
+            code = "timeout"
+    elapsed = time.perf_counter() - t0
+    (out_dir / f"{name}.out").write_text(stdout, encoding="utf-8")
+    for line in stdout.splitlines():  # the script's own report, minus its JSON line
+        if not line.startswith("{"):
+            print(f"  {line}")
+    payload = None
+    if json_path.exists():
+        try:
+            payload = json.loads(json_path.read_text(encoding="utf-8"))
+        except ValueError:
+            payload = None
+    payload = payload or common.last_json_line(stdout)
+    if payload is None:
+        rows = parse_tables(stdout) or parse_rate_lines(stdout)
+        payload = {"bench": name, "rows": rows, "parsed_from_text": True} if rows else None
+    if code != 0 or payload is None:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-8:]) if log_path.exists() else ""
+        reason = f"exit {code}" + ("" if payload else ", no figures") + (f": {tail.splitlines()[-1]}" if tail else "")
+        stub = payload or {"bench": name, "rows": []}
+        stub.update(status="not run" if payload is None else "failed", reason=reason[:300])
+        payload = stub
+    payload.setdefault("bench", name)
+    payload["elapsed_s"] = round(elapsed, 1)
+    report = [ln.rstrip() for ln in stdout.splitlines() if not ln.startswith("{")]
+    while report and not report[0].strip():
+        report.pop(0)
+    payload["report_text"] = "\n".join(report[-60:])
+    json_path.write_text(json.dumps(payload, default=str), encoding="utf-8")
+    print(f"=== bench.{name}: {payload.get('status', 'ok')} in {elapsed:.0f}s", flush=True)
+    return payload
+
+
+_NUM = re.compile(r"^-?\d+(?:\.\d+)?%?$")
+
+
+def parse_tables(text: str) -> list[dict[str, Any]]:
+    """Rows of the plain tables a script printed: a header starting with 'system', then rows whose
+    last cells are numbers. The line above a table (up to its ':') names the table."""
+    rows: list[dict[str, Any]] = []
+    lines = text.splitlines()
+    cols: list[str] | None = None
+    table = ""
+    for i, line in enumerate(lines):
+        tokens = line.split()
+        if tokens and tokens[0].lower() == "system" and len(tokens) > 1:
+            cols = tokens[1:]
+            above = lines[i - 1].strip() if i else ""
+            table = above.split(":", 1)[0] if ":" in above else ""
+            continue
+        if cols is None or not tokens or set(line.strip()) <= {"-", "="}:
+            if not tokens:
+                cols = None
+            continue
+        tail = tokens[-len(cols):]
+        if len(tokens) > len(cols) and all(_NUM.match(t) for t in tail):
+            name = " ".join(tokens[:-len(cols)])
+            row: dict[str, Any] = {"system": f"{name} ({table})" if table else name}
+            for col, val in zip(cols, tail):
+                key = col.lower().replace("/", "_per_").replace(" ", "_")
+                row[key] = float(val.rstrip("%"))
+            rows.append(row)
+        else:
+            cols = None
+    return rows
+
+
+_RATE = re.compile(r"^\s*(?P<name>[^:\n]{1,60}?):\s+(?P<val>\d[\d,]*(?:\.\d+)?)\s+(?P<unit>[A-Za-z]+)/s\b(?P<rest>.*)$")
+
+
+def parse_rate_lines(text: str) -> list[dict[str, Any]]:
+    """Lines like ``elasticsearch: 3,456 docs/s (median)``; the median lines when there are any."""
+    found = [m for m in map(_RATE.match, text.splitlines()) if m]
+    medians = [m for m in found if "median" in m.group("rest")]
+    rows = []
+    for m in medians or found:
+        rows.append({"system": m.group("name").strip(),
+                     f"{m.group('unit').lower()}_per_s": float(m.group("val").replace(",", ""))})
+    return rows
+
+
+# --------------------------------------------------------------------------- summarising
+
+
+def rate_of(row: dict[str, Any]) -> tuple[str, float] | None:
+    for key in ("articles_per_s", "pages_per_s", "docs_per_s"):
+        if isinstance(row.get(key), (int, float)):
+            return key, row[key]
+    for key, value in row.items():
+        if key.endswith("_per_s") and isinstance(value, (int, float)):
+            return key, value
+    return None
+
+
+def fmt(value: Any, spec: str = "{:.1f}") -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return spec.format(value)
+    return str(value)
+
+
+def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """One line per system: bench | system | rate | CPU ms/item | peak RSS MB | F1 | other figures."""
+    out = []
+    for name, payload in results.items():
+        rows = payload.get("rows") or []
+        if not rows:
+            out.append([name, payload.get("status", "not run"), "-", "-", "-", "-", payload.get("reason", "")[:120]])
+            continue
+        for row in rows:
+            rate = rate_of(row)
+            cpu = row.get("cpu_s_per_article")
+            shown = {"system", "runs", "n_runs", "f1", "cpu_s_per_article", "peak_rss_mb", "precision", "recall",
+                     "wall_s", "cpu_s", "scored_pages", "stored_pages", "summaries", "alerts"}
+            if rate:
+                shown.add(rate[0])
+            other = []
+            for key, value in row.items():
+                if key in shown or isinstance(value, (dict, list)) or value is None:
+                    continue
+                if isinstance(value, float):
+                    value = f"{value:.4g}"
+                other.append(f"{key}={value}")
+            out.append([
+                name, str(row.get("system") or row.get("name") or "?"),
+                f"{rate[1]:.1f} {rate[0].replace('_per_s', '/s')}" if rate else "-",
+                fmt(cpu * 1000 if isinstance(cpu, (int, float)) else None, "{:.2f}"),
+                fmt(row.get("peak_rss_mb"), "{:.0f}"),
+                fmt(row.get("f1"), "{:.3f}"),
+                ", ".join(other[:6]),
+            ])
+    return out
+
+
+def derived_targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Targets across scripts: mediawatch e2e vs news-please (speed ratio and F1)."""
+    out = []
+    e2e = (results.get("e2e") or {}).get("rows") or []
+    peer = results.get("newsplease") or {}
+    prow = peer.get("rows") or []
+    if e2e and prow:
+        mine = e2e[0]
+        best = max(prow, key=lambda r: r.get("articles_per_s") or 0)
+        mine_rate, peer_rate = mine.get("articles_per_s"), best.get("articles_per_s")
+        ratio = round(mine_rate / peer_rate, 2) if mine_rate and peer_rate else None
+        t = common.target(f"e2e articles/s ÷ news-please's ({best['system']})", ratio, ">=", TARGET_RATIO)
+        t["detail"] = f"{fmt(mine_rate)} vs {fmt(peer_rate)} articles/s"
+        out.append(t)
+        if mine.get("f1") is not None and best.get("f1") is not None:
+            f1 = common.target("e2e extraction F1 >= news-please's", mine["f1"], ">=", best["f1"])
+            f1["target"] = f">= {best['f1']:.3f}"
+            out.append(f1)
+    return out
+
+
+def all_targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for name, payload in results.items():
+        for t in payload.get("targets") or []:
+            out.append(dict(t, bench=name))
+    for t in derived_targets(results):
+        out.append(dict(t, bench="e2e vs peer"))
+    return out
+
+
+def table_text(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths[-1] = min(widths[-1], 70)
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    body = ["  ".join(c[:w].ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join([line, "-" * len(line), *body])
+
+
+def table_md(headers: list[str], rows: list[list[str]]) -> str:
+    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+HEAD = ["bench", "system", "rate", "CPU ms/item", "peak RSS MB", "F1", "other figures"]
+THEAD = ["bench", "target", "value", "goal", "met"]
+
+
+def target_rows(targets: list[dict[str, Any]]) -> list[list[str]]:
+    return [[t.get("bench", ""), t.get("what", ""), fmt(t.get("value"), "{:.3g}") +
+             (f" ({t['detail']})" if t.get("detail") else ""), t.get("target", ""),
+             {True: "MET", False: "NOT MET", None: "-"}[t.get("met")]] for t in targets]
+
+
+def es_version(results: dict[str, dict[str, Any]]) -> str:
+    for payload in results.values():
+        v = (payload.get("params") or {}).get("es_version")
+        if v:
+            return str(v)
+    try:
+        from tests.harness.elasticsearch import ES_VERSION
+
+        return f"{ES_VERSION} (harness default; no bench started a node)"
+    except Exception:
+        return "-"
+
+
+def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    mode = "QUICK smoke run (small sizes, 1 run each): not the reference figures" if args.quick else \
+        f"full run, {args.pages or 'default'} pages"
+    parts = [
+        "# Performance",
+        "",
+        "Generated by `python -m bench` (`make bench`); rewritten on every run, so edit "
+        "`bench/__main__.py` rather than this file. Benchmarks are not tests: CI does not run them.",
+        "",
+        f"- **Date**: {date} ({mode})",
+        f"- **Machine**: {machine.get('nproc')} cores ({machine.get('cpu', '?')}), {machine.get('ram_gb', '?')} GB RAM, "
+        f"Python {machine.get('python')}, Elasticsearch {es_version(results)}, load average at start "
+        f"{', '.join(str(x) for x in machine.get('loadavg', []))}",
+        f"- **Site**: {site_line(results)}",
+        "",
+        "## Summary",
+        "",
+        "Rates are medians over the runs; CPU is user+system of the measured process tree per item; "
+        "peak RSS is the summed RSS of that tree (sampled every 0.2 s); F1 is the word-4-gram metric of "
+        "`../shared/eval/score.py` on the stored texts.",
+        "",
+        table_md(HEAD, summary_rows(results)),
+        "",
+        "## Targets",
+        "",
+        table_md(THEAD, target_rows(all_targets(results))) if all_targets(results) else "(no targets reported)",
+        "",
+        "## Per benchmark",
+        "",
+    ]
+    for name, payload in results.items():
+        what = SCRIPTS.get(name, ("",))[0]
+        parts.append(f"### {name}: {what}")
+        parts.append("")
+        if payload.get("status") in ("not run", "failed"):
+            parts.append(f"**{payload['status']}**: {payload.get('reason', '')}")
+            parts.append("")
+        params = payload.get("params") or {}
+        if params:
+            parts.append("Parameters: " + ", ".join(f"`{k}={v}`" for k, v in params.items()))
+            parts.append("")
+        for note in payload.get("notes") or []:
+            parts.append(f"- {note}")
+        if payload.get("notes"):
+            parts.append("")
+        if payload.get("parsed_from_text"):
+            parts.append("(figures parsed from the script's printed output)")
+            parts.append("")
+        if payload.get("report_text"):
+            parts += ["```", payload["report_text"], "```", ""]
+        if payload.get("elapsed_s") is not None:
+            parts.append(f"Took {payload['elapsed_s']:.0f} s.")
+            parts.append("")
+    parts += [
+        "## How to run",
+        "",
+        "```",
+        "make bench                                   # everything, full size (machine otherwise idle!)",
+        ".venv/bin/python -m bench --quick            # smoke test, small sizes",
+        ".venv/bin/python -m bench.e2e --pages 3000 --runs 3",
+        ".venv/bin/python -m bench.ceilings --pages 3000",
+        ".venv/bin/python -m bench.newsplease --pages 3000   # its own venv in ~/.cache/mediawatch/bench",
+        ".venv/bin/python -m bench.site --pages 3000 --serve  # just the local news site",
+        "```",
+        "",
+        "Raw results of the last run (JSON per script, logs): `~/.cache/mediawatch/bench/results/`.",
+        "",
+    ]
+    DOC.write_text("\n".join(parts), encoding="utf-8")
+
+
+def site_line(results: dict[str, dict[str, Any]]) -> str:
+    for name in ("e2e", "ceilings", "newsplease"):
+        params = (results.get(name) or {}).get("params") or {}
+        if params.get("pages"):
+            return (f"{params['pages']} article pages (the 91 real pages of ../shared/eval/aeb-dev under many URLs), "
+                    f"RSS feeds and sitemaps, served on 127.0.0.1 by {params.get('server', '?')}")
+    return "-"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: small sizes, 1 run each")
+    ap.add_argument("--pages", type=int, help="article pages of the local site (default: each script's, 3000)")
+    ap.add_argument("--runs", type=int, help="runs per measurement (default: each script's)")
+    ap.add_argument("--only", action="append", choices=sorted(SCRIPTS), help="run just these (repeatable)")
+    ap.add_argument("--skip", action="append", choices=sorted(SCRIPTS), default=[], help="skip these")
+    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/PERFORMANCE.md")
+    ap.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per script (default 3 h)")
+    ap.add_argument("--out", help="where the per-script JSON and logs go (default ~/.cache/mediawatch/bench/results/DATE)")
+    ap.add_argument("--from-json", metavar="DIR", help="summarise saved results instead of running")
+    args = ap.parse_args(argv)
+    common.exit_on_sigterm()
+    machine = common.machine_info()
+
+    names = [n for n in (args.only or list(SCRIPTS)) if n not in args.skip]
+    results: dict[str, dict[str, Any]] = {}
+    if args.from_json:
+        src = Path(args.from_json)
+        for name in names:
+            path = src / f"{name}.json"
+            if path.exists():
+                results[name] = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        out_dir = Path(args.out) if args.out else common.RESULTS_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        print(f"bench: {', '.join(names)}; results and logs in {out_dir}", flush=True)
+        if machine.get("loadavg") and machine["loadavg"][0] > 0.5 * (machine.get("nproc") or 1):
+            print(f"warning: load average {machine['loadavg'][0]} at start: the machine is busy, "
+                  "figures will be low", flush=True)
+        for name in names:
+            _what, quick_flags, full_flags = SCRIPTS[name]
+            flags = list(quick_flags if args.quick else full_flags)
+            if name in SITE_SCRIPTS and args.pages:
+                flags += ["--pages", str(args.pages)]
+            if args.runs and "--runs" not in flags:
+                flags += ["--runs", str(args.runs)]
+            results[name] = run_script(name, flags, out_dir, args.timeout)
+
+    print("\n" + "=" * 100)
+    print(f"SUMMARY  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  {machine.get('nproc')} cores "
+          f"{machine.get('cpu', '')}, {machine.get('ram_gb')} GB, Python {machine.get('python')}, "
+          f"Elasticsearch {es_version(results)}" + ("  [QUICK]" if args.quick else ""))
+    print("=" * 100)
+    print(table_text(HEAD, summary_rows(results)))
+    targets = all_targets(results)
+    if targets:
+        print()
+        print(table_text(THEAD, target_rows(targets)))
+    if not args.no_docs:
+        write_doc(results, args, machine)
+        print(f"\nwrote {DOC.relative_to(common.REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""End to end: mediawatch crawls the local site from an empty state into Elasticsearch, alerts on.
+
+One run = a fresh process with a fresh data dir (empty frontier, spool, alert ledger) and a
+fresh index prefix on the one Elasticsearch node of this invocation (started with
+``tests.harness.elasticsearch.ElasticsearchNode``, outside the measured process tree): the
+source is the site's sitemap (``--discovery sitemap``, default) or its paged RSS feeds
+(``--discovery feeds``), ``--rules`` instant alert rules are on (mails go to the outbox
+folder), and the run is what the daemon does for one crawl:
+
+    app = scheduler.app.build(config); app.backend.init()
+    crawler.runner.run_crawl_blocking([source], config.crawl, app.ingestor)
+    app.ingestor.flush(); app.alerts.send_due()          # everything indexed and alerted
+
+Measured from the crawl's start to the last flush: articles/s (articles in the index /
+wall), CPU s/article (mediawatch's process tree: reactor process + extraction pool), peak RSS
+(summed over that tree). Elasticsearch's and nginx's CPU are reported apart. After the clock
+stops, the stored texts are read back from the index and scored against the ground truth
+(``../shared/eval/score.py``'s metric), so F1 compares with news-please's on the same pages.
+
+Target (issue 8): >= 100 articles/s on 2 cores.
+
+    python -m bench.e2e --pages 3000 --runs 3
+    python -m bench.e2e --quick
+    python -m bench.e2e --quick --backend sqlite     # no Elasticsearch: the embedded index
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.site import SiteServer, load_manifest
+
+TARGET_ARTICLES_PER_S = 100.0
+
+# Rule queries in the index's query language; --rules N cycles through them (N rules total,
+# each with its own name, so N percolator queries / matchers). The first ones are the narrow
+# kinds users write ("a AND b"); the default 50 rules send about two mails per article.
+RULE_TEMPLATES = [
+    "{t} AND {u}",
+    "({t} OR {u}) AND NOT {v}",
+    "title:{t}",
+    '"{t}"',
+    "{t} OR {u}",
+]
+TERMS = ["government", "police", "election", "president", "market", "company", "climate", "China",
+         "Trump", "minister", "health", "court", "war", "school", "football", "bank", "technology",
+         "energy", "Europe", "virus", "protest", "law", "water", "music", "film", "oil", "price", "city",
+         "children", "women", "Russia", "Germany", "Japan", "data", "game", "study", "science", "vote"]
+
+
+def rules(n: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        t, u, v = TERMS[i % len(TERMS)], TERMS[(i * 7 + 3) % len(TERMS)], TERMS[(i * 13 + 5) % len(TERMS)]
+        query = RULE_TEMPLATES[(i // len(TERMS)) % len(RULE_TEMPLATES)].format(t=t, u=u, v=v)
+        out.append({"name": f"bench-{i}", "query": query, "recipients": ["analyst@example.org"], "mode": "instant"})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str, n_rules: int,
+           concurrency: int, pool_workers: int, texts_out: str | None) -> None:
+    """One measured crawl in this process; prints its figures as one JSON line."""
+    from crawler.runner import run_crawl_blocking
+    from scheduler.app import build
+    from scheduler.config import Config
+
+    manifest = load_manifest(manifest_path)
+    data = Path(workdir)
+    pages = len(manifest["pages"])
+    source: dict[str, Any] = {
+        "name": "bench-site",
+        "allow_private_addresses": True,  # the site is on 127.0.0.1
+        "max_articles_per_run": pages + 100,
+        "max_pages_per_run": pages + len(manifest["feeds"]) + len(manifest["sitemaps"]) + 100,
+    }
+    if discovery == "feeds":
+        source["feeds"] = manifest["feeds"]
+    else:
+        source["sitemaps"] = [manifest["sitemap_index"]]
+    crawl = {"obey_robots": True, "download_delay": 0, "autothrottle": False,
+             "concurrent_requests": concurrency, "concurrent_requests_per_host": min(concurrency, 32),
+             "state_path": str(data / "crawl.sqlite3")}
+    if pool_workers:
+        crawl["extraction_workers"] = pool_workers
+    index: dict[str, Any] = {"spool_path": str(data / "spool"), "sqlite_path": str(data / "index.sqlite3")}
+    if es_url:
+        index.update(url=es_url, prefix=f"bench-{uuid.uuid4().hex[:8]}", verify_certs=False)
+    raw = {
+        "data_dir": str(data),
+        "index": index,
+        "mail": {"outbox": str(data / "outbox"), "ledger_path": str(data / "alerts.sqlite3")},
+        "crawl": crawl,
+        "http": {"health_port": None},
+        "sources": [source],
+        "rules": rules(n_rules),
+    }
+    config = Config.model_validate(raw)
+    app = build(config)
+    app.backend.init()
+    meter = common.Meter()
+    phases = {}
+    with meter:
+        t = time.perf_counter()
+        summaries = run_crawl_blocking(config.sources, config.crawl, app.ingestor, progress=None)
+        phases["crawl_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        app.ingestor.flush()
+        phases["flush_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        app.alerts.send_due()
+        phases["send_due_s"] = time.perf_counter() - t
+        meter.stop()
+    app.backend.refresh()
+    indexed = app.backend.count()
+    alerts = app.alerts.status()
+    outbox = len(list((data / "outbox").glob("*.eml"))) if (data / "outbox").exists() else 0
+    if texts_out:
+        texts = {}
+        for doc_id in app.backend.ids():
+            art = app.backend.get(doc_id)
+            if art is not None:
+                texts[art.url] = art.text
+        Path(texts_out).write_text(json.dumps(texts), encoding="utf-8")
+    if es_url and hasattr(app.backend, "destroy"):
+        try:
+            app.backend.destroy()  # next run starts from an empty index again
+        except Exception:
+            pass
+    app.close()
+    out = common.figures(indexed, meter.wall, meter.cpu, meter.rss.peak_mb)
+    out.update({k: round(v, 3) for k, v in phases.items()})
+    out.update(summaries=_plain(summaries), alerts=_plain(alerts), outbox_mails=outbox)
+    print(json.dumps(out, default=str), flush=True)
+
+
+COLUMNS = [("articles", "articles", "{:d}"), ("articles_per_s", "articles/s", "{:.1f}"),
+           ("cpu_s_per_article", "CPU ms/art", "{:.2f}"), ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
+           ("es_cpu_s_per_article", "ES CPU ms/art", "{:.2f}"), ("outbox_mails", "alert mails", "{:d}"),
+           ("f1", "F1", "{:.3f}")]
+
+
+def runner_ready() -> str | None:
+    """None when mediawatch's crawl runner can be imported, else why not."""
+    try:
+        from crawler.runner import run_crawl_blocking  # noqa: F401
+        from scheduler.app import build  # noqa: F401
+    except Exception as err:  # ImportError, or a half-written module
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_common_args(ap)
+    ap.add_argument("--backend", choices=["elasticsearch", "sqlite"], default="elasticsearch")
+    ap.add_argument("--discovery", choices=["sitemap", "feeds"], default="sitemap")
+    ap.add_argument("--rules", type=int, default=50, help="instant alert rules (default 50)")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--pool-workers", type=int, default=0, help="extraction workers (default: mediawatch's)")
+    ap.add_argument("--es-heap", default="1g")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--manifest", help=argparse.SUPPRESS)
+    ap.add_argument("--es-url", help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    ap.add_argument("--texts-out", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.manifest, args.es_url, args.workdir, args.discovery, args.rules, args.concurrency,
+               args.pool_workers, args.texts_out)
+        return 0
+    common.apply_quick(args)
+    common.exit_on_sigterm()
+    params = {"pages": args.pages, "runs": args.runs, "backend": args.backend, "discovery": args.discovery,
+              "rules": args.rules, "concurrency": args.concurrency}
+    why = runner_ready()
+    if why:
+        print(f"e2e not run: mediawatch's crawl runner is not importable ({why})", file=sys.stderr)
+        payload = common.result("e2e", [], params=params, notes=[f"not run: {why}"])
+        payload["status"] = "not run"
+        common.emit(payload, args.json_out)
+        return 0
+
+    logdir = Path(tempfile.mkdtemp(prefix="mediawatch-bench-e2e-"))
+    node = None
+    server = SiteServer(args.pages, server=args.server, keep=args.keep)
+    try:
+        with server as site:
+            print(f"site: {len(site.pages)} articles, {site.server} at {site.base_url}; logs in {logdir}",
+                  file=sys.stderr, flush=True)
+            es_url, es_version = None, None
+            if args.backend == "elasticsearch":
+                from tests.harness.elasticsearch import ElasticsearchNode
+
+                t0 = time.perf_counter()
+                node = ElasticsearchNode(heap=args.es_heap)
+                node.start()
+                es_url, es_version = node.url, node.version()
+                print(f"elasticsearch {es_version} at {es_url} (started in {time.perf_counter() - t0:.0f}s)",
+                      file=sys.stderr, flush=True)
+            results = []
+            texts_file = logdir / "texts.json"
+            for i in range(args.runs):
+                work = logdir / f"run-{i}"
+                work.mkdir()
+                argv_ = [sys.executable, "-m", "bench.e2e", "--worker", "--manifest", str(site.root / "site.json"),
+                         "--workdir", str(work), "--discovery", args.discovery, "--rules", str(args.rules),
+                         "--concurrency", str(args.concurrency), "--pool-workers", str(args.pool_workers)]
+                if es_url:
+                    argv_ += ["--es-url", es_url]
+                if i == 0:
+                    argv_ += ["--texts-out", str(texts_file)]
+                es_cpu0 = common.cpu_seconds_tree(node.proc.pid) if node and node.proc else None
+                web_cpu0 = common.cpu_seconds_tree(server.pid) if server.pid else None
+                res, peak = common.run_worker(argv_, cwd=common.REPO, log_path=logdir / f"run-{i}.log")
+                if es_cpu0 is not None:
+                    res["es_cpu_s_per_article"] = round(
+                        (common.cpu_seconds_tree(node.proc.pid) - es_cpu0) / max(res["articles"], 1), 5)
+                if web_cpu0 is not None:
+                    res["server_cpu_s_per_article"] = round(
+                        (common.cpu_seconds_tree(server.pid) - web_cpu0) / max(res["articles"], 1), 5)
+                res["peak_rss_tree_mb"] = round(peak, 1)  # the whole worker process, imports included
+                results.append(res)
+                print(f"  mediawatch e2e run {i + 1}/{args.runs}: {res['articles']} articles indexed in "
+                      f"{res['wall_s']:.1f}s = {res['articles_per_s']:.1f}/s, "
+                      f"{(res['cpu_s_per_article'] or 0) * 1000:.2f} ms CPU/article, peak RSS {res['peak_rss_mb']:.0f} MB, "
+                      f"{res['outbox_mails']} alert mails", file=sys.stderr, flush=True)
+                shutil.rmtree(work, ignore_errors=True)
+            scores = common.score_texts(site.expected_texts(), json.loads(texts_file.read_text())) \
+                if texts_file.exists() else {}
+            label = f"mediawatch e2e ({args.backend}, {args.discovery}, {args.rules} rules)"
+            for r in results:  # keep the per-run summaries short in the JSON
+                r["summaries"] = {k: {kk: vv for kk, vv in (v.items() if isinstance(v, dict) else [])
+                                      if not isinstance(vv, (list, dict))}
+                                  for k, v in (r.get("summaries") or {}).items()}
+            row = common.combine_runs(label, results, **scores)
+    finally:
+        if node is not None:
+            node.cleanup()
+    disp = [dict(row, cpu_s_per_article=(row.get("cpu_s_per_article") or 0) * 1000,
+                 es_cpu_s_per_article=(row.get("es_cpu_s_per_article") or 0) * 1000)]
+    common.print_rows(f"End to end ({args.pages} pages, median of {args.runs} run(s), {site.server}"
+                      + (f", Elasticsearch {es_version}" if es_version else "") + ")", disp, COLUMNS)
+    tgt = common.target("e2e articles/s (2 cores)", row.get("articles_per_s"), ">=", TARGET_ARTICLES_PER_S)
+    print(f"target: >= {TARGET_ARTICLES_PER_S:g} articles/s -> "
+          f"{'MET' if tgt['met'] else 'NOT MET'} ({row.get('articles_per_s')})")
+    params.update(server=site.server, es_version=es_version)
+    notes = [f"site served by {site.server}"] + ([server.note] if server.note else [])
+    payload = common.result("e2e", [row], params=params, targets=[tgt], notes=notes)
+    if not args.keep:
+        shutil.rmtree(logdir, ignore_errors=True)
+    common.emit(payload, args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
