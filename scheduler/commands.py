@@ -67,6 +67,8 @@ def cmd_crawl(cfg: Config, args) -> int:
     try:
         app.backend.init()
         summaries = run_crawl_blocking(sources, cfg.crawl, app.ingestor, progress=progress)
+        app.ingestor.flush()
+        app.backend.refresh()  # what this crawl found is searchable when the command returns
     finally:
         progress.done()
         app.close()
