@@ -35,7 +35,9 @@ class App:
         if self.closed:
             return
         self.closed = True
-        for step in (self.ingestor.flush, self.alerts.send_due, self.alerts.close, self.backend.close, self.frontier.close):
+        # refresh: what was indexed before the stop is searchable right after it, whatever refresh_interval says.
+        for step in (self.ingestor.close, self.backend.refresh, self.alerts.send_due, self.alerts.close,
+                     self.backend.close, self.spool.close, self.frontier.close):
             try:
                 step()
             except Exception as err:  # closing must go on past one failing part
