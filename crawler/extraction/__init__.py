@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import structlog
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
@@ -46,6 +47,8 @@ TIME_BUDGET_S = 10.0
 MIN_TEXT_CHARS = 250
 MIN_CJK_CHARS = 80
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+_count_elements = etree.XPath("count(descendant-or-self::*)")
+_count_links = etree.XPath("count(descendant-or-self::a)")
 
 
 class NotArticle(Exception):
@@ -95,12 +98,9 @@ def parse(html: str) -> HtmlElement:
     tree = load_html(html)
     if tree is None:
         raise NotArticle("unparsable")
-    count = links = 0
-    for el in tree.iter():
-        count += 1
-        links += el.tag == "a"
-        if count > MAX_ELEMENTS or links > MAX_LINKS:
-            raise NotArticle("too_large", f"more than {MAX_ELEMENTS} elements or {MAX_LINKS} links")
+    # counted by libxml2: a Python loop over every element cost ~1 ms on a news page
+    if _count_elements(tree) > MAX_ELEMENTS or _count_links(tree) > MAX_LINKS:
+        raise NotArticle("too_large", f"more than {MAX_ELEMENTS} elements or {MAX_LINKS} links")
     return tree
 
 
