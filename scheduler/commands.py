@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from datetime import datetime, timezone
@@ -34,17 +35,18 @@ class Progress:
     def __init__(self, stream=sys.stderr, every_s: float = 5.0) -> None:
         self.stream, self.every_s = stream, every_s
         self.tty = stream.isatty()
-        self._last = 0.0
+        self._last_logged = 0.0
 
     def __call__(self, counts: dict) -> None:
-        now = time.monotonic()
-        line = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k != "source")
         if self.tty:
+            line = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k != "source")
             self.stream.write(f"\r\033[K{counts.get('source', '')} {line}")
             self.stream.flush()
-        elif now - self._last >= self.every_s:
+            return
+        now = time.monotonic()
+        if now - self._last_logged >= self.every_s:
+            self._last_logged = now
             log.info("crawl_progress", **counts)
-        self._last = now if not self.tty or now - self._last >= self.every_s else self._last
 
     def done(self) -> None:
         if self.tty:
@@ -62,8 +64,11 @@ def cmd_crawl(cfg: Config, args) -> int:
     sources = [s for s in cfg.sources if (s.name in args.sources if args.sources else s.enabled)]
     if not sources:
         raise UsageError("no source to crawl: add one under 'sources' in the config")
-    app = build(cfg)
     progress = Progress()
+    if progress.tty and not args.log_level:
+        # On a terminal the live line and the closing table say what info lines would.
+        logging.getLogger().setLevel(logging.WARNING)
+    app = build(cfg)
     try:
         app.backend.init()
         summaries = run_crawl_blocking(sources, cfg.crawl, app.ingestor, progress=progress)
