@@ -429,7 +429,7 @@ class RunAccounting:
         elif status.startswith("skipped:") and status not in ("skipped:offsite", "skipped:cap"):
             self._log.info("url_skipped", url=url, status=status, reason=reason)
         else:
-            self._log.debug("url_done", url=url, status=status)
+            self._log.debug("url_done", url=url, status=status, reason=reason)
         if self.progress is not None:
             try:
                 self.progress(self.snapshot())

@@ -37,6 +37,12 @@ class Schedule(BaseModel):
             self.every = None
             if len(self.cron.split()) != 5:
                 raise ValueError(f"cron needs 5 fields, got {self.cron!r}")
+            from apscheduler.triggers.cron import CronTrigger  # the parser the daemon will use
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as err:
+                raise ValueError(f"invalid cron {self.cron!r}: {err}") from None
         elif self.every:
             parse_duration(self.every)
         else:

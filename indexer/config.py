@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class IndexConfig(BaseModel):
@@ -95,6 +95,18 @@ class MailConfig(BaseModel):
     outbox: str = "./data/outbox"
     ledger_path: str = "./data/alerts.sqlite3"
     timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(value)
+            except Exception:
+                raise ValueError(f"unknown timezone {value!r}") from None
+        return value
     # Who hears about the service itself (a source gone quiet), not about articles.
     operators: list[str] = Field(default_factory=list)
     retry_initial_s: float = Field(30, gt=0)

@@ -66,7 +66,9 @@ class Ingestor:
         self._busy = False
         self._closed = False
         self._worker: threading.Thread | None = None
-        self._down_until = 0.0
+        # A spool left by the last run is replayed as soon as the worker starts, not only after
+        # the next outage: its articles are already marked done in the frontier.
+        self._down_until = time.monotonic() if spool.depth() else 0.0
         self._probe_delay = probe_interval_s
         self.counters = {"submitted": 0, "indexed": 0, "spooled": 0, "replayed": 0, "quarantined": 0,
                          "batches": 0, "failed_attempts": 0}

@@ -5,6 +5,8 @@ Built in one place so the CLI and the daemon wire the stages identically.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,17 +46,40 @@ class App:
                 log.warning("close_step_failed", step=getattr(step, "__qualname__", str(step)), error=str(err))
 
 
+class StoreError(RuntimeError):
+    """A state file or folder that cannot be opened: names it and says why."""
+
+
+def _open(what: str, path: str, make):
+    try:
+        return make()
+    except (OSError, sqlite3.Error) as err:
+        reason = str(err)
+        if isinstance(err, sqlite3.OperationalError) and os.path.exists(path) and not os.access(path, os.W_OK):
+            reason += " (not writable)"
+        elif isinstance(err, sqlite3.Error):
+            parent = Path(path).parent
+            if not parent.is_dir():
+                reason += f" ({parent} is not a folder)"
+            elif not os.access(parent, os.W_OK):
+                reason += f" ({parent} is not writable)"
+            else:
+                try:
+                    if os.statvfs(parent).f_flag & os.ST_RDONLY:
+                        reason += " (read-only filesystem)"
+                except OSError:
+                    pass
+        raise StoreError(f"cannot open the {what} at {path}: {reason}") from err
+
+
 def build(config: Config, *, with_alerts: bool = True) -> App:
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-    backend = open_backend(config.index)
-    spool = Spool(config.index.spool_path)
-    alerts = AlertEngine.from_config(config.mail, config.rules, backend, rules_dir=config.rules_dir)
-    ingestor = Ingestor(
-        backend,
-        spool,
-        batch_size=config.index.bulk_size,
-        batch_interval_s=config.index.bulk_interval_s,
-        on_indexed=alerts.on_indexed if with_alerts else None,
-    )
-    frontier = Frontier(config.crawl.state_path)
+    _open("data folder", config.data_dir, lambda: Path(config.data_dir).mkdir(parents=True, exist_ok=True))
+    backend = (open_backend(config.index) if config.index.url else
+               _open("index", config.index.sqlite_path, lambda: open_backend(config.index)))
+    spool = _open("spool", config.index.spool_path, lambda: Spool(config.index.spool_path))
+    alerts = _open("alert ledger", config.mail.ledger_path,
+                   lambda: AlertEngine.from_config(config.mail, config.rules, backend, rules_dir=config.rules_dir))
+    ingestor = Ingestor.from_config(backend, spool, config.index,
+                                    on_indexed=alerts.on_indexed if with_alerts else None)
+    frontier = _open("crawl state", config.crawl.state_path, lambda: Frontier(config.crawl.state_path))
     return App(config, backend, spool, ingestor, alerts, frontier)

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from crawler.sources import CrawlSettings, Source, parse_duration
 from indexer.alerts.rules import Rule
 from indexer.config import IndexConfig, MailConfig
+from indexer.yamlfile import load_yaml
 
 ENV_VAR = "MEDIAWATCH_CONFIG"
 DEFAULT_PATH = "mediawatch.yaml"
@@ -58,21 +59,16 @@ class Config(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     rules_dir: str | None = None
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> "Config":
-        for kind, items in (("sources", self.sources), ("rules", self.rules)):
-            seen: set[str] = set()
-            for item in items:
-                if item.name in seen:
-                    raise ValueError(f"duplicate {kind[:-1]} name {item.name!r}")
-                seen.add(item.name)
-        return self
-
     def source(self, name: str) -> Source:
         for src in self.sources:
             if src.name == name:
                 return src
         raise KeyError(name)
+
+
+# State that lives in data_dir unless the file names another place for it.
+_STATE_PATHS = (("index", "sqlite_path"), ("index", "spool_path"), ("mail", "outbox"),
+                ("mail", "ledger_path"), ("crawl", "state_path"))
 
 
 def resolve_path(config: Config, base: Path) -> Config:
@@ -84,12 +80,14 @@ def resolve_path(config: Config, base: Path) -> Config:
         return str((base / value).resolve())
 
     config.data_dir = fix(config.data_dir)
-    config.index.sqlite_path = fix(config.index.sqlite_path)
-    config.index.spool_path = fix(config.index.spool_path)
+    data = Path(config.data_dir)
+    for section, key in _STATE_PATHS:
+        model = getattr(config, section)
+        if key in model.model_fields_set:
+            setattr(model, key, fix(getattr(model, key)))
+        else:
+            setattr(model, key, str(data / Path(getattr(model, key)).name))
     config.index.ca_file = fix(config.index.ca_file)
-    config.mail.outbox = fix(config.mail.outbox)
-    config.mail.ledger_path = fix(config.mail.ledger_path)
-    config.crawl.state_path = fix(config.crawl.state_path)
     config.rules_dir = fix(config.rules_dir)
     return config
 
@@ -132,7 +130,7 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
     path = Path(path)
     env = dict(os.environ) if env is None else env
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
     except UnicodeDecodeError as err:
@@ -155,6 +153,13 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
         if first["type"] == "extra_forbidden":
             message = "unknown key"
         raise ConfigError(path, _loc_to_key(first["loc"]), message) from None
+    for kind, items in (("sources", config.sources), ("rules", config.rules)):
+        first: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.name in first:
+                raise ConfigError(path, f"{kind}[{i}].name",
+                                  f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])")
+            first[item.name] = i
     return resolve_path(config, path.resolve().parent)
 
 

@@ -52,22 +52,25 @@ class Daemon:
         return self.exit_code
 
     async def _start(self) -> None:
+        try:
+            await self._start_services()
+        except Exception as err:  # never leave a half-started daemon hanging
+            log.error("daemon_start_failed", error=str(err), exc_info=True)
+            self.exit_code = 1
+            if self.reactor.running:
+                self.reactor.stop()
+
+    async def _start_services(self) -> None:
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         from scheduler.app import build
         from scheduler.health import HealthServer, Metrics
 
-        try:
-            self.app = build(self.cfg)
-            self.app.backend.init()
-            # Articles indexed just before a crash but never matched still get their alerts.
-            self.app.alerts.catch_up()
-        except Exception as err:
-            log.error("daemon_start_failed", error=str(err), exc_info=True)
-            self.exit_code = 1
-            self.reactor.stop()
-            return
+        self.app = build(self.cfg)
+        self.app.backend.init()
+        # Articles indexed just before a crash but never matched still get their alerts.
+        self.app.alerts.catch_up()
         jobs.bind(self)
         self.metrics = Metrics()
         store = Path(self.cfg.data_dir) / "scheduler.sqlite3"
@@ -79,6 +82,7 @@ class Daemon:
         )
         self._sync_jobs(first=True)
         self.scheduler.start()
+        self._watchdog = self.loop.create_task(self._keep_scheduler_awake())
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
         self.loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
@@ -93,12 +97,23 @@ class Daemon:
         log.info("daemon_started", sources=[s.name for s in self.cfg.sources if s.enabled],
                  rules=len(self.cfg.rules), backend=self.cfg.index.backend, pid=os.getpid())
 
+    async def _keep_scheduler_awake(self) -> None:
+        """APScheduler stops waking up when it could not save a job's next run time (a full
+        disk under the job store); nudge it, so the daemon resumes once there is room again."""
+        while not self._stopping:
+            await asyncio.sleep(15)
+            try:
+                self.scheduler.wakeup()
+            except Exception as err:
+                log.error("scheduler_wakeup_failed", error=str(err))
+
     async def stop(self, reason: str) -> None:
         """Stop scheduling, let running crawls finish (bounded), flush everything, exit 0."""
         if self._stopping:
             return
         self._stopping = True
         log.info("daemon_stopping", reason=reason, running=list(self.running))
+        self._watchdog.cancel()
         self.scheduler.shutdown(wait=False)
         if self.running:
             _done, pending = await asyncio.wait(list(self.running.values()), timeout=SHUTDOWN_TIMEOUT_S)

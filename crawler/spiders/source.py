@@ -98,6 +98,8 @@ def classify_failure(exc: BaseException) -> tuple[str, str]:
             return "error:redirect_loop", msg
         if "offsite" in msg.lower():
             return "skipped:offsite", msg
+        if "maxsize" in msg.lower() or "max size" in msg.lower() or "exceeded" in msg.lower():
+            return "error:too_large", msg
         return "skipped:ignored", msg
     name = type(exc).__name__
     text = str(exc)[:300] or name
