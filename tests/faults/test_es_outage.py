@@ -2,9 +2,8 @@
 keeps crawling into its durable spool, drains it when the node is back, and the index holds every
 article exactly once; every alert is mailed once.
 
-The issue asks for a 60 s outage; this one is ~15 s of the node being stopped (plus the time the node
-needs to start again, during which it is unreachable too), to keep the suite short. What matters is
-that the outage spans part of the crawl and several failed probes, which 15 s does."""
+The node is stopped for 60 s (plus the time it needs to start again, unreachable too); the site
+answers slowly enough that the crawl goes on through most of the outage."""
 
 from __future__ import annotations
 
@@ -19,15 +18,15 @@ from tests.harness.faults import TcpProxy, es_urls, problems
 
 pytestmark = pytest.mark.timeout(240)
 
-OUTAGE_S = 15
+OUTAGE_S = 60
 RULE = {"name": "everything", "query": "source:fixture", "recipients": ["desk@example.org"], "mode": "instant"}
 
 
 def test_es_node_stopped_mid_crawl_spool_drains_exactly_once(project, daemons, fixture_site_factory, smtp_server,
                                                             es_running):
     es = es_running
-    site = fixture_site_factory(20)
-    site.delay_s = 0.5
+    site = fixture_site_factory(30)
+    site.delay_s = 1.5
     prefix = f"mw-fault-{uuid.uuid4().hex[:8]}"
     project.write(base_config(
         project.root, [site.source("fixture", **once())], rules=[RULE], smtp=smtp_server,

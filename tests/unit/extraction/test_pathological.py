@@ -63,4 +63,4 @@ def test_budget_timer_interrupts(monkeypatch):
     paras = "".join(f"<p>Paragraph {i} with some ordinary words in it to look like prose.</p>" for i in range(20_000))
     html = f"<html><head><title>Long</title></head><body><article><h1>Long</h1>{paras}</article></body></html>"
     elapsed, outcome = run(html)
-    assert outcome == "timeout" and elapsed < 2.0
+    assert outcome == "timeout" and elapsed < 5.0  # generous: CI may be busy; unbounded would be minutes
