@@ -55,8 +55,45 @@ def _pss(pid: int) -> int:
     return rss_bytes(pid)
 
 
+_SERVERS: list[int] = []
+
+
 def tree_rss_mb() -> float:
-    return sum(_pss(pid) for pid in process_tree(os.getpid())) / MB
+    return sum(_pss(pid) for pid in process_tree(os.getpid(), exclude=_SERVERS)) / MB
+
+
+class SiteServer:
+    """Fixture sites served from a child process, so their pages don't count as our memory."""
+
+    def __init__(self, count: int, articles: int) -> None:
+        import json
+        import subprocess
+
+        code = (
+            "import json, sys, time\n"
+            "from tests.harness.sites import FixtureSite\n"
+            f"sites = [FixtureSite({articles}) for _ in range({count})]\n"
+            "print(json.dumps([s.rss_url for s in sites]), flush=True)\n"
+            "for line in sys.stdin:\n"
+            "    sites[int(line)].add_article()\n"
+        )
+        repo = Path(__file__).resolve().parents[1]
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        _SERVERS.append(self.proc.pid)
+        self.feeds = json.loads(self.proc.stdout.readline())
+
+    def source(self, i: int, name: str) -> dict:
+        return {"name": name, "feeds": [self.feeds[i]], "allow_private_addresses": True}
+
+    def add_article(self, i: int) -> None:
+        self.proc.stdin.write(f"{i}\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.terminate()
+        self.proc.wait()
 
 
 def run_cycles(cfg, app, cycles: int, on_cycle=None) -> list[float]:
@@ -87,16 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         args.cycles, args.sources, args.cycles_many = 60, 10, 3
 
     from scheduler import logs
-    from tests.harness.sites import FixtureSite
 
     logs.configure("error", "json")
     rows, targets = [], []
     with tempfile.TemporaryDirectory(prefix="mw-bench-mem-") as tmp:
-        site = FixtureSite(10)
-        cfg, app = _app(Path(tmp) / "one", [site.source("one")])
+        site = SiteServer(1, 10)
+        cfg, app = _app(Path(tmp) / "one", [site.source(0, "one")])
         t0 = time.monotonic()
         samples = run_cycles(cfg, app, args.cycles,
-                             on_cycle=lambda i: site.add_article() if i and i % 25 == 0 else None)
+                             on_cycle=lambda i: site.add_article(0) if i and i % 25 == 0 else None)
         app.close()
         site.stop()
         warm = max(1, min(50, len(samples) // 5))
@@ -108,20 +144,19 @@ def main(argv: list[str] | None = None) -> int:
                      "s_per_cycle": (time.monotonic() - t0) / args.cycles})
         targets.append(target("RSS growth after warm-up (MB)", growth, "<=", 20))
 
-        sites = [FixtureSite(5) for _ in range(args.sources)]
-        cfg, app = _app(Path(tmp) / "many", [s.source(f"src{i}") for i, s in enumerate(sites)])
+        sites = SiteServer(args.sources, 5)
+        cfg, app = _app(Path(tmp) / "many", [sites.source(i, f"src{i}") for i in range(args.sources)])
         t0 = time.monotonic()
         samples = run_cycles(cfg, app, args.cycles_many)
         app.close()
-        for s in sites:
-            s.stop()
+        sites.stop()
         steady = statistics.median(samples[len(samples) // 2:])
         rows.append({"system": f"{args.sources} sources, {args.cycles_many} cycles", "rss_after_warmup_mb": samples[0],
                      "rss_end_mb": samples[-1], "growth_mb": samples[-1] - samples[0], "peak_rss_mb": max(samples),
                      "steady_rss_mb": steady, "s_per_cycle": (time.monotonic() - t0) / args.cycles_many})
         targets.append(target(f"steady RSS with {args.sources} sources (MB)", steady, "<=", 300))
 
-    print_rows("Memory (PSS of the process and its extraction workers, MB)", rows, [
+    print_rows("Memory (PSS of mediawatch and its extraction workers, MB; the fixture sites run in another process)", rows, [
         ("rss_after_warmup_mb", "warm MB", "{:.1f}"), ("rss_end_mb", "end MB", "{:.1f}"),
         ("growth_mb", "growth MB", "{:+.1f}"), ("peak_rss_mb", "peak MB", "{:.1f}"),
         ("s_per_cycle", "s/cycle", "{:.2f}")])
