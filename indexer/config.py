@@ -7,6 +7,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
+def check_timezone(value: str | None) -> str | None:
+    """An IANA zone name (or None); the error names the value."""
+    if value is not None:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except Exception:
+            raise ValueError(f"unknown timezone {value!r}") from None
+    return value
+
+
 class IndexConfig(BaseModel):
     """No `url` means the embedded SQLite index at `sqlite_path`.
 
@@ -99,14 +111,7 @@ class MailConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz_valid(cls, value: str | None) -> str | None:
-        if value is not None:
-            from zoneinfo import ZoneInfo
-
-            try:
-                ZoneInfo(value)
-            except Exception:
-                raise ValueError(f"unknown timezone {value!r}") from None
-        return value
+        return check_timezone(value)
     # Who hears about the service itself (a source gone quiet), not about articles.
     operators: list[str] = Field(default_factory=list)
     retry_initial_s: float = Field(30, gt=0)

@@ -35,6 +35,7 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from indexer.config import check_timezone
 from indexer.yamlfile import load_yaml
 
 log = structlog.get_logger(__name__)
@@ -98,14 +99,7 @@ class Rule(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz_valid(cls, value: str | None) -> str | None:
-        if value is not None:
-            from zoneinfo import ZoneInfo
-
-            try:
-                ZoneInfo(value)
-            except Exception:
-                raise ValueError(f"unknown timezone {value!r}") from None
-        return value
+        return check_timezone(value)
 
     @property
     def fingerprint(self) -> str:
