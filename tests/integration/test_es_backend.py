@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import structlog.testing
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.article import Article
@@ -141,12 +142,15 @@ def test_credentials_are_used_but_never_shown(es_url, caplog):
     assert ElasticsearchBackend(key).es._headers["authorization"] == "ApiKey a2V5OnNlY3JldA=="
     caplog.set_level(logging.DEBUG)
     try:
-        b.init()
-        st = b.status()
+        with structlog.testing.capture_logs() as events:
+            b.init()
+            st = b.status()
     finally:
         b.destroy()
         b.close()
+    assert any(e["event"] == "index.init" for e in events)
     assert secret not in repr(cfg) and secret not in str(st) and secret not in caplog.text
+    assert secret not in repr(events)
     assert ElasticsearchBackend(IndexConfig(url="https://127.0.0.1:1")).es.transport.node_pool.get().config.verify_certs
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import socket
 import threading
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import structlog
+import structlog.testing
 
 from scheduler.kibana import (
     KibanaImportError,
@@ -182,19 +183,20 @@ def test_overwrite_false_and_space(kibana):
     assert req["query"] == {}
 
 
-def test_api_key_goes_in_a_header_and_nowhere_else(kibana, caplog):
-    caplog.set_level(logging.DEBUG)
-    import_saved_objects(kibana.url, NDJSON, api_key="c2VjcmV0LWtleQ==")
+def test_api_key_goes_in_a_header_and_nowhere_else(kibana):
+    with structlog.testing.capture_logs() as events:
+        import_saved_objects(kibana.url, NDJSON, api_key="c2VjcmV0LWtleQ==")
     assert kibana.requests[0]["headers"]["authorization"] == "ApiKey c2VjcmV0LWtleQ=="
-    assert "c2VjcmV0LWtleQ" not in caplog.text
+    assert [e["event"] for e in events] == ["kibana.import_started", "kibana.imported"]
+    assert "c2VjcmV0LWtleQ" not in repr(events)
 
 
-def test_basic_auth(kibana, caplog):
-    caplog.set_level(logging.DEBUG)
-    import_saved_objects(kibana.url, NDJSON, username="elastic", password="hunter2")
+def test_basic_auth(kibana):
+    with structlog.testing.capture_logs() as events:
+        import_saved_objects(kibana.url, NDJSON, username="elastic", password="hunter2")
     token = base64.b64encode(b"elastic:hunter2").decode()
     assert kibana.requests[0]["headers"]["authorization"] == f"Basic {token}"
-    assert "hunter2" not in caplog.text and token not in caplog.text
+    assert events and "hunter2" not in repr(events) and token not in repr(events)
 
 
 def test_api_key_and_password_together_is_a_caller_error(kibana):
