@@ -818,12 +818,13 @@ class MatcherSet:
 _WORD_RUN = re.compile(r"(?:\w|[\u0300-\u036f])+")
 
 
-def _positive_leaves(node: Node, negated: bool = False) -> Iterable[Node]:
+def positive_leaves(node: Node, negated: bool = False) -> Iterable[Node]:
+    """The leaves of a query that are not under a NOT: what a hit contains, so what to highlight."""
     if isinstance(node, Not):
-        yield from _positive_leaves(node.child, not negated)
+        yield from positive_leaves(node.child, not negated)
     elif isinstance(node, (And, Or)):
         for c in node.children:
-            yield from _positive_leaves(c, negated)
+            yield from positive_leaves(c, negated)
     elif not negated:
         yield node
 
@@ -838,7 +839,7 @@ def highlight(node: Node | None, article: Article, *, max_chars: int = 240, mark
     terms: set[str] = set()
     prefixes: list[str] = []
     fields_hit: set[str] = set()
-    for leaf in (_positive_leaves(node) if node is not None else ()):
+    for leaf in (positive_leaves(node) if node is not None else ()):
         if isinstance(leaf, Term):
             terms.add(leaf.token)
         elif isinstance(leaf, Phrase):

@@ -36,7 +36,7 @@ from indexer.article import Article
 from indexer.alerts.render import Terms
 from indexer.alerts.rules import Rule
 from indexer.query import (
-    And, ArticleTokens, MatcherSet, Node, Not, Or, Phrase, Prefix, Term, parse, to_es,
+    ArticleTokens, MatcherSet, Node, Phrase, Prefix, Term, parse, positive_leaves, to_es,
 )
 
 log = structlog.get_logger(__name__)
@@ -285,22 +285,12 @@ def build_matcher(active: Sequence[ActiveRule], backend: Any = None, use_percola
 
 # ----------------------------------------------------------------------------------------- helpers
 
-def _positive(node: Node, negated: bool = False) -> Iterable[Node]:
-    if isinstance(node, Not):
-        yield from _positive(node.child, not negated)
-    elif isinstance(node, (And, Or)):
-        for child in node.children:
-            yield from _positive(child, negated)
-    elif not negated:
-        yield node
-
-
 def highlight_terms(query: str) -> Terms:
     """The terms to highlight for a query: its non-negated words, prefixes and phrases (folded)."""
     words: set[str] = set()
     prefixes: list[str] = []
     phrases: list[tuple[str, ...]] = []
-    for leaf in _positive(parse_cached(query)):
+    for leaf in positive_leaves(parse_cached(query)):
         if isinstance(leaf, Term):
             words.add(leaf.token)
         elif isinstance(leaf, Prefix):
