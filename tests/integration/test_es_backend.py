@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -162,3 +163,42 @@ def test_unreachable_cluster_is_reported_not_raised():
 
     with pytest.raises(BackendUnavailable):
         b.index([art(1)])
+
+
+def test_a_large_batch_goes_as_concurrent_requests_and_loses_nothing(make):
+    b = make(bulk_concurrency=3)
+    b.init()
+    batch = [art(i) for i in range(300)]
+    batch[150] = art(150, word_count=10**12)  # rejected in whichever part it lands
+    newer = art(7, title="Headline 7 second version")
+    batch.append(newer)  # same id as batch[7]: must land after it, so the newer title wins
+    parts = b._partition(batch)
+    assert len(parts) == 3 and sorted(a.url for p in parts for a in p) == sorted(a.url for a in batch)
+    got = b.index(batch)
+    assert len(got.indexed) == 300 and not got.deferred
+    assert [doc_id for doc_id, _ in got.failed] == [batch[150].id]
+    b.refresh()
+    assert b.count() == 299
+    assert b.get(newer.id).title == "Headline 7 second version"
+
+
+def test_bulk_requests_really_overlap(make, monkeypatch):
+    b = make(bulk_concurrency=2)
+    b.init()
+    active, peak = 0, 0
+    original = b._bulk
+
+    def counting(actions):
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        try:
+            first = next(actions)
+            time.sleep(0.2)  # both requests are in flight if the parts run concurrently
+            return original(iter([first, *actions]))
+        finally:
+            active -= 1
+
+    monkeypatch.setattr(b, "_bulk", counting)
+    got = b.index([art(i) for i in range(200)])
+    assert len(got.indexed) == 200 and peak == 2

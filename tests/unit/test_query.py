@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indexer.article import Article
+from indexer.query import _TOKEN_TABLE, fold
 from indexer.query import (
     And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens,
     compile_matcher, fold_keyword, highlight, matches, parse, to_es, to_fts5, tokenize,
@@ -188,3 +191,13 @@ def test_parse_is_thread_safe():
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(parse, qs))
     assert got == [parse(q) for q in qs]
+
+
+_FOLD_ALPHABET = "aZ9 .,-'\u2019\u201c\u201d\u2014\u00a0\u00e9\u00df\u00c6\u00f0\u0142\u0416\u0434\u4e2d\u0627\u0301"
+
+
+@given(st.text(alphabet=_FOLD_ALPHABET, max_size=60) | st.text(max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_fold_fast_paths_agree_with_the_table(text):
+    # fold() takes shortcuts for typographic marks, Latin-1 and other scripts; all must equal the table
+    assert fold(text) == text.translate(_TOKEN_TABLE)
