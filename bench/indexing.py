@@ -108,25 +108,11 @@ def run_sqlite(articles: list[Article], batch: int) -> tuple[float, int]:
 
 
 def _bench_node():
-    """A throwaway node from the test harness, but with the full JIT (the harness uses C1 only for fast
-    start-up, which costs indexing throughput)."""
-    import subprocess
+    """A throwaway node from the test harness, with the full JIT (the suite's C1-only JIT starts sooner
+    but indexes slower)."""
+    from tests.harness.elasticsearch import ElasticsearchNode
 
-    from tests.harness import elasticsearch as harness
-
-    class BenchNode(harness.ElasticsearchNode):
-        def start(self, timeout: float = 180) -> None:
-            user = harness._es_user()
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ES_JAVA_HOME": harness.java_home(),
-                   "ES_PATH_CONF": str(self.workdir / "config"), "ES_TMPDIR": str(self.workdir / "tmp"),
-                   "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}"}
-            log = open(self.workdir / "stdout.log", "ab")
-            self.proc = subprocess.Popen([str(self.home / "bin" / "elasticsearch")], env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, user=user.pw_uid if user else None,
-                                         group=user.pw_gid if user else None, start_new_session=True)
-            self._wait_ready(timeout)
-
-    node = BenchNode(heap="1g")
+    node = ElasticsearchNode(heap="1g", quick_jit=False)
     node.start()
     return node
 
