@@ -85,6 +85,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
            concurrency: int, pool_workers: int, texts_out: str | None) -> None:
     """One measured crawl in this process; prints its figures as one JSON line."""
     from crawler.runner import run_crawl_blocking
+    from scheduler import logs
     from scheduler.app import build
     from scheduler.config import Config
 
@@ -119,6 +120,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
         "rules": rules(n_rules),
     }
     config = Config.model_validate(raw)
+    logs.configure(config.log.level, config.log.format)  # as the CLI does: structlog's default prints debug too
     app = build(config)
     app.backend.init()
     meter = common.Meter()

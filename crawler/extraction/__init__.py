@@ -21,12 +21,12 @@ from typing import Any
 import structlog
 from lxml import etree
 from lxml.html import HtmlElement
-from trafilatura.utils import load_html
 
 from crawler.extraction import authors as authors_mod
 from crawler.extraction import dates, language as language_mod, metadata
 from crawler.extraction.body import extract_body
 from crawler.extraction.boilerplate import AGENCY_CREDIT
+from crawler.extraction.htmlparse import load_html
 from crawler.extraction.page import Page, jsonld_types
 from crawler.extraction.sites import rule_for
 from crawler.urls import canonicalize

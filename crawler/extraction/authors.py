@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.extraction.boilerplate import AGENCY_CREDIT
+from crawler.extraction.byline import find_byline
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
 
@@ -81,9 +82,7 @@ def from_meta(page: Page) -> list[str]:
 
 def from_byline(page: Page) -> list[str]:
     """trafilatura's byline heuristics (class/rel/itemprop patterns over the DOM)."""
-    from trafilatura.metadata import extract_author
-
-    found = extract_author(page.tree)
+    found = find_byline(page.tree)
     return clean_names(found.split(";")) if found else []
 
 

@@ -3,8 +3,8 @@
 Safety rules, all enforced here rather than trusted to the templates:
 
 * every header value goes through :func:`clean_header` (CR, LF and every other control or line-separator
-  character become a space), and the message uses ``email.policy.SMTP``, which refuses a raw newline
-  in a header anyway — an article title cannot add headers;
+  character become a space), and the message uses ``email.policy.SMTP`` (a copy that caches parsed and
+  folded headers), which refuses a raw newline in a header anyway — an article title cannot add headers;
 * every value placed in the HTML template is ``html.escape``-d (quotes included); the only markup we add
   is ``<mark>`` around matched terms, built from already-escaped pieces;
 * links are only rendered as ``href`` when they are http(s).
@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from string import Template
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -37,7 +36,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 SUBJECT_PREFIX = "[mediawatch]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"(?:\w|[\u0300-\u036f])+", re.UNICODE)  # word runs (combining marks stay inside)
+_WORD_SPLIT = re.compile(r"((?:\w|[\u0300-\u036f])+)")  # word runs (combining marks stay inside), kept by split
 
 
 @lru_cache(maxsize=None)
@@ -75,36 +74,63 @@ class Terms:
         return bool(self.words or self.prefixes or self.phrases)
 
 
-def _marks(tokens: Sequence[str], terms: Terms) -> list[bool]:
-    marked = [False] * len(tokens)
-    for i, tok in enumerate(tokens):
-        if tok in terms.words or any(tok.startswith(p) for p in terms.prefixes):
-            marked[i] = True
-    for phrase in terms.phrases:
+def _phrase_marks(flat: Sequence[str], phrases: Iterable[tuple[str, ...]]) -> list[bool]:
+    """Which tokens of ``flat`` are inside an occurrence of one of ``phrases``."""
+    marked = [False] * len(flat)
+    for phrase in phrases:
         n = len(phrase)
         if not n:
             continue
-        for i in range(len(tokens) - n + 1):
-            if tokens[i] == phrase[0] and tuple(tokens[i : i + n]) == phrase:
+        for i in range(len(flat) - n + 1):
+            if flat[i] == phrase[0] and tuple(flat[i : i + n]) == phrase:
                 for j in range(i, i + n):
                     marked[j] = True
     return marked
 
 
-def _span_marks(value: str, spans: list[tuple[int, int]], terms: Terms) -> list[bool]:
-    """Which word spans contain a matched token (a span may fold to several tokens: ``e_mail``)."""
+@lru_cache(maxsize=1 << 14)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    # News text repeats its words, within an article and across the mails of a batch.
+    return tuple(tokenize(word))
+
+
+@dataclass(frozen=True)
+class _Words:
+    """A cleaned value cut into word runs: ``parts`` alternates gap, word, gap, …, word, gap."""
+
+    value: str
+    parts: list[str]
+    tokens: list[tuple[str, ...]]  # per word (a word may fold to several tokens: ``e_mail``)
+    where: dict[str, list[int]]  # token -> the words holding it
+
+
+@lru_cache(maxsize=16)
+def _words(value: str) -> _Words:
+    # Cached: an article matching several rules is highlighted once per mail, with the same text,
+    # and its mails go out one after the other.
+    value = clean_text(value)
+    parts = _WORD_SPLIT.split(value)
+    tokens = [_word_tokens(w) for w in parts[1::2]]
+    where: dict[str, list[int]] = {}
+    for i, toks in enumerate(tokens):
+        for tok in toks:
+            where.setdefault(tok, []).append(i)
+    return _Words(value, parts, tokens, where)
+
+
+def _marked_words(cut: _Words, terms: Terms) -> set[int]:
+    """Indices of the words that hold a matched token."""
     if not terms:
-        return [False] * len(spans)
-    flat: list[str] = []
-    owner: list[int] = []
-    for i, (a, b) in enumerate(spans):
-        for tok in tokenize(value[a:b]):
-            flat.append(tok)
-            owner.append(i)
-    marked = [False] * len(spans)
-    for j, m in enumerate(_marks(flat, terms)):
-        if m:
-            marked[owner[j]] = True
+        return set()
+    hits = cut.where.keys() & terms.words
+    if terms.prefixes:
+        prefixes = tuple(terms.prefixes)
+        hits.update(tok for tok in cut.where if tok.startswith(prefixes))
+    marked = {i for tok in hits for i in cut.where[tok]}
+    if terms.phrases:
+        flat = [tok for toks in cut.tokens for tok in toks]
+        owner = [i for i, toks in enumerate(cut.tokens) for _ in toks]
+        marked.update(owner[j] for j, m in enumerate(_phrase_marks(flat, terms.phrases)) if m)
     return marked
 
 
@@ -117,42 +143,36 @@ class Snippet:
 
 def highlight(value: str, terms: Terms, max_words: int | None = None, before: int = 12) -> Snippet:
     """Highlight ``terms`` in ``value``; with ``max_words`` cut a window around the first match."""
-    value = clean_text(value)
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(value)]
-    marked = _span_marks(value, spans, terms)
-    first = next((i for i, m in enumerate(marked) if m), None)
-    lo, hi = 0, len(spans)
-    if max_words is not None and len(spans) > max_words:
+    cut = _words(value or "")
+    n = len(cut.tokens)
+    if not n:
+        return Snippet(cut.value, html.escape(cut.value), False)
+    marked = _marked_words(cut, terms)
+    first = min(marked, default=None)
+    lo, hi = 0, n
+    if max_words is not None and n > max_words:
         lo = max(0, (first or 0) - before)
-        hi = min(len(spans), lo + max_words)
+        hi = min(n, lo + max_words)
         lo = max(0, hi - max_words)
-    if not spans:
-        return Snippet(value, html.escape(value), False)
-    start = 0 if lo == 0 else spans[lo][0]
-    end = len(value) if hi == len(spans) else spans[hi - 1][1]
-    plain: list[str] = []
+    # parts[2i + 1] is word i; the window keeps the gaps between its words, and the value's
+    # leading / trailing gap only when it reaches that end.
+    p0 = 0 if lo == 0 else 2 * lo + 1
+    window = cut.parts[p0 : len(cut.parts) if hi == n else 2 * hi]
+    plain = list(window)
     rich: list[str] = []
-    pos = start
-    for i in range(lo, hi):
-        a, b = spans[i]
-        gap = value[pos:a]
-        plain.append(gap)
-        rich.append(html.escape(gap))
-        word = value[a:b]
-        if marked[i]:
-            plain.append(f"*{word}*")
-            rich.append(f"<mark>{html.escape(word)}</mark>")
-        else:
-            plain.append(word)
-            rich.append(html.escape(word))
-        pos = b
-    tail = value[pos:end]
-    plain.append(tail)
-    rich.append(html.escape(tail))
+    run = 0  # html.escape works per character, so unmarked runs are escaped in one call
+    for i in sorted(i for i in marked if lo <= i < hi):
+        k = 2 * i + 1 - p0
+        word = window[k]
+        plain[k] = f"*{word}*"
+        rich.append(html.escape("".join(window[run:k])))
+        rich.append(f"<mark>{html.escape(word)}</mark>")
+        run = k + 1
+    rich.append(html.escape("".join(window[run:])))
     text, rich_text = "".join(plain), "".join(rich)
     if lo > 0:
         text, rich_text = "… " + text, "… " + rich_text
-    if hi < len(spans):
+    if hi < n:
         text, rich_text = text + " …", rich_text + " …"
     return Snippet(text, rich_text, first is not None)
 
@@ -211,13 +231,75 @@ class Envelope:
         self.domain = self.from_addr.rpartition("@")[2] or "mediawatch.local"
 
 
+class _HeaderFactory(HeaderRegistry):
+    """The SMTP policy's header registry, remembering each header class and each parsed header.
+
+    Every alert mail repeats most of its headers (From, To, the rule, the content types), and
+    parsing them (plus a new class per header name per call in ``HeaderRegistry``) was a third
+    of the cost of building one. Header objects are immutable, so mails can share them.
+    """
+
+    MAX_PARSED = 1024  # unique values (Subject, Message-ID, Date) only pass through
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+        self._parsed: dict[tuple[str, str], Any] = {}
+        self.folds: dict[tuple, tuple[Any, bytes]] = {}  # for _SmtpPolicy
+
+    def __getitem__(self, name: str) -> type:
+        cls = self._classes.get(name)
+        if cls is None:
+            cls = self._classes[name] = super().__getitem__(name)
+        return cls
+
+    def __call__(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return super().__call__(name, value)
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None:
+            if len(self._parsed) >= self.MAX_PARSED:
+                self._parsed.clear()
+            header = self._parsed[key] = super().__call__(name, value)
+        return header
+
+
+class _SmtpPolicy(EmailPolicy):
+    """``policy.SMTP`` that remembers how it folded a header object: with the factory above, the
+    repeated headers of every mail are the same objects, and folding them was most of writing a
+    mail out. Keyed by the object itself (held, so its id stays its own) and by what folding
+    depends on, so a clone with another line length folds afresh."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        folds: dict[tuple, tuple[Any, bytes]] = self.header_factory.folds
+        key = (id(value), name, self.max_line_length, self.linesep, self.utf8, self.cte_type, self.refold_source)
+        hit = folds.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        folded = super().fold_binary(name, value)
+        if len(folds) >= _HeaderFactory.MAX_PARSED:
+            folds.clear()
+        folds[key] = (value, folded)
+        return folded
+
+
+_POLICY = _SmtpPolicy(linesep="\r\n", header_factory=_HeaderFactory())  # what policy.SMTP is, plus the caches
+
+
+@lru_cache(maxsize=1024)
+def _to_header(recipients: tuple[str, ...]) -> str:
+    # A rule mails the same recipients every time; parsing each address was a tenth of a mail.
+    return ", ".join(str(Address(addr_spec=clean_header(r))) for r in recipients)
+
+
 def _message(
     envelope: Envelope, recipients: Iterable[str], subject: str, message_id: str, text: str, rich: str,
     extra: dict[str, str] | None = None, now: datetime | None = None,
 ) -> EmailMessage:
-    msg = EmailMessage(policy=policy.SMTP)
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = formataddr((clean_header(envelope.from_name), clean_header(envelope.from_addr)))
-    msg["To"] = ", ".join(str(Address(addr_spec=clean_header(r))) for r in recipients)
+    msg["To"] = _to_header(tuple(recipients))
     msg["Subject"] = clean_header(subject, limit=250)
     msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
     msg["Message-ID"] = clean_header(message_id)

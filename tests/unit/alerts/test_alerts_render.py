@@ -151,3 +151,22 @@ def test_outbox_failure_is_a_send_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(SendError):
         OutboxSender(blocker / "sub").send(instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<m@x>"))
+
+
+def test_mails_share_parsed_headers_but_never_their_values():
+    """Repeated headers are parsed and folded once (render's caches); each mail still carries its own."""
+    long_title = "Lukashenko " + " ".join(f"word{i}" for i in range(20))
+    first = instant_message(ENV, "belarus", "Lukashenko", ["a@example.org"], article(title=long_title), TERMS, "<m1@x>")
+    second = instant_message(ENV, "minsk", "Lukashenko", ["b@example.org", "c@example.org"], article(), TERMS, "<m2@x>")
+    again = instant_message(ENV, "belarus", "Lukashenko", ["a@example.org"], article(title=long_title), TERMS, "<m3@x>")
+    one, two, three = (parse(m) for m in (first, second, again))
+    assert (one["To"], two["To"]) == ("a@example.org", "b@example.org, c@example.org")
+    assert (one["X-Mediawatch-Rule"], two["X-Mediawatch-Rule"]) == ("belarus", "minsk")
+    assert one["Subject"] == three["Subject"] == f"[mediawatch] belarus: {long_title}"
+    assert (one["Message-ID"], three["Message-ID"]) == ("<m1@x>", "<m3@x>")
+    folded = first.as_bytes().split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in folded.split(b"\r\n"))  # the SMTP policy folds long headers
+    unfolded = first.as_string(maxheaderlen=0)  # a clone of the policy with another line length
+    assert f"Subject: [mediawatch] belarus: {long_title}\r\n" in unfolded
+    with pytest.raises(ValueError):  # still the SMTP policy's refusal of raw newlines
+        first["X-Test"] = "a\r\nBcc: x@example.org"

@@ -47,3 +47,45 @@ def test_named_author_beats_agency_credit():
     a = extract(html, "https://ex.com/summit")
     assert a.authors == ["Jane Doe"]
     assert "(AFP, Reuters)" not in a.text
+
+
+BYLINES = {
+    "plain": "<div class='byline'>By Jane Doe</div>",
+    "time-inside": "<div class='author-name'>By<time>May 2</time>Jane Doe, <time>10:00</time>Berlin</div>",
+    "in-comments": "<section class='comments'><span class='author'>Troll 42</span></section>"
+                   "<p class='author'>Jane Doe</p>",
+    "in-sidebar": "<div class='sidebar'><a rel='author'>Other Writer</a></div><span class='byline'>Jane Doe</span>",
+    "discarded-byline": "<div class='meta-date author'>Yesterday</div><span itemprop='author'>Jane Doe</span>",
+    "too-long": "<div class='author'>" + "word " * 40 + "</div><span class='writer'>Jane Doe</span>",
+    "none": "<p>Nobody signed this.</p>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BYLINES))
+def test_byline_finder_answers_as_trafilatura(name):
+    from trafilatura.metadata import extract_author
+
+    from crawler.extraction import parse
+    from crawler.extraction.byline import find_byline
+
+    tree = parse(f"<html><body><article>{BYLINES[name]}{BODY}</article></body></html>")
+    assert find_byline(tree) == extract_author(tree)
+
+
+@pytest.mark.timeout(120)
+def test_byline_finder_answers_as_trafilatura_on_real_pages():
+    import json
+
+    from trafilatura.metadata import extract_author
+
+    from crawler.extraction import parse
+    from crawler.extraction.byline import find_byline
+
+    from ._data import SHARED, aeb_page
+
+    path = SHARED / "eval" / "aeb-dev" / "ground-truth.json"
+    if not path.exists():
+        pytest.skip("shared data not available")
+    for item in list(json.loads(path.read_text("utf-8")).values())[:40]:
+        tree = parse(aeb_page(item["url"])[0])
+        assert find_byline(tree) == extract_author(tree), item["url"]

@@ -77,3 +77,20 @@ def test_real_page_with_conflicting_candidates():
     # JSON-LD says 2023-11-03, the Open Graph tag and the visible <time> say 2023-11-06.
     html, url, truth = traf_page("utopia.de-Werbung.html")
     assert extract_fields(html, url)["date"] == truth["date"] == "2023-11-06"
+
+
+def _no_fallback(page: Page) -> str | None:
+    raise AssertionError("the expensive text search ran although the page states its date")
+
+
+def test_machine_readable_date_never_reaches_the_text_search():
+    p = page('<script type="application/ld+json">{"@type":"NewsArticle","headline":"T",'
+             '"datePublished":"2023-04-30T10:00:00Z"}</script>')
+    found, source = published_at(p, now=NOW, fallback=_no_fallback)
+    assert (found.isoformat(), source) == ("2023-04-30T10:00:00+00:00", "jsonld")
+
+
+def test_text_search_only_for_pages_without_a_stated_date():
+    calls = []
+    found, source = published_at(page(), now=NOW, fallback=lambda p: calls.append(1) or "2023-03-01")
+    assert calls == [1] and (found.date().isoformat(), source) == ("2023-03-01", "htmldate")

@@ -105,3 +105,28 @@ def test_recall_run_when_page_is_mostly_other_text(monkeypatch):
     menu = "<nav>" + "".join(f"<a href='/s{i}'>Section number {i} of the site</a>" for i in range(200)) + "</nav>"
     body.ensemble_lines(parse(_article(menu)), "https://example.org/a")
     assert calls
+
+
+def test_token_tables_cover_every_raw_prune():
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH, REMOVE_COMMENTS_XPATH
+
+    tables = {"layout": (trafpipe._LAYOUT_PRUNES, RAW_TREE_PRUNE_XPATH),
+              "comments": (trafpipe._COMMENT_PRUNES, REMOVE_COMMENTS_AND_LISTS_XPATH),
+              "cleaned comments": (trafpipe._CLEANED_COMMENT_PRUNES, REMOVE_COMMENTS_XPATH)}
+    for name, (table, expressions) in tables.items():
+        # a prune trafilatura adds must be listed here, or it would never run
+        assert [xpath for xpath, _ in table] == list(expressions), name
+        for xpath, tokens in table:
+            assert all(token in xpath.path for token in tokens), (name, xpath.path)
+
+
+@pytest.mark.parametrize("marker", ['class="infinite-scroll"', 'id="mvp-post-add-box"'])
+def test_rare_containers_are_still_pruned_when_present(marker):
+    html = _article(f"<div {marker}>" + "<p>Another appended story that should not be read.</p>" * 5 + "</div>")
+    raw = trafpipe.prepare(parse(html))
+    assert raw.prunes and "appended story" not in etree.tostring(raw.tree, encoding="unicode")
+
+
+def test_pages_without_rare_markup_skip_the_raw_prunes():
+    raw = trafpipe.prepare(parse(_article()))
+    assert raw.prunes == raw.comment_prunes == raw.cleaned_prunes == []
