@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import platform
 import resource
@@ -326,6 +327,14 @@ def score_texts(expected: dict[str, str], got: dict[str, str]) -> dict[str, Any]
 
 
 # --------------------------------------------------------------------------- output
+
+
+def quiet_logs() -> None:
+    """A benchmark's output is its table; our info logs (skipped pages, index init) would bury it."""
+    import structlog
+
+    logging.disable(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
 
 
 def now_iso() -> str:

@@ -37,6 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEDIAWATCH_EVAL_DIR", REPO.parent / "shared" / "eval")).parent
 sys.path.insert(0, str(REPO))
+from bench import common  # noqa: E402
+
 WARMUP_PAGES = 60  # from the other dev set; see the docstring
 QUICK_PAGES = 30
 TARGET_PAGES_PER_CORE = 70.0  # issue 4
@@ -96,19 +98,6 @@ def load_pages(score, data: str, limit: int | None = None) -> tuple[str, dict, l
     return kind, truth, pages
 
 
-def _quiet_logs() -> None:
-    """Extraction logs skipped pages at info level; the benchmark output is the table."""
-    import logging
-
-    logging.disable(logging.WARNING)
-    try:
-        import structlog
-
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    except ImportError:
-        pass
-
-
 def _other_set(data: str) -> str:
     """The dev set a worker warms up on: the one it is not timing."""
     name = "traf-dev" if Path(data).name == "aeb-dev" else "aeb-dev"
@@ -129,7 +118,7 @@ def _warm_up(fn, score, data: str) -> None:
 def worker(system: str, data: str, limit: int | None, cold: bool) -> int:
     """Child process: time one system over one data set; print {id: output} and CPU seconds.
     ``cold`` skips the warm-up, so the pass includes the one-time costs."""
-    _quiet_logs()
+    common.quiet_logs()
     fn = SYSTEMS[system]
     score = load_scorer()
     _, _, pages = load_pages(score, data, limit)

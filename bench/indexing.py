@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import sys
@@ -27,8 +26,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlparse
-
-import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -131,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.docs, args.runs = min(args.docs, 1000), 1
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # the table is the output
+    common.quiet_logs()
 
     articles = build_articles(args.docs)
     size = statistics.mean(len(a.text) + len(a.title) + len(a.description) for a in articles)

@@ -13,7 +13,7 @@ from typing import Any
 from crawler.sources import CrawlSettings, Source
 
 try:  # the installed distribution's version; a source checkout falls back to pyproject's
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import version
 
     VERSION = version("mediawatch")
 except Exception:  # PackageNotFoundError or no metadata at all

@@ -55,7 +55,7 @@ import bisect
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from indexer.article import Article

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from crawler.sources import CrawlSettings, Source, parse_duration
+from crawler.sources import CrawlSettings, Source
 from indexer.alerts.rules import Rule
 from indexer.config import IndexConfig, MailConfig
 from indexer.yamlfile import load_yaml

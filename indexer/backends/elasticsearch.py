@@ -20,9 +20,8 @@ assumed: the minimal distribution has no analysis-common, no ILM, and answers ``
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 import structlog

@@ -24,7 +24,7 @@ from indexer.backends.base import (
     finite_limit, stamp, to_node,
 )
 from indexer.query import (
-    ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, KEYWORD_QUERY_FIELDS, article_keywords, folded_text,
+    ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, article_keywords, folded_text,
     highlight, kw_token, to_fts5,
 )
 
