@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from crawler.sources import parse_duration
 from scheduler import config as config_mod
 from scheduler import jobs
 
@@ -140,7 +141,7 @@ class Daemon:
                 continue
             job_id = f"crawl:{src.name}"
             wanted.add(job_id)
-            jitter = int(config_mod.parse_duration(src.schedule.jitter).total_seconds())
+            jitter = int(parse_duration(src.schedule.jitter).total_seconds())
             if src.schedule.cron:
                 trigger = CronTrigger.from_crontab(src.schedule.cron, timezone=timezone.utc)
                 trigger.jitter = jitter or None
@@ -215,7 +216,7 @@ class Daemon:
         interval = src.schedule.interval or timedelta(hours=1)
         since = self.last_article.get(name, self.started_at)
         crawl = self.cfg.crawl
-        threshold = max(interval * crawl.quiet_after_intervals, config_mod.parse_duration(crawl.quiet_min))
+        threshold = max(interval * crawl.quiet_after_intervals, parse_duration(crawl.quiet_min))
         quiet = now - since > threshold
         self.metrics.quiet.labels(name).set(1 if quiet else 0)
         if not quiet:
