@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 from tests.harness.elasticsearch import ElasticsearchNode
 
                 t0 = time.perf_counter()
-                node = ElasticsearchNode(heap=args.es_heap)
+                node = ElasticsearchNode(heap=args.es_heap, quick_jit=False)
                 node.start()
                 es_url, es_version = node.url, node.version()
                 print(f"elasticsearch {es_version} at {es_url} (started in {time.perf_counter() - t0:.0f}s)",

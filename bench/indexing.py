@@ -3,7 +3,8 @@
 Articles are built from the aeb-dev ground-truth bodies (real news pages, ~4.5 kB of text on average),
 rotated and varied so every document is distinct. Each run indexes into a fresh index / file through the
 backend's own ``index()`` (folding + concurrent bulk requests), in batches of ``--batch``; the median of
-``--runs`` runs is printed. Besides docs/s (wall), each run reports the CPU it cost per document on the
+``--runs`` runs is printed, after ``--warmup`` untimed runs: the node is a long-running service, and a
+fresh JVM indexes its first ten thousand documents about a third slower while the JIT compiles. Besides docs/s (wall), each run reports the CPU it cost per document on the
 client (this process) and, for a node this script started, in Elasticsearch: on a 2-core machine where
 both share the cores, their sum bounds the rate (2 / CPU s per doc), which stays meaningful when other
 work disturbs the wall-clock figure.
@@ -117,7 +118,8 @@ def _bench_node():
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=8000)
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=IndexConfig().bulk_size, help="articles per index() call")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed Elasticsearch runs first")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smoke run: 1000 docs, 1 run")
     ap.add_argument("--url", default=os.environ.get("MEDIAWATCH_ES_URL", "http://127.0.0.1:19200"))
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", dest="json_out", help="also write the result JSON here")
     args = ap.parse_args(argv)
     if args.quick:
-        args.docs, args.runs = min(args.docs, 1000), 1
+        args.docs, args.runs, args.warmup = min(args.docs, 1000), 1, 0
     common.quiet_logs()
 
     articles = build_articles(args.docs)
@@ -142,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.start_node:
                 node = _bench_node()
                 url, es_pid = node.url, node.proc.pid
+            for r in range(args.warmup):
+                got = run_es(url, articles, args.batch, es_pid)
+                print(f"  elasticsearch warm-up {r + 1}: {got['docs_per_s']:,.0f} docs/s (not counted)", flush=True)
             runs = []
             for r in range(args.runs):
                 got = run_es(url, articles, args.batch, es_pid)
@@ -177,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = [common.target("bulk docs/s into Elasticsearch (2 cores)", es_row["docs_per_s"], ">=",
                              TARGET_ES_DOCS_PER_S)] if es_row else []
     common.emit(common.result("indexing", rows, targets=targets, params={
-        "docs": args.docs, "batch": args.batch, "runs": args.runs, "mean_text_kib": round(size / 1024, 2),
+        "docs": args.docs, "batch": args.batch, "runs": args.runs, "warmup_runs": args.warmup,
+        "mean_text_kib": round(size / 1024, 2),
         "bulk_concurrency": IndexConfig().bulk_concurrency,
         "index_original_text": IndexConfig().index_original_text}), args.json_out)
     return 0

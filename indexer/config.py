@@ -36,8 +36,8 @@ class IndexConfig(BaseModel):
     `index_original_text` also indexes the unfolded text fields for Kibana field queries (about twice the
     indexing CPU); the folded fields serve every mediawatch query either way.
 
-    Ingest: a batch goes out at `bulk_size` articles or after `bulk_interval_s`, as `bulk_concurrency`
-    concurrent bulk requests; a failing batch is retried
+    Ingest: a batch goes out at `bulk_size` articles or after `bulk_interval_s`, as bulk requests of
+    about 250 articles, `bulk_concurrency` of them in flight at once; a failing batch is retried
     `retry_attempts` times with exponential backoff from `retry_backoff_s`, then spooled to `spool_path`
     (a directory) and replayed in order once the backend answers (probed every `probe_interval_s`, doubling
     up to `probe_max_s`).
@@ -64,8 +64,8 @@ class IndexConfig(BaseModel):
     index_original_text: bool = False
     retention_days: int | None = Field(None, ge=1)
     spool_path: str = "./data/spool"
-    bulk_size: int = Field(500, ge=1)
-    bulk_concurrency: int = Field(2, ge=1, le=16)
+    bulk_size: int = Field(2000, ge=1)
+    bulk_concurrency: int = Field(3, ge=1, le=16)
     bulk_interval_s: float = Field(2.0, gt=0)
     retry_attempts: int = Field(3, ge=0)
     retry_backoff_s: float = Field(0.5, ge=0)

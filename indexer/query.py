@@ -183,8 +183,9 @@ def tokenize(text: str | None) -> list[str]:
     """Our tokens of ``text`` (see module docstring). Shared by indexing, querying and matching."""
     if not text:
         return []
-    tokens = fold(text).split()
-    if tokens and max(map(len, tokens)) > MAX_TOKEN:
+    folded = fold(text)
+    tokens = folded.split()
+    if len(folded) > MAX_TOKEN and max(map(len, tokens)) > MAX_TOKEN:
         tokens = [t[i:i + MAX_TOKEN] for t in tokens for i in range(0, len(t), MAX_TOKEN)]
     return tokens
 

@@ -71,7 +71,8 @@ def _search_source(query: str = "") -> str:
     )
 
 
-def data_view(obj_id: str, pattern: str, time_field: str, name: str, field_formats: dict) -> dict:
+def data_view(obj_id: str, pattern: str, time_field: str, name: str, field_formats: dict,
+              hidden: tuple[str, ...] = ()) -> dict:
     return _envelope(
         "index-pattern",
         obj_id,
@@ -81,7 +82,7 @@ def data_view(obj_id: str, pattern: str, time_field: str, name: str, field_forma
             "fields": "[]",  # Kibana reads the field list from the mapping
             "name": name,
             "runtimeFieldMap": "{}",
-            "sourceFilters": "[]",
+            "sourceFilters": _j([{"value": glob} for glob in hidden]),
             "timeFieldName": time_field,
             "title": pattern,
             "typeMeta": "{}",
@@ -303,6 +304,7 @@ def build_objects() -> list[dict]:
     articles = data_view(
         ARTICLES_VIEW, ARTICLES_PATTERN, "published_at", "mediawatch articles",
         {"url": {"id": "url"}, "canonical_url": {"id": "url"}},
+        hidden=("*_folded",),  # our query copies of the text: stored, but noise in Discover
     )
     alerts = data_view(
         ALERTS_VIEW, ALERTS_PATTERN, "sent_at", "mediawatch alert hits", {"url": {"id": "url"}},

@@ -202,6 +202,8 @@ def test_data_views(objects):
     assert set(views) == {ARTICLES_PATTERN, ALERTS_PATTERN}
     assert views[ARTICLES_PATTERN]["attributes"]["timeFieldName"] == "published_at"
     assert views[ALERTS_PATTERN]["attributes"]["timeFieldName"] == "sent_at"
+    hidden = [f["value"] for f in json.loads(views[ARTICLES_PATTERN]["attributes"]["sourceFilters"])]
+    assert hidden == ["*_folded"]
     for title, view in views.items():
         fields = _fields_for(view)
         time_field = view["attributes"]["timeFieldName"]
