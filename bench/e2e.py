@@ -2,7 +2,8 @@
 
 One run = a fresh process with a fresh data dir (empty frontier, spool, alert ledger) and a
 fresh index prefix on the one Elasticsearch node of this invocation (started with
-``tests.harness.elasticsearch.ElasticsearchNode``, outside the measured process tree): the
+``tests.harness.elasticsearch.ElasticsearchNode``, outside the measured process tree, and warmed up
+with throwaway bulk indexing, as a long-running node is): the
 source is the site's sitemap (``--discovery sitemap``, default) or its paged RSS feeds
 (``--discovery feeds``), ``--rules`` instant alert rules are on (mails go to the outbox
 folder), and the run is what the daemon does for one crawl:
@@ -82,8 +83,9 @@ def _plain(value: Any) -> Any:
 
 
 def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str, n_rules: int,
-           concurrency: int, pool_workers: int, texts_out: str | None) -> None:
-    """One measured crawl in this process; prints its figures as one JSON line."""
+           concurrency: int, pool_workers: int, texts_out: str | None, es_pid: int | None = None) -> None:
+    """One measured crawl in this process; prints its figures as one JSON line. ``es_pid``: the node's
+    CPU is read over the measured span only (the read-back of the texts afterwards costs it more)."""
     from crawler.runner import run_crawl_blocking
     from scheduler import logs
     from scheduler.app import build
@@ -125,6 +127,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
     app.backend.init()
     meter = common.Meter()
     phases = {}
+    es_cpu0 = common.cpu_seconds_tree(es_pid) if es_pid else None
     with meter:
         t = time.perf_counter()
         summaries = run_crawl_blocking(config.sources, config.crawl, app.ingestor, progress=None)
@@ -136,6 +139,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
         app.alerts.send_due()
         phases["send_due_s"] = time.perf_counter() - t
         meter.stop()
+    es_cpu = common.cpu_seconds_tree(es_pid) - es_cpu0 if es_pid else None
     app.backend.refresh()
     indexed = app.backend.count()
     alerts = app.alerts.status()
@@ -156,6 +160,8 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
     out = common.figures(indexed, meter.wall, meter.cpu, meter.rss.peak_mb)
     out.update({k: round(v, 3) for k, v in phases.items()})
     out.update(summaries=_plain(summaries), alerts=_plain(alerts), outbox_mails=outbox)
+    if es_cpu is not None:
+        out["es_cpu_s_per_article"] = round(es_cpu / max(indexed, 1), 5)
     print(json.dumps(out, default=str), flush=True)
 
 
@@ -175,6 +181,19 @@ def runner_ready() -> str | None:
     return None
 
 
+def warm_up(es_url: str, docs: int = 32000) -> None:
+    """Index ``docs`` throwaway articles first: production nodes run warm, and a fresh JVM spends its
+    first minute compiling the indexing path (about 10 CPU ms per article in a cold e2e run, 2 warm)."""
+    from bench.indexing import build_articles, run_es
+
+    t0 = time.perf_counter()
+    articles = build_articles(min(docs, 8000))
+    for _ in range(max(1, docs // len(articles))):
+        run_es(es_url, articles, 2000, None)
+    print(f"elasticsearch warmed up with {docs} documents in {time.perf_counter() - t0:.0f}s", file=sys.stderr,
+          flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_common_args(ap)
@@ -187,12 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--manifest", help=argparse.SUPPRESS)
     ap.add_argument("--es-url", help=argparse.SUPPRESS)
+    ap.add_argument("--es-pid", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--texts-out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         worker(args.manifest, args.es_url, args.workdir, args.discovery, args.rules, args.concurrency,
-               args.pool_workers, args.texts_out)
+               args.pool_workers, args.texts_out, args.es_pid)
         return 0
     common.apply_quick(args)
     common.exit_on_sigterm()
@@ -223,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                 es_url, es_version = node.url, node.version()
                 print(f"elasticsearch {es_version} at {es_url} (started in {time.perf_counter() - t0:.0f}s)",
                       file=sys.stderr, flush=True)
+                if not args.quick:
+                    warm_up(es_url)
             results = []
             texts_file = logdir / "texts.json"
             for i in range(args.runs):
@@ -232,15 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                          "--workdir", str(work), "--discovery", args.discovery, "--rules", str(args.rules),
                          "--concurrency", str(args.concurrency), "--pool-workers", str(args.pool_workers)]
                 if es_url:
-                    argv_ += ["--es-url", es_url]
+                    argv_ += ["--es-url", es_url, "--es-pid", str(node.proc.pid)]
                 if i == 0:
                     argv_ += ["--texts-out", str(texts_file)]
-                es_cpu0 = common.cpu_seconds_tree(node.proc.pid) if node and node.proc else None
                 web_cpu0 = common.cpu_seconds_tree(server.pid) if server.pid else None
                 res, peak = common.run_worker(argv_, cwd=common.REPO, log_path=logdir / f"run-{i}.log")
-                if es_cpu0 is not None:
-                    res["es_cpu_s_per_article"] = round(
-                        (common.cpu_seconds_tree(node.proc.pid) - es_cpu0) / max(res["articles"], 1), 5)
                 if web_cpu0 is not None:
                     res["server_cpu_s_per_article"] = round(
                         (common.cpu_seconds_tree(server.pid) - web_cpu0) / max(res["articles"], 1), 5)

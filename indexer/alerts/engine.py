@@ -234,6 +234,7 @@ class AlertEngine:
         if not rows:
             return
         consecutive = 0
+        done: list[tuple[AlertRow, str | None]] = []
         with self.mailer.session() as sender:
             for row in rows:
                 now = self.clock()
@@ -251,17 +252,36 @@ class AlertEngine:
                     note = sender.send(msg)
                 except SendError as err:
                     consecutive += 1
-                    next_at = self.ledger.mark_failed(row.rule, row.article_id, str(err), self.clock(),
-                                                      self.mail.retry_initial_s, self.mail.retry_max_s)
-                    report.failed += 1
-                    report.errors.append(str(err))
-                    log.warning("alerts.send_failed", rule=row.rule, article_id=row.article_id, attempt=row.attempts + 1,
-                                retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(), error=str(err))
+                    self._failed(row, err, report)
                     continue
                 consecutive = 0
-                self.ledger.mark_sent(row.rule, row.article_id, self.clock(), note)
-                report.sent += 1
-                report.mails += 1
+                done.append((row, note))
+                if len(done) >= sender.group:
+                    self._commit(sender, done, report)
+            self._commit(sender, done, report)
+
+    def _commit(self, sender: Any, done: list[tuple[AlertRow, str | None]], report: Report) -> None:
+        """Sent means committed: the ledger marks a mail sent only once the sender made it durable."""
+        if not done:
+            return
+        try:
+            sender.commit()
+        except SendError as err:
+            for row, _note in done:
+                self._failed(row, err, report)
+        else:
+            self.ledger.mark_sent([(row.rule, row.article_id, note) for row, note in done], self.clock())
+            report.sent += len(done)
+            report.mails += len(done)
+        done.clear()
+
+    def _failed(self, row: AlertRow, err: SendError, report: Report) -> None:
+        next_at = self.ledger.mark_failed(row.rule, row.article_id, str(err), self.clock(),
+                                          self.mail.retry_initial_s, self.mail.retry_max_s)
+        report.failed += 1
+        report.errors.append(str(err))
+        log.warning("alerts.send_failed", rule=row.rule, article_id=row.article_id, attempt=row.attempts + 1,
+                    retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(), error=str(err))
 
     def _deliver_digests(self, digests: list[DigestRow], report: Report) -> None:
         with self.mailer.session() as sender:
@@ -280,6 +300,7 @@ class AlertEngine:
                 )
                 try:
                     note = sender.send(msg)
+                    sender.commit()
                 except SendError as err:
                     self.ledger.mark_digest_failed(digest.digest_id, str(err), self.clock(),
                                                    self.mail.retry_initial_s, self.mail.retry_max_s)

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from indexer.article import Article
 
@@ -290,12 +290,13 @@ class Ledger:
                         rows.append(row)
         return [AlertRow.from_row(r) for r in rows]
 
-    def mark_sent(self, rule: str, article_id: str, now: float, note: str | None = None) -> None:
+    def mark_sent(self, sent: Sequence[tuple[str, str, str | None]], now: float) -> None:
+        """Mark (rule, article_id, note) alerts sent, in one transaction."""
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE alerts SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?"
                 " WHERE rule = ? AND article_id = ? AND state = 'pending'",
-                (now, note, rule, article_id),
+                [(now, note, rule, article_id) for rule, article_id, note in sent],
             )
 
     def mark_failed(self, rule: str, article_id: str, error: str, now: float, initial: float, maximum: float) -> float:

@@ -1,12 +1,16 @@
 """Delivery: SMTP (tls none | starttls | ssl, optional login, timeouts) or, without SMTP, the outbox.
 
 ``Mailer.session()`` opens one connection for a burst of messages (reconnecting after a failure), so an
-instant batch or a retry sweep costs one TCP/TLS handshake. ``send`` returns normally only when the
-server accepted the message (250 after DATA) or the .eml file is durably in the outbox; anything else
-raises :class:`SendError` and the caller leaves the alert pending for a retry.
+instant batch or a retry sweep costs one TCP/TLS handshake. A message counts as delivered once ``send``
+returned and then ``commit`` returned: SMTP accepted it (250 after DATA) in ``send``, and its ``commit``
+does nothing; an outbox file is durably in place after ``commit``. Anything else raises
+:class:`SendError` and the caller leaves the alert pending for a retry.
 
-Outbox mode writes ``<outbox>/<message-id>.eml`` atomically (temp file, fsync, rename, fsync of the
-folder); the same Message-ID overwrites the same file, so a replay cannot double a message there.
+Outbox mode stages ``<outbox>/<message-id>.eml`` as a temp file in ``send``; ``commit`` fsyncs the staged
+files, renames them into place and fsyncs the folder once, so a burst of mails costs one folder sync and
+the file syncs overlap. The same Message-ID overwrites the same file, so a replay cannot double a message
+there, and a mail staged but never committed (a crash) is simply sent again. ``group`` is how many
+messages a caller may stage before it must commit: 1 for SMTP, where a message is out once accepted.
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ class SendError(Exception):
 
 
 class Sender(Protocol):
+    group: int
+
     def send(self, msg: EmailMessage) -> str | None:
-        """Deliver; return a note (e.g. refused recipients) or None. Raise SendError if not accepted."""
+        """Deliver or stage; return a note (e.g. refused recipients) or None. Raise SendError if not accepted."""
+
+    def commit(self) -> None:
+        """Make every message sent since the last commit durable. Raise SendError if that failed."""
 
 
 def _recipients(msg: EmailMessage) -> list[str]:
@@ -50,6 +59,8 @@ def _sender_addr(msg: EmailMessage) -> str:
 
 class SmtpSender:
     """One (lazily opened) SMTP connection; reconnects on the next send after an error."""
+
+    group = 1
 
     def __init__(self, cfg: SmtpConfig) -> None:
         self.cfg = cfg
@@ -105,6 +116,9 @@ class SmtpSender:
             return f"refused recipients: {sorted(refused)}"
         return None
 
+    def commit(self) -> None:
+        pass  # accepted by the server in send()
+
     def close(self) -> None:
         if self._conn is not None:
             _quietly_close(self._conn)
@@ -131,8 +145,11 @@ def eml_name(message_id: str) -> str:
 
 
 class OutboxSender:
+    group = 200  # staged files held open until commit
+
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        self._staged: list[tuple[int, str, Path]] = []  # (fd, temp path, final path)
 
     def send(self, msg: EmailMessage) -> str | None:
         try:
@@ -140,18 +157,23 @@ class OutboxSender:
             target = self.folder / eml_name(str(msg["Message-ID"]))
             data = msg.as_bytes()
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=self.folder)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+            self._staged.append((fd, tmp, target))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as err:
+            raise SendError(f"outbox: {err}") from err
+        return None
+
+    def commit(self) -> None:
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+        try:
+            for fd, _tmp, _target in staged:
+                os.fsync(fd)
+            for _fd, tmp, target in staged:
                 os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
-                raise
             dir_fd = os.open(self.folder, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
@@ -159,10 +181,25 @@ class OutboxSender:
                 os.close(dir_fd)
         except OSError as err:
             raise SendError(f"outbox: {err}") from err
-        return None
+        finally:
+            _discard(staged)
 
     def close(self) -> None:
-        pass
+        staged, self._staged = self._staged, []
+        _discard(staged)  # never committed: those alerts are still pending and will be sent again
+
+
+def _discard(staged: list[tuple[int, str, Path]]) -> None:
+    """Close the staged files and remove the temp files that were not renamed into place."""
+    for fd, tmp, _target in staged:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
 
 
 class Mailer:
@@ -188,7 +225,9 @@ class Mailer:
 
     def send(self, msg: EmailMessage) -> str | None:
         with self.session() as sender:
-            return sender.send(msg)
+            note = sender.send(msg)
+            sender.commit()
+            return note
 
     def where(self, message_id: str) -> str:
         """Human-readable destination of a sent message, for the CLI."""

@@ -14,6 +14,7 @@ Templates are ``string.Template`` files in ``templates/`` (no template engine de
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -308,8 +309,17 @@ def _message(
     for key, value in (extra or {}).items():
         msg[key] = clean_header(value)
     msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.make_alternative(boundary=_boundary(message_id, text, rich))
     msg.add_alternative(rich, subtype="html", charset="utf-8")
     return msg
+
+
+def _boundary(message_id: str, *parts: str) -> str | None:
+    """A MIME boundary from the Message-ID: the same mail gets the same bytes, and the generator skips
+    its own (a random boundary, and a regex compiled per mail to check the parts for it). None, i.e.
+    random, in the unlikely case a part contains it."""
+    boundary = "==mw_" + hashlib.sha1(message_id.encode("utf-8", "replace")).hexdigest()[:24] + "=="
+    return None if any(boundary in part for part in parts) else boundary
 
 
 def instant_message(

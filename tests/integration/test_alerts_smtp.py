@@ -292,6 +292,31 @@ def test_outbox_mode_writes_parseable_eml(tmp_path):
     engine.close()
 
 
+def test_outbox_commit_failure_leaves_the_group_pending_then_each_mail_once(tmp_path):
+    """Outbox mails of one delivery are committed together; if that fails, none is marked sent, and the
+    retry rewrites the same files (one per Message-ID), so nothing is lost or doubled."""
+    clock = Clock()
+    cfg = mail_cfg(tmp_path, None)
+    engine = AlertEngine(cfg, [rule()], clock=clock)
+    clock.t += 1
+    batch = [article(n, clock.t) for n in range(3)]
+    outbox = Path(cfg.outbox)
+    blocker = outbox / (alert_message_id("belarus", batch[1].id, "mediawatch.test").strip("<>") + ".eml")
+    blocker.mkdir(parents=True)  # the rename of the 2nd mail fails: a directory holds its name
+    report = engine.on_indexed(batch)
+    assert (report.sent, report.failed) == (0, 3)
+    assert engine.status()["pending"] == 3 and not list(outbox.glob(".tmp-*"))
+    blocker.rmdir()
+    clock.t += 11  # past retry_initial_s
+    assert engine.send_due() == 3
+    files = sorted(f.name for f in outbox.iterdir())
+    assert len(files) == 3 and all(f.endswith(".eml") and not f.startswith(".") for f in files)
+    assert engine.status()["pending"] == 0
+    clock.t += 1000
+    assert engine.send_due() == 0
+    engine.close()
+
+
 def test_send_test_reaches_recipients(tmp_path, smtp_server):
     engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule()])
     where = engine.send_test("belarus")

@@ -27,7 +27,7 @@ def test_enqueue_is_idempotent_per_rule_and_article(tmp_path):
     ]
     # re-crawl / re-index of the same URL: same id, nothing new
     assert led.enqueue([item("r1", art(1)), item("r2", art(1))], now=200.0) == []
-    led.mark_sent("r1", a.id, now=101.0)
+    led.mark_sent([("r1", a.id, None)], now=101.0)
     assert led.enqueue([item("r1", a)], now=300.0) == []
     row = led.get("r1", a.id)
     assert row.state == "sent" and row.message_id == alert_message_id("r1", a.id, led.domain)
@@ -61,7 +61,7 @@ def test_failures_back_off_exponentially_and_are_kept(tmp_path):
         due = led.due_instant(now=next_at)
         assert [r.attempts for r in due] == [attempt] and due[0].last_error == f"boom {attempt}"
         t = next_at
-    led.mark_sent("r", a.id, now=t)
+    led.mark_sent([("r", a.id, None)], now=t)
     assert led.due_instant(now=1e12) == []
     assert led.counts()["sent"] == 1 and led.counts()["pending"] == 0
     led.close()

@@ -144,6 +144,18 @@ def test_outbox_writes_parseable_eml_atomically(tmp_path):
     assert parsed.get_body(("html",)) is not None
 
 
+def test_outbox_files_appear_only_when_committed(tmp_path):
+    sender = OutboxSender(tmp_path / "outbox")
+    for i in range(3):
+        sender.send(instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, f"<m{i}@x>"))
+    assert not list((tmp_path / "outbox").glob("m*.eml"))  # staged, not yet in place
+    sender.commit()
+    assert sorted(f.name for f in (tmp_path / "outbox").iterdir()) == ["m0@x.eml", "m1@x.eml", "m2@x.eml"]
+    sender.send(instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<m3@x>"))
+    sender.close()  # never committed: the alert stays pending, and no file or temp file is left
+    assert sorted(f.name for f in (tmp_path / "outbox").iterdir()) == ["m0@x.eml", "m1@x.eml", "m2@x.eml"]
+
+
 def test_outbox_failure_is_a_send_error(tmp_path):
     from indexer.alerts.mailer import SendError
 
@@ -170,3 +182,18 @@ def test_mails_share_parsed_headers_but_never_their_values():
     assert f"Subject: [mediawatch] belarus: {long_title}\r\n" in unfolded
     with pytest.raises(ValueError):  # still the SMTP policy's refusal of raw newlines
         first["X-Test"] = "a\r\nBcc: x@example.org"
+
+
+def test_boundary_comes_from_the_message_id_unless_a_part_contains_it():
+    from indexer.alerts.render import _boundary
+
+    one = instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<b1@x>")
+    again = instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<b1@x>")
+    assert one.get_boundary() == again.get_boundary() == _boundary("<b1@x>")
+    assert [p.get_content_type() for p in one.iter_parts()] == ["text/plain", "text/html"]
+    hostile = article(title=f"see {_boundary('<b2@x>')}")
+    mail = instant_message(ENV, "r", "q", ["a@example.org"], hostile, TERMS, "<b2@x>")
+    assert mail.get_boundary() is None  # the generator picks a random one that is in no part
+    parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert parsed.get_boundary() not in parsed.get_body(("plain",)).get_content()
