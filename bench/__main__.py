@@ -290,9 +290,13 @@ THEAD = ["bench", "target", "value", "goal", "met"]
 
 
 def target_rows(targets: list[dict[str, Any]]) -> list[list[str]]:
-    return [[t.get("bench", ""), t.get("what", ""), fmt(t.get("value"), "{:.3g}") +
+    return [[t.get("bench", ""), t.get("what", ""), fmt(t.get("value"), _target_spec(t.get("value"))) +
              (f" ({t['detail']})" if t.get("detail") else ""), t.get("target", ""),
              {True: "MET", False: "NOT MET", None: "-"}[t.get("met")]] for t in targets]
+
+
+def _target_spec(value: Any) -> str:
+    return "{:,.0f}" if isinstance(value, (int, float)) and abs(value) >= 100 else "{:.3g}"
 
 
 def es_version(results: dict[str, dict[str, Any]]) -> str:
@@ -308,8 +312,17 @@ def es_version(results: dict[str, dict[str, Any]]) -> str:
         return "-"
 
 
+def run_dates(results: dict[str, dict[str, Any]]) -> str:
+    """When the figures were measured: the span of the scripts' own timestamps."""
+    stamps = sorted(datetime.fromisoformat(p["date"]) for p in results.values() if p.get("date"))
+    if not stamps:
+        return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    first, last = (t.astimezone(timezone.utc) for t in (stamps[0], stamps[-1]))
+    return f"{first:%Y-%m-%d %H:%M}" + (f" to {last:%H:%M}" if last > first else "") + " UTC"
+
+
 def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = run_dates(results)
     mode = "QUICK smoke run (small sizes, 1 run each): not the reference figures" if args.quick else \
         f"full run, {args.pages or 'default'} pages"
     parts = [
@@ -320,8 +333,8 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         "",
         f"- **Date**: {date} ({mode})",
         f"- **Machine**: {machine.get('nproc')} cores ({machine.get('cpu', '?')}), {machine.get('ram_gb', '?')} GB RAM, "
-        f"Python {machine.get('python')}, Elasticsearch {es_version(results)}, load average at start "
-        f"{', '.join(str(x) for x in machine.get('loadavg', []))}",
+        f"Python {machine.get('python')}, Elasticsearch {es_version(results)}"
+        + (f", load average at start {', '.join(str(x) for x in machine['loadavg'])}" if machine.get("loadavg") else ""),
         f"- **Site**: {site_line(results)}",
         "",
         "## Summary",
@@ -415,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
             path = src / f"{name}.json"
             if path.exists():
                 results[name] = json.loads(path.read_text(encoding="utf-8"))
+        saved = [p["machine"] for p in sorted(results.values(), key=lambda p: p.get("date", "")) if p.get("machine")]
+        if saved:  # the machine of the saved run; its load at start was not saved
+            machine = {k: v for k, v in saved[0].items() if k != "loadavg"}
     else:
         out_dir = Path(args.out) if args.out else common.RESULTS_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir.mkdir(parents=True, exist_ok=True)

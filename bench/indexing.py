@@ -4,7 +4,8 @@ Articles are built from the aeb-dev ground-truth bodies (real news pages, ~4.5 k
 rotated and varied so every document is distinct. Each run indexes into a fresh index / file through the
 backend's own ``index()`` (folding + concurrent bulk requests), in batches of ``--batch``; the median of
 ``--runs`` runs is printed, after ``--warmup`` untimed runs: the node is a long-running service, and a
-fresh JVM indexes its first ten thousand documents about a third slower while the JIT compiles. Besides docs/s (wall), each run reports the CPU it cost per document on the
+fresh JVM indexes its first ~30,000 documents up to twice slower while the JIT compiles (the printed
+warm-up rates show it levelling off). Besides docs/s (wall), each run reports the CPU it cost per document on the
 client (this process) and, for a node this script started, in Elasticsearch: on a 2-core machine where
 both share the cores, their sum bounds the rate (2 / CPU s per doc), which stays meaningful when other
 work disturbs the wall-clock figure.
@@ -105,12 +106,12 @@ def run_sqlite(articles: list[Article], batch: int) -> tuple[float, int]:
     return len(articles) / elapsed, count
 
 
-def _bench_node():
+def _bench_node(heap: str):
     """A throwaway node from the test harness, with the full JIT (the suite's C1-only JIT starts sooner
     but indexes slower)."""
     from tests.harness.elasticsearch import ElasticsearchNode
 
-    node = ElasticsearchNode(heap="1g", quick_jit=False)
+    node = ElasticsearchNode(heap=heap, quick_jit=False)
     node.start()
     return node
 
@@ -119,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=8000)
     ap.add_argument("--batch", type=int, default=IndexConfig().bulk_size, help="articles per index() call")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed Elasticsearch runs first")
+    ap.add_argument("--warmup", type=int, default=5, help="untimed Elasticsearch runs first")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smoke run: 1000 docs, 1 run")
     ap.add_argument("--url", default=os.environ.get("MEDIAWATCH_ES_URL", "http://127.0.0.1:19200"))
     ap.add_argument("--start-node", action="store_true", help="start a throwaway node with the test harness")
+    ap.add_argument("--es-heap", default="1g", help="heap of the node --start-node starts")
     ap.add_argument("--skip-es", action="store_true")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--json", dest="json_out", help="also write the result JSON here")
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_es:
             url, es_pid = args.url, None
             if args.start_node:
-                node = _bench_node()
+                node = _bench_node(args.es_heap)
                 url, es_pid = node.url, node.proc.pid
             for r in range(args.warmup):
                 got = run_es(url, articles, args.batch, es_pid)
