@@ -186,6 +186,7 @@ def warm_up(es_url: str, docs: int = 32000) -> None:
     first minute compiling the indexing path (about 10 CPU ms per article in a cold e2e run, 2 warm)."""
     from bench.indexing import build_articles, run_es
 
+    common.quiet_logs()
     t0 = time.perf_counter()
     articles = build_articles(min(docs, 8000))
     for _ in range(max(1, docs // len(articles))):
