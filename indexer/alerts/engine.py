@@ -29,7 +29,7 @@ from indexer.article import Article
 from indexer.config import MailConfig
 from indexer.alerts import schedule as sched
 from indexer.alerts.ledger import AlertRow, DigestRow, Ledger, NewAlert
-from indexer.alerts.mailer import Mailer, SendError
+from indexer.alerts.mailer import Mailer, Sender, SendError
 from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms
 from indexer.alerts.render import (
     DigestEntry, Envelope, Terms, digest_message, instant_message, notice_message, test_message,
@@ -260,7 +260,7 @@ class AlertEngine:
                     self._commit(sender, done, report)
             self._commit(sender, done, report)
 
-    def _commit(self, sender: Any, done: list[tuple[AlertRow, str | None]], report: Report) -> None:
+    def _commit(self, sender: Sender, done: list[tuple[AlertRow, str | None]], report: Report) -> None:
         """Sent means committed: the ledger marks a mail sent only once the sender made it durable."""
         if not done:
             return

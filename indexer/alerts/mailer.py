@@ -157,10 +157,14 @@ class OutboxSender:
             target = self.folder / eml_name(str(msg["Message-ID"]))
             data = msg.as_bytes()
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=self.folder)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except BaseException:
+                _discard([(fd, tmp, target)])  # a half-written mail must never be committed
+                raise
             self._staged.append((fd, tmp, target))
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
         except OSError as err:
             raise SendError(f"outbox: {err}") from err
         return None

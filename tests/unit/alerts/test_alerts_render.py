@@ -156,6 +156,29 @@ def test_outbox_files_appear_only_when_committed(tmp_path):
     assert sorted(f.name for f in (tmp_path / "outbox").iterdir()) == ["m0@x.eml", "m1@x.eml", "m2@x.eml"]
 
 
+def test_a_mail_that_failed_half_written_is_never_committed(tmp_path):
+    import resource
+    import signal
+
+    from indexer.alerts.mailer import SendError
+
+    sender = OutboxSender(tmp_path / "outbox")
+    sender.send(instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<ok@x>"))
+    big = instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<big@x>")
+    assert len(big.as_bytes()) > 2048
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so write() fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, limits[1]))
+    try:
+        with pytest.raises(SendError):
+            sender.send(big)  # the file-size limit cuts the write short, like a full disk
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous)
+    sender.commit()
+    assert sorted(f.name for f in (tmp_path / "outbox").iterdir()) == ["ok@x.eml"]
+
+
 def test_outbox_failure_is_a_send_error(tmp_path):
     from indexer.alerts.mailer import SendError
 
