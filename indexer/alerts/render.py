@@ -232,6 +232,21 @@ class Envelope:
         self.domain = self.from_addr.rpartition("@")[2] or "mediawatch.local"
 
 
+class _Bounded(dict):
+    """A cache that empties itself when full: a few hot keys (the repeated headers) among values
+    that only pass through once (Subject, Message-ID, Date)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: Any, value: Any) -> Any:
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
 class _HeaderFactory(HeaderRegistry):
     """The SMTP policy's header registry, remembering each header class and each parsed header.
 
@@ -240,13 +255,11 @@ class _HeaderFactory(HeaderRegistry):
     of the cost of building one. Header objects are immutable, so mails can share them.
     """
 
-    MAX_PARSED = 1024  # unique values (Subject, Message-ID, Date) only pass through
-
     def __init__(self) -> None:
         super().__init__()
         self._classes: dict[str, type] = {}
-        self._parsed: dict[tuple[str, str], Any] = {}
-        self.folds: dict[tuple, tuple[Any, bytes]] = {}  # for _SmtpPolicy
+        self._parsed = _Bounded(1024)
+        self.folds = _Bounded(1024)  # for _SmtpPolicy, which cannot hold state of its own
 
     def __getitem__(self, name: str) -> type:
         cls = self._classes.get(name)
@@ -259,11 +272,7 @@ class _HeaderFactory(HeaderRegistry):
             return super().__call__(name, value)
         key = (name, value)
         header = self._parsed.get(key)
-        if header is None:
-            if len(self._parsed) >= self.MAX_PARSED:
-                self._parsed.clear()
-            header = self._parsed[key] = super().__call__(name, value)
-        return header
+        return header if header is not None else self._parsed.put(key, super().__call__(name, value))
 
 
 class _SmtpPolicy(EmailPolicy):
@@ -273,15 +282,13 @@ class _SmtpPolicy(EmailPolicy):
     depends on, so a clone with another line length folds afresh."""
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        folds: dict[tuple, tuple[Any, bytes]] = self.header_factory.folds
+        folds: _Bounded = self.header_factory.folds
         key = (id(value), name, self.max_line_length, self.linesep, self.utf8, self.cte_type, self.refold_source)
         hit = folds.get(key)
         if hit is not None and hit[0] is value:
             return hit[1]
         folded = super().fold_binary(name, value)
-        if len(folds) >= _HeaderFactory.MAX_PARSED:
-            folds.clear()
-        folds[key] = (value, folded)
+        folds.put(key, (value, folded))
         return folded
 
 
