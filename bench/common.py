@@ -329,6 +329,24 @@ def score_texts(expected: dict[str, str], got: dict[str, str]) -> dict[str, Any]
 # --------------------------------------------------------------------------- output
 
 
+def es_node(heap: str):
+    """A started throwaway node from the test harness, as a service would run it: the full JIT (the suite's
+    C1-only JIT starts sooner but indexes slower) on the newest JDK installed."""
+    from tests.harness.elasticsearch import ElasticsearchNode, newest_java_home
+
+    node = ElasticsearchNode(heap=heap, quick_jit=False, java=newest_java_home())
+    node.start()
+    return node
+
+
+def java_version(java_home: str) -> str:
+    release = Path(java_home, "release")
+    for line in release.read_text().splitlines() if release.exists() else []:
+        if line.startswith("JAVA_VERSION="):
+            return line.split("=", 1)[1].strip('"')
+    return "unknown"
+
+
 def quiet_logs() -> None:
     """A benchmark's output is its table; our info logs (skipped pages, index init) would bury it."""
     import structlog

@@ -236,12 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
             es_url, es_version = None, None
             if args.backend == "elasticsearch":
-                from tests.harness.elasticsearch import ElasticsearchNode
-
                 t0 = time.perf_counter()
-                node = ElasticsearchNode(heap=args.es_heap, quick_jit=False)
-                node.start()
-                es_url, es_version = node.url, node.version()
+                node = common.es_node(args.es_heap)
+                es_url, es_version = node.url, f"{node.version()} (JDK {common.java_version(node.java)})"
                 print(f"elasticsearch {es_version} at {es_url} (started in {time.perf_counter() - t0:.0f}s)",
                       file=sys.stderr, flush=True)
                 if not args.quick:

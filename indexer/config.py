@@ -64,7 +64,7 @@ class IndexConfig(BaseModel):
     index_original_text: bool = False
     retention_days: int | None = Field(None, ge=1)
     spool_path: str = "./data/spool"
-    bulk_size: int = Field(2000, ge=1)
+    bulk_size: int = Field(4000, ge=1)
     bulk_concurrency: int = Field(3, ge=1, le=16)
     bulk_interval_s: float = Field(2.0, gt=0)
     retry_attempts: int = Field(3, ge=0)

@@ -133,7 +133,6 @@ class _FoldTable(dict):
 
 _TOKEN_TABLE = _FoldTable(keep_punct=False)
 _KW_TABLE = _FoldTable(keep_punct=True)
-_LONG = re.compile(r"\S{%d,}" % (MAX_TOKEN + 1))
 
 
 # Fast path, same result as text.translate(_TOKEN_TABLE): fold the (few) non-ASCII runs with the table,
@@ -179,20 +178,34 @@ def fold(text: str) -> str:
     return text.encode("ascii").translate(_ASCII_BYTES).decode("ascii")
 
 
-def tokenize(text: str | None) -> list[str]:
-    """Our tokens of ``text`` (see module docstring). Shared by indexing, querying and matching."""
-    if not text:
-        return []
-    folded = fold(text)
+def _cut(folded: str) -> list[str]:
     tokens = folded.split()
-    if len(folded) > MAX_TOKEN and max(map(len, tokens)) > MAX_TOKEN:
+    if len(folded) > MAX_TOKEN and max(map(len, tokens), default=0) > MAX_TOKEN:
         tokens = [t[i:i + MAX_TOKEN] for t in tokens for i in range(0, len(t), MAX_TOKEN)]
     return tokens
 
 
+def tokenize(text: str | None) -> list[str]:
+    """Our tokens of ``text`` (see module docstring). Shared by indexing, querying and matching."""
+    return _cut(fold(text)) if text else []
+
+
+_LONG_RUN = b"x" * (MAX_TOKEN + 1)
+_RUN_BYTES = bytes(32 if b == 32 else ord("x") for b in range(256))
+
+
 def folded_text(text: str | None) -> str:
-    """Space-joined tokens: what the ES ``*_folded`` fields and the FTS5 columns index."""
-    return " ".join(tokenize(text))
+    """Our tokens between runs of spaces: what the ES ``*_folded`` fields (``whitespace`` analyzer) and the
+    FTS5 columns (``ascii`` tokenizer) index; both split exactly where ``str.split`` does, since folding
+    leaves no separator but the ASCII space. The spaces are left as :func:`fold` made them: splitting and
+    re-joining cost as much as the folding itself. Only a text with a token longer than ``MAX_TOKEN`` (or
+    non-ASCII tokens, too rare to find the long ones fast) is re-joined from :func:`tokenize`'s pieces."""
+    if not text:
+        return ""
+    folded = fold(text)
+    if folded.isascii() and _LONG_RUN not in folded.encode("ascii").translate(_RUN_BYTES):
+        return folded
+    return " ".join(_cut(folded))
 
 
 def fold_keyword(value: str | None) -> str | None:

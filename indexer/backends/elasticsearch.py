@@ -379,7 +379,10 @@ class ElasticsearchBackend(Backend):
             if len(parts) == 1:
                 outcomes = [self._bulk(actions(parts[0]))]
             else:
-                futures = [self._bulk_pool().submit(self._bulk, actions(part)) for part in parts]
+                # Documents are built here, one part after the other, while the pool sends the parts
+                # already built: built in the pool, all parts would share the GIL and be ready only
+                # together, leaving the node idle at the start of every batch.
+                futures = [self._bulk_pool().submit(self._bulk, iter(list(actions(part)))) for part in parts]
                 outcomes = [f.result() for f in futures]
         for indexed, deferred, failed in outcomes:
             result.indexed += indexed

@@ -15,6 +15,7 @@ from indexer.article import Article
 from indexer.backends.elasticsearch import TEMPLATE_VERSION, ElasticsearchBackend
 from indexer.config import IndexConfig
 from indexer.ingest import Ingestor
+from indexer.query import tokenize
 from indexer.spool import Spool
 
 BASE = datetime(2024, 6, 1, tzinfo=timezone.utc)
@@ -223,3 +224,15 @@ def test_folded_copies_are_stored_whole_but_never_read_back(make, monkeypatch):
     assert b.get(art(1).id).title == "Łukaszenka spoke"
     assert [h.article.url for h in b.search("lukaszenka")] == [art(1).url]
     assert len(read) == 2 and not [k for doc in read for k in doc if k.endswith("_folded")]
+
+
+def test_the_node_splits_folded_copies_into_exactly_our_tokens(make):
+    b = make()
+    b.init()
+    text = "Łukaszenka's  talks -- in Minsk… 北京 " + "y" * 230 + "\n\n(AFP) 3.14 don\u2019t"
+    a = Article(url="https://es.example/tokens", text=text, title="A  title, with: punctuation!")
+    b.index([a])
+    stored = b.es.get(index=b.read_alias, id=a.id)["_source"]
+    for field, value in (("text", text), ("title", "A  title, with: punctuation!")):
+        got = b.es.indices.analyze(index=b.read_alias, field=f"{field}_folded", text=stored[f"{field}_folded"])
+        assert [t["token"] for t in got["tokens"]] == tokenize(value)

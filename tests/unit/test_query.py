@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.article import Article
-from indexer.query import _TOKEN_TABLE, fold
+from indexer.query import _TOKEN_TABLE, fold, folded_text
 from indexer.query import (
     And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens,
     compile_matcher, fold_keyword, highlight, matches, parse, to_es, to_fts5, tokenize,
@@ -22,6 +22,26 @@ def test_tokenize_folds_case_diacritics_and_odd_letters():
     assert tokenize("北京新闻 Tokyo") == ["北", "京", "新", "闻", "tokyo"]
     assert tokenize("x" * 250) == ["x" * 100, "x" * 100, "x" * 50]
     assert tokenize("") == [] and tokenize("!!! --- ™") == []
+
+
+def test_tokenize_a_long_text_without_a_token():
+    assert tokenize("-" * 150) == [] and folded_text("-" * 150).split() == []
+
+
+_PIECES = ["x" * 60, "Ab1", " ", "  ", "-", ".", "é", "Ł", "北", "\u00a0", "\u2019", "\n", "ﬁ"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=24).map("".join))
+def test_folded_text_splits_on_spaces_into_exactly_our_tokens(text):
+    # both indexers split the stored folded copy on spaces only (ES whitespace analyzer, FTS5 ascii)
+    assert folded_text(text).split() == tokenize(text)
+
+
+def test_folded_text_cuts_long_tokens_like_tokenize():
+    long = "a" + "x" * 250 + ", b"
+    assert folded_text(long) == " ".join(["a" + "x" * 99, "x" * 100, "x" * 51, "b"])
+    assert folded_text("x" * 100 + "!") == "x" * 100 + " "  # at the limit: left as folded
 
 
 def test_fold_keyword_keeps_punctuation():
