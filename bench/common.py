@@ -382,6 +382,8 @@ def print_rows(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, 
         cells = []
         for key, _h, fmt in columns:
             v = row.get(key)
+            if isinstance(v, float) and fmt.endswith("d}"):  # the median of an even number of counts
+                v = round(v)
             cells.append(f"{(fmt.format(v) if v is not None else '-'):>14}")
         print(f"{row['system'][:34]:<34}" + "".join(cells))
 

@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "docs": args.docs, "batch": args.batch, "runs": args.runs, "warmup_runs": args.warmup,
         "mean_text_kib": round(size / 1024, 2),
         "bulk_concurrency": IndexConfig().bulk_concurrency,
-        "index_original_text": IndexConfig().index_original_text, "elasticsearch": es_version}), args.json_out)
+        "index_original_text": IndexConfig().index_original_text, "es_version": es_version}), args.json_out)
     return 0
 
 

@@ -20,7 +20,6 @@ import re
 import smtplib
 import socket
 import ssl
-import tempfile
 from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -149,14 +148,29 @@ class OutboxSender:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self._staged: list[tuple[int, str, Path]] = []  # (fd, temp path, final path)
+        # final name -> (fd, temp path, final path); a mail staged twice keeps one temp file
+        self._staged: dict[str, tuple[int, str, Path]] = {}
+
+    def _open(self, tmp: str) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            return os.open(tmp, flags, 0o600)
+        except FileNotFoundError:  # first mail, or the folder was removed: one mkdir, not one per mail
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o600)
 
     def send(self, msg: EmailMessage) -> str | None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            target = self.folder / eml_name(str(msg["Message-ID"]))
+            name = eml_name(str(msg["Message-ID"]))
+            target = self.folder / name
+            # The temp name follows from the Message-ID (a resend, even after a crash, rewrites the same
+            # file), so no random name and exclusive create per mail.
+            tmp = str(self.folder / f".tmp-{name}")
             data = msg.as_bytes()
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=self.folder)
+            again = self._staged.pop(name, None)
+            if again is not None:
+                os.close(again[0])
+            fd = self._open(tmp)
             try:
                 view = memoryview(data)
                 while view:
@@ -164,13 +178,13 @@ class OutboxSender:
             except BaseException:
                 _discard([(fd, tmp, target)])  # a half-written mail must never be committed
                 raise
-            self._staged.append((fd, tmp, target))
+            self._staged[name] = (fd, tmp, target)
         except OSError as err:
             raise SendError(f"outbox: {err}") from err
         return None
 
     def commit(self) -> None:
-        staged, self._staged = self._staged, []
+        staged, self._staged = list(self._staged.values()), {}
         if not staged:
             return
         try:
@@ -189,7 +203,7 @@ class OutboxSender:
             _discard(staged)
 
     def close(self) -> None:
-        staged, self._staged = self._staged, []
+        staged, self._staged = list(self._staged.values()), {}
         _discard(staged)  # never committed: those alerts are still pending and will be sent again
 
 

@@ -156,6 +156,19 @@ def test_outbox_files_appear_only_when_committed(tmp_path):
     assert sorted(f.name for f in (tmp_path / "outbox").iterdir()) == ["m0@x.eml", "m1@x.eml", "m2@x.eml"]
 
 
+def test_outbox_a_mail_staged_again_or_left_by_a_crash_is_written_once(tmp_path):
+    outbox = tmp_path / "outbox"
+    crashed = OutboxSender(outbox)
+    crashed.send(instant_message(ENV, "r", "q", ["a@example.org"], article(title="Old"), TERMS, "<m@x>"))
+    sender = OutboxSender(outbox)  # the crashed sender never committed nor closed: its temp file is left
+    sender.send(instant_message(ENV, "r", "q", ["a@example.org"], article(title="First"), TERMS, "<m@x>"))
+    sender.send(instant_message(ENV, "r", "q", ["a@example.org"], article(title="Second"), TERMS, "<m@x>"))
+    sender.commit()
+    assert [f.name for f in outbox.iterdir()] == ["m@x.eml"]
+    parsed = email.message_from_bytes((outbox / "m@x.eml").read_bytes(), policy=email.policy.default)
+    assert parsed["Subject"].endswith("Second")
+
+
 def test_a_mail_that_failed_half_written_is_never_committed(tmp_path):
     import resource
     import signal
