@@ -341,7 +341,8 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         "",
         "Rates are medians over the runs; CPU is user+system of the measured process tree per item; "
         "peak RSS is the summed RSS of that tree (sampled every 0.2 s); F1 is the word-4-gram metric of "
-        "`../shared/eval/score.py` on the stored texts.",
+        "`../shared/eval/score.py` on the stored texts. On a shared VM the CPU speed changes from minute to "
+        "minute: compare the rows of one run, not figures across runs.",
         "",
         table_md(HEAD, summary_rows(results)),
         "",

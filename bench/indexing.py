@@ -4,8 +4,9 @@ Articles are built from the aeb-dev ground-truth bodies (real news pages, ~4.5 k
 rotated and varied so every document is distinct. Each run indexes them into a fresh index / file through
 the backend's own ``index()`` (folding + concurrent bulk requests), in batches of ``--batch``, and ends
 when a refresh has made them all searchable; the median of ``--runs`` runs is printed, after ``--warmup``
-untimed runs: the node is a long-running service, and a fresh JVM indexes its first ~30,000 documents up
-to twice slower while the JIT compiles (the printed warm-up rates show it levelling off). A run is long
+untimed runs: the node is a long-running service, and a fresh JVM indexes up to twice slower while the JIT
+compiles; its CPU per document keeps falling for some 70,000 documents (the printed warm-up lines show it
+levelling off). A run is long
 (24,000 documents, several batches, merges under way) because the service indexes a stream: a short run
 mostly measures the one refresh at its end, while the client has nothing left to send.
 The node this script starts runs on the newest JDK installed (``ES_JAVA_HOME`` overrides), as
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=24000)
     ap.add_argument("--batch", type=int, default=IndexConfig().bulk_size, help="articles per index() call")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed Elasticsearch runs first")
+    ap.add_argument("--warmup", type=int, default=4, help="untimed Elasticsearch runs first")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="smoke run: 1000 docs, 1 run")
     ap.add_argument("--url", default=os.environ.get("MEDIAWATCH_ES_URL", "http://127.0.0.1:19200"))
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"elasticsearch {es_version} at {url}", flush=True)
             for r in range(args.warmup):
                 got = run_es(url, articles, args.batch, es_pid)
-                print(f"  elasticsearch warm-up {r + 1}: {got['docs_per_s']:,.0f} docs/s (not counted)", flush=True)
+                es = f", Elasticsearch CPU {got['es_cpu_ms']:.3f} ms/doc" if "es_cpu_ms" in got else ""
+                print(f"  elasticsearch warm-up {r + 1}: {got['docs_per_s']:,.0f} docs/s{es} (not counted)", flush=True)
             runs = []
             for r in range(args.runs):
                 got = run_es(url, articles, args.batch, es_pid)
