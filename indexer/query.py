@@ -17,7 +17,7 @@ dropped, and a few letters without a decomposition folded (ß→ss, æ→ae, œ�
 Tokens longer than 100 characters are cut into 100-character pieces. So ``café`` = ``CAFE`` = ``Café``,
 ``Łukaszenka`` = ``lukaszenka``.
 
-The indexers store these tokens (space-joined) next to the original text: Elasticsearch in ``<field>_folded``
+The indexers store these tokens (between spaces) next to the original text: Elasticsearch in ``<field>_folded``
 sub-fields analysed by the built-in ``whitespace`` analyzer (no ``asciifolding`` / ``analysis-common``
 needed), SQLite in FTS5 columns with the ``ascii`` tokenizer (which then splits on the spaces only).
 Keyword fields are compared as whole values after :func:`fold_keyword` (same character folding, punctuation

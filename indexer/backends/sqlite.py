@@ -1,7 +1,7 @@
 """The embedded index: one SQLite file, articles in a table derived from ``FIELDS``, FTS5 for search.
 
 Search never sees the user's string: the FTS5 table holds OUR tokens (see :mod:`indexer.query`) — the
-space-joined folded tokens of title, text and description in columns of the same name (``ascii``
+space-separated folded tokens of title, text and description in columns of the same name (``ascii``
 tokenizer, so it splits on the spaces only) and a ``kw`` column with one hex token per keyword value
 plus the constant ``zzall`` token — and the MATCH expression comes from :func:`indexer.query.to_fts5`.
 """
