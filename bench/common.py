@@ -339,14 +339,6 @@ def es_node(heap: str):
     return node
 
 
-def java_version(java_home: str) -> str:
-    release = Path(java_home, "release")
-    for line in release.read_text().splitlines() if release.exists() else []:
-        if line.startswith("JAVA_VERSION="):
-            return line.split("=", 1)[1].strip('"')
-    return "unknown"
-
-
 def quiet_logs() -> None:
     """A benchmark's output is its table; our info logs (skipped pages, index init) would bury it."""
     import structlog

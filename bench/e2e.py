@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.backend == "elasticsearch":
                 t0 = time.perf_counter()
                 node = common.es_node(args.es_heap)
-                es_url, es_version = node.url, f"{node.version()} (JDK {common.java_version(node.java)})"
+                es_url, es_version = node.url, node.label()
                 print(f"elasticsearch {es_version} at {es_url} (started in {time.perf_counter() - t0:.0f}s)",
                       file=sys.stderr, flush=True)
                 if not args.quick:

@@ -6,14 +6,13 @@ the backend's own ``index()`` (folding + concurrent bulk requests), in batches o
 when a refresh has made them all searchable; the median of ``--runs`` runs is printed, after ``--warmup``
 untimed runs: the node is a long-running service, and a fresh JVM indexes up to twice slower while the JIT
 compiles; its CPU per document keeps falling for some 70,000 documents (the printed warm-up lines show it
-levelling off). A run is long
-(24,000 documents, several batches, merges under way) because the service indexes a stream: a short run
-mostly measures the one refresh at its end, while the client has nothing left to send.
-The node this script starts runs on the newest JDK installed (``ES_JAVA_HOME`` overrides), as
-Elasticsearch's own distributions bundle a current one. Besides docs/s (wall), each run reports the CPU it cost per document on the
-client (this process) and, for a node this script started, in Elasticsearch: on a 2-core machine where
-both share the cores, their sum bounds the rate (2 / CPU s per doc), which stays meaningful when other
-work disturbs the wall-clock figure.
+levelling off). A run is long (24,000 documents, several batches, merges under way) because the service
+indexes a stream: a short run mostly measures the one refresh at its end, while the client has nothing
+left to send. The node this script starts runs on the newest JDK installed (``ES_JAVA_HOME`` overrides),
+as Elasticsearch's own distributions bundle a current one. Besides docs/s (wall), each run reports the CPU
+it cost per document on the client (this process) and, for a node this script started, in Elasticsearch:
+on a 2-core machine where both share the cores, their sum bounds the rate (2 / CPU s per doc), which
+stays meaningful when other work disturbs the wall-clock figure.
 
     .venv/bin/python bench/indexing.py                          # node at $MEDIAWATCH_ES_URL or :19200
     .venv/bin/python bench/indexing.py --start-node --docs 10000
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.start_node:
                 node = common.es_node(args.es_heap)
                 url, es_pid = node.url, node.proc.pid
-                es_version = f"{node.version()} (JDK {common.java_version(node.java)})"
+                es_version = node.label()
                 print(f"elasticsearch {es_version} at {url}", flush=True)
             for r in range(args.warmup):
                 got = run_es(url, articles, args.batch, es_pid)

@@ -148,10 +148,14 @@ class OutboxSender:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        # final name -> (fd, temp path, final path); a mail staged twice keeps one temp file
-        self._staged: dict[str, tuple[int, str, Path]] = {}
+        self._staged: dict[str, int] = {}  # final file name -> fd of its temp file
 
-    def _open(self, tmp: str) -> int:
+    def _tmp(self, name: str) -> Path:
+        # Named by the Message-ID (a resend, even after a crash, rewrites the same file), so no random
+        # name and exclusive create per mail.
+        return self.folder / f".tmp-{name}"
+
+    def _open(self, tmp: Path) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         try:
             return os.open(tmp, flags, 0o600)
@@ -162,36 +166,32 @@ class OutboxSender:
     def send(self, msg: EmailMessage) -> str | None:
         try:
             name = eml_name(str(msg["Message-ID"]))
-            target = self.folder / name
-            # The temp name follows from the Message-ID (a resend, even after a crash, rewrites the same
-            # file), so no random name and exclusive create per mail.
-            tmp = str(self.folder / f".tmp-{name}")
             data = msg.as_bytes()
-            again = self._staged.pop(name, None)
+            again = self._staged.pop(name, None)  # staged twice: one temp file, the last content
             if again is not None:
-                os.close(again[0])
-            fd = self._open(tmp)
+                os.close(again)
+            fd = self._open(self._tmp(name))
             try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
             except BaseException:
-                _discard([(fd, tmp, target)])  # a half-written mail must never be committed
+                self._discard({name: fd})  # a half-written mail must never be committed
                 raise
-            self._staged[name] = (fd, tmp, target)
+            self._staged[name] = fd
         except OSError as err:
             raise SendError(f"outbox: {err}") from err
         return None
 
     def commit(self) -> None:
-        staged, self._staged = list(self._staged.values()), {}
+        staged, self._staged = self._staged, {}
         if not staged:
             return
         try:
-            for fd, _tmp, _target in staged:
+            for fd in staged.values():
                 os.fsync(fd)
-            for _fd, tmp, target in staged:
-                os.replace(tmp, target)
+            for name in staged:
+                os.replace(self._tmp(name), self.folder / name)
             dir_fd = os.open(self.folder, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
@@ -200,24 +200,23 @@ class OutboxSender:
         except OSError as err:
             raise SendError(f"outbox: {err}") from err
         finally:
-            _discard(staged)
+            self._discard(staged)
 
     def close(self) -> None:
-        staged, self._staged = list(self._staged.values()), {}
-        _discard(staged)  # never committed: those alerts are still pending and will be sent again
+        staged, self._staged = self._staged, {}
+        self._discard(staged)  # never committed: those alerts are still pending and will be sent again
 
-
-def _discard(staged: list[tuple[int, str, Path]]) -> None:
-    """Close the staged files and remove the temp files that were not renamed into place."""
-    for fd, tmp, _target in staged:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    def _discard(self, staged: dict[str, int]) -> None:
+        """Close the staged files and remove the temp files that were not renamed into place."""
+        for name, fd in staged.items():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            try:
+                os.unlink(self._tmp(name))
+            except FileNotFoundError:
+                pass
 
 
 class Mailer:

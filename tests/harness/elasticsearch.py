@@ -91,13 +91,19 @@ def java_home() -> str:
     return str(Path(os.path.realpath(java)).parent.parent)
 
 
-def _java_major(home: Path) -> int:
+def java_version(home: str | Path) -> str:
+    """The JDK's version from its ``release`` file ("" when it has none)."""
     try:
-        release = (home / "release").read_text()
+        release = Path(home, "release").read_text()
     except OSError:
-        return 0
-    m = re.search(r'^JAVA_VERSION="(\d+)', release, re.M)
-    return int(m.group(1)) if m else 0
+        return ""
+    m = re.search(r'^JAVA_VERSION="([^"]*)"', release, re.M)
+    return m.group(1) if m else ""
+
+
+def _java_major(home: Path) -> int:
+    m = re.match(r"\d+", java_version(home))
+    return int(m.group()) if m else 0
 
 
 def newest_java_home() -> str:
@@ -228,6 +234,10 @@ class ElasticsearchNode:
         with urllib.request.urlopen(f"{self.url}/_nodes/_local?filter_path=nodes.*.version", timeout=5) as resp:
             nodes = json.load(resp)["nodes"]
         return next(iter(nodes.values()))["version"]
+
+    def label(self) -> str:
+        """Version and JDK, for benchmark reports: "8.19.9 (JDK 25.0.3)"."""
+        return f"{self.version()} (JDK {java_version(self.java or java_home()) or 'unknown'})"
 
     def stop(self, timeout: float = 60) -> None:
         if self.proc is None or self.proc.poll() is not None:
