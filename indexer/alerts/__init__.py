@@ -4,7 +4,8 @@
 ``matching``  which enabled rules a batch matches: ES percolator when the cluster has it, else in-process
 ``ledger``    durable (rule, article) state: pending → sent, backoff, digests, rule versions, watermark
 ``schedule``  digest boundaries (hourly / daily at a local time)
-``render``    EmailMessage building: multipart text + HTML, highlighting, escaping, header hygiene
+``render``    the mails' content: highlighting, escaping, header hygiene, templates
+``mime``      a mail written out: folded and encoded headers, multipart text + HTML, quoted-printable
 ``mailer``    delivery: SMTP (none / starttls / ssl, login, timeouts) or .eml files in the outbox
 ``engine``    ``AlertEngine``, the facade the daemon and the CLI use
 """

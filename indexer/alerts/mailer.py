@@ -21,11 +21,10 @@ import smtplib
 import socket
 import ssl
 from contextlib import contextmanager
-from email.message import EmailMessage
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Iterator, Protocol
 
+from indexer.alerts.mime import Mail
 from indexer.config import MailConfig, SmtpConfig
 
 
@@ -40,20 +39,11 @@ class SendError(Exception):
 class Sender(Protocol):
     group: int
 
-    def send(self, msg: EmailMessage) -> str | None:
+    def send(self, msg: Mail) -> str | None:
         """Deliver or stage; return a note (e.g. refused recipients) or None. Raise SendError if not accepted."""
 
     def commit(self) -> None:
         """Make every message sent since the last commit durable. Raise SendError if that failed."""
-
-
-def _recipients(msg: EmailMessage) -> list[str]:
-    return [addr for _name, addr in getaddresses([str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if addr]
-
-
-def _sender_addr(msg: EmailMessage) -> str:
-    pairs = getaddresses([str(msg["From"])])
-    return pairs[0][1] if pairs else ""
 
 
 class SmtpSender:
@@ -93,14 +83,15 @@ class SmtpSender:
             raise
         return conn
 
-    def send(self, msg: EmailMessage) -> str | None:
-        recipients = _recipients(msg)
-        if not recipients:
+    def send(self, msg: Mail) -> str | None:
+        if not msg.recipients:
             raise SendError("message has no recipients", temporary=False)
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            refused = self._conn.send_message(msg, from_addr=_sender_addr(msg), to_addrs=recipients)
+            # the bytes are 7-bit unless an address is not ASCII (see mime)
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if msg.international else []
+            refused = self._conn.sendmail(msg.sender, list(msg.recipients), msg.as_bytes(), mail_options=options)
         except smtplib.SMTPRecipientsRefused as err:
             self.close()
             raise SendError(f"all recipients refused: {err.recipients}", temporary=False) from err
@@ -163,9 +154,9 @@ class OutboxSender:
             self.folder.mkdir(parents=True, exist_ok=True)
             return os.open(tmp, flags, 0o600)
 
-    def send(self, msg: EmailMessage) -> str | None:
+    def send(self, msg: Mail) -> str | None:
         try:
-            name = eml_name(str(msg["Message-ID"]))
+            name = eml_name(msg.message_id)
             data = msg.as_bytes()
             again = self._staged.pop(name, None)  # staged twice: one temp file, the last content
             if again is not None:
@@ -240,7 +231,7 @@ class Mailer:
         finally:
             sender.close()
 
-    def send(self, msg: EmailMessage) -> str | None:
+    def send(self, msg: Mail) -> str | None:
         with self.session() as sender:
             note = sender.send(msg)
             sender.commit()

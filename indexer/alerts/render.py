@@ -1,10 +1,10 @@
-"""Alert mails as ``EmailMessage`` objects: instant and digest, multipart text + HTML.
+"""Alert mails (``mime.Mail``): instant and digest, multipart text + HTML.
 
 Safety rules, all enforced here rather than trusted to the templates:
 
 * every header value goes through :func:`clean_header` (CR, LF and every other control or line-separator
-  character become a space), and the message uses ``email.policy.SMTP`` (a copy that caches parsed and
-  folded headers), which refuses a raw newline in a header anyway — an article title cannot add headers;
+  character become a space), and ``mime.Mail`` refuses a raw newline in a header anyway — an article
+  title cannot add headers;
 * every value placed in the HTML template is ``html.escape``-d (quotes included); the only markup we add
   is ``<mark>`` around matched terms, built from already-escaped pieces;
 * links are only rendered as ``href`` when they are http(s).
@@ -14,22 +14,19 @@ Templates are ``string.Template`` files in ``templates/`` (no template engine de
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.headerregistry import Address, HeaderRegistry
-from email.message import EmailMessage
-from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from string import Template
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from indexer.alerts.mime import Mail
 from indexer.article import Article
 from indexer.query import tokenize
 
@@ -232,114 +229,48 @@ class Envelope:
         self.domain = self.from_addr.rpartition("@")[2] or "mediawatch.local"
 
 
-class _Bounded(dict):
-    """A cache that empties itself when full: a few hot keys (the repeated headers) among values
-    that only pass through once (Subject, Message-ID, Date)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def put(self, key: Any, value: Any) -> Any:
-        if len(self) >= self.limit:
-            self.clear()
-        self[key] = value
-        return value
-
-
-class _HeaderFactory(HeaderRegistry):
-    """The SMTP policy's header registry, remembering each header class and each parsed header.
-
-    Every alert mail repeats most of its headers (From, To, the rule, the content types), and
-    parsing them (plus a new class per header name per call in ``HeaderRegistry``) was a third
-    of the cost of building one. Header objects are immutable, so mails can share them.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type] = {}
-        self._parsed = _Bounded(1024)
-        self.folds = _Bounded(1024)  # for _SmtpPolicy, which cannot hold state of its own
-
-    def __getitem__(self, name: str) -> type:
-        cls = self._classes.get(name)
-        if cls is None:
-            cls = self._classes[name] = super().__getitem__(name)
-        return cls
-
-    def __call__(self, name: str, value: Any) -> Any:
-        if not isinstance(value, str):
-            return super().__call__(name, value)
-        key = (name, value)
-        header = self._parsed.get(key)
-        return header if header is not None else self._parsed.put(key, super().__call__(name, value))
-
-
-class _SmtpPolicy(EmailPolicy):
-    """``policy.SMTP`` that remembers how it folded a header object: with the factory above, the
-    repeated headers of every mail are the same objects, and folding them was most of writing a
-    mail out. Keyed by the object itself (held, so its id stays its own) and by what folding
-    depends on, so a clone with another line length folds afresh."""
-
-    def fold_binary(self, name: str, value: Any) -> bytes:
-        folds: _Bounded = self.header_factory.folds
-        key = (id(value), name, self.max_line_length, self.linesep, self.utf8, self.cte_type, self.refold_source)
-        hit = folds.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        folded = super().fold_binary(name, value)
-        folds.put(key, (value, folded))
-        return folded
-
-
-_POLICY = _SmtpPolicy(linesep="\r\n", header_factory=_HeaderFactory())  # what policy.SMTP is, plus the caches
-
-
 @lru_cache(maxsize=1024)
-def _to_header(recipients: tuple[str, ...]) -> str:
-    # A rule mails the same recipients every time; parsing each address was a tenth of a mail.
-    return ", ".join(str(Address(addr_spec=clean_header(r))) for r in recipients)
+def _from_header(name: str, addr: str) -> str:
+    # formataddr quotes the display name and encodes a non-ASCII one (RFC 2047)
+    return formataddr((clean_header(name), clean_header(addr)), charset="utf-8")
 
 
 def _message(
     envelope: Envelope, recipients: Iterable[str], subject: str, message_id: str, text: str, rich: str,
     extra: dict[str, str] | None = None, now: datetime | None = None,
-) -> EmailMessage:
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = formataddr((clean_header(envelope.from_name), clean_header(envelope.from_addr)))
-    msg["To"] = _to_header(tuple(recipients))
-    msg["Subject"] = clean_header(subject, limit=250)
-    msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
-    msg["Message-ID"] = clean_header(message_id)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    for key, value in (extra or {}).items():
-        msg[key] = clean_header(value)
-    msg.set_content(text, subtype="plain", charset="utf-8")
-    msg.make_alternative(boundary=_boundary(message_id, text, rich))
-    msg.add_alternative(rich, subtype="html", charset="utf-8")
-    return msg
+) -> Mail:
+    to = tuple(r for r in map(clean_header, recipients) if r)
+    headers = [
+        ("From", _from_header(envelope.from_name, envelope.from_addr)),
+        ("To", ", ".join(to)),
+        ("Subject", clean_header(subject, limit=250)),
+        ("Date", format_datetime(now or datetime.now(timezone.utc))),
+        ("Message-ID", clean_header(message_id)),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+    ]
+    headers += [(key, clean_header(value)) for key, value in (extra or {}).items()]
+    return Mail(tuple(headers), text, rich, recipients=to, sender=clean_header(envelope.from_addr))
 
 
-def _boundary(message_id: str, *parts: str) -> str | None:
-    """A MIME boundary from the Message-ID: the same mail gets the same bytes, and the generator skips
-    its own (a random boundary, and a regex compiled per mail to check the parts for it). None, i.e.
-    random, in the unlikely case a part contains it."""
-    boundary = "==mw_" + hashlib.sha1(message_id.encode("utf-8", "replace")).hexdigest()[:24] + "=="
-    return None if any(boundary in part for part in parts) else boundary
+def _instant_bodies(rule: str, query: str, article: Article, terms: Terms,
+                    tz: ZoneInfo | timezone | None) -> tuple[str, str, str]:
+    """The article's title, and the text and HTML bodies of its instant mail."""
+    text, rich = _article_fields(article, terms, tz)
+    common = {"rule": rule, "query": clean_text(query)}
+    body_text = template("instant.txt").substitute(text, **common)
+    body_html = template("instant.html").substitute(rich, **{k: html.escape(v) for k, v in common.items()})
+    return text["title"], body_text, body_html
 
 
 def instant_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], article: Article, terms: Terms,
     message_id: str, tz: ZoneInfo | timezone | None = None,
-) -> EmailMessage:
-    text, rich = _article_fields(article, terms, tz)
-    common = {"rule": rule, "query": clean_text(query)}
-    body_text = template("instant.txt").substitute(text, **common)
-    body_html = template("instant.html").substitute(rich, **{k: html.escape(v) for k, v in common.items()})
-    subject = f"{SUBJECT_PREFIX} {rule}: {text['title']}"
+) -> Mail:
+    title, body_text, body_html = _instant_bodies(rule, query, article, terms, tz)
     extra = {"X-Mediawatch-Rule": rule, "X-Mediawatch-Article": article.id}
-    return _message(envelope, recipients, subject, message_id, body_text, body_html, extra)
+    return _message(envelope, recipients, f"{SUBJECT_PREFIX} {rule}: {title}", message_id, body_text, body_html,
+                    extra)
 
 
 @dataclass
@@ -351,7 +282,7 @@ class DigestEntry:
 def digest_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], entries: Sequence[DigestEntry],
     message_id: str, kind: str, period_end: datetime, tz: ZoneInfo | timezone | None = None,
-) -> EmailMessage:
+) -> Mail:
     """One mail for one rule; ``entries`` are rendered in the given order (newest first by the caller)."""
     n = len(entries)
     until = format_date(period_end, tz)
@@ -372,13 +303,13 @@ def digest_message(
 
 
 def notice_message(envelope: Envelope, recipients: Sequence[str], subject: str, text: str,
-                   message_id: str) -> EmailMessage:
+                   message_id: str) -> Mail:
     """An operator notice (a source gone quiet): plain facts, no article."""
     return _message(envelope, recipients, f"{SUBJECT_PREFIX} {subject}", message_id, text,
                     f"<pre>{html.escape(text)}</pre>")
 
 
-def test_message(envelope: Envelope, rule: str, query: str, recipients: Sequence[str], message_id: str) -> EmailMessage:
+def test_message(envelope: Envelope, rule: str, query: str, recipients: Sequence[str], message_id: str) -> Mail:
     """What ``mediawatch alerts send-test`` sends: proves the route from mediawatch to the recipients."""
     sample = Article(
         url="https://example.org/mediawatch-test",
@@ -388,8 +319,6 @@ def test_message(envelope: Envelope, rule: str, query: str, recipients: Sequence
         source="mediawatch",
         published_at=datetime.now(timezone.utc),
     )
-    terms = Terms(words=frozenset(tokenize(rule)))
-    msg = instant_message(envelope, rule, query, recipients, sample, terms, message_id)
-    del msg["Subject"]
-    msg["Subject"] = clean_header(f"{SUBJECT_PREFIX} test mail for rule {rule}")
-    return msg
+    _title, body_text, body_html = _instant_bodies(rule, query, sample, Terms(words=frozenset(tokenize(rule))), None)
+    return _message(envelope, recipients, f"{SUBJECT_PREFIX} test mail for rule {rule}", message_id, body_text,
+                    body_html)

@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 
 import pytest
 
+from hypothesis import given, settings, strategies as st
+
 from indexer.alerts.mailer import Mailer, OutboxSender, eml_name
+from indexer.alerts.mime import Mail, boundary_for, header_line
 from indexer.alerts.render import (
     DigestEntry, Envelope, Terms, clean_header, digest_message, fold, highlight, instant_message, safe_link,
 )
@@ -112,12 +115,11 @@ def test_hostile_title_cannot_inject_headers_or_markup():
     assert 'href="#"' in html
 
 
-def test_header_policy_refuses_raw_newlines():
-    from email.message import EmailMessage
-
-    msg = EmailMessage(policy=email.policy.SMTP)
+def test_a_header_value_with_a_line_break_is_refused():
+    with pytest.raises(ValueError, match="Subject"):
+        Mail((("Subject", "a\r\nBcc: x@example.org"),), "text", "<p>html</p>", ("a@example.org",), "f@x")
     with pytest.raises(ValueError):
-        msg["Subject"] = "a\r\nBcc: x@example.org"
+        header_line("X-Test", "a\nb")
 
 
 def test_digest_message_lists_entries_in_given_order():
@@ -201,35 +203,53 @@ def test_outbox_failure_is_a_send_error(tmp_path):
         OutboxSender(blocker / "sub").send(instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<m@x>"))
 
 
-def test_mails_share_parsed_headers_but_never_their_values():
-    """Repeated headers are parsed and folded once (render's caches); each mail still carries its own."""
+def test_headers_fold_within_78_columns_and_read_back_exactly():
     long_title = "Lukashenko " + " ".join(f"word{i}" for i in range(20))
     first = instant_message(ENV, "belarus", "Lukashenko", ["a@example.org"], article(title=long_title), TERMS, "<m1@x>")
     second = instant_message(ENV, "minsk", "Lukashenko", ["b@example.org", "c@example.org"], article(), TERMS, "<m2@x>")
-    again = instant_message(ENV, "belarus", "Lukashenko", ["a@example.org"], article(title=long_title), TERMS, "<m3@x>")
-    one, two, three = (parse(m) for m in (first, second, again))
+    cyrillic = "Лукашенко встретился с заключёнными оппонентами в тюрьме КГБ в Минске, сообщает агентство"
+    third = instant_message(ENV, "беларусь", "Lukashenko", ["a@example.org"], article(title=cyrillic), TERMS, "<m3@x>")
+    lookalike = instant_message(ENV, "r", "q", ["a@example.org"], article(title="=?utf-8?q?Bcc:_x?= plain"), TERMS,
+                                "<m4@x>")
+    one, two, three, four = (parse(m) for m in (first, second, third, lookalike))
     assert (one["To"], two["To"]) == ("a@example.org", "b@example.org, c@example.org")
-    assert (one["X-Mediawatch-Rule"], two["X-Mediawatch-Rule"]) == ("belarus", "minsk")
-    assert one["Subject"] == three["Subject"] == f"[mediawatch] belarus: {long_title}"
+    assert (one["X-Mediawatch-Rule"], two["X-Mediawatch-Rule"], three["X-Mediawatch-Rule"]) == \
+        ("belarus", "minsk", "беларусь")
+    assert one["Subject"] == f"[mediawatch] belarus: {long_title}"
+    assert three["Subject"] == f"[mediawatch] беларусь: {cyrillic}"
+    assert four["Subject"] == "[mediawatch] r: =?utf-8?q?Bcc:_x?= plain"  # said as an encoded word, not decoded
     assert (one["Message-ID"], three["Message-ID"]) == ("<m1@x>", "<m3@x>")
-    folded = first.as_bytes().split(b"\r\n\r\n", 1)[0]
-    assert all(len(line) <= 78 for line in folded.split(b"\r\n"))  # the SMTP policy folds long headers
-    unfolded = first.as_string(maxheaderlen=0)  # a clone of the policy with another line length
-    assert f"Subject: [mediawatch] belarus: {long_title}\r\n" in unfolded
-    with pytest.raises(ValueError):  # still the SMTP policy's refusal of raw newlines
-        first["X-Test"] = "a\r\nBcc: x@example.org"
+    for mail in (first, third):
+        raw = mail.as_bytes()
+        assert raw.isascii()
+        assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"))
 
 
-def test_boundary_comes_from_the_message_id_unless_a_part_contains_it():
-    from indexer.alerts.render import _boundary
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_any_cleaned_header_value_reads_back_as_written(value):
+    cleaned = clean_header(value, limit=250)
+    mail = Mail((("Message-ID", "<p@x>"), ("Subject", cleaned)), "t", "h", ("a@example.org",), "f@x")
+    parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
+    assert str(parsed["Subject"]) == cleaned
 
+
+def test_boundary_comes_from_the_message_id_and_no_part_can_hold_it():
     one = instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<b1@x>")
     again = instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<b1@x>")
-    assert one.get_boundary() == again.get_boundary() == _boundary("<b1@x>")
-    assert [p.get_content_type() for p in one.iter_parts()] == ["text/plain", "text/html"]
-    hostile = article(title=f"see {_boundary('<b2@x>')}")
-    mail = instant_message(ENV, "r", "q", ["a@example.org"], hostile, TERMS, "<b2@x>")
-    assert mail.get_boundary() is None  # the generator picks a random one that is in no part
-    parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
+    assert parse(one).get_boundary() == parse(again).get_boundary() == boundary_for("<b1@x>")
+    hostile = article(title=f"see\n--{boundary_for('<b2@x>')}\nContent-Type: text/evil",
+                      text=f"--{boundary_for('<b2@x>')}--\n" + "Lukashenko " * 60)
+    parsed = parse(instant_message(ENV, "r", "q", ["a@example.org"], hostile, TERMS, "<b2@x>"))
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
-    assert parsed.get_boundary() not in parsed.get_body(("plain",)).get_content()
+    body = parsed.get_body(("plain",)).get_content()
+    assert f"--{boundary_for('<b2@x>')}--" in body and "Lukashenko" in body  # quoted-printable wrote its = as =3D
+
+
+def test_a_non_ascii_address_is_written_as_utf8_and_marks_the_mail_international():
+    ascii_only = instant_message(ENV, "r", "q", ["a@example.org"], article(), TERMS, "<i1@x>")
+    mail = instant_message(ENV, "r", "q", ["jörg@example.org"], article(), TERMS, "<i2@x>")
+    assert not ascii_only.international and mail.international
+    assert mail.recipients == ("jörg@example.org",)
+    parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
+    assert parsed["To"] == "jörg@example.org"
