@@ -612,25 +612,39 @@ def to_fts5(node: Node) -> str:
 # --------------------------------------------------------------------------------------------- in memory
 
 class ArticleTokens:
-    """An article tokenised once: token positions per text field, folded values per keyword field."""
+    """An article tokenised once: the token set per text field (positions and sorted tokens are
+    built on first use: only phrase and prefix queries need them, and building them for every
+    article was most of matching one), folded values per keyword field."""
 
-    __slots__ = ("positions", "sorted_tokens", "keywords", "all_tokens")
+    __slots__ = ("tokens", "sets", "keywords", "all_tokens", "_positions", "_sorted")
 
     def __init__(self, texts: Mapping[str, list[str]], keywords: Mapping[str, list[str]]) -> None:
-        self.positions: dict[str, dict[str, list[int]]] = {}
-        self.sorted_tokens: dict[str, list[str]] = {}
-        for name in TEXT_QUERY_FIELDS:
-            pos: dict[str, list[int]] = {}
-            for i, tok in enumerate(texts.get(name, ())):
+        self.tokens: dict[str, list[str]] = {name: list(texts.get(name, ())) for name in TEXT_QUERY_FIELDS}
+        self.sets: dict[str, frozenset[str]] = {name: frozenset(toks) for name, toks in self.tokens.items()}
+        self.keywords: dict[str, list[str]] = {k: list(keywords.get(k, ())) for k in KEYWORD_QUERY_FIELDS}
+        self.all_tokens: frozenset[str] = frozenset().union(*self.sets.values())
+        self._positions: dict[str, dict[str, list[int]]] = {}
+        self._sorted: dict[str, list[str]] = {}
+
+    def positions(self, name: str) -> dict[str, list[int]]:
+        """Token -> its positions in text field ``name``."""
+        pos = self._positions.get(name)
+        if pos is None:
+            pos = self._positions[name] = {}
+            for i, tok in enumerate(self.tokens[name]):
                 lst = pos.get(tok)
                 if lst is None:
                     pos[tok] = [i]
                 else:
                     lst.append(i)
-            self.positions[name] = pos
-            self.sorted_tokens[name] = sorted(pos)
-        self.keywords: dict[str, list[str]] = {k: list(keywords.get(k, ())) for k in KEYWORD_QUERY_FIELDS}
-        self.all_tokens: frozenset[str] = frozenset().union(*(p.keys() for p in self.positions.values()))
+        return pos
+
+    def sorted_tokens(self, name: str) -> list[str]:
+        """The distinct tokens of text field ``name``, sorted (for prefix lookups)."""
+        toks = self._sorted.get(name)
+        if toks is None:
+            toks = self._sorted[name] = sorted(self.sets[name])
+        return toks
 
     @classmethod
     def from_article(cls, article: Article) -> "ArticleTokens":
@@ -700,16 +714,16 @@ def compile_matcher(node: Node) -> Matcher:
         fields, tok = _fields(node.field), node.token
         if len(fields) == 1:
             f = fields[0]
-            return lambda at: tok in at.positions[f]
+            return lambda at: tok in at.sets[f]
         return lambda at: tok in at.all_tokens
     if isinstance(node, Prefix):
         fields, pre = _fields(node.field), node.prefix
-        return lambda at: any(_has_prefix(at.sorted_tokens[f], pre) for f in fields)
+        return lambda at: any(_has_prefix(at.sorted_tokens(f), pre) for f in fields)
     if isinstance(node, Phrase):
         fields, toks, slop = _fields(node.field), node.tokens, node.slop
         if slop:
-            return lambda at: any(_near_in(at.positions[f], toks, slop) for f in fields)
-        return lambda at: any(_phrase_in(at.positions[f], toks) for f in fields)
+            return lambda at: any(_near_in(at.positions(f), toks, slop) for f in fields)
+        return lambda at: any(_phrase_in(at.positions(f), toks) for f in fields)
     if isinstance(node, FieldTerm):
         f, v = node.field, node.value
         if node.prefix:
@@ -822,10 +836,8 @@ class MatcherSet:
     def candidates(self, at: ArticleTokens) -> set[Hashable]:
         cand: set[Hashable] = set(self._always)
         by_token = self._by_token
-        for tok in at.all_tokens:
-            keys = by_token.get(tok)
-            if keys:
-                cand.update(keys)
+        for tok in by_token.keys() & at.all_tokens:  # a C-level intersection, not a loop over the article
+            cand.update(by_token[tok])
         if self._prefixes:
             toks = sorted(at.all_tokens)
             for pre, key in self._prefixes:

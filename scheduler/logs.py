@@ -58,7 +58,9 @@ def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
     for name in _DUPLICATES:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # filter first: a per-URL debug line below the level costs a level check, not the chain
+        processors=[structlog.stdlib.filter_by_level, *_SHARED,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

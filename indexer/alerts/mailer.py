@@ -22,7 +22,7 @@ import socket
 import ssl
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Container, Iterator, Protocol
 
 from indexer.alerts.mime import Mail
 from indexer.config import MailConfig, SmtpConfig
@@ -91,7 +91,8 @@ class SmtpSender:
                 self._conn = self._connect()
             # the bytes are 7-bit unless an address is not ASCII (see mime)
             options = ["SMTPUTF8", "BODY=8BITMIME"] if msg.international else []
-            refused = self._conn.sendmail(msg.sender, list(msg.recipients), msg.as_bytes(), mail_options=options)
+            refused = self._conn.sendmail(msg.sender, list(msg.recipients), msg.as_bytes(),
+                                          mail_options=options)
         except smtplib.SMTPRecipientsRefused as err:
             self.close()
             raise SendError(f"all recipients refused: {err.recipients}", temporary=False) from err
@@ -178,11 +179,13 @@ class OutboxSender:
         staged, self._staged = self._staged, {}
         if not staged:
             return
+        placed: set[str] = set()
         try:
             for fd in staged.values():
                 os.fsync(fd)
             for name in staged:
                 os.replace(self._tmp(name), self.folder / name)
+                placed.add(name)
             dir_fd = os.open(self.folder, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
@@ -191,19 +194,21 @@ class OutboxSender:
         except OSError as err:
             raise SendError(f"outbox: {err}") from err
         finally:
-            self._discard(staged)
+            self._discard(staged, placed)
 
     def close(self) -> None:
         staged, self._staged = self._staged, {}
         self._discard(staged)  # never committed: those alerts are still pending and will be sent again
 
-    def _discard(self, staged: dict[str, int]) -> None:
-        """Close the staged files and remove the temp files that were not renamed into place."""
+    def _discard(self, staged: dict[str, int], placed: Container[str] = ()) -> None:
+        """Close the staged files and remove the temp files of those not renamed into place."""
         for name, fd in staged.items():
             try:
                 os.close(fd)
             except OSError:
                 pass
+            if name in placed:
+                continue
             try:
                 os.unlink(self._tmp(name))
             except FileNotFoundError:

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from indexer.alerts.mailer import Mailer, OutboxSender, eml_name
 from indexer.alerts.mime import Mail, boundary_for, header_line
 from indexer.alerts.render import (
-    DigestEntry, Envelope, Terms, clean_header, digest_message, fold, highlight, instant_message, safe_link,
+    DigestEntry, Envelope, Terms, clean_header, clean_text, digest_message, fold, highlight, instant_message, safe_link,
 )
 from indexer.article import Article
 from indexer.config import MailConfig
@@ -253,3 +253,13 @@ def test_a_non_ascii_address_is_written_as_utf8_and_marks_the_mail_international
     assert mail.recipients == ("jörg@example.org",)
     parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
     assert parsed["To"] == "jörg@example.org"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab \t\r\n\x00\x07\x1c\x1f\x7f\x85\x9f\xa0\u2028\u2029\u200bé"), max_size=40)
+       | st.text(max_size=80))
+def test_clean_text_collapses_every_control_and_space_run_to_one_space(value):
+    import re
+
+    expected = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", value)).strip()
+    assert clean_text(value) == expected
