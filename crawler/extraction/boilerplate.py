@@ -38,6 +38,10 @@ _PATTERNS = [
     r"post comment\b",
 ]
 BOILERPLATE = [re.compile(r"^\W{0,3}" + p, re.I) for p in _PATTERNS]
+# The same test in one search: a line matches the alternation of the patterns exactly when it
+# matches one of them (each kept whole, as compiled above: a pattern's own top-level "|" leaves
+# its later branches unanchored, and they stay so).
+_ANY_BOILERPLATE = re.compile("|".join(f"(?:{p.pattern})" for p in BOILERPLATE), re.I)
 
 # "mm/rc (AFP, AP, Reuters)", "dpa/AFP", "jsi/sms (dpa, Reuters)": DW-style editor
 # initials plus wire agencies. Kept out of the body; authors.py reads them as a byline.
@@ -56,7 +60,7 @@ def is_boilerplate(line: str, extra: Iterable[re.Pattern[str]] = (), *, keep_cre
         return False
     if AGENCY_CREDIT.match(stripped):
         return not keep_credits
-    return any(p.search(stripped) for p in (*BOILERPLATE, *extra))
+    return bool(_ANY_BOILERPLATE.search(stripped)) or any(p.search(stripped) for p in extra)
 
 
 def drop_boilerplate(lines: Iterable[str], extra: Iterable[re.Pattern[str]] = (), *,
