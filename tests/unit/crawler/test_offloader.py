@@ -1,0 +1,66 @@
+"""The pool offloader on a real process pool: batched while busy, one bad call fails alone,
+a crashed worker fails only what the pool held and the next calls get a new pool."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from concurrent.futures.process import BrokenProcessPool
+
+from crawler.pipelines import Offloader
+
+
+def slow_square(x: int) -> tuple[int, int]:
+    time.sleep(0.02)
+    return x * x, os.getpid()
+
+
+def fails_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("bad page")
+    return x
+
+
+def dies(_x: int) -> None:
+    os._exit(3)  # what a segfault in a parser does to the worker
+
+
+def _gather(off: Offloader, fn, xs):
+    async def go():
+        return await asyncio.gather(*(off.run(fn, x) for x in xs), return_exceptions=True)
+    return asyncio.run(go())
+
+
+def test_busy_pool_gets_batches_and_every_call_its_own_answer():
+    off = Offloader("process", 2, timeout=60)
+    results = _gather(off, slow_square, range(40))
+    assert [r[0] for r in results] == [x * x for x in range(40)]
+    assert len({pid for _sq, pid in results}) == 2 and os.getpid() not in {pid for _sq, pid in results}
+    # the first workers + 1 calls go out alone, the rest in batches of up to MAX_BATCH
+    assert off.pool_calls <= 3 + -(-37 // Offloader.MAX_BATCH) + 2 and off.pool_calls < 40
+
+
+def test_an_exception_fails_only_its_own_call():
+    off = Offloader("process", 2, timeout=60)
+    results = _gather(off, fails_on_three, range(12))
+    assert isinstance(results[3], ValueError) and str(results[3]) == "bad page"
+    assert [r for i, r in enumerate(results) if i != 3] == [x for x in range(12) if x != 3]
+
+
+def test_a_dead_worker_breaks_the_pool_once_then_calls_work_again():
+    off = Offloader("process", 2, timeout=60)
+    results = _gather(off, dies, [0])
+    assert isinstance(results[0], BrokenProcessPool)
+    assert _gather(off, fails_on_three, [5, 6]) == [5, 6]
+
+
+def test_a_call_that_takes_too_long_times_out():
+    off = Offloader("process", 1, timeout=0.5)
+
+    async def go():
+        with pytest.raises(asyncio.TimeoutError):
+            await off.run(time.sleep, 3)
+    asyncio.run(go())
