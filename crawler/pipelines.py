@@ -180,7 +180,7 @@ class Offloader:
             self.pool_calls += 1
             try:
                 done = loop.run_in_executor(ex, _call_each, [(fn, args) for fn, args, _ in batch])
-            except BaseException as err:  # a pool already broken or shut down
+            except Exception as err:  # a pool already broken or shut down
                 self._in_flight -= 1
                 self._fail(batch, err, ex)
                 continue

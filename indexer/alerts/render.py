@@ -162,7 +162,9 @@ def highlight(value: str, terms: Terms, max_words: int | None = None, before: in
     plain = list(window)
     rich: list[str] = []
     run = 0  # html.escape works per character, so unmarked runs are escaped in one call
-    for i in (i for i in range(lo, hi) if marked[i]) if first is not None else ():
+    for i in range(lo, hi):
+        if not marked[i]:
+            continue
         k = 2 * i + 1 - p0
         word = window[k]
         plain[k] = f"*{word}*"
