@@ -38,10 +38,6 @@ _PATTERNS = [
     r"post comment\b",
 ]
 BOILERPLATE = [re.compile(r"^\W{0,3}" + p, re.I) for p in _PATTERNS]
-# The same test in one search: a line matches the alternation of the patterns exactly when it
-# matches one of them (each kept whole, as compiled above: a pattern's own top-level "|" leaves
-# its later branches unanchored, and they stay so).
-_ANY_BOILERPLATE = re.compile("|".join(f"(?:{p.pattern})" for p in BOILERPLATE), re.I)
 
 # "mm/rc (AFP, AP, Reuters)", "dpa/AFP", "jsi/sms (dpa, Reuters)": DW-style editor
 # initials plus wire agencies. Kept out of the body; authors.py reads them as a byline.
@@ -60,7 +56,7 @@ def is_boilerplate(line: str, extra: Iterable[re.Pattern[str]] = (), *, keep_cre
         return False
     if AGENCY_CREDIT.match(stripped):
         return not keep_credits
-    return bool(_ANY_BOILERPLATE.search(stripped)) or any(p.search(stripped) for p in extra)
+    return any(p.search(stripped) for p in (*BOILERPLATE, *extra))
 
 
 def drop_boilerplate(lines: Iterable[str], extra: Iterable[re.Pattern[str]] = (), *,
