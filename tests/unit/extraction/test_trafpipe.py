@@ -130,3 +130,22 @@ def test_rare_containers_are_still_pruned_when_present(marker):
 def test_pages_without_rare_markup_skip_the_raw_prunes():
     raw = trafpipe.prepare(parse(_article()))
     assert raw.prunes == raw.comment_prunes == raw.cleaned_prunes == []
+
+
+@pytest.mark.timeout(120)
+def test_page_length_counted_in_c_decides_recall_as_the_python_count_did():
+    from crawler.extraction.body import _COMPLETE_SHARE, page_chars
+
+    def python_count(tree):  # what the threshold was chosen on
+        body = tree.find(".//body")
+        return len(" ".join((body if body is not None else tree).text_content().split()))
+
+    decided = 0
+    for html, url in _real_pages(91):
+        tree = parse(html)
+        precise = len(trafpipe.precision_text(trafpipe.prepare(tree)))
+        ours, before = page_chars(tree), python_count(tree)
+        assert before <= ours <= before * 1.01  # only runs of other spaces (NBSP) count more
+        assert (precise < _COMPLETE_SHARE * ours) == (precise < _COMPLETE_SHARE * before), url
+        decided += precise < _COMPLETE_SHARE * ours
+    assert 0 < decided < 91  # both kinds of page are among them
