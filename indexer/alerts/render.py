@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
+from operator import not_
 from pathlib import Path
 from string import Template
 from typing import Iterable, Sequence
@@ -124,7 +125,7 @@ def _marked_words(cut: _Words, terms: Terms) -> list[bool]:
     if terms.prefixes:
         hits |= {tok for tok in cut.vocabulary if tok.startswith(terms.prefixes)}
     # map over a C method: a Python loop over every word of a body cost more than the mail around it
-    marked = [not free for free in map(hits.isdisjoint, cut.tokens)] if hits else [False] * n
+    marked = list(map(not_, map(hits.isdisjoint, cut.tokens))) if hits else [False] * n
     phrases = [p for p in terms.phrases if cut.vocabulary.issuperset(p)]  # only those that can occur
     if phrases:
         flat = [tok for toks in cut.tokens for tok in toks]
