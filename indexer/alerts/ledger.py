@@ -244,12 +244,12 @@ class Ledger:
     def enqueue(self, items: list[NewAlert], now: float) -> list[tuple[str, str]]:
         """Record matches as pending; return the (rule, article_id) keys that were new."""
         new: list[tuple[str, str]] = []
-        stored: dict[str, str] = {}  # an article matching several rules is serialised once
+        stored: dict[int, str] = {}  # an article (object) matching several rules is serialised once
         with self._tx() as db:
             for item in items:
                 art = item.article
-                if art.id not in stored:
-                    stored[art.id] = json.dumps(art.to_dict(), ensure_ascii=False)
+                if id(art) not in stored:
+                    stored[id(art)] = json.dumps(art.to_dict(), ensure_ascii=False)
                 message_id = alert_message_id(item.rule, art.id, self.domain) if item.mode == "instant" else None
                 cur = db.execute(
                     "INSERT OR IGNORE INTO alerts (rule, article_id, mode, schedule, state, message_id,"
@@ -258,7 +258,7 @@ class Ledger:
                     (
                         item.rule, art.id, item.mode, item.schedule, message_id, now, now,
                         _ts(art.indexed_at), _ts(art.published_at), item.query,
-                        json.dumps(list(item.recipients)), stored[art.id],
+                        json.dumps(list(item.recipients)), stored[id(art)],
                     ),
                 )
                 if cur.rowcount:
