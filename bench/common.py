@@ -68,44 +68,39 @@ def children_map() -> dict[int, list[int]]:
     return kids
 
 
-def _children(pid: int) -> list[int] | None:
-    """pid's children from /proc/PID/task/*/children; None where the kernel lacks that file."""
+# Linux with CONFIG_PROC_CHILDREN lists each thread's children: the tree is walked down from its root
+_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []  # gone
-    kids: list[int] = []
+        return kids  # gone
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
                 kids.extend(int(x) for x in fh.read().split())
-        except FileNotFoundError:
-            if not os.path.exists(f"/proc/{pid}/task"):
-                return []
-            return None
         except OSError:
-            continue
+            continue  # a thread that ended meanwhile
     return kids
 
 
 def process_tree(root: int, exclude: Iterable[int] = ()) -> list[int]:
     """root and its live descendants, minus the subtrees rooted at ``exclude`` (servers).
 
-    Walks down from root (the sampler runs inside the measured process, so it must stay cheap:
-    a scan of every process on the box cost ~1% of a core at 5 samples/s)."""
+    Walks down from root where the kernel allows (the sampler runs inside the measured process, so
+    it must stay cheap: a scan of every process on the box cost ~1% of a core at 5 samples/s)."""
     skip = set(exclude)
-    kids: dict[int, list[int]] | None = None
+    children = _children if _CHILDREN_FILES else children_map().get
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
         if pid in skip:
             continue
         out.append(pid)
-        found = _children(pid) if kids is None else None
-        if found is None:
-            kids = kids if kids is not None else children_map()
-            found = kids.get(pid, [])
-        todo.extend(found)
+        todo.extend(children(pid) or ())
     return out
 
 
