@@ -138,23 +138,22 @@ class _Parser:
 
     # -- predicates
     def or_expr(self) -> _Expr:
-        terms = [self.and_expr()]
-        while self.at("or"):
-            self.take("or")
-            terms.append(self.and_expr())
-        if len(terms) == 1:
-            return terms[0]
-        tags = None if any(t.tags is None for t in terms) else tuple(x for t in terms for x in t.tags)
-        return _Expr("(" + " or ".join(t.text for t in terms) + ")", tags)
+        return self.joined("or", self.and_expr)
 
     def and_expr(self) -> _Expr:
-        terms = [self.primary()]
-        while self.at("and"):
-            self.take("and")
-            terms.append(self.primary())
+        return self.joined("and", self.primary)
+
+    def joined(self, operator: str, operand: Callable[[], _Expr]) -> _Expr:
+        terms = [operand()]
+        while self.at(operator):
+            self.take(operator)
+            terms.append(operand())
         if len(terms) == 1:
             return terms[0]
-        return _Expr("(" + " and ".join(t.text for t in terms) + ")")
+        # "self::a or self::b" is still just a tag test
+        all_tags = operator == "or" and all(t.tags for t in terms)
+        return _Expr("(" + f" {operator} ".join(t.text for t in terms) + ")",
+                     tuple(x for t in terms for x in t.tags) if all_tags else None)
 
     def primary(self) -> _Expr:
         kind, value = self.peek()
@@ -291,6 +290,7 @@ def _matcher(step: _Step, names: dict[str, Any]) -> Callable[[Any], bool] | None
     """The step's tests as one generated function of the element: each attribute is read once."""
     if not step.tests:
         return None
+
     def build(fast_path: bool) -> Callable[[Any], bool]:
         lines = ["def match(e):"]
         if fast_path:
