@@ -67,8 +67,7 @@ class _Parser:
         self.tokens = _tokens(path)
         self.i = 0
         self.names: dict[str, Any] = {}
-        self.attrs: dict[str, str] = {}  # attribute -> its variable, for the step being parsed
-        self.child_tags: set[str] = set()  # NAME='s' tests of the step being parsed
+        self.current = _Step(False, None)  # the step whose predicates are being parsed
 
     # -- token helpers
     def peek(self, offset: int = 0) -> tuple[str, str]:
@@ -121,8 +120,7 @@ class _Parser:
         if axis not in (".//", "//"):
             raise Unsupported(f"axis {axis!r}")
         test = self.take("*") if self.at("*") else self.take(kind="name")
-        step = _Step(axis == "//", None if test == "*" else (test,))
-        self.attrs, self.child_tags = {}, set()
+        step = self.current = _Step(axis == "//", None if test == "*" else (test,))
         while self.at("["):
             if self.peek(1)[0] == "number":
                 self.first_only()
@@ -133,7 +131,6 @@ class _Parser:
             self.take("[")
             step.add(self.or_expr())
             self.take("]")
-        step.attrs, step.child_tags = dict(self.attrs), set(self.child_tags)
         return step
 
     # -- predicates
@@ -184,7 +181,7 @@ class _Parser:
             return _Expr("(" + " or ".join(f"{v} is not None" for v in variables) + ")")
         if kind == "name" and self.peek(1)[1] == "=":
             # false unless the element has such a child; where the tree holds any, libxml2 answers
-            self.child_tags.add(self.take())
+            self.current.child_tags.add(self.take())
             self.take("=")
             self.take(kind="literal")
             return _Expr("False")
@@ -202,7 +199,8 @@ class _Parser:
 
     def variable(self, attribute: str) -> str:
         """The local the step's function reads the attribute into (None when absent)."""
-        return self.attrs.setdefault(attribute, f"v{len(self.attrs)}")
+        attrs = self.current.attrs
+        return attrs.setdefault(attribute, f"v{len(attrs)}")
 
     def string(self) -> str:
         """Python text for an argument's XPath string value (never None)."""
