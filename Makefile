@@ -22,6 +22,10 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
 run: install
 	$(BIN)/mediawatch --config $(CONFIG) run
 
@@ -32,7 +36,7 @@ elasticsearch: install-test
 test: install-test elasticsearch
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: install-test elasticsearch
+bench: $(VENV)/.installed-bench elasticsearch
 	$(BIN)/python -m bench
 
 clean:

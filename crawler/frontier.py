@@ -410,9 +410,6 @@ class RunAccounting:
         self.started_at = utcnow()
         self._log = log.bind(source=source)
 
-    def has(self, canonical_url: str) -> bool:
-        return canonical_url in self.statuses
-
     def record(self, canonical_url: str, url: str, status: str, reason: str = "") -> bool:
         if canonical_url in self.statuses:
             if self.statuses[canonical_url] != status:

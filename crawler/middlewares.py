@@ -47,8 +47,6 @@ __all__ = [
     "parse_retry_after",
 ]
 
-GUARDED_KINDS = ("article", "page", "listing", "feed", "sitemap")
-
 
 class RequestRefused(IgnoreRequest):
     """A request we decided not to send; ``status`` is what the run accounting records."""

@@ -85,13 +85,6 @@ def page_links(html: str, url: str) -> list[tuple[str, str]]:
     return extract_links(html, url)
 
 
-def _warm() -> bool:
-    import crawler.extraction  # noqa: F401  (imports lxml, trafilatura... once per worker)
-    import crawler.discovery.links  # noqa: F401
-
-    return True
-
-
 # -- executors, shared across runs of one process -------------------------------------------------
 _EXECUTORS: dict[tuple[str, int], Executor] = {}
 _EXEC_LOCK = threading.Lock()

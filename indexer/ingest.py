@@ -10,7 +10,9 @@ goes in. ``on_indexed`` gets the articles that actually landed (from direct batc
 
 Threading: by default a worker thread does all the I/O, so :meth:`submit` only appends to a list and never
 blocks on, or raises for, a backend outage. :meth:`flush` hands the buffer over and waits until the worker
-has indexed or spooled everything (bounded by the retry budget). ``background=False`` runs the same steps
+has indexed or spooled everything (bounded by the retry budget), and says whether it all got there: a batch that
+neither the backend nor the spool would take (a full disk under both) is logged as ``ingest.articles_unstored``
+and makes the flush answer False, so the caller leaves those URLs to be fetched again. ``background=False`` runs the same steps
 in the caller's thread (deterministic tests, one-shot commands). ``on_indexed`` runs on the worker thread.
 """
 
@@ -71,7 +73,11 @@ class Ingestor:
         self._down_until = time.monotonic() if spool.depth() else 0.0
         self._probe_delay = probe_interval_s
         self.counters = {"submitted": 0, "indexed": 0, "spooled": 0, "replayed": 0, "quarantined": 0,
-                         "batches": 0, "failed_attempts": 0}
+                         "batches": 0, "failed_attempts": 0, "unstored": 0}
+        # The submit count when a batch was last lost: a flush answers for the articles submitted
+        # after its caller's mark, and any of them may have been in that batch.
+        self._lost_at = 0
+        self._storage_error = ""  # why the last store failed; cleared by the next store that works
 
     @classmethod
     def from_config(cls, backend: Backend, spool: Spool, cfg: Any, **kwargs: Any) -> "Ingestor":
@@ -84,15 +90,14 @@ class Ingestor:
     def submit(self, article: Article) -> None:
         """Buffer one article. Returns at once; never raises for a backend outage."""
         with self._cond:
+            self.counters["submitted"] += 1
             if self._closed:
                 # too late for a batch: make it durable, the next run replays it
-                self.spool.append([article])
-                self.counters["spooled"] += 1
+                self._store_or_lose([article], "ingestor closed")
                 return
             if not self._buf:
                 self._buf_since = time.monotonic()
             self._buf.append(article)
-            self.counters["submitted"] += 1
             if len(self._buf) >= self.batch_size:
                 self._handoff_locked()
         self._kick()
@@ -104,13 +109,22 @@ class Ingestor:
                 self._handoff_locked()
         self._kick()
 
-    def flush(self, timeout: float | None = None) -> None:
-        """Send everything buffered and wait until it is indexed or spooled."""
+    def mark(self) -> int:
+        """A point in the stream of submitted articles, to hand to a later :meth:`flush`."""
+        with self._cond:
+            return self.counters["submitted"]
+
+    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool:
+        """Send everything buffered and wait until it is indexed or spooled.
+
+        True when every article submitted after ``since`` (a :meth:`mark`) reached the index or the
+        spool; False when some may have reached neither, or the wait timed out first.
+        """
         with self._cond:
             self._handoff_locked()
         if not self.background:
             self._pump()
-            return
+            return self._lost_at <= since
         self._ensure_worker()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -118,8 +132,14 @@ class Ingestor:
             while self._queue or self._busy:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    break
+                    return False
                 self._cond.wait(remaining if remaining is not None else 1.0)
+            return self._lost_at <= since
+
+    def health(self) -> dict[str, str]:
+        """``storage``: "failing" while the last store reached neither the index nor the spool."""
+        error = self._storage_error
+        return {"storage": "failing" if error else "ok", "reason": error}
 
     def drain(self) -> int:
         """Replay the spool now (oldest first), whatever the probe timer says; returns articles replayed."""
@@ -174,7 +194,7 @@ class Ingestor:
                 batch = self._queue.popleft() if self._queue else None
             if batch is None:
                 break
-            self._process(batch)
+            self._process_safely(batch)
         if self._down_until and time.monotonic() >= self._down_until:
             with self._io:
                 self._drain_locked()
@@ -203,14 +223,12 @@ class Ingestor:
                 self._busy = True
             try:
                 if batch is not None:
-                    self._process(batch)
+                    self._process_safely(batch)
                 elif self._down_until and time.monotonic() >= self._down_until:
                     with self._io:
                         self._drain_locked()
             except Exception as err:  # the worker must survive anything
                 log.error("ingest.worker_error", error=str(err), exc_info=True)
-                if batch is not None:
-                    self._spool(batch, reason=f"worker error: {err}")
             finally:
                 with self._cond:
                     self._busy = False
@@ -230,8 +248,28 @@ class Ingestor:
 
     def _spool(self, batch: list[Article], reason: str) -> None:
         self.spool.append(batch)
+        self._storage_error = ""
         self.counters["spooled"] += len(batch)
         log.info("ingest.spooled", count=len(batch), reason=reason[:200], spool_depth=self.spool.depth())
+
+    def _process_safely(self, batch: list[Article]) -> None:
+        try:
+            self._process(batch)
+        except Exception as err:  # e.g. the spool's disk is full while the backend is down
+            log.error("ingest.batch_failed", error=str(err)[:500], count=len(batch), exc_info=True)
+            self._store_or_lose(batch, f"batch failed: {err}")
+
+    def _store_or_lose(self, batch: list[Article], reason: str) -> None:
+        """Last resort: the spool, else count the batch as lost so the flush says so."""
+        try:
+            self._spool(batch, reason)
+        except Exception as err:
+            with self._cond:
+                self._lost_at = self.counters["submitted"]
+            self._storage_error = f"{reason[:200]}; spool: {err}"[:500]
+            self.counters["unstored"] += len(batch)
+            log.error("ingest.articles_unstored", count=len(batch), error=str(err)[:300], reason=reason[:200],
+                      urls=[a.url for a in batch[:5]])
 
     def _process(self, batch: list[Article]) -> None:
         self.counters["batches"] += 1
@@ -250,6 +288,7 @@ class Ingestor:
                 self._spool(batch, "backend unavailable")
                 return
             self._mark_up()
+            self._storage_error = ""
             landed = self._settle(batch, result)
             if result.deferred:
                 deferred = set(result.deferred)

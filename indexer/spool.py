@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from indexer.article import Article, utcnow
+from indexer.sqlitetx import rollback
 
 SPOOL_FILE = "spool.sqlite3"
 
@@ -72,7 +73,7 @@ class Spool:
                 self._db.executemany("INSERT INTO pending (id, payload, spooled_at) VALUES (?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                rollback(self._db)
                 raise
         return len(rows)
 
@@ -97,7 +98,7 @@ class Spool:
                         f"DELETE FROM pending WHERE seq IN ({', '.join('?' * len(chunk))})", chunk).rowcount
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                rollback(self._db)
                 raise
         return n
 

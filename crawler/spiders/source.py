@@ -19,6 +19,7 @@ Every URL the run touches is counted exactly once (``RunAccounting``) with its f
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -157,6 +158,7 @@ class SourceSpider(scrapy.Spider):
         self.extracted = 0
         self.pending_marks: list[tuple[PageItem, str]] = []  # submitted, not yet flushed
         self.flush_failed = False
+        self._flush_since = self.sink.mark()  # the sink's answer covers what was submitted after it
         self._commit_lock = asyncio.Lock()
         self._log = log.bind(source=self.source.name)
 
@@ -339,11 +341,16 @@ class SourceSpider(scrapy.Spider):
             batch, self.pending_marks = self.pending_marks, []
             if not batch:
                 return True
+            since, self._flush_since = self._flush_since, self.sink.mark()
             try:
-                await asyncio.to_thread(self.sink.flush)
+                stored = await asyncio.to_thread(functools.partial(self.sink.flush, since=since))
             except Exception as err:
+                stored, reason = False, repr(err)
+            else:
+                reason = "the sink could store them neither in the index nor in its spool"
+            if not stored:
                 self.flush_failed = True
-                self._log.error("sink_flush_failed", error=repr(err), articles=len(batch),
+                self._log.error("sink_flush_failed", error=reason, articles=len(batch),
                                 reason="not marked done: they are fetched again next run")
                 return False
             for item, status in batch:

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, parse_iso, utcnow
+from indexer.sqlitetx import rollback
 from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
     finite_limit, stamp, to_node,
@@ -112,7 +113,7 @@ class SqliteBackend(Backend):
                     done["schema_version"] = SCHEMA_VERSION
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
         self._initialised = True
         if done["created"] or done["added_columns"]:
@@ -197,10 +198,10 @@ class SqliteBackend(Backend):
                     result.indexed.append(doc_id)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise BackendUnavailable(f"sqlite write failed: {err}") from err
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
         return result
 
@@ -312,7 +313,7 @@ class SqliteBackend(Backend):
                 n = db.execute("DELETE FROM articles WHERE effective_at < ?", (cutoff,)).rowcount
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
         if n:
             log.info("index.retention", deleted=n, days=days, backend="sqlite")

@@ -584,8 +584,12 @@ class CollectingSink:
         with self.lock:
             self.articles.append(article)
 
-    def flush(self) -> None:
+    def mark(self) -> int:
+        return len(self.articles)
+
+    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool:
         self.flushes += 1
+        return True
 
     @property
     def paths(self) -> list[str]:

@@ -120,16 +120,23 @@ def test_done_only_after_sink_accepted(fixture_site, tmp_path):
 
 def test_nothing_marked_done_when_the_flush_fails(fixture_site, tmp_path):
     class FailingFlush(CollectingSink):
-        def flush(self):
+        def flush(self, timeout=None, *, since=0):
             raise RuntimeError("index down and spool full")
 
+    class UnstoredFlush(CollectingSink):
+        def flush(self, timeout=None, *, since=0):
+            return False  # the Ingestor's answer when neither the index nor the spool took a batch
+
     site = fixture_site
-    cfg = fast_crawl_settings(tmp_path)
-    run(site, cfg, sink=FailingFlush())
-    site.reset_log()
-    sink, s2 = run(site, cfg)  # everything again: nothing was durably indexed
-    assert sorted(site.article_hits()) == sorted(a.path for a in site.articles)
-    assert s2.counts["new"] == len(site.articles)
+    for failing in (FailingFlush(), UnstoredFlush()):
+        cfg = fast_crawl_settings(tmp_path / type(failing).__name__)
+        site.reset_log()
+        run(site, cfg, sink=failing)
+        assert failing.articles  # the crawl did submit them
+        site.reset_log()
+        sink, s2 = run(site, cfg)  # everything again: nothing was durably indexed
+        assert sorted(site.article_hits()) == sorted(a.path for a in site.articles)
+        assert s2.counts["new"] == len(site.articles)
 
 
 def test_feed_date_change_refetches(fixture_site, tmp_path):

@@ -1,0 +1,86 @@
+"""A full disk under the index and the spool: nothing is marked done that is not stored.
+
+The index and the spool live on a small tmpfs the test mounts (its own filesystem, filled to the
+last byte); the frontier lives on another. A crawl while it is full must leave every URL to be
+fetched again; once there is room, the next crawl stores them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from crawler.runner import run_crawl_blocking
+from crawler.sources import Source
+from indexer.backends.sqlite import SqliteBackend
+from indexer.ingest import Ingestor
+from indexer.spool import Spool
+from tests.harness.sites import fast_crawl_settings
+
+
+@contextlib.contextmanager
+def small_filesystem(where: Path, size: str = "4m"):
+    where.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def fill(fs: Path) -> Path:
+    """Write until the filesystem says ENOSPC; return the filler, to delete for room."""
+    filler = fs / f"filler-{uuid.uuid4().hex}"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as err:
+            assert err.errno == errno.ENOSPC
+    # the last partial block too
+    with contextlib.suppress(OSError), open(filler, "ab") as fh:
+        while True:
+            fh.write(b"\0")
+            fh.flush()
+    return filler
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+def test_full_disk_under_index_and_spool_loses_nothing(fixture_site, tmp_path):
+    site = fixture_site
+    with small_filesystem(tmp_path / "full") as fs:
+        backend = SqliteBackend(fs / "index.sqlite3")
+        backend.init()
+        spool = Spool(fs / "spool")
+        ingestor = Ingestor(backend, spool, retry_attempts=0, retry_backoff_s=0.0, probe_interval_s=0.05)
+        cfg = fast_crawl_settings(tmp_path / "state")  # the frontier: another filesystem, with room
+        src = Source(**site.source(feeds=[site.rss_url]))
+        filler = fill(fs)
+
+        s1 = run_crawl_blocking([src], cfg, ingestor)["fixture"]
+        assert sorted(site.article_hits()) == sorted(a.path for a in site.articles)
+        assert ingestor.counters["unstored"] >= 1
+        assert ingestor.health()["storage"] == "failing"
+        assert backend.count() + spool.depth() == 0
+        assert s1.counts.get("new", 0) == len(site.articles)  # fetched and extracted, just not stored
+
+        filler.unlink()
+        site.reset_log()
+        s2 = run_crawl_blocking([src], cfg, ingestor)["fixture"]
+        # nothing was marked done: every article is fetched again, and now stored
+        assert sorted(site.article_hits()) == sorted(a.path for a in site.articles)
+        assert s2.counts["new"] == len(site.articles)
+        ingestor.drain()
+        assert backend.count() == len(site.articles)
+        assert ingestor.health()["storage"] == "ok"
+        ingestor.close()
+        backend.close()
+        spool.close()
