@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     so.required = True
     so.add_parser("list", help="each source with its last run and next run")
 
+    im = sub.add_parser("import", help="index WARC / WARC.gz files and folders of saved .html pages")
+    im.add_argument("paths", nargs="+", metavar="PATH", help="WARC files, saved pages, or folders of them")
+    im.add_argument("--source", default=None, help="source name for the articles (default: each page's host)")
+    im.add_argument("--alert", action="store_true", help="match the imported articles against the rules and send")
+
     i = sub.add_parser("index", help="the index").add_subparsers(dest="index_command", metavar="ACTION", parser_class=_Parser)
     i.required = True
     i.add_parser("init", help="create or upgrade the index layout (idempotent)")

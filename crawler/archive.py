@@ -1,0 +1,154 @@
+"""Pages from archives: WARC / WARC.gz files (through warcio) and folders of saved .html pages.
+
+``read_archive(path)`` yields one ``ArchivedPage`` per HTML response record (or saved page) and
+one ``BadRecord`` per record it cannot use, with the reason, so the importer logs and counts it
+and goes on. A file that stops making sense (truncated gzip, garbage where a record header
+should be) ends with a ``BadRecord`` for the rest of that file: WARC records cannot be
+resynchronised without their headers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import structlog
+
+log = structlog.get_logger("crawler.archive")
+
+__all__ = ["ArchivedPage", "BadRecord", "archive_files", "read_archive"]
+
+WARC_SUFFIXES = (".warc", ".warc.gz")
+HTML_SUFFIXES = (".html", ".htm")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Browsers' "Save page as" writes where the page came from; the canonical link is the next best.
+_SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.I)
+_CANONICAL = re.compile(rb"<link\b[^>]*\brel=[\"']?canonical[\"']?[^>]*>", re.I)
+_HREF = re.compile(rb"\bhref=[\"']?([^\"' >]+)", re.I)
+
+
+@dataclass
+class ArchivedPage:
+    url: str
+    body: bytes
+    content_type: str | None  # the HTTP Content-Type header, for decoding as a crawl would
+    fetched_at: datetime | None
+    where: str  # file and record offset, for logs
+
+
+@dataclass
+class BadRecord:
+    where: str
+    url: str
+    reason: str
+
+
+def archive_files(paths: list[str | Path]) -> list[Path]:
+    """The WARC files and saved pages under the given paths (folders walked, sorted); raises
+    FileNotFoundError naming a path that does not exist."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise FileNotFoundError(f"no such file or folder: {p}")
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and _usable(f)))
+        else:
+            out.append(p)
+    return out
+
+
+def _usable(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(WARC_SUFFIXES) or name.endswith(HTML_SUFFIXES)
+
+
+def is_warc(path: Path) -> bool:
+    return path.name.lower().endswith(WARC_SUFFIXES)
+
+
+def read_archive(path: Path) -> Iterator[ArchivedPage | BadRecord]:
+    if is_warc(path):
+        yield from _read_warc(path)
+    else:
+        yield _read_saved_page(path)
+
+
+def _read_warc(path: Path) -> Iterator[ArchivedPage | BadRecord]:
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    with path.open("rb") as stream:
+        records = ArchiveIterator(stream)
+        try:
+            for record in records:
+                if record.rec_type != "response":
+                    continue  # request, metadata, warcinfo records carry no page
+                url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                page = _page(record, url, lambda: f"{path}@{records.get_record_offset()}")
+                if page is not None:
+                    yield page
+        except (ArchiveLoadFailed, EOFError, OSError, ValueError) as err:
+            # warcio cannot find the next record header: the rest of the file is lost
+            yield BadRecord(where=f"{path}@{stream.tell()}", url="", reason=f"unreadable WARC: {err}")
+
+
+def _page(record, url: str, locate) -> ArchivedPage | BadRecord | None:
+    """``locate()`` gives the record's offset; warcio knows it only once the body was read."""
+    http = record.http_headers
+    try:
+        body = record.content_stream().read()
+    except Exception as err:  # a broken chunked/gzip body: warcio raises what the codec raises
+        return BadRecord(locate(), url, f"unreadable body: {err}")
+    where = locate()
+    if not url.startswith(("http://", "https://")):
+        return BadRecord(where, url, "response record without an http(s) WARC-Target-URI")
+    if http is None:
+        return BadRecord(where, url, "response record without HTTP headers")
+    status = http.get_statuscode()
+    if not status or not status.isdigit():
+        return BadRecord(where, url, f"unreadable HTTP status line {http.statusline!r}")
+    if status != "200":
+        return None  # redirects, errors: no page, nothing wrong with the archive
+    ctype = http.get_header("Content-Type")
+    if ctype and ctype.split(";")[0].strip().lower() not in _HTML_TYPES:
+        return None
+    return ArchivedPage(url=url, body=body, content_type=ctype, fetched_at=_warc_date(record), where=where)
+
+
+def _warc_date(record) -> datetime | None:
+    value = record.rec_headers.get_header("WARC-Date")
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _read_saved_page(path: Path) -> ArchivedPage | BadRecord:
+    try:
+        body = path.read_bytes()
+    except OSError as err:
+        return BadRecord(str(path), "", f"cannot read: {err.strerror}")
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    return ArchivedPage(url=saved_page_url(path, body), body=body, content_type=None, fetched_at=mtime,
+                        where=str(path))
+
+
+def saved_page_url(path: Path, body: bytes) -> str:
+    """Where a saved page came from: the browser's "saved from" note, its canonical link, else its
+    file:// URI (so the document id is stable across re-imports of the same folder)."""
+    head = body[:65536]
+    m = _SAVED_FROM.search(head)
+    if m and m.group(1).startswith((b"http://", b"https://")):
+        return m.group(1).decode("ascii", "replace")
+    for link in _CANONICAL.finditer(head):
+        href = _HREF.search(link.group(0))
+        if href and href.group(1).startswith((b"http://", b"https://")):
+            return href.group(1).decode("ascii", "replace")
+    return path.resolve().as_uri()
