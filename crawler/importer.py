@@ -89,8 +89,9 @@ class _Meter:
 class _Batch:
     """Pages submitted since the last flush, to mark done once it returned."""
 
-    def __init__(self) -> None:
+    def __init__(self, since: int) -> None:
         self.items: list[tuple[str, str, str, str, datetime | None]] = []
+        self.since = since  # the sink's mark before they were submitted
 
 
 def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source: str | None = None,
@@ -105,7 +106,7 @@ def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source
     executor = get_executor(pool, workers)
     window = max(4, workers * 8)  # pages in extraction at once: enough to keep the pool busy
     pending: list[tuple[ArchivedPage, str, str, Future]] = []
-    batch = _Batch()
+    batch = _Batch(sink.mark())
     t0 = time.monotonic()
 
     def finish_one() -> None:
@@ -134,7 +135,8 @@ def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source
     def commit() -> None:
         if not batch.items:
             return
-        if sink.flush() is False:  # not stored anywhere: leave unmarked, the next import retries them
+        since, batch.since = batch.since, sink.mark()
+        if not sink.flush(since=since):  # not stored anywhere: leave unmarked, the next import retries them
             report.counts["error:ingest"] += len(batch.items)
             log.error("import_flush_failed", articles=len(batch.items))
         else:

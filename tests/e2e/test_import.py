@@ -62,3 +62,69 @@ def test_missing_path_is_a_usage_error(project):
     result = project.run("import", str(project.root / "nope.warc.gz"))
     assert result.returncode == 2
     assert "nope.warc.gz" in result.stderr
+
+
+def index_rows(project) -> int:
+    import sqlite3
+
+    path = project.root / "data" / "index.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.Error:  # not created yet, or mid-write
+        return 0
+
+
+def test_import_killed_halfway_then_resumed_gives_every_article_once(tmp_path, project):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.e2e.conftest import Project, cli_env
+
+    warc = tmp_path / "aeb.warc.gz"
+    subprocess.run([sys.executable, "-m", "tests.make_warc", str(warc), "--aeb", "182"], check=True,
+                   env=cli_env(), cwd=Path(__file__).resolve().parents[2])
+
+    reference = Project(tmp_path / "reference")
+    reference.root.mkdir()
+    reference.write(import_config(reference))
+    assert reference.run("import", "--alert", str(warc)).returncode == 0
+    expected, expected_mails = sorted(urls(reference)), len(outbox(reference))
+    assert len(expected) > 50  # copies whose page names the original as canonical fold into it
+
+    project.write(import_config(project))
+    # its own process group, so the kill takes the extraction workers too, as a machine crash would
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "--config", str(project.config_path), "import", "--alert", str(warc)],
+        cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(),
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while index_rows(project) < 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the import ended before it could be killed halfway"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert 0 < index_rows(project) < len(expected)
+
+    result = project.run("import", "--alert", str(warc))
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = urls(project)
+    assert sorted(got) == expected and len(got) == len(set(got))
+    mails = outbox(project)
+    assert len(mails) == expected_mails  # a mail's file is named by its Message-ID: a resend overwrites
+    assert len({m.name for m in mails}) == len(mails)
+
+
+def test_a_broken_record_is_skipped_with_a_reason(tmp_path, project):
+    broken = tmp_path / "broken.warc.gz"
+    broken.write_bytes(WARC.read_bytes() + b"\x1f\x8b\x08\x00 this is not a gzip member, nor a WARC record")
+    project.write(import_config(project))
+    result = project.run("import", str(broken))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imported 14 article(s)" in result.stdout, result.stdout
+    assert "import_record_skipped" in result.stderr and "broken.warc.gz" in result.stderr
