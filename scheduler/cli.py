@@ -60,8 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("alerts", help="alert rules").add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser)
     a.required = True
-    at = a.add_parser("test", help="show what a rule (name or query) matches in the index now")
-    at.add_argument("rule")
+    at = a.add_parser("test", help="show what a rule (by name, or an ad-hoc --query) matches in the index")
+    at.add_argument("rule", nargs="?", help="a rule's name (unknown names exit 2 and list the rules)")
+    at.add_argument("--query", help="an ad-hoc query instead of a rule")
+    at.add_argument("--days", type=int, help="only articles of the last N days")
     at.add_argument("--limit", type=int, default=20)
     ast = a.add_parser("send-test", help="send a test email to a rule's recipients")
     ast.add_argument("rule")

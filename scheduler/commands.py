@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -155,35 +155,45 @@ def cmd_search(cfg: Config, args) -> int:
     return EXIT_OK
 
 
-def _rule_for(cfg: Config, name_or_query: str):
-    from indexer.alerts.rules import Rule
-
+def _named_rule(cfg: Config, name: str):
     for rule in cfg.rules:
-        if rule.name == name_or_query:
+        if rule.name == name:
             return rule
-    _parse_query(name_or_query)
-    return Rule(name="adhoc", query=name_or_query)
+    known = ", ".join(sorted(r.name for r in cfg.rules)) or "none"
+    raise UsageError(f"no rule named {name!r} (known rules: {known}); for an ad-hoc query use --query")
 
 
 def cmd_alerts_test(cfg: Config, args) -> int:
     from indexer.alerts.engine import AlertEngine
+    from indexer.alerts.rules import Rule
 
-    rule = _rule_for(cfg, args.rule)
+    if (args.rule is None) == (args.query is None):
+        raise UsageError("alerts test takes a rule's name or --query QUERY (one of them)")
+    if args.query is not None:
+        _parse_query(args.query)
+        rule = Rule(name="adhoc", query=args.query)
+    else:
+        rule = _named_rule(cfg, args.rule)
+    since = None if args.days is None else datetime.now(timezone.utc) - timedelta(days=args.days)
     backend = _open_backend(cfg)
     try:
-        hits = AlertEngine.test_rule(rule, backend, limit=args.limit)
+        hits = AlertEngine.test_rule(rule, backend, limit=args.limit, since=since)
     finally:
         backend.close()
     _out(f"rule {rule.name}: {rule.query}")
     _print_hits(hits, False)
-    _out(f"{len(hits)} matching article(s) in the index now")
+    window = "in the index" if args.days is None else f"in the last {args.days} day(s)"
+    stories = len({h.article.story_id or h.article.id for h in hits})
+    mails = f"{stories} instant mail(s)" if rule.mode == "instant" else f"{stories} entries in {rule.mode} mails"
+    more = " (--limit reached: there may be more)" if len(hits) >= args.limit else ""
+    _out(f"{len(hits)} matching article(s) {window}, {stories} stor(ies): would have caused {mails}{more}")
     return EXIT_OK
 
 
 def cmd_alerts_send_test(cfg: Config, args) -> int:
     from scheduler.app import build
 
-    rule = _rule_for(cfg, args.rule)
+    rule = _named_rule(cfg, args.rule)
     if not rule.recipients:
         raise UsageError(f"rule {rule.name} has no recipients")
     app = build(cfg)

@@ -345,7 +345,7 @@ class AlertEngine:
         return named if named is not None else Rule(name="adhoc", query=rule_or_query)
 
     @staticmethod
-    def test_rule(rule_or_query: Rule | str, backend: Any, limit: int = 20) -> list[Hit]:
+    def test_rule(rule_or_query: Rule | str, backend: Any, limit: int = 20, since: Any = None) -> list[Hit]:
         """What the rule (a Rule or a bare query) matches in the index now, newest first, with its
         filters (sources, languages) applied. Static: the CLI needs no engine (nor ledger) for it."""
         from indexer.alerts.matching import search_rule
@@ -354,7 +354,7 @@ class AlertEngine:
         rule = rule_or_query if isinstance(rule_or_query, Rule) else Rule(name="adhoc", query=rule_or_query)
         terms = _terms(rule.query)
         hits = []
-        for article, score in search_rule(backend, rule, limit=limit):
+        for article, score in search_rule(backend, rule, limit=limit, since=since):
             snip = article_snippet(article, terms, max_words=30)
             hits.append(Hit(article=article, snippet=snip.text, score=score, snippet_html=snip.html))
         return hits

@@ -303,9 +303,9 @@ def highlight_terms(query: str) -> Terms:
     return Terms(frozenset(words), tuple(dict.fromkeys(prefixes)), tuple(dict.fromkeys(phrases)))
 
 
-def search_rule(backend: Any, rule: Rule, limit: int = 20) -> list[tuple[Article, float | None]]:
-    """The rule's matches in the index now (its filters applied), as (article, score)."""
+def search_rule(backend: Any, rule: Rule, limit: int = 20, since: Any = None) -> list[tuple[Article, float | None]]:
+    """The rule's matches in the index now (its filters applied, and ``since`` when given), as (article, score)."""
     node = parse_cached(rule.query)
-    hits = backend.search(node, sources=list(rule.sources) or None, languages=list(rule.languages) or None,
-                          limit=limit)
+    hits = backend.search(node, since=since, sources=list(rule.sources) or None,
+                          languages=list(rule.languages) or None, limit=limit)
     return [(h.article, getattr(h, "score", None)) for h in hits]
