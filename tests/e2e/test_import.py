@@ -128,3 +128,23 @@ def test_a_broken_record_is_skipped_with_a_reason(tmp_path, project):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "imported 14 article(s)" in result.stdout, result.stdout
     assert "import_record_skipped" in result.stderr and "broken.warc.gz" in result.stderr
+
+
+def test_a_folder_of_saved_pages(tmp_path, project):
+    import shutil
+
+    saved = tmp_path / "saved"
+    (saved / "deeper").mkdir(parents=True)
+    seed = (WARC.parent / "seed" / "dw-article.html").read_bytes()
+    (saved / "dw.html").write_bytes(
+        b"<!-- saved from url=(0072)https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510 -->\n"
+        + seed)
+    shutil.copy(WARC.parent / "pages" / "arabic-news.html", saved / "deeper" / "arabic.htm")
+    (saved / "notes.txt").write_text("not a page")
+    project.write(import_config(project))
+    result = project.run("import", str(saved))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imported 2 article(s) from 2 file(s)" in result.stdout, result.stdout
+    got = urls(project)
+    assert "https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510" in got
+    assert len(got) == 2
