@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from crawler.archive import ArchivedPage, BadRecord, archive_files, read_archive
+from crawler.decoding import decode_html
 from crawler.pipelines import extract_page, get_executor
 from crawler.urls import canonicalize
 
@@ -36,11 +37,9 @@ FLUSH_EVERY = 50  # articles between flushes (each flush is a resume point)
 
 def decode_and_extract(body: bytes, content_type: str | None, url: str, fetched_at: datetime | None,
                        source: str) -> tuple[str, Any]:
-    """In a worker: the crawl's decoding (w3lib, as Scrapy's TextResponse) and extraction."""
-    from w3lib.encoding import html_to_unicode
-
+    """In a worker: the crawl's decoding and extraction."""
     try:
-        _enc, html = html_to_unicode(content_type, body)
+        html = decode_html(body, content_type).text
     except (UnicodeError, ValueError, LookupError) as err:
         return "error:decode", str(err)
     outcome, value, _links = extract_page(html, url, None, fetched_at, source, False)

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("extract", help="run one saved page through the extractor")
     e.add_argument("file", help="an HTML file ('-' for stdin)")
     e.add_argument("--url", default="", help="the page's URL (helps dates, canonical URL)")
+    e.add_argument("--content-type", default=None,
+                   help="the Content-Type header it was served with (its charset is weighed as a crawl would)")
     e.add_argument("--json", action="store_true", help="print the whole article as JSON")
 
     s = sub.add_parser("search", help="search the index (Lucene/Kibana query syntax)")

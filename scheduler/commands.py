@@ -86,8 +86,7 @@ def cmd_crawl(cfg: Config, args) -> int:
 
 
 def cmd_extract(cfg: Config, args) -> int:
-    from w3lib.encoding import html_to_unicode
-
+    from crawler.decoding import decode_html
     from crawler.extraction import NotArticle, extract
 
     if args.file == "-":
@@ -97,7 +96,7 @@ def cmd_extract(cfg: Config, args) -> int:
             raw = Path(args.file).read_bytes()
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
-    _enc, html = html_to_unicode(None, raw)
+    html = decode_html(raw, args.content_type).text
     try:
         article = extract(html, args.url or Path(args.file).resolve().as_uri())
     except NotArticle as err:

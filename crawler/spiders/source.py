@@ -35,6 +35,7 @@ from scrapy.http import Request, Response, TextResponse
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.links import LinkRules
 from crawler.discovery.sitemaps import parse_sitemap
+from crawler.decoding import decode_html
 from crawler.frontier import Frontier, is_retryable
 from crawler.middlewares import RequestRefused
 from crawler.pipelines import PageItem, page_links
@@ -496,11 +497,18 @@ class SourceSpider(scrapy.Spider):
         self.finish(doc.canon, doc.url, "listing", kind="listing", final=True)
         if self.max_depth < 1:
             return
-        links = await self.offloader.run(page_links, response.text, response.url)
+        links = await self.offloader.run(page_links, self._page_text(response), response.url)
         for url, _text in links:
             req = self._candidate(url, kind="page", stage=doc.stage, depth=1, parent=doc.canon)
             if req is not None:
                 yield req
+
+    def _page_text(self, response: Response) -> str:
+        """The page's text by our decoding rules (labels are often wrong), not Scrapy's header-first one."""
+        decoded = decode_html(response.body, response.headers.get(b"Content-Type"))
+        self._log.debug("charset", url=response.url, charset_header=decoded.header, charset_used=decoded.encoding,
+                        why=decoded.why)
+        return decoded.text
 
     def parse_page(self, response: Response) -> Iterator[PageItem]:
         meta = response.meta
@@ -515,8 +523,8 @@ class SourceSpider(scrapy.Spider):
             self.finish(canon, url, "not_article", "non_html", kind=kind)
             return
         try:
-            html = response.text
-        except (UnicodeError, ValueError) as err:
+            html = self._page_text(response)
+        except (UnicodeError, ValueError, LookupError) as err:
             self.finish(canon, url, "error:decode", str(err), kind=kind)
             return
         yield PageItem(
