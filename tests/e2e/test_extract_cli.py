@@ -1,0 +1,34 @@
+"""`mediawatch extract FILE` gives the article the library gives for the same bytes and header."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crawler.decoding import decode_html
+from crawler.extraction import extract
+from tests.integration.test_crawl_charsets import SENTENCES, page
+
+URL = "https://news.example.org/2024/05/16/council-budget.html"
+
+
+@pytest.mark.parametrize("script,encoding,label", [
+    ("cyrillic", "cp1251", "utf-8"),  # the header lies, the <meta> is right
+    ("latin", "utf-8", "iso-8859-1"),  # a server default over UTF-8 bytes
+    ("japanese", "shift_jis", None),  # no header at all
+])
+def test_cli_equals_library_on_the_same_bytes(project, script, encoding, label):
+    project.write({})
+    body = page(script, encoding)
+    path = project.root / "page.html"
+    path.write_bytes(body)
+    header = None if label is None else f"text/html; charset={label}"
+    args = ["extract", str(path), "--url", URL, "--json"] + ([] if header is None else ["--content-type", header])
+    result = project.run(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cli = json.loads(result.stdout)
+    lib = extract(decode_html(body, header).text, URL).to_dict()
+    volatile = {"indexed_at", "fetched_at"}
+    assert {k: v for k, v in cli.items() if k not in volatile} == {k: v for k, v in lib.items() if k not in volatile}
+    assert f"{SENTENCES[script]} (2)" in cli["text"]
