@@ -281,8 +281,11 @@ class Daemon:
         log.info("config_reloaded", reason=reason, sources=[s.name for s in cfg.sources], rules=len(cfg.rules))
 
     def health_report(self) -> dict:
+        storage = self.app.ingestor.health()
+        status = "stopping" if self._stopping else "failing" if storage["storage"] == "failing" else "ok"
         return {
-            "status": "stopping" if self._stopping else "ok",
+            "status": status,
+            "reasons": [f"storage: {storage['reason']}"] if storage["storage"] == "failing" else [],
             "started_at": self.started_at.isoformat(),
             "running": sorted(self.running),
             "spool_depth": self.app.spool.depth(),

@@ -54,7 +54,9 @@ class HealthServer:
             parts = request.decode("latin-1").split()
             path = parts[1] if len(parts) >= 2 else "/"
             if path.startswith("/healthz"):
-                body, ctype, status = json.dumps(self.health()).encode(), "application/json", "200 OK"
+                report = self.health()
+                status = "503 Service Unavailable" if report.get("status") == "failing" else "200 OK"
+                body, ctype = json.dumps(report).encode(), "application/json"
             elif path.startswith("/metrics"):
                 body, ctype, status = self.metrics.render(), CONTENT_TYPE_LATEST, "200 OK"
             else:

@@ -84,3 +84,35 @@ def test_full_disk_under_index_and_spool_loses_nothing(fixture_site, tmp_path):
         ingestor.close()
         backend.close()
         spool.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+def test_the_daemon_says_failing_while_it_cannot_store(tmp_path, project, daemons, fixture_site_factory):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.faults.conftest import base_config
+
+    site = fixture_site_factory(3)
+    with small_filesystem(tmp_path / "full") as fs:
+        cfg = base_config(project.root, [site.source("fixture", schedule={"every": "2s", "jitter": "0s"})],
+                          index={"sqlite_path": str(fs / "index.sqlite3"), "spool_path": str(fs / "spool"),
+                                 "retry_attempts": 0, "retry_backoff_s": 0})
+        project.write(cfg)
+        d = daemons(project)
+        try:
+            d.wait_for(lambda ev: d.summaries("fixture"), 60, "the first crawl")
+            assert d.health()["status"] == "ok"
+            fill(fs)  # full while it runs; the next crawl finds a new article
+            site.add_article()
+            d.wait_for(lambda ev: d.named("ingest.articles_unstored"), 30, "the unstored batch")
+            listening = d.wait_for(lambda ev: [e for e in ev if e.get("event") == "health_listening"], 30)[0]
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(listening["url"], timeout=5)
+            assert answer.value.code == 503
+            report = json.load(answer.value)
+            assert report["status"] == "failing"
+            assert any(r.startswith("storage:") for r in report["reasons"]), report
+        finally:
+            d.close()  # nothing may hold the filesystem when it is unmounted
