@@ -229,6 +229,9 @@ class Ingestor:
                         self._drain_locked()
             except Exception as err:  # the worker must survive anything
                 log.error("ingest.worker_error", error=str(err), exc_info=True)
+                # a replay that keeps failing (its spool unusable) waits for the next probe, not a spin
+                self._down_until = time.monotonic() + self._probe_delay
+                self._probe_delay = min(self._probe_delay * 2, self.probe_max_s)
             finally:
                 with self._cond:
                     self._busy = False
