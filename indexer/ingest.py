@@ -46,6 +46,7 @@ class Ingestor:
         probe_interval_s: float = 5.0,
         probe_max_s: float = 60.0,
         background: bool = True,
+        prepare: Callable[[], Any] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -59,6 +60,10 @@ class Ingestor:
         self.probe_interval_s = probe_interval_s
         self.probe_max_s = probe_max_s
         self.background = background
+        # Run once before the first write, and again at each probe until it succeeds: a daemon
+        # that starts while the index is down or hung spools, and sets the index up (templates,
+        # aliases) when it answers, before any document could create an index without them.
+        self._prepare = prepare
 
         self._cond = threading.Condition()
         self._io = threading.RLock()  # every backend/spool write happens under it: one writer, in order
@@ -140,6 +145,16 @@ class Ingestor:
         """``storage``: "failing" while the last store reached neither the index nor the spool."""
         error = self._storage_error
         return {"storage": "failing" if error else "ok", "reason": error}
+
+    def prepare(self) -> bool:
+        """Set the backend up now if it is not yet (the probe retries when it fails); True when ready."""
+        with self._io:
+            try:
+                self._ready()
+            except BackendUnavailable as err:
+                self._mark_down(err)
+                return False
+        return True
 
     def drain(self) -> int:
         """Replay the spool now (oldest first), whatever the probe timer says; returns articles replayed."""
@@ -302,7 +317,7 @@ class Ingestor:
         delay = self.retry_backoff_s
         for attempt in range(self.retry_attempts + 1):
             try:
-                return self.backend.index(batch)
+                return self._index(batch)
             except BackendUnavailable as err:
                 self.counters["failed_attempts"] += 1
                 last: Exception = err
@@ -339,6 +354,11 @@ class Ingestor:
     def _drain_locked(self) -> int:
         """Replay the spool oldest first until empty or the backend fails again (caller holds _io)."""
         total = 0
+        try:
+            self._ready()
+        except BackendUnavailable as err:
+            self._mark_down(err)
+            return total
         while True:
             entries = self.spool.peek(self.batch_size)
             if not entries:
@@ -348,7 +368,7 @@ class Ingestor:
                 return total
             batch = [e.article for e in entries]
             try:
-                result = self.backend.index(batch)
+                result = self._index(batch)
             except BackendUnavailable as err:
                 self._mark_down(err)
                 return total
@@ -373,11 +393,27 @@ class Ingestor:
             self.counters["replayed"] += len(entries)
             self._notify(landed)
 
+    def _ready(self) -> None:
+        if self._prepare is None:
+            return
+        try:
+            self._prepare()
+        except BackendUnavailable:
+            raise
+        except Exception as err:  # not ready is not ready, whatever the cause: spool and probe
+            raise BackendUnavailable(f"index not ready: {err}") from err
+        self._prepare = None
+        log.info("ingest.backend_prepared")
+
+    def _index(self, batch: list[Article]) -> IndexResult:
+        self._ready()
+        return self.backend.index(batch)
+
     def _index_one_by_one(self, batch: list[Article]) -> IndexResult | None:
         out = IndexResult()
         for a in batch:
             try:
-                r = self.backend.index([a])
+                r = self._index([a])
             except BackendUnavailable:
                 return None
             except Exception as err:

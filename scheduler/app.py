@@ -72,14 +72,24 @@ def _open(what: str, path: str, make):
         raise StoreError(f"cannot open the {what} at {path}: {reason}") from err
 
 
-def build(config: Config, *, with_alerts: bool = True) -> App:
+def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False) -> App:
+    """``lazy_index``: set the index up (and catch alerts up) before the first write rather than
+    now, so the daemon starts, and spools, while the index is refused or hung."""
     _open("data folder", config.data_dir, lambda: Path(config.data_dir).mkdir(parents=True, exist_ok=True))
     backend = (open_backend(config.index) if config.index.url else
                _open("index", config.index.sqlite_path, lambda: open_backend(config.index)))
     spool = _open("spool", config.index.spool_path, lambda: Spool(config.index.spool_path))
     alerts = _open("alert ledger", config.mail.ledger_path,
                    lambda: AlertEngine.from_config(config.mail, config.rules, backend, rules_dir=config.rules_dir))
+    def prepare() -> None:
+        backend.init()
+        if with_alerts:
+            # Articles indexed just before a crash but never matched still get their alerts; done
+            # before the first new batch, whose matching would move the ledger's watermark past them.
+            alerts.catch_up()
+
     ingestor = Ingestor.from_config(backend, spool, config.index,
-                                    on_indexed=alerts.on_indexed if with_alerts else None)
+                                    on_indexed=alerts.on_indexed if with_alerts else None,
+                                    prepare=prepare if lazy_index else None)
     frontier = _open("crawl state", config.crawl.state_path, lambda: Frontier(config.crawl.state_path))
     return App(config, backend, spool, ingestor, alerts, frontier)

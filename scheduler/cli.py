@@ -11,10 +11,15 @@ import structlog
 
 from scheduler import config as config_mod
 from scheduler import logs
+from scheduler.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
+from scheduler.lock import DataDirBusy, DataDirLock
 
 log = structlog.get_logger("mediawatch.cli")
 
-from scheduler.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
+# Commands that write into the data folder (index, spool, crawl state, ledger): one at a time,
+# and never beside a running daemon. Reading commands (search, alerts test, sources list,
+# index status, extract) work beside it.
+WRITERS = frozenset({"run", "crawl", "import", "index init", "alerts backfill"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,18 +118,27 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(args.log_level or cfg.log.level, cfg.log.format)
     from scheduler import commands  # heavy imports (scrapy, elasticsearch) only past config
 
-    handler = commands.HANDLERS[_command_key(args)]
+    key = _command_key(args)
+    handler = commands.HANDLERS[key]
+    lock = DataDirLock(cfg.data_dir)
     try:
+        if key in WRITERS:
+            lock.acquire(key)
         return handler(cfg, args)
+    except DataDirBusy as err:
+        sys.stderr.write(f"mediawatch: {err}\n")
+        return EXIT_USAGE
     except UsageError as err:
         sys.stderr.write(f"mediawatch: error: {err}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except Exception as err:  # the last line of defence: a clear message, not a traceback
-        log.error("command_failed", command=_command_key(args), error=str(err), exc_info=True)
+        log.error("command_failed", command=key, error=str(err), exc_info=True)
         sys.stderr.write(f"mediawatch: {err}\n")
         return EXIT_FAILURE
+    finally:
+        lock.release()
 
 
 def _command_key(args: argparse.Namespace) -> str:

@@ -37,6 +37,10 @@ class HttpConfig(BaseModel):
 
     host: str = "127.0.0.1"
     health_port: int | None = Field(9410, ge=0, le=65535)
+    # /healthz: a source failing this many crawls in a row is a reason (every source: failing).
+    failing_after_runs: int = Field(3, ge=1)
+    # /healthz: a scheduled job this many seconds past its run time makes the daemon "degraded".
+    late_after_s: float = Field(60.0, gt=0)
 
 
 class LogConfig(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import deque
 import random
 import signal
 import time
@@ -19,10 +20,14 @@ import structlog
 from crawler.sources import parse_duration
 from scheduler import config as config_mod
 from scheduler import jobs
+from scheduler.health import Facts, assess
 
 log = structlog.get_logger("mediawatch.daemon")
 
 SHUTDOWN_TIMEOUT_S = 8.0
+# The spool is "growing" when it is deeper now than it was this long ago: one slow flush is not
+# a trend, a backlog that rose over minutes is.
+SPOOL_WINDOW_S = 120.0
 
 
 class Daemon:
@@ -37,6 +42,8 @@ class Daemon:
         self.started_at = datetime.now(timezone.utc)
         self._stopping = False
         self._quiet_notified: set[str] = set()
+        self.failure_streaks: dict[str, int] = {}  # source -> crawls failed in a row
+        self._spool_samples: deque[tuple[float, int]] = deque()  # (monotonic, depth), the last few minutes
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -68,10 +75,7 @@ class Daemon:
         from scheduler.app import build
         from scheduler.health import HealthServer, Metrics
 
-        self.app = build(self.cfg)
-        self.app.backend.init()
-        # Articles indexed just before a crash but never matched still get their alerts.
-        self.app.alerts.catch_up()
+        self.app = build(self.cfg, lazy_index=True)
         jobs.bind(self)
         self.metrics = Metrics()
         store = Path(self.cfg.data_dir) / "scheduler.sqlite3"
@@ -81,6 +85,8 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
             timezone=timezone.utc,
         )
+        # In a thread: a hung node must not hold the loop; until it answers, crawls go to the spool.
+        self.loop.run_in_executor(None, self.app.ingestor.prepare)
         self._sync_jobs(first=True)
         self.scheduler.start()
         self._watchdog = self.loop.create_task(self._keep_scheduler_awake())
@@ -190,6 +196,7 @@ class Daemon:
             bound.warning("crawl_cancelled")
         except Exception as err:  # one source failing never stops the others
             self.metrics.crawl_failures.labels(name).inc()
+            self.failure_streaks[name] = self.failure_streaks.get(name, 0) + 1
             bound.error("crawl_failed", error=str(err), exc_info=True)
         finally:
             self.running.pop(name, None)
@@ -204,7 +211,9 @@ class Daemon:
         now = datetime.now(timezone.utc)
         if summary.failed:
             self.metrics.crawl_failures.labels(name).inc()
+            self.failure_streaks[name] = self.failure_streaks.get(name, 0) + 1
         else:
+            self.failure_streaks[name] = 0
             self.last_success[name] = now
             self.metrics.last_success.labels(name).set(now.timestamp())
         if summary.articles:
@@ -240,7 +249,12 @@ class Daemon:
             self.app.ingestor.maybe_flush()
         except Exception as err:
             log.error("flush_failed", job="flush-index", error=str(err))
-        self.metrics.spool_depth.set(self.app.spool.depth())
+        depth = self.app.spool.depth()
+        self.metrics.spool_depth.set(depth)
+        now = time.monotonic()
+        self._spool_samples.append((now, depth))
+        while self._spool_samples and now - self._spool_samples[0][0] > SPOOL_WINDOW_S:
+            self._spool_samples.popleft()
 
     def send_alerts(self) -> None:
         try:
@@ -280,14 +294,45 @@ class Daemon:
         self._sync_jobs()
         log.info("config_reloaded", reason=reason, sources=[s.name for s in cfg.sources], rules=len(cfg.rules))
 
+    def health_facts(self) -> Facts:
+        enabled = [src.name for src in self.cfg.sources if src.enabled]
+        stats = self.app.ingestor.stats()
+        samples = self._spool_samples
+        grew = (len(samples) >= 2 and samples[-1][1] > samples[0][1]
+                and samples[-1][0] - samples[0][0] >= SPOOL_WINDOW_S / 2)
+        try:
+            failing_deliveries = self.app.alerts.ledger.counts()["failing"]
+        except Exception as err:  # the ledger's own trouble shows as a failing storage elsewhere
+            log.warning("health_ledger_unreadable", error=str(err))
+            failing_deliveries = 0
+        now = datetime.now(timezone.utc)
+        late = {}
+        for job in self.scheduler.get_jobs():
+            behind = (now - job.next_run_time).total_seconds() if job.next_run_time else 0.0
+            if behind > self.cfg.http.late_after_s:
+                late[job.id] = behind
+        return Facts(
+            storage_error=self.app.ingestor.health()["reason"],
+            failure_streaks={name: self.failure_streaks.get(name, 0) for name in enabled},
+            failing_after=self.cfg.http.failing_after_runs,
+            index_down=bool(stats.get("backend_down")),
+            spool_depth=stats.get("spool_depth", 0),
+            spool_grew=grew,
+            deliveries_failing=failing_deliveries,
+            late_jobs=late,
+        )
+
     def health_report(self) -> dict:
-        storage = self.app.ingestor.health()
-        status = "stopping" if self._stopping else "failing" if storage["storage"] == "failing" else "ok"
+        status, reasons = assess(self.health_facts())
+        if self._stopping:
+            status = "stopping"
+        self.metrics.set_health(status, reasons)
         return {
             "status": status,
-            "reasons": [f"storage: {storage['reason']}"] if storage["storage"] == "failing" else [],
+            "reasons": [r.text for r in reasons],
             "started_at": self.started_at.isoformat(),
             "running": sorted(self.running),
             "spool_depth": self.app.spool.depth(),
             "last_success": {k: v.isoformat() for k, v in self.last_success.items()},
+            "failing_runs": {k: v for k, v in self.failure_streaks.items() if v},
         }

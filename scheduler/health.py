@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from typing import Callable
 
 import structlog
@@ -26,9 +27,70 @@ class Metrics:
         self.spool_depth = Gauge("mediawatch_spool_depth", "Documents waiting in the spool", registry=r)
         self.alerts_sent = Gauge("mediawatch_alerts_sent_total", "Alert emails accepted since start", registry=r)
         self.quiet = Gauge("mediawatch_source_quiet", "1 when a source found nothing for several intervals", ["source"], registry=r)
+        self.status = Gauge("mediawatch_health_status", "0 ok, 1 degraded, 2 failing (as /healthz)", registry=r)
+        self.reason = Gauge("mediawatch_health_reason", "1 while this reason holds (see /healthz)", ["reason"], registry=r)
+
+    def set_health(self, status: str, reasons: list["Reason"]) -> None:
+        self.status.set(LEVELS.index(status) if status in LEVELS else LEVELS.index("failing"))
+        active = {r.kind for r in reasons}
+        for kind in REASON_KINDS:
+            self.reason.labels(kind).set(1 if kind in active else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+LEVELS = ("ok", "degraded", "failing")
+REASON_KINDS = ("storage_failing", "sources_failing", "index_unreachable", "spool_growing",
+                "deliveries_failing", "scheduler_late")
+
+
+@dataclass(frozen=True)
+class Reason:
+    kind: str  # one of REASON_KINDS: the metric label
+    level: str  # "degraded" or "failing"
+    text: str
+
+
+@dataclass
+class Facts:
+    """What the daemon knows about itself at one moment; ``assess`` turns it into a verdict."""
+
+    storage_error: str | None = None
+    failure_streaks: dict[str, int] = field(default_factory=dict)  # enabled source -> failed runs in a row
+    failing_after: int = 3
+    index_down: bool = False
+    spool_depth: int = 0
+    spool_grew: bool = False
+    deliveries_failing: int = 0
+    late_jobs: dict[str, float] = field(default_factory=dict)  # job id -> seconds past its run time
+
+
+def assess(facts: Facts) -> tuple[str, list[Reason]]:
+    """``ok``, ``degraded`` (working, with something to look at) or ``failing`` (not doing its job)."""
+    reasons: list[Reason] = []
+    if facts.storage_error:
+        reasons.append(Reason("storage_failing", "failing", f"storage: {facts.storage_error}"))
+    failing = sorted(name for name, runs in facts.failure_streaks.items() if runs >= facts.failing_after)
+    if failing:
+        # Every source failing is a daemon that collects nothing: the network, DNS or a proxy.
+        level = "failing" if len(failing) == len(facts.failure_streaks) else "degraded"
+        reasons.append(Reason("sources_failing", level,
+                              f"sources failing {facts.failing_after}+ runs in a row: {', '.join(failing)}"))
+    if facts.index_down:
+        reasons.append(Reason("index_unreachable", "degraded",
+                              f"index unreachable: spooling ({facts.spool_depth} waiting)"))
+    if facts.spool_grew:
+        reasons.append(Reason("spool_growing", "degraded", f"spool growing: {facts.spool_depth} articles waiting"))
+    if facts.deliveries_failing:
+        reasons.append(Reason("deliveries_failing", "degraded",
+                              f"deliveries failing: {facts.deliveries_failing} waiting for a retry"))
+    if facts.late_jobs:
+        worst = max(facts.late_jobs, key=facts.late_jobs.get)
+        reasons.append(Reason("scheduler_late", "degraded",
+                              f"scheduler late: {len(facts.late_jobs)} job(s), {worst} by {facts.late_jobs[worst]:.0f}s"))
+    status = max((r.level for r in reasons), key=LEVELS.index, default="ok")
+    return status, reasons
 
 
 class HealthServer:
@@ -55,9 +117,10 @@ class HealthServer:
             path = parts[1] if len(parts) >= 2 else "/"
             if path.startswith("/healthz"):
                 report = self.health()
-                status = "503 Service Unavailable" if report.get("status") == "failing" else "200 OK"
+                status = "200 OK" if report.get("status") in ("ok", "degraded") else "503 Service Unavailable"
                 body, ctype = json.dumps(report).encode(), "application/json"
             elif path.startswith("/metrics"):
+                self.health()  # the health gauges say what /healthz would say now
                 body, ctype, status = self.metrics.render(), CONTENT_TYPE_LATEST, "200 OK"
             else:
                 body, ctype, status = b"not found\n", "text/plain", "404 Not Found"

@@ -28,6 +28,7 @@ import structlog
 from indexer.article import Article
 from indexer.config import MailConfig
 from indexer.alerts import schedule as sched
+from indexer.backends.base import BackendUnavailable
 from indexer.alerts.ledger import AlertRow, DigestRow, Ledger, NewAlert
 from indexer.alerts.mailer import Mailer, Sender, SendError
 from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms
@@ -106,7 +107,12 @@ class AlertEngine:
         self.last_report = Report()
         self._active: list[ActiveRule] = []
         self.matcher: Any = None
-        self._sync_rules()
+        try:
+            self._sync_rules()
+        except BackendUnavailable as err:
+            # The daemon starts while the index is down; the first batch that lands (so with the
+            # index up) builds the matcher before matching it.
+            log.warning("alerts.matcher_deferred", error=str(err)[:300])
 
     @classmethod
     def from_config(

@@ -7,7 +7,10 @@ import queue
 import signal
 import threading
 import time
+import urllib.error
 import urllib.request
+
+import pytest
 
 from tests.harness.elasticsearch import free_port
 
@@ -37,7 +40,7 @@ def test_daemon_survives_unreachable_sources(project):
     project.write({
         "data_dir": str(project.root / "data"),
         "crawl": {"state_path": str(project.root / "data" / "crawl.sqlite3"), "download_timeout": 5},
-        "http": {"health_port": 0},
+        "http": {"health_port": 0, "failing_after_runs": 1},
         "sources": [
             {"name": f"offline-{i}", "feeds": [f"http://127.0.0.1:{port}/rss.xml"],
              "allow_private_addresses": True, "schedule": {"every": "1h", "jitter": "0s"}}
@@ -58,18 +61,24 @@ def test_daemon_survives_unreachable_sources(project):
         for e in failures:
             assert e["status"].startswith("error:") and "refused" in e["reason"].lower()
             assert e["url"].startswith("http://127.0.0.1:")
-        # No traceback anywhere, and the daemon is still up and healthy.
+        # No traceback anywhere, and the daemon is still up; it says it is failing, and why.
         assert not any("Traceback" in json.dumps(e) for e in seen)
-        time.sleep(1)
         assert proc.poll() is None
         listening = next(e for e in seen if e.get("event") == "health_listening")
-        with urllib.request.urlopen(listening["url"], timeout=5) as resp:
-            assert json.load(resp)["status"] == "ok"
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(listening["url"], timeout=5)
+        assert answer.value.code == 503
+        report = json.load(answer.value)
+        assert report["status"] == "failing"
+        assert any("offline-0, offline-1" in r for r in report["reasons"]), report
+        assert report["failing_runs"] == {"offline-0": 1, "offline-1": 1}
         metrics_url = listening["url"].replace("/healthz", "/metrics")
         with urllib.request.urlopen(metrics_url, timeout=5) as resp:
             body = resp.read().decode()
-        assert 'mediawatch_urls_total{source="offline-0",status="error:connection_refused"}' in body or \
-            'source="offline-0"' in body
+        assert 'mediawatch_urls_total{source="offline-0",status="error:connection_refused"}' in body
+        assert "mediawatch_health_status 2.0" in body
+        assert 'mediawatch_health_reason{reason="sources_failing"} 1.0' in body
+        assert 'mediawatch_health_reason{reason="index_unreachable"} 0.0' in body
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -174,7 +174,9 @@ def _file_trick_scenario(project, daemons, fixture_site_factory) -> None:
     d.wait_for(lambda ev: d.named("alerts.send_failed"), 60, "a failed alert")
     failed = d.named("alerts.send_failed")
     assert all(str(outbox) in e["error"] for e in failed), failed
-    assert d.alive and d.health()["status"] == "ok"
+    health = d.health()
+    assert d.alive and health["status"] == "degraded" and health["http"] == 200, health
+    assert any(r.startswith("deliveries failing") for r in health["reasons"]), health
     outbox.unlink()
     # pending alerts are retried by the sweep; a clean stop runs one last sweep
     time.sleep(1.5)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
@@ -103,10 +104,14 @@ class Daemon:
         return self.proc.poll() is None
 
     def health(self) -> dict[str, Any]:
+        """/healthz's report, with the HTTP status under ``"http"``."""
         listening = self.wait_for(lambda ev: [e for e in ev if e.get("event") == "health_listening"], 30,
                                   "health_listening")[0]
-        with urllib.request.urlopen(listening["url"], timeout=5) as resp:
-            return json.load(resp)
+        try:
+            with urllib.request.urlopen(listening["url"], timeout=5) as resp:
+                return {**json.load(resp), "http": resp.status}
+        except urllib.error.HTTPError as err:  # 503 for "failing": the report is in the body
+            return {**json.load(err), "http": err.code}
 
     def kill9(self) -> None:
         with contextlib.suppress(ProcessLookupError):
