@@ -406,3 +406,31 @@ class TcpProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+
+class BlackHole:
+    """A port on 127.0.0.1 where packets go unanswered: its accept queue is full and never drained,
+    so the kernel drops new SYNs and a connect hangs (no RST, no answer), as behind a dead route.
+    ``silent=True`` instead completes the handshake and never sends a byte (a read that hangs)."""
+
+    def __init__(self, silent: bool = False) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0 if not silent else 64)
+        self.port = self.sock.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+        if not silent:
+            for _ in range(3):  # the queue holds backlog + 1; more only to be sure
+                c = socket.socket()
+                c.setblocking(False)
+                with contextlib.suppress(BlockingIOError, OSError):
+                    c.connect(("127.0.0.1", self.port))
+                self._fillers.append(c)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        for c in self._fillers:
+            c.close()
+        self.sock.close()
