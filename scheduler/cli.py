@@ -17,9 +17,9 @@ from scheduler.lock import DataDirBusy, DataDirLock
 log = structlog.get_logger("mediawatch.cli")
 
 # Commands that write into the data folder (index, spool, crawl state, ledger): one at a time,
-# and never beside a running daemon. Reading commands (search, alerts test, sources list,
-# index status, extract) work beside it.
-WRITERS = frozenset({"run", "crawl", "import", "index init", "alerts backfill"})
+# and never beside a running daemon (which holds the same lock, see Daemon.run). Reading
+# commands (search, alerts test, sources list, index status, extract) work beside it.
+WRITERS = frozenset({"crawl", "import", "index init", "alerts backfill"})
 
 
 class _Parser(argparse.ArgumentParser):

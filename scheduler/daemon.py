@@ -11,6 +11,7 @@ import os
 from collections import deque
 import random
 import signal
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,9 @@ import structlog
 from crawler.sources import parse_duration
 from scheduler import config as config_mod
 from scheduler import jobs
+from scheduler.errors import EXIT_USAGE
 from scheduler.health import Facts, assess
+from scheduler.lock import DataDirBusy, DataDirLock, DataDirUnusable
 
 log = structlog.get_logger("mediawatch.daemon")
 
@@ -47,6 +50,23 @@ class Daemon:
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
+        """Hold the data folder's lock for the daemon's whole life: one writer per folder."""
+        lock = DataDirLock(self.cfg.data_dir)
+        try:
+            lock.acquire("run")
+        except DataDirBusy as err:
+            log.error("daemon_refused", error=str(err), holder_pid=err.pid)
+            sys.stderr.write(f"mediawatch: {err}\n")
+            return EXIT_USAGE
+        except DataDirUnusable as err:
+            log.error("daemon_start_failed", error=str(err))
+            return 1
+        try:
+            return self._run()
+        finally:
+            lock.release()
+
+    def _run(self) -> int:
         from scrapy.utils.reactor import install_reactor
 
         install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")

@@ -26,6 +26,10 @@ class DataDirBusy(Exception):
                          "stop it first (read-only commands such as search work beside it)")
 
 
+class DataDirUnusable(OSError):
+    """The lock file cannot be made (a read-only or missing folder): says which folder and why."""
+
+
 class DataDirLock:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir) / LOCK_NAME
@@ -33,17 +37,23 @@ class DataDirLock:
 
     def acquire(self, holder: str) -> None:
         """Take the lock for ``holder`` (the command's name), or raise DataDirBusy."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise DataDirUnusable(f"cannot lock the data folder {self.path.parent}: {err.strerror or err}") from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid, name = _read_owner(fd)
             os.close(fd)
             raise DataDirBusy(self.path, pid, name) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {holder}\n".encode(), 0)
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {holder}\n".encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same, a second writer just cannot name us
 
     def release(self) -> None:
         if self._fd is not None:
