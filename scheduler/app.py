@@ -47,7 +47,22 @@ class App:
 
 
 class StoreError(RuntimeError):
-    """A state file or folder that cannot be opened: names it and says why."""
+    """A state file or folder that cannot be opened: names it and says why. ``disk_full``: its
+    filesystem has no free block left (so the same open may work once there is room)."""
+
+    def __init__(self, message: str, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+def _no_room(path: str) -> bool:
+    where = Path(path)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        return os.statvfs(where).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _open(what: str, path: str, make):
@@ -69,7 +84,10 @@ def _open(what: str, path: str, make):
                         reason += " (read-only filesystem)"
                 except OSError:
                     pass
-        raise StoreError(f"cannot open the {what} at {path}: {reason}") from err
+        full = _no_room(path)
+        if full:
+            reason += " (no space left on the device)"
+        raise StoreError(f"cannot open the {what} at {path}: {reason}", disk_full=full) from err
 
 
 def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False) -> App:

@@ -31,6 +31,7 @@ SHUTDOWN_TIMEOUT_S = 8.0
 # The spool is "growing" when it is deeper now than it was this long ago: one slow flush is not
 # a trend, a backlog that rose over minutes is.
 SPOOL_WINDOW_S = 120.0
+STORAGE_RETRY_MAX_S = 30.0
 
 
 class Daemon:
@@ -46,6 +47,9 @@ class Daemon:
         self._stopping = False
         self._quiet_notified: set[str] = set()
         self.failure_streaks: dict[str, int] = {}  # source -> crawls failed in a row
+        self.app = None
+        self.health = None
+        self.start_error: str | None = None  # why the stores could not be opened yet (a full disk)
         self._spool_samples: deque[tuple[float, int]] = deque()  # (monotonic, depth), the last few minutes
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -92,12 +96,23 @@ class Daemon:
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        from scheduler.app import build
         from scheduler.health import HealthServer, Metrics
 
-        self.app = build(self.cfg, lazy_index=True)
-        jobs.bind(self)
         self.metrics = Metrics()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
+        self.loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+        if self.cfg.http.health_port is not None:
+            health = HealthServer(self.cfg.http.host, self.cfg.http.health_port, self.metrics, self.health_report)
+            try:
+                await health.start()
+                self.health = health
+            except OSError as err:
+                log.error("health_port_unavailable", port=self.cfg.http.health_port, error=str(err))
+        self.app = await self._build_app()
+        if self.app is None:
+            return  # stopped while waiting for room
+        jobs.bind(self)
         store = Path(self.cfg.data_dir) / "scheduler.sqlite3"
         self.scheduler = AsyncIOScheduler(
             event_loop=self.loop,
@@ -110,19 +125,28 @@ class Daemon:
         self._sync_jobs(first=True)
         self.scheduler.start()
         self._watchdog = self.loop.create_task(self._keep_scheduler_awake())
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
-        self.loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
-        self.health = None
-        if self.cfg.http.health_port is not None:
-            self.health = HealthServer(self.cfg.http.host, self.cfg.http.health_port, self.metrics, self.health_report)
-            try:
-                await self.health.start()
-            except OSError as err:
-                log.error("health_port_unavailable", port=self.cfg.http.health_port, error=str(err))
-                self.health = None
         log.info("daemon_started", sources=[s.name for s in self.cfg.sources if s.enabled],
                  rules=len(self.cfg.rules), backend=self.cfg.index.backend, pid=os.getpid())
+
+    async def _build_app(self):
+        """The stores, opened; on a full disk, wait (saying ``failing``) until there is room."""
+        from scheduler.app import StoreError, build
+
+        delay = 1.0
+        while not self._stopping:
+            try:
+                app = build(self.cfg, lazy_index=True)
+            except StoreError as err:
+                if not err.disk_full:
+                    raise
+                self.start_error = str(err)
+                log.error("storage_full_at_start", error=str(err), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORAGE_RETRY_MAX_S)
+                continue
+            self.start_error = None
+            return app
+        return None
 
     async def _keep_scheduler_awake(self) -> None:
         """APScheduler stops waking up when it could not save a job's next run time (a full
@@ -140,6 +164,10 @@ class Daemon:
             return
         self._stopping = True
         log.info("daemon_stopping", reason=reason, running=list(self.running))
+        if self.app is None:  # still waiting for room to open the stores
+            await self._stop_health()
+            self.reactor.stop()
+            return
         self._watchdog.cancel()
         self.scheduler.shutdown(wait=False)
         if self.running:
@@ -150,10 +178,13 @@ class Daemon:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
-        if self.health is not None:
-            await self.health.stop()
+        await self._stop_health()
         self.app.close()
         self.reactor.stop()
+
+    async def _stop_health(self) -> None:
+        if self.health is not None:
+            await self.health.stop()
 
     # -- jobs ------------------------------------------------------------------------------
     def _sync_jobs(self, first: bool = False) -> None:
@@ -343,7 +374,11 @@ class Daemon:
         )
 
     def health_report(self) -> dict:
-        status, reasons = assess(self.health_facts())
+        if self.app is None:
+            facts = Facts(storage_error=self.start_error or "starting")
+        else:
+            facts = self.health_facts()
+        status, reasons = assess(facts)
         if self._stopping:
             status = "stopping"
         self.metrics.set_health(status, reasons)
@@ -352,7 +387,7 @@ class Daemon:
             "reasons": [r.text for r in reasons],
             "started_at": self.started_at.isoformat(),
             "running": sorted(self.running),
-            "spool_depth": self.app.spool.depth(),
+            "spool_depth": self.app.spool.depth() if self.app is not None else None,
             "last_success": {k: v.isoformat() for k, v in self.last_success.items()},
             "failing_runs": {k: v for k, v in self.failure_streaks.items() if v},
         }

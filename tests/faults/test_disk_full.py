@@ -21,6 +21,7 @@ from crawler.sources import Source
 from indexer.backends.sqlite import SqliteBackend
 from indexer.ingest import Ingestor
 from indexer.spool import Spool
+from tests.harness.faults import index_urls
 from tests.harness.sites import fast_crawl_settings
 
 
@@ -114,5 +115,40 @@ def test_the_daemon_says_failing_while_it_cannot_store(tmp_path, project, daemon
             report = json.load(answer.value)
             assert report["status"] == "failing"
             assert any(r.startswith("storage:") for r in report["reasons"]), report
+        finally:
+            d.close()  # nothing may hold the filesystem when it is unmounted
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+def test_daemon_started_on_a_full_disk_says_failing_then_starts(project, daemons, fixture_site_factory, tmp_path):
+    from tests.faults.conftest import base_config
+
+    site = fixture_site_factory(2)
+    with small_filesystem(tmp_path / "full") as fs:
+        data = fs / "data"
+        cfg = base_config(project.root, [site.source("fixture", schedule={"every": "2s", "jitter": "0s"})])
+        cfg["data_dir"] = str(data)
+        for section, key, name in (("index", "sqlite_path", "index.sqlite3"), ("index", "spool_path", "spool"),
+                                   ("mail", "outbox", "outbox"), ("mail", "ledger_path", "alerts.sqlite3"),
+                                   ("crawl", "state_path", "crawl.sqlite3")):
+            cfg[section][key] = str(data / name)
+        project.write(cfg)
+        d = daemons(project)
+        try:
+            d.wait_for(lambda ev: d.summaries("fixture"), 60, "the first crawl")
+            assert d.stop() == 0
+            filler = fill(fs)  # full before the daemon starts again
+            added = site.add_article()
+            d = daemons(project)
+            d.wait_for(lambda ev: d.named("storage_full_at_start"), 60, "the full disk noticed at start")
+            report = d.health()
+            assert d.alive and report["http"] == 503 and report["status"] == "failing", report
+            assert any("no space left" in r for r in report["reasons"]), report
+            filler.unlink()  # room again: the daemon opens its stores and crawls what it missed
+            d.wait_for(lambda ev: d.named("daemon_started"), 60, "daemon_started once there is room")
+            d.wait_for(lambda ev: any(s["articles"] for s in d.summaries("fixture")), 60, "the new article")
+            assert site.url(added.path) in index_urls(data / "index.sqlite3")
+            assert d.health()["status"] == "ok"
+            assert d.stop() == 0
         finally:
             d.close()  # nothing may hold the filesystem when it is unmounted
