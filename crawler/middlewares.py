@@ -2,8 +2,8 @@
 a per-host gate (Crawl-delay, Retry-After back-off), conditional GET and the incremental
 skip, and 429/503 retries that honour Retry-After.
 
-Order (see ``crawler.settings``): SSRFGuard 10 -> Robots 100 -> HostGate 120 ->
-ConditionalGet 130 -> (Scrapy's) ... -> RetryAfter 540.
+Order (see ``crawler.settings``): SSRFGuard 10 -> Robots 100 -> RobotsStatus 110 -> HostGate 120 ->
+ConditionalGet 130 -> (Scrapy's) ... -> RetryAfter 540 -> ... -> HostConcurrency 950.
 
 Each refusal raises :class:`RequestRefused` carrying the accounting status, so the spider's
 errback counts the URL exactly once with the right reason. Nothing here connects anywhere:
@@ -22,12 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from scrapy import signals
-from scrapy.core.downloader import Downloader
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import _schedule_coro
 from scrapy.utils.httpobj import urlparse_cached
 
 if TYPE_CHECKING:
@@ -37,11 +34,12 @@ log = structlog.get_logger("crawler.middlewares")
 
 __all__ = [
     "ConditionalGetMiddleware",
-    "PoliteDownloader",
+    "HostConcurrencyMiddleware",
     "HostGateMiddleware",
     "RequestRefused",
     "RetryAfterMiddleware",
     "RobotsMiddleware",
+    "RobotsStatusMiddleware",
     "SSRFGuardMiddleware",
     "address_is_public",
     "parse_retry_after",
@@ -149,19 +147,9 @@ class SSRFGuardMiddleware:
 
 
 # -- robots.txt ------------------------------------------------------------------------------
-class _DisallowAll:
-    """RFC 9309 §2.3.1.4: robots.txt unreachable (5xx) means complete disallow."""
-
-    def allowed(self, url: Any, user_agent: Any) -> bool:
-        return False
-
-    def crawl_delay(self, user_agent: Any) -> None:
-        return None
-
-
 class RobotsMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, plus: disallow-all while robots.txt answers 5xx, and a
-    refusal that the accounting can tell from other ignored requests."""
+    """Scrapy's robots.txt middleware with a refusal that the accounting can tell from other
+    ignored requests (its status is ``skipped:robots``)."""
 
     def process_request_2(self, rp: Any, request: Request) -> None:
         try:
@@ -169,17 +157,30 @@ class RobotsMiddleware(RobotsTxtMiddleware):
         except IgnoreRequest:
             raise RequestRefused("skipped:robots", "forbidden by robots.txt") from None
 
-    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+
+_DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+
+class RobotsStatusMiddleware:
+    """RFC 9309 for the answer to robots.txt, which Scrapy parses whatever its status: a 5xx means
+    "disallow everything" for this run (the site may be down, or hiding its rules), a 4xx means
+    "no rules". Rewrites the response the robots middleware is about to parse, so that Scrapy's
+    own parser and ``robots_parsed`` signal serve us unchanged."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "RobotsStatusMiddleware":
+        return cls()
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+        if not request.meta.get("dont_obey_robotstxt") or urlparse_cached(request).path != "/robots.txt":
+            return response
         if response.status >= 500:
             log.warning("robots_unavailable", url=response.url, status=response.status,
                         reason="5xx: treating the host as disallowed for this run")
-            rp_dfd = self._parsers[netloc]
-            self._parsers[netloc] = _DisallowAll()  # type: ignore[assignment]
-            rp_dfd.callback(self._parsers[netloc])  # type: ignore[union-attr]
-            return
+            return response.replace(body=_DISALLOW_ALL)
         if response.status >= 400 or response.status == 304:
-            response = response.replace(body=b"")  # 4xx: no robots.txt, everything allowed
-        await super()._parse_robots(response, netloc, request)
+            return response.replace(body=b"")
+        return response
 
 
 # -- per-host gate: Crawl-delay and Retry-After -------------------------------------------------
@@ -324,32 +325,36 @@ class RetryAfterMiddleware:
 
 
 # -- the per-host concurrency cap ------------------------------------------------------------------
-class PoliteDownloader(Downloader):
-    """Scrapy 2.19's downloader with the per-host concurrency cap actually enforced.
+class HostConcurrencyMiddleware:
+    """At most CONCURRENT_REQUESTS_PER_DOMAIN requests per host inside the downloader.
 
-    Under the asyncio reactor ``Downloader._process_queue`` schedules each transfer as a task
-    and the task marks itself "transferring" only when it starts, so with DOWNLOAD_DELAY = 0
-    the loop dispatches the whole queue of a slot at once and CONCURRENT_REQUESTS_PER_DOMAIN
-    is ignored (seen: 11 requests in flight to one host with a cap of 1). Reserving the
-    transfer slot before scheduling restores the cap (``_download`` re-adds it: a set, so a
-    no-op; it removes it when the transfer ends).
+    Under the asyncio reactor Scrapy's downloader dispatches a slot's whole queue at once when
+    DOWNLOAD_DELAY is 0, so its own per-domain cap is not enforced (seen: 11 requests in flight to
+    one host with a cap of 1). This middleware runs last before the downloader and admits a request
+    only while its host has a free place; the place is given back on ``request_left_downloader``,
+    which Scrapy sends for every request that entered the downloader, whatever became of it.
     """
 
-    def _process_queue(self, slot) -> None:  # type: ignore[override]
-        if slot.latercall:
-            return
-        now = time.monotonic()
-        delay = slot.download_delay()
-        if delay:
-            penalty = delay - now + slot.lastseen
-            if penalty > 0:
-                slot.latercall = call_later(penalty, self._latercall, slot)
-                return
-        while slot.queue and slot.free_transfer_slots() > 0:
-            slot.lastseen = now
-            request, queue_dfd = slot.queue.popleft()
-            slot.transferring.add(request)
-            _schedule_coro(self._wait_for_download(slot, request, queue_dfd))
-            if delay:
-                self._process_queue(slot)
-                break
+    def __init__(self, crawler: Crawler) -> None:
+        self.cap = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 1))
+        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._held: dict[int, asyncio.Semaphore] = {}
+        crawler.signals.connect(self._left, signal=signals.request_left_downloader)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "HostConcurrencyMiddleware":
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        host = urlparse_cached(request).netloc
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = asyncio.Semaphore(self.cap)
+        await gate.acquire()
+        self._held[id(request)] = gate
+        return None
+
+    def _left(self, request: Request, **_: Any) -> None:
+        gate = self._held.pop(id(request), None)
+        if gate is not None:
+            gate.release()

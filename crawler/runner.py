@@ -33,7 +33,7 @@ from indexer.article import Article
 log = structlog.get_logger("crawler.runner")
 
 __all__ = ["CrawlRun", "RunSummary", "Sink", "SourceContext", "build_settings", "crawl_sources",
-           "ensure_reactor", "run_crawl_blocking"]
+           "ensure_reactor", "install_asyncio_reactor", "run_crawl_blocking"]
 
 
 class Sink(Protocol):
@@ -196,26 +196,45 @@ def _check_reactor() -> None:
 
 
 _REACTOR_LOCK = threading.Lock()
+_LOOP: asyncio.AbstractEventLoop | None = None  # the loop the reactor runs on (one per process)
+_STARTED = False  # whether ensure_reactor started the reactor (startRunning may be called once)
 
 
-def ensure_reactor():
-    """Install the asyncio reactor if none is (refuse another one), started but not spinning:
-    its loop runs while a blocking call runs it, and can be run again for the next call."""
-    from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed, is_reactor_installed
+def install_asyncio_reactor() -> tuple[Any, asyncio.AbstractEventLoop]:
+    """Twisted's asyncio reactor on an event loop of ours (installed once per process), and that
+    loop: the daemon, the CLI and Scrapy all run on it. Refuses another reactor."""
+    global _LOOP
+    from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
 
     with _REACTOR_LOCK:
         if not is_reactor_installed():
-            install_reactor(REACTOR)
+            from twisted.internet import asyncioreactor
+
+            _LOOP = asyncio.new_event_loop()
+            asyncio.set_event_loop(_LOOP)
+            asyncioreactor.install(eventloop=_LOOP)
         elif not is_asyncio_reactor_installed():
             raise RuntimeError(f"another Twisted reactor is installed; mediawatch needs {REACTOR}")
+        elif _LOOP is None:  # installed by the embedding program: its loop is the current one
+            _LOOP = asyncio.get_event_loop()
         from twisted.internet import reactor
 
-        if not reactor.running and not getattr(reactor, "_startedBefore", False):
+        return reactor, _LOOP
+
+
+def ensure_reactor() -> tuple[Any, asyncio.AbstractEventLoop]:
+    """The asyncio reactor, started but not spinning: its loop runs while a blocking call runs it,
+    and can be run again for the next call."""
+    global _STARTED
+    reactor, loop = install_asyncio_reactor()
+    with _REACTOR_LOCK:
+        if not _STARTED and not reactor.running:
             # Twisted's thread pool (name resolution) must not keep the interpreter alive at exit.
             pool = reactor.getThreadPool()
             pool.threadFactory = functools.partial(threading.Thread, daemon=True)
             reactor.startRunning(installSignalHandlers=False)
-        return reactor
+            _STARTED = True
+        return reactor, loop
 
 
 def run_crawl_blocking(
@@ -227,8 +246,7 @@ def run_crawl_blocking(
 ) -> dict[str, RunSummary]:
     """``crawl_sources`` for synchronous callers (the CLI, tests): may be called repeatedly in one
     process. Ctrl-C stops the crawl cleanly (what finished is kept) and re-raises."""
-    reactor = ensure_reactor()
-    loop: asyncio.AbstractEventLoop = reactor._asyncioEventloop
+    _reactor, loop = ensure_reactor()
     if loop.is_running():
         raise RuntimeError("run_crawl_blocking called from inside the running loop: await crawl_sources() instead")
     task = loop.create_task(CrawlRun(sources, crawl, sink, progress=progress, **kwargs).run())

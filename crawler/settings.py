@@ -80,7 +80,6 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "HTTPERROR_ALLOW_ALL": True,  # the spider accounts for every status itself
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
-        "DOWNLOADER": "crawler.middlewares.PoliteDownloader",
         "MEMUSAGE_ENABLED": False,
         "STATS_DUMP": False,
         "DNSCACHE_ENABLED": True,
@@ -96,9 +95,13 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.RobotsMiddleware": 100,
+            # before Scrapy's retries (550) in the response chain: it sees robots.txt's final answer
+            "crawler.middlewares.RobotsStatusMiddleware": 110,
             "crawler.middlewares.HostGateMiddleware": 120,
             "crawler.middlewares.ConditionalGetMiddleware": 130,
             "crawler.middlewares.RetryAfterMiddleware": 540,
+            # last before the downloader: the per-host cap counts only what is really in it
+            "crawler.middlewares.HostConcurrencyMiddleware": 950,
         },
         "SPIDER_MIDDLEWARES": {
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,

@@ -71,15 +71,11 @@ class Daemon:
             lock.release()
 
     def _run(self) -> int:
-        from scrapy.utils.reactor import install_reactor
+        from crawler.runner import install_asyncio_reactor
 
-        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-        from twisted.internet import reactor
-
-        self.reactor = reactor
-        self.loop: asyncio.AbstractEventLoop = reactor._asyncioEventloop
-        reactor.callWhenRunning(lambda: self.loop.create_task(self._start()))
-        reactor.run(installSignalHandlers=False)
+        self.reactor, self.loop = install_asyncio_reactor()
+        self.reactor.callWhenRunning(lambda: self.loop.create_task(self._start()))
+        self.reactor.run(installSignalHandlers=False)
         log.info("daemon_stopped", exit_code=self.exit_code)
         return self.exit_code
 
