@@ -40,7 +40,7 @@ from crawler.frontier import Frontier, is_retryable
 from crawler.middlewares import RequestRefused
 from crawler.pipelines import PageItem, page_links
 from crawler.sources import parse_duration
-from crawler.urls import canonicalize
+from crawler.urls import BadURL, canonicalize
 from crawler.xml import XMLError
 
 if TYPE_CHECKING:
@@ -213,9 +213,19 @@ class SourceSpider(scrapy.Spider):
         self.extracted += 1
 
     # -- requests -----------------------------------------------------------------------------
+    def _canon(self, url: str, kind: str) -> str | None:
+        """The canonical URL, or None for one nothing can fetch (counted, under itself, as skipped)."""
+        try:
+            return canonicalize(url)
+        except BadURL as err:
+            self.finish(url, url, "skipped:bad_url", err.why, kind=kind, final=True)
+            return None
+
     def _doc_request(self, url: str, kind: str, *, stage: int, depth: int = 0, lastmod: datetime | None = None,
                      parent: str | None = None) -> Request | None:
-        canon = canonicalize(url)
+        canon = self._canon(url, kind)
+        if canon is None:
+            return None
         if parent is not None:
             self.docs[parent].child_docs.append(canon)
         if canon in self.scheduled:
@@ -257,7 +267,9 @@ class SourceSpider(scrapy.Spider):
     def _candidate(self, url: str, *, kind: str, stage: int, depth: int, lastmod: datetime | None = None,
                    feed_date: datetime | None = None, title: str = "", parent: str | None = None) -> Request | None:
         """An article URL (kind "article", from a feed/sitemap) or a section link (kind "page")."""
-        canon = canonicalize(url)
+        canon = self._canon(url, kind)
+        if canon is None:
+            return None
         if parent is not None:
             self.docs[parent].children.append(canon)
         self.stage_yield[stage] = self.stage_yield.get(stage, 0) + 1
@@ -466,7 +478,9 @@ class SourceSpider(scrapy.Spider):
         if sitemap.kind == "index":
             for entry in _sort_newest(sitemap.entries, lambda e: e.lastmod):
                 if doc.depth + 1 > MAX_SITEMAP_DEPTH:
-                    canon = canonicalize(entry.loc)
+                    canon = self._canon(entry.loc, "sitemap")
+                    if canon is None:
+                        continue
                     doc.child_docs.append(canon)
                     if canon not in self.scheduled:
                         self.scheduled.add(canon)

@@ -16,7 +16,7 @@ from crawler.urls import canonicalize, registrable_domain, same_site
     ("../c?x=1#top", "https://ex.com/a/b/", "https://ex.com/a/c?x=1"),
     ("/en/a-1", "https://www.dw.com/en/lukashenko/a-2", "https://www.dw.com/en/a-1"),
     ("https://ex.com/%7Euser/", None, "https://ex.com/~user/"),
-    ("https://ex.com/search?q=a+b", None, "https://ex.com/search?q=a%20b"),
+    ("https://ex.com/search?q=a%20b", None, "https://ex.com/search?q=a+b"),
     ("mailto:a@b.c", None, "mailto:a@b.c"),
 ])
 def test_canonicalize(url, base, expected):
