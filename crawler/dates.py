@@ -19,6 +19,7 @@ date further down a page.
 
 from __future__ import annotations
 
+import calendar
 import re
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -52,7 +53,8 @@ ZONES: dict[str, timezone] = {name: timezone(timedelta(minutes=m)) for name, m i
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 
-_OFFSET = r"(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5})"
+# "GMT+01:00" is an offset east of Greenwich, as written (not POSIX's inverted "GMT+1").
+_OFFSET = r"(?P<tz>(?:(?:GMT|UTC|UT)\s*)?[+-]\d{2}(?::?\d{2})?|Z|[A-Za-z]{1,5})"
 # W3C-DTF / ISO 8601 (Atom, sitemaps, dc:date, JSON-LD, <time>), extended or basic form.
 _ISO = re.compile(
     r"(?P<y>\d{4})-?(?P<mo>\d{2})-?(?P<d>\d{2})"
@@ -65,7 +67,11 @@ _RFC822 = re.compile(
     r"(?:\s+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?"
     r"\s*" + _OFFSET + r"?\s*(?:\([^)]*\))?"
 )
+_ZONE_PREFIX = re.compile(r"^(?:GMT|UTC|UT)\s*(?=[+-])")
+_ORDINAL = re.compile(r"(\d{4})-?(\d{3})")
 _NO_DAY = re.compile(r"\d{4}(?:-\d{2})?")
+# "2020/10/09" is year-month-day wherever it stands; "10/09/2020" is read day first (Europe's order).
+_YEAR_FIRST = re.compile(r"^\d{4}|(?<!\d)\d{4}[/.-]\d{1,2}[/.-]\d")
 _HAS_DATE = re.compile(r"\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2}|\d{1,2}\s+[A-Za-z]{3}")
 
 
@@ -73,6 +79,7 @@ def _zone(text: str | None) -> timezone | None | bool:
     """The zone a suffix names: a timezone, None for "no zone", False for an impossible one."""
     if not text:
         return None
+    text = _ZONE_PREFIX.sub("", text)
     if text[0] in "+-":
         digits = text[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
@@ -108,6 +115,26 @@ def _iso(value: str) -> datetime | None:
                   _zone(g("tz")), int((g("f") or "0")[:6].ljust(6, "0")))
 
 
+def _iso_other(value: str) -> datetime | None:
+    """The rest of ISO 8601 that Python reads: week dates ("2020-W41-6"), ordinal dates ("2020-284")."""
+    if not value[:4].isdigit():
+        return None
+    ordinal = _ORDINAL.fullmatch(value)
+    if ordinal:
+        year, day = int(ordinal.group(1)), int(ordinal.group(2))
+        start = _build(year, 1, 1, 0, 0, 0, None)
+        if start is None or not 1 <= day <= 365 + calendar.isleap(year):
+            return None
+        return start + timedelta(days=day - 1)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    zone = timezone(parsed.utcoffset()) if parsed.tzinfo is not None else None
+    return _build(parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute, parsed.second, zone,
+                  parsed.microsecond)
+
+
 def _rfc822(value: str) -> datetime | None:
     m = _RFC822.fullmatch(value)
     if not m:
@@ -132,7 +159,7 @@ def _general(value: str) -> datetime | None:
         with warnings.catch_warnings():
             # an unknown zone name parses as naive, which reads as UTC below
             warnings.simplefilter("ignore", dateutil_parser.UnknownTimezoneWarning)
-            parsed = dateutil_parser.parse(value, dayfirst=not re.match(r"^\d{4}", value), tzinfos=ZONES)
+            parsed = dateutil_parser.parse(value, dayfirst=not _YEAR_FIRST.search(value), tzinfos=ZONES)
             offset = parsed.utcoffset()  # raises for an offset of a day or more
     except (ValueError, OverflowError, TypeError, ArithmeticError):
         return None
@@ -150,4 +177,4 @@ def parse_date(value: object) -> datetime | None:
         return None
     if _NO_DAY.fullmatch(value):
         return None
-    return _iso(value) or _rfc822(value) or _general(value)
+    return _iso(value) or _iso_other(value) or _rfc822(value) or _general(value)

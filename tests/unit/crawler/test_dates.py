@@ -50,6 +50,13 @@ def test_iso_offset_kept_and_instant_right():
     ("October 10, 2020 4:05 pm EDT", datetime(2020, 10, 10, 16, 5, tzinfo=tz(-4))),
     ("10.10.2020", datetime(2020, 10, 10, tzinfo=UTC)),
     ("Sat, 10 Oct 2020 14:05:00 XYZ", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),  # unknown zone: as none
+    ("Sat, 10 Oct 2020 14:05:00 GMT+01:00", datetime(2020, 10, 10, 14, 5, tzinfo=tz(1))),  # east, as written
+    ("Sat, 10 Oct 2020 14:05:00 UTC-0330", datetime(2020, 10, 10, 14, 5, tzinfo=tz(-3, -30))),
+    ("2020-284", datetime(2020, 10, 10, tzinfo=UTC)),  # ISO ordinal date
+    ("2020284", datetime(2020, 10, 10, tzinfo=UTC)),
+    ("2020-W41-6", datetime(2020, 10, 10, tzinfo=UTC)),  # ISO week date
+    ("2020/10/10 14:05:00", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),
+    ("Fri, 2020/10/09 08:19:53 EDT", datetime(2020, 10, 9, 8, 19, 53, tzinfo=tz(-4))),  # Perforce
 ])
 def test_formats(value, expected):
     assert parse_date(value) == expected
@@ -58,7 +65,7 @@ def test_formats(value, expected):
 @pytest.mark.parametrize("value", [
     "9999-12-31T23:59:59-99:99", "Sun, 31 Dec 9999 23:59:59 -9999", "2020-10-10T14:05:00+25:00",
     "Sat, 10 Oct zz 14:05:00 GMT", "zz-10-10", "0001-01-01T00:00:00+01:00", "1970-01-01T00:00:00Z",
-    "9999-12-31", "2020-13-45", "2020-02-30T00:00:00Z", "Tuesday", "3 hours ago", "", "   ", "2020", "2020-10",
+    "9999-12-31", "2020-13-45", "2021-366", "2020-000", "2020-02-30T00:00:00Z", "Tuesday", "3 hours ago", "", "   ", "2020", "2020-10",
     "x" * 500, None, 20201010,
 ])
 def test_garbage_and_out_of_range_give_none(value):
