@@ -34,6 +34,10 @@ class XMLError(ValueError):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):
+        # rebuilt from (reason, detail), not from the message: it crosses the worker pool's pickling
+        return type(self), (self.reason, self.detail)
+
 
 class XMLRefused(XMLError):
     """The document is hostile (entity declarations, XXE, too big): refused, not parsed."""

@@ -9,7 +9,9 @@ in the ways real feeds break it (a bare ``&`` in a link), encodings. Before it s
 :func:`crawler.xml.guard_xml` refuses entity declarations and caps the size and the gzip
 ratio; it gets the bytes in a stream, so it never fetches or opens anything itself. Dates go
 through :func:`crawler.dates.parse_date`, the one parser sitemaps and pages use too. Each
-entry is converted on its own: one that fails is logged and skipped, the rest of the feed kept.
+entry is converted on its own: one that fails is skipped, with its reason in
+``Feed.problems`` for the caller to log, and the rest of the feed is kept. No logging here:
+the spider runs this in its worker pool and logs in the crawl's own process.
 """
 
 from __future__ import annotations
@@ -21,15 +23,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import structlog
 
 from crawler.dates import parse_date
 from crawler.xml import XMLBroken, guard_xml, is_gzip, local, looks_like_html, parse_xml
 
 __all__ = ["Feed", "FeedEntry", "NotAFeed", "parse_feed"]
-
-log = structlog.get_logger("crawler.feeds")
-
 
 class NotAFeed(XMLBroken):
     """Parsed as XML, but the root is not rss / rdf:RDF / feed (an HTML error page, a sitemap...)."""
@@ -55,6 +53,10 @@ class Feed:
     title: str = ""
     entries: list[FeedEntry] = field(default_factory=list)
     skipped: int = 0  # entries without a usable link, or that could not be read
+    problems: list[str] = field(default_factory=list)  # why entries could not be read (at most MAX_PROBLEMS)
+
+
+MAX_PROBLEMS = 20
 
 
 def _kind(version: str) -> str:
@@ -106,7 +108,7 @@ def _entry(entry: Any, feed_url: str) -> FeedEntry | None:
 
 def parse_feed(body: bytes, feed_url: str) -> Feed:
     """Parse a feed document. Raises XMLRefused / XMLBroken / NotAFeed for the whole document;
-    an entry that cannot be read is logged and counted in ``Feed.skipped``."""
+    an entry that cannot be read is counted in ``Feed.skipped`` and said why in ``Feed.problems``."""
     if not is_gzip(body) and looks_like_html(body):
         raise NotAFeed("not_a_feed", "an HTML page")
     body = guard_xml(body)
@@ -119,12 +121,13 @@ def parse_feed(body: bytes, feed_url: str) -> Feed:
     feed = Feed(kind=_kind(parsed.get("version") or ""), title=_raw(parsed.feed, "title"))
     for position, entry in enumerate(parsed.entries):
         try:
-            converted = _entry(entry, feed_url)
+            converted, problem = _entry(entry, feed_url), "no http(s) link"
         except (ValueError, TypeError, AttributeError) as err:
-            log.warning("feed_entry_skipped", feed=feed_url, entry=position, error=str(err)[:200])
-            converted = None
-        if converted is None:
-            feed.skipped += 1
-        else:
+            converted, problem = None, str(err)[:200]
+        if converted is not None:
             feed.entries.append(converted)
+            continue
+        feed.skipped += 1
+        if len(feed.problems) < MAX_PROBLEMS:
+            feed.problems.append(f"entry {position} ({_raw(entry, 'title')[:60]!r}): {problem}")
     return feed

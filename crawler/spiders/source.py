@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
+from concurrent.futures.process import BrokenProcessPool
+
 import scrapy
 import structlog
 from scrapy import signals
@@ -442,17 +444,24 @@ class SourceSpider(scrapy.Spider):
             return None
         return doc, body
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         got = self._doc_body(response)
         if got is None:
             return
         doc, body = got
         try:
-            feed = parse_feed(body, response.url)
+            # in the worker pool: feedparser is pure Python, too slow for the loop thread
+            feed = await self.offloader.run(parse_feed, body, response.url)
         except XMLError as err:
             doc.pending = None
             self.finish(doc.canon, doc.url, f"error:{err.reason}", err.detail, kind="feed")
             return
+        except (asyncio.TimeoutError, BrokenProcessPool) as err:
+            doc.pending = None
+            self.finish(doc.canon, doc.url, "error:feed_parse", repr(err), kind="feed")
+            return
+        if feed.skipped:
+            self._log.warning("feed_entries_skipped", url=doc.url, skipped=feed.skipped, problems=feed.problems)
         self.finish(doc.canon, doc.url, "listing", f"{feed.kind}: {len(feed.entries)} entries", kind="feed",
                     final=True)
         for entry in _sort_newest(feed.entries, lambda e: e.date):

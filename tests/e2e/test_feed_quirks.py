@@ -45,6 +45,9 @@ def test_quirky_feed_through_the_cli(project, fixture_site):
     })
     result = project.run("crawl", "quirks")
     assert result.returncode == 0, result.stderr[-3000:]
+    # both broken entries are in the log, with the feed and the reason
+    assert "feed_entries_skipped" in result.stderr and "'bad guid'): no http(s) link" in result.stderr
+    assert "skipped:bad_url" in result.stderr and "Port could not be cast" in result.stderr
 
     a, b, c, d = site.newest()[:4]
     hits = site.article_hits()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import gzip
 import io
+import pickle
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
@@ -28,13 +29,27 @@ def rss(items: str, rss_attrs: str = "") -> bytes:
             f"{items}</channel></rss>").encode()
 
 
-def test_one_bad_entry_is_skipped_and_the_rest_kept(capsys):
+def test_one_bad_entry_is_skipped_and_the_rest_kept():
     feed = parse_feed(rss(
         "<item><title>bad guid</title><guid>http://[::1</guid></item>"
         "<item><title>bad link</title><link>http://[::1</link></item>"
         "<item><title>good</title><link>https://x.example/good</link></item>"), "https://x.example/rss")
     assert [e.url for e in feed.entries] == ["https://x.example/good"]
-    assert feed.skipped == 2
+    assert feed.skipped == 2  # feedparser already dropped these links while resolving them
+    assert feed.problems == ["entry 0 ('bad guid'): no http(s) link", "entry 1 ('bad link'): no http(s) link"]
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+            b"<entry><title>bad id</title><id>http://[::1</id></entry>"
+            b'<entry><title>good</title><id>tag:x,1</id><link href="https://x.example/good"/></entry></feed>')
+    feed = parse_feed(atom, "https://x.example/atom")
+    assert [e.url for e in feed.entries] == ["https://x.example/good"]
+    assert feed.problems == ["entry 0 ('bad id'): no http(s) link"]
+
+
+def test_errors_cross_the_worker_pool_intact():
+    """The spider parses feeds in its process pool: the reason must survive pickling."""
+    for err in (XMLRefused("xml_entities", "refused"), NotAFeed("not_a_feed", "root element <urlset>")):
+        back = pickle.loads(pickle.dumps(err))
+        assert (type(back), back.reason, back.detail) == (type(err), err.reason, err.detail)
 
 
 def test_bare_ampersand_in_link_keeps_the_url():
