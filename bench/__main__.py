@@ -39,6 +39,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
                  ["--start-node"]),
     "alerting": ("Alert matching and latency", ["--quick", "--rules", "1000", "--articles", "300", "--runs", "1"], []),
     "memory": ("Daemon memory over many crawl cycles", ["--quick"], []),
+    "discovery": ("Discovery: feeds, sitemaps, canonical URLs, dates", ["--quick"], []),
 }
 SITE_SCRIPTS = {"ceilings", "newsplease", "e2e"}  # take --pages
 TARGET_RATIO = 5.0
