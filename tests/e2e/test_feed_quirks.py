@@ -4,6 +4,7 @@ and counted, the others crawled and indexed under their canonical URLs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from crawler.frontier import Frontier
 from tests.e2e.conftest import fast_crawl
@@ -66,3 +67,27 @@ def test_quirky_feed_through_the_cli(project, fixture_site):
         run = frontier.last_runs()["quirks"]
     assert run.counts == {"listing": 1, "new": 4, "skipped:bad_url": 1}, run.counts
     assert not run.failed
+
+
+def test_extract_with_an_unparseable_url_is_a_usage_error(project, tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>T</title></head><body><article><p>Text.</p></article></body></html>")
+    project.write({"data_dir": str(project.root / "data")})
+    result = project.run("extract", str(page), "--url", "http://[::1")
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Invalid IPv6 URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_import_skips_a_page_saved_from_an_unparseable_url(project, tmp_path):
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    seed = (Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "dw-article.html").read_bytes()
+    (saved / "good.html").write_bytes(b"<!-- saved from url=(0027)https://www.dw.com/en/a-55228510 -->\n" + seed)
+    (saved / "bad.html").write_bytes(b"<!-- saved from url=(0011)http://[::1 -->\n" + seed)
+    data = project.root / "data"
+    project.write({"data_dir": str(data), "crawl": fast_crawl(data), "http": {"health_port": None},
+                   "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool")}})
+    result = project.run("import", str(saved))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imported 1 article(s) from 2 file(s)" in result.stdout, result.stdout
+    assert "import_record_skipped" in result.stderr and "Invalid IPv6 URL" in result.stderr
