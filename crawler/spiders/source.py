@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 from urllib.parse import urlsplit
-
-from concurrent.futures.process import BrokenProcessPool
 
 import scrapy
 import structlog
