@@ -7,8 +7,11 @@ import calendar
 import gzip
 import io
 import pickle
+import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.request import urlopen
 from xml.sax.saxutils import escape, quoteattr
 
 import feedparser
@@ -103,6 +106,41 @@ def test_guard_runs_before_feedparser():
         parse_feed(xxe, "https://x.example/rss")
     with pytest.raises(XMLRefused):
         parse_feed(gzip.compress(b"<rss>" + b" " * (51 * 1024 * 1024) + b"</rss>"), "https://x.example/rss")
+
+
+def test_feedparser_fetches_nothing_a_feed_points_at():
+    """An external DTD, an xml-stylesheet and links to a live server on 127.0.0.1: no request."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY x "pwned">')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        body = (f'<?xml version="1.0"?><?xml-stylesheet type="text/xsl" href="{base}/style.xsl"?>'
+                f'<!DOCTYPE rss SYSTEM "{base}/rss.dtd"><rss version="2.0"><channel><title>t</title>'
+                f"<item><title>a</title><link>{base}/a</link></item></channel></rss>").encode()
+        feed = parse_feed(body, f"{base}/rss.xml")
+        assert [e.url for e in feed.entries] == [f"{base}/a"]
+        # the server is live (it answers the probe), and a fetch by the parser, being synchronous,
+        # would have been logged before parse_feed returned
+        with urlopen(f"{base}/probe", timeout=5) as probe:
+            probe.read()
+        assert hits == ["/probe"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_body_that_names_a_file_is_not_opened(tmp_path):
