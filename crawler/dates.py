@@ -11,6 +11,10 @@ keeps the publisher's calendar day: an article stamped 23:30-03:00 was published
 where it was written, not on the next one in UTC. ``.astimezone(timezone.utc)`` is one call
 away, and safe, because years are bounded.
 
+Formats: W3C-DTF and the rest of ISO 8601 (basic, week and ordinal dates), RFC 822 / 2822 /
+850, asctime, and what dateutil reads ("October 10, 2020 4:05 pm EDT", "10.10.2020"), with
+Greek and Hungarian month names and Korean a.m./p.m. markers (in KST) as feeds write them.
+
 Never raises: garbage, impossible fields, offsets of a day or more and years outside
 [MIN_YEAR, MAX_YEAR] all give None. Dates without a day ("2020", "2020-10") give None too:
 they say nothing about when an article appeared, and a day filled in would outrank a real
@@ -49,6 +53,26 @@ _Z = {
     "NST": -210, "NDT": -150, "BRT": -180, "ART": -180,
 }
 ZONES: dict[str, timezone] = {name: timezone(timedelta(minutes=m)) for name, m in _Z.items()}
+
+# Month names of the non-English formats feeds are written in (Greek RFC 822, Hungarian
+# W3C-DTF), lower case, accents and all, to the English abbreviation; Greek weekdays go.
+_FOREIGN = {
+    **dict.fromkeys(("ιαν", "ιανουαρίου"), "Jan"), **dict.fromkeys(("φεβ", "φεβρουαρίου"), "Feb"),
+    **dict.fromkeys(("μαρ", "μάρ", "μαρτίου"), "Mar"), **dict.fromkeys(("απρ", "απριλίου"), "Apr"),
+    **dict.fromkeys(("μαΐ", "μαϊ", "μάι", "μαι", "μαΐου"), "May"), **dict.fromkeys(("ιουν", "ιούν", "ιουνίου"), "Jun"),
+    **dict.fromkeys(("ιουλ", "ιούλ", "ιουλίου"), "Jul"), **dict.fromkeys(("αυγ", "αύγ", "αυγούστου"), "Aug"),
+    **dict.fromkeys(("σεπ", "σεπτεμβρίου"), "Sep"), **dict.fromkeys(("οκτ", "οκτωβρίου"), "Oct"),
+    **dict.fromkeys(("νοε", "νοέ", "νοεμβρίου"), "Nov"), **dict.fromkeys(("δεκ", "δεκεμβρίου"), "Dec"),
+    **dict.fromkeys(("κυρ", "δευ", "τρι", "τετ", "πεμ", "πέμ", "παρ", "σαβ", "σάβ"), ""),
+    "január": "Jan", "február": "Feb", "március": "Mar", "április": "Apr", "május": "May", "június": "Jun",
+    "július": "Jul", "augusztus": "Aug", "szeptember": "Sep", "október": "Oct", "november": "Nov",
+    "december": "Dec",
+}
+_WORD = re.compile(r"[^\W\d_]+")
+# Korean blogs: "2004-05-25 오후 11:23:17" (오전 a.m., 오후 p.m.), "2004년 05월 28일 01:31:15", in KST.
+_KOREAN_HALF = re.compile(r"(오전|오후)\s*(\d{1,2}:\d{2}(?::\d{2})?)")
+_KOREAN_UNITS = str.maketrans({"년": "-", "월": "-", "일": " "})
+_ENDS_WITH_ZONE = re.compile(r"(?:[+-]\d{2}:?\d{2}|\b(?!AM\b|PM\b)[A-Za-z]{1,5})$")
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -168,6 +192,19 @@ def _general(value: str) -> datetime | None:
                   parsed.microsecond)
 
 
+def _in_english(value: str) -> str:
+    """Greek, Hungarian and Korean dates rewritten in the words the parsers read."""
+    korean = "년" in value or bool(_KOREAN_HALF.search(value))
+    if korean:
+        value = _KOREAN_HALF.sub(lambda m: f"{m.group(2)} {'AM' if m.group(1) == '오전' else 'PM'}", value)
+        # "2004-05-28 " from "2004년 05월 28일 ": units to separators, then the spaces they leave
+        value = re.sub(r"\s*-\s*", "-", " ".join(value.translate(_KOREAN_UNITS).split()))
+    value = _WORD.sub(lambda m: _FOREIGN.get(m.group().lower(), m.group()), value).strip(" ,")
+    if korean and not _ENDS_WITH_ZONE.search(value):
+        value += " KST"
+    return value
+
+
 def parse_date(value: object) -> datetime | None:
     """A tz-aware datetime in the offset ``value`` was written with (UTC when none), or None."""
     if not isinstance(value, str):
@@ -175,6 +212,8 @@ def parse_date(value: object) -> datetime | None:
     value = value.strip()
     if not value or len(value) > _MAX_LEN:
         return None
+    if not value.isascii():
+        value = _in_english(value)
     if _NO_DAY.fullmatch(value):
         return None
     return _iso(value) or _iso_other(value) or _rfc822(value) or _general(value)

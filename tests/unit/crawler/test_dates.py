@@ -57,6 +57,11 @@ def test_iso_offset_kept_and_instant_right():
     ("2020-W41-6", datetime(2020, 10, 10, tzinfo=UTC)),  # ISO week date
     ("2020/10/10 14:05:00", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),
     ("Fri, 2020/10/09 08:19:53 EDT", datetime(2020, 10, 9, 8, 19, 53, tzinfo=tz(-4))),  # Perforce
+    ("Σαβ, 10 Οκτ 2020 16:05:00 +0300", datetime(2020, 10, 10, 16, 5, tzinfo=tz(3))),  # Greek RFC 822
+    ("Κυρ, 11 Ιούλ 2004 12:00:00 EST", datetime(2004, 7, 11, 12, tzinfo=tz(-5))),
+    ("2020-október-10T9:15-05:00", datetime(2020, 10, 10, 9, 15, tzinfo=tz(-5))),  # Hungarian
+    ("2020-10-10 오후 11:23:17", datetime(2020, 10, 10, 23, 23, 17, tzinfo=tz(9))),  # Korean, p.m., KST
+    ("2020년 10월 10일 01:31:15", datetime(2020, 10, 10, 1, 31, 15, tzinfo=tz(9))),
 ])
 def test_formats(value, expected):
     assert parse_date(value) == expected
