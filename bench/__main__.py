@@ -39,6 +39,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
                  ["--start-node"]),
     "alerting": ("Alert matching and latency", ["--quick", "--rules", "1000", "--articles", "300", "--runs", "1"], []),
     "memory": ("Daemon memory over many crawl cycles", ["--quick"], []),
+    "discovery": ("Discovery: feeds, sitemaps, canonical URLs, dates", ["--quick"], []),
 }
 SITE_SCRIPTS = {"ceilings", "newsplease", "e2e"}  # take --pages
 TARGET_RATIO = 5.0
@@ -384,6 +385,7 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         ".venv/bin/python -m bench --quick            # smoke test, small sizes",
         ".venv/bin/python -m bench.e2e --pages 3000 --runs 3",
         ".venv/bin/python -m bench.ceilings --pages 3000",
+        ".venv/bin/python -m bench.discovery          # feeds, sitemaps, canonical URLs, dates (CPU per item)",
         ".venv/bin/python -m bench.newsplease --pages 3000   # its own venv in ~/.cache/mediawatch/bench",
         ".venv/bin/python -m bench.site --pages 3000 --serve  # just the local news site",
         "```",

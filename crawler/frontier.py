@@ -29,6 +29,8 @@ from typing import Any, Callable
 
 import structlog
 
+from crawler.urls import BadURL, canonicalize
+
 log = structlog.get_logger("crawler.frontier")
 
 __all__ = ["Frontier", "RunAccounting", "RunSummary", "UrlState", "is_retryable"]
@@ -43,7 +45,7 @@ _PERMANENT_ERRORS = frozenset({
 })
 _FINAL_SKIPS = frozenset({"skipped:robots", "skipped:offsite", "skipped:private_address", "skipped:too_old",
                           "skipped:denied", "skipped:not_allowed", "skipped:non_html", "skipped:scheme",
-                          "skipped:depth"})
+                          "skipped:depth", "skipped:bad_url"})
 
 
 def is_retryable(status: str) -> bool:
@@ -170,6 +172,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_source ON runs (source, id);
 """
 
+# The form of the keys, kept in the file's user_version: bumped whenever canonicalize() changes
+# what it returns, so a frontier written by an older version is re-keyed when opened.
+# 1: w3lib's canonicalize_url (escapes and "//" kept, query spaces as "+").
+URL_FORM = 1
+
 _COLS = ("canonical_url, url, source, kind, status, done, first_seen, last_fetched, lastmod, content_hash, "
          "etag, last_modified, body_hash, etag_unreliable, last_full_fetch, fails")
 
@@ -188,6 +195,35 @@ class Frontier:
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_SCHEMA)
+        self._rekey()
+
+    def _rekey(self) -> None:
+        """Bring keys written under an older canonical form to the current one, so what an older
+        version finished stays finished. Where the old form had folded two URLs into one key, the
+        key goes to the URL it was stored with; the other is new to the frontier."""
+        with self._lock:
+            if self._db.execute("PRAGMA user_version").fetchone()[0] >= URL_FORM:
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = 0
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < URL_FORM:
+                    for key, url in self._db.execute("SELECT canonical_url, url FROM urls").fetchall():
+                        try:
+                            new = canonicalize(url if url.startswith(("http://", "https://")) else key)
+                        except BadURL:
+                            continue
+                        if new != key:
+                            # OR IGNORE: a row already under the new key (written since) is the newer one
+                            moved += self._db.execute("UPDATE OR IGNORE urls SET canonical_url = ? WHERE canonical_url = ?",
+                                                      (new, key)).rowcount
+                    self._db.execute(f"PRAGMA user_version = {URL_FORM}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if moved:
+            log.info("frontier_rekeyed", path=self.path, urls=moved, url_form=URL_FORM)
 
     # -- seen-URL store ---------------------------------------------------------------
     def get(self, canonical_url: str) -> UrlState | None:

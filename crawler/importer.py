@@ -26,7 +26,7 @@ import structlog
 from crawler.archive import ArchivedPage, BadRecord, archive_files, read_archive
 from crawler.decoding import decode_html
 from crawler.pipelines import extract_page, get_executor
-from crawler.urls import canonicalize
+from crawler.urls import BadURL, canonicalize
 
 log = structlog.get_logger("crawler.importer")
 
@@ -155,7 +155,12 @@ def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source
                     report.counts["error:record"] += 1
                     log.warning("import_record_skipped", where=item.where, url=item.url, reason=item.reason)
                     continue
-                canon = canonicalize(item.url) if item.url.startswith("http") else item.url
+                try:
+                    canon = canonicalize(item.url) if item.url.startswith("http") else item.url
+                except BadURL as err:
+                    report.counts["error:record"] += 1
+                    log.warning("import_record_skipped", where=item.where, url=item.url, reason=str(err))
+                    continue
                 if frontier.is_fresh(canon):
                     report.counts["seen"] += 1
                     continue

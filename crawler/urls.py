@@ -1,9 +1,21 @@
-"""URL canonicalisation shared by the frontier (seen-URL store) and extraction (canonical_url)."""
+"""URL canonicalisation shared by the frontier (seen-URL store) and extraction (canonical_url).
+
+w3lib's ``canonicalize_url`` (the one Scrapy uses) does the RFC 3986 work: lower-case scheme
+and host, IDNA, dot segments resolved, unreserved escapes decoded and the rest upper-cased,
+query arguments sorted, fragment dropped. It never folds two addresses a server may tell
+apart: ``%2F`` is not ``/``, ``%3B`` is not ``;``, ``//`` is not ``/``, and a non-UTF-8 escape
+(``%E9``) stays itself. On top: tracking parameters removed, the default port and a trailing
+dot on the host dropped. Idempotent: a canonical URL canonicalises to itself.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+__all__ = ["BadURL", "canonicalize", "registrable_domain", "same_site"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -16,53 +28,59 @@ _TRACKING_EXACT = frozenset({
     "rss", "xtor", "smid", "cid_source", "__twitter_impression",
 })
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "piwik_", "at_", "ga_", "hmb_")
-_SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+
+
+class BadURL(ValueError):
+    """Not a URL anything can fetch ("http://[::1", a port that is not a number): log it, skip it."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"bad URL {url[:200]!r}: {why}")
+        self.url = url
+        self.why = why
 
 
 def _is_tracking(name: str) -> bool:
-    low = name.casefold()
+    low = unquote_plus(name).casefold()
     return low in _TRACKING_EXACT or low.startswith(_TRACKING_PREFIXES)
 
 
-def _clean_path(path: str) -> str:
-    if not path:
-        return "/"
-    # Re-quote so "%7E" and "~" (or "é" and "%C3%A9") canonicalise to one form.
-    path = quote(unquote(path), safe=_SAFE_PATH)
-    return re.sub(r"/{2,}", "/", path)
+def _without_tracking(query: str) -> str:
+    # On the raw text: decoding and re-encoding here would fold escapes w3lib keeps apart.
+    return "&".join(p for p in query.split("&") if p and not _is_tracking(p.split("=", 1)[0]))
 
 
 def canonicalize(url: str, base: str | None = None) -> str:
     """Canonical form of ``url`` (resolved against ``base`` when relative).
 
-    Lower-case scheme and host, default port dropped, fragment stripped, tracking
-    parameters removed, remaining parameters sorted, empty path as "/".
+    Only http(s) URLs are rewritten; ``mailto:``, ``javascript:``, ``data:``... come back as
+    given. Raises :class:`BadURL` for an http(s) URL that cannot be parsed.
     """
     url = (url or "").strip()
-    if base:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
-    scheme = parts.scheme.casefold()
-    if scheme not in ("http", "https"):
-        return url  # mailto:, javascript:, data: ... nothing sensible to normalise
-    host = (parts.hostname or "").rstrip(".")
     try:
-        host = host.encode("idna").decode("ascii") if host and not host.isascii() else host
-    except UnicodeError:
-        pass
-    host = host.casefold()
-    netloc = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
-    if parts.username:
-        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
-    try:
+        if base:
+            url = urljoin(base, url)
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        port = None
-    if port and port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{netloc}:{port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
-    query.sort()
-    return urlunsplit((scheme, netloc, _clean_path(parts.path), urlencode(query, quote_via=quote), ""))
+    except ValueError as err:
+        raise BadURL(url, str(err)) from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return url
+    netloc = parts.netloc
+    if not netloc:  # "http:example.com": no host to normalise, and urlunsplit would invent "///"
+        return canonicalize_url(url, keep_blank_values=True)
+    host = netloc.rpartition("@")[2]
+    if port is not None and port == _DEFAULT_PORTS[scheme]:
+        host = host.rpartition(":")[0]
+    if host.endswith(".") and not host.endswith(".."):
+        host = host[:-1]
+    if "@" in netloc:
+        host = netloc.rpartition("@")[0] + "@" + host
+    url = urlunsplit((scheme, host, parts.path, _without_tracking(parts.query), ""))
+    try:
+        return canonicalize_url(url, keep_blank_values=True)
+    except (ValueError, UnicodeError) as err:
+        raise BadURL(url, str(err)) from None
 
 
 # Second-level labels under which the registrable domain has three labels (bbc.co.uk, abc.net.au).

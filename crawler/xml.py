@@ -22,7 +22,8 @@ import zlib
 
 from lxml import etree
 
-__all__ = ["XMLBroken", "XMLError", "XMLRefused", "gunzip_capped", "is_gzip", "local", "looks_like_html", "parse_xml", "text_of"]
+__all__ = ["XMLBroken", "XMLError", "XMLRefused", "guard_xml", "gunzip_capped", "is_gzip", "local", "looks_like_html",
+           "parse_xml", "text_of"]
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own cap (uncompressed)
 
@@ -32,6 +33,10 @@ class XMLError(ValueError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+    def __reduce__(self):
+        # rebuilt from (reason, detail), not from the message: it crosses the worker pool's pickling
+        return type(self), (self.reason, self.detail)
 
 
 class XMLRefused(XMLError):
@@ -139,8 +144,10 @@ def _sniff_decode(body: bytes, declared: str | None) -> str:
     return body.decode("latin-1")
 
 
-def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> etree._Element:
-    """Parse untrusted XML bytes (gzip allowed) into an lxml root element, safely."""
+def guard_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> bytes:
+    """The bytes of an untrusted XML document (gzip allowed), checked before any parser sees them:
+    decompressed within ``limit``, no bigger than it, UTF-16/32 re-encoded as UTF-8, no entity
+    declarations. Raises XMLRefused / XMLBroken."""
     if not body or not body.strip():
         raise XMLBroken("empty", "empty document")
     if is_gzip(body):
@@ -149,6 +156,12 @@ def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> etree._Element:
         raise XMLRefused("too_large", f"{len(body)} bytes > {limit}")
     body = _to_utf8(body)
     check_prolog(body)
+    return body
+
+
+def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> etree._Element:
+    """Parse untrusted XML bytes (gzip allowed) into an lxml root element, safely."""
+    body = guard_xml(body, limit=limit)
     declared = _declared_encoding(body)
     root = None
     try:

@@ -88,6 +88,7 @@ def cmd_crawl(cfg: Config, args) -> int:
 def cmd_extract(cfg: Config, args) -> int:
     from crawler.decoding import decode_html
     from crawler.extraction import NotArticle, extract
+    from crawler.urls import BadURL
 
     if args.file == "-":
         raw = sys.stdin.buffer.read()
@@ -102,6 +103,8 @@ def cmd_extract(cfg: Config, args) -> int:
     except NotArticle as err:
         sys.stderr.write(f"mediawatch: not an article: {err.reason}\n")
         return EXIT_FAILURE
+    except BadURL as err:
+        raise UsageError(f"--url: {err}") from None
     if args.json:
         _out(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -1,27 +1,33 @@
-"""Feed parsing: RSS 2.0 (and 0.9x), RSS 1.0 / RDF, Atom 1.0 (and 0.3), into one shape.
+"""Feed parsing: RSS 0.9x / 2.0, RSS 1.0 / RDF, Atom 0.3 / 1.0 (whatever feedparser reads) into one shape.
 
     feed = parse_feed(body_bytes, "https://example.com/rss.xml")
     for entry in feed.entries: entry.url, entry.title, entry.published, entry.updated
 
-Relative links are resolved against ``xml:base`` (Atom) or the feed URL. Parsing goes
-through :func:`crawler.xml.parse_xml`, so bombs and XXE are refused before lxml sees them.
+feedparser reads the document: namespaces (an ``<atom:link rel="enclosure">`` or a
+``<media:title>`` is not the item's link or title), ``xml:base`` at any level, markup broken
+in the ways real feeds break it (a bare ``&`` in a link), encodings. Before it sees a byte,
+:func:`crawler.xml.guard_xml` refuses entity declarations and caps the size and the gzip
+ratio; it gets the bytes in a stream, so it never fetches or opens anything itself. Dates go
+through :func:`crawler.dates.parse_date`, the one parser sitemaps and pages use too. Each
+entry is converted on its own: one that fails is skipped, with its reason in
+``Feed.problems`` for the caller to log, and the rest of the feed is kept. No logging here:
+the spider runs this in its worker pool and logs in the crawl's own process.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-from lxml import etree
+import feedparser
 
-from crawler.discovery import parse_date
-from crawler.xml import XMLBroken, is_gzip, local, looks_like_html, parse_xml, text_of
+from crawler.dates import parse_date
+from crawler.xml import XMLBroken, guard_xml, is_gzip, local, looks_like_html, parse_xml
 
-__all__ = ["Feed", "FeedEntry", "NotAFeed", "parse_feed", "looks_like_feed"]
-
-XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
-
+__all__ = ["Feed", "FeedEntry", "NotAFeed", "parse_feed"]
 
 class NotAFeed(XMLBroken):
     """Parsed as XML, but the root is not rss / rdf:RDF / feed (an HTML error page, a sitemap...)."""
@@ -46,130 +52,82 @@ class Feed:
     kind: str  # "rss2" | "rss1" | "atom"
     title: str = ""
     entries: list[FeedEntry] = field(default_factory=list)
-    skipped: int = 0  # entries without a usable link
+    skipped: int = 0  # entries without a usable link, or that could not be read
+    problems: list[str] = field(default_factory=list)  # why entries could not be read (at most MAX_PROBLEMS)
 
 
-def _children(el: etree._Element, name: str) -> list[etree._Element]:
-    return [c for c in el if local(c.tag) == name]
+MAX_PROBLEMS = 20
 
 
-def _child(el: etree._Element, *names: str) -> etree._Element | None:
-    for name in names:
-        for c in el:
-            if local(c.tag) == name:
-                return c
-    return None
-
-
-def _date_of(el: etree._Element, *names: str) -> datetime | None:
-    for name in names:
-        for c in el:
-            if local(c.tag) == name:
-                dt = parse_date(text_of(c))
-                if dt:
-                    return dt
-    return None
+def _kind(version: str) -> str:
+    if version.startswith("atom"):
+        return "atom"
+    if version in ("rss10", "rss090"):
+        return "rss1"
+    return "rss2"
 
 
 def _http(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
+    # urlsplit raises ValueError on a broken authority ("http://[::1"): that entry is skipped
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
-def _rss_items(root: etree._Element, feed_url: str, kind: str) -> Feed:
-    channel = _child(root, "channel")
-    feed = Feed(kind=kind, title=text_of(_child(channel, "title")) if channel is not None else "")
-    # RSS 2.0 nests items in <channel>; RSS 1.0 puts them beside it.
-    items = _children(channel, "item") if channel is not None else []
-    items += _children(root, "item")
-    if kind == "rss1" and not items:
-        items = [el for el in root.iter() if local(el.tag) == "item"]
-    for item in items:
-        link = ""
-        link_el = _child(item, "link")
-        if link_el is not None:
-            link = text_of(link_el) or (link_el.get("href") or "")
-        guid_el = _child(item, "guid")
-        guid = text_of(guid_el)
-        if not link and guid_el is not None and guid_el.get("isPermaLink", "true").lower() != "false":
-            link = guid
-        if not link:
-            # RDF: rdf:about carries the item URI; feedburner: origLink
-            for attr, value in item.attrib.items():
-                if local(attr) == "about":
-                    link = value
-            orig = _child(item, "origlink")
-            if orig is not None:
-                link = text_of(orig) or link
-        link = urljoin(feed_url, link.strip()) if link else ""
-        if not _http(link):
-            feed.skipped += 1
-            continue
-        feed.entries.append(FeedEntry(
-            url=link,
-            title=text_of(_child(item, "title")),
-            published=_date_of(item, "pubdate", "date", "issued", "published", "created"),
-            updated=_date_of(item, "updated", "modified"),
-            guid=guid,
-        ))
-    return feed
+def _raw(entry: Any, key: str) -> str:
+    # "in" and not .get(): feedparser answers a missing "updated" with "published" otherwise
+    value = entry[key] if key in entry else ""
+    return value.strip() if isinstance(value, str) else ""
 
 
-def _atom_link(entry: etree._Element, base: str) -> str:
-    best = ""
-    for link in _children(entry, "link"):
-        href = (link.get("href") or "").strip()
-        if not href:
-            continue
-        rel = (link.get("rel") or "alternate").lower()
-        mime = (link.get("type") or "text/html").lower()
-        if rel == "alternate" and ("html" in mime or not best):
-            best = href
-            if "html" in mime:
-                break
-    return urljoin(base, best) if best else ""
+def _link(entry: Any, feed_url: str) -> str:
+    """The article's URL: the item's link (feedparser resolved xml:base), else a URL-shaped id
+    (a permalink guid, an RDF ``rdf:about``, an Atom id)."""
+    link = _raw(entry, "link")
+    if link:
+        link = urljoin(feed_url, link)
+        if _http(link):
+            return link
+    ident = _raw(entry, "id")
+    if ident and _http(ident):
+        return ident
+    return ""
 
 
-def _atom(root: etree._Element, feed_url: str) -> Feed:
-    base = urljoin(feed_url, root.get(XML_BASE, "")) if root.get(XML_BASE) else feed_url
-    feed = Feed(kind="atom", title=text_of(_child(root, "title")))
-    for entry in _children(root, "entry"):
-        ebase = urljoin(base, entry.get(XML_BASE)) if entry.get(XML_BASE) else base
-        link = _atom_link(entry, ebase)
-        if not _http(link):
-            ident = text_of(_child(entry, "id"))
-            link = ident if _http(ident) else ""
-        if not link:
-            feed.skipped += 1
-            continue
-        feed.entries.append(FeedEntry(
-            url=link,
-            title=text_of(_child(entry, "title")),
-            published=_date_of(entry, "published", "issued", "created"),
-            updated=_date_of(entry, "updated", "modified"),
-            guid=text_of(_child(entry, "id")),
-        ))
-    return feed
+def _entry(entry: Any, feed_url: str) -> FeedEntry | None:
+    url = _link(entry, feed_url)
+    if not url:
+        return None
+    return FeedEntry(
+        url=url,
+        title=_raw(entry, "title"),
+        published=parse_date(_raw(entry, "published")) or parse_date(_raw(entry, "created")),
+        updated=parse_date(_raw(entry, "updated")),
+        guid=_raw(entry, "id"),
+    )
 
 
 def parse_feed(body: bytes, feed_url: str) -> Feed:
-    """Parse an RSS 2.0 / RSS 1.0 (RDF) / Atom document. Raises XMLRefused / XMLBroken / NotAFeed."""
+    """Parse a feed document. Raises XMLRefused / XMLBroken / NotAFeed for the whole document;
+    an entry that cannot be read is counted in ``Feed.skipped`` and said why in ``Feed.problems``."""
     if not is_gzip(body) and looks_like_html(body):
         raise NotAFeed("not_a_feed", "an HTML page")
-    root = parse_xml(body)
-    name = local(root.tag)
-    if name == "rss":
-        return _rss_items(root, feed_url, "rss2")
-    if name == "rdf":
-        return _rss_items(root, feed_url, "rss1")
-    if name == "feed":
-        return _atom(root, feed_url)
-    if name == "channel":  # bare channel, seen in the wild
-        wrapper = etree.Element("rss")
-        wrapper.append(root)
-        return _rss_items(wrapper, feed_url, "rss2")
-    raise NotAFeed("not_a_feed", f"root element <{name}>")
-
-
-def looks_like_feed(body: bytes) -> bool:
-    head = body[:2048].lower()
-    return b"<rss" in head or b"<rdf:rdf" in head or b"<feed" in head
+    body = guard_xml(body)
+    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url},
+                              sanitize_html=False, resolve_relative_uris=False)
+    if not parsed.get("version") and not parsed.entries:
+        # feedparser reads garbage and sitemaps alike as "no feed": our XML parser tells them apart
+        root = parse_xml(body)
+        raise NotAFeed("not_a_feed", f"root element <{local(root.tag)}>")
+    feed = Feed(kind=_kind(parsed.get("version") or ""), title=_raw(parsed.feed, "title"))
+    for position, entry in enumerate(parsed.entries):
+        try:
+            converted, problem = _entry(entry, feed_url), "no http(s) link"
+        except (ValueError, TypeError, AttributeError) as err:
+            converted, problem = None, str(err)[:200]
+        if converted is not None:
+            feed.entries.append(converted)
+            continue
+        feed.skipped += 1
+        if len(feed.problems) < MAX_PROBLEMS:
+            feed.problems.append(f"entry {position} ({_raw(entry, 'title')[:60]!r}): {problem}")
+    return feed

@@ -39,7 +39,10 @@ def extract_links(html: str | bytes, page_url: str, *, limit: int = MAX_LINKS_PE
         return []
     base = page_url
     for b in doc.iterfind(".//base[@href]"):
-        base = urljoin(page_url, b.get("href", "").strip())
+        try:
+            base = urljoin(page_url, b.get("href", "").strip())
+        except ValueError:  # "http://[::1": the page's own URL stays the base
+            pass
         break
     seen: set[str] = set()
     out: list[tuple[str, str]] = []

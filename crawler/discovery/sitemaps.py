@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin
 
-from crawler.discovery import parse_date
+from crawler.dates import parse_date
 from crawler.xml import XMLBroken, is_gzip, local, looks_like_html, parse_xml, text_of
 
 __all__ = ["NotASitemap", "Sitemap", "SitemapEntry", "parse_sitemap"]
@@ -79,8 +79,10 @@ def parse_sitemap(body: bytes, sitemap_url: str) -> Sitemap:
             out.truncated = True
             break
         loc = text_of(_find(el, "loc"))
-        if loc:
-            loc = urljoin(sitemap_url, loc)
+        try:
+            loc = urljoin(sitemap_url, loc) if loc else ""
+        except ValueError:  # a broken authority ("http://[::1"): that entry only
+            loc = ""
         if not loc.startswith(("http://", "https://")):
             out.skipped += 1
             continue

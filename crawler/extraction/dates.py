@@ -1,19 +1,18 @@
 """Published and modified dates: candidates from JSON-LD, meta tags, <time>, the URL and the feed.
 
 The first plausible candidate in priority order wins and its source is kept
-(``published_at_source``) so odd dates can be traced back. Dates are tz-aware UTC;
-a date without a zone is taken as UTC, which is off by at most a few hours.
+(``published_at_source``) so odd dates can be traced back. Strings are read by
+:func:`crawler.dates.parse_date`, the parser feeds and sitemaps use too: tz-aware, in the offset
+they were written with; a date without a zone is taken as UTC, off by at most a few hours.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
-from dateutil import parser as dateutil_parser
-
+from crawler.dates import parse_date
 from crawler.extraction.page import Page
 
 # Clocks drift and naive times read as UTC may run a few hours ahead; beyond this a
@@ -38,32 +37,6 @@ _URL_DATE = re.compile(
     r"|/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:/|\D)"
 )
 _PUBLISH_HINT = re.compile(r"publish|posted|created|pubdate|date-?time|entry-date|dateline", re.I)
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """A tz-aware datetime from an ISO-ish or human date string, in the offset it was written
-    with (UTC when none): the publisher's calendar date survives, ``.astimezone(utc)`` is one
-    call away. None when unparsable."""
-    if not value or not isinstance(value, str):
-        return None
-    value = value.strip()
-    if not value or len(value) > 64:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        if not re.search(r"\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2}", value):
-            return None  # "Tuesday" or "3 hours ago" parse to today: never a publication date
-        try:
-            with warnings.catch_warnings():
-                # unknown zone names ("ZZ") parse as naive, which we read as UTC below
-                warnings.simplefilter("ignore", dateutil_parser.UnknownTimezoneWarning)
-                parsed = dateutil_parser.parse(value, dayfirst=not re.match(r"^\d{4}", value))
-        except (ValueError, OverflowError, TypeError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 def plausible(value: datetime | None, now: datetime) -> bool:

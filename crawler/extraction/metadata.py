@@ -8,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
-from crawler.urls import canonicalize, same_site
+from crawler.urls import BadURL, canonicalize, same_site
 
 # Separators sites put between headline and site name in <title> / og:title.
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•›»~⋆:]{1,2}|-{1,2}|::)\s+")
@@ -155,7 +155,10 @@ def canonical_url(page: Page) -> str:
         href = (href or "").strip()
         if not href:
             continue
-        absolute = canonicalize(href, base=page.url)
+        try:
+            absolute = canonicalize(href, base=page.url)
+        except BadURL:
+            continue
         if absolute.startswith(("http://", "https://")) and same_site(absolute, page.url):
             return absolute
     return canonicalize(page.url)

@@ -12,7 +12,7 @@ Every URL the run touches is counted exactly once (``RunAccounting``) with its f
     new / updated  an article handed to the sink (first time / its date said it changed)
     seen           known and finished in an earlier run, not fetched
     not_article    fetched, but extraction says it is not an article (or it is not HTML)
-    skipped:<why>  robots, offsite, private_address, cap, too_old, denied, time_limit, ...
+    skipped:<why>  robots, offsite, private_address, cap, too_old, denied, time_limit, bad_url, ...
     error:<kind>   http_404, timeout, dns, too_large, xml_entities, xml_malformed, extract, ingest, ...
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
@@ -40,7 +41,7 @@ from crawler.frontier import Frontier, is_retryable
 from crawler.middlewares import RequestRefused
 from crawler.pipelines import PageItem, page_links
 from crawler.sources import parse_duration
-from crawler.urls import canonicalize
+from crawler.urls import BadURL, canonicalize
 from crawler.xml import XMLError
 
 if TYPE_CHECKING:
@@ -213,9 +214,19 @@ class SourceSpider(scrapy.Spider):
         self.extracted += 1
 
     # -- requests -----------------------------------------------------------------------------
+    def _canon(self, url: str, kind: str) -> str | None:
+        """The canonical URL, or None for one nothing can fetch (counted, under itself, as skipped)."""
+        try:
+            return canonicalize(url)
+        except BadURL as err:
+            self.finish(url, url, "skipped:bad_url", err.why, kind=kind, final=True)
+            return None
+
     def _doc_request(self, url: str, kind: str, *, stage: int, depth: int = 0, lastmod: datetime | None = None,
                      parent: str | None = None) -> Request | None:
-        canon = canonicalize(url)
+        canon = self._canon(url, kind)
+        if canon is None:
+            return None
         if parent is not None:
             self.docs[parent].child_docs.append(canon)
         if canon in self.scheduled:
@@ -257,7 +268,9 @@ class SourceSpider(scrapy.Spider):
     def _candidate(self, url: str, *, kind: str, stage: int, depth: int, lastmod: datetime | None = None,
                    feed_date: datetime | None = None, title: str = "", parent: str | None = None) -> Request | None:
         """An article URL (kind "article", from a feed/sitemap) or a section link (kind "page")."""
-        canon = canonicalize(url)
+        canon = self._canon(url, kind)
+        if canon is None:
+            return None
         if parent is not None:
             self.docs[parent].children.append(canon)
         self.stage_yield[stage] = self.stage_yield.get(stage, 0) + 1
@@ -430,17 +443,24 @@ class SourceSpider(scrapy.Spider):
             return None
         return doc, body
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         got = self._doc_body(response)
         if got is None:
             return
         doc, body = got
         try:
-            feed = parse_feed(body, response.url)
+            # in the worker pool: feedparser is pure Python, too slow for the loop thread
+            feed = await self.offloader.run(parse_feed, body, response.url)
         except XMLError as err:
             doc.pending = None
             self.finish(doc.canon, doc.url, f"error:{err.reason}", err.detail, kind="feed")
             return
+        except (asyncio.TimeoutError, BrokenProcessPool) as err:
+            doc.pending = None
+            self.finish(doc.canon, doc.url, "error:feed_parse", repr(err), kind="feed")
+            return
+        if feed.skipped:
+            self._log.warning("feed_entries_skipped", url=doc.url, skipped=feed.skipped, problems=feed.problems)
         self.finish(doc.canon, doc.url, "listing", f"{feed.kind}: {len(feed.entries)} entries", kind="feed",
                     final=True)
         for entry in _sort_newest(feed.entries, lambda e: e.date):
@@ -466,7 +486,9 @@ class SourceSpider(scrapy.Spider):
         if sitemap.kind == "index":
             for entry in _sort_newest(sitemap.entries, lambda e: e.lastmod):
                 if doc.depth + 1 > MAX_SITEMAP_DEPTH:
-                    canon = canonicalize(entry.loc)
+                    canon = self._canon(entry.loc, "sitemap")
+                    if canon is None:
+                        continue
                     doc.child_docs.append(canon)
                     if canon not in self.scheduled:
                         self.scheduled.add(canon)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from crawler.discovery import parse_date
+from crawler.dates import parse_date
 from crawler.discovery.feeds import NotAFeed, parse_feed
 from crawler.discovery.sitemaps import NotASitemap, parse_sitemap
 
@@ -20,7 +20,7 @@ UTC = timezone.utc
     ("Sat, 10 Oct 2020 10:05:00 EDT", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),
     ("2020-10-10T14:05:00Z", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),
     ("2020-10-10T16:05:00+02:00", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),
-    ("2020-10-10T14:05:00.123+00:00", datetime(2020, 10, 10, 14, 5, tzinfo=UTC)),
+    ("2020-10-10T14:05:00.123+00:00", datetime(2020, 10, 10, 14, 5, 0, 123000, tzinfo=UTC)),
     ("2020-10-10", datetime(2020, 10, 10, tzinfo=UTC)),
     ("", None), ("yesterday", None), ("2020-13-45", None), (None, None),
 ])
@@ -57,7 +57,8 @@ def test_rss1_rdf():
     feed = parse_feed(RDF, "https://x.example/rdf")
     assert feed.kind == "rss1"
     assert [e.url for e in feed.entries] == ["https://x.example/a", "https://x.example/b"]
-    assert feed.entries[0].published == datetime(2020, 10, 10, 14, 5, tzinfo=UTC)
+    # dc:date says when the item last changed (feedparser's reading too): it is the entry's date
+    assert feed.entries[0].date == datetime(2020, 10, 10, 14, 5, tzinfo=UTC)
 
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://x.example/blog/">
