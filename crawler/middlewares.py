@@ -27,6 +27,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.dns import PINS
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -88,8 +90,9 @@ class SSRFGuardMiddleware:
     is not public, unless the source sets ``allow_private_addresses``. Also refuses
     non-http(s) schemes and redirects that leave the source's allowed domains.
 
-    Known gap: Scrapy resolves the name again when it connects, so a DNS-rebinding host can
-    still answer differently the second time (pinning the address needs a custom resolver).
+    The addresses it approves are pinned (``crawler.dns``): the connection goes to one of them,
+    whatever the host's DNS answers next. ``crawl.allowed_networks`` lists private networks that
+    count as reachable (an intranet news site), finer than a source's ``allow_private_addresses``.
     """
 
     DNS_TIMEOUT = 10.0
@@ -97,6 +100,16 @@ class SSRFGuardMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self._cache: dict[str, list[str]] = {}
+        self.allowed = [ipaddress.ip_network(n) for n in crawler.settings.getlist("MEDIAWATCH_ALLOWED_NETWORKS")]
+
+    def reachable(self, ip: str) -> bool:
+        if address_is_public(ip):
+            return True
+        try:
+            addr = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(addr in net for net in self.allowed if net.version == addr.version)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "SSRFGuardMiddleware":
@@ -140,9 +153,12 @@ class SSRFGuardMiddleware:
         if not host:
             raise RequestRefused("skipped:scheme", "no host")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        for ip in await self.resolve(host, port):
-            if not address_is_public(ip):
+        ips = await self.resolve(host, port)
+        for ip in ips:
+            if not self.reachable(ip):
                 raise RequestRefused("skipped:private_address", f"{host} resolves to non-public address {ip}")
+        if host.strip("[]") not in ips:
+            PINS.pin(host, ips)
         return None
 
 

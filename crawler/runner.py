@@ -24,6 +24,7 @@ from typing import Any, Callable, Protocol
 
 import structlog
 
+from crawler.dns import PinnedResolver
 from crawler.frontier import Frontier, RunAccounting, RunSummary
 from crawler.pipelines import Offloader
 from crawler.settings import REACTOR, scrapy_settings
@@ -213,6 +214,11 @@ def install_asyncio_reactor() -> tuple[Any, asyncio.AbstractEventLoop]:
             _LOOP = asyncio.new_event_loop()
             asyncio.set_event_loop(_LOOP)
             asyncioreactor.install(eventloop=_LOOP)
+            from twisted.internet import reactor
+
+            # Scrapy's crawler runners leave the resolver to whoever owns the reactor: ours answers
+            # a host the SSRF guard checked with the address it approved (crawler.dns).
+            reactor.installResolver(PinnedResolver(reactor, cache_size=10_000, timeout=20.0))
         elif not is_asyncio_reactor_installed():
             raise RuntimeError(f"another Twisted reactor is installed; mediawatch needs {REACTOR}")
         elif _LOOP is None:  # installed by the embedding program: its loop is the current one

@@ -114,5 +114,6 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "MEDIAWATCH_MAX_RETRY_AFTER": crawl.max_retry_after,
         "MEDIAWATCH_RETRY_TIMES": crawl.retry_times,
         "MEDIAWATCH_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
+        "MEDIAWATCH_ALLOWED_NETWORKS": list(crawl.allowed_networks),
     }
     return settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from typing import Literal
@@ -168,6 +169,15 @@ class CrawlSettings(BaseModel):
     # quiet_min): reported in logs and metrics, and mailed to mail.operators.
     quiet_after_intervals: int = Field(4, ge=1)
     quiet_min: str = "2h"
+    # Private networks the SSRF guard lets links reach (an intranet news site), e.g. 10.1.0.0/16.
+    allowed_networks: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad entry
+        return [str(ipaddress.ip_network(net, strict=False)) for net in value]
 
     @field_validator("revalidate_after", "quiet_min")
     @classmethod
