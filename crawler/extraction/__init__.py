@@ -98,7 +98,7 @@ def parse(html: str) -> HtmlElement:
     tree = load_html(html)
     if tree is None:
         raise NotArticle("unparsable")
-    # counted by libxml2: a Python loop over every element cost ~1 ms on a news page
+    # counted by libxml2 rather than by a Python loop over every element
     if _count_elements(tree) > MAX_ELEMENTS or _count_links(tree) > MAX_LINKS:
         raise NotArticle("too_large", f"more than {MAX_ELEMENTS} elements or {MAX_LINKS} links")
     return tree

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.extraction.boilerplate import AGENCY_CREDIT
-from crawler.extraction.byline import find_byline
+from crawler.extraction.byline import bylines
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
 
@@ -81,9 +81,14 @@ def from_meta(page: Page) -> list[str]:
 
 
 def from_byline(page: Page) -> list[str]:
-    """trafilatura's byline heuristics (class/rel/itemprop patterns over the DOM)."""
-    found = find_byline(page.tree)
-    return clean_names(found.split(";")) if found else []
+    """The names in the first byline element that holds any (rel/itemprop/class markup)."""
+    for text in bylines(page.tree):
+        if not _BY_PREFIX.sub("", clean_inline(text) + " ").strip():
+            continue  # a bare "By"/"Von" label whose name sits in the next candidate
+        found = clean_names([text])
+        if found:
+            return found
+    return []
 
 
 def from_agency_credit(text: str) -> list[str]:

@@ -1,54 +1,60 @@
-"""HTML text to an lxml.html tree: trafilatura's ``load_html`` for a str, on a cheaper parser.
+"""HTML text to an lxml.html tree, on a parser that does not call back into Python per element.
 
-lxml.html's parser picks each element's Python class through a lookup written in Python
-(``HtmlElementClassLookup.lookup``), called every time lxml hands out an element it has not
-handed out before: trafilatura's passes touch thousands of elements per page, and that
-callback cost ~1.3 ms of a ~16 ms page on aeb-dev. The C ``ElementDefaultClassLookup`` gives
-every element ``HtmlElement`` instead, which is all trafilatura, htmldate and we use (the
-form-specific subclasses lxml.html would give <form>, <input>... are never needed here).
-Copies of a tree keep its parser, so they keep the cheap lookup too.
+lxml.html's own parser picks each element's Python class through a lookup written in Python,
+called every time lxml hands out an element it has not handed out before; extraction touches
+thousands of elements per page. The C ``ElementDefaultClassLookup`` gives every element
+``HtmlElement``, which is all trafilatura, htmldate and we use (the form-specific subclasses
+lxml.html would give <form>, <input>... are never needed here). Copies of a tree keep its
+parser, so they keep the cheap lookup too.
 
-Otherwise this parses as ``trafilatura.utils.load_html`` does (same parser options, same
-repairs and fallbacks); tests/unit/extraction/test_htmlparse.py checks the trees are equal.
+The parser options and the repairs before parsing are what libxml2 needs to read real pages
+the way ``trafilatura.load_html`` reads them; tests/unit/extraction/test_htmlparse.py checks
+the trees are equal to those of an unpatched trafilatura run in a separate process.
 """
 
 from __future__ import annotations
 
+import re
+
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
-from trafilatura.utils import repair_faulty_html
 
 _PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
                                remove_comments=True, remove_pis=True)
 _PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
     element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
 
-
-# What trafilatura's repair deletes everywhere: C0 controls but tab/LF/CR, and U+FFFE/U+FFFF.
-# The controls are looked for in the UTF-8 bytes, where a C0 byte is always that character and
-# bytes.translate scans ~3x faster than the repair's regex does over the str (~0.5 ms on a
-# 160 kB page); the two noncharacters by str.find, which is a memchr.
+# Characters XML forbids, which make libxml2 cut the text short: C0 controls but tab, LF
+# and CR, and the noncharacters U+FFFE/U+FFFF. Looked for in the UTF-8 bytes first (a C0
+# byte there is always that character, and bytes.translate scans in C), deleted only when there.
 _C0_BYTES = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
-# trafilatura's other repairs read only the first line and the lines within its first 4096 chars
-_REPAIR_WINDOW = 4096
+_INVALID = dict.fromkeys([*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0xfffe, 0xffff])
+# libxml2 misreads a doctype that holds a "/" (an XHTML DTD URL) on the first line; the
+# declaration tells the parser nothing it uses, so it goes.
+_SLASHED_DOCTYPE = re.compile(r"<\s?!\s?doctype[^>]*/[^<>]*>", re.I)
+# ``<html lang="en"/>``: an empty root would leave the page outside it
+_SELF_CLOSED_ROOT = re.compile(r"(<html\b[^<>]*?)\s*/>", re.I)
+_HEAD_LINES, _HEAD_CHARS = 4, 4096
 
 
-def _has_invalid_xml_chars(html: str) -> bool:
+def _has_invalid_chars(html: str) -> bool:
     if "\ufffe" in html or "\uffff" in html:
         return True
     data = html.encode("utf-8", "surrogatepass")
     return len(data.translate(None, _C0_BYTES)) != len(data)
 
 
-def _repair(html: str, beginning: str) -> str:
-    """``repair_faulty_html(html, beginning)``, without its full-text regex pass when that pass
-    has nothing to delete: then only the head needs repairing, cut at a line end (its line
-    repairs never reach across one) past the window they read."""
-    if _has_invalid_xml_chars(html):
-        return repair_faulty_html(html, beginning)
-    cut = html.find("\n", _REPAIR_WINDOW) + 1 or len(html)
-    return repair_faulty_html(html[:cut], beginning) + html[cut:]
+def _repaired(html: str) -> str:
+    if _has_invalid_chars(html):
+        html = html.translate(_INVALID)
+    first, newline, rest = html.partition("\n")
+    if "doctype" in first[:50].lower():
+        html = _SLASHED_DOCTYPE.sub("", first, count=1) + newline + rest
+    for line in html[:_HEAD_CHARS].splitlines()[:_HEAD_LINES]:
+        if "<html" in line and line.endswith("/>"):
+            return _SELF_CLOSED_ROOT.sub(r"\1>", html, count=1)
+    return html
 
 
 def _parse(source: str | bytes) -> HtmlElement | None:
@@ -62,7 +68,7 @@ def _parse(source: str | bytes) -> HtmlElement | None:
 def load_html(html: str) -> HtmlElement | None:
     """The parsed page, or None when ``html`` is not an HTML document."""
     beginning = html[:50].lower()
-    html = _repair(html, beginning)
+    html = _repaired(html)
     tree = _parse(html)
     if tree is None or len(tree) < 1:
         tree = _parse(html.encode("utf8", "surrogatepass"))

@@ -82,7 +82,7 @@ def _stopword_langs() -> dict[str, tuple[str, ...]]:
 def _guess(text: str) -> tuple[str, dict[str, int]]:
     """(best code, stop-word scores); scores are empty when the script alone decided."""
     sample = text[:4000]
-    # map over a C method: ~10x a generator's speed; the first 200 characters nearly always
+    # map over a C method rather than a generator; the first 200 characters nearly always
     # settle "at least 20 letters", and the full count is only needed for a script's share
     if sum(map(str.isalpha, sample[:200])) < 20 and sum(map(str.isalpha, sample)) < 20:
         return "", {}

@@ -32,3 +32,20 @@ def test_cli_equals_library_on_the_same_bytes(project, script, encoding, label):
     volatile = {"indexed_at", "fetched_at"}
     assert {k: v for k, v in cli.items() if k not in volatile} == {k: v for k, v in lib.items() if k not in volatile}
     assert f"{SENTENCES[script]} (2)" in cli["text"]
+
+
+def test_cli_reads_the_byline_element(project):
+    """No JSON-LD or meta author: the name comes from the byline markup (crawler.extraction.byline),
+    and comments signed on the page do not count."""
+    project.write({})
+    paragraphs = "".join(f"<p>Paragraph {i} of the council's budget story, long enough to be an article.</p>"
+                         for i in range(12))
+    html = ("<html><head><title>Council budget</title></head><body><article><h1>Council budget</h1>"
+            "<div class='post-meta'><span class='byline'>By <a href='/staff/jd'>Jane Doe</a></span>"
+            "<time>16 May 2024</time></div>" + paragraphs + "</article><section class='comments'>"
+            "<span class='comment-author'>Troll 42</span><p>First!</p></section></body></html>")
+    path = project.root / "page.html"
+    path.write_text(html, encoding="utf-8")
+    result = project.run("extract", str(path), "--url", URL, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["authors"] == ["Jane Doe"]
