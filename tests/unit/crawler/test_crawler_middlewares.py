@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from scrapy.http import Request
+from scrapy.settings import Settings
 
 from crawler.middlewares import RequestRefused, SSRFGuardMiddleware, address_is_public, parse_retry_after
 from crawler.sources import Source
@@ -26,10 +27,20 @@ def test_public(ip):
     assert address_is_public(ip)
 
 
-def guard(allow_private=False, trusted=()):
+def guard(allow_private=False, trusted=(), allowed_networks=()):
     source = Source(name="s", feeds=["http://feeds.example/rss"], allow_private_addresses=allow_private)
     spider = SimpleNamespace(source=source, trusted_netlocs=frozenset(trusted), domain_ok=lambda url: True)
-    return SSRFGuardMiddleware(SimpleNamespace(spider=spider))
+    settings = Settings({"MEDIAWATCH_ALLOWED_NETWORKS": list(allowed_networks)})
+    return SSRFGuardMiddleware(SimpleNamespace(spider=spider, settings=settings))
+
+
+def test_allowed_networks_let_exactly_those_through():
+    mw = guard(allowed_networks=["10.1.0.0/16"])
+    assert run(mw, "http://10.1.2.3/x") is None
+    with pytest.raises(RequestRefused):
+        run(mw, "http://10.2.0.1/x")
+    with pytest.raises(RequestRefused):
+        run(mw, "http://169.254.169.254/latest/meta-data/")
 
 
 def run(mw, url, kind="article"):
