@@ -25,7 +25,8 @@ from lxml.html import HtmlElement
 from crawler.extraction import authors as authors_mod
 from crawler.extraction import dates, language as language_mod, metadata
 from crawler.extraction.body import extract_body
-from crawler.extraction.boilerplate import AGENCY_CREDIT
+from crawler.extraction.boilerplate import AGENCY_CREDIT, drop_boilerplate
+from crawler.extraction.brief import brief_text
 from crawler.extraction.htmlparse import load_html
 from crawler.extraction.page import Page, jsonld_types
 from crawler.extraction.sites import rule_for
@@ -43,7 +44,8 @@ MAX_LINKS = 20_000  # link farms and sitemaps-as-HTML: hundreds of times a news 
 # Wall-clock budget for one page; enforced by a timer in the main thread (process-pool
 # workers run there) and checked between stages elsewhere.
 TIME_BUDGET_S = 10.0
-# Below this the "article" is a stub, a paywall teaser or an error page.
+# Below this the "article" is a stub, a paywall teaser or an error page, unless the page
+# shows it to be a whole news brief (brief.py).
 MIN_TEXT_CHARS = 250
 MIN_CJK_CHARS = 80
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
@@ -111,6 +113,8 @@ class _Extraction:
     # The publication date in the page's own offset: its calendar day is what the page
     # says, while article.published_at (UTC) may fall on the next or previous day.
     local_published: datetime | None = None
+    # A short text the page itself shows to be a whole news brief (brief.py), not a stub.
+    brief: bool = False
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -136,6 +140,12 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
     text = _drop_leading_title(text, title)
     now = fetched_at or datetime.now(timezone.utc)
     published, published_source = dates.published_at(page, feed_date=feed_date, now=now)
+    brief = False
+    if _text_too_short(text) and not _is_cjk(text):
+        found = brief_text(page, text, has_date=published is not None)
+        if found is not None:
+            lines = drop_boilerplate(found.split("\n"), extra=rule.patterns if rule else ())
+            text, brief = _drop_leading_title("\n".join(lines), title), True
     article = Article(
         url=url,
         canonical_url=metadata.canonical_url(page),
@@ -153,7 +163,7 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
         image=metadata.image(page),
         fetched_at=fetched_at,
     )
-    return _Extraction(article, page, published)
+    return _Extraction(article, page, published, brief)
 
 
 def _drop_leading_title(text: str, title: str) -> str:
@@ -178,8 +188,12 @@ def _run(html: str, url: str, **kwargs: Any) -> _Extraction:
         raise NotArticle("too_deep") from None
 
 
+def _is_cjk(text: str) -> bool:
+    return len(_CJK.findall(text[:1000])) > 100
+
+
 def _text_too_short(text: str) -> bool:
-    if len(_CJK.findall(text[:1000])) > 100:
+    if _is_cjk(text):
         return len(text) < MIN_CJK_CHARS
     return len(text) < MIN_TEXT_CHARS
 
@@ -192,7 +206,7 @@ def not_article_reason(ex: _Extraction) -> str:
     has_video = og_type.startswith("video") or any("videoobject" in jsonld_types(o) for o in page.jsonld[:5])
     if has_video and article.word_count < 120:
         return "video_without_text"
-    if _text_too_short(article.text):
+    if _text_too_short(article.text) and not ex.brief:
         return "too_short"
     # An index page announces itself as a website, carries no article markup and no date,
     # and most of its text is link text.
