@@ -190,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help=f"smoke run: the first {QUICK_PAGES} pages of each set")
     ap.add_argument("--show-misses", action="store_true", help="list mediawatch's misses on --fold folds")
     ap.add_argument("--fold", action="append", type=int, default=[], help="with --show-misses: these folds")
+    ap.add_argument("--dump", help="write mediawatch's per-page outputs here (JSON), to diff two versions")
     ap.add_argument("--json", dest="json_out", help="also write the result JSON here")
     args = ap.parse_args(argv)
+    dumped: dict[str, Any] = {}
     common.quiet_logs()
     score = common.load_score_module()
     systems = args.only or list(SYSTEMS)
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'system':<26} {'pages':>5} {'sites':>5} " + " ".join(f"{c[:7]:>7}" for c in cols))
         for name in systems:
             results = run_system(name, set_name, pages)
+            if name == "mediawatch":
+                dumped[set_name] = {pid: {k: v for k, v in r.items() if k != "text"} for pid, r in results.items()}
             per_fold = []
             for i, ids in enumerate(folds):
                 m = fold_metrics(score, kind, truth, ids, results)
@@ -226,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                 for i in args.fold or range(args.folds):
                     print(f"\n  misses, {set_name} fold {i}:")
                     misses(score, kind, truth, folds[i], results)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(dumped, default=str, ensure_ascii=False, indent=0), encoding="utf-8")
     payload = common.result("folds", rows, params={"k": args.folds, "salt": SALT, "quick": args.quick},
                             notes=["folds group pages by site (score.site_of of the page URL; traf-dev's "
                                    "URL-less pages by the host their file name starts with)"])

@@ -91,6 +91,38 @@ def from_byline(page: Page) -> list[str]:
     return []
 
 
+def from_microdata(page: Page) -> list[str]:
+    """Visible author markup (itemprop=author, rel=author) where no byline pattern matched."""
+    found = []
+    for el in page.tree.xpath('//*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]'):
+        names = el.xpath('.//*[@itemprop="name"]')
+        value = (names[0].get("content") or names[0].text_content()) if names else el.text_content()
+        found.append(value)
+    return clean_names(found)
+
+
+# A short line that is only a byline: "von Daniela Obers", "Ein Artikel von Pamela Sladky | 27.01.2022".
+_TEXT_BYLINE = re.compile(
+    r"^(?:ein (?:artikel|beitrag) von|von|by|par|por|di|door|text|autor(?:in)?)\s*:?\s+"
+    r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,•·–—-]|\d)", re.I)
+_BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address")
+
+
+def from_text_byline(page: Page) -> list[str]:
+    """The first short element whose whole text is "by/von/par ... Name": bylines without markup."""
+    body = page.tree.find(".//body")
+    if body is None:
+        return []
+    for el in body.iter(*_BYLINE_TAGS):
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 80:
+            continue
+        m = _TEXT_BYLINE.match(text)
+        if m and all(w[0].isupper() for w in m.group(1).split()):
+            return clean_names([m.group(1)])
+    return []
+
+
 def from_agency_credit(text: str) -> list[str]:
     """Agencies named by a credit line among the last lines of the body text."""
     for line in reversed(text.split("\n")[-4:]):
@@ -100,7 +132,9 @@ def from_agency_credit(text: str) -> list[str]:
 
 
 def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> list[str]:
-    for source in (from_jsonld, from_meta, from_byline):
+    # Visible author markup and bare "by ..." lines come after trafilatura's byline patterns:
+    # they only speak for pages where those found nobody.
+    for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline):
         found = source(page)
         if found:
             return found
