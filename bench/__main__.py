@@ -32,6 +32,7 @@ DOC = common.REPO / "docs" / "PERFORMANCE.md"
 # --help does not list are dropped, so colleagues' scripts need not accept all of them.
 SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "extraction": ("Extraction quality and speed on the dev sets", ["--quick"], []),
+    "folds": ("Extraction by fold: the dev sets split by site, vs trafilatura", ["--quick"], []),
     "ceilings": ("Scrapy ceilings on the local site", ["--quick"], []),
     "newsplease": ("Peer: news-please on the same site", ["--quick"], []),
     "e2e": ("mediawatch end to end into Elasticsearch, alerts on", ["--quick"], []),
@@ -377,12 +378,14 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         if payload.get("elapsed_s") is not None:
             parts.append(f"Took {payload['elapsed_s']:.0f} s.")
             parts.append("")
+    parts += kept_sections()
     parts += [
         "## How to run",
         "",
         "```",
         "make bench                                   # everything, full size (machine otherwise idle!)",
         ".venv/bin/python -m bench --quick            # smoke test, small sizes",
+        ".venv/bin/python -m bench.folds                # extraction per site-grouped fold, vs trafilatura",
         ".venv/bin/python -m bench.e2e --pages 3000 --runs 3",
         ".venv/bin/python -m bench.ceilings --pages 3000",
         ".venv/bin/python -m bench.discovery          # feeds, sitemaps, canonical URLs, dates (CPU per item)",
@@ -394,6 +397,25 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         "",
     ]
     DOC.write_text("\n".join(parts), encoding="utf-8")
+
+
+# Hand-written sections (before/after records of tuning work) that a regenerated doc keeps.
+KEPT_SECTIONS = ("## Extraction by fold",)
+
+
+def kept_sections() -> list[str]:
+    """The KEPT_SECTIONS of the current doc, each up to the next "## " heading."""
+    if not DOC.exists():
+        return []
+    text = DOC.read_text(encoding="utf-8")
+    out: list[str] = []
+    for heading in KEPT_SECTIONS:
+        start = text.find(f"\n{heading}\n")
+        if start < 0:
+            continue
+        end = text.find("\n## ", start + len(heading) + 2)
+        out += [text[start + 1:end if end >= 0 else len(text)].rstrip(), ""]
+    return out
 
 
 def site_line(results: dict[str, dict[str, Any]]) -> str:
