@@ -14,6 +14,7 @@ from typing import Any
 
 from crawler.extraction.boilerplate import AGENCY_CREDIT
 from crawler.extraction.byline import bylines
+from crawler.extraction.metadata import site_names
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
 
@@ -131,13 +132,46 @@ def from_agency_credit(text: str) -> list[str]:
     return []
 
 
+def _squash(value: str) -> str:
+    return re.sub(r"\W+", "", value.casefold())
+
+
+def _is_publisher(names: list[str], sites: set[str]) -> bool:
+    """The site's own name among the names ("STERN.de", "SPIEGEL ONLINE, Hamburg, Germany")."""
+    return any(_squash(n) in sites for n in names)
+
+
+def _is_person(names: list[str], sites: set[str]) -> bool:
+    """Names that read as people: two words or more, no initials-only noise ("D E"), no
+    placeholder ("Name"), no site name inside ("CBS News February")."""
+    for name in names:
+        words = name.split()
+        if len(words) < 2 or all(len(w.strip(".")) < 2 for w in words):
+            return False
+        if any(site and site in _squash(name) for site in sites):
+            return False
+    return True
+
+
 def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> list[str]:
-    # Visible author markup and bare "by ..." lines come after trafilatura's byline patterns:
-    # they only speak for pages where those found nobody.
+    # Visible author markup and bare "by ..." lines come after the byline elements (byline.py):
+    # they only speak for pages where those found nobody. The publisher standing in for the
+    # author (a CMS default) yields to a later source only when that one names people.
+    publisher: list[str] = []
+    sites: set[str] = set()
     for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline):
         found = source(page)
-        if found:
+        if not found:
+            continue
+        if not publisher:
+            sites = {_squash(n) for n in site_names(page)} - {""}
+            if not _is_publisher(found, sites):
+                return found
+            publisher = found
+        elif _is_person(found, sites):
             return found
+    if publisher:
+        return publisher
     for line in credit_lines:
         found = from_agency_credit(line)
         if found:
