@@ -130,6 +130,15 @@ def _htmldate(page: Page) -> str | None:
         return None
 
 
+def _local_midnight(value: datetime) -> datetime:
+    """A UTC stamp at exactly 22:00 or 23:00 is a date-only value a CMS east of Greenwich
+    (UTC+1, UTC+2) stored as its local midnight: the same instant in that offset, so the
+    calendar day is the one the publisher meant."""
+    if value.utcoffset() == timedelta(0) and value.hour in (22, 23) and not (value.minute or value.second or value.microsecond):
+        return value.astimezone(timezone(timedelta(hours=24 - value.hour)))
+    return value
+
+
 def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime | None = None,
                  fallback: Callable[[Page], str | None] | None = _htmldate) -> tuple[datetime | None, str]:
     """(date, source) where source is jsonld|meta|time|url|htmldate|feed, or (None, "").
@@ -138,7 +147,7 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
     now = now or datetime.now(timezone.utc)
     found, source = _first(published_candidates(page), now)
     if found:
-        return found, source
+        return _local_midnight(found), source
     if fallback is not None:
         parsed = parse_date(fallback(page))
         if plausible(parsed, now):
