@@ -145,6 +145,8 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
         found = brief_text(page, text, has_date=published is not None)
         if found is not None:
             lines = drop_boilerplate(found.split("\n"), extra=rule.patterns if rule else ())
+            log.debug("extraction.brief", url=url, extractor_words=len(text.split()),
+                      brief_words=sum(len(ln.split()) for ln in lines))
             text, brief = _drop_leading_title("\n".join(lines), title), True
     article = Article(
         url=url,
