@@ -28,7 +28,6 @@ import json
 import re
 import statistics
 import sys
-import urllib.parse
 from pathlib import Path
 from typing import Any, Callable
 
@@ -173,13 +172,13 @@ def misses(score, kind: str, truth: dict[str, Any], ids: list[str], results: dic
         return
     for pid in ids:
         res = results.get(pid, {})
-        # score.meta_scores on one page: 1.0 where it matches, 0.0 where not, absent without truth
-        for field, rate in score.meta_scores(truth, [pid], {pid: dict(res, title=res.get("title") or " ",
-                                                                     date=res.get("date") or " ",
-                                                                     authors=res.get("authors") or " ")}).items():
+        # score.meta_scores on one page: 1.0 where it matches, 0.0 where not, absent without truth;
+        # it skips a field the system never returned, so an empty one is filled with a blank
+        filled = dict(res, **{f: res.get(f) or " " for f in ("title", "date", "authors")})
+        for field, rate in score.meta_scores(truth, [pid], {pid: filled}).items():
             if rate < 1:
-                tkey = "author" if field == "authors" else field
-                print(f"  {field:<7} want={str(truth[pid].get(tkey))[:70]!r} got={str(res.get(field))[:70]!r}  {pid[:70]}")
+                want = truth[pid].get("author" if field == "authors" else field)
+                print(f"  {field:<7} want={str(want)[:70]!r} got={str(res.get(field))[:70]!r}  {pid[:70]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,7 +86,7 @@ def dominant_block(page: Page) -> Block | None:
         total += words
     if not groups:
         return None
-    parent, paras = max(groups.items(), key=lambda kv: sum(w for _, w in kv[1]))
+    _container_el, paras = max(groups.items(), key=lambda kv: sum(w for _, w in kv[1]))
     words = sum(w for _, w in paras)
     return Block(tuple(t for t, _ in paras), words, words / total)
 
