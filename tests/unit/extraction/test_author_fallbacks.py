@@ -1,4 +1,4 @@
-"""Authors on real pages where trafilatura's byline patterns find nobody: visible author
+"""Authors on real pages where the byline elements (byline.py) name nobody: visible author
 markup, then a bare "by/von ..." line (authors.from_microdata, from_text_byline)."""
 
 from __future__ import annotations
