@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy as email_policy
 from email.header import Header
-from email.headerregistry import Address, UnstructuredHeader
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
 from string import Template
-from typing import Any, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -133,19 +133,86 @@ class _EncodedText(str):
         return f"{self.name}: {encoded}{policy.linesep}"
 
 
+def _value_key(value: Any) -> Hashable | None:
+    if isinstance(value, str):
+        return value
+    addresses = value if isinstance(value, list) else [value]
+    if all(isinstance(a, Address) for a in addresses):
+        return tuple((a.display_name, a.username, a.domain) for a in addresses)
+    return None
+
+
+class _SharedHeaders(HeaderRegistry):
+    """A header registry that parses each (name, value) once.
+
+    Every alert mail repeats most of its headers (From, To, the rule, its parts' Content-Type), and
+    parsing them was most of building one. Header objects are immutable, so mails can share them; the
+    cache empties itself when full, since Subject, Date and Message-ID pass through once.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed: dict[tuple[str, Hashable], Any] = {}
+        self.folds: dict[tuple, tuple[Any, bytes]] = {}  # for _FoldOnce: a policy holds no state of its own
+
+    def __call__(self, name: str, value: Any) -> Any:
+        key = _value_key(value)
+        if key is None:
+            return super().__call__(name, value)
+        header = self._parsed.get((name, key))
+        if header is None:
+            if len(self._parsed) >= self.LIMIT:
+                self._parsed.clear()
+            header = self._parsed[name, key] = super().__call__(name, value)
+        return header
+
+
+class _FoldOnce(email_policy.EmailPolicy):
+    """``EmailPolicy`` that remembers how it folded a header object: with :class:`_SharedHeaders` the
+    repeated headers of every mail are the same objects, and folding them was most of writing a mail out.
+    Keyed by the object (held, so its id stays its own) and by what folding depends on."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        folds = self.header_factory.folds
+        key = (id(value), name, self.utf8, self.max_line_length, self.linesep, self.cte_type, self.refold_source)
+        hit = folds.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if len(folds) >= _SharedHeaders.LIMIT:
+            folds.clear()
+        folded = super().fold_binary(name, value)
+        folds[key] = (value, folded)
+        return folded
+
+
+_SMTP = _FoldOnce(linesep="\r\n", header_factory=_SharedHeaders())  # email.policy.SMTP, plus the caches
+_SMTPUTF8 = _SMTP.clone(utf8=True)  # email.policy.SMTPUTF8, plus the caches
+
+
+def _policy(headers: list[tuple[str, Any]]) -> email_policy.EmailPolicy:
+    """``SMTP``, or ``SMTPUTF8`` when an address is not ASCII (RFC 6532: it cannot be encoded)."""
+    values = [v for _, v in headers]
+    addresses = [a for v in values for a in (v if isinstance(v, list) else [v]) if isinstance(a, Address)]
+    return _SMTP if all(a.addr_spec.isascii() for a in addresses) else _SMTPUTF8
+
+
+def _stored(policy: email_policy.EmailPolicy, name: str, value: Any) -> Any:
+    if isinstance(value, str) and "=?" in value and issubclass(policy.header_factory[name], UnstructuredHeader):
+        return _EncodedText(name, value)
+    return value
+
+
 def compose(headers: Iterable[tuple[str, Any]], text: str, rich: str) -> EmailMessage:
     """A multipart/alternative mail (text, then HTML) with ``headers`` in order: strings for unstructured
     values, ``Address`` objects (or lists of them) for address headers. A line break in a value raises
-    ``ValueError``. The policy is ``SMTP``, or ``SMTPUTF8`` when an address is not ASCII."""
+    ``ValueError``."""
     headers = list(headers)
-    addresses = [a for _, v in headers for a in (v if isinstance(v, list) else [v]) if isinstance(a, Address)]
-    utf8 = not all(a.addr_spec.isascii() for a in addresses)
-    policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
+    policy = _policy(headers)
     msg = EmailMessage(policy=policy)
     for name, value in headers:
-        if isinstance(value, str) and "=?" in value and issubclass(policy.header_factory[name], UnstructuredHeader):
-            value = _EncodedText(name, value)
-        msg[name] = value
+        msg[name] = _stored(policy, name, value)
     msg.set_content(text, subtype="plain", charset="utf-8")
     boundary = boundary_for(str(msg["Message-ID"] or ""))
     # a body holding the boundary would end its part early: then a random one the generator checks
