@@ -101,11 +101,12 @@ class SmtpSender:
         try:
             if self._conn is None:
                 self._conn = self._connect()
+            international = not "".join([sender, *recipients]).isascii()
+            if international and not self._conn.has_extn("smtputf8"):
+                raise SendError("a non-ASCII address needs SMTPUTF8, which the server does not offer",
+                                temporary=False)
             # send_message asks for SMTPUTF8 (and writes the headers as UTF-8) when an address is not ASCII
             refused = self._conn.send_message(msg, from_addr=sender, to_addrs=recipients)
-        except smtplib.SMTPNotSupportedError as err:  # that address, on a server without SMTPUTF8
-            self.close()
-            raise SendError(str(err), temporary=False) from err
         except smtplib.SMTPRecipientsRefused as err:
             self.close()
             raise SendError(f"all recipients refused: {err.recipients}", temporary=False) from err

@@ -2,11 +2,11 @@
 
 ::
 
-    terms = Terms.of(tree)                                   # what a hit contains: the non-negated leaves
-    highlight("… Lukashenko met …", terms, max_words=40)     # Snippet(text="… *Lukashenko* met …",
-                                                             #         html="… <mark>Lukashenko</mark> met …",
-                                                             #         matched=True)
-    article_snippet(article, terms, max_words=60)            # from the first field holding a match
+    terms = Terms.of(parse('Lukashenko AND jail*'))       # what a hit contains: the non-negated leaves
+    highlight("Lukashenko met jailed rivals", terms)      # Snippet(text="*Lukashenko* met *jailed* rivals",
+                                                          #   html="<mark>Lukashenko</mark> met <mark>jailed</mark> rivals",
+                                                          #   matched=True)
+    article_snippet(article, terms, max_words=60)         # a window in the first field holding a match
 
 A word of the value is marked when one of its tokens (folded as everywhere, :func:`tokenize`) is a query
 word or starts with a query prefix, or when it lies inside a consecutive occurrence of a query phrase
