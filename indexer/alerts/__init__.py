@@ -4,8 +4,7 @@
 ``matching``  which enabled rules a batch matches: ES percolator when the cluster has it, else in-process
 ``ledger``    durable (rule, article) state: pending → sent, backoff, digests, rule versions, watermark
 ``schedule``  digest boundaries (hourly / daily at a local time)
-``render``    the mails' content: highlighting, escaping, header hygiene, templates
-``mime``      a mail written out: folded and encoded headers, multipart text + HTML, quoted-printable
+``render``    the mails as ``EmailMessage``: templates, escaping, header hygiene (highlighting: ``indexer.query``)
 ``mailer``    delivery: SMTP (none / starttls / ssl, login, timeouts) or .eml files in the outbox
 ``engine``    ``AlertEngine``, the facade the daemon and the CLI use
 """

@@ -21,10 +21,10 @@ import smtplib
 import socket
 import ssl
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Container, Iterator, Protocol
 
-from indexer.alerts.mime import Mail
 from indexer.config import MailConfig, SmtpConfig
 
 
@@ -39,11 +39,22 @@ class SendError(Exception):
 class Sender(Protocol):
     group: int
 
-    def send(self, msg: Mail) -> str | None:
+    def send(self, msg: EmailMessage) -> str | None:
         """Deliver or stage; return a note (e.g. refused recipients) or None. Raise SendError if not accepted."""
 
     def commit(self) -> None:
         """Make every message sent since the last commit durable. Raise SendError if that failed."""
+
+
+def envelope(msg: EmailMessage) -> tuple[str, list[str]]:
+    """MAIL FROM and RCPT TO of a mail: the address specs of its From and To headers."""
+    sender, to = msg["From"], msg["To"]
+    return (sender.addresses[0].addr_spec if sender is not None and sender.addresses else "",
+            [a.addr_spec for a in to.addresses] if to is not None else [])
+
+
+def message_id(msg: EmailMessage) -> str:
+    return str(msg["Message-ID"] or "")
 
 
 class SmtpSender:
@@ -83,16 +94,19 @@ class SmtpSender:
             raise
         return conn
 
-    def send(self, msg: Mail) -> str | None:
-        if not msg.recipients:
+    def send(self, msg: EmailMessage) -> str | None:
+        sender, recipients = envelope(msg)
+        if not recipients:
             raise SendError("message has no recipients", temporary=False)
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            # the bytes are 7-bit unless an address is not ASCII (see mime)
-            options = ["SMTPUTF8", "BODY=8BITMIME"] if msg.international else []
-            refused = self._conn.sendmail(msg.sender, list(msg.recipients), msg.as_bytes(),
-                                          mail_options=options)
+            international = not "".join([sender, *recipients]).isascii()
+            if international and not self._conn.has_extn("smtputf8"):
+                raise SendError("a non-ASCII address needs SMTPUTF8, which the server does not offer",
+                                temporary=False)
+            # send_message asks for SMTPUTF8 (and writes the headers as UTF-8) when an address is not ASCII
+            refused = self._conn.send_message(msg, from_addr=sender, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as err:
             self.close()
             raise SendError(f"all recipients refused: {err.recipients}", temporary=False) from err
@@ -155,9 +169,9 @@ class OutboxSender:
             self.folder.mkdir(parents=True, exist_ok=True)
             return os.open(tmp, flags, 0o600)
 
-    def send(self, msg: Mail) -> str | None:
+    def send(self, msg: EmailMessage) -> str | None:
         try:
-            name = eml_name(msg.message_id)
+            name = eml_name(message_id(msg))
             data = msg.as_bytes()
             again = self._staged.pop(name, None)  # staged twice: one temp file, the last content
             if again is not None:
@@ -236,7 +250,7 @@ class Mailer:
         finally:
             sender.close()
 
-    def send(self, msg: Mail) -> str | None:
+    def send(self, msg: EmailMessage) -> str | None:
         with self.session() as sender:
             note = sender.send(msg)
             sender.commit()

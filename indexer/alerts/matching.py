@@ -33,11 +33,8 @@ from typing import Any, Iterable, Sequence
 
 import structlog
 from indexer.article import Article
-from indexer.alerts.render import Terms
 from indexer.alerts.rules import Rule
-from indexer.query import (
-    ArticleTokens, MatcherSet, Node, Phrase, Prefix, Term, parse, positive_leaves, to_es,
-)
+from indexer.query import ArticleTokens, MatcherSet, Node, Terms, parse, to_es
 
 log = structlog.get_logger(__name__)
 
@@ -287,20 +284,7 @@ def build_matcher(active: Sequence[ActiveRule], backend: Any = None, use_percola
 
 def highlight_terms(query: str) -> Terms:
     """The terms to highlight for a query: its non-negated words, prefixes and phrases (folded)."""
-    words: set[str] = set()
-    prefixes: list[str] = []
-    phrases: list[tuple[str, ...]] = []
-    for leaf in positive_leaves(parse_cached(query)):
-        if isinstance(leaf, Term):
-            words.add(leaf.token)
-        elif isinstance(leaf, Prefix):
-            prefixes.append(leaf.prefix)
-        elif isinstance(leaf, Phrase):
-            if leaf.slop:
-                words.update(leaf.tokens)
-            else:
-                phrases.append(tuple(leaf.tokens))
-    return Terms(frozenset(words), tuple(dict.fromkeys(prefixes)), tuple(dict.fromkeys(phrases)))
+    return Terms.of(parse_cached(query))
 
 
 def search_rule(backend: Any, rule: Rule, limit: int = 20, since: Any = None) -> list[tuple[Article, float | None]]:

@@ -1,12 +1,15 @@
-"""Alert mails (``mime.Mail``): instant and digest, multipart text + HTML.
+"""Alert mails as ``email.message.EmailMessage``: instant and digest, multipart text + HTML.
 
 Safety rules, all enforced here rather than trusted to the templates:
 
 * every header value goes through :func:`clean_header` (CR, LF and every other control or line-separator
-  character become a space), and ``mime.Mail`` refuses a raw newline in a header anyway — an article
-  title cannot add headers;
+  character become a space), and the message's policy (``email.policy.SMTP``) refuses a raw newline in a
+  header anyway — an article title cannot add headers;
+* addresses are ``Address`` objects, so a display name (``Müller``) is encoded once by the policy and an
+  address is never taken for an encoded word; a mail with a non-ASCII address uses ``email.policy.SMTPUTF8``
+  (RFC 6532), which the outbox writes as is and ``smtplib`` sends with SMTPUTF8;
 * every value placed in the HTML template is ``html.escape``-d (quotes included); the only markup we add
-  is ``<mark>`` around matched terms, built from already-escaped pieces;
+  is ``<mark>`` around matched terms (``indexer.query.highlight``), built from already-escaped pieces;
 * links are only rendered as ``href`` when they are http(s).
 
 Templates are ``string.Template`` files in ``templates/`` (no template engine dependency).
@@ -14,28 +17,27 @@ Templates are ``string.Template`` files in ``templates/`` (no template engine de
 
 from __future__ import annotations
 
+import hashlib
 import html
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import format_datetime, formataddr
+from email import policy as email_policy
+from email.header import Header
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.message import EmailMessage
+from email.utils import format_datetime
 from functools import lru_cache
-from operator import not_
 from pathlib import Path
 from string import Template
-from typing import Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from indexer.alerts.mime import Mail
 from indexer.article import Article
-from indexer.query import tokenize
+from indexer.query import Terms, article_snippet, clean_text, highlight, tokenize
 
 TEMPLATES = Path(__file__).with_name("templates")
 SUBJECT_PREFIX = "[mediawatch]"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_SPACES = re.compile(r"\s+")
-_WORD_SPLIT = re.compile(r"([\w\u0300-\u036f]+)")  # word runs (combining marks stay inside), kept by split
 
 
 @lru_cache(maxsize=None)
@@ -49,145 +51,6 @@ def clean_header(value: str, limit: int = 200) -> str:
     if len(value) > limit:
         value = value[: limit - 1].rstrip() + "…"
     return value
-
-
-def clean_text(value: str) -> str:
-    """Single-line text for bodies: controls and newlines collapsed to spaces."""
-    # str.split() collapses every whitespace run at C speed (the regexes took ~30 ns a character);
-    # a control character it leaves makes the result non-printable, and only then do they run.
-    value = " ".join((value or "").split())
-    return value if value.isprintable() else _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()
-
-
-def fold(word: str) -> str:
-    """Our folded token form (``indexer.query.tokenize``: case, accents, ß→ss …), space-joined."""
-    return " ".join(tokenize(word))
-
-
-@dataclass(frozen=True)
-class Terms:
-    """The positive terms of a query, folded: words, prefixes (``pris*``) and phrases."""
-
-    words: frozenset[str] = frozenset()
-    prefixes: tuple[str, ...] = ()
-    phrases: tuple[tuple[str, ...], ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.words or self.prefixes or self.phrases)
-
-
-def _phrase_marks(flat: Sequence[str], phrases: Iterable[tuple[str, ...]]) -> list[bool]:
-    """Which tokens of ``flat`` are inside an occurrence of one of ``phrases``."""
-    marked = [False] * len(flat)
-    for phrase in phrases:
-        n = len(phrase)
-        if not n:
-            continue
-        for i in range(len(flat) - n + 1):
-            if flat[i] == phrase[0] and tuple(flat[i : i + n]) == phrase:
-                for j in range(i, i + n):
-                    marked[j] = True
-    return marked
-
-
-@lru_cache(maxsize=1 << 14)
-def _word_tokens(word: str) -> tuple[str, ...]:
-    # News text repeats its words, within an article and across the mails of a batch.
-    return tuple(tokenize(word))
-
-
-@dataclass(frozen=True)
-class _Words:
-    """A cleaned value cut into word runs: ``parts`` alternates gap, word, gap, …, word, gap."""
-
-    value: str
-    parts: list[str]
-    tokens: list[tuple[str, ...]]  # per word (a word may fold to several tokens: ``e_mail``)
-    vocabulary: frozenset[str]  # every token of the value
-
-
-@lru_cache(maxsize=16)
-def _words(value: str) -> _Words:
-    # Cached: an article matching several rules is highlighted once per mail, with the same text,
-    # and its mails go out one after the other.
-    value = clean_text(value)
-    parts = _WORD_SPLIT.split(value)
-    tokens = list(map(_word_tokens, parts[1::2]))
-    return _Words(value, parts, tokens, frozenset().union(*tokens))
-
-
-def _marked_words(cut: _Words, terms: Terms) -> list[bool]:
-    """Per word: does it hold a matched token. All False, cheaply, when the value holds none."""
-    n = len(cut.tokens)
-    if not terms:
-        return [False] * n
-    hits = cut.vocabulary & terms.words
-    if terms.prefixes:
-        hits |= {tok for tok in cut.vocabulary if tok.startswith(terms.prefixes)}
-    # map over a C method: a Python loop over every word of a body cost more than the mail around it
-    marked = list(map(not_, map(hits.isdisjoint, cut.tokens))) if hits else [False] * n
-    phrases = [p for p in terms.phrases if cut.vocabulary.issuperset(p)]  # only those that can occur
-    if phrases:
-        flat = [tok for toks in cut.tokens for tok in toks]
-        owner = [i for i, toks in enumerate(cut.tokens) for _ in toks]
-        for j, m in enumerate(_phrase_marks(flat, phrases)):
-            if m:
-                marked[owner[j]] = True
-    return marked
-
-
-@dataclass
-class Snippet:
-    text: str  # plain, matched terms as *term*
-    html: str  # escaped, matched terms in <mark>
-    matched: bool
-
-
-def highlight(value: str, terms: Terms, max_words: int | None = None, before: int = 12) -> Snippet:
-    """Highlight ``terms`` in ``value``; with ``max_words`` cut a window around the first match."""
-    cut = _words(value or "")
-    n = len(cut.tokens)
-    if not n:
-        return Snippet(cut.value, html.escape(cut.value), False)
-    marked = _marked_words(cut, terms)
-    first = marked.index(True) if True in marked else None
-    lo, hi = 0, n
-    if max_words is not None and n > max_words:
-        lo = max(0, (first or 0) - before)
-        hi = min(n, lo + max_words)
-        lo = max(0, hi - max_words)
-    # parts[2i + 1] is word i; the window keeps the gaps between its words, and the value's
-    # leading / trailing gap only when it reaches that end.
-    p0 = 0 if lo == 0 else 2 * lo + 1
-    window = cut.parts[p0 : len(cut.parts) if hi == n else 2 * hi]
-    plain = list(window)
-    rich: list[str] = []
-    run = 0  # html.escape works per character, so unmarked runs are escaped in one call
-    for i in range(lo, hi):
-        if not marked[i]:
-            continue
-        k = 2 * i + 1 - p0
-        word = window[k]
-        plain[k] = f"*{word}*"
-        rich.append(html.escape("".join(window[run:k])))
-        rich.append(f"<mark>{html.escape(word)}</mark>")
-        run = k + 1
-    rich.append(html.escape("".join(window[run:])))
-    text, rich_text = "".join(plain), "".join(rich)
-    if lo > 0:
-        text, rich_text = "… " + text, "… " + rich_text
-    if hi < n:
-        text, rich_text = text + " …", rich_text + " …"
-    return Snippet(text, rich_text, first is not None)
-
-
-def article_snippet(article: Article, terms: Terms, max_words: int = 60) -> Snippet:
-    """The body window around the first matched term; else the description, else the body's start."""
-    body = highlight(article.text or "", terms, max_words=max_words)
-    if body.matched or not article.description:
-        return body
-    desc = highlight(article.description, terms, max_words=max_words)
-    return desc if desc.matched else body
 
 
 def safe_link(url: str) -> str:
@@ -235,20 +98,137 @@ class Envelope:
         self.domain = self.from_addr.rpartition("@")[2] or "mediawatch.local"
 
 
-@lru_cache(maxsize=1024)
-def _from_header(name: str, addr: str) -> str:
-    # formataddr quotes the display name and encodes a non-ASCII one (RFC 2047)
-    return formataddr((clean_header(name), clean_header(addr)), charset="utf-8")
+def boundary_for(message_id: str) -> str:
+    """The MIME boundary of a mail: from its Message-ID, so the same mail gets the same bytes."""
+    return "==mw_" + hashlib.sha1(message_id.encode("utf-8", "replace")).hexdigest()[:24] + "=="
+
+
+def address(addr: str, name: str = "") -> Address:
+    """``addr`` as an ``Address``, split at its last ``@`` rather than parsed: the parser refuses a
+    non-ASCII local part, which an SMTPUTF8 mail carries (the rules have validated the address)."""
+    local, at, domain = addr.rpartition("@")
+    return Address(display_name=name, username=local if at else addr, domain=domain)
+
+
+class _EncodedText(str):
+    """An unstructured header value holding ``=?``, written as RFC 2047 encoded words.
+
+    The policy writes ASCII as it is, and a reader would decode ``=?utf-8?q?Bcc:_x?=`` in a title into
+    other text; encoded, it reads back as written. ``EmailPolicy.header_store_parse`` keeps a value that has
+    the header's ``name``, and the generator asks it to ``fold`` itself.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> "_EncodedText":
+        if len(value.splitlines()) > 1:  # as the policy refuses every other value with one
+            raise ValueError(f"header {name!r}: values may not contain linefeed or carriage return characters")
+        obj = super().__new__(cls, value)
+        obj.name = name
+        return obj
+
+    def fold(self, *, policy: Any) -> str:
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(
+            linesep=policy.linesep, maxlinelen=policy.max_line_length)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
+def _value_key(value: Any) -> Hashable | None:
+    if isinstance(value, str):
+        return value
+    addresses = value if isinstance(value, list) else [value]
+    if all(isinstance(a, Address) for a in addresses):
+        return tuple((a.display_name, a.username, a.domain) for a in addresses)
+    return None
+
+
+class _SharedHeaders(HeaderRegistry):
+    """A header registry that parses each (name, value) once.
+
+    Every alert mail repeats most of its headers (From, To, the rule, its parts' Content-Type), and
+    parsing them was most of building one. Header objects are immutable, so mails can share them; the
+    cache empties itself when full, since Subject, Date and Message-ID pass through once.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed: dict[tuple[str, Hashable], Any] = {}
+        self.folds: dict[tuple, tuple[Any, bytes]] = {}  # for _FoldOnce: a policy holds no state of its own
+
+    def __call__(self, name: str, value: Any) -> Any:
+        key = _value_key(value)
+        if key is None:
+            return super().__call__(name, value)
+        header = self._parsed.get((name, key))
+        if header is None:
+            if len(self._parsed) >= self.LIMIT:
+                self._parsed.clear()
+            header = self._parsed[name, key] = super().__call__(name, value)
+        return header
+
+
+class _FoldOnce(email_policy.EmailPolicy):
+    """``EmailPolicy`` that remembers how it folded a header object: with :class:`_SharedHeaders` the
+    repeated headers of every mail are the same objects, and folding them was most of writing a mail out.
+    Keyed by the object (held, so its id stays its own) and by what folding depends on."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        folds = self.header_factory.folds
+        key = (id(value), name, self.utf8, self.max_line_length, self.linesep, self.cte_type, self.refold_source)
+        hit = folds.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if len(folds) >= _SharedHeaders.LIMIT:
+            folds.clear()
+        folded = super().fold_binary(name, value)
+        folds[key] = (value, folded)
+        return folded
+
+
+_SMTP = _FoldOnce(linesep="\r\n", header_factory=_SharedHeaders())  # email.policy.SMTP, plus the caches
+_SMTPUTF8 = _SMTP.clone(utf8=True)  # email.policy.SMTPUTF8, plus the caches
+
+
+def _policy(headers: list[tuple[str, Any]]) -> email_policy.EmailPolicy:
+    """``SMTP``, or ``SMTPUTF8`` when an address is not ASCII (RFC 6532: it cannot be encoded)."""
+    values = [v for _, v in headers]
+    addresses = [a for v in values for a in (v if isinstance(v, list) else [v]) if isinstance(a, Address)]
+    return _SMTP if all(a.addr_spec.isascii() for a in addresses) else _SMTPUTF8
+
+
+def _stored(policy: email_policy.EmailPolicy, name: str, value: Any) -> Any:
+    if isinstance(value, str) and "=?" in value and issubclass(policy.header_factory[name], UnstructuredHeader):
+        return _EncodedText(name, value)
+    return value
+
+
+def compose(headers: Iterable[tuple[str, Any]], text: str, rich: str) -> EmailMessage:
+    """A multipart/alternative mail (text, then HTML) with ``headers`` in order: strings for unstructured
+    values, ``Address`` objects (or lists of them) for address headers. A line break in a value raises
+    ``ValueError``."""
+    headers = list(headers)
+    policy = _policy(headers)
+    msg = EmailMessage(policy=policy)
+    for name, value in headers:
+        msg[name] = _stored(policy, name, value)
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    boundary = boundary_for(str(msg["Message-ID"] or ""))
+    # a body holding the boundary would end its part early: then a random one the generator checks
+    msg.make_alternative(boundary=None if boundary in text or boundary in rich else boundary)
+    msg.add_alternative(rich, subtype="html", charset="utf-8")
+    return msg
 
 
 def _message(
     envelope: Envelope, recipients: Iterable[str], subject: str, message_id: str, text: str, rich: str,
     extra: dict[str, str] | None = None, now: datetime | None = None,
-) -> Mail:
-    to = tuple(r for r in map(clean_header, recipients) if r)
-    headers = [
-        ("From", _from_header(envelope.from_name, envelope.from_addr)),
-        ("To", ", ".join(to)),
+) -> EmailMessage:
+    to = [address(r) for r in map(clean_header, recipients) if r]
+    headers: list[tuple[str, Any]] = [
+        ("From", address(clean_header(envelope.from_addr), clean_header(envelope.from_name))),
+        *([("To", to)] if to else []),
         ("Subject", clean_header(subject, limit=250)),
         ("Date", format_datetime(now or datetime.now(timezone.utc))),
         ("Message-ID", clean_header(message_id)),
@@ -256,7 +236,7 @@ def _message(
         ("X-Auto-Response-Suppress", "All"),
     ]
     headers += [(key, clean_header(value)) for key, value in (extra or {}).items()]
-    return Mail(tuple(headers), text, rich, recipients=to, sender=clean_header(envelope.from_addr))
+    return compose(headers, text, rich)
 
 
 def _instant_bodies(rule: str, query: str, article: Article, terms: Terms,
@@ -272,7 +252,7 @@ def _instant_bodies(rule: str, query: str, article: Article, terms: Terms,
 def instant_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], article: Article, terms: Terms,
     message_id: str, tz: ZoneInfo | timezone | None = None,
-) -> Mail:
+) -> EmailMessage:
     title, body_text, body_html = _instant_bodies(rule, query, article, terms, tz)
     extra = {"X-Mediawatch-Rule": rule, "X-Mediawatch-Article": article.id}
     return _message(envelope, recipients, f"{SUBJECT_PREFIX} {rule}: {title}", message_id, body_text, body_html,
@@ -288,7 +268,7 @@ class DigestEntry:
 def digest_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], entries: Sequence[DigestEntry],
     message_id: str, kind: str, period_end: datetime, tz: ZoneInfo | timezone | None = None,
-) -> Mail:
+) -> EmailMessage:
     """One mail for one rule; ``entries`` are rendered in the given order (newest first by the caller)."""
     n = len(entries)
     until = format_date(period_end, tz)
@@ -309,13 +289,13 @@ def digest_message(
 
 
 def notice_message(envelope: Envelope, recipients: Sequence[str], subject: str, text: str,
-                   message_id: str) -> Mail:
+                   message_id: str) -> EmailMessage:
     """An operator notice (a source gone quiet): plain facts, no article."""
     return _message(envelope, recipients, f"{SUBJECT_PREFIX} {subject}", message_id, text,
                     f"<pre>{html.escape(text)}</pre>")
 
 
-def test_message(envelope: Envelope, rule: str, query: str, recipients: Sequence[str], message_id: str) -> Mail:
+def test_message(envelope: Envelope, rule: str, query: str, recipients: Sequence[str], message_id: str) -> EmailMessage:
     """What ``mediawatch alerts send-test`` sends: proves the route from mediawatch to the recipients."""
     sample = Article(
         url="https://example.org/mediawatch-test",

@@ -10,7 +10,8 @@ Semantics shared by both (the contract suite in tests/integration/test_backend_p
 * Dates: ``effective_at`` = ``published_at`` or else ``indexed_at``; ``since`` (inclusive) / ``until``
   (exclusive) filter on it, ``sort="published_at"`` sorts on it newest first, ``delete_older_than`` uses it.
 * ``sources`` / ``languages`` filters compare exact values.
-* Snippets come from :func:`indexer.query.highlight` (HTML-escaped, matched words in ``<mark>…</mark>``).
+* Snippets come from :func:`snippet_of` (``indexer.query.article_snippet``: HTML-escaped, matched words in
+  ``<mark>…</mark>``), the highlighter alert mails use too.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Literal
 
 from indexer.article import Article, FIELDS, utcnow
-from indexer.query import Node, parse
+from indexer.query import Node, Terms, article_snippet, parse
 
 Sort = Literal["published_at", "indexed_at", "relevance"]
 
 INT32 = (-(2**31), 2**31 - 1)
-MARK = ("<mark>", "</mark>")
+SNIPPET_WORDS = 40  # about the 240 characters a search snippet had when it was cut by characters
+SNIPPET_FIELDS = ("text", "description", "title")
 
 
 class BackendError(RuntimeError):
@@ -53,6 +55,11 @@ class Hit:
     article: Article
     score: float
     snippet: str
+
+
+def snippet_of(terms: Terms, article: Article) -> str:
+    """A hit's snippet: the window around the first match in the text, else the description, else the title."""
+    return article_snippet(article, terms, max_words=SNIPPET_WORDS, fields=SNIPPET_FIELDS).html
 
 
 def effective_at(article: Article) -> datetime | None:

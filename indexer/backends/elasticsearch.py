@@ -34,12 +34,11 @@ from elastic_transport import TransportError
 from indexer.article import Article, FIELDS, utcnow
 from indexer.backends.base import (
     Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
-    finite_limit, stamp, to_node,
+    finite_limit, snippet_of, stamp, to_node,
 )
 from indexer.config import IndexConfig
 from indexer.query import (
-    KEYWORD_QUERY_FIELDS, MAX_KEYWORD, TEXT_QUERY_FIELDS, article_keywords, es_field, folded_text, highlight,
-    to_es,
+    KEYWORD_QUERY_FIELDS, MAX_KEYWORD, TEXT_QUERY_FIELDS, Terms, article_keywords, es_field, folded_text, to_es,
 )
 
 log = structlog.get_logger(__name__)
@@ -494,10 +493,11 @@ class ElasticsearchBackend(Backend):
             got = self.es.search(index=self.read_alias, query=self._query(node, since, until, sources, languages),
                                  size=limit, sort=sorts, track_scores=True, track_total_hits=False,
                                  source_excludes=SOURCE_EXCLUDES)
+        terms = Terms.of(node)
         hits = []
         for h in got["hits"]["hits"]:
             article = Article.from_dict(h["_source"])
-            hits.append(Hit(article, float(h.get("_score") or 0.0), highlight(node, article)))
+            hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article)))
         return hits
 
     def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:

@@ -22,11 +22,10 @@ from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, parse_iso
 from indexer.sqlitetx import rollback
 from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
-    finite_limit, stamp, to_node,
+    finite_limit, snippet_of, stamp, to_node,
 )
 from indexer.query import (
-    ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, article_keywords, folded_text,
-    highlight, kw_token, to_fts5,
+    ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, Terms, article_keywords, folded_text, kw_token, to_fts5,
 )
 
 log = structlog.get_logger(__name__)
@@ -268,10 +267,11 @@ class SqliteBackend(Backend):
             f"SELECT a.*, {score} AS score FROM articles a {join} {where} ORDER BY {order} LIMIT ?",
             [*params, limit],
         )
+        terms = Terms.of(node)
         hits = []
         for row in rows:
             article = self._article(row)
-            hits.append(Hit(article, float(row["score"]), highlight(node, article)))
+            hits.append(Hit(article, float(row["score"]), snippet_of(terms, article)))
         return hits
 
     def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:

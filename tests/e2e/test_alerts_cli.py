@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
+import re
+
+from indexer.alerts.ledger import alert_message_id
+from indexer.alerts.mailer import eml_name
+from indexer.article import doc_id
 from tests.e2e.test_import import WARC, import_config
 
 
@@ -35,3 +43,44 @@ def test_an_ad_hoc_query_and_a_window_of_days(project):
     assert "0 matching article(s) in the last 7 day(s)" in result.stdout
     bad = project.run("alerts", "test", "--query", "pier AND (")
     assert bad.returncode == 2
+
+
+def test_search_and_alert_snippets_come_from_one_highlighter(project):
+    """A phrase is marked where it occurs, not word by word: here ``was`` alone stays unmarked."""
+    filled(project)
+    query = '"Lukashenko was forced"'
+    search = project.run("search", query, "--json")
+    assert search.returncode == 0, search.stderr[-3000:]
+    (hit,) = [json.loads(line) for line in search.stdout.splitlines()]
+    assert "<mark>Lukashenko</mark> <mark>was</mark> <mark>forced</mark>" in hit["snippet"]
+    assert re.findall(r"<mark>(\w+)</mark>", hit["snippet"]) == ["Lukashenko", "was", "forced"]
+    assert "was pressured" in hit["snippet"]
+    test = project.run("alerts", "test", "--query", query)
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert "*Lukashenko* *was* *forced*" in test.stdout and "was pressured" in test.stdout
+    assert re.findall(r"\*(\w+)\*", test.stdout) == ["Lukashenko", "was", "forced"]
+
+
+def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_back(project):
+    """The outbox files of ``import --alert``: From ``Müller``, a recipient holding ``=?``, no defects,
+    each file named by the Message-ID that (rule, article) gives."""
+    lookalike = "desk=?utf-8?q?x?=@example.org"
+    config = import_config(project)
+    config["mail"]["from_name"] = "Müller"
+    config["rules"][0]["recipients"] = [lookalike]
+    project.write(config)
+    result = project.run("import", "--alert", str(WARC))
+    assert result.returncode == 0, result.stderr[-3000:]
+    hits = [json.loads(line) for line in project.run("search", "pier", "--json", "--limit", "50").stdout.splitlines()]
+    names = {eml_name(alert_message_id("pier", doc_id(h["canonical_url"]), "127.0.0.1")) for h in hits}
+    files = sorted((project.root / "outbox").glob("*.eml"))
+    assert len(files) == 12 and {f.name for f in files} == names
+    for f in files:
+        raw = f.read_bytes()
+        assert raw.isascii()
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert not msg["From"].defects and not msg["To"].defects
+        (sender,) = msg["From"].addresses
+        assert (sender.display_name, sender.addr_spec) == ("Müller", "mediawatch@127.0.0.1")
+        assert [a.addr_spec for a in msg["To"].addresses] == [lookalike]
+        assert eml_name(msg["Message-ID"]) == f.name

@@ -10,7 +10,8 @@ Controls for fault tests:
 * ``fail_next(n, code)`` answers the next ``n`` DATA transactions with a temporary (4xx) or permanent
   (5xx) error instead of accepting them;
 * optional AUTH (``credentials={"user": "pass"}``) and TLS (``tls="starttls" | "ssl"`` with a
-  self-signed certificate whose path is ``ca_file``).
+  self-signed certificate whose path is ``ca_file``);
+* ``smtputf8=False``: a server that does not offer SMTPUTF8 (non-ASCII addresses).
 
 The pytest fixture is ``smtp_server`` (function-scoped): register it from ``tests/conftest.py`` with
 ``from tests.harness.smtp import smtp_server  # noqa: F401``.
@@ -149,9 +150,10 @@ def _self_signed(dirpath: Path) -> tuple[Path, Path]:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1:<free port>; ``messages`` holds what it accepted."""
 
-    def __init__(self, tls: str = "none", credentials: dict[str, str] | None = None) -> None:
+    def __init__(self, tls: str = "none", credentials: dict[str, str] | None = None, smtputf8: bool = True) -> None:
         if tls not in ("none", "starttls", "ssl"):
             raise ValueError(tls)
+        self.smtputf8 = smtputf8
         self.host = "127.0.0.1"
         self.port = free_port()
         self.tls = tls
@@ -185,7 +187,7 @@ class SmtpServer:
     def up(self) -> None:
         if self._controller is not None:
             return
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.credentials is not None:
             # AUTH after STARTTLS only, as real servers do; with implicit TLS or plain, AUTH is offered
             # (not required: aiosmtpd warns about "AUTH required without TLS").

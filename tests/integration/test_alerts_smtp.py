@@ -273,6 +273,44 @@ def test_hostile_titles_neutralised(tmp_path, smtp_server):
     engine.close()
 
 
+def test_a_non_ascii_sender_name_and_an_encoded_word_lookalike_address_arrive_usable(tmp_path, smtp_server):
+    clock = Clock()
+    lookalike = "a=?utf-8?q?x?=b@example.org"
+    engine = AlertEngine(mail_cfg(tmp_path, smtp_server, from_name="Müller"),
+                         [rule(query="Lukashenko", recipients=[lookalike, "desk@example.org"])], clock=clock)
+    clock.t += 1
+    a = article(1, clock.t)
+    assert engine.on_indexed([a]).sent == 1
+    (got,) = smtp_server.wait_for(1)
+    assert (got.mail_from, got.rcpt_tos) == ("alerts@mediawatch.test", [lookalike, "desk@example.org"])
+    assert got.raw.isascii()
+    msg = got.message
+    assert not msg["From"].defects and not msg["To"].defects
+    (sender,) = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Müller", "alerts@mediawatch.test")
+    assert [x.addr_spec for x in msg["To"].addresses] == [lookalike, "desk@example.org"]
+    assert msg["Message-ID"] == alert_message_id("belarus", a.id, "mediawatch.test")
+    engine.close()
+
+
+def test_a_non_ascii_address_goes_with_smtputf8_and_is_refused_for_good_without(tmp_path, smtp_server):
+    from indexer.alerts.render import Envelope, test_message
+
+    msg = test_message(Envelope("alerts@mediawatch.test"), "r", "q", ["jörg@example.org"], "<u1@mediawatch.test>")
+    sender = SmtpSender(smtp_server.smtp_config())
+    sender.send(msg)
+    sender.close()
+    (got,) = smtp_server.wait_for(1)
+    assert got.rcpt_tos == ["jörg@example.org"] and "To: jörg@example.org\r\n".encode() in got.raw
+    with SmtpServer(smtputf8=False) as plain:
+        sender = SmtpSender(plain.smtp_config())
+        with pytest.raises(SendError) as info:
+            sender.send(msg)
+        sender.close()
+        assert info.value.temporary is False and "SMTPUTF8" in str(info.value)
+        assert plain.messages == []
+
+
 def test_outbox_mode_writes_parseable_eml(tmp_path):
     clock = Clock()
     cfg = mail_cfg(tmp_path, None)

@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.article import Article
-from indexer.query import _TOKEN_TABLE, fold, folded_text
 from indexer.query import (
-    And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens,
-    compile_matcher, fold_keyword, highlight, matches, parse, to_es, to_fts5, tokenize,
+    And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens, Terms,
+    Snippet, article_snippet, compile_matcher, fold, fold_keyword, folded_text, highlight, matches, parse, to_es, to_fts5,
+    tokenize,
 )
+from indexer.query.folding import _TOKEN_TABLE
 
 
 def test_tokenize_folds_case_diacritics_and_odd_letters():
@@ -196,12 +197,29 @@ def test_matcher_set_matches_like_single_matchers():
 
 def test_highlight_marks_matches_and_escapes():
     art = Article(url="u", title="T", text="<b>Bold</b> claim: the Café is open & Lukashenko came. " + "x " * 200)
-    snip = highlight(parse("cafe OR luka* OR NOT other"), art)
+    snip = article_snippet(art, Terms.of(parse("cafe OR luka* OR NOT other")), max_words=40).html
     assert "<mark>Café</mark>" in snip and "<mark>Lukashenko</mark>" in snip
     assert "&lt;b&gt;" in snip and "&amp;" in snip and "<b>" not in snip
     assert len(snip) < 400
-    assert highlight(None, art).startswith("&lt;b&gt;Bold")
-    assert "<mark>" not in highlight(parse("NOT cafe"), art)
+    assert article_snippet(art, Terms.of(None)).html.startswith("&lt;b&gt;Bold")
+    assert "<mark>" not in article_snippet(art, Terms.of(parse("NOT cafe"))).html
+
+
+def test_one_highlighter_marks_phrases_only_where_they_occur():
+    terms = Terms.of(parse('"political prisoners" OR "minsk talks"~3 OR title:jail*'))
+    s = highlight("Political prisoners, not prisoners of war, in Minsk: talks in a jail.", terms)
+    assert s.html == ("<mark>Political</mark> <mark>prisoners</mark>, not prisoners of war, in <mark>Minsk</mark>: "
+                      "<mark>talks</mark> in a <mark>jail</mark>.")
+    assert s.text.startswith("*Political* *prisoners*, not prisoners") and s.matched
+
+
+def test_article_snippet_takes_the_first_field_with_a_match():
+    art = Article(url="u", title="Minsk", text="Nothing here. " * 30, description="Talks in Minsk")
+    terms = Terms.of(parse("minsk"))
+    assert article_snippet(art, terms).html == "Talks in <mark>Minsk</mark>"
+    assert article_snippet(art, terms, fields=("text", "title")).html == "<mark>Minsk</mark>"
+    assert article_snippet(art, Terms.of(parse("zzz")), max_words=4).text == "Nothing here. Nothing here …"
+    assert article_snippet(Article(url="u", title="", text=""), terms) == Snippet("", "", False)
 
 
 def test_parse_is_thread_safe():
