@@ -10,8 +10,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
-
 from tests.harness.elasticsearch import free_port
 
 
@@ -65,10 +63,17 @@ def test_daemon_survives_unreachable_sources(project):
         assert not any("Traceback" in json.dumps(e) for e in seen)
         assert proc.poll() is None
         listening = next(e for e in seen if e.get("event") == "health_listening")
-        with pytest.raises(urllib.error.HTTPError) as answer:
-            urllib.request.urlopen(listening["url"], timeout=5)
-        assert answer.value.code == 503
-        report = json.load(answer.value)
+        # The summary is logged before the daemon books the failed run: poll, with a deadline.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(listening["url"], timeout=5).close()
+            except urllib.error.HTTPError as err:
+                assert err.code == 503
+                report = json.load(err)
+                break
+            assert time.monotonic() < deadline, "/healthz never said failing"
+            time.sleep(0.2)
         assert report["status"] == "failing"
         assert any("offline-0, offline-1" in r for r in report["reasons"]), report
         assert report["failing_runs"] == {"offline-0": 1, "offline-1": 1}
