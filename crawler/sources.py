@@ -99,6 +99,8 @@ class Source(BaseModel):
     # "fallback": feeds first, then sitemaps, then sections, each only when the previous
     # stage found nothing (all its documents failed or listed no URL). "all": every stage.
     discovery: Literal["fallback", "all"] = "fallback"
+    # With neither feeds nor sitemaps listed, a sitemap stage reads the Sitemap: lines of robots.txt.
+    robots_sitemaps: bool = True
     max_articles_per_run: int = Field(500, ge=1)
     # Every request of a run (feeds, sitemaps, listings, articles): the crawler-trap bound.
     max_pages_per_run: int = Field(2000, ge=1)

@@ -35,6 +35,7 @@ from scrapy.http import Request, Response, TextResponse
 
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.links import LinkRules
+from crawler.discovery.robots import robots_urls, sitemaps_in_robots
 from crawler.discovery.sitemaps import parse_sitemap
 from crawler.decoding import decode_html
 from crawler.frontier import Frontier, is_retryable
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("crawler.spider")
 
 MAX_SITEMAP_DEPTH = 3
-_PRIORITY = {"feed": 100, "sitemap": 90, "listing": 80, "article": 50, "page": 40}
+_PRIORITY = {"feed": 100, "robots": 95, "sitemap": 90, "listing": 80, "article": 50, "page": 40}
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml", b"application/xml+xhtml", b"text/plain")
 
 
@@ -147,9 +148,13 @@ class SourceSpider(scrapy.Spider):
         self.scheduled: set[str] = set()
         self.outstanding: dict[str, tuple[str, str]] = {}  # canon -> (url, kind)
         self.docs: dict[str, Doc] = {}
+        sitemaps = [(u, "sitemap") for u in self.source.sitemaps]
+        if not (self.source.feeds or sitemaps) and self.source.robots_sitemaps:
+            # Section pages only: the sitemaps a site names in robots.txt list articles with dates.
+            sitemaps = [(u, "robots") for u in robots_urls(self.source.entry_points)]
         self.stages = [s for s in (
             [(u, "feed") for u in self.source.feeds],
-            [(u, "sitemap") for u in self.source.sitemaps],
+            sitemaps,
             [(u, "listing") for u in self.source.sections.urls],
         ) if s]
         self.stage = 0
@@ -250,7 +255,10 @@ class SourceSpider(scrapy.Spider):
         self.docs[canon] = Doc(canon=canon, url=url, kind=kind, stage=stage, depth=depth, parent=parent,
                                lastmod=lastmod)
         self.outstanding[canon] = (url, kind)
-        callback = {"feed": self.parse_feed, "sitemap": self.parse_sitemap, "listing": self.parse_listing}[kind]
+        callback = {"feed": self.parse_feed, "sitemap": self.parse_sitemap, "listing": self.parse_listing,
+                    "robots": self.parse_robots}[kind]
+        # robots.txt as a document: the robots and per-host middlewares leave it alone
+        extra = {"dont_obey_robotstxt": True} if kind == "robots" else {}
         return Request(
             url,
             callback=callback,
@@ -261,7 +269,7 @@ class SourceSpider(scrapy.Spider):
                 "mw_kind": kind, "mw_canon": canon, "mw_url": url, "mw_stage": stage, "mw_depth": depth,
                 "mw_validators": validators, "mw_unconditional": not validators,
                 "mw_prev_etag": state.etag if state else None, "mw_prev_hash": state.body_hash if state else None,
-                "mw_prev_done": bool(state and state.done),
+                "mw_prev_done": bool(state and state.done), **extra,
             },
         )
 
@@ -504,6 +512,20 @@ class SourceSpider(scrapy.Spider):
             req = self._candidate(entry.loc, kind="article", stage=doc.stage, depth=doc.depth + 1,
                                   lastmod=entry.lastmod, feed_date=entry.news_date or entry.lastmod,
                                   title=entry.news_title, parent=doc.canon)
+            if req is not None:
+                yield req
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        """A source without sitemaps in its config: the ``Sitemap:`` lines of its robots.txt."""
+        doc = self.docs[response.meta["mw_canon"]]
+        if response.status >= 500:
+            self.finish(doc.canon, doc.url, f"error:http_{response.status}", kind="robots", final=True)
+            return
+        # A 4xx is a site without robots.txt: nothing listed, the next stage runs.
+        urls = sitemaps_in_robots(response.body, response.url) if response.status < 300 else []
+        self.finish(doc.canon, doc.url, "listing", f"robots.txt: {len(urls)} sitemap(s)", kind="robots", final=True)
+        for url in urls:
+            req = self._doc_request(url, "sitemap", stage=doc.stage, depth=doc.depth + 1, parent=doc.canon)
             if req is not None:
                 yield req
 

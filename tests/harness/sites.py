@@ -4,7 +4,7 @@ A ``FixtureSite`` is a stdlib ``ThreadingHTTPServer`` on a free port in a backgr
 serving real article pages from ``../shared/eval/aeb-dev/`` (and the DW seed page at
 ``tests/fixtures/seed/dw-article.html`` when present) under ``/news/<slug>.html``, with:
 
-    /robots.txt                       (knobs: disallow(), crawl_delay, robots_status)
+    /robots.txt                       (knobs: disallow(), crawl_delay, robots_status, robots_sitemaps)
     /feeds/rss.xml /feeds/atom.xml /feeds/rdf.xml           RSS 2.0, Atom, RSS 1.0 (RDF)
     /sitemap_index.xml -> /sitemaps/pages.xml, /sitemaps/pages-2.xml.gz, /sitemaps/news.xml
     /section/news/ -> articles (+ tracking-parameter variants) and /section/news/page/2/
@@ -137,6 +137,8 @@ class FixtureSite:
         self.disallowed: list[str] = []
         self.crawl_delay: float | None = None
         self.robots_status = 200
+        # Sitemap: lines of robots.txt; none by default, or a sections-only source would read them.
+        self.robots_sitemaps: list[str] = []
         self.trap = False
         self.etag_mode = "honest"
         self.throttles: dict[str, _Throttle] = {}
@@ -264,7 +266,7 @@ class FixtureSite:
         lines += [f"Disallow: {p}" for p in self.disallowed] or ["Disallow:"]
         if self.crawl_delay is not None:
             lines.append(f"Crawl-delay: {self.crawl_delay}")
-        lines.append(f"Sitemap: {self.sitemap_index_url}")
+        lines += [f"Sitemap: {self.url(p) if p.startswith('/') else p}" for p in self.robots_sitemaps]
         return "\n".join(lines) + "\n"
 
     def rss(self) -> str:

@@ -106,3 +106,31 @@ def test_process_pool_extraction(fixture_site, tmp_path):
     summaries = run_crawl_blocking([Source(**fixture_site.source())], crawl_cfg, sink)
     assert sorted(sink.paths) == all_paths(fixture_site)
     assert summaries["fixture"].counts["new"] == len(fixture_site.articles)
+
+
+def test_robots_sitemap_lines_for_a_source_that_lists_no_sitemaps(fixture_site, tmp_path):
+    fixture_site.robots_sitemaps = ["/sitemaps/news.xml", "/sitemaps/news.xml"]  # named twice, read once
+    sink, summary = crawl(fixture_site, tmp_path, feeds=[], sections={"urls": [fixture_site.section_url]})
+    # The section page alone (depth 1) reaches two thirds of the articles; the sitemap names all.
+    assert sorted(sink.paths) == all_paths(fixture_site)
+    assert [h.path for h in fixture_site.hits("/sitemaps/")] == ["/sitemaps/news.xml"]
+    assert not fixture_site.hits("/section/"), "the sitemap found articles: no fallback to sections"
+    assert summary.counts["listing"] == 2  # robots.txt and the sitemap it names
+
+    off = crawl(fixture_site, tmp_path / "off", name="off", feeds=[], robots_sitemaps=False,
+                sections={"urls": [fixture_site.section_url]})[0]
+    assert off.paths and len(off.paths) < len(all_paths(fixture_site))
+    assert fixture_site.hits("/section/")
+
+
+def test_robots_without_sitemap_lines_falls_back_to_sections(fixture_site, tmp_path):
+    sink, summary = crawl(fixture_site, tmp_path, feeds=[], sections={"urls": [fixture_site.section_url]})
+    assert sink.paths and fixture_site.hits("/section/") and not fixture_site.hits("/sitemaps/")
+    assert summary.errors == 0 and not summary.failed
+
+
+def test_robots_sitemaps_are_not_read_when_the_config_lists_sitemaps(fixture_site, tmp_path):
+    fixture_site.robots_sitemaps = ["/sitemap_index.xml"]
+    sink, _ = crawl(fixture_site, tmp_path, feeds=[], sitemaps=[fixture_site.news_sitemap_url])
+    assert sorted(sink.paths) == all_paths(fixture_site)
+    assert not fixture_site.hits("/sitemap_index.xml")
