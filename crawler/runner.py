@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Coroutine, Protocol, TypeVar
 
 import structlog
 
@@ -32,9 +32,10 @@ from crawler.sources import CrawlSettings, Source
 from indexer.article import Article
 
 log = structlog.get_logger("crawler.runner")
+T = TypeVar("T")
 
 __all__ = ["CrawlRun", "RunSummary", "Sink", "SourceContext", "build_settings", "crawl_sources",
-           "ensure_reactor", "install_asyncio_reactor", "run_crawl_blocking"]
+           "ensure_reactor", "install_asyncio_reactor", "run_blocking", "run_crawl_blocking"]
 
 
 class Sink(Protocol):
@@ -252,10 +253,16 @@ def run_crawl_blocking(
 ) -> dict[str, RunSummary]:
     """``crawl_sources`` for synchronous callers (the CLI, tests): may be called repeatedly in one
     process. Ctrl-C stops the crawl cleanly (what finished is kept) and re-raises."""
+    return run_blocking(CrawlRun(sources, crawl, sink, progress=progress, **kwargs).run())
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that needs Scrapy (a crawl, a probe) on the reactor's loop, from sync code."""
     _reactor, loop = ensure_reactor()
     if loop.is_running():
-        raise RuntimeError("run_crawl_blocking called from inside the running loop: await crawl_sources() instead")
-    task = loop.create_task(CrawlRun(sources, crawl, sink, progress=progress, **kwargs).run())
+        coro.close()
+        raise RuntimeError("called from inside the running loop: await the coroutine instead")
+    task = loop.create_task(coro)
     try:
         return loop.run_until_complete(task)
     except KeyboardInterrupt:

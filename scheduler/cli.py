@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     so = sub.add_parser("sources", help="configured sources").add_subparsers(dest="sources_command", metavar="ACTION", parser_class=_Parser)
     so.required = True
     so.add_parser("list", help="each source with its last run and next run")
+    sa = so.add_parser("add", help="find a site's feeds, sitemaps or section page from its homepage, "
+                                   "test-crawl a few articles, and add it to the config")
+    sa.add_argument("homepage", help="the site's homepage, e.g. https://www.example.com/")
+    sa.add_argument("--name", help="the source's name (default: from the host)")
+    sa.add_argument("--yes", action="store_true", help="write it to the config without asking")
+    sa.add_argument("--articles", type=int, default=5, metavar="N", help="articles to test-crawl (default 5)")
 
     im = sub.add_parser("import", help="index WARC / WARC.gz files and folders of saved .html pages")
     im.add_argument("paths", nargs="+", metavar="PATH", help="WARC files, saved pages, or folders of them")

@@ -15,6 +15,7 @@ import yaml
 
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from scheduler.config import Config, effective
+from scheduler.sourcesadd import cmd_sources_add
 
 log = structlog.get_logger("mediawatch.cli")
 
@@ -331,6 +332,7 @@ HANDLERS: dict[str, Callable[[Config, object], int]] = {
     "alerts send-test": cmd_alerts_send_test,
     "alerts backfill": cmd_alerts_backfill,
     "sources list": cmd_sources_list,
+    "sources add": cmd_sources_add,
     "import": cmd_import,
     "index init": cmd_index_init,
     "index status": cmd_index_status,

@@ -31,10 +31,11 @@ class Project:
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         return self.config_path
 
-    def run(self, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
+    def run(self, *args: str, timeout: float = 180, input_text: str | None = None,
+            **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "scheduler.cli", "--config", str(self.config_path), *args],
-            cwd=self.root, capture_output=True, text=True, timeout=timeout, env=cli_env(**env),
+            cwd=self.root, capture_output=True, text=True, timeout=timeout, env=cli_env(**env), input=input_text,
         )
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen:
