@@ -41,8 +41,9 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "alerting": ("Alert matching and latency", ["--quick", "--rules", "1000", "--articles", "300", "--runs", "1"], []),
     "memory": ("Daemon memory over many crawl cycles", ["--quick"], []),
     "discovery": ("Discovery: feeds, sitemaps, canonical URLs, dates", ["--quick"], []),
+    "importing": ("`mediawatch import` of WARC files through the CLI", ["--quick"], []),
 }
-SITE_SCRIPTS = {"ceilings", "newsplease", "e2e"}  # take --pages
+SITE_SCRIPTS = {"ceilings", "newsplease", "e2e", "importing"}  # take --pages
 TARGET_RATIO = 5.0
 
 
@@ -391,6 +392,7 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         ".venv/bin/python -m bench.discovery          # feeds, sitemaps, canonical URLs, dates (CPU per item)",
         ".venv/bin/python -m bench.newsplease --pages 3000   # its own venv in ~/.cache/mediawatch/bench",
         ".venv/bin/python -m bench.site --pages 3000 --serve  # just the local news site",
+        ".venv/bin/python -m bench.importing --pages 3000 --runs 3   # mediawatch import of WARCs",
         "```",
         "",
         "Raw results of the last run (JSON per script, logs): `~/.cache/mediawatch/bench/results/`.",
