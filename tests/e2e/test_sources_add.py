@@ -1,17 +1,22 @@
 """`mediawatch sources add HOMEPAGE` through the real CLI against fixture sites on 127.0.0.1:
 a homepage naming its feed with <link rel=alternate>, one whose robots.txt names its sitemap,
 one with neither (the homepage becomes a section page); broken homepages write nothing; the
-written file keeps its comments and passes `config check`; and a crawl of a source listing no
-feed or sitemap reads the Sitemap: lines of robots.txt."""
+written file keeps its comments and passes `config check`; a running daemon crawls the source it
+wrote; and a crawl of a source listing no feed or sitemap reads the Sitemap: lines of robots.txt."""
 
 from __future__ import annotations
 
+import json
+import queue
+import signal
 import socket
+import threading
 
 import pytest
 import yaml
 
 from tests.e2e.conftest import project  # noqa: F401
+from tests.e2e.test_daemon_offline import read_events, wait_for
 from tests.harness.sites import fixture_site  # noqa: F401
 
 pytestmark = pytest.mark.timeout(240)
@@ -185,3 +190,33 @@ def test_crawl_of_a_sections_only_source_reads_robots_sitemaps(project, fixture_
     assert not site.hits("/section/")
     row = next(line for line in result.stdout.splitlines() if line.startswith("sections-only"))
     assert row.split()[1] == str(len(site.articles))
+
+
+def test_the_running_daemon_crawls_a_source_sources_add_wrote(project, fixture_site):  # noqa: F811
+    site = fixture_site
+    site.route("/", lambda: html_page("<link rel='alternate' type='application/rss+xml' href='/feeds/rss.xml'>"))
+    setup(project)
+    text = project.config_path.read_text().replace("sources:\n", "http: {health_port: 0}\n\nsources:\n")
+    project.config_path.write_text(text)
+    proc = project.popen("run")
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
+    seen: list[dict] = []
+    try:
+        wait_for(events, seen, lambda s: any(e.get("event") == "crawl_summary" for e in s), 90)  # "existing"
+        added = project.run("sources", "add", site.url("/"), "--name", "added", "--yes", "--articles", "2")
+        assert added.returncode == 0, added.stderr
+        wait_for(events, seen, lambda s: any(e.get("event") == "crawl_summary" and e.get("source") == "added"
+                                             for e in s), 90)
+        assert any(e.get("event") == "config_reloaded" and "added" in e.get("sources", []) for e in seen)
+        summary = next(e for e in seen if e.get("event") == "crawl_summary" and e.get("source") == "added")
+        # the test crawl left the daemon's crawl state alone: every article is new to the daemon
+        assert summary["articles"] == len(site.articles), summary
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0
+    result = project.run("search", "*", "--json", "--limit", "100", "--source", "added")
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = {json.loads(line)["url"] for line in result.stdout.splitlines()}
+    assert found == {site.url(a.path) for a in site.articles}
