@@ -36,6 +36,7 @@ from crawler.middlewares import RequestRefused
 from crawler.runner import CrawlRun
 from crawler.settings import scrapy_settings
 from crawler.sources import CrawlSettings, Source
+from crawler.urls import registrable_domain, same_site
 from crawler.xml import XMLError
 from indexer.article import Article
 
@@ -232,6 +233,10 @@ def propose(probe: Probe, name: str) -> dict[str, Any]:
         source["sitemaps"] = [s.url for s in probe.sitemaps]
     if probe.section:
         source["sections"] = {"urls": [probe.section]}
+    home = probe.final_url or probe.homepage
+    if any(not same_site(f.url, home) for f in [*probe.feeds, *probe.sitemaps]):
+        # A feed on a feed service: without this its articles, on the site itself, would be off-site.
+        source["allowed_domains"] = [registrable_domain(home) or urlsplit(home).hostname]
     return source
 
 

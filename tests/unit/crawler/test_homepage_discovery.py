@@ -61,3 +61,20 @@ def test_robots_sitemaps():
     assert sitemaps_in_robots(b"\xff\xfe garbage \x00", "https://example.org/robots.txt") == []
     assert robots_url("https://example.org:8443/a/b?c") == "https://example.org:8443/robots.txt"
     assert robots_urls(["https://a/x", "https://a/y", "http://b/z"]) == ["https://a/robots.txt", "http://b/robots.txt"]
+
+
+def test_the_proposed_source():
+    from crawler.probe import Found, Probe, ProbeError, propose
+
+    home = "https://www.example.com/"
+    own = Probe(homepage=home, final_url=home, feeds=[Found("https://www.example.com/rss", "rss2", "x")],
+                sitemaps=[Found("https://example.com/news.xml", "urlset", "robots.txt")])
+    assert propose(own, "ex") == {"name": "ex", "feeds": ["https://www.example.com/rss"],
+                                  "sitemaps": ["https://example.com/news.xml"]}
+    # a feed service's feed: the site's own articles must stay on-site
+    hosted = Probe(homepage=home, final_url=home, feeds=[Found("https://feeds.feedservice.net/ex", "rss2", "x")])
+    assert propose(hosted, "ex")["allowed_domains"] == ["example.com"]
+    bare = Probe(homepage=home, final_url="https://www.example.com/en/")
+    assert propose(bare, "ex") == {"name": "ex", "sections": {"urls": ["https://www.example.com/en/"]}}
+    with pytest.raises(ProbeError, match="HTTP 500"):
+        propose(Probe(homepage=home, error="the homepage answered HTTP 500"), "ex")
