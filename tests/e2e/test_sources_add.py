@@ -15,7 +15,6 @@ import threading
 import pytest
 import yaml
 
-from tests.e2e.conftest import project  # noqa: F401
 from tests.e2e.test_daemon_offline import read_events, wait_for
 from tests.harness.sites import fixture_site  # noqa: F401
 
@@ -47,13 +46,13 @@ def html_page(head: str = "", body: str = "") -> tuple[int, dict[str, str], byte
     return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
 
-def setup(project, site=None) -> str:  # noqa: F811
+def setup(project) -> str:
     text = CONFIG.format(data=project.root / "data")
     project.config_path.write_text(text)
     return text
 
 
-def written_source(project, name: str) -> dict:  # noqa: F811
+def written_source(project, name: str) -> dict:
     data = yaml.safe_load(project.config_path.read_text())
     return next(s for s in data["sources"] if s["name"] == name)
 
@@ -164,7 +163,7 @@ def test_broken_homepage_is_a_clear_error_and_writes_nothing(project, fixture_si
     assert project.config_path.read_text() == original
 
 
-def test_usage_errors_exit_2(project):  # noqa: F811
+def test_usage_errors_exit_2(project):
     original = setup(project)
     taken = project.run("sources", "add", "http://127.0.0.1:9/", "--name", "existing")
     assert taken.returncode == 2 and "exists already" in taken.stderr
