@@ -10,6 +10,7 @@ skip what the first marked done); the figures are medians over ``--runs`` runs:
     import_articles_per_s  the rate the command reports itself (reading, extracting, indexing)
     cpu_s_per_article      user+system CPU of the command and its extraction workers (sampled every
                            0.2 s: the last moments of a worker are missed), per article
+    cpu_bound_articles_per_s  cores / cpu_s_per_article: the rate an otherwise idle machine bounds
 
     .venv/bin/python -m bench.importing                   # 3,000 pages, 3 runs
     .venv/bin/python -m bench.importing --quick           # 300 pages, 1 run
@@ -146,7 +147,11 @@ def measure(name: str, warc: Path, runs: int) -> dict[str, Any]:
         print(f"  {name} run {i + 1}: {row['articles']} articles, {row['articles_per_s']} articles/s "
               f"(import phase {row['import_articles_per_s']} articles/s)", flush=True)
         results.append(row)
-    return common.combine_runs(name, results, warc_mb=round(warc.stat().st_size / 2**20, 1))
+    row = common.combine_runs(name, results, warc_mb=round(warc.stat().st_size / 2**20, 1))
+    if row.get("cpu_s_per_article"):
+        # What the cores could do if nothing else ran: the shared machine's wall rate varies with its load.
+        row["cpu_bound_articles_per_s"] = round((os.cpu_count() or 1) / row["cpu_s_per_article"], 1)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure(f"built WARC ({args.pages} aeb-dev pages)", built, args.runs)]
     columns = [("articles", "articles", "{:d}"), ("articles_per_s", "art/s", "{:.1f}"),
                ("import_articles_per_s", "import art/s", "{:.1f}"), ("cpu_s_per_article", "cpu s/art", "{:.4f}"),
+               ("cpu_bound_articles_per_s", "cpu-bound/s", "{:.0f}"),
                ("peak_rss_mb", "peak MB", "{:.0f}")]
     common.print_rows(f"mediawatch import, embedded SQLite index, median of {args.runs} run(s):", rows, columns)
     payload = common.result("importing", rows, params={"pages": args.pages, "runs": args.runs, "backend": "sqlite",
