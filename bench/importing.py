@@ -147,7 +147,7 @@ def measure(name: str, warc: Path, runs: int) -> dict[str, Any]:
         print(f"  {name} run {i + 1}: {row['articles']} articles, {row['articles_per_s']} articles/s "
               f"(import phase {row['import_articles_per_s']} articles/s)", flush=True)
         results.append(row)
-    row = common.combine_runs(name, results, warc_mb=round(warc.stat().st_size / 2**20, 1))
+    row = common.combine_runs(name, results, warc_mb=round(warc.stat().st_size / 2**20, 2))
     if row.get("cpu_s_per_article"):
         # What the cores could do if nothing else ran: the shared machine's wall rate varies with its load.
         row["cpu_bound_articles_per_s"] = round((os.cpu_count() or 1) / row["cpu_s_per_article"], 1)
