@@ -117,6 +117,12 @@ def test_robots_sitemap_lines_for_a_source_that_lists_no_sitemaps(fixture_site, 
     assert not fixture_site.hits("/section/"), "the sitemap found articles: no fallback to sections"
     assert summary.counts["listing"] == 2  # robots.txt and the sitemap it names
 
+    # The next run revalidates the sitemap (conditional GET) and fetches no article again.
+    fixture_site.reset_log()
+    again, summary2 = crawl(fixture_site, tmp_path, feeds=[], sections={"urls": [fixture_site.section_url]})
+    assert again.paths == [] and fixture_site.article_hits() == [] and not fixture_site.hits("/section/")
+    assert summary2.counts.get("not_modified") == 1 and summary2.errors == 0
+
     off = crawl(fixture_site, tmp_path / "off", name="off", feeds=[], robots_sitemaps=False,
                 sections={"urls": [fixture_site.section_url]})[0]
     assert off.paths and len(off.paths) < len(all_paths(fixture_site))
