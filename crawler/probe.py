@@ -143,6 +143,8 @@ class ProbeSpider(scrapy.Spider):
         linked = feed_links(html, response.url)
         for url in linked or feed_paths(response.url):
             await self._feed(url, "<link rel=alternate>" if linked else "usual path")
+            if probe.feeds and not linked:
+                break  # /feed, /rss and /atom.xml are mostly one feed under several names: the first that parses
         robots = await self._get(robots_url(response.url), "robots")
         if robots is not None:
             probe.robots_sitemaps = sitemaps_in_robots(robots.body, robots.url)
@@ -155,10 +157,11 @@ class ProbeSpider(scrapy.Spider):
         yield  # an async generator callback, with nothing to yield
 
     async def _feed(self, url: str, via: str) -> None:
-        if any(f.url == url for f in self.probe.feeds):
-            return
         response = await self._get(url, "feed")
         if response is None:
+            return
+        url = response.url  # after redirects: the address to write in the config
+        if any(f.url == url for f in self.probe.feeds):
             return
         try:
             feed = parse_feed(response.body, response.url)

@@ -48,6 +48,8 @@ def feed_links(html: str, page_url: str) -> list[str]:
         href = (link.get("href") or "").strip()
         if "alternate" not in rels or mime not in FEED_TYPES or not href:
             continue
+        if "comment" in href.lower() or "comment" in (link.get("title") or "").lower():
+            continue  # a blog's comments feed (WordPress lists one beside the posts feed): not articles
         try:
             url = urljoin(base, href).split("#", 1)[0]
         except ValueError:

@@ -113,6 +113,19 @@ def test_sitemap_named_by_robots_txt(project, fixture_site):  # noqa: F811
     assert project.run("config", "check").returncode == 0
 
 
+def test_feed_at_a_usual_path_written_under_its_final_address(project, fixture_site):  # noqa: F811
+    site = fixture_site
+    site.route("/", lambda: html_page(body="<h1>Welcome</h1>"))
+    site.route("/rss", lambda: (301, {"Location": "/feeds/rss.xml"}, b""))
+    setup(project)
+    result = project.run("sources", "add", site.url("/"), "--name", "usual", "--yes", "--articles", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"feed      {site.rss_url}  rss2" in result.stdout and "found by usual path" in result.stdout
+    assert f"{site.url('/feed')}  HTTP 404" in result.stdout  # tried first
+    assert not site.hits("/rss.xml"), "the first usual path that parses ends the search"
+    assert written_source(project, "usual")["feeds"] == [site.rss_url]
+
+
 def test_neither_makes_the_homepage_a_section_page(project, fixture_site):  # noqa: F811
     site = fixture_site
     links = "".join(f"<li><a href='{a.path}'>{a.title}</a></li>" for a in site.newest())

@@ -21,6 +21,7 @@ def test_feed_links_are_the_alternate_feed_links_resolved_against_base():
       <link rel="Alternate Feed" type="application/atom+xml; charset=utf-8" href="https://feeds.example.net/a">
       <link rel="alternate" type="application/feed+json" href="/feed.json">
       <link rel="alternate" type="application/rss+xml" href="rss.xml#dup">
+      <link rel="alternate" type="application/rss+xml" title="Example &raquo; Comments Feed" href="/comments/feed/">
       <link rel="alternate" type="application/rss+xml" href="javascript:void(0)">
     </head><body><a rel="alternate" type="application/rss+xml" href="/not-a-link-element.xml">x</a></body></html>"""
     assert feed_links(html, "https://www.example.com/") == [
