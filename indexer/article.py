@@ -9,10 +9,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 # Field kinds drive both backends: "text" is analysed full text, "keyword" exact values
-# (lists allowed), "date" a tz-aware UTC datetime, "integer" a count.
+# (lists allowed), "date" a tz-aware UTC datetime, "integer" a count, "stored" an opaque string
+# kept but neither searched nor aggregated.
 FIELDS: dict[str, str] = {
     "url": "keyword",
     "canonical_url": "keyword",
+    "original_url": "keyword",
     "source": "keyword",
     "title": "text",
     "text": "text",
@@ -28,12 +30,16 @@ FIELDS: dict[str, str] = {
     "word_count": "integer",
     "content_hash": "keyword",
     "story_id": "keyword",
+    "story_keys": "keyword",
+    "story_sig": "stored",
     "version": "integer",
     "fetched_at": "date",
     "indexed_at": "date",
 }
 
-LIST_FIELDS = frozenset({"authors", "tags"})
+LIST_FIELDS = frozenset({"authors", "tags", "story_keys"})
+# What the index keeps to find an article's story (indexer.stories); reads of articles leave them out.
+STORY_STATE_FIELDS = ("story_keys", "story_sig")
 TEXT_FIELDS = tuple(name for name, kind in FIELDS.items() if kind == "text")
 DATE_FIELDS = tuple(name for name, kind in FIELDS.items() if kind == "date")
 
@@ -57,6 +63,8 @@ class Article:
     title: str
     text: str
     canonical_url: str = ""
+    # a rel=canonical to another site: the original this page republishes (its story, never its document)
+    original_url: str = ""
     source: str = ""
     description: str = ""
     authors: list[str] = field(default_factory=list)
@@ -70,6 +78,8 @@ class Article:
     word_count: int = 0
     content_hash: str = ""
     story_id: str = ""
+    story_keys: list[str] = field(default_factory=list)
+    story_sig: str = ""
     version: int = 1
     fetched_at: datetime | None = None
     indexed_at: datetime | None = None

@@ -33,6 +33,9 @@ class IndexConfig(BaseModel):
     `refresh_interval` is the index setting (alerts hook into the ingest path, not into search, so a few
     seconds cost nothing and help bulk throughput).
 
+    Stories: an article joins the story of a near-duplicate (indexer.stories) whose date (published, else
+    indexed) is within `story_window_days` of its own; older articles start new stories.
+
     `index_original_text` also indexes the unfolded text fields for Kibana field queries (about twice the
     indexing CPU); the folded fields serve every mediawatch query either way.
 
@@ -63,6 +66,7 @@ class IndexConfig(BaseModel):
     rollover_max_docs: int | None = Field(None, ge=1)
     index_original_text: bool = False
     retention_days: int | None = Field(None, ge=1)
+    story_window_days: int = Field(7, ge=1)
     spool_path: str = "./data/spool"
     bulk_size: int = Field(4000, ge=1)
     bulk_concurrency: int = Field(3, ge=1, le=16)

@@ -6,7 +6,9 @@ whole request) is retried a bounded number of times with exponential backoff and
 :class:`~indexer.spool.Spool`; while the spool holds anything, newer batches queue up behind it (order is
 kept), and the spool is replayed oldest first whenever a probe finds the backend answering again. Documents
 the backend rejects (mapping errors) go to the spool's quarantine with the reason; the rest of the batch
-goes in. ``on_indexed`` gets the articles that actually landed (from direct batches and from replays).
+goes in. ``on_indexed`` gets the articles that actually landed (from direct batches and from replays); an
+article the backend found already stored with the same title and text is counted ``unchanged`` and
+neither written nor passed on.
 
 Threading: by default a worker thread does all the I/O, so :meth:`submit` only appends to a list and never
 blocks on, or raises for, a backend outage. :meth:`flush` hands the buffer over and waits until the worker
@@ -78,7 +80,7 @@ class Ingestor:
         self._down_until = time.monotonic() if spool.depth() else 0.0
         self._probe_delay = probe_interval_s
         self.counters = {"submitted": 0, "indexed": 0, "spooled": 0, "replayed": 0, "quarantined": 0,
-                         "batches": 0, "failed_attempts": 0, "unstored": 0}
+                         "batches": 0, "failed_attempts": 0, "unstored": 0, "unchanged": 0}
         # The submit count when a batch was last lost: a flush answers for the articles submitted
         # after its caller's mark, and any of them may have been in that batch.
         self._lost_at = 0
@@ -343,6 +345,7 @@ class Ingestor:
             self.counters["quarantined"] += 1
             log.warning("ingest.quarantined", id=doc_id, url=getattr(by_id.get(doc_id), "url", None),
                         reason=reason[:300])
+        self.counters["unchanged"] += len(result.unchanged)
         ok = set(result.indexed)
         landed = [a for a in batch if a.id in ok]
         # a batch may hold the same id twice: report it once
@@ -421,7 +424,8 @@ class Ingestor:
             out.indexed += r.indexed
             out.failed += r.failed
             out.deferred += r.deferred
-        if not out.indexed and not out.deferred:
+            out.unchanged += r.unchanged
+        if not out.indexed and not out.deferred and not out.unchanged:
             # nothing went through: the store refuses everything (auth, blocks), not one poison document
             return None
         return out

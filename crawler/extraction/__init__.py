@@ -151,6 +151,7 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
     article = Article(
         url=url,
         canonical_url=metadata.canonical_url(page),
+        original_url=metadata.original_url(page),
         source=source,
         title=title,
         text=text,
@@ -251,6 +252,7 @@ def extract_fields(html: str, url: str) -> dict[str, Any]:
         "section": a.section,
         "tags": a.tags,
         "canonical_url": a.canonical_url,
+        "original_url": a.original_url,
         "published_at_source": a.published_at_source,
         "not_article": not_article_reason(ex),
     }

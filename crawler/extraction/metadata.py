@@ -1,4 +1,4 @@
-"""Title, description, section, tags, top image and canonical URL: one function per field."""
+"""Title, description, section, tags, top image, canonical and original URL: one function per field."""
 
 from __future__ import annotations
 
@@ -145,12 +145,12 @@ def image(page: Page) -> str:
     return urljoin(page.url, img) if img else ""
 
 
-def canonical_url(page: Page) -> str:
-    """rel=canonical (then og:url) only when it stays on the page's own site: a cross-site
-    canonical is either syndication credit or a hijack, and the page we fetched is what we index."""
+def _declared_canonicals(page: Page) -> list[str]:
+    """rel=canonical links, then og:url, resolved and canonicalised (http(s) only)."""
     candidates = [el.get("href", "") for el in page.tree.iter("link")
                   if "canonical" in (el.get("rel") or "").casefold().split()]
     candidates.append(page.meta_first("og:url"))
+    out = []
     for href in candidates:
         href = (href or "").strip()
         if not href:
@@ -159,6 +159,37 @@ def canonical_url(page: Page) -> str:
             absolute = canonicalize(href, base=page.url)
         except BadURL:
             continue
-        if absolute.startswith(("http://", "https://")) and same_site(absolute, page.url):
+        if absolute.startswith(("http://", "https://")):
+            out.append(absolute)
+    return out
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
+def _same_site(a: str, b: str) -> bool:
+    # the port too: two servers on one address (127.0.0.1:8001, :8002) are two sites
+    return same_site(a, b) and _port(a) == _port(b)
+
+
+def canonical_url(page: Page) -> str:
+    """rel=canonical (then og:url) only when it stays on the page's own site: a cross-site
+    canonical is either syndication credit or a hijack, and the page we fetched is what we index
+    (its document id derives from this URL)."""
+    for absolute in _declared_canonicals(page):
+        if _same_site(absolute, page.url):
             return absolute
     return canonicalize(page.url)
+
+
+def original_url(page: Page) -> str:
+    """A rel=canonical (or og:url) on another site: the original this page republishes, "" if none.
+    It puts the copy in the original's story; it never names the copy's document."""
+    for absolute in _declared_canonicals(page):
+        if not _same_site(absolute, page.url):
+            return absolute
+    return ""

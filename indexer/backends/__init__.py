@@ -17,6 +17,8 @@ def open_backend(cfg: IndexConfig) -> Backend:
         from indexer.backends.elasticsearch import ElasticsearchBackend
 
         return ElasticsearchBackend(cfg)
+    from datetime import timedelta
+
     from indexer.backends.sqlite import SqliteBackend
 
-    return SqliteBackend(cfg.sqlite_path)
+    return SqliteBackend(cfg.sqlite_path, story_window=timedelta(days=cfg.story_window_days))

@@ -3,10 +3,14 @@
 Semantics shared by both (the contract suite in tests/integration/test_backend_parity.py checks them):
 
 * ``index(articles)`` stamps ``indexed_at`` (now, UTC) on every article it is given (the caller's objects
-  are updated), upserts by ``article.id`` (sha1 of ``canonical_url``), and returns an :class:`IndexResult`:
-  ids that landed, ids rejected for good with the reason (to quarantine), ids that failed transiently
+  are updated), gives each its story (:mod:`indexer.stories`: ``story_id``, and for a changed page
+  ``version`` + 1 and ``modified_at``), upserts by ``article.id`` (sha1 of ``canonical_url``), and returns
+  an :class:`IndexResult`: ids that landed, ids whose stored version already had the same title and text
+  (nothing written), ids rejected for good with the reason (to quarantine), ids that failed transiently
   (to retry / spool). When the store is unreachable it raises :class:`BackendUnavailable` and nothing of
   the batch should be assumed written (a replay is harmless: upserts are idempotent).
+* ``search(..., collapse=True)`` returns one hit per story (the best-ranked copy) with ``copies`` = how
+  many matching articles the story has.
 * Dates: ``effective_at`` = ``published_at`` or else ``indexed_at``; ``since`` (inclusive) / ``until``
   (exclusive) filter on it, ``sort="published_at"`` sorts on it newest first, ``delete_older_than`` uses it.
 * ``sources`` / ``languages`` filters compare exact values.
@@ -24,6 +28,7 @@ from typing import Any, Iterable, Literal
 
 from indexer.article import Article, FIELDS, utcnow
 from indexer.query import Node, Terms, article_snippet, parse
+from indexer.stories import Known, Stories
 
 Sort = Literal["published_at", "indexed_at", "relevance"]
 
@@ -45,6 +50,7 @@ class IndexResult:
     indexed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (id, reason): rejected, quarantine
     deferred: list[str] = field(default_factory=list)  # transient per-document failures: retry / spool
+    unchanged: list[str] = field(default_factory=list)  # already stored with the same title and text
 
     def __bool__(self) -> bool:  # pragma: no cover - convenience
         return bool(self.indexed)
@@ -55,6 +61,7 @@ class Hit:
     article: Article
     score: float
     snippet: str
+    copies: int = 1  # with collapse: the matching articles of this hit's story
 
 
 def snippet_of(terms: Terms, article: Article) -> str:
@@ -113,14 +120,40 @@ class Backend(abc.ABC):
     """One index of articles. Thread-safe for one writer plus readers."""
 
     name: str = "abstract"
+    stories: Stories  # set by each backend's constructor
 
     @abc.abstractmethod
     def init(self) -> dict[str, Any]:
         """Create or upgrade the schema idempotently; return what was done."""
 
-    @abc.abstractmethod
     def index(self, articles: list[Article]) -> IndexResult:
-        """Upsert a batch (see module docstring); raises BackendUnavailable when unreachable."""
+        """Stamp, give stories and versions, upsert (see module docstring); raises BackendUnavailable
+        when unreachable."""
+        if not articles:
+            return IndexResult()
+        stamp(articles)
+        prepared = self.stories.prepare(articles, self)
+        result = self._write(prepared.write) if prepared.write else IndexResult()
+        result.unchanged = [a.id for a in prepared.unchanged]
+        landed = set(result.indexed)
+        self.stories.written(a for a in prepared.write if a.id in landed)
+        return result
+
+    @abc.abstractmethod
+    def _write(self, articles: list[Article]) -> IndexResult:
+        """Upsert stamped, prepared articles as they are."""
+
+    @abc.abstractmethod
+    def story_state(self, ids: list[str]) -> dict[str, Known]:
+        """What the index holds of these ids (story, version, content hash, signature)."""
+
+    @abc.abstractmethod
+    def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
+        """Articles with any of these band keys whose effective date is in [since, until]."""
+
+    @abc.abstractmethod
+    def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
+        """The stored copies of each story (up to ``limit`` each), earliest indexed first."""
 
     @abc.abstractmethod
     def search(
@@ -133,8 +166,10 @@ class Backend(abc.ABC):
         languages: list[str] | None = None,
         limit: int = 20,
         sort: Sort = "published_at",
+        collapse: bool = False,
     ) -> list[Hit]:
-        """Matching articles, newest first (or best first with sort="relevance")."""
+        """Matching articles, newest first (or best first with sort="relevance"); one per story with
+        ``collapse``."""
 
     @abc.abstractmethod
     def count(

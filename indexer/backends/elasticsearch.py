@@ -31,23 +31,27 @@ from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer, helpers
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
 
-from indexer.article import Article, FIELDS, utcnow
+from indexer.article import Article, FIELDS, STORY_STATE_FIELDS, parse_iso, utcnow
 from indexer.backends.base import (
     Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
-    finite_limit, snippet_of, stamp, to_node,
+    finite_limit, snippet_of, to_node,
 )
 from indexer.config import IndexConfig
 from indexer.query import (
     KEYWORD_QUERY_FIELDS, MAX_KEYWORD, TEXT_QUERY_FIELDS, Terms, article_keywords, es_field, folded_text, to_es,
 )
+from indexer.stories import Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
-TEMPLATE_VERSION = 2  # 2: *_folded no longer excluded from _source
+TEMPLATE_VERSION = 3  # 2: *_folded no longer excluded from _source; 3: original_url, story_keys, story_sig
 RETRYABLE = {429, 500, 502, 503, 504}
 MIN_BULK_PART = 50  # smaller batches go out as one request: a second one would cost more than it overlaps
 BULK_PART = 250  # documents per request: small enough that the client encodes one while the node indexes others
-SOURCE_EXCLUDES = ["*_folded"]
+SOURCE_EXCLUDES = ["*_folded", *STORY_STATE_FIELDS]
+STORY_STATE_SOURCE = ["story_id", "version", "content_hash", "story_sig", "story_keys", "effective_at",
+                      "published_at", "published_at_source", "modified_at"]
+MAX_CANDIDATES = 1000  # per lookup: a batch of distinct stories finds a handful
 # all the bulk helper and _bulk() read of a response: a tenth of its bytes to decode
 BULK_RESPONSE_FIELDS = "errors,items.*._id,items.*.status,items.*.error"
 
@@ -108,6 +112,7 @@ class ElasticsearchBackend(Backend):
         self.caps: dict[str, bool] | None = None
         self._multi_index: bool | None = None  # read alias spans more than one index?
         self._pool: ThreadPoolExecutor | None = None
+        self.stories = Stories(timedelta(days=cfg.story_window_days))
 
     @staticmethod
     def _client(cfg: IndexConfig) -> Elasticsearch:
@@ -165,6 +170,8 @@ class ElasticsearchBackend(Backend):
                 props[name] = {"type": "date"}
             elif kind == "integer":
                 props[name] = {"type": "integer"}
+            elif kind == "stored":
+                props[name] = {"type": "keyword", "index": False, "doc_values": False}
             else:  # pragma: no cover - a new kind must be mapped here
                 raise ValueError(f"no ES mapping for kind {kind!r} of {name}")
         for name in TEXT_QUERY_FIELDS:
@@ -359,11 +366,8 @@ class ElasticsearchBackend(Backend):
                                  source=False, track_total_hits=False)
         return {h["_id"]: h["_index"] for h in got["hits"]["hits"]}
 
-    def index(self, articles: list[Article]) -> IndexResult:
+    def _write(self, articles: list[Article]) -> IndexResult:
         result = IndexResult()
-        if not articles:
-            return result
-        stamp(articles)
         located = self._locate(list({a.id for a in articles}))
         write_index = self._write_index() if located else None
 
@@ -479,7 +483,7 @@ class ElasticsearchBackend(Backend):
         return {"bool": {"must": [main], "filter": filters}}
 
     def search(self, query=None, *, since=None, until=None, sources=None, languages=None,
-               limit: int = 20, sort: Sort = "published_at") -> list[Hit]:
+               limit: int = 20, sort: Sort = "published_at", collapse: bool = False) -> list[Hit]:
         node = to_node(query)
         limit = finite_limit(limit)
         sorts = {
@@ -489,15 +493,20 @@ class ElasticsearchBackend(Backend):
         }.get(sort)
         if sorts is None:
             raise ValueError(f"unknown sort {sort!r}")
+        extra: dict[str, Any] = {}
+        if collapse:
+            # one hit per story; the inner hits' total is how many copies matched
+            extra["collapse"] = {"field": "story_id", "inner_hits": {"name": "copies", "size": 0}}
         with _Errors("search"):
             got = self.es.search(index=self.read_alias, query=self._query(node, since, until, sources, languages),
                                  size=limit, sort=sorts, track_scores=True, track_total_hits=False,
-                                 source_excludes=SOURCE_EXCLUDES)
+                                 source_excludes=SOURCE_EXCLUDES, **extra)
         terms = Terms.of(node)
         hits = []
         for h in got["hits"]["hits"]:
             article = Article.from_dict(h["_source"])
-            hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article)))
+            copies = h.get("inner_hits", {}).get("copies", {}).get("hits", {}).get("total", {}).get("value", 1)
+            hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article), copies=int(copies)))
         return hits
 
     def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:
@@ -526,6 +535,54 @@ class ElasticsearchBackend(Backend):
                                  size=min(limit, 10000), sort=[{"indexed_at": "asc"}, {"url": "asc"}],
                                  source=False, track_total_hits=False)
         return [h["_id"] for h in got["hits"]["hits"]]
+
+    # ------------------------------------------------------------------ stories
+    @staticmethod
+    def _known(doc_id: str, src: dict[str, Any]) -> Known:
+        def date(name: str) -> datetime | None:
+            return parse_iso(src[name]) if src.get(name) else None
+
+        return Known(id=doc_id, story_id=src.get("story_id") or "", version=src.get("version") or 1,
+                     content_hash=src.get("content_hash") or "", sig=decode(src.get("story_sig") or ""),
+                     keys=frozenset(src.get("story_keys") or ()), at=date("effective_at"),
+                     published_at=date("published_at"), published_at_source=src.get("published_at_source") or "",
+                     modified_at=date("modified_at"))
+
+    def _state_search(self, query: dict[str, Any], size: int) -> list[Known]:
+        with _Errors("stories"):
+            got = self.es.search(index=self.read_alias, query=query, size=size, source_includes=STORY_STATE_SOURCE,
+                                 track_total_hits=False)
+        return [self._known(h["_id"], h["_source"]) for h in got["hits"]["hits"]]
+
+    def story_state(self, ids: list[str]) -> dict[str, Known]:
+        out: dict[str, Known] = {}
+        for i in range(0, len(ids), 1000):
+            part = ids[i:i + 1000]
+            out.update((k.id, k) for k in self._state_search({"ids": {"values": part}}, len(part)))
+        return out
+
+    def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
+        out: dict[str, Known] = {}
+        window = {"range": {"effective_at": {"gte": _iso(since), "lte": _iso(until)}}}
+        for i in range(0, len(keys), 8000):  # under the terms query's default limit of 65,536 values
+            query = {"bool": {"filter": [{"terms": {"story_keys": keys[i:i + 8000]}}, window]}}
+            out.update((k.id, k) for k in self._state_search(query, MAX_CANDIDATES))
+        return list(out.values())
+
+    def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
+        out: dict[str, list[Article]] = {s: [] for s in story_ids}
+        if not story_ids:
+            return out
+        with _Errors("stories"):
+            got = self.es.search(index=self.read_alias, query={"terms": {"story_id": story_ids}},
+                                 size=min(10_000, limit * len(story_ids)),
+                                 sort=[{"indexed_at": "asc"}, {"url": "asc"}],
+                                 source_excludes=SOURCE_EXCLUDES, track_total_hits=False)
+        for h in got["hits"]["hits"]:
+            article = Article.from_dict(h["_source"])
+            if len(out.setdefault(article.story_id, [])) < limit:
+                out[article.story_id].append(article)
+        return out
 
     # ------------------------------------------------------------------ housekeeping
     def delete_older_than(self, days: int) -> int:

@@ -18,21 +18,26 @@ from typing import Any
 
 import structlog
 
-from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, parse_iso, utcnow
+from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso, utcnow
 from indexer.sqlitetx import rollback
 from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
-    finite_limit, snippet_of, stamp, to_node,
+    finite_limit, snippet_of, to_node,
 )
 from indexer.query import (
     ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, Terms, article_keywords, folded_text, kw_token, to_fts5,
 )
+from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 1
-_SQL_TYPES = {"text": "TEXT", "keyword": "TEXT", "date": "TEXT", "integer": "INTEGER"}
+SCHEMA_VERSION = 2  # 2: story_keys table, story_id index
+_SQL_TYPES = {"text": "TEXT", "keyword": "TEXT", "date": "TEXT", "integer": "INTEGER", "stored": "TEXT"}
 _COLUMNS = list(FIELDS)
+_READ_COLUMNS = [c for c in _COLUMNS if c not in STORY_STATE_FIELDS]
+_STATE_COLUMNS = "id, story_id, version, content_hash, story_sig, story_keys, effective_at, published_at, " \
+                 "published_at_source, modified_at"
+_CHUNK = 500  # ids or keys per IN (...) list
 _FTS_COLUMNS = (*FTS_TEXT_COLUMNS, FTS_KW_COLUMN)
 
 
@@ -45,9 +50,11 @@ def _date_str(value: datetime | None) -> str | None:
 class SqliteBackend(Backend):
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
+                 story_window: timedelta = DEFAULT_WINDOW) -> None:
         self.path = str(path)
         self.timeout = timeout
+        self.stories = Stories(story_window)
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -93,8 +100,14 @@ class SqliteBackend(Backend):
                         if name not in have:
                             db.execute(f"ALTER TABLE articles ADD COLUMN {name} {_SQL_TYPES[kind]}")
                             done["added_columns"].append(name)
-                for col in ("effective_at", "indexed_at", "source", "language"):
+                for col in ("effective_at", "indexed_at", "source", "language", "story_id"):
                     db.execute(f"CREATE INDEX IF NOT EXISTS articles_{col} ON articles({col})")
+                if "story_keys" not in tables:
+                    # band keys of each article (indexer.stories), looked up by key within a date window
+                    db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
+                               " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
+                    db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
+                    done["created"].append("story_keys")
                 if "articles_fts" not in tables:
                     db.execute(
                         f"CREATE VIRTUAL TABLE articles_fts USING fts5({', '.join(_FTS_COLUMNS)}, "
@@ -164,17 +177,17 @@ class SqliteBackend(Backend):
 
     def index(self, articles: list[Article]) -> IndexResult:
         self._ensure()
+        return super().index(articles)
+
+    def _write(self, articles: list[Article]) -> IndexResult:
         result = IndexResult()
-        if not articles:
-            return result
-        stamp(articles)
         prepared = []
         for a in articles:
             reason = self._validate(a)
             if reason:
                 result.failed.append((a.id, reason))
             else:
-                prepared.append((a.id, self._row(a), self._fts_row(a)))
+                prepared.append((a.id, self._row(a), self._fts_row(a), a.story_keys, _date_str(effective_at(a))))
         cols = ["id", *_COLUMNS, "effective_at"]
         upsert = (
             f"INSERT INTO articles ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
@@ -190,10 +203,13 @@ class SqliteBackend(Backend):
             except sqlite3.OperationalError as err:  # locked for longer than the timeout
                 raise BackendUnavailable(f"sqlite busy: {err}") from err
             try:
-                for doc_id, row, fts in prepared:
+                for doc_id, row, fts, keys, at in prepared:
                     seq = db.execute(upsert, row).fetchone()[0]
                     db.execute("DELETE FROM articles_fts WHERE rowid = ?", (seq,))
                     db.execute(fts_insert, (seq, *fts))
+                    db.execute("DELETE FROM story_keys WHERE seq = ?", (seq,))
+                    db.executemany("INSERT OR IGNORE INTO story_keys (key, at, seq) VALUES (?, ?, ?)",
+                                   [(k, at, seq) for k in keys])
                     result.indexed.append(doc_id)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
@@ -208,7 +224,7 @@ class SqliteBackend(Backend):
     @staticmethod
     def _article(row: sqlite3.Row) -> Article:
         data: dict[str, Any] = {}
-        for name in _COLUMNS:
+        for name in _READ_COLUMNS:
             value = row[name]
             if value is None:
                 continue
@@ -250,28 +266,35 @@ class SqliteBackend(Backend):
                 raise BackendUnavailable(f"sqlite read failed: {err}") from err
 
     def search(self, query=None, *, since=None, until=None, sources=None, languages=None,
-               limit: int = 20, sort: Sort = "published_at") -> list[Hit]:
+               limit: int = 20, sort: Sort = "published_at", collapse: bool = False) -> list[Hit]:
         self._ensure()
         node = to_node(query)
         limit = finite_limit(limit)
         join, where, params = self._where(node, since, until, sources, languages)
         score = "-bm25(articles_fts, 3.0, 1.0, 2.0, 0.0)" if node is not None else "0.0"
         order = {
-            "published_at": "a.effective_at DESC, a.url ASC",
-            "indexed_at": "a.indexed_at DESC, a.url ASC",
-            "relevance": "score DESC, a.effective_at DESC, a.url ASC",
+            "published_at": "effective_at DESC, url ASC",
+            "indexed_at": "indexed_at DESC, url ASC",
+            "relevance": "score DESC, effective_at DESC, url ASC",
         }.get(sort)
         if order is None:
             raise ValueError(f"unknown sort {sort!r}")
-        rows = self._run(
-            f"SELECT a.*, {score} AS score FROM articles a {join} {where} ORDER BY {order} LIMIT ?",
-            [*params, limit],
-        )
+        matching = f"SELECT a.*, {score} AS score FROM articles a {join} {where}"
+        if collapse:
+            # the best-ranked copy of each story, and how many copies matched
+            story = "COALESCE(NULLIF(story_id, ''), id)"
+            sql = (f"SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY {story} ORDER BY {order}) AS rank_in_story,"
+                   f" COUNT(*) OVER (PARTITION BY {story}) AS copies FROM ({matching}) m)"
+                   f" WHERE rank_in_story = 1 ORDER BY {order} LIMIT ?")
+        else:
+            sql = f"{matching} ORDER BY {order} LIMIT ?"
+        rows = self._run(sql, [*params, limit])
         terms = Terms.of(node)
         hits = []
         for row in rows:
             article = self._article(row)
-            hits.append(Hit(article, float(row["score"]), snippet_of(terms, article)))
+            hits.append(Hit(article, float(row["score"]), snippet_of(terms, article),
+                            copies=int(row["copies"]) if collapse else 1))
         return hits
 
     def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:
@@ -296,6 +319,52 @@ class SqliteBackend(Backend):
         )
         return [r[0] for r in rows]
 
+    # ------------------------------------------------------------------ stories
+    @staticmethod
+    def _known(row: sqlite3.Row) -> Known:
+        def date(name: str) -> datetime | None:
+            return parse_iso(row[name]) if row[name] else None
+
+        return Known(id=row["id"], story_id=row["story_id"] or "", version=row["version"] or 1,
+                     content_hash=row["content_hash"] or "", sig=decode(row["story_sig"] or ""),
+                     keys=frozenset(json.loads(row["story_keys"] or "[]")), at=date("effective_at"),
+                     published_at=date("published_at"), published_at_source=row["published_at_source"] or "",
+                     modified_at=date("modified_at"))
+
+    def story_state(self, ids: list[str]) -> dict[str, Known]:
+        self._ensure()
+        out: dict[str, Known] = {}
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i:i + _CHUNK]
+            rows = self._run(f"SELECT {_STATE_COLUMNS} FROM articles WHERE id IN ({', '.join('?' * len(part))})", part)
+            out.update((r["id"], self._known(r)) for r in rows)
+        return out
+
+    def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
+        self._ensure()
+        out: dict[str, Known] = {}
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i:i + _CHUNK]
+            rows = self._run(
+                f"SELECT {', '.join('a.' + c.strip() for c in _STATE_COLUMNS.split(','))} FROM articles a"
+                f" WHERE a.seq IN (SELECT seq FROM story_keys WHERE key IN ({', '.join('?' * len(part))})"
+                " AND at >= ? AND at <= ?)", [*part, _date_str(since), _date_str(until)])
+            out.update((r["id"], self._known(r)) for r in rows)
+        return list(out.values())
+
+    def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
+        self._ensure()
+        out: dict[str, list[Article]] = {s: [] for s in story_ids}
+        for i in range(0, len(story_ids), _CHUNK):
+            part = story_ids[i:i + _CHUNK]
+            rows = self._run(
+                f"SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY indexed_at, seq) AS n"
+                f" FROM articles a WHERE story_id IN ({', '.join('?' * len(part))})) WHERE n <= ?"
+                " ORDER BY indexed_at, seq", [*part, limit])
+            for row in rows:
+                out[row["story_id"]].append(self._article(row))
+        return out
+
     # ------------------------------------------------------------------ housekeeping
     def delete_older_than(self, days: int) -> int:
         self._ensure()
@@ -306,10 +375,9 @@ class SqliteBackend(Backend):
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute(
-                    "DELETE FROM articles_fts WHERE rowid IN (SELECT seq FROM articles WHERE effective_at < ?)",
-                    (cutoff,),
-                )
+                for table, key in (("articles_fts", "rowid"), ("story_keys", "seq")):
+                    db.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT seq FROM articles WHERE effective_at < ?)",
+                               (cutoff,))
                 n = db.execute("DELETE FROM articles WHERE effective_at < ?", (cutoff,)).rowcount
                 db.execute("COMMIT")
             except BaseException:

@@ -30,9 +30,9 @@ def test_open_backend_creates_parent_dirs_and_schema(tmp_path):
     b = open_backend(IndexConfig(sqlite_path=str(path)))
     assert isinstance(b, SqliteBackend)
     first = b.init()
-    assert set(first["created"]) == {"articles", "articles_fts", "meta"}
+    assert set(first["created"]) == {"articles", "articles_fts", "meta", "story_keys"}
     second = b.init()
-    assert second["created"] == [] and second["added_columns"] == [] and second["schema_version"] == 1
+    assert second["created"] == [] and second["added_columns"] == [] and second["schema_version"] == 2
     assert path.exists()
     b.close()
 
@@ -44,16 +44,18 @@ def test_init_upgrades_an_older_schema(tmp_path):
     b.index([art(1)])
     b.close()
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE articles DROP COLUMN story_id")  # as if written by an older version
+    db.execute("ALTER TABLE articles DROP COLUMN original_url")  # as if written by an older version
+    db.execute("DROP TABLE story_keys")
     db.execute("PRAGMA user_version=0")
     db.commit()
     db.close()
     b = SqliteBackend(path)
     done = b.init()
-    assert done["added_columns"] == ["story_id"] and done["schema_version"] == {"from": 0, "to": 1}
+    assert done["added_columns"] == ["original_url"] and done["created"] == ["story_keys"]
+    assert done["schema_version"] == {"from": 0, "to": 2}
     assert b.get(art(1).id).title == "Title 1 budget"
-    b.index([art(2, story_id="s-1")])
-    assert b.get(art(2).id).story_id == "s-1"
+    b.index([art(2, original_url="https://elsewhere.example/2")])
+    assert b.get(art(2).id).original_url == "https://elsewhere.example/2"
     b.close()
 
 

@@ -34,7 +34,7 @@ ALERTS_FIELDS_FALLBACK = {
     "sent_at": "date",
     "mode": "keyword",
 }
-FIELD_KIND_TO_ES = {"text": "text", "keyword": "keyword", "date": "date", "integer": "integer"}
+FIELD_KIND_TO_ES = {"text": "text", "keyword": "keyword", "date": "date", "integer": "integer", "stored": "keyword"}
 NOT_AGGREGATABLE = {"text", "match_only_text", "annotated_text"}
 SEMVER_8 = re.compile(r"^8\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 LEGACY_VIS_TYPES = {"histogram", "line", "area", "horizontal_bar", "pie", "table", "tagcloud",

@@ -1,0 +1,260 @@
+"""Stories: the copies of one story (a wire story on several sites, or lightly edited) share a ``story_id``.
+
+An article's signature is a MinHash (datasketch, fixed seed and scheme, so every process and every
+version computes the same values) of the word 3-grams of its title and text. Cut into ``BANDS`` bands
+of ``ROWS`` values it gives ``BANDS`` band keys. Two texts whose 3-gram sets have Jaccard similarity s
+share a key with probability 1 - (1 - s^ROWS)^BANDS: 0.996 at s = 0.5, 0.94 at 0.4, 0.29 at 0.2. A
+shared key only makes a candidate; the verdict is the signatures' estimated similarity >= ``SIMILAR``
+(thresholds tested on dev-set pairs in tests/unit/test_stories.py).
+
+The state is the index itself: both backends keep ``story_keys`` and ``story_sig`` on the article and
+answer ``story_candidates`` (articles sharing a key whose effective date is within the window of the
+new one's) and ``story_state`` (the stored version of the batch's ids). A restart, or another daemon
+on the same Elasticsearch, sees the same stories. The only memory is :class:`Stories`' short list of
+what this process wrote lately, which covers Elasticsearch's refresh interval (a copy indexed two
+seconds ago is not searchable yet).
+
+A page whose ``original_url`` (a cross-site rel=canonical) names a stored article joins that article's
+story whatever the text says; a new story's id derives from ``original_url`` when there is one, so the
+original, crawled later, lands in the story its copies already started.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Protocol
+
+import numpy as np
+import structlog
+from datasketch import MinHash
+
+from indexer.article import Article, content_hash, doc_id, utcnow
+
+NUM_PERM = 128
+BANDS, ROWS = 42, 3  # 126 of the 128 values
+SHINGLE_WORDS = 3
+# Estimated Jaccard similarity of the 3-gram sets at or above which two articles are one story.
+SIMILAR = 0.5
+DEFAULT_WINDOW = timedelta(days=7)
+RECENT_S = 60.0  # how long this process remembers its own writes (longer than any refresh interval)
+_SEED = 1
+_SCHEME = "affine32"  # pinned: a datasketch upgrade must not silently change stored signatures
+_WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+log = structlog.get_logger(__name__)
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+
+
+def shingles(text: str) -> set[str]:
+    """Word 3-grams, case-folded; character 4-grams for scripts written without spaces."""
+    text = text.casefold()
+    if len(_CJK.findall(text[:2000])) > 200:
+        chars = "".join(_WORD.findall(text))
+        return {chars[i:i + 4] for i in range(max(1, len(chars) - 3))} if chars else set()
+    words = _WORD.findall(text)
+    if len(words) < SHINGLE_WORDS:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def signature(title: str, text: str) -> np.ndarray:
+    """The MinHash values (uint32) of the article's title and text."""
+    mh = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME, permutations=_PERMUTATIONS)
+    grams = shingles(f"{title}\n{text}")
+    if grams:
+        mh.update_batch([g.encode("utf-8") for g in grams])
+    return mh.hashvalues.astype(np.uint32)
+
+
+def encode(sig: np.ndarray) -> str:
+    return base64.b64encode(sig.astype("<u4").tobytes()).decode("ascii")
+
+
+def decode(value: str) -> np.ndarray | None:
+    try:
+        sig = np.frombuffer(base64.b64decode(value), dtype="<u4")
+    except (ValueError, TypeError):
+        return None
+    return sig if sig.size == NUM_PERM else None
+
+
+def band_keys(sig: np.ndarray) -> list[str]:
+    """One key per band: its number and a hash of its ROWS values."""
+    raw = sig.astype("<u4").tobytes()
+    width = ROWS * 4
+    return [f"{b:02d}{hashlib.blake2b(raw[b * width:(b + 1) * width], digest_size=8).hexdigest()}"
+            for b in range(BANDS)]
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity: the share of equal MinHash values."""
+    return float(np.count_nonzero(a == b)) / NUM_PERM
+
+
+def new_story_id(article: Article) -> str:
+    """A new story's id: from the original it credits, else its own URL (so a replay gives the same)."""
+    return "s-" + doc_id(article.original_url or article.canonical_url)[:16]
+
+
+@dataclass
+class Known:
+    """What a backend keeps of an article for stories and versions."""
+
+    id: str
+    story_id: str
+    version: int = 1
+    content_hash: str = ""
+    sig: np.ndarray | None = None
+    keys: frozenset[str] = frozenset()
+    at: datetime | None = None  # effective date: published, else indexed
+    published_at: datetime | None = None
+    published_at_source: str = ""
+    modified_at: datetime | None = None
+
+
+class StoryStore(Protocol):
+    """The two reads a backend answers for :class:`Stories`."""
+
+    def story_state(self, ids: list[str]) -> dict[str, Known]: ...
+
+    def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]: ...
+
+
+def known_from(article: Article) -> Known:
+    return Known(id=article.id, story_id=article.story_id, version=article.version,
+                 content_hash=article.content_hash, sig=decode(article.story_sig), keys=frozenset(article.story_keys),
+                 at=_at(article), published_at=article.published_at,
+                 published_at_source=article.published_at_source, modified_at=article.modified_at)
+
+
+@dataclass
+class Prepared:
+    write: list[Article]  # new or changed: to upsert
+    unchanged: list[Article]  # the stored version already says the same: nothing to write
+
+
+class Stories:
+    """Gives each article of a batch its story and version before a backend writes it (thread-safe)."""
+
+    def __init__(self, window: timedelta = DEFAULT_WINDOW, similar: float = SIMILAR) -> None:
+        self.window = window
+        self.similar = similar
+        self._lock = threading.Lock()
+        self._recent: dict[str, tuple[float, Known]] = {}  # id -> (monotonic time written, state)
+
+    def prepare(self, articles: list[Article], store: StoryStore) -> Prepared:
+        """Sign the articles, fetch what the index knows, and decide story, version and what to write.
+
+        Articles must be stamped (``indexed_at``). Mutates them: ``story_id``, ``story_sig``,
+        ``story_keys``, and for a changed page ``version``, ``modified_at`` and the first publication date."""
+        signed = []
+        for a in articles:
+            try:
+                sig = signature(a.title, a.text)
+                a.content_hash = content_hash(a.title, a.text)  # the fields may have changed since __post_init__
+            except (AttributeError, TypeError) as err:  # malformed: the backend's validation rejects it
+                log.warning("stories.unsigned", url=str(a.url)[:300], error=str(err)[:200])
+                continue
+            a.story_sig = encode(sig)
+            a.story_keys = band_keys(sig)
+            signed.append(a)
+        originals = {doc_id(a.original_url) for a in signed if a.original_url}
+        stored = self._recall(list({a.id for a in signed} | originals), store)
+        pool = self._candidates(signed, store)
+        out = Prepared([a for a in articles if not a.story_sig], [])
+        for a in signed:
+            before = stored.get(a.id)
+            if before is not None and before.content_hash == a.content_hash:
+                a.story_id, a.version = before.story_id or new_story_id(a), before.version
+                a.published_at = before.published_at or a.published_at
+                a.modified_at = before.modified_at
+                out.unchanged.append(a)
+                continue
+            if before is not None:
+                _revise(a, before)
+            else:
+                a.story_id = self._story_of(a, stored, pool)
+            mine = known_from(a)
+            stored[a.id] = mine  # a second copy of this URL later in the batch is compared with this one
+            pool.append(mine)
+            out.write.append(a)
+        return out
+
+    def written(self, articles: Iterable[Article]) -> None:
+        """Remember what landed, for lookups the index cannot answer yet (refresh interval)."""
+        now = time.monotonic()
+        with self._lock:
+            for a in articles:
+                self._recent[a.id] = (now, known_from(a))
+            expired = [k for k, (t, _) in self._recent.items() if now - t > RECENT_S]
+            for k in expired:
+                del self._recent[k]
+
+    def _recent_states(self) -> list[Known]:
+        now = time.monotonic()
+        with self._lock:
+            return [k for t, k in self._recent.values() if now - t <= RECENT_S]
+
+    def _recall(self, ids: list[str], store: StoryStore) -> dict[str, Known]:
+        found = store.story_state(ids) if ids else {}
+        wanted = set(ids)
+        for k in self._recent_states():
+            if k.id in wanted:
+                found[k.id] = k  # what this process wrote last is at least as new as the index's answer
+        return found
+
+    def _candidates(self, articles: list[Article], store: StoryStore) -> list[Known]:
+        keys = sorted({k for a in articles for k in a.story_keys})
+        times = [_at(a) for a in articles]
+        since, until = min(times) - self.window, max(times) + self.window
+        found = {k.id: k for k in store.story_candidates(keys, since, until)} if keys else {}
+        for k in self._recent_states():
+            found[k.id] = k
+        return list(found.values())
+
+    def _story_of(self, article: Article, stored: dict[str, Known], pool: list[Known]) -> str:
+        if article.original_url:
+            original = stored.get(doc_id(article.original_url))
+            if original is not None and original.story_id:
+                return original.story_id
+        sig = decode(article.story_sig)
+        keys = set(article.story_keys)
+        at = _at(article)
+        best, best_sim = "", self.similar
+        for other in pool:
+            if other.id == article.id or not other.story_id or other.sig is None or not keys & other.keys:
+                continue
+            if other.at is not None and abs(other.at - at) > self.window:
+                continue
+            sim = similarity(sig, other.sig)
+            if sim >= best_sim:
+                best, best_sim = other.story_id, sim
+        return best or new_story_id(article)
+
+
+def _at(article: Article) -> datetime:
+    """The article's effective date (published, else indexed), the clock for the story window."""
+    for value in (article.published_at, article.indexed_at):
+        if isinstance(value, datetime):
+            return value
+    return utcnow()
+
+
+def _revise(article: Article, before: Known) -> None:
+    """A changed page: same story, next version, first publication date kept, modified now (or as it says)."""
+    article.story_id = before.story_id or new_story_id(article)
+    article.version = before.version + 1
+    article.published_at = before.published_at or article.published_at
+    article.published_at_source = before.published_at_source or article.published_at_source
+    if not article.modified_at or article.modified_at == before.modified_at:
+        article.modified_at = article.fetched_at or article.indexed_at
+
+
+__all__ = ["Known", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
+           "known_from", "new_story_id", "signature", "similarity"]

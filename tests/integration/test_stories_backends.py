@@ -1,0 +1,126 @@
+"""Stories and versions in both real backends: copies share a story_id, a restart keeps it, the window
+bounds it, a cross-site canonical joins the original's story, a changed page is a new version, an
+unchanged one writes nothing, and search collapses copies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from indexer.article import Article
+from indexer.backends import open_backend
+from indexer.backends.base import Backend
+from indexer.config import IndexConfig
+from tests.unit.test_stories import WIRE, SAME_EVENT
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+COPY = WIRE.replace("The bizarre yet officially reported", "The strange but officially reported") + \
+    " Another big protest is planned for this Sunday."
+
+
+def art(url: str, text: str = WIRE, title: str = "Lukashenko meets jailed rivals", **kw) -> Article:
+    kw.setdefault("published_at", NOW - timedelta(hours=1))
+    kw.setdefault("source", url.split("/")[2])
+    return Article(url=url, title=title, text=text, **kw)
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def config(request, tmp_path) -> IndexConfig:
+    if request.param == "sqlite":
+        return IndexConfig(sqlite_path=str(tmp_path / "idx.sqlite3"))
+    return IndexConfig(url=request.getfixturevalue("es_url"), prefix=f"mwt-s-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def backend(config) -> Backend:
+    b = open_backend(config)
+    b.init()
+    yield b
+    if config.url:
+        b.destroy()
+    b.close()
+
+
+def story(b: Backend, url: str) -> str:
+    got = b.get(Article(url=url, title="", text="").id)
+    assert got is not None, url
+    return got.story_id
+
+
+def test_copies_share_a_story_across_batches_and_a_restart(backend, config):
+    backend.index([art("https://a.example/wire")])
+    backend.index([art("https://b.example/copy", COPY, title="Belarus leader visits jailed opponents")])
+    backend.refresh()
+    first = story(backend, "https://a.example/wire")
+    assert first and story(backend, "https://b.example/copy") == first
+    # a new process on the same index (no memory of the above) still finds the story
+    again = open_backend(config)
+    try:
+        again.index([art("https://c.example/third", COPY + " Reporting by agencies.")])
+        again.index([art("https://d.example/other", SAME_EVENT, title="Lukashenko talks to critics")])
+        again.refresh()
+        assert story(again, "https://c.example/third") == first
+        assert story(again, "https://d.example/other") not in ("", first)
+    finally:
+        again.close()
+
+
+def test_copies_in_one_batch_share_a_story_and_the_window_bounds_it(backend):
+    old = NOW - timedelta(days=30)
+    backend.index([art("https://a.example/1"), art("https://b.example/1", COPY),
+                   art("https://c.example/old", COPY, published_at=old)])
+    backend.refresh()
+    assert story(backend, "https://a.example/1") == story(backend, "https://b.example/1")
+    assert story(backend, "https://c.example/old") != story(backend, "https://a.example/1")
+
+
+def test_a_cross_site_canonical_joins_the_original_story_and_keeps_its_own_document(backend):
+    # the copy first: its story is named after the original it credits, so the original joins it
+    copy = art("https://b.example/syndicated", "A short rewrite that shares few words with the original at all.",
+               original_url="https://a.example/original")
+    backend.index([copy])
+    backend.refresh()
+    backend.index([art("https://a.example/original")])
+    backend.refresh()
+    assert story(backend, "https://a.example/original") == story(backend, "https://b.example/syndicated")
+    assert backend.count() == 2
+    got = backend.get(copy.id)
+    assert got.url == "https://b.example/syndicated" and got.source == "b.example"
+    # and a later copy crediting a stored original joins it by the link alone
+    backend.index([art("https://c.example/x", "Nothing alike here, a caption and two lines of other words.",
+                       original_url="https://a.example/original")])
+    backend.refresh()
+    assert story(backend, "https://c.example/x") == story(backend, "https://a.example/original")
+
+
+def test_a_changed_page_is_a_new_version_and_an_unchanged_one_writes_nothing(backend):
+    first = art("https://a.example/v", fetched_at=NOW - timedelta(minutes=30))
+    backend.index([first])
+    backend.refresh()
+    stored = backend.get(first.id)
+    res = backend.index([art("https://a.example/v", fetched_at=NOW)])
+    assert res.unchanged == [first.id] and res.indexed == []
+    backend.refresh()
+    assert backend.get(first.id).indexed_at == stored.indexed_at  # nothing was written
+    changed = art("https://a.example/v", COPY, fetched_at=NOW)
+    res = backend.index([changed])
+    assert res.indexed == [first.id]
+    backend.refresh()
+    got = backend.get(first.id)
+    assert got.version == 2 and got.modified_at == NOW and got.story_id == stored.story_id
+    assert got.published_at == stored.published_at and got.text == COPY
+
+
+def test_search_collapses_copies_unless_asked_for_all(backend):
+    backend.index([art("https://a.example/1"), art("https://b.example/1", COPY),
+                   art("https://c.example/1", SAME_EVENT, title="Lukashenko talks to critics")])
+    backend.refresh()
+    assert len(backend.search("Lukashenko")) == 3
+    hits = backend.search("Lukashenko", collapse=True)
+    assert sorted(h.copies for h in hits) == [1, 2]
+    copies = backend.story_articles([story(backend, "https://a.example/1")])
+    assert {a.url for v in copies.values() for a in v} == {"https://a.example/1", "https://b.example/1"}
+    # reads leave out the story state the index keeps for lookups
+    assert all(not h.article.story_sig and not h.article.story_keys for h in hits)

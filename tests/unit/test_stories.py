@@ -1,0 +1,102 @@
+"""Story thresholds on real pages: near-duplicates share a story, distinct stories (even of one site,
+sharing its boilerplate, or telling one event in other words) do not."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from crawler.extraction import NotArticle, extract
+from indexer.article import Article
+from indexer.stories import SIMILAR, band_keys, decode, encode, signature, similarity
+
+AEB = Path("/work/shared/eval/aeb-dev")
+
+WIRE = (
+    "Belarusian leader Alexander Lukashenko held a meeting on Saturday with detained opposition leaders in a Minsk "
+    "prison. The bizarre yet officially reported meeting saw the strongman sit down with opponents he has jailed "
+    "for months during anti-government protests against his disputed August 9 election win. The state-run Belta "
+    "news agency cited an official government photo showing Lukashenko sat around a table with 11 casually-dressed "
+    "people. The picture shows opposition politician Viktor Babariko sat to the left of the president. Babariko was "
+    "barred from running in the election and was detained in July along with his son. The opposition, however, "
+    "described the visit as a sign of weakness. Belarus has seen two months of protests since the contested poll."
+)
+SAME_EVENT = (
+    "Alexander Lukashenko went to a KGB jail in Minsk on Saturday to talk with imprisoned critics, state media said. "
+    "Among those at the table was Viktor Babariko, a former banker kept off the ballot in August. Opponents of the "
+    "president said the unusual talks showed how weak his position had become after weeks of street protests."
+)
+
+
+@lru_cache(maxsize=1)
+def dev_articles() -> dict[str, Article]:
+    truth = json.loads((AEB / "ground-truth.json").read_text("utf-8"))
+    out = {}
+    for key, item in sorted(truth.items()):
+        html = gzip.decompress((AEB / "html" / f"{key}.html.gz").read_bytes()).decode("utf-8", "replace")
+        try:
+            out[key] = extract(html, item["url"])
+        except NotArticle:
+            continue
+    return out
+
+
+def sim(a: Article, b: Article) -> float:
+    return similarity(signature(a.title, a.text), signature(b.title, b.text))
+
+
+def edited(a: Article) -> Article:
+    """How another outlet runs the same wire copy: its own headline and lead, the shortest paragraph cut,
+    a closing line added."""
+    paras = a.text.split("\n")
+    shortest = min(range(len(paras)), key=lambda i: len(paras[i]))
+    kept = [p for i, p in enumerate(paras) if i != shortest]
+    text = "\n".join(["In a statement on Monday, officials confirmed the news.", *kept, "This story has been updated."])
+    return Article(url="https://copy.example/x", title="Another outlet's headline", text=text)
+
+
+def test_same_site_pairs_sharing_boilerplate_are_distinct_stories():
+    by_host = defaultdict(list)
+    for a in dev_articles().values():
+        by_host[urlsplit(a.url).hostname].append(a)
+    pairs = [(x, y) for arts in by_host.values() if len(arts) == 2 for x, y in [arts]]
+    assert len(pairs) >= 20  # the dev set has 25 sites with two articles each
+    for x, y in pairs:
+        assert sim(x, y) < SIMILAR / 2, (x.url, y.url)
+
+
+def test_an_edited_copy_of_a_real_page_is_the_same_story():
+    arts = [a for a in dev_articles().values() if len(a.text.split("\n")) >= 4]
+    assert len(arts) >= 50
+    scores = sorted(sim(a, edited(a)) for a in arts)
+    assert all(s >= SIMILAR for s in scores), scores[:5]
+
+
+def test_no_two_distinct_dev_pages_are_one_story():
+    arts = list(dev_articles().values())
+    sigs = [signature(a.title, a.text) for a in arts]
+    worst = max(similarity(sigs[i], sigs[j]) for i in range(len(sigs)) for j in range(i + 1, len(sigs)))
+    assert worst < SIMILAR / 2
+
+
+def test_one_event_in_other_words_is_another_story():
+    assert similarity(signature("Lukashenko meets jailed rivals", WIRE),
+                      signature("Lukashenko talks to jailed critics", SAME_EVENT)) < 0.1
+
+
+@pytest.mark.parametrize("text", [WIRE, "", "short", "東京都は月曜日に新しい予算案を発表した。" * 30])
+def test_signature_round_trips_and_keys_are_stable(text):
+    sig = signature("Title", text)
+    assert decode(encode(sig)).tolist() == sig.tolist()
+    assert band_keys(sig) == band_keys(signature("Title", text))  # no per-process salt
+    assert len(set(band_keys(sig))) == len(band_keys(sig))
+
+
+def test_a_corrupt_stored_signature_reads_as_none():
+    assert decode("not base64!") is None and decode(encode(signature("a", "b"))[:20]) is None
