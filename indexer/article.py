@@ -96,6 +96,11 @@ class Article:
     def id(self) -> str:
         return doc_id(self.canonical_url)
 
+    @property
+    def story(self) -> str:
+        """The story this article tells: its ``story_id`` once indexed, else its own id (a story of one)."""
+        return self.story_id or self.id
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: dates as ISO 8601 strings in UTC."""
         out: dict[str, Any] = {}

@@ -173,13 +173,13 @@ class AlertEngine:
             now = self.clock()
             matches: list[Match] = self.matcher.match(list(batch), now=now)
             newest = max((a.indexed_at.timestamp() for a in batch if a.indexed_at is not None), default=None)
-            self._record(matches, now, report)
+            self._record(matches, now, report, fresh=batch)
             if newest is not None:  # after the matches are durable: a crash before this re-matches, harmlessly
                 self.ledger.advance_watermark(newest)
         return report
 
-    def _record(self, matches: list[Match], now: float, report: Report) -> None:
-        """Matches → pending ledger rows (new ones only) → instant mails sent now."""
+    def _record(self, matches: list[Match], now: float, report: Report, fresh: Sequence[Article] = ()) -> None:
+        """Matches → pending ledger rows (one per rule and story, new ones only) → instant mails sent now."""
         report.matched += len(matches)
         items = [
             NewAlert(rule=m.rule.name, article=m.article, mode=m.rule.mode, schedule=self._schedule(m.rule),
@@ -193,7 +193,7 @@ class AlertEngine:
         report.enqueued += len(new_keys)
         instant = [k for k in new_keys if (r := self.rules.get(k[0])) is not None and r.mode == "instant"]
         if instant:
-            self._deliver(self.ledger.due_instant(now, keys=instant), report)
+            self._deliver(self.ledger.due_instant(now, keys=instant), report, fresh)
 
     def backfill(self, rules: Iterable[Rule | str] | None = None, backend: Any = None, limit: int = 1000) -> Report:
         """``--backfill``: alert now on what the rules already match in the index (up to ``limit`` newest
@@ -236,23 +236,43 @@ class AlertEngine:
         return report.mails
 
     # -- delivery ---------------------------------------------------------------------------------
-    def _deliver(self, rows: list[AlertRow], report: Report) -> None:
+    def _copies(self, rows: Sequence[AlertRow], fresh: Sequence[Article] = ()) -> dict[str, list[Article]]:
+        """Per story of ``rows``, the other outlets' copies known now: what the index holds, plus ``fresh``
+        (the batch just indexed, which Elasticsearch may not show until its next refresh). Without a
+        backend, or when it cannot answer, the mail goes out with what it has."""
+        wanted = sorted({r.story_id for r in rows})
+        found: dict[str, list[Article]] = {}
+        if self.backend is not None and wanted:
+            try:
+                found = self.backend.story_articles(wanted)
+            except Exception as err:  # the index being down must not hold the mail back
+                log.warning("alerts.copies_unavailable", stories=len(wanted), error=str(err)[:300])
+        out: dict[str, list[Article]] = {}
+        for row in rows:
+            copies = {a.id: a for a in found.get(row.story_id, ())}
+            copies.update((a.id, a) for a in fresh if a.story == row.story_id)
+            copies.pop(row.article_id, None)
+            out[row.story_id] = list(copies.values())
+        return out
+
+    def _deliver(self, rows: list[AlertRow], report: Report, fresh: Sequence[Article] = ()) -> None:
         if not rows:
             return
+        copies = self._copies(rows, fresh)
         consecutive = 0
         done: list[tuple[AlertRow, str | None]] = []
         with self.mailer.session() as sender:
             for row in rows:
                 now = self.clock()
                 if consecutive >= 2:  # the server is unreachable: don't hammer it, defer the rest
-                    self.ledger.mark_failed(row.rule, row.article_id, f"deferred: {report.errors[-1]}", now,
+                    self.ledger.mark_failed(row.rule, row.story_id, f"deferred: {report.errors[-1]}", now,
                                             self.mail.retry_initial_s, self.mail.retry_max_s)
                     report.failed += 1
                     continue
                 rule = self.rules.get(row.rule)
                 msg = instant_message(
                     self.envelope, row.rule, row.query, row.recipients, row.article, _terms(row.query),
-                    row.message_id or "", tz=self._tz(rule),
+                    row.message_id or "", tz=self._tz(rule), others=copies.get(row.story_id, ()),
                 )
                 try:
                     note = sender.send(msg)
@@ -276,17 +296,17 @@ class AlertEngine:
             for row, _note in done:
                 self._failed(row, err, report)
         else:
-            self.ledger.mark_sent([(row.rule, row.article_id, note) for row, note in done], self.clock())
+            self.ledger.mark_sent([(row.rule, row.story_id, note) for row, note in done], self.clock())
             report.sent += len(done)
             report.mails += len(done)
         done.clear()
 
     def _failed(self, row: AlertRow, err: SendError, report: Report) -> None:
-        next_at = self.ledger.mark_failed(row.rule, row.article_id, str(err), self.clock(),
+        next_at = self.ledger.mark_failed(row.rule, row.story_id, str(err), self.clock(),
                                           self.mail.retry_initial_s, self.mail.retry_max_s)
         report.failed += 1
         report.errors.append(str(err))
-        log.warning("alerts.send_failed", rule=row.rule, article_id=row.article_id, attempt=row.attempts + 1,
+        log.warning("alerts.send_failed", rule=row.rule, story_id=row.story_id, article_id=row.article_id, attempt=row.attempts + 1,
                     retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(), error=str(err))
 
     def _deliver_digests(self, digests: list[DigestRow], report: Report) -> None:
@@ -298,7 +318,8 @@ class AlertEngine:
                     continue
                 rule = self.rules.get(digest.rule)
                 query = rule.query if rule is not None else items[0].query
-                entries = [DigestEntry(row.article, _terms(row.query)) for row in items]
+                copies = self._copies(items)
+                entries = [DigestEntry(row.article, _terms(row.query), copies.get(row.story_id, ())) for row in items]
                 period_end = datetime.fromtimestamp(digest.period_end, timezone.utc)
                 msg = digest_message(
                     self.envelope, digest.rule, query, digest.recipients, entries, digest.message_id,

@@ -1,9 +1,11 @@
-"""The sent ledger: durable alert state, so every (rule, article) is mailed at most once and never lost.
+"""The sent ledger: durable alert state, so every (rule, story) is mailed at most once and never lost.
 
 One SQLite file (WAL, ``synchronous=FULL``), four tables:
 
-``alerts``          one row per (rule, article_id), the primary key. ``INSERT OR IGNORE`` on that key is
-                    what makes a re-crawl, a re-index or a restart unable to alert twice. States:
+``alerts``          one row per (rule, story_id), the primary key: the copies of one story (the same wire
+                    story on several sites, see indexer.stories) are one alert, recorded with the first
+                    copy that matched (``article_id``, ``article``). ``INSERT OR IGNORE`` on that key is
+                    what makes a re-crawl, a re-index, a later copy or a restart unable to alert twice. States:
                     ``pending`` (written *before* any send) → ``sent`` (written once the SMTP server
                     answered 250, or the .eml landed in the outbox). A failed send stays ``pending`` with
                     ``attempts``, ``last_error`` and ``next_attempt_at`` (exponential backoff); nothing is
@@ -16,7 +18,7 @@ One SQLite file (WAL, ``synchronous=FULL``), four tables:
                     matcher only alerts on articles indexed at or after ``since`` (unless backfill), so a new
                     or edited rule does not flood its recipients with the back catalogue.
 
-Message-IDs are derived from (rule, article_id) — or (rule, digest boundary) — so the single crash
+Message-IDs are derived from (rule, story_id) — or (rule, digest boundary) — so the single crash
 window (server accepted, ledger not yet updated) can only repeat a message with the *same* Message-ID,
 which mail clients fold into one.
 """
@@ -39,7 +41,8 @@ from indexer.article import Article
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     rule            TEXT NOT NULL,
-    article_id      TEXT NOT NULL,
+    story_id        TEXT NOT NULL,
+    article_id      TEXT NOT NULL,              -- the copy that matched first
     mode            TEXT NOT NULL,              -- instant | hourly | daily
     schedule        TEXT NOT NULL,              -- 'instant' | 'hourly <tz>' | 'daily HH:MM <tz>'
     state           TEXT NOT NULL,              -- pending | sent
@@ -55,7 +58,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     query           TEXT NOT NULL,
     recipients      TEXT NOT NULL,              -- JSON list
     article         TEXT NOT NULL,              -- JSON snapshot of the Article
-    PRIMARY KEY (rule, article_id)
+    PRIMARY KEY (rule, story_id)
 );
 CREATE INDEX IF NOT EXISTS alerts_due ON alerts (state, mode, next_attempt_at);
 CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_id);
@@ -90,9 +93,9 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def alert_message_id(rule: str, article_id: str, domain: str) -> str:
-    """Deterministic Message-ID of the instant mail for (rule, article)."""
-    return f"<mw.{_hash('alert', rule, article_id)}@{domain}>"
+def alert_message_id(rule: str, story_id: str, domain: str) -> str:
+    """Deterministic Message-ID of the instant mail for (rule, story)."""
+    return f"<mw.{_hash('alert', rule, story_id)}@{domain}>"
 
 
 def digest_message_id(rule: str, digest_key: str, domain: str) -> str:
@@ -106,6 +109,7 @@ def _ts(value: datetime | None) -> float | None:
 @dataclass
 class AlertRow:
     rule: str
+    story_id: str
     article_id: str
     mode: str
     schedule: str
@@ -178,7 +182,23 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
+        self._key_alerts_by_story()
         self._db.executescript(SCHEMA)
+
+    def _key_alerts_by_story(self) -> None:
+        """A ledger written before stories keyed alerts by (rule, article): each article was its own story."""
+        cols = [r[1] for r in self._db.execute("PRAGMA table_info(alerts)")]
+        if not cols or "story_id" in cols:
+            return
+        with self._tx() as db:
+            db.execute("ALTER TABLE alerts RENAME TO alerts_by_article")
+            db.execute("DROP INDEX IF EXISTS alerts_due")
+            db.execute("DROP INDEX IF EXISTS alerts_digest")
+            create = SCHEMA.split(";")[0]
+            db.execute(create)
+            db.execute(f"INSERT INTO alerts (story_id, {', '.join(cols)}) SELECT article_id, {', '.join(cols)}"
+                       " FROM alerts_by_article")
+            db.execute("DROP TABLE alerts_by_article")
 
     def close(self) -> None:
         with self._lock:
@@ -242,7 +262,8 @@ class Ledger:
 
     # -- alerts ---------------------------------------------------------------------------------
     def enqueue(self, items: list[NewAlert], now: float) -> list[tuple[str, str]]:
-        """Record matches as pending; return the (rule, article_id) keys that were new."""
+        """Record matches as pending; return the (rule, story_id) keys that were new (a story already
+        recorded for the rule, by this copy or another, is not)."""
         new: list[tuple[str, str]] = []
         stored: dict[int, str] = {}  # an article (object) matching several rules is serialised once
         with self._tx() as db:
@@ -250,25 +271,25 @@ class Ledger:
                 art = item.article
                 if id(art) not in stored:
                     stored[id(art)] = json.dumps(art.to_dict(), ensure_ascii=False)
-                message_id = alert_message_id(item.rule, art.id, self.domain) if item.mode == "instant" else None
+                message_id = alert_message_id(item.rule, art.story, self.domain) if item.mode == "instant" else None
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO alerts (rule, article_id, mode, schedule, state, message_id,"
+                    "INSERT OR IGNORE INTO alerts (rule, story_id, article_id, mode, schedule, state, message_id,"
                     " next_attempt_at, matched_at, indexed_at, published_at, query, recipients, article)"
-                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        item.rule, art.id, item.mode, item.schedule, message_id, now, now,
+                        item.rule, art.story, art.id, item.mode, item.schedule, message_id, now, now,
                         _ts(art.indexed_at), _ts(art.published_at), item.query,
                         json.dumps(list(item.recipients)), stored[id(art)],
                     ),
                 )
                 if cur.rowcount:
-                    new.append((item.rule, art.id))
+                    new.append((item.rule, art.story))
         return new
 
-    def get(self, rule: str, article_id: str) -> AlertRow | None:
+    def get(self, rule: str, story_id: str) -> AlertRow | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM alerts WHERE rule = ? AND article_id = ?", (rule, article_id)
+                "SELECT * FROM alerts WHERE rule = ? AND story_id = ?", (rule, story_id)
             ).fetchone()
         return AlertRow.from_row(row) if row else None
 
@@ -283,34 +304,34 @@ class Ledger:
                 ).fetchall()
             else:
                 rows = []
-                for rule, article_id in keys:
+                for rule, story_id in keys:
                     row = self._db.execute(
-                        "SELECT * FROM alerts WHERE rule = ? AND article_id = ? AND state = 'pending'"
+                        "SELECT * FROM alerts WHERE rule = ? AND story_id = ? AND state = 'pending'"
                         " AND mode = 'instant' AND next_attempt_at <= ?",
-                        (rule, article_id, now),
+                        (rule, story_id, now),
                     ).fetchone()
                     if row:
                         rows.append(row)
         return [AlertRow.from_row(r) for r in rows]
 
     def mark_sent(self, sent: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Mark (rule, article_id, note) alerts sent, in one transaction."""
+        """Mark (rule, story_id, note) alerts sent, in one transaction."""
         with self._tx() as db:
             db.executemany(
                 "UPDATE alerts SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?"
-                " WHERE rule = ? AND article_id = ? AND state = 'pending'",
-                [(now, note, rule, article_id) for rule, article_id, note in sent],
+                " WHERE rule = ? AND story_id = ? AND state = 'pending'",
+                [(now, note, rule, story_id) for rule, story_id, note in sent],
             )
 
-    def mark_failed(self, rule: str, article_id: str, error: str, now: float, initial: float, maximum: float) -> float:
+    def mark_failed(self, rule: str, story_id: str, error: str, now: float, initial: float, maximum: float) -> float:
         """Count a failed attempt and schedule the next one; return its time."""
         with self._tx() as db:
-            row = db.execute("SELECT attempts FROM alerts WHERE rule = ? AND article_id = ?", (rule, article_id)).fetchone()
+            row = db.execute("SELECT attempts FROM alerts WHERE rule = ? AND story_id = ?", (rule, story_id)).fetchone()
             attempts = (row["attempts"] if row else 0) + 1
             next_at = now + backoff(attempts, initial, maximum)
             db.execute(
-                "UPDATE alerts SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE rule = ? AND article_id = ?",
-                (attempts, error[:2000], next_at, rule, article_id),
+                "UPDATE alerts SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE rule = ? AND story_id = ?",
+                (attempts, error[:2000], next_at, rule, story_id),
             )
         return next_at
 

@@ -70,14 +70,32 @@ def format_date(value: datetime | None, tz: ZoneInfo | timezone | None = None) -
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
 
 
-def _article_fields(article: Article, terms: Terms, tz: ZoneInfo | timezone | None) -> tuple[dict[str, str], dict[str, str]]:
+def _outlets(others: Sequence[Article]) -> tuple[str, str]:
+    """The other outlets that ran the story (text and HTML lines), "" when none."""
+    text, rich = [], []
+    for other in others:
+        link = safe_link(other.url)
+        source = clean_text(other.source) or (urlsplit(link).netloc if link else "unknown source")
+        text.append(f"   - {source}: {link or '(no link)'}\n")
+        rich.append(f'<a href="{html.escape(link or "#", quote=True)}">{html.escape(source)}</a>')
+    if not text:
+        return "", ""
+    return ("Also reported by:\n" + "".join(text),
+            "<p>Also reported by: " + ", ".join(rich) + "</p>")
+
+
+def _article_fields(article: Article, terms: Terms, tz: ZoneInfo | timezone | None,
+                    others: Sequence[Article] = ()) -> tuple[dict[str, str], dict[str, str]]:
     title = clean_text(article.title) or "(untitled)"
     snip = article_snippet(article, terms)
     link = safe_link(article.url or article.canonical_url)
     date = format_date(article.published_at or article.indexed_at, tz)
     source = clean_text(article.source) or (urlsplit(link).netloc if link else "unknown source")
-    text = {"title": title, "source": source, "date": date, "link": link or "(no link)", "snippet": snip.text}
+    outlets_text, outlets_html = _outlets(others)
+    text = {"title": title, "source": source, "date": date, "link": link or "(no link)", "snippet": snip.text,
+            "outlets": outlets_text}
     rich = {
+        "outlets": outlets_html,
         "title": html.escape(title),
         "title_marked": highlight(title, terms).html,
         "source": html.escape(source),
@@ -240,9 +258,9 @@ def _message(
 
 
 def _instant_bodies(rule: str, query: str, article: Article, terms: Terms,
-                    tz: ZoneInfo | timezone | None) -> tuple[str, str, str]:
+                    tz: ZoneInfo | timezone | None, others: Sequence[Article] = ()) -> tuple[str, str, str]:
     """The article's title, and the text and HTML bodies of its instant mail."""
-    text, rich = _article_fields(article, terms, tz)
+    text, rich = _article_fields(article, terms, tz, others)
     common = {"rule": rule, "query": clean_text(query)}
     body_text = template("instant.txt").substitute(text, **common)
     body_html = template("instant.html").substitute(rich, **{k: html.escape(v) for k, v in common.items()})
@@ -251,18 +269,23 @@ def _instant_bodies(rule: str, query: str, article: Article, terms: Terms,
 
 def instant_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], article: Article, terms: Terms,
-    message_id: str, tz: ZoneInfo | timezone | None = None,
+    message_id: str, tz: ZoneInfo | timezone | None = None, others: Sequence[Article] = (),
 ) -> EmailMessage:
-    title, body_text, body_html = _instant_bodies(rule, query, article, terms, tz)
-    extra = {"X-Mediawatch-Rule": rule, "X-Mediawatch-Article": article.id}
+    """The mail for one story: ``article`` is the copy that matched first, ``others`` the other outlets'
+    copies known now."""
+    title, body_text, body_html = _instant_bodies(rule, query, article, terms, tz, others)
+    extra = {"X-Mediawatch-Rule": rule, "X-Mediawatch-Article": article.id, "X-Mediawatch-Story": article.story}
     return _message(envelope, recipients, f"{SUBJECT_PREFIX} {rule}: {title}", message_id, body_text, body_html,
                     extra)
 
 
 @dataclass
 class DigestEntry:
+    """One story of a digest: the copy that matched first, and the other outlets' copies."""
+
     article: Article
     terms: Terms
+    others: Sequence[Article] = ()
 
 
 def digest_message(
@@ -275,7 +298,7 @@ def digest_message(
     heading = f"{n} new article{'s' if n != 1 else ''} for “{rule}” ({kind} digest, until {until})"
     text_items, html_items = [], []
     for number, entry in enumerate(entries, 1):
-        text, rich = _article_fields(entry.article, entry.terms, tz)
+        text, rich = _article_fields(entry.article, entry.terms, tz, entry.others)
         text_items.append(template("digest_item.txt").substitute(text, number=number))
         html_items.append(template("digest_item.html").substitute(rich, number=number))
     common = {"rule": rule, "query": clean_text(query)}

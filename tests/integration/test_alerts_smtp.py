@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,8 +46,10 @@ def rule(name: str = "belarus", query: str = BELARUS, **kw) -> Rule:
 
 
 def article(n: int, at: float, title: str | None = None, **kw) -> Article:
+    # each n its own story: a text of its own, not the same sentence with another number (a near-duplicate)
+    own = " ".join(hashlib.sha1(f"{n}-{i}".encode()).hexdigest()[:7] for i in range(12))
     kw.setdefault("text", f"Alexander Lukashenko met jailed rivals in a KGB prison in Minsk (story {n}). "
-                          "The talks lasted four hours, state media said.")
+                          f"The talks lasted four hours, state media said. Case files {own}.")
     kw.setdefault("source", "dw")
     kw.setdefault("published_at", datetime.fromtimestamp(at - 600 + n, timezone.utc))
     return Article(url=f"https://www.dw.com/en/story-{n}/a-{1000 + n}", title=title or f"Lukashenko story {n}",

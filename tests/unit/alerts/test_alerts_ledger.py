@@ -1,4 +1,4 @@
-"""The sent ledger: pending before send, at most once per (rule, article), backoff, digests, durability."""
+"""The sent ledger: pending before send, at most once per (rule, story), backoff, digests, durability."""
 
 from __future__ import annotations
 
@@ -32,6 +32,40 @@ def test_enqueue_is_idempotent_per_rule_and_article(tmp_path):
     row = led.get("r1", a.id)
     assert row.state == "sent" and row.message_id == alert_message_id("r1", a.id, led.domain)
     assert row.article.title == "Title 1"
+    led.close()
+
+
+def test_one_alert_per_rule_and_story_whichever_copy_comes(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    first, copy = art(1, story_id="s-wire"), art(2, story_id="s-wire")
+    assert led.enqueue([item("r", first), item("r", copy)], now=1.0) == [("r", "s-wire")]
+    assert led.enqueue([item("r", art(3, story_id="s-wire"))], now=2.0) == []  # a later copy
+    row = led.get("r", "s-wire")
+    assert row.article_id == first.id and row.message_id == alert_message_id("r", "s-wire", led.domain)
+    led.mark_sent([("r", "s-wire", None)], now=3.0)
+    assert led.get("r", "s-wire").state == "sent"
+    led.close()
+
+
+def test_a_ledger_keyed_by_article_is_rekeyed_by_story_keeping_its_rows(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    led = Ledger(path)
+    a = art(1)
+    led.enqueue([item("r", a)], now=1.0)
+    led.mark_sent([("r", a.id, None)], now=2.0)
+    led.close()
+    with sqlite3.connect(path) as db:  # as an older version wrote it: no story_id, keyed by article
+        db.execute("CREATE TABLE old AS SELECT * FROM alerts")
+        db.execute("DROP TABLE alerts")
+        db.execute("ALTER TABLE old DROP COLUMN story_id")
+        db.execute("ALTER TABLE old RENAME TO alerts")
+    led = Ledger(path)
+    row = led.get("r", a.id)
+    assert row is not None and row.state == "sent" and row.article_id == a.id
+    assert led.enqueue([item("r", art(1))], now=3.0) == []  # still never twice
+    with sqlite3.connect(path) as db:
+        pk = [r[1] for r in db.execute("PRAGMA table_info(alerts)") if r[5]]
+    assert pk == ["rule", "story_id"]
     led.close()
 
 

@@ -123,6 +123,29 @@ def test_a_header_value_with_a_line_break_is_refused():
         compose([("X-Test", "=?a\nb")], "text", "<p>html</p>")
 
 
+def test_a_story_mail_names_the_other_outlets_and_escapes_them():
+    others = [article(url="https://www.rferl.org/a/lukashenko-kgb-jail/30888.html", source="rferl"),
+              article(url="javascript:alert(1)", source="<b>evil</b>")]
+    msg = parse(instant_message(ENV, "belarus", "Lukashenko", ["a@example.org"], article(story_id="s-1"), TERMS,
+                                "<mw.abc@x>", others=others))
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = msg.get_body(("html",)).get_content()
+    assert "Also reported by:\n   - rferl: https://www.rferl.org/a/lukashenko-kgb-jail/30888.html" in text
+    assert '<a href="https://www.rferl.org/a/lukashenko-kgb-jail/30888.html">rferl</a>' in html
+    assert "&lt;b&gt;evil&lt;/b&gt;" in html and "javascript:" not in html
+    assert msg["X-Mediawatch-Story"] == "s-1"
+    alone = parse(instant_message(ENV, "belarus", "Lukashenko", ["a@example.org"], article(), TERMS, "<mw.b@x>"))
+    assert "Also reported by" not in alone.get_body(("plain",)).get_content()
+
+
+def test_a_digest_entry_is_one_story_with_its_outlets():
+    entry = DigestEntry(article(), TERMS, others=[article(url="https://apnews.com/x", source="ap")])
+    msg = parse(digest_message(ENV, "belarus", "Lukashenko", ["a@example.org"], [entry], "<mw-digest.2@x>",
+                               "daily", datetime(2024, 5, 1, 12, tzinfo=timezone.utc)))
+    assert "1 new article " in msg["Subject"]
+    assert "Also reported by:\n   - ap: https://apnews.com/x" in msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
 def test_digest_message_lists_entries_in_given_order():
     entries = [DigestEntry(article(title=f"Lukashenko story {i}", url=f"https://x.example/{i}"), TERMS) for i in (3, 2, 1)]
     msg = parse(digest_message(ENV, "belarus", "Lukashenko", ["a@example.org"], entries, "<mw-digest.1@x>",
