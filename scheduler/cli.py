@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", action="append", dest="languages")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--all-copies", action="store_true",
+                   help="one line per article (default: one per story, other outlets counted as +N)")
 
     a = sub.add_parser("alerts", help="alert rules").add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser)
     a.required = True

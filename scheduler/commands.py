@@ -136,12 +136,15 @@ def _parse_query(query: str):
 def _print_hits(hits, as_json: bool) -> None:
     if as_json:
         for hit in hits:
-            _out(json.dumps({**hit.article.to_dict(), "score": hit.score, "snippet": hit.snippet}, ensure_ascii=False))
+            _out(json.dumps({**hit.article.to_dict(), "score": hit.score, "snippet": hit.snippet,
+                             "copies": getattr(hit, "copies", 1)}, ensure_ascii=False))
         return
     for hit in hits:
         a = hit.article
         when = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        _out(f"{when}  [{a.source}] {a.title}\n    {a.url}\n    {hit.snippet}")
+        more = getattr(hit, "copies", 1) - 1  # search hits of a collapsed story
+        outlets = f"  (+{more} outlet{'s' if more != 1 else ''})" if more > 0 else ""
+        _out(f"{when}  [{a.source}] {a.title}{outlets}\n    {a.url}\n    {hit.snippet}")
 
 
 def cmd_search(cfg: Config, args) -> int:
@@ -149,7 +152,7 @@ def cmd_search(cfg: Config, args) -> int:
     backend = _open_backend(cfg)
     try:
         hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
-                              languages=args.languages, limit=args.limit)
+                              languages=args.languages, limit=args.limit, collapse=not args.all_copies)
     finally:
         backend.close()
     _print_hits(hits, args.json)

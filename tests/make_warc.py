@@ -18,14 +18,16 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from tests.harness.sites import story_words
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 WARC_DATE = datetime(2020, 10, 12, 8, 0, tzinfo=timezone.utc)
 
 
 def generated_story(n: int) -> str:
     paras = "\n".join(
-        f"<p>Paragraph {i} of archived story {n}: the harbour board met on Tuesday and agreed to rebuild the "
-        f"northern pier, after a long debate about the cost of the works and the timing of the tenders.</p>"
+        f"<p>Paragraph {i} of archived story {n}: the harbour board met about the {story_words(f'warc-{n}-{i}')} "
+        f"near the northern pier, after a long debate about the cost of the works.</p>"
         for i in range(8))
     day = (WARC_DATE - timedelta(days=n % 5)).strftime("%Y-%m-%d")
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Archived story {n}</title>"

@@ -86,7 +86,7 @@ def test_daemon_cycles_reload_and_clean_stop(project, fixture_site_factory, smtp
     assert stop_s < 10
 
     # Nothing lost: every article of both sites is in the index, once.
-    result = project.run("search", "*", "--json", "--limit", "200")
+    result = project.run("search", "*", "--json", "--all-copies", "--limit", "200")
     assert result.returncode == 0, result.stderr[-2000:]
     urls = [json.loads(line)["url"] for line in result.stdout.splitlines()]
     expected = {site.url(a.path) for a in site.articles} | {site2.url(a.path) for a in site2.articles}

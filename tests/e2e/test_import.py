@@ -24,7 +24,7 @@ def import_config(project) -> dict:
 
 
 def urls(project) -> list[str]:
-    result = project.run("search", "*", "--json", "--limit", "100")
+    result = project.run("search", "*", "--json", "--all-copies", "--limit", "100")
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line)["url"] for line in result.stdout.splitlines()]
 

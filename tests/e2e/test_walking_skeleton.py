@@ -45,7 +45,7 @@ def test_crawl_index_search_alert(project, fixture_site, smtp_server, backend_in
     # Every article of the feed was fetched once, and each one landed in the index.
     expected = len(site.articles)
     assert sorted(site.article_hits()) == sorted(a.path for a in site.articles)
-    result = project.run("search", "*", "--json", "--limit", "100")
+    result = project.run("search", "*", "--json", "--all-copies", "--limit", "100")
     assert result.returncode == 0, result.stderr[-3000:]
     hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(hits) == expected
@@ -71,6 +71,6 @@ def test_crawl_index_search_alert(project, fixture_site, smtp_server, backend_in
     # A second crawl finds nothing new and mails nothing more.
     result = project.run("crawl", "fixture")
     assert result.returncode == 0, result.stderr[-3000:]
-    result = project.run("search", "*", "--json", "--limit", "100")
+    result = project.run("search", "*", "--json", "--all-copies", "--limit", "100")
     assert len(result.stdout.splitlines()) == expected
     assert len(smtp_server.messages) == 1

@@ -13,7 +13,8 @@ serving real article pages from ``../shared/eval/aeb-dev/`` (and the DW seed pag
     /hostile/{bomb,xxe,broken,garbage,html,latin1,ssrf,huge}.xml   hostile / broken feeds
     /redirect/loop                    a redirect loop
 
-Knobs: ``add_article()``, ``disallow(prefix)``, ``throttle(path, status=429, retry_after=1)``,
+Knobs: ``seed=False`` (no DW seed page), ``add_article()``, ``disallow(prefix)``,
+``throttle(path, status=429, retry_after=1)``, ``hold(path, until, then_s)`` (a page that answers late),
 ``trap = True``, ``etag_mode`` ("honest" | "constant_200" | "constant_304"), and the request
 log ``requests`` (method, path, time, headers, status) for assertions.
 
@@ -27,6 +28,7 @@ import gzip
 import hashlib
 import html as htmlmod
 import json
+import random
 import re
 import threading
 import time
@@ -115,10 +117,26 @@ def aeb_pages() -> list[tuple[str, str, str]]:
     return _AEB_CACHE
 
 
+_VOCABULARY = (
+    "council harbour bridge school budget ferry tender quay crane dredging mayor engineers contract timber "
+    "concrete storm season fishermen traders tourists cargo lighthouse railway station tunnel museum library "
+    "hospital clinic nurses teachers pupils farmers orchard vineyard market festival concert theatre stadium "
+    "cyclists drivers tram airport runway pilots inspectors auditors court judge lawyers police volunteers "
+    "river canal flood drought reservoir wind solar grid tariff loan grant subsidy pension union strike"
+).split()
+
+
+def story_words(seed: str, k: int = 16) -> str:
+    """Words of one story only (a seeded draw), so generated stories are distinct stories, not
+    near-duplicates that differ by a number."""
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(k))
+
+
 def _generated_article(n: int) -> str:
     paras = "\n".join(
-        f"<p>Paragraph {i} of fixture story {n}: the council met on Tuesday and agreed a budget for the "
-        f"new bridge, the harbour and the school, after a long debate about costs and timing.</p>"
+        f"<p>Paragraph {i} of fixture story {n}: the council met on Tuesday about the "
+        f"{story_words(f'fixture-{n}-{i}')}, after a long debate about costs and timing.</p>"
         for i in range(8)
     )
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Fixture story {n}</title>"
@@ -130,7 +148,7 @@ def _xml_escape(s: str) -> str:
 
 
 class FixtureSite:
-    def __init__(self, n_articles: int = 10, *, start: bool = True, offset: int = 0) -> None:
+    def __init__(self, n_articles: int = 10, *, start: bool = True, offset: int = 0, seed: bool = True) -> None:
         self.lock = threading.RLock()
         self.articles: list[FixtureArticle] = []
         self.requests: list[Hit] = []
@@ -143,6 +161,7 @@ class FixtureSite:
         self.etag_mode = "honest"
         self.throttles: dict[str, _Throttle] = {}
         self.extra_routes: dict[str, Callable[[], tuple[int, dict[str, str], bytes]]] = {}
+        self.holds: dict[str, tuple[Callable[[], bool], float, float]] = {}  # path -> (until, then_s, timeout)
         self.delay_s = 0.0  # latency added to every response
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests served at the same time
@@ -154,10 +173,10 @@ class FixtureSite:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         for i in range(n_articles):
             self._new_article(published=now - timedelta(hours=n_articles - i))
-        if SEED_HTML.exists():
-            seed = SEED_HTML.read_text("utf-8", errors="replace")
+        if seed and SEED_HTML.exists():
+            seed_html = SEED_HTML.read_text("utf-8", errors="replace")
             self.articles.append(FixtureArticle(slug=_slug("dw-lukashenko-talks-jailed-rivals", 900),
-                                                title=_title_of(seed), html=seed,
+                                                title=_title_of(seed_html), html=seed_html,
                                                 published=now - timedelta(minutes=30)))
         if start:
             self.start()
@@ -200,6 +219,11 @@ class FixtureSite:
 
     def route(self, path: str, fn: Callable[[], tuple[int, dict[str, str], bytes]]) -> None:
         self.extra_routes[path] = fn
+
+    def hold(self, path: str, until: Callable[[], bool], then_s: float = 0.0, timeout: float = 60.0) -> None:
+        """Answer ``path`` only once ``until()`` is true (or ``timeout`` passed), then ``then_s`` later:
+        a slow page that keeps a crawl open until something else happened."""
+        self.holds[path] = (until, then_s, timeout)
 
     # -- addresses ----------------------------------------------------------------------------
     @property
@@ -508,6 +532,13 @@ class FixtureSite:
                 try:
                     if site.delay_s:
                         time.sleep(site.delay_s)
+                    held = site.holds.get(urlsplit(self.path).path)
+                    if held is not None:
+                        until, then_s, timeout = held
+                        deadline = time.monotonic() + timeout
+                        while not until() and time.monotonic() < deadline:
+                            time.sleep(0.02)
+                        time.sleep(then_s)
                     status, hdrs, body = site.respond(self.command, self.path, headers)
                 except Exception as err:  # a fixture bug shows up as a 500, not a hung test
                     status, hdrs, body = 500, {"Content-Type": "text/plain"}, repr(err).encode()
@@ -557,11 +588,11 @@ def fixture_site():
 
 @pytest.fixture
 def fixture_site_factory():
-    """``make(n_articles=10, offset=0) -> FixtureSite``; every site made is stopped at teardown."""
+    """``make(n_articles=10, offset=0, seed=True) -> FixtureSite``; every site made is stopped at teardown."""
     made: list[FixtureSite] = []
 
-    def make(n_articles: int = 10, offset: int = 0) -> FixtureSite:
-        site = FixtureSite(n_articles, offset=offset)
+    def make(n_articles: int = 10, offset: int = 0, seed: bool = True) -> FixtureSite:
+        site = FixtureSite(n_articles, offset=offset, seed=seed)
         made.append(site)
         return site
 
