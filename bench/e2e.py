@@ -144,13 +144,15 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
     indexed = app.backend.count()
     alerts = app.alerts.status()
     outbox = len(list((data / "outbox").glob("*.eml"))) if (data / "outbox").exists() else 0
+    texts, stories = {}, set()
+    for doc_id in app.backend.ids():
+        art = app.backend.get(doc_id)
+        if art is not None:
+            texts[art.url] = art.text
+            stories.add(art.story_id)
     if texts_out:
-        texts = {}
-        for doc_id in app.backend.ids():
-            art = app.backend.get(doc_id)
-            if art is not None:
-                texts[art.url] = art.text
         Path(texts_out).write_text(json.dumps(texts), encoding="utf-8")
+    cost = app.backend.stories.counters
     if es_url and hasattr(app.backend, "destroy"):
         try:
             app.backend.destroy()  # next run starts from an empty index again
@@ -159,7 +161,8 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
     app.close()
     out = common.figures(indexed, meter.wall, meter.cpu, meter.rss.peak_mb)
     out.update({k: round(v, 3) for k, v in phases.items()})
-    out.update(summaries=_plain(summaries), alerts=_plain(alerts), outbox_mails=outbox)
+    out.update(summaries=_plain(summaries), alerts=_plain(alerts), outbox_mails=outbox, stories=len(stories),
+               story_us_per_article=round(cost["seconds"] / max(cost["articles"], 1) * 1e6, 1))
     if es_cpu is not None:
         out["es_cpu_s_per_article"] = round(es_cpu / max(indexed, 1), 5)
     print(json.dumps(out, default=str), flush=True)
@@ -168,7 +171,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
 COLUMNS = [("articles", "articles", "{:d}"), ("articles_per_s", "articles/s", "{:.1f}"),
            ("cpu_s_per_article", "CPU ms/art", "{:.2f}"), ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
            ("es_cpu_s_per_article", "ES CPU ms/art", "{:.2f}"), ("outbox_mails", "alert mails", "{:d}"),
-           ("f1", "F1", "{:.3f}")]
+           ("stories", "stories", "{:d}"), ("story_us_per_article", "story µs/art", "{:.0f}"), ("f1", "F1", "{:.3f}")]
 
 
 def runner_ready() -> str | None:
@@ -265,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  mediawatch e2e run {i + 1}/{args.runs}: {res['articles']} articles indexed in "
                       f"{res['wall_s']:.1f}s = {res['articles_per_s']:.1f}/s, "
                       f"{(res['cpu_s_per_article'] or 0) * 1000:.2f} ms CPU/article, peak RSS {res['peak_rss_mb']:.0f} MB, "
-                      f"{res['outbox_mails']} alert mails", file=sys.stderr, flush=True)
+                      f"{res['outbox_mails']} alert mails, {res['stories']} stories at "
+                      f"{res['story_us_per_article']:.0f} µs/article", file=sys.stderr, flush=True)
                 shutil.rmtree(work, ignore_errors=True)
             scores = common.score_texts(site.expected_texts(), json.loads(texts_file.read_text())) \
                 if texts_file.exists() else {}

@@ -2,9 +2,11 @@
 
 The 91 real pages of ``../shared/eval/aeb-dev/`` (true bodies in its ground-truth.json) are
 published under many URLs (``/<section>/<yyyy>/<mm>/<dd>/<slug>-<n>.html``); page n is real
-page ``n % 91`` with its number put into ``<title>`` so every URL is a distinct article. The
-body is left byte for byte as it was, so extraction F1 against the ground truth stays valid
-for every URL. The site also has:
+page ``n % 91`` with its number put into ``<title>`` and words of its own (:func:`vary`), so every
+URL is a distinct article and a distinct story (mediawatch mails once per story: 33 copies of one
+text would be one story and one mail). The true body of page n gets the same words, so extraction
+F1 against the ground truth stays valid for every URL. Its rel=canonical and og:url, which name the
+real page's publisher, are disabled: the copies are not syndication. The site also has:
 
 * ``/robots.txt`` (allows all, names the sitemap index),
 * ``/sitemap.xml`` (index) -> ``/sitemaps/articles-<k>.xml`` (``--per-sitemap`` URLs each),
@@ -33,10 +35,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import re
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -66,13 +70,13 @@ class Site:
     big_feed: str
     sitemap_index: str
     sitemaps: list[str]
-    truth: dict[str, str] = field(repr=False, default_factory=dict)  # page_id -> true body
+    truth: dict[str, str] = field(repr=False, default_factory=dict)  # url -> true body (varied as its page)
     server: str = ""
     bytes_total: int = 0
 
     def expected_texts(self) -> dict[str, str]:
         """url -> true body, for every article URL of the site."""
-        return {p.url: self.truth.get(p.page_id, "") for p in self.pages}
+        return {p.url: self.truth.get(p.url, "") for p in self.pages}
 
     def manifest(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "root": str(self.root), "feeds": self.feeds,
@@ -129,25 +133,78 @@ def stamp_title(text: str, n: int) -> tuple[str, str]:
     return f"<title>{title}</title>" + text, title
 
 
+# Rule terms of bench/e2e.py (and any word of 3 letters or fewer) are never varied: every rule
+# matches the pages it matched before, so the mail count measures the same work.
+_KEEP = frozenset(t.casefold() for t in (
+    "government police election president market company climate China Trump minister health court war school "
+    "football bank technology energy Europe virus protest law water music film oil price city children women "
+    "Russia Germany Japan data game study science vote").split())
+_TAG_OR_TEXT = re.compile(r"(<!--.*?-->|<script\b.*?</script>|<style\b.*?</style>|<[^>]*>)", re.S | re.I)
+_WORD = re.compile(r"(?<![&#\w])[^\W\d_]{4,}")
+_SUFFIX = "bcdfghjklmnpqrstvwxz"
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def _suffix(n: int) -> str:
+    """Letters of copy n only (a hash, so no two copies share a first letter more often than by chance)."""
+    h, out = zlib.crc32(f"copy-{n}".encode()), ""
+    while h:
+        h, r = divmod(h, len(_SUFFIX))
+        out += _SUFFIX[r]
+    return out
+
+
+def vary_words(text: str, n: int) -> str:
+    """About half of the words (4+ letters, not rule terms) get copy n's own suffix: two copies of one
+    page then share about 1% of their word 3-grams, far below a story's threshold. A run of CJK
+    characters (compared as character 4-grams) gets the suffix after every third character."""
+    suffix = _suffix(n)
+
+    def one(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if _CJK.search(w):
+            return "".join(w[i:i + 3] + suffix for i in range(0, len(w), 3))
+        if w.casefold() in _KEEP or zlib.crc32(f"{n}:{w}".encode()) & 1:
+            return w
+        return w + suffix
+
+    return _WORD.sub(one, text)
+
+
+def vary(page: str, n: int) -> str:
+    """The page with copy n's words in its text (never in tags, comments, scripts or entities), and its
+    canonical links disabled."""
+    parts = _TAG_OR_TEXT.split(page)
+    for i in range(0, len(parts), 2):  # even items are text between tags
+        parts[i] = vary_words(parts[i], n)
+    page = "".join(parts)
+    page = re.sub(r"""(rel\s*=\s*["']?)canonical""", r"\1x-canonical", page, flags=re.I)
+    return re.sub(r"""((?:property|name)\s*=\s*["']?)og:url""", r"\1x-og:url", page, flags=re.I)
+
+
 def build(root: Path, base_url: str, pages: int = 3000, *, per_feed: int = 100, per_sitemap: int = 1000,
           data_dir: Path = AEB_DEV) -> Site:
     """Write the whole site under ``root`` (which must exist) for ``base_url`` (no trailing /)."""
     sources, truth = load_sources(data_dir)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     out: list[SitePage] = []
+    truths: dict[str, str] = {}  # url -> its true body, varied as its page
     total = 0
     for n in range(pages):
         pid, text = sources[n % len(sources)]
         published = now - timedelta(minutes=n)  # page 0 is the newest
         section = SECTIONS[n % len(SECTIONS)]
         rel = f"{section}/{published:%Y/%m/%d}/{pid[:10]}-{n}.html"
-        body, title = stamp_title(text, n)
+        body, title = stamp_title(vary(text, n), n)
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         data = body.encode("utf-8")
         path.write_bytes(data)
         total += len(data)
         out.append(SitePage(n, f"{base_url}/{rel}", pid, title, published.isoformat()))
+        truths[out[-1].url] = vary_words(truth.get(pid, ""), n)
 
     def rss(items: list[SitePage], name: str) -> str:
         parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>',
@@ -192,7 +249,7 @@ def build(root: Path, base_url: str, pages: int = 3000, *, per_feed: int = 100, 
         f"</head>"
         f"<body><h1>Bench News</h1><ul>{links}</ul></body></html>\n", encoding="utf-8")
     site = Site(root, base_url, out, feeds, f"{base_url}/feeds/all.rss", f"{base_url}/sitemap.xml",
-                sitemaps, truth, bytes_total=total)
+                sitemaps, truths, bytes_total=total)
     (root / "site.json").write_text(json.dumps(site.manifest()), encoding="utf-8")
     return site
 

@@ -147,12 +147,23 @@ class Stories:
         self.similar = similar
         self._lock = threading.Lock()
         self._recent: dict[str, tuple[float, Known]] = {}  # id -> (monotonic time written, state)
+        # what stories cost: articles prepared and the seconds it took (signatures and lookups)
+        self.counters = {"articles": 0, "seconds": 0.0}
 
     def prepare(self, articles: list[Article], store: StoryStore) -> Prepared:
         """Sign the articles, fetch what the index knows, and decide story, version and what to write.
 
         Articles must be stamped (``indexed_at``). Mutates them: ``story_id``, ``story_sig``,
         ``story_keys``, and for a changed page ``version``, ``modified_at`` and the first publication date."""
+        started = time.perf_counter()
+        try:
+            return self._prepare(articles, store)
+        finally:
+            with self._lock:
+                self.counters["articles"] += len(articles)
+                self.counters["seconds"] += time.perf_counter() - started
+
+    def _prepare(self, articles: list[Article], store: StoryStore) -> Prepared:
         signed = []
         for a in articles:
             try:
