@@ -1,7 +1,7 @@
 """Stories: the copies of one story (a wire story on several sites, or lightly edited) share a ``story_id``.
 
-An article's signature is a MinHash (datasketch, fixed seed and scheme, so every process and every
-version computes the same values) of the word 3-grams of its title and text. Cut into ``BANDS`` bands
+An article's signature is a MinHash (128 permutations whose constants derive from their names, so
+every process and every version computes the same values) of the word 3-grams of its title and text. Cut into ``BANDS`` bands
 of ``ROWS`` values it gives ``BANDS`` band keys. Two texts whose 3-gram sets have Jaccard similarity s
 share a key with probability 1 - (1 - s^ROWS)^BANDS: 0.996 at s = 0.5, 0.94 at 0.4, 0.29 at 0.2. A
 shared key only makes a candidate; the verdict is the signatures' estimated similarity >= ``SIMILAR``
@@ -26,13 +26,13 @@ import hashlib
 import re
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Protocol
 
 import numpy as np
 import structlog
-from datasketch import MinHash
 
 from indexer.article import Article, content_hash, doc_id, utcnow
 
@@ -43,33 +43,61 @@ SHINGLE_WORDS = 3
 SIMILAR = 0.5
 DEFAULT_WINDOW = timedelta(days=7)
 RECENT_S = 60.0  # how long this process remembers its own writes (longer than any refresh interval)
-_SEED = 1
-_SCHEME = "affine32"  # pinned: a datasketch upgrade must not silently change stored signatures
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 log = structlog.get_logger(__name__)
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
 
 
-def shingles(text: str) -> set[str]:
-    """Word 3-grams, case-folded; character 4-grams for scripts written without spaces."""
+def _constants(label: str, n: int) -> np.ndarray:
+    """n 32-bit constants from a hash of their name: the same in every process and every version."""
+    raw = b"".join(hashlib.blake2b(f"{label}:{i}".encode(), digest_size=4).digest() for i in range(n))
+    return np.frombuffer(raw, dtype="<u4").astype(np.uint32)
+
+
+# All arithmetic is on uint32 arrays, which wrap: mod 2^32, as the hash definitions want.
+# The permutations: h -> A * h + B with odd A, applied to well-mixed 32-bit gram hashes.
+_A, _B = _constants("minhash-a", NUM_PERM) | np.uint32(1), _constants("minhash-b", NUM_PERM)
+_K = _constants("gram", 4) | np.uint32(1)  # to combine the hashes of a gram's words (or characters)
+
+
+def _fmix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser, vectorised."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def _grams(text: str) -> np.ndarray:
+    """32-bit hashes of the text's word 3-grams (case-folded), or of its character 4-grams for scripts
+    written without spaces; no string is built per gram."""
     text = text.casefold()
     if len(_CJK.findall(text[:2000])) > 200:
-        chars = "".join(_WORD.findall(text))
-        return {chars[i:i + 4] for i in range(max(1, len(chars) - 3))} if chars else set()
-    words = _WORD.findall(text)
-    if len(words) < SHINGLE_WORDS:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+        units = np.frombuffer("".join(_WORD.findall(text)).encode("utf-32-le"), dtype="<u4").astype(np.uint32)
+        width = 4
+    else:
+        words = _WORD.findall(text)
+        codes = {w: zlib.crc32(w.encode("utf-8")) for w in set(words)}
+        units = np.fromiter((codes[w] for w in words), dtype=np.uint32, count=len(words))
+        width = SHINGLE_WORDS
+    if units.size == 0:
+        return units
+    width = min(width, units.size)
+    n = units.size - width + 1
+    h = np.zeros(n, dtype=np.uint32)
+    for j in range(width):
+        h = h * _K[j] + units[j:j + n]
+    return _fmix(h)  # repeated grams stay: they cannot change a minimum
 
 
 def signature(title: str, text: str) -> np.ndarray:
-    """The MinHash values (uint32) of the article's title and text."""
-    mh = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME, permutations=_PERMUTATIONS)
-    grams = shingles(f"{title}\n{text}")
-    if grams:
-        mh.update_batch([g.encode("utf-8") for g in grams])
-    return mh.hashvalues.astype(np.uint32)
+    """The MinHash of the article's title and text: per permutation, the least permuted gram hash
+    (uint32; all ones for an empty text)."""
+    grams = _grams(f"{title}\n{text}")
+    if grams.size == 0:
+        return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    return (_A[:, None] * grams[None, :] + _B[:, None]).min(axis=1)
 
 
 def encode(sig: np.ndarray) -> str:
@@ -193,7 +221,7 @@ class Stories:
                 a.story_id = self._story_of(a, stored, pool)
             mine = known_from(a)
             stored[a.id] = mine  # a second copy of this URL later in the batch is compared with this one
-            pool.append(mine)
+            _add(pool, mine)
             out.write.append(a)
         return out
 
@@ -220,33 +248,46 @@ class Stories:
                 found[k.id] = k  # what this process wrote last is at least as new as the index's answer
         return found
 
-    def _candidates(self, articles: list[Article], store: StoryStore) -> list[Known]:
-        keys = sorted({k for a in articles for k in a.story_keys})
+    def _candidates(self, articles: list[Article], store: StoryStore) -> dict[str, list[Known]]:
+        """Articles sharing a band key with the batch (the index's, and this process's recent writes),
+        by key."""
+        keys = {k for a in articles for k in a.story_keys}
         times = [_at(a) for a in articles]
         since, until = min(times) - self.window, max(times) + self.window
-        found = {k.id: k for k in store.story_candidates(keys, since, until)} if keys else {}
+        found = {k.id: k for k in store.story_candidates(sorted(keys), since, until)} if keys else {}
         for k in self._recent_states():
-            found[k.id] = k
-        return list(found.values())
+            if not keys.isdisjoint(k.keys):
+                found[k.id] = k
+        pool: dict[str, list[Known]] = {}
+        for k in found.values():
+            _add(pool, k)
+        return pool
 
-    def _story_of(self, article: Article, stored: dict[str, Known], pool: list[Known]) -> str:
+    def _story_of(self, article: Article, stored: dict[str, Known], pool: dict[str, list[Known]]) -> str:
         if article.original_url:
             original = stored.get(doc_id(article.original_url))
             if original is not None and original.story_id:
                 return original.story_id
         sig = decode(article.story_sig)
-        keys = set(article.story_keys)
         at = _at(article)
         best, best_sim = "", self.similar
-        for other in pool:
-            if other.id == article.id or not other.story_id or other.sig is None or not keys & other.keys:
-                continue
-            if other.at is not None and abs(other.at - at) > self.window:
-                continue
-            sim = similarity(sig, other.sig)
-            if sim >= best_sim:
-                best, best_sim = other.story_id, sim
+        seen: set[str] = set()
+        for key in article.story_keys:
+            for other in pool.get(key, ()):
+                if other.id in seen or other.id == article.id or not other.story_id or other.sig is None:
+                    continue
+                seen.add(other.id)
+                if other.at is not None and abs(other.at - at) > self.window:
+                    continue
+                sim = similarity(sig, other.sig)
+                if sim >= best_sim:
+                    best, best_sim = other.story_id, sim
         return best or new_story_id(article)
+
+
+def _add(pool: dict[str, list[Known]], known: Known) -> None:
+    for key in known.keys:
+        pool.setdefault(key, []).append(known)
 
 
 def _at(article: Article) -> datetime:
