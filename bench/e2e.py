@@ -162,7 +162,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
     out = common.figures(indexed, meter.wall, meter.cpu, meter.rss.peak_mb)
     out.update({k: round(v, 3) for k, v in phases.items()})
     out.update(summaries=_plain(summaries), alerts=_plain(alerts), outbox_mails=outbox, stories=len(stories),
-               story_us_per_article=round(cost["seconds"] / max(cost["articles"], 1) * 1e6, 1))
+               story_cpu_us_per_article=round(cost["cpu_s"] / max(cost["articles"], 1) * 1e6, 1))
     if es_cpu is not None:
         out["es_cpu_s_per_article"] = round(es_cpu / max(indexed, 1), 5)
     print(json.dumps(out, default=str), flush=True)
@@ -171,7 +171,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
 COLUMNS = [("articles", "articles", "{:d}"), ("articles_per_s", "articles/s", "{:.1f}"),
            ("cpu_s_per_article", "CPU ms/art", "{:.2f}"), ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
            ("es_cpu_s_per_article", "ES CPU ms/art", "{:.2f}"), ("outbox_mails", "alert mails", "{:d}"),
-           ("stories", "stories", "{:d}"), ("story_us_per_article", "story µs/art", "{:.0f}"), ("f1", "F1", "{:.3f}")]
+           ("stories", "stories", "{:d}"), ("story_cpu_us_per_article", "story CPU µs/art", "{:.0f}"), ("f1", "F1", "{:.3f}")]
 
 
 def runner_ready() -> str | None:
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{res['wall_s']:.1f}s = {res['articles_per_s']:.1f}/s, "
                       f"{(res['cpu_s_per_article'] or 0) * 1000:.2f} ms CPU/article, peak RSS {res['peak_rss_mb']:.0f} MB, "
                       f"{res['outbox_mails']} alert mails, {res['stories']} stories at "
-                      f"{res['story_us_per_article']:.0f} µs/article", file=sys.stderr, flush=True)
+                      f"{res['story_cpu_us_per_article']:.0f} CPU µs/article", file=sys.stderr, flush=True)
                 shutil.rmtree(work, ignore_errors=True)
             scores = common.score_texts(site.expected_texts(), json.loads(texts_file.read_text())) \
                 if texts_file.exists() else {}
