@@ -171,7 +171,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
 COLUMNS = [("articles", "articles", "{:d}"), ("articles_per_s", "articles/s", "{:.1f}"),
            ("cpu_s_per_article", "CPU ms/art", "{:.2f}"), ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
            ("es_cpu_s_per_article", "ES CPU ms/art", "{:.2f}"), ("outbox_mails", "alert mails", "{:d}"),
-           ("stories", "stories", "{:d}"), ("story_cpu_us_per_article", "story CPU µs/art", "{:.0f}"), ("f1", "F1", "{:.3f}")]
+           ("stories", "stories", "{:d}"), ("story_cpu_us_per_article", "story µs/art", "{:.0f}"), ("f1", "F1", "{:.3f}")]
 
 
 def runner_ready() -> str | None:
