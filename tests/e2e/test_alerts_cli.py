@@ -9,7 +9,6 @@ import re
 
 from indexer.alerts.ledger import alert_message_id
 from indexer.alerts.mailer import eml_name
-from indexer.article import doc_id
 from tests.e2e.test_import import WARC, import_config
 
 
@@ -63,7 +62,7 @@ def test_search_and_alert_snippets_come_from_one_highlighter(project):
 
 def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_back(project):
     """The outbox files of ``import --alert``: From ``Müller``, a recipient holding ``=?``, no defects,
-    each file named by the Message-ID that (rule, article) gives."""
+    each file named by the Message-ID that (rule, story) gives."""
     lookalike = "desk=?utf-8?q?x?=@example.org"
     config = import_config(project)
     config["mail"]["from_name"] = "Müller"
@@ -72,7 +71,7 @@ def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_bac
     result = project.run("import", "--alert", str(WARC))
     assert result.returncode == 0, result.stderr[-3000:]
     hits = [json.loads(line) for line in project.run("search", "pier", "--json", "--limit", "50").stdout.splitlines()]
-    names = {eml_name(alert_message_id("pier", doc_id(h["canonical_url"]), "127.0.0.1")) for h in hits}
+    names = {eml_name(alert_message_id("pier", h["story_id"], "127.0.0.1")) for h in hits}
     files = sorted((project.root / "outbox").glob("*.eml"))
     assert len(files) == 12 and {f.name for f in files} == names
     for f in files:

@@ -57,7 +57,7 @@ def test_quirky_feed_through_the_cli(project, fixture_site):
     assert f"{b.path}?id=2&x=" in hits
     assert not site.hits("/static/"), "an enclosure or podcast image was taken for the article"
 
-    result = project.run("search", "*", "--json", "--limit", "100")
+    result = project.run("search", "*", "--json", "--all-copies", "--limit", "100")
     assert result.returncode == 0, result.stderr[-3000:]
     urls = [json.loads(line)["url"] for line in result.stdout.splitlines()]
     assert sorted(u.split("?")[0] for u in urls) == sorted(site.url(x.path) for x in (a, b, c, d))
