@@ -30,6 +30,9 @@ _TRACKING_EXACT = frozenset({
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "piwik_", "at_", "ga_", "hmb_")
 
 
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 class BadURL(ValueError):
     """Not a URL anything can fetch ("http://[::1", a port that is not a number): log it, skip it."""
 
@@ -77,6 +80,9 @@ def canonicalize(url: str, base: str | None = None) -> str:
     if "@" in netloc:
         host = netloc.rpartition("@")[0] + "@" + host
     url = urlunsplit((scheme, host, parts.path, _without_tracking(parts.query), ""))
+    # A "%" that starts no escape is a literal percent sign: written as one ("%25"), so that what
+    # follows cannot pair with it into an escape on the next pass ("%a%41" -> "%aA" -> "%AA").
+    url = _LONE_PERCENT.sub("%25", url)
     try:
         return canonicalize_url(url, keep_blank_values=True)
     except (ValueError, UnicodeError) as err:

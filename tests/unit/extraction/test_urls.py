@@ -73,6 +73,7 @@ def test_distinct_urls_are_not_merged(a, b):
     ("http:example.com", "http:example.com"),
     ("https://ex.com./x", "https://ex.com/x"),
     ("https://Bücher.example/ü", "https://xn--bcher-kva.example/%C3%BC"),
+    ("http://ex.com/%a%41", "http://ex.com/%25aA"),  # a lone "%" is a literal one
 ])
 def test_canonical_forms(url, expected):
     assert canonicalize(url) == expected
