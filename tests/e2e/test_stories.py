@@ -1,6 +1,6 @@
 """Issue 16's "done when", through the real CLI over real HTTP, per backend: a wire story on two sites
 (the copy's rel=canonical names the original on the other site), a near-miss (another story of the
-same site, sharing its boilerplate), a page whose charset label lies, and a later third copy.
+same site, sharing its boilerplate), a page whose charset label lies, a short news brief, and a later third copy.
 
 Every URL is its own document; the copies share a story, the near-miss does not; the rule mails once
 for the story, naming both outlets, and never again for the later copy; search shows one line per
@@ -45,6 +45,10 @@ NEAR_MISS = [
     "Factory workers at several state plants said they were considering walkouts, although previous calls for "
     "strikes had faded under pressure from managers and security services.",
 ]
+BRIEF = ("The second metro line in Minsk will be closed between Frunzenskaya and Vostok stations from Saturday "
+         "morning until Monday night while engineers replace a section of worn track, the city transport "
+         "department said on Thursday. Replacement buses will run every five minutes along the route, and "
+         "passengers are advised to allow an extra twenty minutes for their journeys during the works.")
 LYING = "Le conseil municipal a voté jeudi un budget modeste pour la façade de l'école, déjà rénovée à moitié."
 
 
@@ -103,7 +107,8 @@ def test_copies_are_one_story_mailed_once_naming_both_outlets(project, fixture_s
     lying = b.add_article(html=page("Budget municipal", [f"{LYING} ({i})" for i in range(1, 7)], charset=""))
     lying_bytes = lying.html.encode("utf-8")
     b.route(lying.path, lambda: (200, {"Content-Type": "text/html; charset=windows-1252"}, lying_bytes))
-    # (the issue's short brief, another helper's part, joins these pages here)
+    # a short news brief (64 words), the whole article of its page
+    brief = b.add_article(html=page("Minsk metro line closed", [BRIEF]))
 
     # Each site's crawl stays open until both sites served their copy, so the two copies are indexed
     # before either crawl's end: the mail is sent knowing both outlets.
@@ -119,7 +124,8 @@ def test_copies_are_one_story_mailed_once_naming_both_outlets(project, fixture_s
     # every URL is its own document: the copy keeps its URL and source, and credits the original
     docs = documents(project)
     a_url, near_url, b_url = a.url(original.path), a.url(near_miss.path), b.url(copy.path)
-    assert set(docs) == {a_url, near_url, b_url, b.url(lying.path)}
+    assert set(docs) == {a_url, near_url, b_url, b.url(lying.path), b.url(brief.path)}
+    assert docs[b.url(brief.path)]["text"] == BRIEF
     assert docs[b_url]["source"] == "site-b" and docs[b_url]["original_url"] == a_url
     assert docs[a_url]["source"] == "site-a" and docs[a_url]["original_url"] == ""
     # the copies share a story; the near-miss (same site, same boilerplate, same topic) does not
