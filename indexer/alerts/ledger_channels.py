@@ -118,7 +118,7 @@ class ChannelLedger:
             rows = self._db.execute("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state").fetchall()
             failing = self._db.execute(
                 "SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts > 0").fetchone()[0]
-        out = {f"deliveries_{r['state']}": r["n"] for r in rows}
+        out = {"deliveries_pending": 0, "deliveries_sent": 0} | {f"deliveries_{r['state']}": r["n"] for r in rows}
         out["deliveries_failing"] = failing
         return out
 
