@@ -285,14 +285,19 @@ class Daemon:
         if name in self._quiet_notified:
             return  # one notice per quiet spell
         self._quiet_notified.add(name)
-        try:
-            self.app.alerts.send_notice(
-                f"source {name} has gone quiet",
-                f"mediawatch found no new article from source {name} since {since.isoformat()},\n"
+        subject = f"source {name} has gone quiet"
+        text = (f"mediawatch found no new article from source {name} since {since.isoformat()},\n"
                 f"although it crawls it every {src.schedule.every or src.schedule.cron}.\n"
                 f"Check the site's feeds: `mediawatch sources list` shows the last runs.")
-        except Exception as err:  # a notice must never break the crawl bookkeeping
-            log.error("quiet_notice_failed", source=name, error=str(err))
+
+        def notify() -> None:
+            try:
+                self.app.alerts.send_notice(subject, text)
+            except Exception as err:  # a notice must never break the crawl bookkeeping
+                log.error("quiet_notice_failed", source=name, error=str(err))
+
+        # off the event loop: a slow or dead mail server must not stall the crawls
+        self.loop.run_in_executor(None, notify)
 
     def flush_index(self) -> None:
         try:

@@ -53,11 +53,7 @@ def _plugin(url: str):
 
 @lru_cache(maxsize=1)
 def _known_schemes() -> frozenset[str]:
-    schemes: set[str] = set()
-    for entry in apprise.Apprise(asset=_asset()).details()["schemas"]:
-        for key in ("protocols", "secure_protocols"):
-            schemes.update(p.lower() for p in entry.get(key) or ())
-    return frozenset(schemes)
+    return frozenset(s.lower() for s in apprise.NotificationManager().schemas())
 
 
 def check_channel_url(url: str) -> str:

@@ -98,7 +98,10 @@ class DeliveryWorker:
             else:
                 report = self.engine.deliver_channel(lane)
         except Exception as err:  # a lane must survive anything; its rows stay pending
-            log.error("alerts.lane_error", lane=lane, error=str(err), exc_info=True)
+            if self._stopping:  # the ledger was closed under a lane left behind at shutdown
+                log.info("alerts.lane_abandoned", lane=lane, error=str(err), left_pending=True)
+            else:
+                log.error("alerts.lane_error", lane=lane, error=str(err), exc_info=True)
             return
         if self.on_report is not None and (report.sent or report.failed or report.digests_sent):
             try:
