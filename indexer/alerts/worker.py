@@ -28,8 +28,8 @@ log = structlog.get_logger(__name__)
 class DeliveryWorker:
     def __init__(self, engine: AlertEngine, *, idle_s: float = 30.0,
                  on_report: Callable[[Report], Any] | None = None) -> None:
-        """``idle_s``: the longest a lane sleeps without being woken. ``on_report`` gets every lane
-        pass that sent or failed something (metrics)."""
+        """``idle_s``: the longest a lane sleeps between passes when nothing wakes it. ``on_report``
+        gets every lane pass that sent or failed something (metrics)."""
         self.engine = engine
         self.idle_s = idle_s
         self.on_report = on_report
@@ -71,16 +71,22 @@ class DeliveryWorker:
 
     def _run(self, lane: str) -> None:
         seen = -1
+        idle_until = 0.0
         while True:
             with self._cond:
-                while self._generation == seen and not self._stopping:
-                    due = self._next_due(lane)
-                    wait = self.idle_s if due is None else min(self.idle_s, due - time.time())
-                    if wait <= 0:
-                        break
-                    self._cond.wait(wait)
+                woken = self._generation != seen or self._stopping
                 seen, last = self._generation, self._stopping
+            if not woken:
+                # the ledger is read outside the condition: wake() (the indexing thread) never waits on it
+                due = self._next_due(lane)
+                wait = min(idle_until, due if due is not None else idle_until) - time.time()
+                if wait > 0:
+                    with self._cond:
+                        if self._generation == seen and not self._stopping:
+                            self._cond.wait(wait)
+                    continue
             self._pass(lane)
+            idle_until = time.time() + self.idle_s
             if last:
                 return
 
