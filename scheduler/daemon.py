@@ -352,7 +352,8 @@ class Daemon:
         grew = (len(samples) >= 2 and samples[-1][1] > samples[0][1]
                 and samples[-1][0] - samples[0][0] >= SPOOL_WINDOW_S / 2)
         try:
-            failing_deliveries = self.app.alerts.ledger.counts()["failing"]
+            counts = self.app.alerts.ledger.counts()
+            failing_deliveries = counts["failing"] + counts["deliveries_failing"]  # mails and channel messages
         except Exception as err:  # the ledger's own trouble shows as a failing storage elsewhere
             log.warning("health_ledger_unreadable", error=str(err))
             failing_deliveries = 0
