@@ -77,6 +77,13 @@ def display(url: str) -> str:
     return plugin.url(privacy=True).split("?", 1)[0]
 
 
+def _with_header(url: str, name: str, value: str) -> str:
+    """The URL with one more HTTP header, in Apprise's URL syntax (``+Name=value``), before any fragment."""
+    base, hash_, fragment = url.partition("#")
+    glue = "&" if "?" in base else "?"
+    return f"{base}{glue}{quote('+' + name)}={quote(value)}{hash_}{fragment}"
+
+
 def _accepts_headers(plugin) -> bool:
     return "headers" in getattr(type(plugin), "template_kwargs", {})
 
@@ -123,9 +130,7 @@ class ChannelSender:
             if plugin is None:
                 raise SendError(f"{self.name}: Apprise cannot use this URL", temporary=False)
             if delivery and _accepts_headers(plugin):
-                # Apprise's URL syntax for an extra header (+Name=value): one plugin per message
-                glue = "&" if "?" in self.url else "?"
-                plugin = _plugin(f"{self.url}{glue}{quote('+' + DELIVERY_HEADER)}={quote(delivery)}") or plugin
+                plugin = _plugin(_with_header(self.url, DELIVERY_HEADER, delivery)) or plugin
             try:
                 result = apprise.Apprise(plugin, asset=_asset()).notify(
                     body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT)
