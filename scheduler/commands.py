@@ -232,7 +232,8 @@ def cmd_alerts_backfill(cfg: Config, args) -> int:
         report = app.alerts.backfill(args.rules or None, limit=args.limit)
     finally:
         app.close()
-    _out(f"backfill: {report.matched} match(es), {report.enqueued} new alert(s), {report.mails} mail(s) sent")
+    _out(f"backfill: {report.matched} match(es), {report.enqueued} new alert(s), {report.mails} mail(s) sent"
+         + (f", {report.messages} channel message(s) sent" if report.messages else ""))
     return EXIT_OK if not report.failed else EXIT_FAILURE
 
 

@@ -88,7 +88,6 @@ class ChannelDeliveries:
             consecutive = 0
             self.ledger.mark_delivered(row, self.clock())
             report.messages += 1
-            report.sent += 1
             log.info("alerts.delivered", rule=row.rule, story_id=row.story_id, channel=sender.name)
 
     def _failed(self, row: DeliveryRow, sender: ChannelSender, error: str, report: Any) -> None:

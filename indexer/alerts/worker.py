@@ -109,7 +109,7 @@ class DeliveryWorker:
             else:
                 log.error("alerts.lane_error", lane=lane, error=str(err), exc_info=True)
             return
-        if self.on_report is not None and (report.sent or report.failed or report.digests_sent):
+        if self.on_report is not None and (report.sent or report.messages or report.failed or report.digests_sent):
             try:
                 self.on_report(report)
             except Exception as err:
