@@ -211,3 +211,22 @@ def test_send_tests_tries_every_route_and_reports_each(tmp_path, smtp_server, re
     assert got.body["title"] == "belarus: Test alert for rule belarus"
     assert engine.status()["sent"] == 0 and engine.status()["deliveries_sent"] == 0  # nothing recorded
     engine.close()
+
+
+def test_a_channel_removed_from_its_rule_drops_what_it_still_owed(tmp_path, receivers):
+    gone, kept = receivers(), receivers()
+    gone.down()
+    old = Rule(name="belarus", query="Lukashenko", notify=[gone.url("json"), kept.url("json")])
+    clock = lambda: T0  # noqa: E731
+    engine = AlertEngine(mail_cfg(tmp_path, None), [old], clock=clock)
+    report = engine.on_indexed([article(1, T0)])
+    assert (report.messages, report.failed) == (1, 1) and len(kept.requests) == 1
+    engine.update_rules([old.model_copy(update={"notify": [kept.url("json")]})])
+    gone.up()
+    engine.clock = lambda: T0 + 3600  # the retry is due
+    assert engine.send_due() == 0 and engine.last_report.messages == 0
+    assert not gone.requests and len(kept.requests) == 1
+    states = {channel: state for _r, _a, channel, state, _n in engine.ledger.deliveries()}
+    assert sorted(states.values()) == ["dropped", "sent"]
+    assert engine.status()["sent"] == 1  # a rule without recipients: its match needs no mail
+    engine.close()
