@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 import apprise
 
 from indexer.alerts.mailer import SendError
-from indexer.alerts.render import Terms, article_snippet, clean_text, format_date, safe_link
+from indexer.alerts.render import format_date, safe_link
 from indexer.article import Article
+from indexer.query import Terms, article_snippet, clean_text
 
 DELIVERY_HEADER = "X-Mediawatch-Delivery"
 SNIPPET_WORDS = 40  # a chat message is read at a glance: shorter than the mail's window

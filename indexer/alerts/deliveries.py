@@ -20,10 +20,10 @@ from indexer.alerts.channels import ChannelSender, channel_id, delivery_id, stor
 from indexer.alerts.ledger import Ledger, backoff
 from indexer.alerts.ledger_channels import DeliveryRow
 from indexer.alerts.mailer import SendError
-from indexer.alerts.render import Terms
 from indexer.alerts.rules import Rule, RuleSet
 from indexer.article import Article
 from indexer.config import MailConfig
+from indexer.query import Terms
 
 log = structlog.get_logger(__name__)
 
