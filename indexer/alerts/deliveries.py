@@ -42,7 +42,8 @@ class TestOutcome:
 class ChannelDeliveries:
     def __init__(self, ledger: Ledger, rules: RuleSet, mail: MailConfig, *, clock: Callable[[], float],
                  tz: Callable[[Rule | None], tzinfo], terms: Callable[[str], Terms],
-                 copies: Callable[[Sequence[DeliveryRow]], dict[str, list[Article]]] = lambda rows: {}) -> None:
+                 copies: Callable[[Sequence[DeliveryRow], Sequence[Article]], dict[str, list[Article]]]
+                 = lambda rows, fresh: {}) -> None:
         """``copies``: per story of the rows, the other outlets' copies known now (the engine's)."""
         self.ledger, self.rules, self.mail = ledger, rules, mail
         self.clock, self.tz, self.terms, self.copies = clock, tz, terms, copies
@@ -59,12 +60,12 @@ class ChannelDeliveries:
             sender = self._senders[key] = ChannelSender(url)
         return sender
 
-    def deliver(self, channel: str, report: Any) -> None:
+    def deliver(self, channel: str, report: Any, fresh: Sequence[Article] = ()) -> None:
         """Send the channel's due rows, oldest first; counts go to ``report`` (an engine Report)."""
         urls = self._urls()
         consecutive = 0
         rows = self.ledger.due_deliveries(self.clock(), channel=channel, limit=self.mail.max_per_cycle)
-        copies = self.copies(rows) if rows else {}
+        copies = self.copies(rows, fresh) if rows else {}
         for row in rows:
             url = urls.get((row.rule, row.channel))
             if url is None:

@@ -129,7 +129,7 @@ class AlertEngine:
         self._lock = threading.RLock()
         self._lanes: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self.channels = ChannelDeliveries(self.ledger, self.rules, mail, clock=lambda: self.clock(),
-                                          tz=self._tz, terms=_terms, copies=lambda rows: self._copies(rows))
+                                          tz=self._tz, terms=_terms, copies=self._copies)
         self._rules_version = -1
         self.last_report = Report()
         self._active: list[ActiveRule] = []
@@ -231,7 +231,7 @@ class AlertEngine:
             with self._lanes[MAIL]:
                 self._deliver(self.ledger.due_instant(now, keys=instant), report, fresh)
         for channel in self.ledger.pending_channels():
-            report.add(self.deliver_channel(channel))
+            report.add(self.deliver_channel(channel, fresh))
 
     def backfill(self, rules: Iterable[Rule | str] | None = None, backend: Any = None, limit: int = 1000) -> Report:
         """``--backfill``: alert now on what the rules already match in the index (up to ``limit`` newest
@@ -289,12 +289,13 @@ class AlertEngine:
             return self.ledger.next_mail_due()
         return self.ledger.pending_channels().get(lane)
 
-    def deliver_channel(self, channel: str) -> Report:
-        """One channel's lane: its due messages, oldest first, with the mail's retries and backoff."""
+    def deliver_channel(self, channel: str, fresh: Sequence[Article] = ()) -> Report:
+        """One channel's lane: its due messages, oldest first, with the mail's retries and backoff;
+        ``fresh``, the batch just indexed, for the outlet lists (see ``_copies``)."""
         report = Report()
         with self._lanes[channel]:
             self.rules.refresh()
-            self.channels.deliver(channel, report)
+            self.channels.deliver(channel, report, fresh)
         return report
 
     # -- delivery ---------------------------------------------------------------------------------

@@ -230,3 +230,17 @@ def test_a_channel_removed_from_its_rule_drops_what_it_still_owed(tmp_path, rece
     assert sorted(states.values()) == ["dropped", "sent"]
     assert engine.status()["sent"] == 1  # a rule without recipients: its match needs no mail
     engine.close()
+
+
+def test_one_message_per_story_naming_its_outlets(tmp_path, receivers):
+    hook = receivers()
+    rule = Rule(name="belarus", query="Lukashenko", notify=[hook.url("json")])
+    engine = AlertEngine(mail_cfg(tmp_path, None), [rule], clock=lambda: T0)
+    wire = [article(1, T0, source="dw", story_id="wire-1"), article(2, T0, source="bbc", story_id="wire-1")]
+    report = engine.on_indexed(wire)
+    assert (report.enqueued, report.messages) == (1, 1)
+    (got,) = hook.requests
+    assert "Outlets: dw, bbc" in got.body["message"] and "dw · " in got.body["message"]
+    assert engine.on_indexed([article(3, T0, source="rferl", story_id="wire-1")]).enqueued == 0  # a later copy
+    assert len(hook.requests) == 1
+    engine.close()
