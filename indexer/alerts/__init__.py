@@ -3,7 +3,7 @@
 ``rules``     Rule model, YAML rules folder (``RuleSet``, re-read by mtime), validation errors naming file and key
 ``matching``  which enabled rules a batch matches: ES percolator when the cluster has it, else in-process
 ``ledger``    durable (rule, article) state: pending → sent, backoff, digests, rule versions, watermark
-``ledger_channels``  the channel dimension: one (rule, article, channel) delivery row per notify URL
+``ledger_channels``  the channel dimension: one (rule, story, channel) delivery row per notify URL
 ``schedule``  digest boundaries (hourly / daily at a local time)
 ``render``    the mails as ``EmailMessage``: templates, escaping, header hygiene (highlighting: ``indexer.query``)
 ``mailer``    delivery: SMTP (none / starttls / ssl, login, timeouts) or .eml files in the outbox
