@@ -14,6 +14,7 @@ import structlog
 
 from crawler.frontier import Frontier
 from indexer.alerts.engine import AlertEngine
+from indexer.alerts.worker import DeliveryWorker
 from indexer.backends import open_backend
 from indexer.backends.base import Backend
 from indexer.ingest import Ingestor
@@ -31,14 +32,21 @@ class App:
     ingestor: Ingestor
     alerts: AlertEngine
     frontier: Frontier
+    deliveries: DeliveryWorker  # started by the daemon; one-shot commands deliver in their own thread
     closed: bool = field(default=False)
+
+    def _finish_deliveries(self) -> None:
+        if self.deliveries.started:
+            self.deliveries.close()  # bounded: what a slow server holds up stays pending for the next start
+        else:
+            self.alerts.send_due()
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         # refresh: what was indexed before the stop is searchable right after it, whatever refresh_interval says.
-        for step in (self.ingestor.close, self.backend.refresh, self.alerts.send_due, self.alerts.close,
+        for step in (self.ingestor.close, self.backend.refresh, self._finish_deliveries, self.alerts.close,
                      self.backend.close, self.spool.close, self.frontier.close):
             try:
                 step()
@@ -110,4 +118,4 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
                                     on_indexed=alerts.on_indexed if with_alerts else None,
                                     prepare=prepare if lazy_index else None)
     frontier = _open("crawl state", config.crawl.state_path, lambda: Frontier(config.crawl.state_path))
-    return App(config, backend, spool, ingestor, alerts, frontier)
+    return App(config, backend, spool, ingestor, alerts, frontier, DeliveryWorker(alerts))

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--query", help="an ad-hoc query instead of a rule")
     at.add_argument("--days", type=int, help="only articles of the last N days")
     at.add_argument("--limit", type=int, default=20)
-    ast = a.add_parser("send-test", help="send a test email to a rule's recipients")
+    ast = a.add_parser("send-test", help="send a test alert on every route of a rule: email, notify channels")
     ast.add_argument("rule")
     ab = a.add_parser("backfill", help="alert now on what rules already match in the index (once per article)")
     ab.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all enabled)")

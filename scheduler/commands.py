@@ -197,18 +197,27 @@ def cmd_alerts_test(cfg: Config, args) -> int:
 
 
 def cmd_alerts_send_test(cfg: Config, args) -> int:
+    """A test message on every route of the rule: mail to its recipients, each notify channel; one
+    line per route, exit 1 if any of them failed."""
     from scheduler.app import build
 
     rule = _named_rule(cfg, args.rule)
-    if not rule.recipients:
-        raise UsageError(f"rule {rule.name} has no recipients")
+    if not rule.recipients and not rule.notify:
+        raise UsageError(f"rule {rule.name} has no recipients and no notify channels")
     app = build(cfg)
     try:
-        where = app.alerts.send_test(rule)
+        outcomes = app.alerts.send_tests(rule)
     finally:
         app.close()
-    _out(f"test email for rule {rule.name} sent to {', '.join(rule.recipients)}: {where}")
-    return EXIT_OK
+    for outcome in outcomes:
+        if outcome.channel == "mail":
+            what = f"test email for rule {rule.name} to {', '.join(rule.recipients)}"
+        else:
+            what = f"test message for rule {rule.name} to {outcome.channel}"
+        _out(f"{'ok    ' if outcome.ok else 'FAILED'} {what}: {outcome.detail}")
+    failed = sum(not o.ok for o in outcomes)
+    _out(f"{len(outcomes) - failed} of {len(outcomes)} route(s) accepted the test")
+    return EXIT_OK if not failed else EXIT_FAILURE
 
 
 def cmd_alerts_backfill(cfg: Config, args) -> int:
@@ -223,7 +232,8 @@ def cmd_alerts_backfill(cfg: Config, args) -> int:
         report = app.alerts.backfill(args.rules or None, limit=args.limit)
     finally:
         app.close()
-    _out(f"backfill: {report.matched} match(es), {report.enqueued} new alert(s), {report.mails} mail(s) sent")
+    _out(f"backfill: {report.matched} match(es), {report.enqueued} new alert(s), {report.mails} mail(s) sent"
+         + (f", {report.messages} channel message(s) sent" if report.messages else ""))
     return EXIT_OK if not report.failed else EXIT_FAILURE
 
 

@@ -108,6 +108,9 @@ class Daemon:
         self.app = await self._build_app()
         if self.app is None:
             return  # stopped while waiting for room
+        # Deliveries on their own threads from here on: indexing never waits for SMTP or a webhook.
+        self.app.deliveries.on_report = lambda report: self.metrics.alerts_sent.inc(report.mails)
+        self.app.deliveries.start()
         jobs.bind(self)
         store = Path(self.cfg.data_dir) / "scheduler.sqlite3"
         self.scheduler = AsyncIOScheduler(
@@ -282,14 +285,19 @@ class Daemon:
         if name in self._quiet_notified:
             return  # one notice per quiet spell
         self._quiet_notified.add(name)
-        try:
-            self.app.alerts.send_notice(
-                f"source {name} has gone quiet",
-                f"mediawatch found no new article from source {name} since {since.isoformat()},\n"
+        subject = f"source {name} has gone quiet"
+        text = (f"mediawatch found no new article from source {name} since {since.isoformat()},\n"
                 f"although it crawls it every {src.schedule.every or src.schedule.cron}.\n"
                 f"Check the site's feeds: `mediawatch sources list` shows the last runs.")
-        except Exception as err:  # a notice must never break the crawl bookkeeping
-            log.error("quiet_notice_failed", source=name, error=str(err))
+
+        def notify() -> None:
+            try:
+                self.app.alerts.send_notice(subject, text)
+            except Exception as err:  # a notice must never break the crawl bookkeeping
+                log.error("quiet_notice_failed", source=name, error=str(err))
+
+        # off the event loop: a slow or dead mail server must not stall the crawls
+        self.loop.run_in_executor(None, notify)
 
     def flush_index(self) -> None:
         try:
@@ -304,12 +312,8 @@ class Daemon:
             self._spool_samples.popleft()
 
     def send_alerts(self) -> None:
-        try:
-            sent = self.app.alerts.send_due()
-            if sent:
-                self.metrics.alerts_sent.inc(sent)
-        except Exception as err:
-            log.error("send_alerts_failed", job="send-alerts", error=str(err))
+        # the delivery lanes send; this tick makes them look for digests whose period just ended
+        self.app.deliveries.wake()
 
     def apply_retention(self) -> None:
         days = self.cfg.index.retention_days
@@ -348,7 +352,8 @@ class Daemon:
         grew = (len(samples) >= 2 and samples[-1][1] > samples[0][1]
                 and samples[-1][0] - samples[0][0] >= SPOOL_WINDOW_S / 2)
         try:
-            failing_deliveries = self.app.alerts.ledger.counts()["failing"]
+            counts = self.app.alerts.ledger.counts()
+            failing_deliveries = counts["failing"] + counts["deliveries_failing"]  # mails and channel messages
         except Exception as err:  # the ledger's own trouble shows as a failing storage elsewhere
             log.warning("health_ledger_unreadable", error=str(err))
             failing_deliveries = 0

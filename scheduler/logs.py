@@ -28,6 +28,9 @@ _QUIET = ("scrapy", "twisted", "elastic_transport", "elasticsearch", "apschedule
 # source, url and status; keep only ours.
 _DUPLICATES = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt",
                "scrapy.core.scraper")
+# Apprise's warnings come back in its notify() result and are logged once, in alerts.channel_failed
+# with the rule, the article and the masked channel. Its level stays: the result is captured from it.
+_KEPT_APART = ("apprise",)
 
 
 def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
@@ -57,6 +60,8 @@ def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in _DUPLICATES:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    for name in _KEPT_APART:
+        logging.getLogger(name).propagate = False
     structlog.configure(
         # filter first: a per-URL debug line below the level costs a level check, not the chain
         processors=[structlog.stdlib.filter_by_level, *_SHARED,

@@ -5,12 +5,20 @@
     scheduler.add_job(engine.send_due, "interval", seconds=30)  # retries and digests -> int mails sent
     engine.update_rules(cfg.rules)                            # config reload (rules_dir is re-read by mtime)
     AlertEngine.test_rule(rule_or_query, backend)             # `mediawatch alerts test RULE` -> list[Hit]
-    engine.send_test(rule)                                    # `mediawatch alerts send-test RULE` -> where
+    engine.send_test(rule)                                    # a test mail to the rule's recipients -> where
+    engine.send_tests(rule)                                   # `mediawatch alerts send-test RULE`: mail + channels
     engine.close()
 
 Rules, matching, the ledger and the mailer are separate modules; this class only wires them. All state
 lives in the ledger, so a new ``AlertEngine`` on the same ``ledger_path`` carries on exactly where the
 last one stopped (pending alerts are retried, sent ones never repeated).
+
+Deliveries go by channel: mail (instant mails and digests) is one, each ``notify`` URL another. Called
+directly, ``on_indexed`` sends what it recorded before returning (one-shot commands, tests). With a
+:class:`~indexer.alerts.worker.DeliveryWorker` attached (the daemon), ``on_indexed`` only records and
+wakes it, and each channel is delivered on its own thread by :meth:`deliver_mail` /
+:meth:`deliver_channel`: indexing never waits for a mail server or a webhook, and a channel that is
+down never delays another. One lock per channel keeps two threads from sending the same row.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -28,6 +37,8 @@ import structlog
 from indexer.article import Article
 from indexer.config import MailConfig
 from indexer.alerts import schedule as sched
+from indexer.alerts.channels import channel_id
+from indexer.alerts.deliveries import ChannelDeliveries, TestOutcome
 from indexer.backends.base import BackendUnavailable
 from indexer.alerts.ledger import AlertRow, DigestRow, Ledger, NewAlert
 from indexer.alerts.mailer import Mailer, Sender, SendError
@@ -63,7 +74,16 @@ class Report:
     failed: int = 0
     digests_sent: int = 0
     mails: int = 0  # messages accepted (an instant alert is one mail, a digest is one mail)
+    messages: int = 0  # channel (notify) messages accepted
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: "Report") -> None:
+        for name in ("matched", "enqueued", "sent", "failed", "digests_sent", "mails", "messages"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
+
+MAIL = "mail"  # the lane of instant mails and digests; the other lanes are channel ids
 
 
 @lru_cache(maxsize=4096)
@@ -86,11 +106,14 @@ class AlertEngine:
         backfill: bool = False,
         use_percolator: bool | None = None,
         clock: Callable[[], float] = time.time,
+        on_pending: Callable[[], None] | None = None,
     ) -> None:
         """``backend``: an ``indexer.backends`` Backend; on Elasticsearch with the percolator module the
         rules are percolated there, otherwise (SQLite, or a cluster without the module) matched
         in-process with identical semantics. ``backfill``: new rule versions also alert on articles
-        indexed before them (``--backfill``). ``use_percolator`` forces (True) or forbids (False) it."""
+        indexed before them (``--backfill``). ``use_percolator`` forces (True) or forbids (False) it.
+        ``on_pending``: called instead of delivering once ``on_indexed`` recorded new alerts (the
+        delivery worker's wake-up)."""
         self.mail = mail
         self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules_dir, rules or ())
         self.backend = backend
@@ -101,8 +124,12 @@ class AlertEngine:
         self.backfill_new_rules = backfill
         self.use_percolator = use_percolator
         self.clock = clock
+        self.on_pending = on_pending
         self.default_tz = mail.timezone or sched.local_zone_name()
         self._lock = threading.RLock()
+        self._lanes: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self.channels = ChannelDeliveries(self.ledger, self.rules, mail, clock=lambda: self.clock(),
+                                          tz=self._tz, terms=_terms, copies=self._copies)
         self._rules_version = -1
         self.last_report = Report()
         self._active: list[ActiveRule] = []
@@ -168,32 +195,43 @@ class AlertEngine:
         report = Report()
         if not batch:
             return report
+        wake = self.on_pending
         with self._lock:
             self._sync_rules()
             now = self.clock()
             matches: list[Match] = self.matcher.match(list(batch), now=now)
             newest = max((a.indexed_at.timestamp() for a in batch if a.indexed_at is not None), default=None)
-            self._record(matches, now, report, fresh=batch)
+            self._record(matches, now, report, fresh=batch, deliver=wake is None)
             if newest is not None:  # after the matches are durable: a crash before this re-matches, harmlessly
                 self.ledger.advance_watermark(newest)
+        if wake is not None and report.enqueued:
+            wake()
         return report
 
-    def _record(self, matches: list[Match], now: float, report: Report, fresh: Sequence[Article] = ()) -> None:
-        """Matches → pending ledger rows (one per rule and story, new ones only) → instant mails sent now."""
+    def _record(self, matches: list[Match], now: float, report: Report, fresh: Sequence[Article] = (),
+                deliver: bool = True) -> None:
+        """Matches → pending ledger rows (one per rule and story, new ones only, with one delivery per
+        notify channel) → with ``deliver``, instant mails and channel messages sent now."""
         report.matched += len(matches)
         items = [
             NewAlert(rule=m.rule.name, article=m.article, mode=m.rule.mode, schedule=self._schedule(m.rule),
-                     query=m.rule.query, recipients=list(m.rule.recipients))
+                     query=m.rule.query, recipients=list(m.rule.recipients),
+                     channels=[channel_id(url) for url in m.rule.notify])
             for m in matches
-            if m.rule.recipients
+            if m.rule.recipients or m.rule.notify
         ]
         if not items:
             return
         new_keys = self.ledger.enqueue(items, now)
         report.enqueued += len(new_keys)
+        if not deliver or not new_keys:
+            return
         instant = [k for k in new_keys if (r := self.rules.get(k[0])) is not None and r.mode == "instant"]
         if instant:
-            self._deliver(self.ledger.due_instant(now, keys=instant), report, fresh)
+            with self._lanes[MAIL]:
+                self._deliver(self.ledger.due_instant(now, keys=instant), report, fresh)
+        for channel in self.ledger.pending_channels():
+            report.add(self.deliver_channel(channel, fresh))
 
     def backfill(self, rules: Iterable[Rule | str] | None = None, backend: Any = None, limit: int = 1000) -> Report:
         """``--backfill``: alert now on what the rules already match in the index (up to ``limit`` newest
@@ -214,13 +252,21 @@ class AlertEngine:
         return report
 
     def send_due(self) -> int:
-        """Retry pending instant alerts whose backoff expired; build and send digests that are due.
-        Returns the number of mails accepted (details in ``self.last_report``)."""
+        """Every channel in turn, in the caller's thread: retry pending mails and channel messages
+        whose backoff expired, build and send digests that are due. Returns the number of mails
+        accepted (details, channel messages included, in ``self.last_report``)."""
+        report = self.deliver_mail()
+        for channel in self.ledger.pending_channels():
+            report.add(self.deliver_channel(channel))
+        self.last_report = report
+        return report.mails
+
+    def deliver_mail(self) -> Report:
+        """The mail lane: due instant mails (retries too), then digests whose period ended."""
         report = Report()
         with self._lock:
             self._sync_rules()
             now = self.clock()
-            self._deliver(self.ledger.due_instant(now, limit=self.mail.max_per_cycle), report)
             now_dt = datetime.fromtimestamp(now, timezone.utc)
             for rule_name, schedule, oldest in self.ledger.unassigned_digest_rules():
                 boundary = sched.last_boundary(schedule, now_dt)
@@ -229,11 +275,28 @@ class AlertEngine:
                 rule = self.rules.get(rule_name)
                 recipients = list(rule.recipients) if rule is not None and rule.recipients else []
                 self.ledger.open_digest(rule_name, sched.digest_key(boundary), boundary.timestamp(), recipients, now)
+        # sending happens outside the engine's lock: matching a new batch never waits for a mail server
+        with self._lanes[MAIL]:
+            self._deliver(self.ledger.due_instant(now, limit=self.mail.max_per_cycle), report)
             digests = self.ledger.due_digests(now)
             if digests:
                 self._deliver_digests(digests, report)
-        self.last_report = report
-        return report.mails
+        return report
+
+    def next_due(self, lane: str) -> float | None:
+        """When the lane has something to retry next (None: nothing pending)."""
+        if lane == MAIL:
+            return self.ledger.next_mail_due()
+        return self.ledger.pending_channels().get(lane)
+
+    def deliver_channel(self, channel: str, fresh: Sequence[Article] = ()) -> Report:
+        """One channel's lane: its due messages, oldest first, with the mail's retries and backoff;
+        ``fresh``, the batch just indexed, for the outlet lists (see ``_copies``)."""
+        report = Report()
+        with self._lanes[channel]:
+            self.rules.refresh()
+            self.channels.deliver(channel, report, fresh)
+        return report
 
     # -- delivery ---------------------------------------------------------------------------------
     def _copies(self, rows: Sequence[AlertRow], fresh: Sequence[Article] = ()) -> dict[str, list[Article]]:
@@ -352,13 +415,7 @@ class AlertEngine:
         ids = backend.ids_indexed_since(datetime.fromtimestamp(since, timezone.utc), limit=limit)
         for i in range(0, len(ids), chunk):
             articles = [a for a in (backend.get(x) for x in ids[i:i + chunk]) if a is not None]
-            r = self.on_indexed(articles)
-            total.matched += r.matched
-            total.enqueued += r.enqueued
-            total.sent += r.sent
-            total.mails += r.mails
-            total.failed += r.failed
-            total.errors += r.errors
+            total.add(self.on_indexed(articles))
         if ids:
             log.info("alerts.catch_up", rematched=len(ids), new_alerts=total.enqueued)
         return total
@@ -398,6 +455,21 @@ class AlertEngine:
         self.mailer.send(msg)
         return self.mailer.where(message_id)
 
+    def send_tests(self, rule: Rule | str) -> list[TestOutcome]:
+        """``mediawatch alerts send-test``: a test mail to the recipients and a test message to every
+        ``notify`` channel of the rule, each tried whatever the others did (nothing is recorded in the
+        ledger). Raises ``ValueError`` if the rule has neither recipients nor channels."""
+        rule = self._resolve(rule)
+        if not rule.recipients and not rule.notify:
+            raise ValueError(f"rule {rule.name!r} has no recipients and no notify channels")
+        out: list[TestOutcome] = []
+        if rule.recipients:
+            try:
+                out.append(TestOutcome(MAIL, True, self.send_test(rule)))
+            except SendError as err:
+                out.append(TestOutcome(MAIL, False, str(err)))
+        return out + self.channels.send_tests(rule)
+
     def send_notice(self, subject: str, text: str) -> str | None:
         """Mail the operators (``mail.operators``) now; None when none are configured. Raises SendError."""
         if not self.mail.operators:
@@ -412,6 +484,7 @@ class AlertEngine:
             "rule_errors": [str(e) for e in self.rules.errors.values()],
             "matcher": type(self.matcher).__name__,
             "mail": self.mailer.mode,
+            "channels": len({channel_id(url) for rule in self.rules.enabled() for url in rule.notify}),
             **self.ledger.counts(),
         }
 

@@ -14,6 +14,8 @@ One SQLite file (WAL, ``synchronous=FULL``), four tables:
                     sent marks all its items sent in the same transaction.
 ``meta``            the matching watermark: the newest ``indexed_at`` handed to the engine, from which
                     ``AlertEngine.catch_up`` re-matches after a crash between indexing and matching.
+``deliveries``      one row per (rule, article_id, channel) for the rule's ``notify`` channels, same life
+                    cycle (see ``ledger_channels``).
 ``rule_versions``   (rule, fingerprint) → ``since``: when this version of the rule was first seen. The
                     matcher only alerts on articles indexed at or after ``since`` (unless backfill), so a new
                     or edited rule does not flood its recipients with the back catalogue.
@@ -31,11 +33,12 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, ChannelLedger, DeliveryRow, insert_deliveries
 from indexer.article import Article
 
 SCHEMA = """
@@ -166,9 +169,10 @@ class NewAlert:
     schedule: str
     query: str
     recipients: list[str]
+    channels: list[str] = field(default_factory=list)  # channel ids of the rule's notify URLs
 
 
-class Ledger:
+class Ledger(ChannelLedger):
     """Thread-safe (one connection behind a lock); every write is its own durable transaction."""
 
     def __init__(self, path: str | Path, domain: str = "mediawatch.local") -> None:
@@ -183,7 +187,7 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._key_alerts_by_story()
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + CHANNEL_SCHEMA)
 
     def _key_alerts_by_story(self) -> None:
         """A ledger written before stories keyed alerts by (rule, article): each article was its own story."""
@@ -272,18 +276,21 @@ class Ledger:
                 if id(art) not in stored:
                     stored[id(art)] = json.dumps(art.to_dict(), ensure_ascii=False)
                 message_id = alert_message_id(item.rule, art.story, self.domain) if item.mode == "instant" else None
+                # a rule that only notifies channels has no mail to send: its row is the match, done
+                state = "pending" if item.recipients else "sent"
                 cur = db.execute(
                     "INSERT OR IGNORE INTO alerts (rule, story_id, article_id, mode, schedule, state, message_id,"
                     " next_attempt_at, matched_at, indexed_at, published_at, query, recipients, article)"
-                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        item.rule, art.story, art.id, item.mode, item.schedule, message_id, now, now,
+                        item.rule, art.story, art.id, item.mode, item.schedule, state, message_id, now, now,
                         _ts(art.indexed_at), _ts(art.published_at), item.query,
                         json.dumps(list(item.recipients)), stored[id(art)],
                     ),
                 )
                 if cur.rowcount:
                     new.append((item.rule, art.story))
+                    insert_deliveries(db, item.rule, art.story, item.channels, now)
         return new
 
     def get(self, rule: str, story_id: str) -> AlertRow | None:
@@ -424,7 +431,7 @@ class Ledger:
             out["digests_pending"] = self._db.execute(
                 "SELECT COUNT(*) FROM digests WHERE state = 'pending'"
             ).fetchone()[0]
-        return out
+        return out | self.delivery_counts()
 
     def rows(self, rule: str | None = None, state: str | None = None) -> list[AlertRow]:
         sql, args = "SELECT * FROM alerts WHERE 1 = 1", []
@@ -453,6 +460,6 @@ def utc(ts: float | None) -> datetime | None:
 
 
 __all__ = [
-    "AlertRow", "DigestRow", "Ledger", "NewAlert", "alert_message_id", "backoff", "digest_message_id",
+    "AlertRow", "DeliveryRow", "DigestRow", "Ledger", "NewAlert", "alert_message_id", "backoff", "digest_message_id",
 ]
 

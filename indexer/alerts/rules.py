@@ -6,6 +6,9 @@ A rule file holds one rule (a mapping; ``name`` defaults to the file's stem), a 
     name: belarus-prisoners
     query: Lukashenko AND (prison OR jail) AND NOT sport
     recipients: [desk@example.org]
+    notify:                     # optional: chat / webhook channels, Apprise URLs (secrets as ${ENV})
+      - mmost://chat.example.org/${MATTERMOST_HOOK}
+      - json://hooks.example.org/mediawatch
     sources: [dw, bbc]          # optional: only these sources
     languages: [en]             # optional: only these languages
     mode: instant               # instant | hourly | daily
@@ -14,7 +17,9 @@ A rule file holds one rule (a mapping; ``name`` defaults to the file's stem), a 
     backfill: false             # true: also alert on matching articles indexed before the rule
 
 Every rule is validated when loaded — the query is parsed by ``indexer.query.parse`` — and a failure
-is a :class:`RuleError` naming the file and the key (``rules.yaml: rules[2].query: …``).
+is a :class:`RuleError` naming the file and the key (``rules.yaml: rules[2].query: …``). In a rule
+file, ``${NAME}`` (or ``${NAME:-default}``) in a ``notify`` URL is read from the environment, as in the
+config file; a dump of a rule (``config check``) shows those URLs with their secrets masked.
 
 :class:`RuleSet` re-reads a file only when its mtime or size changed, so calling ``refresh()`` before
 each batch is cheap and edits are picked up without a restart. A broken edit keeps that file's last
@@ -25,16 +30,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 from datetime import datetime, time as dtime
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 import structlog
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
+from indexer.alerts.channels import check_channel_url, display
 from indexer.config import check_timezone
 from indexer.yamlfile import load_yaml
 
@@ -42,6 +49,9 @@ log = structlog.get_logger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+$")
 RULE_SUFFIXES = (".yaml", ".yml")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+ChannelUrl = Annotated[str, AfterValidator(check_channel_url)]
 
 
 class Rule(BaseModel):
@@ -53,6 +63,7 @@ class Rule(BaseModel):
     sources: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     mode: Literal["instant", "hourly", "daily"] = "instant"
+    notify: list[ChannelUrl] = Field(default_factory=list)  # after mode: its check reads the mode
     daily_at: str = "08:00"
     timezone: str | None = None
     enabled: bool = True
@@ -86,6 +97,17 @@ class Rule(BaseModel):
                 raise ValueError(f"not an email address: {r!r}")
             cleaned.append(r)
         return cleaned
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_instant(cls, notify: list[str], info) -> list[str]:
+        if notify and info.data.get("mode", "instant") != "instant":
+            raise ValueError("notify channels get one message per story: only for mode instant")
+        return notify
+
+    @field_serializer("notify")
+    def _notify_masked(self, notify: list[str]) -> list[str]:
+        return [display(url) for url in notify]
 
     @field_validator("daily_at")
     @classmethod
@@ -169,10 +191,32 @@ def load_rules_file(path: str | Path) -> list[Rule]:
     elif isinstance(data, dict):
         single = dict(data)
         single.setdefault("name", path.stem)
-        return [validate_rule(single, name, "")]
+        return [validate_rule(_with_env(single, name, ""), name, "")]
     else:
         raise RuleError(name, "", "expected a rule mapping, a list of rules or {rules: [...]}")
-    return [validate_rule(item, name, f"{prefix}[{i}]") for i, item in enumerate(items)]
+    return [validate_rule(_with_env(item, name, f"{prefix}[{i}]"), name, f"{prefix}[{i}]")
+            for i, item in enumerate(items)]
+
+
+def _with_env(data: Any, file: str, key: str) -> Any:
+    """``${NAME}`` in the ``notify`` URLs of a rule file, from the environment (the config file's
+    rules were resolved with the rest of that file)."""
+    if not isinstance(data, dict) or not isinstance(data.get("notify"), list):
+        return data
+    out = []
+    for i, url in enumerate(data["notify"]):
+        if isinstance(url, str):
+            def sub(match: re.Match[str], i: int = i) -> str:
+                name, default = match.group(1), match.group(2)
+                if name in os.environ:
+                    return os.environ[name]
+                if default is not None:
+                    return default
+                raise RuleError(file, _key_path(key, ("notify", i)), f"environment variable ${{{name}}} is not set")
+
+            url = _ENV_REF.sub(sub, url)
+        out.append(url)
+    return {**data, "notify": out}
 
 
 class RuleSet:

@@ -1,5 +1,6 @@
 """Fault 1: ``kill -9`` the daemon in the middle of a crawl, restart it: every article of the site
-is indexed exactly once, and every alert is mailed once: none lost, none sent twice."""
+is indexed exactly once, and every alert is mailed once and posted once to the rule's webhook
+channel: none lost, none sent twice."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.faults.conftest import base_config, once
 from tests.harness.faults import frontier_done, index_urls, problems
+from tests.harness.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -21,8 +23,11 @@ def test_kill9_mid_crawl_then_restart_loses_and_repeats_nothing(project, daemons
     site = fixture_site_factory(10)
     site.delay_s = 0.4  # a crawl in flight for several seconds
     data = project.root / "data"
+    hook = WebhookReceiver()
+    hook.up()
+    rule = {**RULE, "notify": [hook.url("json")]}
     # bulk_interval_s at its default (2.0): articles wait in the ingest buffer as they would in production
-    project.write(base_config(project.root, [site.source("fixture", **once())], rules=[RULE], smtp=smtp_server,
+    project.write(base_config(project.root, [site.source("fixture", **once())], rules=[rule], smtp=smtp_server,
                               index={"bulk_interval_s": 2.0}, crawl={"concurrent_requests_per_host": 1}))
     expected = {site.url(a.path) for a in site.articles}
 
@@ -84,3 +89,13 @@ def test_kill9_mid_crawl_then_restart_loses_and_repeats_nothing(project, daemons
         assert len(set(ids)) == 1, f"{url} mailed with different Message-IDs {ids}"
     repeats = sum(len(ids) - 1 for ids in by_article.values())
     assert repeats <= len(kills), f"{repeats} repeated mails for {len(kills)} crashes"
+
+    # The webhook channel: the same, a repeat only with the same idempotency key
+    posted = collections.defaultdict(list)
+    for r in hook.requests:
+        (url,) = [u for u in expected if u in r.text]
+        posted[url].append(r.delivery)
+    hook.close()
+    assert set(posted) == expected, f"never posted: {sorted(expected - set(posted))} (state at each kill: {kills})"
+    assert all(len(set(keys)) == 1 for keys in posted.values()), posted
+    assert sum(len(keys) - 1 for keys in posted.values()) <= len(kills)

@@ -9,6 +9,8 @@ Controls for fault tests:
   message is *not* captured (what a crash or a network cut mid-DATA looks like to the sender);
 * ``fail_next(n, code)`` answers the next ``n`` DATA transactions with a temporary (4xx) or permanent
   (5xx) error instead of accepting them;
+* ``delay_s``: every DATA transaction is answered that many seconds after the body arrived (a slow
+  server; the message is accepted then, if the client is still waiting);
 * optional AUTH (``credentials={"user": "pass"}``) and TLS (``tls="starttls" | "ssl"`` with a
   self-signed certificate whose path is ``ca_file``);
 * ``smtputf8=False``: a server that does not offer SMTPUTF8 (non-ASCII addresses).
@@ -19,6 +21,7 @@ The pytest fixture is ``smtp_server`` (function-scoped): register it from ``test
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
 import email
@@ -100,6 +103,8 @@ class _Handler:
             return "421 connection dropped by test harness"
         if fail is not None:
             return f"{fail} test harness refuses this message"
+        if srv.delay_s:
+            await asyncio.sleep(srv.delay_s)
         captured = Captured(
             mail_from=envelope.mail_from,
             rcpt_tos=list(envelope.rcpt_tos),
@@ -160,6 +165,7 @@ class SmtpServer:
         self.credentials = credentials
         self.messages: list[Captured] = []
         self.data_attempts = 0
+        self.delay_s = 0.0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._drop_remaining = 0

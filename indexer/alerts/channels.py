@@ -1,0 +1,148 @@
+"""Alert channels other than mail: chat and webhook URLs (``notify:`` of a rule), sent through Apprise.
+
+A channel is one Apprise URL (``mmost://``, ``slack://``, ``msteams://``, ``tgram://``, ``discord://``,
+``json://``, ``form://``, …). What the ledger keeps of it is :func:`channel_id`, a hash: a URL often holds
+a token, so it is never stored, logged or printed in clear (:func:`display` masks it the way Apprise does).
+
+:class:`ChannelSender` delivers one message and raises :class:`~indexer.alerts.mailer.SendError` when the
+service did not accept it, like the mail senders, so the engine keeps one retry and backoff policy. Each
+message carries a delivery id, derived from (rule, story, channel) as a mail's Message-ID is; services
+that take extra HTTP headers (json, form, xml, …) get it as ``X-Mediawatch-Delivery`` (what an
+idempotency key is), so a receiver can fold the one repeat a crash between its answer and our ledger
+write may cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from datetime import timezone
+from functools import lru_cache
+from typing import Sequence
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import apprise
+
+from indexer.alerts.mailer import SendError
+from indexer.alerts.render import format_date, safe_link
+from indexer.article import Article
+from indexer.query import Terms, article_snippet, clean_text
+
+DELIVERY_HEADER = "X-Mediawatch-Delivery"
+SNIPPET_WORDS = 40  # a chat message is read at a glance: shorter than the mail's window
+
+
+def channel_id(url: str) -> str:
+    """Stable key of a channel URL in the ledger (the URL itself holds secrets)."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def delivery_id(rule: str, story_id: str, channel: str) -> str:
+    return "mw." + hashlib.sha256(f"delivery\x00{rule}\x00{story_id}\x00{channel}".encode()).hexdigest()[:32]
+
+
+def _asset() -> apprise.AppriseAsset:
+    # memory: Apprise's persistent store would otherwise write caches under the user's home
+    return apprise.AppriseAsset(storage_mode="memory")
+
+
+def _plugin(url: str):
+    return apprise.Apprise.instantiate(url, asset=_asset())
+
+
+@lru_cache(maxsize=1)
+def _known_schemes() -> frozenset[str]:
+    return frozenset(s.lower() for s in apprise.NotificationManager().schemas())
+
+
+def check_channel_url(url: str) -> str:
+    """The URL, stripped, if Apprise can send to it; else ValueError saying why (without the secret parts)."""
+    url = url.strip()
+    scheme, sep, _rest = url.partition("://")
+    if not sep or not scheme:
+        raise ValueError("not a channel URL (expected scheme://…, e.g. json://host/path or mmost://host/token)")
+    if scheme.lower() not in _known_schemes():
+        raise ValueError(f"unknown channel scheme {scheme + '://'!r} (Apprise knows no such service)")
+    if _plugin(url) is None:
+        raise ValueError(f"Apprise cannot use this {scheme}:// URL: a required part is missing or malformed")
+    return url
+
+
+def display(url: str) -> str:
+    """The URL with its secrets masked (Apprise's privacy form), for logs and the CLI."""
+    plugin = _plugin(url)
+    if plugin is None:
+        return url.partition("://")[0] + "://…"
+    return plugin.url(privacy=True).split("?", 1)[0]
+
+
+def _with_header(url: str, name: str, value: str) -> str:
+    """The URL with one more HTTP header, in Apprise's URL syntax (``+Name=value``), before any fragment."""
+    base, hash_, fragment = url.partition("#")
+    glue = "&" if "?" in base else "?"
+    return f"{base}{glue}{quote('+' + name)}={quote(value)}{hash_}{fragment}"
+
+
+def _accepts_headers(plugin) -> bool:
+    return "headers" in getattr(type(plugin), "template_kwargs", {})
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    title: str
+    body: str
+
+
+def story_message(rule: str, article: Article, terms: Terms, tz: ZoneInfo | timezone | None = None,
+                  outlets: Sequence[str] = ()) -> ChannelMessage:
+    """Title, outlet, date, snippet and link of a story, and the outlets that carry it, as plain text."""
+    title = clean_text(article.title) or "(untitled)"
+    link = safe_link(article.url or article.canonical_url)
+    outlet = clean_text(article.source) or "unknown source"
+    lines = [f"{outlet} · {format_date(article.published_at or article.indexed_at, tz)}"]
+    others = [o for o in dict.fromkeys(clean_text(o) for o in outlets) if o]
+    if len(others) > 1:
+        lines.append("Outlets: " + ", ".join(others))
+    snippet = article_snippet(article, terms, max_words=SNIPPET_WORDS).text
+    if snippet:
+        lines += ["", snippet]
+    lines += ["", link or "(no link)", "", f"mediawatch rule {rule}"]
+    return ChannelMessage(title=f"{rule}: {title}", body="\n".join(lines))
+
+
+class ChannelSender:
+    """Sends to one channel URL. A plugin without per-message headers is kept, so its own rate
+    limit (Slack's one message a second) holds across the messages of a burst."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.id = channel_id(url)
+        self.name = display(url)
+        self._lock = threading.Lock()
+        self._shared = None
+
+    def send(self, message: ChannelMessage, delivery: str | None = None) -> None:
+        with self._lock:
+            if self._shared is None:
+                self._shared = _plugin(self.url)
+            plugin = self._shared
+            if plugin is None:
+                raise SendError(f"{self.name}: Apprise cannot use this URL", temporary=False)
+            if delivery and _accepts_headers(plugin):
+                plugin = _plugin(_with_header(self.url, DELIVERY_HEADER, delivery)) or plugin
+            try:
+                result = apprise.Apprise(plugin, asset=_asset()).notify(
+                    body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT)
+            except Exception as err:  # a plugin bug must look like a failed send, never escape the lane
+                raise SendError(f"{self.name}: {type(err).__name__}: {err}") from err
+        if not result:
+            why = "; ".join(clean_text(e.message) for e in result.logs() if e.level in ("WARNING", "ERROR"))
+            raise SendError(f"{self.name}: {why or 'not accepted'}"[:1000])
+
+
+__all__ = [
+    "ChannelMessage", "ChannelSender", "DELIVERY_HEADER", "channel_id", "check_channel_url", "delivery_id",
+    "display", "story_message",
+]

@@ -1,0 +1,131 @@
+"""The channel dimension of the ledger: one ``deliveries`` row per (rule, story, channel).
+
+An alert row (``alerts``, see ``ledger``) is the story's match and its mail; each ``notify`` channel of the rule
+gets a delivery row, written in the same transaction as the alert row, so a match is never recorded
+without its channels. The life cycle is the mail's: ``pending`` before any send, ``sent`` once the
+service answered 2xx, a failure keeps it pending with ``attempts``, ``last_error`` and a backed-off
+``next_attempt_at``. ``dropped`` is for a delivery whose channel was removed from the rule before it went
+out (the URL is not stored, only its hash, so there is nowhere left to send it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from indexer.article import Article
+
+CHANNEL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    rule            TEXT NOT NULL,
+    story_id        TEXT NOT NULL,
+    channel         TEXT NOT NULL,              -- channels.channel_id(url): the URL holds secrets
+    state           TEXT NOT NULL,              -- pending | sent | dropped
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at REAL NOT NULL,
+    sent_at         REAL,
+    PRIMARY KEY (rule, story_id, channel)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, channel, next_attempt_at);
+"""
+
+
+@dataclass
+class DeliveryRow:
+    rule: str
+    story_id: str
+    channel: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    query: str
+    article: Article  # the copy the alert was recorded with
+
+    @property
+    def article_id(self) -> str:
+        return self.article.id
+
+
+def insert_deliveries(db: sqlite3.Connection, rule: str, story_id: str, channels: Sequence[str],
+                      now: float) -> None:
+    """Inside the transaction that wrote the (new) alert row."""
+    db.executemany(
+        "INSERT OR IGNORE INTO deliveries (rule, story_id, channel, state, next_attempt_at)"
+        " VALUES (?, ?, ?, 'pending', ?)",
+        [(rule, story_id, channel, now) for channel in channels],
+    )
+
+
+class ChannelLedger:
+    """Mixed into ``Ledger``: uses its connection, lock and transactions."""
+
+    _lock: AbstractContextManager
+    _db: sqlite3.Connection
+    _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def due_deliveries(self, now: float, channel: str | None = None, limit: int = 500) -> list[DeliveryRow]:
+        """Pending deliveries whose next attempt is due, oldest first (of one channel, or all)."""
+        sql = ("SELECT d.rule, d.story_id, d.channel, d.attempts, d.last_error, d.next_attempt_at,"
+               " a.query, a.article FROM deliveries d JOIN alerts a ON a.rule = d.rule AND a.story_id = d.story_id"
+               " WHERE d.state = 'pending' AND d.next_attempt_at <= ?")
+        args: list = [now]
+        if channel is not None:
+            sql += " AND d.channel = ?"
+            args.append(channel)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY d.next_attempt_at, a.matched_at LIMIT ?", [*args, limit]).fetchall()
+        return [DeliveryRow(rule=r["rule"], story_id=r["story_id"], channel=r["channel"], attempts=r["attempts"],
+                            last_error=r["last_error"], next_attempt_at=r["next_attempt_at"], query=r["query"],
+                            article=Article.from_dict(json.loads(r["article"]))) for r in rows]
+
+    def pending_channels(self) -> dict[str, float]:
+        """Channel → its earliest next attempt, over pending deliveries."""
+        with self._lock:
+            rows = self._db.execute("SELECT channel, MIN(next_attempt_at) AS due FROM deliveries"
+                                    " WHERE state = 'pending' GROUP BY channel").fetchall()
+        return {r["channel"]: r["due"] for r in rows}
+
+    def next_mail_due(self) -> float | None:
+        """The earliest next attempt of a pending instant mail or digest (None: nothing pending)."""
+        with self._lock:
+            a = self._db.execute("SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'"
+                                 " AND mode = 'instant'").fetchone()[0]
+            d = self._db.execute("SELECT MIN(next_attempt_at) FROM digests WHERE state = 'pending'").fetchone()[0]
+        return min((x for x in (a, d) if x is not None), default=None)
+
+    def mark_delivered(self, row: DeliveryRow, now: float, state: str = "sent", note: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = ?"
+                " WHERE rule = ? AND story_id = ? AND channel = ? AND state = 'pending'",
+                (state, now, note, row.rule, row.story_id, row.channel),
+            )
+
+    def mark_delivery_failed(self, row: DeliveryRow, error: str, next_at: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                " WHERE rule = ? AND story_id = ? AND channel = ?",
+                (error[:2000], next_at, row.rule, row.story_id, row.channel),
+            )
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state").fetchall()
+            failing = self._db.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts > 0").fetchone()[0]
+        out = {"deliveries_pending": 0, "deliveries_sent": 0} | {f"deliveries_{r['state']}": r["n"] for r in rows}
+        out["deliveries_failing"] = failing
+        return out
+
+    def deliveries(self, rule: str | None = None) -> list[tuple[str, str, str, str, int]]:
+        """(rule, story_id, channel, state, attempts) of every delivery, for inspection."""
+        sql, args = "SELECT rule, story_id, channel, state, attempts FROM deliveries", []
+        if rule is not None:
+            sql, args = sql + " WHERE rule = ?", [rule]
+        with self._lock:
+            return [tuple(r) for r in self._db.execute(sql + " ORDER BY rule, story_id, channel", args)]
