@@ -134,35 +134,24 @@ def cpu_seconds_tree(root: int | None = None, exclude: Iterable[int] = ()) -> fl
     return total
 
 
-class PeakRss:
-    """Samples the summed RSS of a process tree in a thread; ``peak`` in bytes.
+class TreeSampler:
+    """Calls ``sample()`` every ``interval`` seconds in a thread while the ``with`` block runs
+    (once more on entry), for figures of a process tree the kernel does not add up for us."""
 
-    Summed RSS counts pages that forked workers share more than once: it is an upper bound,
-    the honest figure for "how much RAM does this need" on a box without swap.
-    """
-
-    def __init__(self, root: int | None = None, interval: float = 0.2, exclude: Iterable[int] = ()) -> None:
+    def __init__(self, root: int | None = None, interval: float = 0.2) -> None:
         self.root = root or os.getpid()
         self.interval = interval
-        self.exclude = set(exclude)
-        self.peak = 0
-        self.peak_single = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
 
-    def sample(self) -> int:
-        sizes = [rss_bytes(p) for p in process_tree(self.root, self.exclude)]
-        total = sum(sizes)
-        self.peak = max(self.peak, total)
-        self.peak_single = max([self.peak_single, *sizes])
-        return total
+    def sample(self) -> Any:
+        raise NotImplementedError
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.wait(self.interval):
             self.sample()
-            self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self):
         self.sample()
         self._thread.start()
         return self
@@ -170,6 +159,27 @@ class PeakRss:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class PeakRss(TreeSampler):
+    """Samples the summed RSS of a process tree in a thread; ``peak`` in bytes.
+
+    Summed RSS counts pages that forked workers share more than once: it is an upper bound,
+    the honest figure for "how much RAM does this need" on a box without swap.
+    """
+
+    def __init__(self, root: int | None = None, interval: float = 0.2, exclude: Iterable[int] = ()) -> None:
+        super().__init__(root, interval)
+        self.exclude = set(exclude)
+        self.peak = 0
+        self.peak_single = 0
+
+    def sample(self) -> int:
+        sizes = [rss_bytes(p) for p in process_tree(self.root, self.exclude)]
+        total = sum(sizes)
+        self.peak = max(self.peak, total)
+        self.peak_single = max([self.peak_single, *sizes])
+        return total
 
     @property
     def peak_mb(self) -> float:

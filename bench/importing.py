@@ -25,7 +25,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -74,15 +73,13 @@ def build_warc(out: Path, pages: int) -> Path:
     return write_warc(out, records, extras=False)
 
 
-class TreeCpu:
+class TreeCpu(common.TreeSampler):
     """CPU seconds (user+system) of a process tree, sampled: the extraction workers are not
     waited for by the command, so the kernel's children accounting misses them."""
 
     def __init__(self, root: int, interval: float = 0.2) -> None:
-        self.root, self.interval = root, interval
+        super().__init__(root, interval)
         self.seen: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tree-cpu", daemon=True)
 
     def sample(self) -> None:
         for pid in common.process_tree(self.root):
@@ -93,18 +90,6 @@ class TreeCpu:
                 continue  # ended meanwhile: its last sample stands
             fields = raw[raw.rfind(")") + 2:].split()
             self.seen[pid] = (int(fields[11]) + int(fields[12])) / _TICK
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self) -> "TreeCpu":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
 
     @property
     def seconds(self) -> float:

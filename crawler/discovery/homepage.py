@@ -14,8 +14,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
-from lxml import etree
+from crawler.discovery.links import parse_page
 
 __all__ = ["feed_links", "feed_paths", "per_day", "sitemap_paths", "suggest_name"]
 
@@ -31,16 +30,10 @@ RATE_WINDOW = timedelta(days=7)
 def feed_links(html: str, page_url: str) -> list[str]:
     """The http(s) URLs of ``<link rel="alternate" type="application/rss+xml|atom+xml|...">``,
     in document order, resolved against ``<base href>`` or the page URL."""
-    if not html:
+    parsed = parse_page(html, page_url)
+    if parsed is None:
         return []
-    try:
-        doc = lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
-        return []
-    base = page_url
-    for b in doc.iterfind(".//base[@href]"):
-        base = urljoin(page_url, b.get("href", "").strip())
-        break
+    doc, base = parsed
     found: list[str] = []
     for link in doc.iter("link"):
         rels = (link.get("rel") or "").lower().split()

@@ -29,14 +29,15 @@ NON_HTML_EXTENSIONS = frozenset(
 MAX_LINKS_PER_PAGE = 1000
 
 
-def extract_links(html: str | bytes, page_url: str, *, limit: int = MAX_LINKS_PER_PAGE) -> list[tuple[str, str]]:
-    """Absolute http(s) links of a page (``<base href>`` honoured), in document order, unique."""
+def parse_page(html: str | bytes, page_url: str) -> tuple[lxml.html.HtmlElement, str] | None:
+    """The page's tree and the URL its links resolve against (``<base href>``, else the page's own),
+    or None for an empty or unparsable page."""
     if not html:
-        return []
+        return None
     try:
         doc = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
-        return []
+        return None
     base = page_url
     for b in doc.iterfind(".//base[@href]"):
         try:
@@ -44,6 +45,15 @@ def extract_links(html: str | bytes, page_url: str, *, limit: int = MAX_LINKS_PE
         except ValueError:  # "http://[::1": the page's own URL stays the base
             pass
         break
+    return doc, base
+
+
+def extract_links(html: str | bytes, page_url: str, *, limit: int = MAX_LINKS_PER_PAGE) -> list[tuple[str, str]]:
+    """Absolute http(s) links of a page (``<base href>`` honoured), in document order, unique."""
+    parsed = parse_page(html, page_url)
+    if parsed is None:
+        return []
+    doc, base = parsed
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
     for a in doc.iter("a", "area"):
