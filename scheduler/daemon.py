@@ -200,7 +200,8 @@ class Daemon:
                 log.info("source_unscheduled", source=job.id.split(":", 1)[1])
         every = max(1.0, self.cfg.index.bulk_interval_s)
         self.scheduler.add_job(self.flush_index, "interval", seconds=every, id="flush-index", replace_existing=True)
-        self.scheduler.add_job(self.send_alerts, "interval", seconds=30, id="send-alerts", replace_existing=True)
+        self.scheduler.add_job(self.send_alerts, "interval", seconds=self.cfg.mail.sweep_interval_s, id="send-alerts",
+                               replace_existing=True)
         self.scheduler.add_job(self.reload_if_changed, "interval", seconds=5, id="watch-config", replace_existing=True)
         if self.cfg.index.retention_days:
             self.scheduler.add_job(self.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
