@@ -1,17 +1,19 @@
 """Item pipelines: extraction off the reactor thread, then the sink, then the frontier.
 
-    PageItem --ExtractPipeline--> (article | not an article: links followed, counted)
-             --IngestPipeline --> sink.submit(article) -> frontier.mark_done -> counted new/updated
+    PageItem --ExtractPipeline--> (article | not an article: recorded, a section page's links listed)
+             --IngestPipeline --> sink.submit(article) -> counted new/updated -> frontier.mark_done after a flush
+
+Both talk only to the run's ``Outcomes`` (and the pool), which ``from_crawler`` takes from
+the crawler's settings (``crawler.context``); never to the spider or the engine.
 
 * Extraction (``crawler.extraction.extract``, CPU-bound lxml work) runs in a process pool
   (``crawl.extraction_pool = "process"``, the default, ``extraction_workers`` processes) or
   in one extra thread (``"thread"``: a single thread, because trafilatura's module-level lxml
-  parser is not thread-safe), never on the reactor thread; its wall time is measured per page
-  and summed in the run stats.
+  parser is not thread-safe), never on the reactor thread.
 * The sink (the Ingestor) is called on the reactor/loop thread, the thread that runs
   ``crawl_sources``: ``submit`` should buffer or spool and return quickly.
-* The frontier marks a URL done only after ``submit`` returned; an exception from
-  ``submit`` counts the URL as ``error:ingest`` and leaves it to the next run.
+* The frontier marks a URL done only after a flush that followed its ``submit`` returned; an
+  exception from ``submit`` counts the URL as ``error:ingest`` and leaves it to the next run.
 """
 
 from __future__ import annotations
@@ -21,38 +23,23 @@ import atexit
 import functools
 import multiprocessing
 import threading
-import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
 
+from crawler.context import SourceContext
+from crawler.items import PageItem
+
+if TYPE_CHECKING:
+    from crawler.outcomes import Outcomes
+
 log = structlog.get_logger("crawler.pipelines")
 
-__all__ = ["ExtractPipeline", "IngestPipeline", "PageItem", "extract_page", "get_executor", "shutdown_executors"]
-
-
-@dataclass
-class PageItem:
-    """A fetched page on its way to extraction (article candidates only)."""
-
-    url: str  # the URL as requested (canonical form)
-    canon: str  # its frontier key
-    final_url: str  # after redirects
-    html: str
-    kind: str = "article"  # "article" (from a feed/sitemap) | "page" (a link of a section page)
-    depth: int = 0
-    lastmod: datetime | None = None
-    feed_date: datetime | None = None
-    title_hint: str = ""
-    fetched_at: datetime | None = None
-    previous_hash: str | None = None  # content hash indexed last time (a refetch), else None
-    article: Any = None  # set by ExtractPipeline
-    extract_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["ExtractPipeline", "IngestPipeline", "Offloader", "extract_page", "get_executor", "page_links",
+           "shutdown_executors"]
 
 
 # -- the work done in the pool ------------------------------------------------------------------
@@ -143,7 +130,7 @@ class Offloader:
     Calls are batched while the pool is busy: at most ``workers + 1`` pool calls are in flight,
     and the calls that arrive meanwhile go out together as the next one (up to ``MAX_BATCH``).
     A busy crawl so pays one pickling round trip and one wake-up per batch instead of per page
-    (about half the main process's cost of a page's trip through the pool), and an idle one
+    (most of the main process's share of a page's trip through the pool), and an idle one
     waits for nothing. A broken process pool (a worker killed by a pathological page) is
     replaced, not fatal; as before batching, the calls it held fail with ``BrokenProcessPool``."""
 
@@ -205,86 +192,68 @@ class Offloader:
 
 
 # -- pipelines -----------------------------------------------------------------------------------
-class _Base:
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
+class ExtractPipeline:
+    """PageItem -> Article in the pool; a non-article (its links too, for a section page above
+    max depth) and a failed extraction are recorded in the run's Outcomes."""
+
+    def __init__(self, context: SourceContext) -> None:
+        self.source = context.source.name
+        self.max_depth = context.source.sections.max_depth
+        self.offloader = context.offloader
+        self.outcomes = context.outcomes
 
     @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    @property
-    def spider(self):
-        return self.crawler.spider
-
-
-class ExtractPipeline(_Base):
-    """PageItem -> Article in the pool; a non-article is counted here (and its links followed
-    when it is a section page above max depth)."""
+    def from_crawler(cls, crawler) -> "ExtractPipeline":
+        return cls(SourceContext.of(crawler))
 
     async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
-        spider = self.spider
         if not isinstance(item, PageItem):
             return item
-        want_links = item.kind == "page" and item.depth < spider.max_depth
-        t0 = time.perf_counter()
+        want_links = item.kind == "page" and item.depth < self.max_depth
         try:
-            outcome, value, links = await spider.offloader.run(
-                extract_page, item.html, item.final_url, item.feed_date, item.fetched_at, spider.source.name,
-                want_links,
+            outcome, value, links = await self.offloader.run(
+                extract_page, item.html, item.final_url, item.feed_date, item.fetched_at, self.source, want_links,
             )
         except asyncio.TimeoutError:
-            spider.finish(item.canon, item.url, "error:extract_timeout", "extraction took too long", kind=item.kind)
+            self.outcomes.finish(item.canon, item.canon, "error:extract_timeout", "extraction took too long",
+                                 kind=item.kind)
             return item
         except BrokenProcessPool as err:
-            spider.finish(item.canon, item.url, "error:extract_crash", str(err), kind=item.kind)
+            self.outcomes.finish(item.canon, item.canon, "error:extract_crash", str(err), kind=item.kind)
             return item
         except Exception as err:  # a bug in extraction: count it, keep crawling
-            log.warning("extract_failed", source=spider.source.name, url=item.url, error=repr(err))
-            spider.finish(item.canon, item.url, "error:extract", repr(err)[:200], kind=item.kind)
+            log.warning("extract_failed", source=self.source, url=item.canon, error=repr(err))
+            self.outcomes.finish(item.canon, item.canon, "error:extract", repr(err)[:200], kind=item.kind)
             return item
-        finally:
-            item.extract_s = time.perf_counter() - t0
-            spider.stats_extract(item.extract_s)
         item.html = ""  # the text is in the article now; free the page early
         if outcome == "article":
             if not value.title and item.title_hint:
                 value.title = item.title_hint
             item.article = value
             return item
-        spider.on_not_article(item, value, links)
+        self.outcomes.not_article(item, value, links if want_links else None)
         return item
 
 
-class IngestPipeline(_Base):
+class IngestPipeline:
     """Article -> sink.submit -> counted (new / updated / not_modified); the frontier marks it
-    done once the sink's ``flush`` returned after it (every ``FLUSH_EVERY`` articles and at the
-    end of the run): the Ingestor's ``submit`` only buffers, ``flush`` is what makes it indexed
-    or spooled. A crash before that refetches the article next run; the index keeps one
-    document per canonical URL, so that is a re-index, never a duplicate."""
+    done once the sink's ``flush`` returned after it (every ``Outcomes.FLUSH_EVERY`` articles
+    and at the end of the run): the Ingestor's ``submit`` only buffers, ``flush`` is what makes
+    it indexed or spooled. A crash before that refetches the article next run; the index keeps
+    one document per canonical URL, so that is a re-index, never a duplicate."""
 
-    FLUSH_EVERY = 100
+    def __init__(self, outcomes: Outcomes) -> None:
+        self.outcomes = outcomes
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "IngestPipeline":
+        return cls(SourceContext.of(crawler).outcomes)
 
     async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
-        spider = self.spider
         if not isinstance(item, PageItem) or item.article is None:
             return item
-        article = item.article
-        if item.previous_hash is not None and article.content_hash == item.previous_hash:
-            # refetched because its feed/sitemap date moved, but the text is the same
-            spider.frontier.mark_done(item.canon, url=item.url, source=spider.source.name, kind="article",
-                                      status="not_modified", lastmod=item.lastmod, content_hash=article.content_hash)
-            spider.finish(item.canon, item.url, "not_modified", "content unchanged", kind="article", final=True)
-            return item
-        try:
-            spider.sink.submit(article)
-        except Exception as err:
-            log.error("ingest_failed", source=spider.source.name, url=item.url, error=repr(err))
-            spider.finish(item.canon, item.url, "error:ingest", repr(err)[:200], kind="article")
-            return item
-        status = "updated" if item.previous_hash is not None else "new"
-        spider.pending_marks.append((item, status))
-        spider.finish(item.canon, item.url, status, kind="article", final=True)
-        if len(spider.pending_marks) >= self.FLUSH_EVERY:
-            await spider.commit()
+        if item.previous_hash is not None and item.article.content_hash == item.previous_hash:
+            self.outcomes.unchanged(item)
+        elif self.outcomes.submit(item):
+            await self.outcomes.commit()
         return item

@@ -20,43 +20,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from typing import Any, Callable, Coroutine, Protocol, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 import structlog
 
+from crawler.context import CONTEXT_SETTING, Sink, SourceContext
 from crawler.dns import PinnedResolver
 from crawler.frontier import Frontier, RunAccounting, RunSummary
 from crawler.pipelines import Offloader
 from crawler.settings import REACTOR, scrapy_settings
 from crawler.sources import CrawlSettings, Source
-from indexer.article import Article
 
 log = structlog.get_logger("crawler.runner")
 T = TypeVar("T")
 
-__all__ = ["CrawlRun", "RunSummary", "Sink", "SourceContext", "build_settings", "crawl_sources",
-           "ensure_reactor", "install_asyncio_reactor", "run_blocking", "run_crawl_blocking"]
-
-
-class Sink(Protocol):
-    def submit(self, article: Article) -> None: ...
-
-    def mark(self) -> int: ...
-
-    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool: ...
-
-
-class SourceContext:
-    """What the spider, middlewares and pipelines of one source's crawl share."""
-
-    def __init__(self, source: Source, crawl: CrawlSettings, frontier: Frontier, sink: Sink,
-                 accounting: RunAccounting, offloader: Offloader) -> None:
-        self.source = source
-        self.crawl = crawl
-        self.frontier = frontier
-        self.sink = sink
-        self.accounting = accounting
-        self.offloader = offloader
+__all__ = ["CrawlRun", "RunSummary", "build_settings", "crawl_sources", "ensure_reactor", "install_asyncio_reactor",
+           "run_blocking", "run_crawl_blocking"]
 
 
 def build_settings(crawl: CrawlSettings) -> dict[str, Any]:
@@ -132,12 +111,13 @@ class CrawlRun:
         accounting = RunAccounting(source.name, progress=self.progress)
         bound = log.bind(source=source.name)
         run_id = frontier.begin_run(source.name, accounting.started_at)
-        context = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
-        runner = AsyncCrawlerRunner(self.settings_for(source))
+        settings = self.settings_for(source)
+        settings[CONTEXT_SETTING] = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
+        runner = AsyncCrawlerRunner(settings)
         crawler = runner.create_crawler(SourceSpider)
         bound.info("crawl_started", feeds=len(source.feeds), sitemaps=len(source.sitemaps),
                    sections=len(source.sections.urls))
-        task = runner.crawl(crawler, context=context)
+        task = runner.crawl(crawler)
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:

@@ -53,7 +53,7 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_host,
         # Our callbacks yield at most one item per response (a page's PageItem) and requests,
         # which are scheduled synchronously: Scrapy's default of 100 only meant 100 idle worker
-        # tasks created per response, a tenth of the reactor thread's time.
+        # tasks created per response, all of them work for the reactor thread.
         "CONCURRENT_ITEMS": 1,
         "DOWNLOAD_DELAY": delay,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,

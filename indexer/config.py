@@ -105,7 +105,8 @@ class MailConfig(BaseModel):
 
     `timezone` (IANA name, default: the host's local zone) is where `daily_at` of a rule is read.
     Failed sends are retried with exponential backoff from `retry_initial_s` up to `retry_max_s`
-    between attempts, forever: an alert is never dropped.
+    between attempts, forever: an alert is never dropped; the daemon looks for what is due
+    every `sweep_interval_s`.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -125,4 +126,6 @@ class MailConfig(BaseModel):
     operators: list[str] = Field(default_factory=list)
     retry_initial_s: float = Field(30, gt=0)
     retry_max_s: float = Field(3600, gt=0)
+    # How often the daemon sends what is due: retries whose wait is over, digests whose time came.
+    sweep_interval_s: float = Field(30, gt=0)
     max_per_cycle: int = Field(500, ge=1)

@@ -20,7 +20,6 @@ import structlog
 
 from crawler.sources import parse_duration
 from scheduler import config as config_mod
-from scheduler import jobs
 from scheduler.errors import EXIT_USAGE
 from scheduler.health import Facts, assess
 from scheduler.lock import DataDirBusy, DataDirLock, DataDirUnusable
@@ -89,7 +88,6 @@ class Daemon:
                 self.reactor.stop()
 
     async def _start_services(self) -> None:
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         from scheduler.health import HealthServer, Metrics
@@ -111,11 +109,10 @@ class Daemon:
         # Deliveries on their own threads from here on: indexing never waits for SMTP or a webhook.
         self.app.deliveries.on_report = lambda report: self.metrics.alerts_sent.inc(report.mails)
         self.app.deliveries.start()
-        jobs.bind(self)
-        store = Path(self.cfg.data_dir) / "scheduler.sqlite3"
+        # The jobs are rebuilt from the config at every start (each source crawls at start,
+        # then on its schedule), so APScheduler's default in-memory job store loses nothing.
         self.scheduler = AsyncIOScheduler(
             event_loop=self.loop,
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{store}")},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
             timezone=timezone.utc,
         )
@@ -123,7 +120,6 @@ class Daemon:
         self.loop.run_in_executor(None, self.app.ingestor.prepare)
         self._sync_jobs(first=True)
         self.scheduler.start()
-        self._watchdog = self.loop.create_task(self._keep_scheduler_awake())
         log.info("daemon_started", sources=[s.name for s in self.cfg.sources if s.enabled],
                  rules=len(self.cfg.rules), backend=self.cfg.index.backend, pid=os.getpid())
 
@@ -147,16 +143,6 @@ class Daemon:
             return app
         return None
 
-    async def _keep_scheduler_awake(self) -> None:
-        """APScheduler stops waking up when it could not save a job's next run time (a full
-        disk under the job store); nudge it, so the daemon resumes once there is room again."""
-        while not self._stopping:
-            await asyncio.sleep(15)
-            try:
-                self.scheduler.wakeup()
-            except Exception as err:
-                log.error("scheduler_wakeup_failed", error=str(err))
-
     async def stop(self, reason: str) -> None:
         """Stop scheduling, let running crawls finish (bounded), flush everything, exit 0."""
         if self._stopping:
@@ -167,7 +153,6 @@ class Daemon:
             await self._stop_health()
             self.reactor.stop()
             return
-        self._watchdog.cancel()
         self.scheduler.shutdown(wait=False)
         if self.running:
             _done, pending = await asyncio.wait(list(self.running.values()), timeout=SHUTDOWN_TIMEOUT_S)
@@ -208,7 +193,7 @@ class Daemon:
             # A source crawls as soon as the daemon starts (spread a little), then on its schedule.
             first_run = now + timedelta(seconds=random.uniform(0, min(5, jitter or 0)))
             if existing is None or first:
-                self.scheduler.add_job(jobs.crawl_source, trigger, args=[src.name], id=job_id, name=job_id,
+                self.scheduler.add_job(self.crawl, trigger, args=[src.name], id=job_id, name=job_id,
                                        replace_existing=True, next_run_time=first_run)
             else:
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
@@ -217,11 +202,12 @@ class Daemon:
                 job.remove()
                 log.info("source_unscheduled", source=job.id.split(":", 1)[1])
         every = max(1.0, self.cfg.index.bulk_interval_s)
-        self.scheduler.add_job(jobs.flush_index, "interval", seconds=every, id="flush-index", replace_existing=True)
-        self.scheduler.add_job(jobs.send_alerts, "interval", seconds=30, id="send-alerts", replace_existing=True)
-        self.scheduler.add_job(jobs.watch_config, "interval", seconds=5, id="watch-config", replace_existing=True)
+        self.scheduler.add_job(self.flush_index, "interval", seconds=every, id="flush-index", replace_existing=True)
+        self.scheduler.add_job(self.send_alerts, "interval", seconds=self.cfg.mail.sweep_interval_s, id="send-alerts",
+                               replace_existing=True)
+        self.scheduler.add_job(self.reload_if_changed, "interval", seconds=5, id="watch-config", replace_existing=True)
         if self.cfg.index.retention_days:
-            self.scheduler.add_job(jobs.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
+            self.scheduler.add_job(self.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
                                    next_run_time=now + timedelta(minutes=1))
 
     async def crawl(self, name: str) -> None:

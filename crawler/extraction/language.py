@@ -101,11 +101,6 @@ def _guess(text: str) -> tuple[str, dict[str, int]]:
     return (best if scores[best] >= 3 else ""), scores
 
 
-def detect(text: str) -> str:
-    """Best-guess ISO 639-1 code for ``text``; "" when it is too short to say."""
-    return _guess(text)[0]
-
-
 def language(page: Page, text: str) -> str:
     found = declared(page)
     detected, scores = _guess(text)

@@ -15,7 +15,7 @@ standard + asciifolding when the cluster has ``analysis-common``) for Kibana use
 (``whitespace`` analyzer over OUR tokens, see :mod:`indexer.query`) which our queries use. Keyword fields
 are ``keyword``; the searchable ones also get ``<field>_folded`` (folded whole values). ``effective_at`` =
 published_at or indexed_at. ``*_folded`` stay in ``_source`` and reads leave them out: an ``excludes``
-filter costs Elasticsearch about 20% more CPU per document, and makes it keep a second, unfiltered copy
+filter costs Elasticsearch CPU on every document read, and makes it keep a second, unfiltered copy
 (``_recovery_source``) that took more disk than the folded fields it hides. Capabilities are probed, never
 assumed: the minimal distribution has no analysis-common, no ILM, and answers ``GET /`` with 405.
 """

@@ -94,7 +94,7 @@ def test_daemon_cycles_reload_and_clean_stop(project, fixture_site_factory, smtp
     assert set(urls) == expected
     # Each matching story mailed exactly once: site2 carries its own copy of the seed page, crawled
     # after the seed's mail went out, so it is the same story and no new mail.
-    time.sleep(1)
+    smtp_server.wait_for(2, timeout=10)
     bodies = [m.part("plain") for m in smtp_server.messages]
     matching = [u for u in expected if any(u in b for b in bodies)]
     assert len(smtp_server.messages) == len(matching) == 2

@@ -82,9 +82,9 @@ def test_import_killed_halfway_then_resumed_gives_every_article_once(tmp_path, p
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.e2e.conftest import Project, cli_env
+    from tests.harness.wait import wait_until
 
     warc = tmp_path / "aeb.warc.gz"
     subprocess.run([sys.executable, "-m", "tests.make_warc", str(warc), "--aeb", "182"], check=True,
@@ -103,9 +103,7 @@ def test_import_killed_halfway_then_resumed_gives_every_article_once(tmp_path, p
         [sys.executable, "-m", "scheduler.cli", "--config", str(project.config_path), "import", "--alert", str(warc)],
         cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(),
         start_new_session=True)
-    deadline = time.monotonic() + 120
-    while index_rows(project) < 20 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: index_rows(project) >= 20 or proc.poll() is not None, 120, "20 articles indexed")
     assert proc.poll() is None, "the import ended before it could be killed halfway"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)

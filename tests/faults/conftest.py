@@ -40,7 +40,8 @@ def base_config(root: Path, sources: list[dict], *, rules: list[dict] | None = N
     mail to ``smtp`` (a tests.harness.smtp.SmtpServer) or the outbox, health on any free port."""
     data = root / "data"
     cfg_mail = {"from_addr": "mediawatch@127.0.0.1", "outbox": str(data / "outbox"),
-                "ledger_path": str(data / "alerts.sqlite3"), "retry_initial_s": 1, "retry_max_s": 2}
+                "ledger_path": str(data / "alerts.sqlite3"), "retry_initial_s": 1, "retry_max_s": 2,
+                "sweep_interval_s": 1}
     if smtp is not None:
         cfg_mail["smtp"] = {"host": smtp.host, "port": smtp.port, "tls": "none", "timeout_s": 5}
     cfg_mail.update(mail or {})

@@ -18,13 +18,13 @@ import email.policy
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.faults.conftest import base_config
-from tests.harness.faults import index_urls, integrity, problems
+from tests.harness.faults import alerts_pending, index_urls, integrity, problems
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -50,10 +50,7 @@ def tiny_fs(tmp_path, daemons):
         daemons.close_all()  # nothing may hold the filesystem when it is unmounted
         if mounted:
             _mount(["mount", "-o", "remount,rw", str(data)])
-            for _ in range(20):
-                if _mount(["umount", str(data)]):
-                    break
-                time.sleep(0.25)
+            wait_until(lambda: _mount(["umount", str(data)]), 5, f"umount {data}", poll_s=0.25)
 
 
 def fill(path: Path) -> Path:
@@ -92,8 +89,7 @@ def disk_errors(events: list[dict]) -> list[dict]:
 
 
 def test_data_dir_full_then_read_only_recovers_intact(tiny_fs, project, daemons, fixture_site_factory):
-    """Full while the daemon runs (ENOSPC on every write, its job store included), then read-only
-    (EROFS) when it starts."""
+    """Full while the daemon runs (ENOSPC on every write), then read-only (EROFS) when it starts."""
     if tiny_fs is None:  # no mount here: the same guarantees through the file trick
         return _file_trick_scenario(project, daemons, fixture_site_factory)
     data = tiny_fs
@@ -104,14 +100,13 @@ def test_data_dir_full_then_read_only_recovers_intact(tiny_fs, project, daemons,
     d.wait_for(lambda ev: d.summaries("fixture"), 60, "the first crawl")
 
     def landed(urls: set[str], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if urls <= set(index_urls(data / "index.sqlite3")):
-                return
-            assert d.alive, d.tail()
-            time.sleep(0.3)
-        raise AssertionError(f"{what}: {len(urls - set(index_urls(data / 'index.sqlite3')))} article(s) never "
-                             f"indexed; crawls since: {len(d.summaries('fixture'))}; last events: {d.tail(12)}")
+        def missing() -> set[str]:
+            return urls - set(index_urls(data / "index.sqlite3"))
+
+        wait_until(lambda: not d.alive or not missing(), timeout, poll_s=0.3,
+                   what=lambda: (f"{what}: {len(missing())} article(s) never indexed; crawls since: "
+                                 f"{len(d.summaries('fixture'))}; last events: {d.tail(12)}"))
+        assert d.alive, d.tail()
 
     landed({site.url(a.path) for a in site.articles}, 20, "before any fault")
 
@@ -119,14 +114,21 @@ def test_data_dir_full_then_read_only_recovers_intact(tiny_fs, project, daemons,
     filler = fill(data)
     full_at = len(d.pump())
     site.add_article(), site.add_article()
-    time.sleep(6)  # a few crawl cycles (every 2 s) against a full disk
+
+    def crawls_since_full(ev: list[dict]) -> int:
+        return sum(1 for e in ev[full_at:] if e.get("event") in ("crawl_summary", "crawl_failed", "crawl_crashed")
+                   and e.get("source") == "fixture")
+
+    # a few crawl cycles (every 2 s) against a full disk, and one says so
+    d.wait_for(lambda ev: crawls_since_full(ev) >= 2 and disk_errors(ev[full_at:]), 30,
+               "two crawls against the full disk")
     assert d.alive
     errors = disk_errors(d.pump()[full_at:])
     filler.unlink()
     assert errors, f"no error says the disk is full; events: {d.tail(15)}"
     landed({site.url(a.path) for a in site.articles}, 10, "after the disk had space again")
 
-    time.sleep(1.5)
+    wait_until(lambda: alerts_pending(data / "alerts.sqlite3") == 0, 20, "every alert written")
     assert d.stop() == 0
     check_stores(data)
 
@@ -145,7 +147,7 @@ def test_data_dir_full_then_read_only_recovers_intact(tiny_fs, project, daemons,
     assert code != 0 and len(failed) == 1, ro.tail()
     d = daemons(project)
     landed({site.url(a.path) for a in site.articles}, 20, "after the filesystem was writable again")
-    time.sleep(1.5)
+    wait_until(lambda: alerts_pending(data / "alerts.sqlite3") == 0, 20, "every alert written")
     assert d.stop() == 0
     expected = {site.url(a.path) for a in site.articles}
     urls = index_urls(data / "index.sqlite3")
@@ -178,8 +180,8 @@ def _file_trick_scenario(project, daemons, fixture_site_factory) -> None:
     assert d.alive and health["status"] == "degraded" and health["http"] == 200, health
     assert any(r.startswith("deliveries failing") for r in health["reasons"]), health
     outbox.unlink()
-    # pending alerts are retried by the sweep; a clean stop runs one last sweep
-    time.sleep(1.5)
+    # the sweep retries the pending alerts once their backoff is over
+    wait_until(lambda: alerts_pending(data / "alerts.sqlite3") == 0, 20, "the pending alerts written")
     assert d.stop() == 0
     assert not problems(d.events), problems(d.events)
     expected = {site.url(a.path) for a in site.articles}

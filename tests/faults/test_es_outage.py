@@ -2,8 +2,9 @@
 keeps crawling into its durable spool, drains it when the node is back, and the index holds every
 article exactly once; every alert is mailed once.
 
-The node is stopped for 60 s (plus the time it needs to start again, unreachable too); the site
-answers slowly enough that the crawl goes on through most of the outage."""
+The node stays stopped until the daemon has spooled articles, probed the node three times and
+crawled on (at most OUTAGE_S, plus the time the node needs to start again, unreachable too); the
+site answers slowly enough that the crawl goes on through the outage."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import uuid
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import TcpProxy, es_urls, problems
+from tests.harness.faults import TcpProxy, alerts_pending, es_urls, problems
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -38,17 +40,16 @@ def test_es_node_stopped_mid_crawl_spool_drains_exactly_once(project, daemons, f
     d = daemons(project)
     d.wait_for(lambda ev: d.named("daemon_started"), 60, "daemon_started")
 
-    deadline = time.monotonic() + 60
-    while len(set(site.article_hits())) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(set(site.article_hits())) >= 5 or not d.alive, 60, "five articles fetched")
     assert d.alive, d.tail()
-    stopped_at = time.monotonic()
     try:
         es.stop()
         hits_at_stop = len(set(site.article_hits()))
-        # the crawl goes on during the outage: articles go to the spool; the daemon says it is degraded
-        d.wait_for(lambda ev: d.named("ingest.spooled"), 30, "articles spooled while the node is down")
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))
+        # the crawl goes on during the outage: articles go to the spool, the node is probed on the
+        # configured ladder (1 s, 2 s, then 3 s); the daemon says it is degraded
+        d.wait_for(lambda ev: d.named("ingest.spooled") and len(d.named("ingest.backend_down")) >= 3
+                   and len(set(site.article_hits())) >= hits_at_stop + 3, OUTAGE_S,
+                   "articles crawled and spooled, and the node probed three times, while it is down")
         health = d.health()
         assert health["status"] == "degraded" and health["http"] == 200 and health["spool_depth"] > 0, health
         assert any(r.startswith("index unreachable") for r in health["reasons"]), health
@@ -60,13 +61,11 @@ def test_es_node_stopped_mid_crawl_spool_drains_exactly_once(project, daemons, f
 
     d.wait_for(lambda ev: d.summaries("fixture"), 60, "the crawl's summary")
     d.wait_for(lambda ev: d.named("ingest.replayed"), 90, "the spool replayed")
-    deadline = time.monotonic() + 30
-    while d.health()["spool_depth"] and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: d.health()["spool_depth"] == 0, 30, "the spool drained", poll_s=0.5)
     drained_after = time.monotonic() - back_at
-    assert d.health()["spool_depth"] == 0
     smtp_server.wait_for(len(expected), timeout=45)
-    time.sleep(1)
+    # nothing left pending in the ledger: no further mail can go out, the counts below are final
+    wait_until(lambda: alerts_pending(project.root / "data" / "alerts.sqlite3") == 0, 30, "no alert left pending")
     assert d.stop() == 0
     assert not problems(d.events), problems(d.events)
 
@@ -111,9 +110,7 @@ def test_spool_left_by_a_stopped_daemon_is_replayed_after_restart(project, daemo
         expected = {site.url(a.path) for a in site.articles}
         d = daemons(project)
         d.wait_for(lambda ev: d.named("daemon_started"), 60, "daemon_started")
-        deadline = time.monotonic() + 60
-        while len(set(site.article_hits())) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(set(site.article_hits())) >= 3, 60, "three articles fetched")
         proxy.down()
         d.wait_for(lambda ev: d.summaries("fixture"), 60, "the crawl's summary")
         assert d.stop() == 0
@@ -123,9 +120,10 @@ def test_spool_left_by_a_stopped_daemon_is_replayed_after_restart(project, daemo
         proxy.up()
         d2 = daemons(project)
         d2.wait_for(lambda ev: d2.summaries("fixture"), 60, "the crawl after the restart")
-        deadline = time.monotonic() + 8  # several probe intervals (1 s to 3 s)
-        while d2.health()["spool_depth"] and time.monotonic() < deadline:
-            time.sleep(0.5)
+        # several probe intervals (1 s to 3 s)
+        wait_until(lambda: d2.health()["spool_depth"] == 0, 8, poll_s=0.5,
+                   what=lambda: f"{d2.health()['spool_depth']} article(s) still spooled 8 s after a restart "
+                                f"with the node up")
         depth = d2.health()["spool_depth"]
         urls = es_urls(es_running.url, prefix)
         assert d2.stop() == 0

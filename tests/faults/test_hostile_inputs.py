@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import random
-import time
+import threading
 
 import pytest
 
@@ -53,7 +53,7 @@ def raw_server():
 
 
 def test_hostile_inputs_logged_daemon_up_good_source_unaffected(project, daemons, fixture_site_factory, raw_server,
-                                                                smtp_server):
+                                                                smtp_server, request):
     good = fixture_site_factory(5)
     bad = fixture_site_factory(2, offset=40)
     raw = raw_server
@@ -81,7 +81,9 @@ def test_hostile_inputs_logged_daemon_up_good_source_unaffected(project, daemons
           gzip.compress(b"<html><body>" + b" " * (60 * MB) + b"</body></html>", compresslevel=9))
     raw.routes["/slow.html"] = trickle(b"<html><body>" + b"<p>slow</p>" * 200 + b"</body></html>", every_s=0.2,
                                        bytes_per_tick=4, max_s=8)
-    raw.routes["/silent.html"] = lambda conn: time.sleep(8)  # accepts, never answers
+    silence = threading.Event()
+    request.addfinalizer(silence.set)
+    raw.routes["/silent.html"] = lambda conn: silence.wait(30)  # accepts, never answers
     raw.routes["/endless.html"] = stream_without_length(50 * MB)
     pages = [bad.url(p) for p in ("/p/nested.html", "/p/big.html", "/p/binary.html", "/p/latin1-says-utf8.html",
                                   "/p/bogus-charset.html", "/redirect/loop", "/p/redirect-chain-0",
@@ -131,7 +133,6 @@ def test_hostile_inputs_logged_daemon_up_good_source_unaffected(project, daemons
     d = daemons(project, log_level="debug")
     names = [s["name"] for s in sources]
     d.wait_for(lambda ev: all(d.summaries(n) for n in names), 120, "a summary from every source")
-    time.sleep(1)
     assert d.alive
     health = d.health()
     assert health["status"] == "ok", health

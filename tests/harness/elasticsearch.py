@@ -272,8 +272,8 @@ def main(argv: list[str]) -> int:
         node.start()
         sys.stderr.write(f"elasticsearch {node.version()} on {node.url} (Ctrl-C stops)\n")
         try:
-            while node.proc and node.proc.poll() is None:
-                time.sleep(1)
+            if node.proc is not None:
+                node.proc.wait()
         except KeyboardInterrupt:
             pass
         finally:

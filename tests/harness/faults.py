@@ -75,7 +75,7 @@ class Daemon:
             if got:
                 return got
             if self.proc.poll() is not None:
-                time.sleep(0.2)
+                self._reader.join(5)  # the rest of its stderr: the reader ends at EOF
                 self.pump()
                 got = predicate(self.events)
                 if got:
@@ -178,6 +178,15 @@ def index_urls(path: str | Path) -> list[str]:
 
 def integrity(path: str | Path) -> str:
     return sqlite_rows(path, "PRAGMA integrity_check")[0][0]
+
+
+def alerts_pending(path: str | Path) -> int:
+    """Alerts the ledger still has to send (instant alerts not sent yet); -1 before it exists."""
+    if not Path(path).exists():
+        return -1
+    with contextlib.suppress(sqlite3.OperationalError):
+        return sqlite_rows(path, "SELECT COUNT(*) FROM alerts WHERE state = 'pending' AND mode = 'instant'")[0][0]
+    return -1
 
 
 def frontier_done(path: str | Path) -> set[str]:

@@ -120,7 +120,6 @@ def test_ingest_to_es_to_smtp(es_backend, smtp_server, tmp_path):
         ingestor.submit(a)
     ingestor.flush()
     assert engine.send_due() == 0
-    time.sleep(0.3)
     assert len(smtp_server.messages) == len(expected)
     ingestor.close()
     engine.close()

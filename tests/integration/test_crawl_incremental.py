@@ -4,14 +4,16 @@ the frontier marks a URL done only after the sink accepted it; run summaries are
 
 from __future__ import annotations
 
-import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from crawler.frontier import Frontier
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
+from crawler.urls import canonicalize
 from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site  # noqa: F401
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,14 +90,14 @@ def test_same_etag_answered_304_caught_by_revalidation(fixture_site, tmp_path):
     site.reset_log()
     _, s2 = run(site, cfg)  # within the window: conditional, the server lies with a 304
     assert s2.counts == {"not_modified": 1} and site.article_hits() == []
-    time.sleep(2.1)
+    with Frontier(cfg.state_path) as fr:
+        full = fr.get(canonicalize(site.rss_url)).last_full_fetch
+    wait_until(lambda: datetime.now(timezone.utc) - full >= timedelta(seconds=2), 10, "revalidate_after past")
     site.reset_log()
     sink, s3 = run(site, cfg)  # revalidation due: unconditional GET, same ETag, new body
     assert "if-none-match" not in site.hits("/feeds/rss.xml")[0].headers
     assert sink.paths == [added.path]
     with Frontier(cfg.state_path) as fr:
-        from crawler.urls import canonicalize
-
         assert fr.get(canonicalize(site.rss_url)).etag_unreliable
     added2 = site.add_article()
     site.reset_log()

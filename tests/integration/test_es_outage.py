@@ -14,6 +14,7 @@ from indexer.backends.elasticsearch import ElasticsearchBackend
 from indexer.config import IndexConfig
 from indexer.ingest import Ingestor
 from indexer.spool import Spool
+from tests.harness.wait import wait_until
 
 N = 600
 BASE = datetime(2024, 7, 1, tzinfo=timezone.utc)
@@ -49,32 +50,25 @@ def test_node_down_mid_crawl_every_article_indexed_exactly_once(es_node, tmp_pat
             progress["n"] = i + 1
             if i % 10 == 0:
                 ing.maybe_flush()
-            time.sleep(0.02)
+            time.sleep(0.02)  # a crawl's pace, so that the outage falls in the middle of it
 
     crawler = threading.Thread(target=crawl)
     spooled_during_outage = 0
     try:
         crawler.start()
-        while progress["n"] < 150:
-            time.sleep(0.05)
+        wait_until(lambda: progress["n"] >= 150, 60, "150 articles submitted")
         es_node.stop()  # mid-crawl
         stopped_at = progress["n"]
-        while progress["n"] < stopped_at + 200:
-            time.sleep(0.05)
+        wait_until(lambda: progress["n"] >= stopped_at + 200, 60, "200 articles submitted during the outage")
         ing.maybe_flush()
-        deadline = time.monotonic() + 30
-        while spool.depth() == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        spooled_during_outage = spool.depth()
+        spooled_during_outage = wait_until(spool.depth, 30, "articles spooled during the outage", poll_s=0.1)
         assert spooled_during_outage > 0, "nothing spooled while the node was down"
         es_node.start()
         crawler.join(120)
         assert not crawler.is_alive()
         ing.flush(timeout=60)
-        deadline = time.monotonic() + 60
-        while (spool.depth() or len(landed) < N) and time.monotonic() < deadline:
-            ing.maybe_flush()
-            time.sleep(0.2)
+        wait_until(lambda: ing.maybe_flush() or (not spool.depth() and len(landed) >= N), 60,
+                   "the spool replayed and every article indexed", poll_s=0.2)
         ing.close()
 
         assert spool.depth() == 0

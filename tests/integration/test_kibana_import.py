@@ -39,6 +39,7 @@ class FakeKibana(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = mode
         self.requests: list[dict] = []
+        self.released = threading.Event()  # a "slow" Kibana answers only once the test is over
 
     @property
     def url(self) -> str:
@@ -71,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         mode = self.server.mode
 
         if mode == "slow":
-            time.sleep(2)
+            self.server.released.wait(30)
         if url.path != "/api/saved_objects/_import" and not url.path.endswith("/api/saved_objects/_import"):
             self._reply(404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"})
             return
@@ -148,6 +149,7 @@ def kibana(request):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
+    server.released.set()
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

@@ -16,6 +16,7 @@ from indexer.backends.sqlite import SqliteBackend
 from indexer.config import IndexConfig
 from indexer.ingest import Ingestor
 from indexer.spool import Spool
+from tests.harness.wait import wait_until
 
 BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
@@ -101,14 +102,9 @@ def test_batches_by_size_and_time(tmp_path):
     ing = Ingestor(b, spool, batch_size=3, batch_interval_s=0.2, on_indexed=landed.extend, background=True)
     for i in range(4):
         ing.submit(art(i))
-    deadline = time.monotonic() + 5
-    while len(landed) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(landed) == 3  # size-triggered batch
-    deadline = time.monotonic() + 5
-    while len(landed) < 4 and time.monotonic() < deadline:
-        ing.maybe_flush()
-        time.sleep(0.05)
+    wait_until(lambda: len(landed) >= 3, 5, "the size-triggered batch")
+    assert len(landed) == 3
+    wait_until(lambda: ing.maybe_flush() or len(landed) >= 4, 5, "the 4th article, by age")
     assert [a.url for a in landed] == [art(i).url for i in range(4)]  # the 4th went by age
     ing.close()
     assert b.count() == 4
@@ -137,8 +133,9 @@ def test_outage_spools_then_replays_in_order_exactly_once(tmp_path):
 
     blocker.execute("ROLLBACK")
     blocker.close()
-    time.sleep(0.06)  # past the probe delay
-    ing.submit(art(10))  # new work queues behind the spool, then the spool drains in order
+    # the first probe of the index is due probe_interval_s after the failure; it replays the spool in order
+    wait_until(lambda: ing.maybe_flush() or spool.depth() == 0, 5, "the probe replaying the spool")
+    ing.submit(art(10))  # new work goes out after what was spooled
     ing.flush()
     assert spool.depth() == 0
     assert [a.url for a in landed] == [a.url for a in sent] + [art(10).url]  # in order, each once

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import lxml.html
 import pytest
 
 from crawler.extraction import extract, extract_fields
-from crawler.extraction.language import detect
+from crawler.extraction.language import language
+from crawler.extraction.page import Page
 
 from ._data import aeb_page, fixture_page, traf_page
 
@@ -67,4 +69,5 @@ def test_arabic_page_without_declared_language():
     ("short", ""),
 ])
 def test_detector(text, code):
-    assert detect(text) == code
+    undeclared = Page(lxml.html.fromstring("<html><body><p>x</p></body></html>"), "https://news.example.com/a")
+    assert language(undeclared, text) == code

@@ -1,0 +1,47 @@
+"""`mediawatch sources list` computes each source's next run from its schedule and its last run
+(the daemon's jobs live in memory, so there is no job store to read it from)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tests.e2e.conftest import fast_crawl
+
+
+def row(output: str, name: str) -> list[str]:
+    return next(line for line in output.splitlines() if line.startswith(name + " ")).split()
+
+
+def test_next_run_from_the_schedule(project, fixture_site):
+    data = project.root / "data"
+    project.write({
+        "data_dir": str(data),
+        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool")},
+        "mail": {"outbox": str(data / "outbox"), "ledger_path": str(data / "alerts.sqlite3")},
+        "crawl": fast_crawl(data),
+        "http": {"health_port": None},
+        "sources": [
+            fixture_site.source("every-2h", schedule={"every": "2h"}),
+            fixture_site.source("nightly", schedule={"cron": "30 3 * * *"}),
+            fixture_site.source("never-run", schedule={"every": "15m"}),
+            fixture_site.source("off", enabled=False),
+        ],
+    })
+    assert project.run("crawl", "every-2h").returncode == 0
+
+    result = project.run("sources", "list")
+    assert result.returncode == 0, result.stderr[-2000:]
+    # name, schedule (two words), last run (date, time) or "never", articles, errors, next run
+    crawled = row(result.stdout, "every-2h")
+    last = datetime.fromisoformat(f"{crawled[3]}T{crawled[4]}+00:00")
+    nxt = datetime.fromisoformat(f"{crawled[7]}T{crawled[8]}+00:00")
+    assert nxt - last == timedelta(hours=2)
+    assert int(crawled[5]) == len(fixture_site.articles)
+
+    nightly = row(result.stdout, "nightly")
+    at = datetime.fromisoformat(f"{nightly[-2]}T{nightly[-1]}+00:00")
+    now = datetime.now(timezone.utc)
+    assert (at.hour, at.minute) == (3, 30) and now < at <= now + timedelta(days=1)
+
+    assert row(result.stdout, "never-run")[-3:] == ["at", "daemon", "start"]
+    assert row(result.stdout, "off")[-1] == "-"
