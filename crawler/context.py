@@ -6,27 +6,18 @@ The runner builds a :class:`SourceContext` per source and puts it in that crawle
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from crawler.frontier import Frontier, RunAccounting
-from crawler.outcomes import Outcomes
+from crawler.outcomes import Outcomes, Sink
 from crawler.sources import CrawlSettings, Source
-from indexer.article import Article
 
 if TYPE_CHECKING:
-    from crawler.pipelines import Offloader
+    from crawler.offload import Offloader
 
 __all__ = ["CONTEXT_SETTING", "Sink", "SourceContext"]
 
 CONTEXT_SETTING = "MEDIAWATCH_CONTEXT"
-
-
-class Sink(Protocol):
-    def submit(self, article: Article) -> None: ...
-
-    def mark(self) -> int: ...
-
-    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool: ...
 
 
 class SourceContext:

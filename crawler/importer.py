@@ -25,7 +25,8 @@ import structlog
 
 from crawler.archive import ArchivedPage, BadRecord, archive_files, read_archive
 from crawler.decoding import decode_html
-from crawler.pipelines import extract_page, get_executor
+from crawler.offload import get_executor
+from crawler.pipelines import extract_page
 from crawler.urls import BadURL, canonicalize
 
 log = structlog.get_logger("crawler.importer")

@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 
 from crawler.frontier import Frontier, RunAccounting, is_retryable
 from crawler.items import PageItem
 from crawler.urls import canonicalize
-
-if TYPE_CHECKING:
-    from crawler.context import Sink
+from indexer.article import Article
 
 log = structlog.get_logger("crawler.outcomes")
 
-__all__ = ["Outcomes"]
+__all__ = ["Outcomes", "Sink"]
+
+
+class Sink(Protocol):
+    """Where articles go (the Ingestor): ``submit`` buffers, ``flush(since=mark())`` says whether
+    everything submitted after the mark was stored."""
+
+    def submit(self, article: Article) -> None: ...
+
+    def mark(self) -> int: ...
+
+    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool: ...
 
 
 class Outcomes:

@@ -27,7 +27,7 @@ import structlog
 from crawler.context import CONTEXT_SETTING, Sink, SourceContext
 from crawler.dns import PinnedResolver
 from crawler.frontier import Frontier, RunAccounting, RunSummary
-from crawler.pipelines import Offloader
+from crawler.offload import Offloader
 from crawler.settings import REACTOR, scrapy_settings
 from crawler.sources import CrawlSettings, Source
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from concurrent.futures.process import BrokenProcessPool
 
-from crawler.pipelines import Offloader
+from crawler.offload import Offloader
 
 
 def square(x: int) -> int:
