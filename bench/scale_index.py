@@ -1,0 +1,340 @@
+"""A million articles in one index (issue 20, item 6): ingest rate as the index grows, 20-query p95,
+size on disk per article, and a retention pass timed while ingest goes on.
+
+Articles come from the aeb-dev ground-truth bodies (91 real news pages), varied so that no two are equal:
+paragraphs rotated and one dropped, a per-article token (``vq<hex>``, a word that occurs once in the whole
+index), 100 source names per real host, publication dates spread evenly over the last ``--days`` days and
+ingested oldest first, as a daemon that has run for a year would have written them. They go through the
+real backend (``indexer.backends``) in batches of ``IndexConfig.bulk_size``.
+
+The query set (newest first, 20 hits, as ``mediawatch search`` asks) mixes words found in one dev page
+(rare: about 1% of the index), one article's own token, the most common words, phrases, boolean and prefix
+queries, a source filter and a month's date range. Each query runs once cold and ``--repeat`` times warm;
+the p95 is over the 20 per-query medians, and the cold p95 is printed beside it.
+
+The retention pass deletes what is older than ``--retention-days`` (about 9% of the index with the
+defaults) on the same backend object the ingest thread writes through, as the daemon's retention job
+shares ``app.backend`` with its Ingestor; the ingest rate during the pass and its longest pause are
+printed.
+
+    .venv/bin/python -m bench.scale_index --articles 1000000          # SQLite, then a node it starts
+    .venv/bin/python -m bench.scale_index --articles 50000 --skip-es  # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from indexer.article import Article  # noqa: E402
+from indexer.backends.base import Backend  # noqa: E402
+from indexer.config import IndexConfig  # noqa: E402
+from indexer.query import parse, tokenize  # noqa: E402
+
+from bench import common  # noqa: E402
+
+GROUND_TRUTH = common.AEB_DEV / "ground-truth.json"
+TARGET_INGEST = 1000.0
+TARGET_P95_MS = 200.0
+SOURCES_PER_HOST = 100
+
+
+class Corpus:
+    """The dev pages, and the N-th distinct article made from them."""
+
+    def __init__(self, n: int, days: int, now: datetime) -> None:
+        data = json.loads(GROUND_TRUTH.read_text())
+        self.items = []
+        for key in sorted(data):
+            item = data[key]
+            paras = [p for p in item["articleBody"].split("\n") if p.strip()]
+            host = (urlparse(item["url"]).hostname or "x").removeprefix("www.")
+            self.items.append((item["url"], host, paras))
+        self.n = n
+        self.start = now - timedelta(days=days)
+        self.step = timedelta(days=days) / max(1, n)
+
+    def article(self, i: int, published: datetime | None = None) -> Article:
+        url, host, paras = self.items[i % len(self.items)]
+        rnd = random.Random(i)
+        k = rnd.randrange(len(paras))
+        body = paras[k:] + paras[:k]
+        if len(body) > 2:
+            del body[rnd.randrange(1, len(body))]
+        body[-1] = f"{body[-1]} vq{i:x}"
+        text = "\n".join(body)
+        return Article(
+            url=f"{url}?v={i}", title=f"{paras[0][:100]} ({i})", text=text,
+            description=" ".join(text.split()[:30]), source=f"{host}-{i % SOURCES_PER_HOST}", language="en",
+            authors=[f"Author {i % 500}"], tags=[f"t{i % 20}"],
+            published_at=published or self.start + self.step * i,
+        )
+
+    def batches(self, first: int, last: int, size: int) -> Iterator[list[Article]]:
+        for lo in range(first, last, size):
+            yield [self.article(i) for i in range(lo, min(last, lo + size))]
+
+    def queries(self, n_indexed: int, now: datetime) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(label, query, filters) x 20, from the dev pages' document frequencies."""
+        df: Counter[str] = Counter()
+        for _url, _host, paras in self.items:
+            df.update({t for t in tokenize(" ".join(paras)) if t.isalpha() and len(t) >= 6})
+        rare_all = sorted(t for t, c in df.items() if c == 1)
+        common_words = [t for t, _c in df.most_common(40) if len(t) >= 6][:4]
+        rnd = random.Random(20)
+        rare = rnd.sample([t for t in rare_all if t.isascii()], 2) + rnd.sample([t for t in rare_all if not t.isascii()], 2)
+        # a phrase from the middle of three pages' first paragraphs
+        phrases = []
+        for _url, _host, paras in self.items[3:60:20]:
+            words = [w for w in re.findall(r"[A-Za-z]+", paras[0])]
+            mid = len(words) // 2
+            phrases.append(" ".join(words[mid:mid + 3]))
+        host = self.items[0][1]
+        month_end = now - timedelta(days=60)
+        month = {"since": month_end - timedelta(days=30), "until": month_end}
+        last = max(0, n_indexed - 1)
+        return [
+            *[(f"rare word {w}", w, {}) for w in rare],
+            ("own token (1 article, newest)", f"vq{last:x}", {}),
+            ("own token (1 article, oldest kept)", f"vq{last // 2:x}", {}),
+            *[(f"common word {w}", w, {}) for w in common_words],
+            *[(f'phrase "{p}"', f'"{p}"', {}) for p in phrases],
+            (f"{common_words[0]} AND {rare[0]}", f"{common_words[0]} AND {rare[0]}", {}),
+            (f"({common_words[1]} OR {common_words[2]}) NOT {common_words[3]}",
+             f"({common_words[1]} OR {common_words[2]}) AND NOT {common_words[3]}", {}),
+            (f"prefix {common_words[0][:4]}*", f"{common_words[0][:4]}*", {}),
+            (f"{common_words[0]}, source {host}-7", common_words[0], {"sources": [f"{host}-7"]}),
+            (f"all of source {host}-7", None, {"sources": [f"{host}-7"]}),
+            (f"{common_words[1]}, one month", common_words[1], month),
+            (f'phrase "{phrases[0]}", one month', f'"{phrases[0]}"', month),
+        ]
+
+
+def ingest(backend: Backend, corpus: Corpus, first: int, last: int, batch: int, every: int,
+           deadline: float | None) -> tuple[int, float, list[dict[str, Any]]]:
+    """Index articles first..last-1; a line per ``every`` articles; stop early past ``deadline``.
+
+    Only ``backend.index()`` is timed (wall and this process's CPU): making the articles is the bench's
+    work, not the index's. On a shared machine the CPU figure is the steadier one: 1 / CPU s per article
+    is the rate one free core would give."""
+    windows: list[dict[str, Any]] = []
+    done, total = first, 0.0
+    wall = cpu = 0.0
+    n0 = first
+    for docs in corpus.batches(first, last, batch):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = backend.index(docs)
+        wall += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+        if res.failed or getattr(res, "deferred", None):
+            raise RuntimeError(f"backend refused articles: {res.failed[:1]}")
+        done += len(docs)
+        if done - n0 >= every or done == last:
+            total += wall
+            row = {"at": done, "per_s": round((done - n0) / wall, 1),
+                   "cpu_ms_per_article": round(1000 * cpu / (done - n0), 3)}
+            windows.append(row)
+            print(f"  {backend.name}: {done:>9,} articles, {row['per_s']:>7,.0f} art/s over the last "
+                  f"{done - n0:,} (CPU {row['cpu_ms_per_article']:.2f} ms/article in this process: "
+                  f"{1000 / row['cpu_ms_per_article']:,.0f} art/s per free core), "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+            wall = cpu = 0.0
+            n0 = done
+            if deadline is not None and time.perf_counter() > deadline:
+                print(f"  {backend.name}: time budget reached at {done:,} articles", flush=True)
+                break
+    return done, total, windows
+
+
+def time_queries(backend: Backend, queries, repeat: int) -> dict[str, Any]:
+    rows = []
+    for label, q, filters in queries:
+        node = parse(q) if q else None
+        times = []
+        hits = 0
+        for _ in range(repeat + 1):
+            t0 = time.perf_counter()
+            hits = len(backend.search(node, limit=20, sort="published_at", **filters))
+            times.append(1000 * (time.perf_counter() - t0))
+        rows.append({"query": label, "hits": hits, "cold_ms": round(times[0], 1),
+                     "warm_ms": round(statistics.median(times[1:]), 1)})
+        print(f"    {label[:52]:<52} {hits:>3} hits  cold {times[0]:>8.1f} ms  warm {rows[-1]['warm_ms']:>8.1f} ms",
+              flush=True)
+    return {"queries": rows, "p95_ms": p95([r["warm_ms"] for r in rows]),
+            "p95_cold_ms": p95([r["cold_ms"] for r in rows]), "max_ms": max(r["warm_ms"] for r in rows)}
+
+
+def p95(values: list[float]) -> float:
+    vals = sorted(values)
+    return round(vals[min(len(vals) - 1, int(round(0.95 * len(vals) + 0.5)) - 1)], 1)
+
+
+def retention_under_ingest(backend: Backend, corpus: Corpus, days: int, batch: int, start_id: int,
+                           settle_s: float) -> dict[str, Any]:
+    """Delete older than ``days`` on the backend while another thread keeps indexing fresh articles."""
+    stop = threading.Event()
+    stamps: list[tuple[float, int]] = []
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        i = start_id
+        try:
+            while not stop.is_set():
+                now = datetime.now(timezone.utc)
+                docs = [corpus.article(j, published=now) for j in range(i, i + batch)]
+                backend.index(docs)
+                i += batch
+                stamps.append((time.perf_counter(), len(docs)))
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    thread = threading.Thread(target=writer, name="ingest", daemon=True)
+    thread.start()
+    time.sleep(settle_s)  # a baseline rate before the pass: the writer's own pace, nothing to wait for
+    t0 = time.perf_counter()
+    deleted = backend.delete_older_than(days)
+    t1 = time.perf_counter()
+    time.sleep(settle_s)
+    stop.set()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+    def rate(lo: float, hi: float) -> float | None:
+        n = sum(k for t, k in stamps if lo <= t < hi)
+        return round(n / (hi - lo), 1) if hi > lo else None
+
+    times = [t0 - settle_s] + [t for t, _k in stamps]
+    during = [t for t in times if t0 <= t <= t1 + 1e-9]
+    edges = [t0, *during, t1]
+    longest = max(b - a for a, b in zip(edges, edges[1:]))
+    return {"deleted": deleted, "pass_s": round(t1 - t0, 2), "ingest_before_per_s": rate(t0 - settle_s, t0),
+            "ingest_during_per_s": rate(t0, t1), "ingest_after_per_s": rate(t1, t1 + settle_s),
+            "longest_ingest_pause_s": round(longest, 2), "written": sum(k for _t, k in stamps)}
+
+
+def sqlite_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def es_store_bytes(url: str, index: str) -> int:
+    with urllib.request.urlopen(f"{url}/{index}/_stats/store", timeout=60) as resp:
+        return int(json.load(resp)["_all"]["primaries"]["store"]["size_in_bytes"])
+
+
+def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> dict[str, Any]:
+    backend.init()
+    now = datetime.now(timezone.utc)
+    deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
+    n, elapsed, windows = ingest(backend, corpus, 0, corpus.n, args.batch, args.every, deadline)
+    t0 = time.perf_counter()
+    backend.refresh()
+    elapsed += time.perf_counter() - t0
+    size = size_of()
+    print(f"  {name}: {n:,} articles in {elapsed:,.0f} s ({n / elapsed:,.0f} art/s), "
+          f"{size / 2**30:.2f} GiB on disk, {size / n / 1024:.1f} KiB per article", flush=True)
+    print(f"  {name}: 20 queries, newest first, 20 hits each (cold, then median of {args.repeat} warm):", flush=True)
+    q = time_queries(backend, corpus.queries(n, now), args.repeat)
+    print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
+          flush=True)
+    ret = retention_under_ingest(backend, corpus, args.retention_days, args.live_batch, corpus.n + 1, args.settle)
+    print(f"  {name}: retention pass deleted {ret['deleted']:,} in {ret['pass_s']:.1f} s; ingest "
+          f"{ret['ingest_before_per_s']} art/s before, {ret['ingest_during_per_s']} during, "
+          f"{ret['ingest_after_per_s']} after; longest ingest pause {ret['longest_ingest_pause_s']:.1f} s", flush=True)
+    last = windows[-1]["per_s"] if windows else None
+    return {"system": name, "articles": n, "ingest_s": round(elapsed, 1), "articles_per_s": round(n / elapsed, 1),
+            "last_window_per_s": last,
+            "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None, "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),
+            "query_p95_ms": q["p95_ms"], "query_p95_cold_ms": q["p95_cold_ms"], "query_max_ms": q["max_ms"],
+            **{f"retention_{k}": v for k, v in ret.items()}, "windows": windows, "queries": q["queries"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=IndexConfig().bulk_size, help="articles per index() call")
+    ap.add_argument("--live-batch", type=int, default=200,
+                    help="articles per index() call of the writer during the retention pass (a daemon's "
+                         "Ingestor flushes every 2 s, far below bulk_size at crawl rates)")
+    ap.add_argument("--every", type=int, default=100_000, help="print the ingest rate per this many articles")
+    ap.add_argument("--days", type=int, default=400, help="publication dates spread over this many days")
+    ap.add_argument("--retention-days", type=int, default=365)
+    ap.add_argument("--repeat", type=int, default=3, help="warm runs per query")
+    ap.add_argument("--settle", type=float, default=10.0, help="seconds of ingest measured before/after retention")
+    ap.add_argument("--max-minutes", type=float, default=0, help="stop ingest (per backend) after this long")
+    ap.add_argument("--dir", help="where the SQLite file goes (default: a temp dir, removed)")
+    ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--skip-es", action="store_true")
+    ap.add_argument("--es-heap", default="2g")
+    ap.add_argument("--json", dest="json_out")
+    args = ap.parse_args(argv)
+    common.quiet_logs()
+    common.exit_on_sigterm()
+    started = time.time()
+    corpus = Corpus(args.articles, args.days, datetime.now(timezone.utc))
+    sample = [corpus.article(i) for i in range(0, 2000)]
+    mean_kib = statistics.mean(len(a.text) + len(a.title) + len(a.description) for a in sample) / 1024
+    print(f"{args.articles:,} articles from {len(corpus.items)} dev pages, mean {mean_kib:.1f} KiB of text, "
+          f"batches of {args.batch}, load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = []
+    if not args.skip_sqlite:
+        from indexer.backends.sqlite import SqliteBackend
+
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            path = Path(tmp) / "scale.sqlite3"
+            backend = SqliteBackend(path)
+            try:
+                rows.append(run_backend("sqlite", backend, corpus, args, lambda: sqlite_size(path)))
+            finally:
+                backend.close()
+    if not args.skip_es:
+        from indexer.backends.elasticsearch import ElasticsearchBackend
+
+        node = common.es_node(args.es_heap)
+        try:
+            print(f"  elasticsearch {node.label()} at {node.url}, heap {args.es_heap}", flush=True)
+            cfg = IndexConfig(url=node.url, prefix=f"mwscale-{uuid.uuid4().hex[:6]}", bulk_size=args.batch)
+            backend = ElasticsearchBackend(cfg)
+            try:
+                rows.append(run_backend("elasticsearch", backend, corpus, args,
+                                        lambda: es_store_bytes(node.url, backend.read_alias)))
+            finally:
+                backend.close()
+        finally:
+            node.cleanup()
+    targets = []
+    for row in rows:
+        if row["system"] == "sqlite":
+            targets += [
+                common.target(f"SQLite ingest art/s at {row['articles']:,} (last window)", row["last_window_per_s"],
+                              ">=", TARGET_INGEST),
+                common.target("SQLite 20-query p95 ms", row["query_p95_ms"], "<=", TARGET_P95_MS),
+            ]
+        else:
+            targets.append(common.target("Elasticsearch 20-query p95 ms (beside SQLite's)", row["query_p95_ms"],
+                                         "<=", TARGET_P95_MS))
+    common.emit(common.result("scale_index", rows, targets=targets, params={
+        "articles": args.articles, "batch": args.batch, "days": args.days, "retention_days": args.retention_days,
+        "mean_text_kib": round(mean_kib, 2), "elapsed_s": round(time.time() - started)}), args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,388 @@
+"""Ten thousand sources on 15-minute schedules against the real daemon (issue 20, item 6).
+
+Each source is a host of its own on the loopback network (``127.1.x.y``; a socket is bound on each of
+those addresses, never on anything else) with its own RSS feed. A feed changes slowly: it starts with
+three items a month old (older than the source's ``max_age``: listed, not fetched) and gains one new
+item every ``--change-minutes`` at a phase of its own, whose article page is then fetched once. The
+server answers conditional GETs (ETag / Last-Modified) with 304, as a news site's CDN does.
+
+The daemon runs as ``python -m scheduler.cli --config ... run`` in a subprocess, JSON logs to a file,
+the embedded SQLite index. Measured:
+
+* CPU of the daemon's process tree (extraction workers included) from /proc, averaged over a warm-up
+  (the first cycle: every source crawls within seconds of the start) and over the steady window after it;
+* peak summed RSS of the tree (sampled every second);
+* lateness of each scheduled crawl: its ``crawl_started`` log time minus the run time the scheduler had
+  stored for it (APScheduler's job store, read-only, polled every second), and the scheduled runs that
+  never started (skipped by APScheduler as misfired or still running);
+* politeness from the server's own log: requests per host per 15 minutes, the shortest gap between two
+  requests to one host, the most requests one host had in flight at once.
+
+    .venv/bin/python -m bench.scale_sources                               # 10,000 sources, 15 + 15 minutes
+    .venv/bin/python -m bench.scale_sources --sources 200 --minutes 3 --warmup-minutes 1   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.utils
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import common  # noqa: E402
+
+TARGET_CPU = 15.0  # % of one core
+TARGET_RSS_MB = 1024.0
+TARGET_LATE_P95_S = 60.0
+OLD_ITEM_AGE_S = 30 * 86400
+
+
+def host_address(i: int) -> str:
+    return f"127.1.{i // 250}.{i % 250 + 1}"
+
+
+class FeedServer:
+    """Asyncio HTTP/1.0-style server (one request per connection) on one loopback address per source."""
+
+    def __init__(self, n: int, port: int, change_s: float, started: float) -> None:
+        self.n, self.port, self.change_s, self.started = n, port, change_s, started
+        self.log: list[tuple[float, str, str, int]] = []  # (time, host, path, status)
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.max_in_flight: dict[str, int] = defaultdict(int)
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._thread = threading.Thread(target=self._run, name="feed-server", daemon=True)
+
+    def start(self, timeout: float = 300) -> None:
+        self._thread.start()
+        if not self.ready.wait(timeout) or self.error:
+            raise RuntimeError(f"feed server did not start: {self.error!r}")
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            for i in range(self.n):
+                self._servers.append(self.loop.run_until_complete(
+                    asyncio.start_server(self._handle, host_address(i), self.port, backlog=64)))
+        except BaseException as err:  # reported by start()
+            self.error = err
+            self.ready.set()
+            return
+        self.ready.set()
+        self.loop.run_forever()
+
+    # -- content ---------------------------------------------------------------------------
+    def _items(self, i: int, now: float) -> list[tuple[int, float]]:
+        """(item number, publication time): three old ones, then one per change period since the start."""
+        phase = (i * 7919) % max(1, int(self.change_s))  # spread the hosts' changes over the period
+        new = int((now - self.started - phase) // self.change_s) + 1 if now >= self.started + phase else 0
+        old = [(k, self.started - OLD_ITEM_AGE_S - k * 3600) for k in range(3)]
+        fresh = [(3 + k, self.started + phase + k * self.change_s) for k in range(new)]
+        return (fresh[::-1] + old)[:10]
+
+    def _feed(self, host: str, i: int, now: float) -> tuple[bytes, float]:
+        items = self._items(i, now)
+        last = max(t for _k, t in items)
+        entries = "".join(
+            f"<item><title>Story {k} of source {i}</title><link>http://{host}:{self.port}/a/{k}.html</link>"
+            f"<guid>http://{host}:{self.port}/a/{k}.html</guid>"
+            f"<pubDate>{email.utils.formatdate(t, usegmt=True)}</pubDate></item>"
+            for k, t in items)
+        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Source {i}</title>'
+                f"<link>http://{host}:{self.port}/</link><description>bench</description>"
+                f"<lastBuildDate>{email.utils.formatdate(last, usegmt=True)}</lastBuildDate>"
+                f"{entries}</channel></rss>")
+        return body.encode(), last
+
+    def _article(self, host: str, i: int, k: int) -> bytes:
+        words = " ".join(f"word{(i * 31 + k * 7 + j) % 997}" for j in range(60))
+        paras = "".join(f"<p>Paragraph {j} of story {k} from source {i}: {words}.</p>" for j in range(8))
+        return (f"<!doctype html><html><head><title>Story {k} of source {i}</title>"
+                f'<meta property="og:title" content="Story {k} of source {i}"></head><body>'
+                f"<article><h1>Story {k} of source {i}</h1>{paras}</article></body></html>").encode()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = writer.get_extra_info("sockname")[0]
+        self.in_flight[host] += 1
+        self.max_in_flight[host] = max(self.max_in_flight[host], self.in_flight[host])
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
+            headers = {k.strip().lower(): v.strip() for k, _s, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            status, body, extra = self._answer(host, path, headers)
+            self.log.append((time.time(), host, path, status))
+            head_out = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Modified' if status == 304 else 'Not Found'}",
+                        f"Content-Length: {len(body)}", "Connection: close", *extra]
+            writer.write(("\r\n".join(head_out) + "\r\n\r\n").encode() + body)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self.in_flight[host] -= 1
+            writer.close()
+
+    def _answer(self, host: str, path: str, headers: dict[str, str]) -> tuple[int, bytes, list[str]]:
+        parts = [int(x) for x in host.split(".")[2:]]
+        i = parts[0] * 250 + parts[1] - 1
+        now = time.time()
+        if path == "/robots.txt":
+            return 200, b"User-agent: *\nAllow: /\n", ["Content-Type: text/plain"]
+        if path == "/feed.xml":
+            body, last = self._feed(host, i, now)
+            etag = f'"{i}-{int(last)}"'
+            validators = [f"ETag: {etag}", f"Last-Modified: {email.utils.formatdate(last, usegmt=True)}"]
+            if headers.get("if-none-match") == etag:
+                return 304, b"", validators
+            return 200, body, ["Content-Type: application/rss+xml", *validators]
+        if path.startswith("/a/") and path.endswith(".html"):
+            return 200, self._article(host, i, int(path[3:-5])), ["Content-Type: text/html; charset=utf-8"]
+        return 404, b"not found", ["Content-Type: text/plain"]
+
+
+class JobStoreWatcher:
+    """Polls the daemon's APScheduler job store (read-only) for each job's stored next run time."""
+
+    def __init__(self, path: Path, interval: float = 1.0) -> None:
+        self.path, self.interval = path, interval
+        self.seen: dict[str, list[float]] = defaultdict(list)
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jobstore", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+                try:
+                    rows = db.execute("SELECT id, next_run_time FROM apscheduler_jobs WHERE id LIKE 'crawl:%'").fetchall()
+                finally:
+                    db.close()
+                for job_id, when in rows:
+                    runs = self.seen[job_id[6:]]
+                    if when is not None and (not runs or runs[-1] != when):
+                        runs.append(float(when))
+                self.polls += 1
+            except sqlite3.Error:
+                pass  # not created yet, or locked by a write for longer than the timeout: next poll
+            self._stop.wait(self.interval)
+
+
+def write_config(root: Path, n: int, port: int, every: str, jitter: str) -> Path:
+    config = {
+        "data_dir": str(root / "data"),
+        "log": {"format": "json", "level": "info"},
+        "http": {"health_port": 0},
+        "sources": [{
+            "name": f"s{i:05d}", "feeds": [f"http://{host_address(i)}:{port}/feed.xml"],
+            "schedule": {"every": every, "jitter": jitter}, "allow_private_addresses": True, "max_age": "7d",
+        } for i in range(n)],
+    }
+    path = root / "mediawatch.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def parse_log(path: Path) -> list[dict[str, Any]]:
+    out = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def ts(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    vals = sorted(values)
+    return round(vals[min(len(vals) - 1, max(0, int(round(q * len(vals) + 0.5)) - 1))], 2)
+
+
+def lateness(events: list[dict[str, Any]], seen: dict[str, list[float]], lo: float, hi: float
+             ) -> tuple[list[float], int, int]:
+    """Lateness of the crawls scheduled in [lo, hi); how many of those never started; and how many started."""
+    starts: dict[str, list[float]] = defaultdict(list)
+    for e in events:
+        if e.get("event") == "crawl_started" and e.get("source"):
+            starts[e["source"]].append(ts(e))
+    late, missed, started = [], 0, 0
+    for name, runs in seen.items():
+        times = sorted(starts.get(name, []))
+        for k, when in enumerate(runs):
+            if not lo <= when < hi:
+                continue
+            nxt = runs[k + 1] if k + 1 < len(runs) else float("inf")
+            # the start that belongs to this run: the first one at or after it (a start can precede the
+            # store's poll by a few ms) and before the next scheduled run
+            got = [t for t in times if when - 1.0 <= t < nxt - 1.0]
+            if got:
+                late.append(max(0.0, got[0] - when))
+                started += 1
+            else:
+                missed += 1
+    return late, missed, started
+
+
+def politeness(log: list[tuple[float, str, str, int]], lo: float, hi: float, window_s: float) -> dict[str, Any]:
+    per_host: dict[str, list[float]] = defaultdict(list)
+    for t, host, _path, _status in log:
+        if lo <= t < hi:
+            per_host[host].append(t)
+    gaps = [b - a for times in per_host.values() for a, b in zip(sorted(times), sorted(times)[1:])]
+    per_interval = [len(v) * 900.0 / window_s for v in per_host.values()]
+    return {"hosts_seen": len(per_host), "requests": sum(len(v) for v in per_host.values()),
+            "max_requests_per_host": max((len(v) for v in per_host.values()), default=0),
+            "mean_requests_per_host_per_15min": round(sum(per_interval) / len(per_interval), 2) if per_interval else 0,
+            "min_gap_same_host_s": round(min(gaps), 3) if gaps else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sources", type=int, default=10_000)
+    ap.add_argument("--minutes", type=float, default=15, help="steady window measured after the warm-up")
+    ap.add_argument("--warmup-minutes", type=float, default=15, help="the first cycle, measured apart")
+    ap.add_argument("--every", default="15m")
+    ap.add_argument("--jitter", default="30s")
+    ap.add_argument("--change-minutes", type=float, default=360, help="a feed gains one item this often")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (config, data, daemon log)")
+    ap.add_argument("--json", dest="json_out")
+    args = ap.parse_args(argv)
+    if args.sources > 250 * 250:
+        ap.error("at most 62,500 sources (127.1.0.1 .. 127.1.249.250)")
+    common.exit_on_sigterm()
+    started = time.time()
+    root = Path(tempfile.mkdtemp(prefix="mw-scale-sources-"))
+    port = common.free_port()
+    server = FeedServer(args.sources, port, 60 * args.change_minutes, started)
+    server.start()
+    print(f"{args.sources:,} sources on {host_address(0)} .. {host_address(args.sources - 1)} port {port} "
+          f"(up in {time.time() - started:.0f} s), every {args.every} + jitter {args.jitter}, a feed changes "
+          f"every {args.change_minutes:g} min; load average {os.getloadavg()[0]:.1f}", flush=True)
+    config = write_config(root, args.sources, port, args.every, args.jitter)
+    log_path = root / "daemon.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAWATCH_")}
+    env["PYTHONPATH"] = str(common.REPO)
+    watcher = JobStoreWatcher(root / "data" / "scheduler.sqlite3")
+    with open(log_path, "wb") as log_fh:
+        proc = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "--config", str(config), "run"],
+                                cwd=root, stdout=log_fh, stderr=subprocess.STDOUT, env=env)
+    rss = common.PeakRss(proc.pid, interval=1.0)
+    t_start = time.time()
+    try:
+        watcher.start()
+        rss.__enter__()
+        cpu0 = common.cpu_seconds_tree(proc.pid)
+        deadline = t_start + 60 * args.warmup_minutes
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(5)
+        t_warm, cpu_warm, peak_warm = time.time(), common.cpu_seconds_tree(proc.pid), rss.peak
+        print(f"  warm-up {t_warm - t_start:.0f} s: CPU {100 * (cpu_warm - cpu0) / (t_warm - t_start):.1f} % of a "
+              f"core, peak RSS {peak_warm / 2**20:.0f} MB", flush=True)
+        deadline = t_warm + 60 * args.minutes
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(5)
+        t_end, cpu_end = time.time(), common.cpu_seconds_tree(proc.pid)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited {proc.returncode}; log: {log_path}")
+    finally:
+        rss.__exit__()
+        watcher.stop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        server.stop()
+    events = parse_log(log_path)
+    window = t_end - t_warm
+    late_w, missed_w, started_w = lateness(events, watcher.seen, t_warm, t_end)
+    late_all, missed_all, started_all = lateness(events, watcher.seen, t_start, t_end)
+    polite = politeness(server.log, t_warm, t_end, window)
+    articles = sum(int(e.get("articles", 0) or 0) for e in events
+                   if e.get("event") == "crawl_summary" and ts(e) >= t_warm)
+    errors = sum(1 for e in events if e.get("level") in ("error", "critical") and ts(e) >= t_warm)
+    statuses = defaultdict(int)
+    for t, _h, _p, status in server.log:
+        if t >= t_warm:
+            statuses[status] += 1
+    row = {
+        "system": f"daemon, {args.sources} sources every {args.every}",
+        "sources": args.sources, "window_s": round(window), "warmup_s": round(t_warm - t_start),
+        "cpu_pct_window": round(100 * (cpu_end - cpu_warm) / window, 1),
+        "cpu_pct_warmup": round(100 * (cpu_warm - cpu0) / (t_warm - t_start), 1),
+        "peak_rss_mb": round(rss.peak / 2**20), "peak_rss_warmup_mb": round(peak_warm / 2**20),
+        "late_p50_s": pct(late_w, 0.5), "late_p95_s": pct(late_w, 0.95), "late_max_s": pct(late_w, 1.0),
+        "crawls_started_window": started_w, "runs_missed_window": missed_w,
+        "late_p50_s_all": pct(late_all, 0.5), "late_p95_s_all": pct(late_all, 0.95),
+        "crawls_started_all": started_all, "runs_missed_all": missed_all,
+        "articles_window": articles, "errors_window": errors, "server_status_window": dict(statuses),
+        "max_in_flight_per_host": max(server.max_in_flight.values(), default=0),
+        "jobstore_polls": watcher.polls, **polite,
+    }
+    print(f"  window {window:.0f} s: CPU {row['cpu_pct_window']} % of a core, peak RSS {row['peak_rss_mb']} MB, "
+          f"{started_w:,} crawls started, {missed_w:,} scheduled runs never started, lateness p50 "
+          f"{row['late_p50_s']} s p95 {row['late_p95_s']} s max {row['late_max_s']} s", flush=True)
+    print(f"  whole run (warm-up included): {started_all:,} crawls, {missed_all:,} never started, lateness p50 "
+          f"{row['late_p50_s_all']} s p95 {row['late_p95_s_all']} s", flush=True)
+    print(f"  politeness: {polite['requests']:,} requests to {polite['hosts_seen']:,} hosts in the window "
+          f"({dict(statuses)}), at most {polite['max_requests_per_host']} to one host, "
+          f"{polite['mean_requests_per_host_per_15min']} per host per 15 min, shortest gap on one host "
+          f"{polite['min_gap_same_host_s']} s, at most {row['max_in_flight_per_host']} in flight on one host; "
+          f"{articles} new articles, {errors} error lines", flush=True)
+    targets = [
+        common.target("average CPU % of one core (steady window)", row["cpu_pct_window"], "<=", TARGET_CPU),
+        common.target("peak RSS MB", row["peak_rss_mb"], "<=", TARGET_RSS_MB),
+        common.target("p95 lateness s (steady window)", row["late_p95_s"], "<=", TARGET_LATE_P95_S),
+    ]
+    if args.keep:
+        print(f"  kept {root}", flush=True)
+    else:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+    common.emit(common.result("scale_sources", [row], targets=targets, params={
+        "sources": args.sources, "every": args.every, "jitter": args.jitter, "minutes": args.minutes,
+        "warmup_minutes": args.warmup_minutes, "change_minutes": args.change_minutes,
+        "elapsed_s": round(time.time() - started)}), args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
