@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= mediawatch.yaml
 
-.PHONY: run test install install-test elasticsearch bench clean
+.PHONY: run test install install-test elasticsearch bench bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,6 +38,19 @@ test: install-test elasticsearch
 
 bench: $(VENV)/.installed-bench elasticsearch
 	$(BIN)/python -m bench
+
+# A million articles (SQLite, then Elasticsearch) and 10,000 sources against the real daemon; long
+# (see docs/PERFORMANCE.md, "Scale"), so apart from `make bench`. Smaller: SCALE_ARTICLES=100000 SCALE_SOURCES=1000
+SCALE_ARTICLES ?= 1000000
+SCALE_SOURCES  ?= 10000
+SCALE_MINUTES  ?= 15
+SCALE_OUT      ?= $(HOME)/.cache/mediawatch/bench/results/scale
+bench-scale: install-test elasticsearch
+	mkdir -p $(SCALE_OUT)
+	$(BIN)/python -m bench.scale_index --articles $(SCALE_ARTICLES) --json $(SCALE_OUT)/scale_index.json
+	$(BIN)/python -m bench.scale_sources --sources $(SCALE_SOURCES) --warmup-minutes $(SCALE_MINUTES) \
+		--minutes $(SCALE_MINUTES) --json $(SCALE_OUT)/scale_sources.json
+	$(BIN)/python -m bench.scale_report $(SCALE_OUT)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -393,6 +393,7 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         ".venv/bin/python -m bench.newsplease --pages 3000   # its own venv in ~/.cache/mediawatch/bench",
         ".venv/bin/python -m bench.site --pages 3000 --serve  # just the local news site",
         ".venv/bin/python -m bench.importing --pages 3000 --runs 3   # mediawatch import of WARCs",
+        "make bench-scale                             # 1,000,000 articles and 10,000 sources (see Scale)",
         "```",
         "",
         "Raw results of the last run (JSON per script, logs): `~/.cache/mediawatch/bench/results/`.",
@@ -401,8 +402,9 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
     DOC.write_text("\n".join(parts), encoding="utf-8")
 
 
-# Hand-written sections (before/after records of tuning work) that a regenerated doc keeps.
-KEPT_SECTIONS = ("## Extraction by fold", "## Measured by tests")
+# Sections a regenerated doc keeps: hand-written before/after records of tuning work, and what the long
+# `make bench-scale` run wrote (bench.scale_report).
+KEPT_SECTIONS = ("## Extraction by fold", "## Measured by tests", "## Scale (make bench-scale)")
 
 
 def kept_sections() -> list[str]:
