@@ -113,14 +113,21 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("dir", help="folder with scale_index.json / scale_sources.json")
+    ap.add_argument("dir", help="folder with scale_index*.json / scale_sources*.json")
     ap.add_argument("--note", action="append", default=[], help="a line to add under the run's parameters")
     args = ap.parse_args(argv)
     src = Path(args.dir)
 
     def load(name: str) -> dict[str, Any] | None:
-        path = src / f"{name}.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        """The result of ``name``; several (``name*.json``, e.g. one per backend run apart) as one."""
+        found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(src.glob(f"{name}*.json"))]
+        if not found:
+            return None
+        merged = dict(found[0])
+        for extra in found[1:]:
+            merged["rows"] = merged["rows"] + extra["rows"]
+            merged["targets"] = merged["targets"] + extra["targets"]
+        return merged
 
     section = render(load("scale_index"), load("scale_sources"), args.note)
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
