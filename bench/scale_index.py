@@ -96,7 +96,8 @@ class Corpus:
         for _url, _host, paras in self.items:
             df.update({t for t in tokenize(" ".join(paras)) if t.isalpha() and len(t) >= 6})
         rare_all = sorted(t for t, c in df.items() if c == 1)
-        common_words = [t for t, _c in df.most_common(40) if len(t) >= 6][:4]
+        # ties broken by the word: set order changes with the process's hash seed
+        common_words = [t for t, _c in sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:40]][:4]
         rnd = random.Random(20)
         rare = rnd.sample([t for t in rare_all if t.isascii()], 2) + rnd.sample([t for t in rare_all if not t.isascii()], 2)
         # a phrase from the middle of three pages' first paragraphs

@@ -56,7 +56,7 @@ def _fmt(value: Any) -> str:
 def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: list[str]) -> str:
     parts = [HEADING, ""]
     runs = [p for p in (index, sources) if p]
-    for p in runs:
+    for p in [q for run in runs for q in (run, *run.get("also", []))]:
         m = p.get("machine", {})
         parts.append(f"- **{p['bench']}** {p['date']}: {m.get('nproc')} cores ({m.get('cpu', '?')}), "
                      f"load average at start {', '.join(str(x) for x in m.get('loadavg', []))}; took "
@@ -75,7 +75,7 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
         for r in index["rows"]:
             parts.append(
                 f"| {r['system']} | {r['articles']:,} | {_fmt(r['articles_per_s'])} / {_fmt(r['last_window_per_s'])} "
-                f"| {_fmt(r.get('last_window_cpu_ms_per_article'))} | {r['bytes_per_article'] / 1024:.1f} KiB "
+                f"| {r.get('last_window_cpu_ms_per_article') or '-'} | {r['bytes_per_article'] / 1024:.1f} KiB "
                 f"| {_fmt(r['query_p95_ms'])} / {_fmt(r['query_p95_cold_ms'])} / {_fmt(r['query_max_ms'])} "
                 f"| {r['retention_deleted']:,}, {r['retention_pass_s']}, {_fmt(r['retention_ingest_before_per_s'])} / "
                 f"{_fmt(r['retention_ingest_during_per_s'])} / {_fmt(r['retention_ingest_after_per_s'])}, "
@@ -98,7 +98,7 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
     if sources:
         r = sources["rows"][0]
         parts += [
-            f"Sources: {r['sources']:,} feeds, warm-up {r['warmup_s']} s (the first cycle) then a window of "
+            f"Sources: {r['sources']:,} feeds, a warm-up of {r['warmup_s']} s (measured apart) then a window of "
             f"{r['window_s']} s. Window: CPU {r['cpu_pct_window']} % of a core (warm-up {r['cpu_pct_warmup']} %), "
             f"peak RSS {r['peak_rss_mb']} MB, {r['crawls_started_window']:,} crawls started and "
             f"{r['runs_missed_window']:,} scheduled runs never started, lateness p50 {r['late_p50_s']} s, p95 "
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(src.glob(f"{name}*.json"))]
         if not found:
             return None
-        merged = dict(found[0])
+        merged = dict(found[0], also=found[1:])
         for extra in found[1:]:
             merged["rows"] = merged["rows"] + extra["rows"]
             merged["targets"] = merged["targets"] + extra["targets"]
