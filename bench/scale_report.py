@@ -103,7 +103,10 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
             f"peak RSS {r['peak_rss_mb']} MB, {r['crawls_started_window']:,} crawls started and "
             f"{r['runs_missed_window']:,} scheduled runs never started, lateness p50 {r['late_p50_s']} s, p95 "
             f"{r['late_p95_s']} s, max {r['late_max_s']} s (whole run: p50 {r['late_p50_s_all']} s, p95 "
-            f"{r['late_p95_s_all']} s, {r['runs_missed_all']:,} never started). Politeness (server log, window): "
+            f"{r['late_p95_s_all']} s, {r['runs_missed_all']:,} never started)"
+            + (f"; feed requests p50 {r['fetch_late_p50_s']} s, p95 {r['fetch_late_p95_s']} s after their run time, "
+               f"{r['runs_unfetched_window']:,} runs without one" if "fetch_late_p95_s" in r else "")
+            + ". Politeness (server log, window): "
             f"{r['requests']:,} requests to {r['hosts_seen']:,} hosts, answers {r['server_status_window']}, at most "
             f"{r['max_requests_per_host']} to one host, {r['mean_requests_per_host_per_15min']} per host per 15 "
             f"min, shortest gap on one host {r['min_gap_same_host_s']} s, at most {r['max_in_flight_per_host']} "

@@ -14,7 +14,8 @@ the embedded SQLite index. Measured:
 * peak summed RSS of the tree (sampled every second);
 * lateness of each scheduled crawl: its ``crawl_started`` log time minus the run time the scheduler had
   stored for it (APScheduler's job store, read-only, polled every second), and the scheduled runs that
-  never started (skipped by APScheduler as misfired or still running);
+  never started (skipped by APScheduler as misfired or still running); also the lateness of its feed
+  request as the server saw it, which a herd of crawls on one event loop can delay well past the start;
 * politeness from the server's own log: requests per host per 15 minutes, the shortest gap between two
   requests to one host, the most requests one host had in flight at once.
 
@@ -258,6 +259,29 @@ def lateness(events: list[dict[str, Any]], seen: dict[str, list[float]], lo: flo
     return late, missed, started
 
 
+def fetch_lateness(log: list[tuple[float, str, str, int]], seen: dict[str, list[float]], lo: float, hi: float
+                   ) -> tuple[list[float], int]:
+    """Scheduled run -> its feed request at the server: a crawl can log ``crawl_started`` long before its
+    requests go out (a herd of crawls on one event loop), so this is the lateness a site sees."""
+    feeds: dict[str, list[float]] = defaultdict(list)
+    for t, host, path, _status in log:
+        if path == "/feed.xml":
+            feeds[host].append(t)
+    late, unfetched = [], 0
+    for name, runs in seen.items():
+        times = sorted(feeds.get(host_address(int(name[1:])), []))
+        for k, when in enumerate(runs):
+            if not lo <= when < hi:
+                continue
+            nxt = runs[k + 1] if k + 1 < len(runs) else float("inf")
+            got = [t for t in times if when - 1.0 <= t < nxt - 1.0]
+            if got:
+                late.append(max(0.0, got[0] - when))
+            else:
+                unfetched += 1
+    return late, unfetched
+
+
 def politeness(log: list[tuple[float, str, str, int]], lo: float, hi: float, window_s: float) -> dict[str, Any]:
     per_host: dict[str, list[float]] = defaultdict(list)
     for t, host, _path, _status in log:
@@ -334,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     window = t_end - t_warm
     late_w, missed_w, started_w = lateness(events, watcher.seen, t_warm, t_end)
     late_all, missed_all, started_all = lateness(events, watcher.seen, t_start, t_end)
+    fetch_w, unfetched_w = fetch_lateness(server.log, watcher.seen, t_warm, t_end)
     polite = politeness(server.log, t_warm, t_end, window)
     articles = sum(int(e.get("articles", 0) or 0) for e in events
                    if e.get("event") == "crawl_summary" and ts(e) >= t_warm)
@@ -349,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_pct_warmup": round(100 * (cpu_warm - cpu0) / (t_warm - t_start), 1),
         "peak_rss_mb": round(rss.peak / 2**20), "peak_rss_warmup_mb": round(peak_warm / 2**20),
         "late_p50_s": pct(late_w, 0.5), "late_p95_s": pct(late_w, 0.95), "late_max_s": pct(late_w, 1.0),
+        "fetch_late_p50_s": pct(fetch_w, 0.5), "fetch_late_p95_s": pct(fetch_w, 0.95),
+        "runs_unfetched_window": unfetched_w,
         "crawls_started_window": started_w, "runs_missed_window": missed_w,
         "late_p50_s_all": pct(late_all, 0.5), "late_p95_s_all": pct(late_all, 0.95),
         "crawls_started_all": started_all, "runs_missed_all": missed_all,
@@ -359,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  window {window:.0f} s: CPU {row['cpu_pct_window']} % of a core, peak RSS {row['peak_rss_mb']} MB, "
           f"{started_w:,} crawls started, {missed_w:,} scheduled runs never started, lateness p50 "
           f"{row['late_p50_s']} s p95 {row['late_p95_s']} s max {row['late_max_s']} s", flush=True)
+    print(f"  feed requests at the server for the runs scheduled in the window: lateness p50 "
+          f"{row['fetch_late_p50_s']} s p95 {row['fetch_late_p95_s']} s, {unfetched_w:,} runs without a feed "
+          f"request (up to the daemon's stop)", flush=True)
     print(f"  whole run (warm-up included): {started_all:,} crawls, {missed_all:,} never started, lateness p50 "
           f"{row['late_p50_s_all']} s p95 {row['late_p95_s_all']} s", flush=True)
     print(f"  politeness: {polite['requests']:,} requests to {polite['hosts_seen']:,} hosts in the window "
@@ -369,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = [
         common.target("average CPU % of one core (steady window)", row["cpu_pct_window"], "<=", TARGET_CPU),
         common.target("peak RSS MB", row["peak_rss_mb"], "<=", TARGET_RSS_MB),
-        common.target("p95 lateness s (steady window)", row["late_p95_s"], "<=", TARGET_LATE_P95_S),
+        common.target("p95 lateness s (steady window, crawl_started)", row["late_p95_s"], "<=", TARGET_LATE_P95_S),
+        common.target("p95 lateness s (steady window, feed request)", row["fetch_late_p95_s"], "<=", TARGET_LATE_P95_S),
     ]
     if args.keep:
         print(f"  kept {root}", flush=True)
