@@ -99,7 +99,7 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
         r = sources["rows"][0]
         parts += [
             f"Sources: {r['sources']:,} feeds, a warm-up of {r['warmup_s']} s (measured apart) then a window of "
-            f"{r['window_s']} s. Window: CPU {r['cpu_pct_window']} % of a core (warm-up {r['cpu_pct_warmup']} %), "
+            f"{r['window_s']} s (run times from the {r.get('lateness_basis', 'job store')}). Window: CPU {r['cpu_pct_window']} % of a core (warm-up {r['cpu_pct_warmup']} %), "
             f"peak RSS {r['peak_rss_mb']} MB, {r['crawls_started_window']:,} crawls started and "
             f"{r['runs_missed_window']:,} scheduled runs never started, lateness p50 {r['late_p50_s']} s, p95 "
             f"{r['late_p95_s']} s, max {r['late_max_s']} s (whole run: p50 {r['late_p50_s_all']} s, p95 "
