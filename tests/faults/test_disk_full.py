@@ -38,19 +38,19 @@ def small_filesystem(where: Path, size: str = "4m"):
 def fill(fs: Path) -> Path:
     """Write until the filesystem says ENOSPC; return the filler, to delete for room."""
     filler = fs / f"filler-{uuid.uuid4().hex}"
-    with open(filler, "wb") as fh:
+    # Unbuffered: a buffered file keeps what a failed write could not store and raises ENOSPC
+    # again when it is closed.
+    with open(filler, "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
                 os.fsync(fh.fileno())
         except OSError as err:
             assert err.errno == errno.ENOSPC
     # the last partial block too
-    with contextlib.suppress(OSError), open(filler, "ab") as fh:
+    with contextlib.suppress(OSError), open(filler, "ab", buffering=0) as fh:
         while True:
             fh.write(b"\0")
-            fh.flush()
     return filler
 
 
