@@ -1,0 +1,77 @@
+"""The coverage chart: articles per day stacked by source, as shapes a template draws in SVG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+WIDTH, HEIGHT, AXIS = 760, 180, 20
+MAX_DAYS = 400  # a longer span is cut to its latest days: bars thinner than a pixel say nothing
+PALETTE = ("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00",
+           "#b82e2e", "#316395")
+
+
+@dataclass(frozen=True)
+class Bar:
+    source: str
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float
+    color: str
+
+
+@dataclass(frozen=True)
+class DayGroup:
+    day: str
+    total: int
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    days: list[DayGroup]
+    legend: list[tuple[str, str]]  # (source, color)
+    peak: int
+
+
+def build(counts: dict[tuple[str, str], int]) -> Chart:
+    """One group per day from the first to the last day with a match (empty days kept, so gaps show)."""
+    if not counts:
+        return Chart(WIDTH, HEIGHT, [], [], 0)
+    first = date.fromisoformat(min(d for d, _ in counts))
+    last = date.fromisoformat(max(d for d, _ in counts))
+    first = max(first, last - timedelta(days=MAX_DAYS - 1))
+    days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    sources = sorted({s for _, s in counts})
+    colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources)}
+    totals = {d: sum(n for (day, _), n in counts.items() if day == d) for d in days}
+    peak = max(totals.values()) or 1
+    slot = WIDTH / len(days)
+    width = max(slot * 0.8, 1.0)
+    scale = (HEIGHT - AXIS) / peak
+    groups = []
+    for i, day in enumerate(days):
+        y = HEIGHT - AXIS
+        bars = []
+        for src in sources:
+            n = counts.get((day, src), 0)
+            if not n:
+                continue
+            h = n * scale
+            y -= h
+            bars.append(Bar(src, n, round(i * slot + (slot - width) / 2, 2), round(y, 2), round(width, 2),
+                            round(h, 2), colors[src]))
+        groups.append(DayGroup(day, totals[day], bars))
+    return Chart(WIDTH, HEIGHT, groups, [(s, colors[s]) for s in sources], peak)
+
+
+def sparkline(counts: dict[str, int], days: list[str], width: int = 120, height: int = 24) -> str:
+    """SVG polyline points for a small per-day series (the sources table)."""
+    peak = max([counts.get(d, 0) for d in days] + [1])
+    step = width / max(len(days) - 1, 1)
+    return " ".join(f"{i * step:.1f},{height - counts.get(d, 0) * (height - 2) / peak - 1:.1f}"
+                    for i, d in enumerate(days))
