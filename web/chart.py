@@ -51,7 +51,7 @@ def build(counts: dict[tuple[str, str], int]) -> Chart:
     totals = {d: sum(n for (day, _), n in counts.items() if day == d) for d in days}
     peak = max(totals.values()) or 1
     slot = WIDTH / len(days)
-    width = max(slot * 0.8, 1.0)
+    width = min(max(slot * 0.8, 1.0), 40.0)  # one lone day is a bar, not a wall
     scale = (HEIGHT - AXIS) / peak
     groups = []
     for i, day in enumerate(days):
