@@ -164,6 +164,9 @@ async def rule_submit(request: Request) -> Response:
         context["error"] = error
         return render(request, "rule_form.html", context, status=400)
     if form.get("action") == "save":
+        # The rule starts when it is saved, not when the daemon's next batch first sees the file: an
+        # article indexed in between is news to it too.
+        data["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         await run_in_threadpool(_write_rule, services, rule, data)
         return RedirectResponse(f"/rules?saved={rule.name}", 303)
     try:

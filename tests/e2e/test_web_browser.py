@@ -20,14 +20,10 @@ import feedparser
 import pytest
 import yaml
 
+from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
 from tests.e2e.conftest import Project, fast_crawl
 from tests.harness.sites import FixtureSite
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 HOSTILE = '<script>alert("xss")</script> "onerror=alert(2) <img src=x onerror=alert(3)>'
 WORD = "harbourmaster"
 
@@ -115,27 +111,6 @@ def served(request, tmp_path_factory):
         except Exception:
             proc.kill()
         site.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page that records dialogs, console errors and uncaught page errors."""
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.troubles = []
-    pg.on("dialog", lambda d: (pg.troubles.append(f"dialog: {d.message}"), d.dismiss()))
-    pg.on("console", lambda m: m.type == "error" and pg.troubles.append(f"console: {m.text}"))
-    pg.on("pageerror", lambda e: pg.troubles.append(f"pageerror: {e}"))
-    yield pg
-    context.close()
 
 
 def test_search_shows_the_right_results(served, page):
