@@ -1,12 +1,13 @@
-"""The coverage chart: articles per day stacked by source, as shapes a template draws in SVG."""
+"""The coverage chart: articles per day (or hour) stacked by source, as shapes a template draws in SVG."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 WIDTH, HEIGHT, AXIS = 760, 180, 20
-MAX_DAYS = 400  # a longer span is cut to its latest days: bars thinner than a pixel say nothing
+MAX_BUCKETS = 400  # a longer span is cut to its latest buckets: bars thinner than a pixel say nothing
+SHORT_RANGE = timedelta(days=3)  # a chosen range this short is drawn per hour
 PALETTE = ("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00",
            "#b82e2e", "#316395")
 
@@ -24,7 +25,7 @@ class Bar:
 
 @dataclass(frozen=True)
 class DayGroup:
-    day: str
+    day: str  # YYYY-MM-DD, or YYYY-MM-DDTHH per hour
     total: int
     bars: list[Bar]
 
@@ -36,16 +37,19 @@ class Chart:
     days: list[DayGroup]
     legend: list[tuple[str, str]]  # (source, color)
     peak: int
+    hourly: bool = False
 
 
-def build(counts: dict[tuple[str, str], int]) -> Chart:
-    """One group per day from the first to the last day with a match (empty days kept, so gaps show)."""
+def build(counts: dict[tuple[str, str], int], hourly: bool = False) -> Chart:
+    """One group per day (or hour) from the first to the last with a match (empty ones kept, so gaps show)."""
     if not counts:
-        return Chart(WIDTH, HEIGHT, [], [], 0)
-    first = date.fromisoformat(min(d for d, _ in counts))
-    last = date.fromisoformat(max(d for d, _ in counts))
-    first = max(first, last - timedelta(days=MAX_DAYS - 1))
-    days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+        return Chart(WIDTH, HEIGHT, [], [], 0, hourly)
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    first = datetime.fromisoformat(min(d for d, _ in counts))
+    last = datetime.fromisoformat(max(d for d, _ in counts))
+    first = max(first, last - step * (MAX_BUCKETS - 1))
+    label = (lambda t: t.isoformat(timespec="hours")) if hourly else (lambda t: t.date().isoformat())
+    days = [label(first + step * i) for i in range(int((last - first) / step) + 1)]
     sources = sorted({s for _, s in counts})
     colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources)}
     totals = {d: sum(n for (day, _), n in counts.items() if day == d) for d in days}
@@ -66,7 +70,7 @@ def build(counts: dict[tuple[str, str], int]) -> Chart:
             bars.append(Bar(src, n, round(i * slot + (slot - width) / 2, 2), round(y, 2), round(width, 2),
                             round(h, 2), colors[src]))
         groups.append(DayGroup(day, totals[day], bars))
-    return Chart(WIDTH, HEIGHT, groups, [(s, colors[s]) for s in sources], peak)
+    return Chart(WIDTH, HEIGHT, groups, [(s, colors[s]) for s in sources], peak, hourly)
 
 
 def sparkline(counts: dict[str, int], days: list[str], width: int = 120, height: int = 24) -> str:

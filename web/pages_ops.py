@@ -74,15 +74,14 @@ def alerts_page(request: Request) -> Response:
     ledger = services_of(request).ledger()
     if ledger is None:
         return unavailable(request, "the daemon is still opening its stores")
-    rows = ledger.rows()
     counts = ledger.counts()
-    shown = sorted(rows, key=lambda r: r.matched_at, reverse=True)[:ALERT_ROWS]
     items = []
-    for r in shown:
+    for r in ledger.recent(ALERT_ROWS):
         state = "failed" if r.state == "pending" and r.attempts > 0 else r.state
         items.append({"row": r, "state": state, "matched": _ts(r.matched_at), "sent": _ts(r.sent_at),
                       "retry": _ts(r.next_attempt_at) if state in ("pending", "failed") else None})
-    return render(request, "alerts.html", {"items": items, "counts": counts, "total": len(rows)})
+    total = sum(n for state, n in counts.items() if state not in ("failing", "digests_pending"))
+    return render(request, "alerts.html", {"items": items, "counts": counts, "total": total})
 
 
 def _ts(value: float | None) -> datetime | None:

@@ -74,12 +74,9 @@ def rules_list(request: Request) -> Response:
         return unavailable(request, "the daemon is still opening its stores")
     rules.refresh()
     now = datetime.now(timezone.utc)
-    last_sent: dict[str, datetime] = {}
     ledger = services.ledger()
-    if ledger is not None:
-        for row in ledger.rows(state="sent"):
-            if row.sent_at and (row.rule not in last_sent or row.sent_at > last_sent[row.rule].timestamp()):
-                last_sent[row.rule] = datetime.fromtimestamp(row.sent_at, timezone.utc)
+    last_sent = {rule: datetime.fromtimestamp(at, timezone.utc)
+                 for rule, at in (ledger.last_sent() if ledger is not None else {}).items()}
     rows = []
     for rule in rules.rules():
         counts = {}

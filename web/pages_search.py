@@ -136,7 +136,8 @@ def search_page(request: Request) -> Response:
         hits = backend.search(node, **filters, limit=form.page * PAGE_SIZE + 1)
         context["has_next"] = len(hits) > form.page * PAGE_SIZE
         context["hits"] = group_stories(hits[(form.page - 1) * PAGE_SIZE: form.page * PAGE_SIZE])
-        context["chart"] = chart.build(backend.counts_per_day(node, **filters))
+        hourly = bool(form.since and form.until and form.until - form.since <= chart.SHORT_RANGE)
+        context["chart"] = chart.build(backend.counts_per_day(node, **filters, hourly=hourly), hourly)
     except BackendError as err:
         log.warning("web_search_failed", query=form.q, error=str(err)[:300])
         context["backend_error"] = str(err)[:300]

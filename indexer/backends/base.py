@@ -207,9 +207,11 @@ class Backend(abc.ABC):
         until: datetime | None = None,
         sources: list[str] | None = None,
         languages: list[str] | None = None,
+        hourly: bool = False,
     ) -> dict[tuple[str, str], int]:
-        """Matching articles per UTC day (``YYYY-MM-DD`` of ``effective_at``) and source; days and
-        sources without a match are absent. The coverage chart of the web app draws it."""
+        """Matching articles per UTC day (``YYYY-MM-DD`` of ``effective_at``; with ``hourly``, per hour:
+        ``YYYY-MM-DDTHH``) and source; buckets and sources without a match are absent. The coverage chart
+        of the web app draws it."""
         raise NotImplementedError(f"{type(self).__name__} has no counts_per_day")
 
     @abc.abstractmethod

@@ -517,11 +517,12 @@ class ElasticsearchBackend(Backend):
         return int(got["count"])
 
     def counts_per_day(self, query=None, *, since=None, until=None, sources=None,
-                       languages=None) -> dict[tuple[str, str], int]:
+                       languages=None, hourly: bool = False) -> dict[tuple[str, str], int]:
         node = to_node(query)
         aggs = {"days": {
-            "date_histogram": {"field": "effective_at", "calendar_interval": "day", "time_zone": "UTC",
-                               "min_doc_count": 1, "format": "yyyy-MM-dd"},
+            "date_histogram": {"field": "effective_at", "calendar_interval": "hour" if hourly else "day",
+                               "time_zone": "UTC", "min_doc_count": 1,
+                               "format": "yyyy-MM-dd'T'HH" if hourly else "yyyy-MM-dd"},
             "aggs": {"sources": {"terms": {"field": "source", "size": SOURCES_PER_DAY, "missing": ""}}},
         }}
         with _Errors("aggregate"):

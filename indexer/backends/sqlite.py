@@ -303,11 +303,12 @@ class SqliteBackend(Backend):
         return int(self._run(f"SELECT count(*) FROM articles a {join} {where}", params)[0][0])
 
     def counts_per_day(self, query=None, *, since=None, until=None, sources=None,
-                       languages=None) -> dict[tuple[str, str], int]:
+                       languages=None, hourly: bool = False) -> dict[tuple[str, str], int]:
         self._ensure()
         join, where, params = self._where(to_node(query), since, until, sources, languages)
-        # effective_at is a fixed-width UTC ISO string: its first ten characters are the UTC day.
-        rows = self._run(f"SELECT substr(a.effective_at, 1, 10) AS day, a.source AS source, count(*) AS n "
+        # effective_at is a fixed-width UTC ISO string: its first 10 characters are the UTC day, 13 the hour.
+        width = 13 if hourly else 10
+        rows = self._run(f"SELECT substr(a.effective_at, 1, {width}) AS day, a.source AS source, count(*) AS n "
                          f"FROM articles a {join} {where} GROUP BY day, a.source", params)
         return {(r["day"], r["source"] or ""): int(r["n"]) for r in rows}
 

@@ -151,6 +151,14 @@ def test_chart_has_one_bar_group_per_day_with_the_right_totals(served, page):
     assert drawn[today] >= 4  # the undated harbour reports and the hostile one: indexed today
     served.shot(page, "chart")
 
+    # A short range is drawn per hour: the four reports published today, in the hours they were.
+    page.goto(served.base + f"/?q={WORD}&since={today}&until={today}")
+    hours = {g.get_attribute("data-day"): int(g.get_attribute("data-total"))
+             for g in page.locator("svg#coverage g.day").all()}
+    want_hours = Counter((h["published_at"] or h["indexed_at"])[:13] for h in served.cli_hits(WORD, "--since", today))
+    assert {k: n for k, n in hours.items() if n} == dict(want_hours) and sum(want_hours.values()) == 4
+    served.shot(page, "chart-hourly")
+
 
 def test_open_an_article(served, page):
     page.goto(served.base + f"/?q={WORD}")

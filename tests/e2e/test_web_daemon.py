@@ -94,6 +94,9 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         assert "lighthouse" in row.inner_text() and "sent" in row.inner_text()
         page.screenshot(path=str(tmp_path / "daemon-alerts.png"), full_page=True)
         print(f"screenshot: {tmp_path / 'daemon-alerts.png'}")
+        page.goto(base + "/rules")
+        last_alert = page.locator("tr[data-rule='lighthouse'] td").nth(5).inner_text()
+        assert last_alert.startswith(time.strftime("%Y-%m-%d", time.gmtime()))
         assert page.troubles == []
     finally:
         proc.send_signal(signal.SIGTERM)

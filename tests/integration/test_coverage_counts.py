@@ -70,3 +70,12 @@ def test_counts_follow_query_and_filters(loaded):
     assert want and counts == want
     assert sum(counts.values()) == backend.count("harbour", since=since, until=until, sources=["news1", "news2"],
                                                  languages=["en"])
+
+
+def test_counts_per_hour(loaded):
+    backend, articles = loaded
+    since = BASE - timedelta(days=2)
+    counts = backend.counts_per_day(since=since, hourly=True)
+    want = Counter((a.published_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H"), a.source)
+                   for a in articles if a.published_at >= since)
+    assert want and counts == dict(want)

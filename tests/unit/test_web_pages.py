@@ -31,3 +31,9 @@ def test_copies_of_a_story_fold_under_its_first_hit():
     assert [g.hit.article.title for g in grouped] == ["t1", "t2", "t4", "t6"]
     assert [c.article.title for c in grouped[0].copies] == ["t3", "t5"]
     assert all(not g.copies for g in grouped[1:])
+
+
+def test_hourly_chart_has_a_group_per_hour():
+    chart = build({("2024-03-01T22", "a"): 1, ("2024-03-02T01", "a"): 2}, hourly=True)
+    assert [g.day for g in chart.days] == ["2024-03-01T22", "2024-03-01T23", "2024-03-02T00", "2024-03-02T01"]
+    assert [g.total for g in chart.days] == [1, 0, 0, 2]
