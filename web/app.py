@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,7 +18,6 @@ from starlette.templating import Jinja2Templates
 from web.safety import GuardMiddleware, csrf_token, safe_href
 from web.services import Services
 
-log = structlog.get_logger("mediawatch.web")
 HERE = Path(__file__).resolve().parent
 
 

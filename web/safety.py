@@ -9,10 +9,13 @@ import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import structlog
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = structlog.get_logger("mediawatch.web")
 
 TOKEN_ENV = "MEDIAWATCH_WEB_TOKEN"
 TOKEN_COOKIE = "mw_token"
@@ -95,6 +98,8 @@ class GuardMiddleware:
             body = await _read_body(receive)
             sent = request.headers.get("x-csrf-token") or _form_field(request, body, CSRF_FIELD)
             if fresh or not sent or not hmac.compare_digest(sent.encode(), cookie.encode()):
+                log.warning("web_refused", reason="csrf", method=request.method, path=scope["path"],
+                            client=request.client.host if request.client else None)
                 await PlainTextResponse("refused: missing or wrong CSRF token (reload the page)", 403)(
                     scope, receive, send)
                 return
@@ -122,6 +127,8 @@ class GuardMiddleware:
             response = RedirectResponse(str(clean), 303)
             response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
             return response
+        log.warning("web_refused", reason="token", path=request.url.path,
+                    client=request.client.host if request.client else None)
         return PlainTextResponse(f"refused: this mediawatch needs its token (${TOKEN_ENV}); "
                                  "open the address once with ?token=...", 401)
 
