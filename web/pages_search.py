@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from indexer.backends.base import BackendError, Hit
-from indexer.query import Node, QueryError, parse
+from indexer.query import MatchAll, Node, QueryError, parse
 from web import chart
 from web.app import render, services_of, unavailable
 
@@ -80,7 +80,9 @@ class SearchForm:
 
 
 def _parse(q: str) -> Node | None:
-    return parse(q) if q.strip() else None
+    node = parse(q) if q.strip() else None
+    # "*" alone is no filter at all: without it SQLite counts from its indexes instead of matching every row.
+    return None if isinstance(node, MatchAll) else node
 
 
 def _caret(q: str, err: QueryError) -> dict[str, Any]:

@@ -102,6 +102,8 @@ class SqliteBackend(Backend):
                             done["added_columns"].append(name)
                 for col in ("effective_at", "indexed_at", "source", "language", "story_id"):
                     db.execute(f"CREATE INDEX IF NOT EXISTS articles_{col} ON articles({col})")
+                # Covers counts_per_day: the coverage chart counts from the index, never reading the wide rows.
+                db.execute("CREATE INDEX IF NOT EXISTS articles_day_source ON articles(effective_at, source)")
                 if "story_keys" not in tables:
                     # band keys of each article (indexer.stories), looked up by key within a date window
                     db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
