@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from indexer.backends.base import BackendError, Hit
+from indexer.backends.base import BackendError
 from indexer.query import MatchAll, Node, QueryError, parse
 from web import chart
 from web.app import render, services_of, unavailable
@@ -91,31 +91,6 @@ def _caret(q: str, err: QueryError) -> dict[str, Any]:
             "after": q[pos + 1:]}
 
 
-@dataclass
-class StoryHit:
-    """A hit and the other copies of its story on the same page (``+N outlets``)."""
-
-    hit: Hit
-    copies: list[Hit] = field(default_factory=list)
-
-
-def group_stories(hits: list[Hit]) -> list[StoryHit]:
-    """Copies of a story (same ``story_id``) under its newest hit. Within the page only: when the backends
-    collapse by story (``--all-copies`` work), their groups replace this."""
-    out: list[StoryHit] = []
-    by_story: dict[str, StoryHit] = {}
-    for hit in hits:
-        story = hit.article.story_id
-        if story and story in by_story:
-            by_story[story].copies.append(hit)
-            continue
-        item = StoryHit(hit)
-        out.append(item)
-        if story:
-            by_story[story] = item
-    return out
-
-
 def search_page(request: Request) -> Response:
     services = services_of(request)
     backend = services.backend()
@@ -135,9 +110,10 @@ def search_page(request: Request) -> Response:
         filters = form.filters()
         context["total"] = backend.count(node, **filters)
         # The backends page by limit only: ask for this page's end (and one more) and keep its slice.
-        hits = backend.search(node, **filters, limit=form.page * PAGE_SIZE + 1)
+        # One hit per story (its copies counted in hit.copies; the article page lists them).
+        hits = backend.search(node, **filters, limit=form.page * PAGE_SIZE + 1, collapse=True)
         context["has_next"] = len(hits) > form.page * PAGE_SIZE
-        context["hits"] = group_stories(hits[(form.page - 1) * PAGE_SIZE: form.page * PAGE_SIZE])
+        context["hits"] = hits[(form.page - 1) * PAGE_SIZE: form.page * PAGE_SIZE]
         hourly = bool(form.since and form.until and form.until - form.since <= chart.SHORT_RANGE)
         context["chart"] = chart.build(backend.counts_per_day(node, **filters, hourly=hourly), hourly)
     except BackendError as err:
