@@ -182,9 +182,9 @@ def article_page(request: Request) -> Response:
     others = []
     if article.story_id:
         try:
-            others = [h.article for h in backend.search(f'story_id:"{article.story_id}"', limit=50)
-                      if h.article.id != article.id]
-        except (QueryError, BackendError) as err:
+            copies = backend.story_articles([article.story_id]).get(article.story_id, [])
+            others = [a for a in copies if a.id != article.id]
+        except BackendError as err:
             log.warning("web_story_lookup_failed", article=article.id, error=str(err)[:300])
     paragraphs = [p.strip() for p in article.text.split("\n") if p.strip()]
     return render(request, "article.html", {"a": article, "paragraphs": paragraphs, "others": others})

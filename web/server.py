@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 
 import structlog
@@ -85,9 +86,16 @@ class WebServer:
 
 
 def serve_forever(app, host: str, port: int) -> None:
-    """`mediawatch web`: uvicorn's own serve loop, which stops cleanly on SIGINT/SIGTERM."""
+    """`mediawatch web`: serve until SIGINT/SIGTERM, then finish the requests under way and return (exit 0)."""
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(app))
-    _announce(host, port)
-    asyncio.run(server.serve(sockets=[sock]))
+    server = _EmbeddedServer(_config(app))
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        _announce(host, port)
+        await server.serve(sockets=[sock])
+
+    asyncio.run(run())
