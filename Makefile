@@ -27,6 +27,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	touch $@
 
 run: install
+	@$(BIN)/python -c "from scheduler.config import load; h = load('$(CONFIG)').http; print(f'mediawatch: the web app is at http://{h.host}:{h.port}/' if h.port is not None else 'mediawatch: http.port is null: no web app')"
 	$(BIN)/mediawatch --config $(CONFIG) run
 
 # The real Elasticsearch node the suite starts: fetched from Maven Central, cached outside the repo.

@@ -36,6 +36,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "ceilings": ("Scrapy ceilings on the local site", ["--quick"], []),
     "newsplease": ("Peer: news-please on the same site", ["--quick"], []),
     "e2e": ("mediawatch end to end into Elasticsearch, alerts on", ["--quick"], []),
+    "web": ("Web app: search page with chart, rule preview (SQLite)", ["--quick"], []),
     "indexing": ("Bulk indexing throughput", ["--quick", "--start-node", "--docs", "1000", "--runs", "1"],
                  ["--start-node"]),
     "alerting": ("Alert matching and latency", ["--quick", "--rules", "1000", "--articles", "300", "--runs", "1"], []),

@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    sub.add_parser("run", help="run the daemon: scheduled crawls, indexing, alerts")
+    sub.add_parser("run", help="run the daemon: scheduled crawls, indexing, alerts (and the web app)")
+
+    w = sub.add_parser("web", help="serve the web app alone on an existing index (read-only beside a daemon)")
+    w.add_argument("--host", default=None, help="address to bind (default: http.host)")
+    w.add_argument("--port", type=int, default=None, help="port (default: http.port; 0 picks a free one)")
 
     c = sub.add_parser("crawl", help="crawl now, in the foreground, with progress")
     c.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (default: all enabled)")

@@ -30,6 +30,25 @@ def cmd_run(cfg: Config, args) -> int:
     return Daemon(cfg, config_path(args.config)).run()
 
 
+def cmd_web(cfg: Config, args) -> int:
+    from scheduler.webapp import Standalone, check_bind, web_token
+    from web.safety import BindRefused
+    from web.server import serve_forever
+
+    host = args.host or cfg.http.host
+    port = args.port if args.port is not None else (cfg.http.port if cfg.http.port is not None else 9410)
+    try:
+        check_bind(host, web_token())
+    except BindRefused as err:
+        raise UsageError(str(err)) from None
+    web = Standalone(cfg)
+    try:
+        serve_forever(web.app(), host, port)
+    finally:
+        web.close()
+    return EXIT_OK
+
+
 class Progress:
     """One live status line on a terminal; a log line every few seconds otherwise."""
 
@@ -338,6 +357,7 @@ def cmd_kibana_import(cfg: Config, args) -> int:
 
 HANDLERS: dict[str, Callable[[Config, object], int]] = {
     "run": cmd_run,
+    "web": cmd_web,
     "crawl": cmd_crawl,
     "extract": cmd_extract,
     "search": cmd_search,

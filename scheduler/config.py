@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from crawler.sources import CrawlSettings, Source
 from indexer.alerts.rules import Rule
@@ -35,12 +35,18 @@ class ConfigError(Exception):
 class HttpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The web app, /healthz and /metrics share this listener; beyond loopback it needs $MEDIAWATCH_WEB_TOKEN.
     host: str = "127.0.0.1"
-    health_port: int | None = Field(9410, ge=0, le=65535)
+    # null: no listener. health_port is its former name, still read.
+    port: int | None = Field(9410, ge=0, le=65535, validation_alias=AliasChoices("port", "health_port"))
     # /healthz: a source failing this many crawls in a row is a reason (every source: failing).
     failing_after_runs: int = Field(3, ge=1)
     # /healthz: a scheduled job this many seconds past its run time makes the daemon "degraded".
     late_after_s: float = Field(60.0, gt=0)
+
+    @property
+    def health_port(self) -> int | None:
+        return self.port
 
 
 class LogConfig(BaseModel):

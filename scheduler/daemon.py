@@ -54,6 +54,16 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
         """Hold the data folder's lock for the daemon's whole life: one writer per folder."""
+        from scheduler.webapp import check_bind, web_token
+        from web.safety import BindRefused
+
+        if self.cfg.http.port is not None:
+            try:
+                check_bind(self.cfg.http.host, web_token())
+            except BindRefused as err:
+                log.error("daemon_refused", error=str(err))
+                sys.stderr.write(f"mediawatch: {err}\n")
+                return EXIT_USAGE
         lock = DataDirLock(self.cfg.data_dir)
         try:
             lock.acquire("run")
@@ -90,19 +100,22 @@ class Daemon:
     async def _start_services(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        from scheduler.health import HealthServer, Metrics
+        from scheduler.health import Metrics
+        from scheduler.webapp import daemon_app
+        from web.server import WebServer
 
         self.metrics = Metrics()
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
         self.loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
-        if self.cfg.http.health_port is not None:
-            health = HealthServer(self.cfg.http.host, self.cfg.http.health_port, self.metrics, self.health_report)
+        if self.cfg.http.port is not None:
+            # Up before the stores open: /healthz says "failing" while a full disk holds the start.
+            web = WebServer(daemon_app(self), self.cfg.http.host, self.cfg.http.port)
             try:
-                await health.start()
-                self.health = health
+                await web.start()
+                self.health = web
             except OSError as err:
-                log.error("health_port_unavailable", port=self.cfg.http.health_port, error=str(err))
+                log.error("health_port_unavailable", port=self.cfg.http.port, error=str(err))
         self.app = await self._build_app()
         if self.app is None:
             return  # stopped while waiting for room

@@ -1,11 +1,8 @@
-"""/healthz and /metrics on a local port, served from the daemon's event loop."""
+"""What /healthz and /metrics say (the web app serves them): Prometheus metrics and the health verdict."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import dataclass, field
-from typing import Callable
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -91,45 +88,3 @@ def assess(facts: Facts) -> tuple[str, list[Reason]]:
                               f"scheduler late: {len(facts.late_jobs)} job(s), {worst} by {facts.late_jobs[worst]:.0f}s"))
     status = max((r.level for r in reasons), key=LEVELS.index, default="ok")
     return status, reasons
-
-
-class HealthServer:
-    def __init__(self, host: str, port: int, metrics: Metrics, health: Callable[[], dict]) -> None:
-        self.host, self.port, self.metrics, self.health = host, port, metrics, health
-        self._server: asyncio.base_events.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("health_listening", url=f"http://{self.host}:{self.port}/healthz")
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request.decode("latin-1").split()
-            path = parts[1] if len(parts) >= 2 else "/"
-            if path.startswith("/healthz"):
-                report = self.health()
-                status = "200 OK" if report.get("status") in ("ok", "degraded") else "503 Service Unavailable"
-                body, ctype = json.dumps(report).encode(), "application/json"
-            elif path.startswith("/metrics"):
-                self.health()  # the health gauges say what /healthz would say now
-                body, ctype, status = self.metrics.render(), CONTENT_TYPE_LATEST, "200 OK"
-            else:
-                body, ctype, status = b"not found\n", "text/plain", "404 Not Found"
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n".encode() + body
-            )
-            await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()

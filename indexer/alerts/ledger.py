@@ -445,6 +445,19 @@ class Ledger(ChannelLedger):
             rows = self._db.execute(sql + " ORDER BY matched_at", args).fetchall()
         return [AlertRow.from_row(r) for r in rows]
 
+    def recent(self, limit: int = 200) -> list[AlertRow]:
+        """The newest ``limit`` matches, newest first (the web app's alerts page)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alerts ORDER BY matched_at DESC LIMIT ?", (limit,)).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+    def last_sent(self) -> dict[str, float]:
+        """Each rule's latest accepted delivery (unix time)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rule, MAX(sent_at) AS at FROM alerts WHERE state = 'sent' GROUP BY rule").fetchall()
+        return {r["rule"]: r["at"] for r in rows if r["at"]}
+
 
 def backoff(attempts: int, initial: float, maximum: float) -> float:
     """Seconds to wait after the ``attempts``-th failure: initial, 2×, 4×, … capped at maximum."""

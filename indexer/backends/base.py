@@ -199,6 +199,21 @@ class Backend(abc.ABC):
         hits = self.search(query, since=since, until=until, sources=sources, languages=languages, limit=n)
         return {h.article.id for h in hits}
 
+    def counts_per_day(
+        self,
+        query: str | Node | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: list[str] | None = None,
+        languages: list[str] | None = None,
+        hourly: bool = False,
+    ) -> dict[tuple[str, str], int]:
+        """Matching articles per UTC day (``YYYY-MM-DD`` of ``effective_at``; with ``hourly``, per hour:
+        ``YYYY-MM-DDTHH``) and source; buckets and sources without a match are absent. The coverage chart
+        of the web app draws it."""
+        raise NotImplementedError(f"{type(self).__name__} has no counts_per_day")
+
     @abc.abstractmethod
     def get(self, id: str) -> Article | None:
         """The stored article with this id."""

@@ -52,6 +52,7 @@ SOURCE_EXCLUDES = ["*_folded", *STORY_STATE_FIELDS]
 STORY_STATE_SOURCE = ["story_id", "version", "content_hash", "story_sig", "story_keys", "effective_at",
                       "published_at", "published_at_source", "modified_at"]
 MAX_CANDIDATES = 1000  # per lookup: a batch of distinct stories finds a handful
+SOURCES_PER_DAY = 1000  # terms buckets per day in counts_per_day: above any real source list, so counts equal SQLite's
 # all the bulk helper and _bulk() read of a response: a tenth of its bytes to decode
 BULK_RESPONSE_FIELDS = "errors,items.*._id,items.*.status,items.*.error"
 
@@ -514,6 +515,24 @@ class ElasticsearchBackend(Backend):
         with _Errors("count"):
             got = self.es.count(index=self.read_alias, query=self._query(node, since, until, sources, languages))
         return int(got["count"])
+
+    def counts_per_day(self, query=None, *, since=None, until=None, sources=None,
+                       languages=None, hourly: bool = False) -> dict[tuple[str, str], int]:
+        node = to_node(query)
+        aggs = {"days": {
+            "date_histogram": {"field": "effective_at", "calendar_interval": "hour" if hourly else "day",
+                               "time_zone": "UTC", "min_doc_count": 1,
+                               "format": "yyyy-MM-dd'T'HH" if hourly else "yyyy-MM-dd"},
+            "aggs": {"sources": {"terms": {"field": "source", "size": SOURCES_PER_DAY, "missing": ""}}},
+        }}
+        with _Errors("aggregate"):
+            got = self.es.search(index=self.read_alias, query=self._query(node, since, until, sources, languages),
+                                 size=0, aggs=aggs, track_total_hits=False)
+        out: dict[tuple[str, str], int] = {}
+        for day in got["aggregations"]["days"]["buckets"]:
+            for src in day["sources"]["buckets"]:
+                out[(day["key_as_string"], src["key"])] = int(src["doc_count"])
+        return out
 
     def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
         node = to_node(query)

@@ -102,6 +102,8 @@ class SqliteBackend(Backend):
                             done["added_columns"].append(name)
                 for col in ("effective_at", "indexed_at", "source", "language", "story_id"):
                     db.execute(f"CREATE INDEX IF NOT EXISTS articles_{col} ON articles({col})")
+                # Covers counts_per_day: the coverage chart counts from the index, never reading the wide rows.
+                db.execute("CREATE INDEX IF NOT EXISTS articles_day_source ON articles(effective_at, source)")
                 if "story_keys" not in tables:
                     # band keys of each article (indexer.stories), looked up by key within a date window
                     db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
@@ -301,6 +303,16 @@ class SqliteBackend(Backend):
         self._ensure()
         join, where, params = self._where(to_node(query), since, until, sources, languages)
         return int(self._run(f"SELECT count(*) FROM articles a {join} {where}", params)[0][0])
+
+    def counts_per_day(self, query=None, *, since=None, until=None, sources=None,
+                       languages=None, hourly: bool = False) -> dict[tuple[str, str], int]:
+        self._ensure()
+        join, where, params = self._where(to_node(query), since, until, sources, languages)
+        # effective_at is a fixed-width UTC ISO string: its first 10 characters are the UTC day, 13 the hour.
+        width = 13 if hourly else 10
+        rows = self._run(f"SELECT substr(a.effective_at, 1, {width}) AS day, a.source AS source, count(*) AS n "
+                         f"FROM articles a {join} {where} GROUP BY day, a.source", params)
+        return {(r["day"], r["source"] or ""): int(r["n"]) for r in rows}
 
     def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
         self._ensure()

@@ -168,7 +168,7 @@ HAND = [
     Case("typo in mail", with_("mail.from_adress", "x@y"), "mail.from_adress"),
     Case("typo in smtp", with_("mail.smtp", {"host": "h", "prot": 25}), "mail.smtp.prot"),
     Case("typo in crawl", with_("crawl.obey_robot", False), "crawl.obey_robot"),
-    Case("typo in http", with_("http.port", 1), "http.port"),
+    Case("typo in http", with_("http.prot", 1), "http.prot"),
     Case("typo in log", with_("log.lvl", "info"), "log.lvl"),
     Case("typo in a source", with_("sources[2].feed", ["http://x/"]), "sources[2].feed"),
     Case("typo in a schedule", with_("sources[1].schedule.evry", "5m"), "sources[1].schedule.evry"),

@@ -1,0 +1,84 @@
+"""The web app's services, as the daemon or `mediawatch web` hands them over (scheduler imports web, not back)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import structlog
+
+from web import Services, create_app
+from web.safety import TOKEN_ENV, check_bind
+
+log = structlog.get_logger("mediawatch.web")
+
+
+def web_token() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def daemon_app(daemon):
+    """The daemon's app: its stores once open (None before: only /healthz and /metrics answer), crawl now."""
+
+    def part(name: str):
+        return lambda: getattr(daemon.app, name) if daemon.app is not None else None
+
+    def crawl_now(name: str) -> bool:
+        job = daemon.scheduler.get_job(f"crawl:{name}") if getattr(daemon, "scheduler", None) else None
+        if job is None:
+            return False
+        job.modify(next_run_time=datetime.now(timezone.utc))
+        daemon.scheduler.wakeup()
+        return True
+
+    services = Services(
+        health=daemon.health_report,
+        metrics=daemon.metrics.render,
+        backend=part("backend"),
+        rules=lambda: daemon.app.alerts.rules if daemon.app is not None else None,
+        rules_dir=daemon.cfg.rules_dir,
+        sources=lambda: daemon.cfg.sources,
+        frontier=part("frontier"),
+        ledger=lambda: daemon.app.alerts.ledger if daemon.app is not None else None,
+        crawl_now=crawl_now,
+        token=web_token(),
+    )
+    return create_app(services)
+
+
+class Standalone:
+    """`mediawatch web`: its own read connections to the stores; takes no data-folder lock."""
+
+    def __init__(self, cfg) -> None:
+        from crawler.frontier import Frontier
+        from indexer.alerts.ledger import Ledger
+        from indexer.alerts.rules import RuleSet
+        from indexer.backends import open_backend
+
+        self.cfg = cfg
+        self.backend = open_backend(cfg.index)
+        self.rules = RuleSet(cfg.rules_dir, cfg.rules)
+        self.frontier = Frontier(cfg.crawl.state_path)
+        self.ledger = Ledger(cfg.mail.ledger_path)
+
+    def app(self):
+        def health() -> dict:
+            status = self.backend.status()
+            ok = status.get("health") in ("green", "yellow")
+            return {"status": "ok" if ok else "degraded", "mode": "web only",
+                    "reasons": [] if ok else [f"index: {status.get('error') or status.get('health')}"]}
+
+        return create_app(Services(health=health, backend=lambda: self.backend, rules=lambda: self.rules,
+                                   rules_dir=self.cfg.rules_dir, sources=lambda: self.cfg.sources,
+                                   frontier=lambda: self.frontier, ledger=lambda: self.ledger,
+                                   token=web_token()))
+
+    def close(self) -> None:
+        for part in (self.backend, self.frontier, self.ledger):
+            try:
+                part.close()
+            except Exception as err:  # closing goes on past one failing part
+                log.warning("web_close_failed", part=type(part).__name__, error=str(err))
+
+
+__all__ = ["Standalone", "check_bind", "daemon_app", "web_token"]

@@ -1,0 +1,109 @@
+"""The daemon's own web app, in Chromium: make a rule with its preview, "crawl now" a source that just
+published a matching article, and the daemon (no restart) mails it once; the alerts page shows it sent."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import threading
+import time
+from html import escape
+
+from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
+from tests.e2e.conftest import fast_crawl
+
+WORD = "lighthousekeeper"
+
+
+def _page(title: str) -> str:
+    paras = "".join(f"<p>Paragraph {i}: the {WORD} of the northern cape counted {i} ships passing in the fog, "
+                    f"and wrote each one down in the log with its flag and its cargo.</p>" for i in range(8))
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+            f"<body><article><h1>{escape(title)}</h1>{paras}</article></body></html>")
+
+
+def _pump(stream, out: queue.Queue) -> None:
+    for line in stream:
+        try:
+            out.put(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+
+
+def _wait(events: queue.Queue, seen: list, predicate, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in seen:
+            if predicate(e):
+                return e
+        try:
+            seen.append(events.get(timeout=0.5))
+        except queue.Empty:
+            pass
+    raise AssertionError(f"timed out; events so far: {[e.get('event') for e in seen]}")
+
+
+def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site, smtp_server, page, tmp_path):
+    site, data = fixture_site, project.root / "data"
+    rules_dir = project.root / "rules"
+    project.write({
+        "data_dir": str(data),
+        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
+                  "bulk_interval_s": 0.5},
+        "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3"),
+                 "smtp": {"host": smtp_server.host, "port": smtp_server.port, "tls": "none", "timeout_s": 5}},
+        "crawl": fast_crawl(data), "http": {"port": 0}, "rules_dir": str(rules_dir),
+        "sources": [site.source("fixture", schedule={"every": "1h", "jitter": "0s"})],
+    })
+    proc = project.popen("run")
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stderr, events), daemon=True).start()
+    seen: list[dict] = []
+    try:
+        base = _wait(events, seen, lambda e: e.get("event") == "web_listening", 60)["url"].rstrip("/")
+        _wait(events, seen, lambda e: e.get("event") == "crawl_summary", 90)
+        crawls = sum(e.get("event") == "crawl_summary" for e in seen)
+
+        page.goto(base + "/rules/new")
+        page.fill("#rule-name", "lighthouse")
+        page.fill("#rule-query", WORD)
+        page.fill("#rule-recipients", "desk@example.org")
+        page.click("#preview")
+        page.wait_for_selector("#preview-result")
+        assert page.inner_text("#preview-total") == "0"  # nothing yet
+        page.click("#save")
+        page.wait_for_selector("tr[data-rule='lighthouse']")
+        assert (rules_dir / "lighthouse.yaml").exists()
+        page.screenshot(path=str(tmp_path / "daemon-rules.png"), full_page=True)
+        print(f"screenshot: {tmp_path / 'daemon-rules.png'}")
+
+        title = "The lighthousekeeper's log"
+        site.add_article(title=title, html=_page(title))
+        page.goto(base + "/sources")
+        page.click("tr[data-source='fixture'] button")
+        page.wait_for_url("**/sources?queued=fixture")
+        _wait(events, seen, lambda e: e.get("event") == "crawl_summary" and
+              sum(x.get("event") == "crawl_summary" for x in seen) > crawls, 90)
+
+        mails = smtp_server.wait_for(1, timeout=60)
+        assert len(mails) == 1 and title in mails[0].subject
+        assert mails[0].rcpt_tos == ["desk@example.org"]
+        page.goto(base + "/alerts")
+        row = page.locator("#alerts tbody tr").first
+        assert "lighthouse" in row.inner_text() and "sent" in row.inner_text()
+        page.screenshot(path=str(tmp_path / "daemon-alerts.png"), full_page=True)
+        print(f"screenshot: {tmp_path / 'daemon-alerts.png'}")
+        page.goto(base + "/rules")
+        last_alert = page.locator("tr[data-rule='lighthouse'] td").nth(5).inner_text()
+        assert last_alert.startswith(time.strftime("%Y-%m-%d", time.gmtime()))
+        assert page.troubles == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except Exception:
+            proc.kill()
+            raise
+    assert code == 0
+    assert len(smtp_server.messages) == 1  # once

@@ -1,0 +1,89 @@
+"""The web app beyond loopback: no token, no start (daemon and `mediawatch web`); with one, every request
+but /healthz must carry it."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+TOKEN = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _config(project, host: str) -> None:
+    data = project.root / "data"
+    project.write({"data_dir": str(data), "http": {"host": host, "port": 0},
+                   "crawl": {"state_path": str(data / "crawl.sqlite3")}})
+
+
+@pytest.mark.parametrize("command", [["run"], ["web"]])
+def test_binding_beyond_localhost_without_a_token_refuses_to_start(project, command):
+    _config(project, "0.0.0.0")
+    result = project.run(*command, timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "MEDIAWATCH_WEB_TOKEN" in result.stderr
+    assert not (project.root / "data" / "index.sqlite3").exists()  # refused before opening anything
+
+
+def _listening(proc, timeout: float) -> str:
+    events: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stderr:
+            try:
+                events.put(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event = events.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if event.get("event") == "web_listening":
+            return event["url"]
+    raise AssertionError("the app never said web_listening")
+
+
+def _status(url: str, headers: dict | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_with_a_token_every_page_but_healthz_needs_it(project):
+    _config(project, "0.0.0.0")
+    proc = project.popen("run", MEDIAWATCH_WEB_TOKEN=TOKEN)
+    try:
+        url = _listening(proc, 60)
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        base = f"http://127.0.0.1:{port}"
+        assert _status(base + "/healthz") in (200, 503)  # probes need no token
+        for path in ("/", "/rules", "/metrics", "/sources"):
+            assert _status(base + path) == 401, path
+            assert _status(base + path, {"Authorization": "Bearer wrong"}) == 401, path
+            assert _status(base + path, {"Authorization": f"Bearer {TOKEN}"}) == 200, path
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            opener.open(f"{base}/rules?token={TOKEN}", timeout=10)
+        assert answer.value.code == 303 and answer.value.headers["Location"].endswith("/rules")
+        cookie = answer.value.headers["Set-Cookie"].split(";")[0]
+        assert _status(base + "/rules", {"Cookie": cookie}) == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0

@@ -1,0 +1,95 @@
+"""Operations pages: the sources' health (last run, errors, next run, crawl now) and the alert deliveries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from indexer.backends.base import BackendError
+from web import chart
+from web.app import render, services_of, unavailable
+
+log = structlog.get_logger("mediawatch.web")
+
+SPARK_DAYS = 14
+ALERT_ROWS = 200
+
+
+def _next_run(src, run) -> str:
+    if not src.enabled:
+        return "-"
+    if src.schedule.cron:
+        return f"cron {src.schedule.cron}"
+    if run is not None and run.finished_at:
+        return (run.finished_at + src.schedule.interval).strftime("%Y-%m-%d %H:%M")
+    return "at daemon start"
+
+
+def sources_page(request: Request) -> Response:
+    services = services_of(request)
+    frontier, backend = services.frontier(), services.backend()
+    if frontier is None or backend is None:
+        return unavailable(request, "the daemon is still opening its stores")
+    runs = frontier.last_runs()
+    today = datetime.now(timezone.utc).date()
+    days = [(today - timedelta(days=i)).isoformat() for i in range(SPARK_DAYS - 1, -1, -1)]
+    try:
+        per_day = backend.counts_per_day(since=datetime.combine(date.fromisoformat(days[0]), datetime.min.time(),
+                                                                timezone.utc))
+    except BackendError as err:
+        log.warning("web_sources_counts_failed", error=str(err)[:300])
+        per_day = {}
+    rows: list[dict[str, Any]] = []
+    for src in services.sources():
+        run = runs.get(src.name)
+        series = {d: n for (d, s), n in per_day.items() if s == src.name}
+        samples = getattr(run, "error_samples", None) or []
+        rows.append({"src": src, "run": run, "spark": chart.sparkline(series, days),
+                     "per_day": round(sum(series.values()) / SPARK_DAYS, 1),
+                     "last_error": (run.reason if run is not None and run.failed else "") or
+                                   (str(samples[-1]) if samples else ""),
+                     "next": _next_run(src, run)})
+    return render(request, "sources.html", {"rows": rows, "can_crawl": services.crawl_now is not None,
+                                            "queued": request.query_params.get("queued", "")})
+
+
+def crawl_now(request: Request) -> Response:
+    services = services_of(request)
+    name = request.path_params["name"]
+    if services.crawl_now is None:
+        return render(request, "unavailable.html", {"why": "read-only: `mediawatch web` cannot crawl; the "
+                                                           "daemon's own app can"}, status=409)
+    if not services.crawl_now(name):
+        return render(request, "not_found.html", {}, status=404)
+    log.info("web_crawl_requested", source=name)
+    return RedirectResponse(f"/sources?queued={name}", 303)
+
+
+def alerts_page(request: Request) -> Response:
+    ledger = services_of(request).ledger()
+    if ledger is None:
+        return unavailable(request, "the daemon is still opening its stores")
+    counts = ledger.counts()
+    items = []
+    for r in ledger.recent(ALERT_ROWS):
+        state = "failed" if r.state == "pending" and r.attempts > 0 else r.state
+        items.append({"row": r, "state": state, "matched": _ts(r.matched_at), "sent": _ts(r.sent_at),
+                      "retry": _ts(r.next_attempt_at) if state in ("pending", "failed") else None})
+    total = sum(n for state, n in counts.items() if state not in ("failing", "digests_pending"))
+    return render(request, "alerts.html", {"items": items, "counts": counts, "total": total})
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, timezone.utc) if value else None
+
+
+routes = [
+    Route("/sources", sources_page),
+    Route("/sources/{name}/crawl", crawl_now, methods=["POST"]),
+    Route("/alerts", alerts_page),
+]

@@ -1,0 +1,263 @@
+"""Rules in the browser: list, create or edit with a preview, enable/disable, and an Atom feed per rule.
+
+A rule is saved as one YAML file in the rules folder (``rules_dir``), validated as the config validates
+rules; the daemon's RuleSet re-reads the folder, so a saved rule alerts without a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+from feedgen.feed import FeedGenerator
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from indexer.alerts.rules import Rule, RuleError, load_rules_file, validate_rule
+from indexer.backends.base import BackendError
+from web.app import render, services_of, unavailable
+from web.safety import rule_path, safe_href
+
+log = structlog.get_logger("mediawatch.web")
+
+PREVIEW_LIMIT = 1000  # matches a preview lists and counts mails from
+PREVIEW_SHOWN = 20
+FEED_ENTRIES = 50
+MODES = ("instant", "hourly", "daily")
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+
+
+def _form_data(form) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": (form.get("name") or "").strip(), "query": form.get("query") or "",
+                            "recipients": _split(form.get("recipients") or ""),
+                            "sources": _split(form.get("sources") or ""),
+                            "languages": _split(form.get("languages") or ""),
+                            "mode": form.get("mode") or "instant", "enabled": form.get("enabled") == "on"}
+    if (form.get("description") or "").strip():
+        data["description"] = form.get("description").strip()
+    return data
+
+
+def _days(form) -> int:
+    try:
+        return min(max(int(form.get("days") or 7), 1), 365)
+    except ValueError:
+        return 7
+
+
+def _file_of(services, name: str) -> Path | None:
+    """The rules-folder file that defines ``name``; None for a rule of the config file (read-only here)."""
+    rules = services.rules()
+    if rules is None or services.rules_dir is None:
+        return None
+    try:
+        path = rule_path(services.rules_dir, name)
+    except ValueError:
+        return None
+    return path if path.exists() else None
+
+
+def rules_list(request: Request) -> Response:
+    services = services_of(request)
+    rules, backend = services.rules(), services.backend()
+    if rules is None or backend is None:
+        return unavailable(request, "the daemon is still opening its stores")
+    rules.refresh()
+    now = datetime.now(timezone.utc)
+    ledger = services.ledger()
+    last_sent = {rule: datetime.fromtimestamp(at, timezone.utc)
+                 for rule, at in (ledger.last_sent() if ledger is not None else {}).items()}
+    rows = []
+    for rule in rules.rules():
+        counts = {}
+        for label, days in (("day", 1), ("week", 7)):
+            try:
+                counts[label] = backend.count(rule.query, since=now - timedelta(days=days),
+                                              sources=rule.sources or None, languages=rule.languages or None)
+            except BackendError as err:
+                log.warning("web_rule_count_failed", rule=rule.name, error=str(err)[:300])
+                counts[label] = "?"
+        rows.append({"rule": rule, "counts": counts, "last_sent": last_sent.get(rule.name),
+                     "editable": _file_of(services, rule.name) is not None})
+    errors = [str(e) for e in rules.errors.values()]
+    return render(request, "rules.html", {"rows": rows, "errors": errors, "rules_dir": services.rules_dir})
+
+
+def _blank() -> dict[str, Any]:
+    return {"name": "", "query": "", "recipients": [], "sources": [], "languages": [], "mode": "instant",
+            "enabled": True, "description": ""}
+
+
+def rule_new(request: Request) -> Response:
+    return render(request, "rule_form.html", {"data": _blank(), "days": 7, "preview": None, "error": None,
+                                              "editing": False, "modes": MODES})
+
+
+def rule_edit(request: Request) -> Response:
+    services = services_of(request)
+    name = request.path_params["name"]
+    path = _file_of(services, name)
+    rule = services.rules().get(name) if services.rules() is not None else None
+    if path is None or rule is None:
+        return render(request, "not_found.html", {}, status=404)
+    data = rule.model_dump(include={"name", "query", "recipients", "sources", "languages", "mode", "enabled",
+                                    "description"})
+    return render(request, "rule_form.html", {"data": data, "days": 7, "preview": None, "error": None,
+                                              "editing": True, "modes": MODES})
+
+
+def _preview(backend, rule: Rule, days: int) -> dict[str, Any]:
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+    filters = {"since": since, "sources": rule.sources or None, "languages": rule.languages or None}
+    total = backend.count(rule.query, **filters)
+    hits = backend.search(rule.query, **filters, limit=PREVIEW_LIMIT)
+    stories = {h.article.story_id or h.article.id for h in hits}
+    if rule.mode == "instant":
+        mails = len(stories)
+    else:  # one digest per hour or day that had a match
+        width = 13 if rule.mode == "hourly" else 10
+        mails = len({(h.article.published_at or h.article.indexed_at).isoformat()[:width] for h in hits})
+    return {"total": total, "hits": hits[:PREVIEW_SHOWN], "stories": len(stories), "mails": mails,
+            "days": days, "capped": total > PREVIEW_LIMIT}
+
+
+def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | None, str | None]:
+    if services.rules_dir is None:
+        return None, "no rules folder: set rules_dir in the config to save rules from here"
+    try:
+        path = rule_path(services.rules_dir, data["name"])
+        rule = validate_rule(data, file=path.name)
+    except (RuleError, ValueError) as err:
+        return None, str(err)
+    existing = services.rules().get(rule.name)
+    if existing is not None and not (editing and path.exists()):
+        return None, f"a rule named {rule.name!r} exists already"
+    return rule, None
+
+
+async def rule_submit(request: Request) -> Response:
+    """Preview (the default button) or save, from the same form."""
+    services = services_of(request)
+    backend = services.backend()
+    if backend is None or services.rules() is None:
+        return unavailable(request, "the daemon is still opening its stores")
+    form = await request.form()
+    data, days = _form_data(form), _days(form)
+    editing = form.get("editing") == "1"
+    context = {"data": {**_blank(), **data}, "days": days, "preview": None, "error": None, "editing": editing,
+               "modes": MODES}
+    rule, error = _validate(services, data, editing)
+    if error is not None:
+        context["error"] = error
+        return render(request, "rule_form.html", context, status=400)
+    if form.get("action") == "save":
+        # The rule starts when it is saved, not when the daemon's next batch first sees the file: an
+        # article indexed in between is news to it too.
+        data["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        await run_in_threadpool(_write_rule, services, rule, data)
+        return RedirectResponse(f"/rules?saved={rule.name}", 303)
+    try:
+        context["preview"] = await run_in_threadpool(_preview, backend, rule, days)
+    except BackendError as err:
+        context["error"] = f"the index did not answer: {err}"
+        return render(request, "rule_form.html", context, status=503)
+    return render(request, "rule_form.html", context)
+
+
+def _write_rule(services, rule: Rule, data: dict[str, Any]) -> None:
+    folder = Path(services.rules_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = rule_path(folder, rule.name)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    # A dot file first (the RuleSet skips those), then one rename: the daemon never reads half a rule.
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    services.rules().refresh()
+    log.info("web_rule_saved", rule=rule.name, path=str(path), enabled=rule.enabled)
+
+
+async def rule_toggle(request: Request) -> Response:
+    services = services_of(request)
+    name = request.path_params["name"]
+    path = _file_of(services, name)
+    if path is None:
+        return render(request, "not_found.html", {}, status=404)
+    try:
+        rules = load_rules_file(path)
+    except RuleError as err:
+        return render(request, "unavailable.html", {"why": str(err)}, status=409)
+    if len(rules) != 1:
+        return render(request, "unavailable.html", {"why": f"{path.name} holds several rules: edit it by hand"},
+                      status=409)
+    data = rules[0].model_dump(mode="json", exclude_defaults=True)
+    data["name"] = name
+    data["enabled"] = not rules[0].enabled
+    await run_in_threadpool(_write_rule, services, rules[0], data)
+    return RedirectResponse("/rules", 303)
+
+
+def rule_feed(request: Request) -> Response:
+    services = services_of(request)
+    name = request.path_params["name"]
+    rules, backend = services.rules(), services.backend()
+    if rules is None or backend is None:
+        return Response("starting\n", 503, media_type="text/plain")
+    rule = rules.get(name)
+    if rule is None:
+        return Response("no such rule\n", 404, media_type="text/plain")
+    try:
+        hits = backend.search(rule.query, sources=rule.sources or None, languages=rule.languages or None,
+                              limit=FEED_ENTRIES)
+    except BackendError as err:
+        return Response(f"index unavailable: {err}\n", 503, media_type="text/plain")
+    fg = FeedGenerator()
+    fg.id(f"urn:mediawatch:rule:{rule.name}")
+    fg.title(f"mediawatch: {rule.name}")
+    fg.subtitle(rule.query)
+    fg.link(href=str(request.url), rel="self")
+    fg.link(href=str(request.url_for("rules_list")), rel="alternate")
+    newest = None
+    for hit in reversed(hits):  # feedgen prepends: the newest ends first
+        a = hit.article
+        when = a.published_at or a.indexed_at or datetime.now(timezone.utc)
+        newest = max(newest, when) if newest else when
+        fe = fg.add_entry()
+        fe.id(f"urn:mediawatch:article:{a.id}")
+        fe.title(a.title or "(no title)")
+        href = safe_href(a.url)
+        if href:
+            fe.link(href=href)
+        fe.updated(a.indexed_at or when)
+        fe.published(when)
+        fe.author({"name": ", ".join(a.authors) or a.source})
+        fe.summary(" ".join(a.text.split())[:500])
+    fg.updated(newest or datetime.now(timezone.utc))
+    return Response(fg.atom_str(pretty=True), 200, media_type="application/atom+xml")
+
+
+routes = [
+    Route("/rules", rules_list, name="rules_list"),
+    Route("/rules/new", rule_new),
+    Route("/rules/submit", rule_submit, methods=["POST"]),
+    Route("/rules/{name}/edit", rule_edit),
+    Route("/rules/{name}/toggle", rule_toggle, methods=["POST"]),
+    Route("/rules/{name}/feed.atom", rule_feed),
+]

@@ -1,0 +1,170 @@
+"""Safe by default: who may talk to the app (a token beyond loopback), CSRF on POST, safe links, rule names."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+from starlette.datastructures import URL
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = structlog.get_logger("mediawatch.web")
+
+TOKEN_ENV = "MEDIAWATCH_WEB_TOKEN"
+TOKEN_COOKIE = "mw_token"
+CSRF_COOKIE = "mw_csrf"
+CSRF_FIELD = "csrf"
+# Probes (a load balancer, systemd) ask /healthz without credentials; it tells nothing but the status.
+OPEN_PATHS = ("/healthz",)
+RULE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class BindRefused(ValueError):
+    """Serving beyond loopback without a token: refused, and says how to fix it."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name resolves to who knows what: treat it as public
+
+
+def check_bind(host: str, token: str | None) -> None:
+    if not is_loopback(host) and not token:
+        raise BindRefused(f"http.host is {host}, beyond this machine: set {TOKEN_ENV} in the environment "
+                          "(a long random string) so the web app can require it, or bind 127.0.0.1")
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL when it is an http(s) link, else None: ``javascript:``, ``data:`` and the rest are never links."""
+    if not url:
+        return None
+    cleaned = "".join(ch for ch in url.strip() if ch >= " ")  # browsers ignore tabs/newlines in schemes
+    try:
+        scheme = urlsplit(cleaned).scheme.lower()
+    except ValueError:
+        return None
+    return cleaned if scheme in ("http", "https") else None
+
+
+def rule_path(folder: str | Path, name: str) -> Path:
+    """The file of rule ``name`` in ``folder``; a name that could leave the folder is a ValueError."""
+    if not RULE_NAME.match(name) or name.strip(".") == "":
+        raise ValueError(f"invalid rule name {name!r}: letters, digits, '_', '.', '-' only")
+    base = Path(folder).resolve()
+    path = (base / f"{name}.yaml").resolve()
+    if path.parent != base:
+        raise ValueError(f"invalid rule name {name!r}")
+    return path
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms carry: the one in the visitor's cookie (made by CsrfMiddleware)."""
+    return request.scope["csrf_token"]
+
+
+class GuardMiddleware:
+    """Token check (when a token is configured) then double-submit CSRF on every unsafe method: the form's
+    ``csrf`` field (or ``X-CSRF-Token`` header) must equal the ``mw_csrf`` cookie, which another site can
+    neither read nor set (SameSite=Strict)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self.token and scope["path"] not in OPEN_PATHS:
+            refusal = self._check_token(request)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        fresh = not re.fullmatch(r"[A-Za-z0-9_-]{32,64}", cookie)
+        scope["csrf_token"] = secrets.token_urlsafe(32) if fresh else cookie
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            body = await _read_body(receive)
+            sent = request.headers.get("x-csrf-token") or _form_field(request, body, CSRF_FIELD)
+            if fresh or not sent or not hmac.compare_digest(sent.encode(), cookie.encode()):
+                log.warning("web_refused", reason="csrf", method=request.method, path=scope["path"],
+                            client=request.client.host if request.client else None)
+                await PlainTextResponse("refused: missing or wrong CSRF token (reload the page)", 403)(
+                    scope, receive, send)
+                return
+            receive = _replay(body, receive)
+
+        async def send_with_cookie(message) -> None:
+            if message["type"] == "http.response.start" and fresh:
+                headers = list(message.get("headers", []))
+                headers.append((b"set-cookie", f"{CSRF_COOKIE}={scope['csrf_token']}; Path=/; HttpOnly; "
+                                               "SameSite=Strict".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _check_token(self, request: Request) -> Response | None:
+        given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+                 or request.cookies.get(TOKEN_COOKIE, ""))
+        if given and hmac.compare_digest(given.encode(), self.token.encode()):
+            return None
+        in_url = request.query_params.get("token", "")
+        if in_url and hmac.compare_digest(in_url.encode(), self.token.encode()):
+            # Once from a link, then from a cookie: the token leaves the address bar and the history.
+            clean = URL(str(request.url)).remove_query_params("token")
+            response = RedirectResponse(str(clean), 303)
+            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+            return response
+        log.warning("web_refused", reason="token", path=request.url.path,
+                    client=request.client.host if request.client else None)
+        return PlainTextResponse(f"refused: this mediawatch needs its token (${TOKEN_ENV}); "
+                                 "open the address once with ?token=...", 401)
+
+
+MAX_BODY = 1_000_000  # a rule form is a few hundred bytes
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY or not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body once more for the route, which reads it after the CSRF check did; then the real channel."""
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def _form_field(request: Request, body: bytes, name: str) -> str:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return ""
+    values = parse_qs(body.decode("utf-8", "replace")).get(name)
+    return values[0] if values else ""

@@ -1,0 +1,30 @@
+"""What the web app is handed: the stores and callbacks of whoever serves it (the daemon or `mediawatch web`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from indexer.alerts.rules import RuleSet
+from indexer.backends.base import Backend
+
+
+def _no_metrics() -> bytes:
+    return b""
+
+
+@dataclass
+class Services:
+    """``backend``/``rules``/``frontier``/``ledger`` may be None while the daemon is still opening its stores
+    (a full disk): the pages then answer 503 and only ``/healthz`` and ``/metrics`` work."""
+
+    health: Callable[[], dict]
+    metrics: Callable[[], bytes] = _no_metrics
+    backend: Callable[[], Backend | None] = lambda: None
+    rules: Callable[[], RuleSet | None] = lambda: None
+    rules_dir: str | None = None
+    sources: Callable[[], list[Any]] = list  # crawler.sources.Source models, as configured now
+    frontier: Callable[[], Any] = lambda: None  # crawler.frontier.Frontier: run summaries
+    ledger: Callable[[], Any] = lambda: None  # indexer.alerts.ledger.Ledger: deliveries
+    crawl_now: Callable[[str], bool] | None = None  # None: read-only (`mediawatch web`)
+    token: str | None = None  # required on every request but /healthz when set
