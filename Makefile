@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= mediawatch.yaml
 
-.PHONY: run test install install-test elasticsearch bench bench-scale clean
+.PHONY: run test install install-test system-deps elasticsearch bench bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,7 +34,15 @@ run: install
 elasticsearch: install-test
 	$(BIN)/python -m tests.harness.elasticsearch fetch
 
-test: install-test elasticsearch
+# Debian packages the suite needs: a JDK and Maven (the Elasticsearch node), Chromium (browser tests).
+system-deps:
+	@missing=""; for p in java:openjdk-17-jre-headless mvn:maven chromium:chromium; do \
+	  command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  else echo "make test needs these Debian packages:$$missing (apt-get install them as root)"; exit 2; fi; fi
+
+test: system-deps install-test elasticsearch
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench elasticsearch
