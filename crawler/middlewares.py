@@ -2,8 +2,8 @@
 a per-host gate (Crawl-delay, Retry-After back-off), conditional GET and the incremental
 skip, and 429/503 retries that honour Retry-After.
 
-Order (see ``crawler.settings``): SSRFGuard 10 -> Robots 100 -> RobotsStatus 110 -> HostGate 120 ->
-ConditionalGet 130 -> (Scrapy's) ... -> RetryAfter 540 -> ... -> HostConcurrency 950.
+Order (see ``crawler.settings``): SSRFGuard 10 -> Robots 100 -> RobotsStatus 110 -> ConditionalGet 130
+-> (Scrapy's) ... -> RetryAfter 540 -> ... -> HostConcurrency 950 -> HostGate 960.
 
 Each refusal raises :class:`RequestRefused` carrying the accounting status, so the spider's
 errback counts the URL exactly once with the right reason. Nothing here connects anywhere:

@@ -97,11 +97,13 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
             "crawler.middlewares.RobotsMiddleware": 100,
             # before Scrapy's retries (550) in the response chain: it sees robots.txt's final answer
             "crawler.middlewares.RobotsStatusMiddleware": 110,
-            "crawler.middlewares.HostGateMiddleware": 120,
             "crawler.middlewares.ConditionalGetMiddleware": 130,
             "crawler.middlewares.RetryAfterMiddleware": 540,
-            # last before the downloader: the per-host cap counts only what is really in it
+            # last before the downloader: the per-host cap counts only what is really in it, and a
+            # request takes its Crawl-delay / Retry-After turn only once it holds a place under the cap
+            # (spaced earlier, two requests held at the cap would leave together)
             "crawler.middlewares.HostConcurrencyMiddleware": 950,
+            "crawler.middlewares.HostGateMiddleware": 960,
         },
         "SPIDER_MIDDLEWARES": {
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
