@@ -43,9 +43,24 @@ def _form_data(form) -> dict[str, Any]:
                             "sources": _split(form.get("sources") or ""),
                             "languages": _split(form.get("languages") or ""),
                             "mode": form.get("mode") or "instant", "enabled": form.get("enabled") == "on"}
+    # One Apprise URL a line, as typed: URLs may hold commas, and "${ENV}" references stay
+    # references in the file (the secret itself never reaches the page or the rules folder).
+    notify = [line.strip() for line in (form.get("notify") or "").splitlines() if line.strip()]
+    if notify:
+        data["notify"] = notify
     if (form.get("description") or "").strip():
         data["description"] = form.get("description").strip()
     return data
+
+
+def _notify_as_written(path: Path) -> list[str]:
+    """The rule file's ``notify`` entries before ``${ENV}`` expansion, for the edit form."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    entries = raw.get("notify") if isinstance(raw, dict) else None
+    return [str(e) for e in entries] if isinstance(entries, list) else []
 
 
 def _days(form) -> int:
@@ -95,7 +110,7 @@ def rules_list(request: Request) -> Response:
 
 def _blank() -> dict[str, Any]:
     return {"name": "", "query": "", "recipients": [], "sources": [], "languages": [], "mode": "instant",
-            "enabled": True, "description": ""}
+            "enabled": True, "description": "", "notify": []}
 
 
 def rule_new(request: Request) -> Response:
@@ -112,6 +127,7 @@ def rule_edit(request: Request) -> Response:
         return render(request, "not_found.html", {}, status=404)
     data = rule.model_dump(include={"name", "query", "recipients", "sources", "languages", "mode", "enabled",
                                     "description"})
+    data["notify"] = _notify_as_written(path)
     return render(request, "rule_form.html", {"data": data, "days": 7, "preview": None, "error": None,
                                               "editing": True, "modes": MODES})
 

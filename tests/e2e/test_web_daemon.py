@@ -12,6 +12,7 @@ from html import escape
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
 from tests.e2e.conftest import fast_crawl
+from tests.harness.webhooks import WebhookReceiver
 
 WORD = "lighthousekeeper"
 
@@ -46,6 +47,8 @@ def _wait(events: queue.Queue, seen: list, predicate, timeout: float) -> dict:
 
 def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site, smtp_server, page, tmp_path):
     site, data = fixture_site, project.root / "data"
+    hooks = WebhookReceiver()
+    hooks.up()
     rules_dir = project.root / "rules"
     project.write({
         "data_dir": str(data),
@@ -56,7 +59,7 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         "crawl": fast_crawl(data), "http": {"port": 0}, "rules_dir": str(rules_dir),
         "sources": [site.source("fixture", schedule={"every": "1h", "jitter": "0s"})],
     })
-    proc = project.popen("run")
+    proc = project.popen("run", HOOK_KEY="s3cret")
     events: queue.Queue = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stderr, events), daemon=True).start()
     seen: list[dict] = []
@@ -69,12 +72,15 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         page.fill("#rule-name", "lighthouse")
         page.fill("#rule-query", WORD)
         page.fill("#rule-recipients", "desk@example.org")
+        # a JSON webhook channel, its token from the environment: the file keeps the reference
+        page.fill("#rule-notify", hooks.url("json", "/hook/${HOOK_KEY}"))
         page.click("#preview")
         page.wait_for_selector("#preview-result")
         assert page.inner_text("#preview-total") == "0"  # nothing yet
         page.click("#save")
         page.wait_for_selector("tr[data-rule='lighthouse']")
         assert (rules_dir / "lighthouse.yaml").exists()
+        assert "${HOOK_KEY}" in (rules_dir / "lighthouse.yaml").read_text() and "s3cret" not in page.content()
         page.screenshot(path=str(tmp_path / "daemon-rules.png"), full_page=True)
         print(f"screenshot: {tmp_path / 'daemon-rules.png'}")
 
@@ -89,6 +95,8 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         mails = smtp_server.wait_for(1, timeout=60)
         assert len(mails) == 1 and title in mails[0].subject
         assert mails[0].rcpt_tos == ["desk@example.org"]
+        posted = hooks.wait_for(1, path="/hook/s3cret", timeout=60)
+        assert len(posted) == 1 and title in posted[0].body["title"]
         page.goto(base + "/alerts")
         row = page.locator("#alerts tbody tr").first
         assert "lighthouse" in row.inner_text() and "sent" in row.inner_text()
@@ -105,5 +113,8 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         except Exception:
             proc.kill()
             raise
+        finally:
+            hooks.close()
     assert code == 0
     assert len(smtp_server.messages) == 1  # once
+    assert len(hooks.requests) == 1
