@@ -409,9 +409,18 @@ class AlertEngine:
         matched are ignored by the ledger, so this never duplicates. Returns the combined report."""
         backend = backend if backend is not None else self.backend
         total = Report()
-        since = self.ledger.watermark()
-        if backend is None or since is None:
+        if backend is None:
             return total
+        since = self.ledger.watermark()
+        if since is None:
+            # Nothing matched yet, so no watermark: a crash between the first batch's index commit
+            # and its matching would otherwise lose that batch's alerts. Start where the rules did.
+            with self._lock:
+                self._sync_rules()
+                starts = [active.since for active in self._active]
+            if not starts:
+                return total
+            since = min(starts)
         ids = backend.ids_indexed_since(datetime.fromtimestamp(since, timezone.utc), limit=limit)
         for i in range(0, len(ids), chunk):
             articles = [a for a in (backend.get(x) for x in ids[i:i + chunk]) if a is not None]

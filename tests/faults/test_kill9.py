@@ -67,7 +67,10 @@ def test_kill9_mid_crawl_then_restart_loses_and_repeats_nothing(project, daemons
     # the ingest buffer's last batch indexed, and its instant mails sent
     wait_until(lambda: set(index_urls(data / "index.sqlite3")) >= expected
                and len(smtp_server.messages) >= len(expected) and alerts_pending(data / "alerts.sqlite3") == 0,
-               30, f"every article indexed and mailed (state at each kill: {kills})")
+               30, what=lambda: (f"every article indexed and mailed (state at each kill: {kills}; now: {state()}, "
+                                 f"pending alerts: {alerts_pending(data / 'alerts.sqlite3')}, "
+                                 f"not indexed: {sorted(expected - set(index_urls(data / 'index.sqlite3')))}; "
+                                 f"last events: {d.tail(25)})"))
     assert d.stop() == 0
     assert not problems(d.events), problems(d.events)
 
