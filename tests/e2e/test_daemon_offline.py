@@ -33,6 +33,15 @@ def wait_for(events: queue.Queue, seen: list, predicate, timeout: float) -> None
     raise AssertionError(f"timed out; events so far: {[e.get('event') for e in seen]}")
 
 
+def listening_url(proc, event: str, timeout: float) -> str:
+    """The ``url`` of the first ``event`` (``web_listening``, ``health_listening``) the process logs."""
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
+    seen: list[dict] = []
+    wait_for(events, seen, lambda s: any(e.get("event") == event for e in s), timeout)
+    return next(e for e in seen if e.get("event") == event)["url"]
+
+
 def test_daemon_survives_unreachable_sources(project):
     dead = [free_port(), free_port()]  # nothing listens there: connection refused
     project.write({

@@ -3,15 +3,12 @@ but /healthz must carry it."""
 
 from __future__ import annotations
 
-import json
-import queue
 import signal
-import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+from tests.e2e.test_daemon_offline import listening_url
 
 TOKEN = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -31,28 +28,6 @@ def test_binding_beyond_localhost_without_a_token_refuses_to_start(project, comm
     assert not (project.root / "data" / "index.sqlite3").exists()  # refused before opening anything
 
 
-def _listening(proc, timeout: float) -> str:
-    events: queue.Queue = queue.Queue()
-
-    def pump() -> None:
-        for line in proc.stderr:
-            try:
-                events.put(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            event = events.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if event.get("event") == "web_listening":
-            return event["url"]
-    raise AssertionError("the app never said web_listening")
-
-
 def _status(url: str, headers: dict | None = None) -> int:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as resp:
@@ -65,7 +40,7 @@ def test_with_a_token_every_page_but_healthz_needs_it(project):
     _config(project, "0.0.0.0")
     proc = project.popen("run", MEDIAWATCH_WEB_TOKEN=TOKEN)
     try:
-        url = _listening(proc, 60)
+        url = listening_url(proc, "web_listening", 60)
         port = url.rsplit(":", 1)[1].split("/")[0]
         base = f"http://127.0.0.1:{port}"
         assert _status(base + "/healthz") in (200, 503)  # probes need no token

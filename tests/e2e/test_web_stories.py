@@ -3,17 +3,14 @@ article page lists the story's other outlets."""
 
 from __future__ import annotations
 
-import json
-import queue
 import re
 import signal
-import threading
-import time
 import urllib.request
 from datetime import datetime, timezone
 
 from indexer.article import Article
 from indexer.backends.sqlite import SqliteBackend
+from tests.e2e.test_daemon_offline import listening_url
 
 TEXT = " ".join(f"The harbour council met on day {i} and agreed the budget for the bridge and the school."
                 for i in range(30))
@@ -32,26 +29,8 @@ def test_copies_fold_into_one_hit_and_the_article_lists_the_others(project):
     project.write({"data_dir": str(data), "index": {"sqlite_path": str(data / "index.sqlite3")},
                    "crawl": {"state_path": str(data / "crawl.sqlite3")}})
     proc = project.popen("web", "--port", "0")
-    events: queue.Queue = queue.Queue()
-
-    def pump() -> None:
-        for line in proc.stderr:
-            try:
-                events.put(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-
-    threading.Thread(target=pump, daemon=True).start()
     try:
-        deadline, base = time.monotonic() + 60, None
-        while base is None and time.monotonic() < deadline:
-            try:
-                event = events.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if event.get("event") == "web_listening":
-                base = event["url"].rstrip("/")
-        assert base, "mediawatch web never listened"
+        base = listening_url(proc, "web_listening", 60).rstrip("/")
         page = urllib.request.urlopen(base + "/?q=bridge", timeout=10).read().decode()
         assert page.count('class="hit"') == 1 and "+2 outlet(s)" in page
         shown = re.search(r'href="/article/([0-9a-f]+)"', page).group(1)
