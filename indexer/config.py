@@ -36,8 +36,9 @@ class IndexConfig(BaseModel):
     Stories: an article joins the story of a near-duplicate (indexer.stories) whose date (published, else
     indexed) is within `story_window_days` of its own; older articles start new stories.
 
-    `index_original_text` also indexes the unfolded text fields for Kibana field queries (about twice the
-    indexing CPU); the folded fields serve every mediawatch query either way.
+    `index_original_text` (default on) also indexes the unfolded text fields, so `text:word` typed in
+    Kibana's search bar finds articles (about twice the indexing CPU); the folded fields serve every
+    mediawatch query either way.
 
     Ingest: a batch goes out at `bulk_size` articles or after `bulk_interval_s`, as bulk requests of
     about 250 articles, `bulk_concurrency` of them in flight at once; a failing batch is retried
@@ -64,7 +65,7 @@ class IndexConfig(BaseModel):
     rollover_max_age: str = "30d"
     rollover_max_primary_size: str = "30gb"
     rollover_max_docs: int | None = Field(None, ge=1)
-    index_original_text: bool = False
+    index_original_text: bool = True
     retention_days: int | None = Field(None, ge=1)
     story_window_days: int = Field(7, ge=1)
     spool_path: str = "./data/spool"

@@ -11,7 +11,8 @@ Layout (``p`` = ``IndexConfig.prefix``):
   calling ``_rollover`` with the configured conditions.
 
 Mapping: derived from ``indexer.article.FIELDS``. Text fields are ``text`` (standard analyzer, or
-standard + asciifolding when the cluster has ``analysis-common``) for Kibana users, plus ``<field>_folded``
+standard + asciifolding when the cluster has ``analysis-common``; unindexed with ``index_original_text: false``)
+so ``text:word`` works in Kibana's search bar, plus ``<field>_folded``
 (``whitespace`` analyzer over OUR tokens, see :mod:`indexer.query`) which our queries use. Keyword fields
 are ``keyword``; the searchable ones also get ``<field>_folded`` (folded whole values). ``effective_at`` =
 published_at or indexed_at. ``*_folded`` stay in ``_source`` and reads leave them out: an ``excludes``
@@ -44,7 +45,9 @@ from indexer.stories import Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
-TEMPLATE_VERSION = 3  # 2: *_folded no longer excluded from _source; 3: original_url, story_keys, story_sig
+# 2: *_folded no longer excluded from _source; 3: original_url, story_keys, story_sig; 4: the original text
+# fields indexed by default (``_meta.original_text`` says which way a layout was made)
+TEMPLATE_VERSION = 4
 RETRYABLE = {429, 500, 502, 503, 504}
 MIN_BULK_PART = 50  # smaller batches go out as one request: a second one would cost more than it overlaps
 BULK_PART = 250  # documents per request: small enough that the client encodes one while the node indexes others
@@ -181,11 +184,11 @@ class ElasticsearchBackend(Backend):
         for name in KEYWORD_QUERY_FIELDS:
             props[es_field(name)] = {"type": "keyword", "ignore_above": MAX_KEYWORD}
         props["effective_at"] = {"type": "date"}
-        return {
-            "dynamic": "strict",
-            "_meta": {"version": TEMPLATE_VERSION, "managed_by": "mediawatch"},
-            "properties": props,
-        }
+        return {"dynamic": "strict", "_meta": self._meta(), "properties": props}
+
+    def _meta(self) -> dict[str, Any]:
+        return {"version": TEMPLATE_VERSION, "managed_by": "mediawatch",
+                "original_text": self.cfg.index_original_text}
 
     def settings(self) -> dict[str, Any]:
         caps = self.caps or {}
@@ -220,8 +223,12 @@ class ElasticsearchBackend(Backend):
                     "phases": {"hot": {"actions": {"rollover": self.rollover_conditions()}}},
                 })
                 done["ilm_policy"] = self.policy
-            previous = self._template_version()
-            meta = {"version": TEMPLATE_VERSION, "managed_by": "mediawatch"}
+            previous_meta = self._template_meta()
+            previous = None if previous_meta is None else previous_meta.get("version")
+            # a layout made before the flag existed (v3 and older) had the original text unindexed by default
+            changed_text = previous_meta is not None and \
+                previous_meta.get("original_text", False) != self.cfg.index_original_text
+            meta = self._meta()
             self.es.cluster.put_component_template(
                 name=self.settings_component, template={"settings": self.settings()}, meta=meta)
             self.es.cluster.put_component_template(
@@ -238,6 +245,8 @@ class ElasticsearchBackend(Backend):
                 done["template"] = "created"
             elif previous != TEMPLATE_VERSION:
                 done["template"] = f"upgraded from {previous}"
+            elif changed_text:
+                done["template"] = "original text " + ("indexed" if self.cfg.index_original_text else "unindexed")
             else:
                 done["template"] = "unchanged"
             if not self.es.indices.exists_alias(name=self.write_alias):
@@ -250,7 +259,7 @@ class ElasticsearchBackend(Backend):
                     if "resource_already_exists" not in str(err):
                         raise
                     done["index"] = f"{first} exists"
-            elif previous is not None and previous != TEMPLATE_VERSION:
+            elif previous is not None and (previous != TEMPLATE_VERSION or changed_text):
                 done["mapping_upgrade"] = self._upgrade_mappings()
             if not caps["ilm"]:
                 done["rollover"] = self.rollover()
@@ -258,7 +267,7 @@ class ElasticsearchBackend(Backend):
         log.info("index.init", **{k: v for k, v in done.items() if k != "capabilities"}, **caps)
         return done
 
-    def _template_version(self) -> int | None:
+    def _template_meta(self) -> dict[str, Any] | None:
         try:
             got = self.es.indices.get_index_template(name=self.template)
         except ApiError as err:
@@ -266,8 +275,12 @@ class ElasticsearchBackend(Backend):
                 return None
             raise
         for item in got.get("index_templates", []):
-            return (item["index_template"].get("_meta") or {}).get("version")
+            return item["index_template"].get("_meta") or {}
         return None
+
+    def _template_version(self) -> int | None:
+        meta = self._template_meta()
+        return None if meta is None else meta.get("version")
 
     def _upgrade_mappings(self) -> str:
         """Additive mapping changes go onto the live indices; anything else rolls over to a fresh index."""
