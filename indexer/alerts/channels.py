@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Sequence
 from urllib.parse import quote
@@ -112,6 +112,40 @@ def story_message(rule: str, article: Article, terms: Terms, tz: ZoneInfo | time
     return ChannelMessage(title=f"{rule}: {title}", body="\n".join(lines))
 
 
+DIGEST_SNIPPET_WORDS = 20  # many stories in one chat message: each a glance
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    """One story of a digest: the copy it was recorded with, the query's terms, the outlets carrying it."""
+
+    article: Article
+    terms: Terms
+    outlets: Sequence[str] = ()
+
+
+def digest_message(rule: str, stories: Sequence[DigestStory], kind: str, period_end: datetime,
+                   tz: ZoneInfo | timezone | None = None) -> ChannelMessage:
+    """A digest as one chat message: the stories in the mail digest's order (newest first), numbered,
+    each with its outlet, date, outlets, a short snippet and its link."""
+    n = len(stories)
+    lines = [f"{n} new article{'s' if n != 1 else ''} ({kind} digest, until {format_date(period_end, tz)})"]
+    for number, story in enumerate(stories, 1):
+        a = story.article
+        lines += ["", f"{number}. {clean_text(a.title) or '(untitled)'}",
+                  f"   {clean_text(a.source) or 'unknown source'} · {format_date(a.published_at or a.indexed_at, tz)}"]
+        others = [o for o in dict.fromkeys(clean_text(o) for o in (a.source, *story.outlets)) if o]
+        if len(others) > 1:
+            lines.append("   Outlets: " + ", ".join(others))
+        snippet = article_snippet(a, story.terms, max_words=DIGEST_SNIPPET_WORDS).text
+        if snippet:
+            lines.append(f"   {snippet}")
+        lines.append(f"   {safe_link(a.url or a.canonical_url) or '(no link)'}")
+    lines += ["", f"mediawatch rule {rule}"]
+    return ChannelMessage(title=f"{rule}: {n} new article{'s' if n != 1 else ''} ({kind} digest)",
+                          body="\n".join(lines))
+
+
 class ChannelSender:
     """Sends to one channel URL. A plugin without per-message headers is kept, so its own rate
     limit (Slack's one message a second) holds across the messages of a burst."""
@@ -143,6 +177,6 @@ class ChannelSender:
 
 
 __all__ = [
-    "ChannelMessage", "ChannelSender", "DELIVERY_HEADER", "channel_id", "check_channel_url", "delivery_id",
-    "display", "story_message",
+    "ChannelMessage", "ChannelSender", "DELIVERY_HEADER", "DigestStory", "channel_id", "check_channel_url",
+    "delivery_id", "digest_message", "display", "story_message",
 ]

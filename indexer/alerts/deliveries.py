@@ -1,4 +1,5 @@
-"""Delivering the ledger's channel rows: one channel's due messages, and the channels' test messages.
+"""Delivering the ledger's channel rows: one channel's due messages (a story's, a digest's), and the
+channels' test messages.
 
 The engine calls :meth:`ChannelDeliveries.deliver` for one channel at a time (holding that channel's
 lock); the rows come from ``ledger_channels``, the URLs from the rules as they are now (the ledger keeps
@@ -16,9 +17,12 @@ from typing import Any, Callable, Sequence
 
 import structlog
 
-from indexer.alerts.channels import ChannelSender, channel_id, delivery_id, story_message
+from indexer.alerts import schedule as sched
+from indexer.alerts.channels import (
+    ChannelSender, DigestStory, channel_id, delivery_id, digest_message, story_message,
+)
 from indexer.alerts.ledger import Ledger, backoff
-from indexer.alerts.ledger_channels import DeliveryRow
+from indexer.alerts.ledger_channels import DeliveryRow, DigestDeliveryRow
 from indexer.alerts.mailer import SendError
 from indexer.alerts.rules import Rule, RuleSet
 from indexer.article import Article
@@ -91,12 +95,59 @@ class ChannelDeliveries:
             report.messages += 1
             log.info("alerts.delivered", rule=row.rule, story_id=row.story_id, channel=sender.name)
 
+    def deliver_digests(self, channel: str, report: Any) -> None:
+        """Send the channel's due digest messages, oldest period first: one per (rule, period), with the
+        stories of the mail digest of that period, in its order."""
+        urls = self._urls()
+        consecutive = 0
+        for row in self.ledger.due_digest_deliveries(self.clock(), channel):
+            url = urls.get((row.rule, row.channel))
+            items = self.ledger.digest_items(row.digest_id)
+            if url is None or not items:
+                why = "channel no longer in the rule" if url is None else "no story left in the digest"
+                self.ledger.mark_digest_delivered(row, self.clock(), state="dropped", note=why)
+                log.warning("alerts.delivery_dropped", rule=row.rule, digest=row.digest_id, channel=channel, reason=why)
+                continue
+            sender = self._sender(url)
+            if consecutive >= 2:  # the service is unreachable: don't hammer it, defer the rest
+                self._digest_failed(row, sender, f"deferred: {report.errors[-1]}", report)
+                continue
+            copies = self.copies(items, ())
+            stories = [DigestStory(i.article, self.terms(i.query), [a.source for a in copies.get(i.story_id, ())])
+                       for i in items]
+            rule = self.rules.get(row.rule)
+            message = digest_message(row.rule, stories, sched.digest_kind(items[0].schedule),
+                                     datetime.fromtimestamp(row.period_end, timezone.utc), tz=self.tz(rule))
+            try:
+                sender.send(message, delivery_id(row.rule, row.digest_id, row.channel))
+            except SendError as err:
+                consecutive += 1
+                self._digest_failed(row, sender, str(err), report)
+                continue
+            consecutive = 0
+            self.ledger.mark_digest_delivered(row, self.clock())
+            report.messages += 1
+            log.info("alerts.digest_delivered", rule=row.rule, digest=row.digest_id, stories=len(items),
+                     channel=sender.name)
+
+    def _next_at(self, attempts: int) -> float:
+        return self.clock() + backoff(attempts + 1, self.mail.retry_initial_s, self.mail.retry_max_s)
+
     def _failed(self, row: DeliveryRow, sender: ChannelSender, error: str, report: Any) -> None:
-        next_at = self.clock() + backoff(row.attempts + 1, self.mail.retry_initial_s, self.mail.retry_max_s)
+        next_at = self._next_at(row.attempts)
         self.ledger.mark_delivery_failed(row, error, next_at)
         report.failed += 1
         report.errors.append(error)
         log.warning("alerts.channel_failed", rule=row.rule, story_id=row.story_id, channel=sender.name,
+                    attempt=row.attempts + 1, retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(),
+                    error=error)
+
+    def _digest_failed(self, row: DigestDeliveryRow, sender: ChannelSender, error: str, report: Any) -> None:
+        next_at = self._next_at(row.attempts)
+        self.ledger.mark_digest_delivery_failed(row, error, next_at)
+        report.failed += 1
+        report.errors.append(error)
+        log.warning("alerts.channel_failed", rule=row.rule, digest=row.digest_id, channel=sender.name,
                     attempt=row.attempts + 1, retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(),
                     error=error)
 

@@ -13,7 +13,8 @@ Rules, matching, the ledger and the mailer are separate modules; this class only
 lives in the ledger, so a new ``AlertEngine`` on the same ``ledger_path`` carries on exactly where the
 last one stopped (pending alerts are retried, sent ones never repeated).
 
-Deliveries go by channel: mail (instant mails and digests) is one, each ``notify`` URL another. Called
+Deliveries go by channel: mail (instant mails and digests) is one, each ``notify`` URL another (a story
+of an instant rule, or a digest rule's period, as one message). Called
 directly, ``on_indexed`` sends what it recorded before returning (one-shot commands, tests). With a
 :class:`~indexer.alerts.worker.DeliveryWorker` attached (the daemon), ``on_indexed`` only records and
 wakes it, and each channel is delivered on its own thread by :meth:`deliver_mail` /
@@ -75,10 +76,12 @@ class Report:
     digests_sent: int = 0
     mails: int = 0  # messages accepted (an instant alert is one mail, a digest is one mail)
     messages: int = 0  # channel (notify) messages accepted
+    digest_messages_opened: int = 0  # channel messages of digests opened now: their lanes have work
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: "Report") -> None:
-        for name in ("matched", "enqueued", "sent", "failed", "digests_sent", "mails", "messages"):
+        for name in ("matched", "enqueued", "sent", "failed", "digests_sent", "mails", "messages",
+                     "digest_messages_opened"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
 
@@ -216,7 +219,8 @@ class AlertEngine:
         items = [
             NewAlert(rule=m.rule.name, article=m.article, mode=m.rule.mode, schedule=self._schedule(m.rule),
                      query=m.rule.query, recipients=list(m.rule.recipients),
-                     channels=[channel_id(url) for url in m.rule.notify])
+                     # a digest rule's channels get one message per period, when its digest is opened
+                     channels=[channel_id(url) for url in m.rule.notify] if m.rule.mode == "instant" else [])
             for m in matches
             if m.rule.recipients or m.rule.notify
         ]
@@ -274,7 +278,11 @@ class AlertEngine:
                     continue
                 rule = self.rules.get(rule_name)
                 recipients = list(rule.recipients) if rule is not None and rule.recipients else []
-                self.ledger.open_digest(rule_name, sched.digest_key(boundary), boundary.timestamp(), recipients, now)
+                channels = [channel_id(url) for url in rule.notify] if rule is not None else []
+                opened = self.ledger.open_digest(rule_name, sched.digest_key(boundary), boundary.timestamp(),
+                                                 recipients, now, channels)
+                if opened and channels:
+                    report.digest_messages_opened += len(channels)
         # sending happens outside the engine's lock: matching a new batch never waits for a mail server
         with self._lanes[MAIL]:
             self._deliver(self.ledger.due_instant(now, limit=self.mail.max_per_cycle), report)
@@ -296,6 +304,7 @@ class AlertEngine:
         with self._lanes[channel]:
             self.rules.refresh()
             self.channels.deliver(channel, report, fresh)
+            self.channels.deliver_digests(channel, report)
         return report
 
     # -- delivery ---------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ One SQLite file (WAL, ``synchronous=FULL``), four tables:
                     sent marks all its items sent in the same transaction.
 ``meta``            the matching watermark: the newest ``indexed_at`` handed to the engine, from which
                     ``AlertEngine.catch_up`` re-matches after a crash between indexing and matching.
-``deliveries``      one row per (rule, article_id, channel) for the rule's ``notify`` channels, same life
-                    cycle (see ``ledger_channels``).
+``deliveries``      one row per (rule, story_id, channel) for an instant rule's ``notify`` channels, same life
+                    cycle (see ``ledger_channels``); ``digest_deliveries`` one per (digest, channel) for a
+                    digest rule's.
 ``rule_versions``   (rule, fingerprint) → ``since``: when this version of the rule was first seen. The
                     matcher only alerts on articles indexed at or after ``since`` (unless backfill), so a new
                     or edited rule does not flood its recipients with the back catalogue.
@@ -38,7 +39,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, ChannelLedger, DeliveryRow, insert_deliveries
+from indexer.alerts.ledger_channels import (
+    CHANNEL_SCHEMA, ChannelLedger, DeliveryRow, DigestDeliveryRow, insert_deliveries, insert_digest_deliveries,
+)
 from indexer.article import Article
 
 SCHEMA = """
@@ -276,8 +279,9 @@ class Ledger(ChannelLedger):
                 if id(art) not in stored:
                     stored[id(art)] = json.dumps(art.to_dict(), ensure_ascii=False)
                 message_id = alert_message_id(item.rule, art.story, self.domain) if item.mode == "instant" else None
-                # a rule that only notifies channels has no mail to send: its row is the match, done
-                state = "pending" if item.recipients else "sent"
+                # an instant rule that only notifies channels has no mail to send: its row is the match,
+                # done; a digest item waits for its period's digest, whose channels list it
+                state = "pending" if item.recipients or item.mode != "instant" else "sent"
                 cur = db.execute(
                     "INSERT OR IGNORE INTO alerts (rule, story_id, article_id, mode, schedule, state, message_id,"
                     " next_attempt_at, matched_at, indexed_at, published_at, query, recipients, article)"
@@ -352,9 +356,12 @@ class Ledger(ChannelLedger):
             ).fetchall()
         return [(r["rule"], r["schedule"], r["oldest"]) for r in rows]
 
-    def open_digest(self, rule: str, digest_key: str, period_end: float, recipients: list[str], now: float) -> str | None:
+    def open_digest(self, rule: str, digest_key: str, period_end: float, recipients: list[str], now: float,
+                    channels: Sequence[str] = ()) -> str | None:
         """Assign the rule's unassigned items matched before ``period_end`` to the digest of that
-        boundary (created if needed). Returns the digest id, or None when there was nothing to send."""
+        boundary (created if needed), with a pending message per channel id in ``channels``. Returns the
+        digest id, or None when there was nothing to send. A digest with no recipients (a rule that
+        only notifies channels) has no mail: it is recorded sent, its channel messages pending."""
         digest_id = f"{rule}@{digest_key}"
         with self._tx() as db:
             cur = db.execute(
@@ -375,6 +382,12 @@ class Ledger(ChannelLedger):
                 (digest_id, rule, period_end, digest_message_id(rule, digest_key, self.domain), now, now,
                  json.dumps(list(recipients))),
             )
+            insert_digest_deliveries(db, digest_id, channels, now)
+            if not recipients:
+                db.execute("UPDATE digests SET state = 'sent', sent_at = ?, last_error = 'no recipients'"
+                           " WHERE digest_id = ? AND state = 'pending'", (now, digest_id))
+                db.execute("UPDATE alerts SET state = 'sent', sent_at = ? WHERE digest_id = ? AND state = 'pending'",
+                           (now, digest_id))
         return digest_id
 
     def due_digests(self, now: float, limit: int = 100) -> list[DigestRow]:
@@ -473,6 +486,7 @@ def utc(ts: float | None) -> datetime | None:
 
 
 __all__ = [
-    "AlertRow", "DeliveryRow", "DigestRow", "Ledger", "NewAlert", "alert_message_id", "backoff", "digest_message_id",
+    "AlertRow", "DeliveryRow", "DigestDeliveryRow", "DigestRow", "Ledger", "NewAlert", "alert_message_id", "backoff",
+    "digest_message_id",
 ]
 

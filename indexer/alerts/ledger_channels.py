@@ -1,8 +1,11 @@
-"""The channel dimension of the ledger: one ``deliveries`` row per (rule, story, channel).
+"""The channel dimension of the ledger: one ``deliveries`` row per (rule, story, channel) of an instant
+rule, one ``digest_deliveries`` row per (digest, channel) of a digest rule.
 
-An alert row (``alerts``, see ``ledger``) is the story's match and its mail; each ``notify`` channel of the rule
-gets a delivery row, written in the same transaction as the alert row, so a match is never recorded
-without its channels. The life cycle is the mail's: ``pending`` before any send, ``sent`` once the
+An alert row (``alerts``, see ``ledger``) is the story's match and its mail; each ``notify`` channel of an
+instant rule gets a delivery row, written in the same transaction as the alert row, so a match is never
+recorded without its channels. A digest rule's channels get theirs when the period's digest is opened, in
+the transaction that assigns the period's stories to it: one message per channel and period, listing
+the digest's stories, whether the mail digest went out or not. The life cycle is the mail's: ``pending`` before any send, ``sent`` once the
 service answered 2xx, a failure keeps it pending with ``attempts``, ``last_error`` and a backed-off
 ``next_attempt_at``. ``dropped`` is for a delivery whose channel was removed from the rule before it went
 out (the URL is not stored, only its hash, so there is nowhere left to send it).
@@ -31,6 +34,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (rule, story_id, channel)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, channel, next_attempt_at);
+CREATE TABLE IF NOT EXISTS digest_deliveries (
+    digest_id       TEXT NOT NULL,              -- digests.digest_id: (rule, period boundary)
+    channel         TEXT NOT NULL,
+    state           TEXT NOT NULL,              -- pending | sent | dropped
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at REAL NOT NULL,
+    sent_at         REAL,
+    PRIMARY KEY (digest_id, channel)
+);
+CREATE INDEX IF NOT EXISTS digest_deliveries_due ON digest_deliveries (state, channel, next_attempt_at);
 """
 
 
@@ -48,6 +62,28 @@ class DeliveryRow:
     @property
     def article_id(self) -> str:
         return self.article.id
+
+
+@dataclass
+class DigestDeliveryRow:
+    """One channel's message for one digest (rule, period)."""
+
+    digest_id: str
+    rule: str
+    period_end: float
+    channel: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+
+
+def insert_digest_deliveries(db: sqlite3.Connection, digest_id: str, channels: Sequence[str], now: float) -> None:
+    """Inside the transaction that opened the digest."""
+    db.executemany(
+        "INSERT OR IGNORE INTO digest_deliveries (digest_id, channel, state, next_attempt_at)"
+        " VALUES (?, ?, 'pending', ?)",
+        [(digest_id, channel, now) for channel in channels],
+    )
 
 
 def insert_deliveries(db: sqlite3.Connection, rule: str, story_id: str, channels: Sequence[str],
@@ -83,11 +119,41 @@ class ChannelLedger:
                             article=Article.from_dict(json.loads(r["article"]))) for r in rows]
 
     def pending_channels(self) -> dict[str, float]:
-        """Channel → its earliest next attempt, over pending deliveries."""
+        """Channel → its earliest next attempt, over pending deliveries (stories and digests)."""
         with self._lock:
-            rows = self._db.execute("SELECT channel, MIN(next_attempt_at) AS due FROM deliveries"
-                                    " WHERE state = 'pending' GROUP BY channel").fetchall()
+            rows = self._db.execute(
+                "SELECT channel, MIN(due) AS due FROM ("
+                " SELECT channel, MIN(next_attempt_at) AS due FROM deliveries WHERE state = 'pending' GROUP BY channel"
+                " UNION ALL SELECT channel, MIN(next_attempt_at) FROM digest_deliveries WHERE state = 'pending'"
+                " GROUP BY channel) GROUP BY channel").fetchall()
         return {r["channel"]: r["due"] for r in rows}
+
+    def due_digest_deliveries(self, now: float, channel: str, limit: int = 100) -> list[DigestDeliveryRow]:
+        """The channel's pending digest messages whose next attempt is due, oldest period first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.digest_id, g.rule, g.period_end, d.channel, d.attempts, d.last_error, d.next_attempt_at"
+                " FROM digest_deliveries d JOIN digests g ON g.digest_id = d.digest_id"
+                " WHERE d.state = 'pending' AND d.channel = ? AND d.next_attempt_at <= ?"
+                " ORDER BY g.period_end, d.digest_id LIMIT ?", (channel, now, limit)).fetchall()
+        return [DigestDeliveryRow(**dict(r)) for r in rows]
+
+    def mark_digest_delivered(self, row: DigestDeliveryRow, now: float, state: str = "sent",
+                              note: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE digest_deliveries SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = ?"
+                " WHERE digest_id = ? AND channel = ? AND state = 'pending'",
+                (state, now, note, row.digest_id, row.channel),
+            )
+
+    def mark_digest_delivery_failed(self, row: DigestDeliveryRow, error: str, next_at: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE digest_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                " WHERE digest_id = ? AND channel = ?",
+                (error[:2000], next_at, row.digest_id, row.channel),
+            )
 
     def next_mail_due(self) -> float | None:
         """The earliest next attempt of a pending instant mail or digest (None: nothing pending)."""
@@ -114,10 +180,12 @@ class ChannelLedger:
             )
 
     def delivery_counts(self) -> dict[str, int]:
+        """Channel messages by state, a story's and a digest's alike."""
+        both = "(SELECT state, attempts FROM deliveries UNION ALL SELECT state, attempts FROM digest_deliveries)"
         with self._lock:
-            rows = self._db.execute("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state").fetchall()
+            rows = self._db.execute(f"SELECT state, COUNT(*) AS n FROM {both} GROUP BY state").fetchall()
             failing = self._db.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts > 0").fetchone()[0]
+                f"SELECT COUNT(*) FROM {both} WHERE state = 'pending' AND attempts > 0").fetchone()[0]
         out = {"deliveries_pending": 0, "deliveries_sent": 0} | {f"deliveries_{r['state']}": r["n"] for r in rows}
         out["deliveries_failing"] = failing
         return out
@@ -129,3 +197,13 @@ class ChannelLedger:
             sql, args = sql + " WHERE rule = ?", [rule]
         with self._lock:
             return [tuple(r) for r in self._db.execute(sql + " ORDER BY rule, story_id, channel", args)]
+
+    def digest_deliveries(self, rule: str | None = None) -> list[tuple[str, str, str, int]]:
+        """(digest_id, channel, state, attempts) of every digest message, for inspection."""
+        sql = ("SELECT d.digest_id, d.channel, d.state, d.attempts FROM digest_deliveries d"
+               " JOIN digests g ON g.digest_id = d.digest_id")
+        args: list = []
+        if rule is not None:
+            sql, args = sql + " WHERE g.rule = ?", [rule]
+        with self._lock:
+            return [tuple(r) for r in self._db.execute(sql + " ORDER BY d.digest_id, d.channel", args)]

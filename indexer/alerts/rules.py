@@ -6,7 +6,8 @@ A rule file holds one rule (a mapping; ``name`` defaults to the file's stem), a 
     name: belarus-prisoners
     query: Lukashenko AND (prison OR jail) AND NOT sport
     recipients: [desk@example.org]
-    notify:                     # optional: chat / webhook channels, Apprise URLs (secrets as ${ENV})
+    notify:                     # optional: chat / webhook channels, Apprise URLs (secrets as ${ENV});
+                                #   a message per story, or per digest for hourly / daily rules
       - mmost://chat.example.org/${MATTERMOST_HOOK}
       - json://hooks.example.org/mediawatch
     sources: [dw, bbc]          # optional: only these sources
@@ -63,7 +64,7 @@ class Rule(BaseModel):
     sources: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     mode: Literal["instant", "hourly", "daily"] = "instant"
-    notify: list[ChannelUrl] = Field(default_factory=list)  # after mode: its check reads the mode
+    notify: list[ChannelUrl] = Field(default_factory=list)
     daily_at: str = "08:00"
     timezone: str | None = None
     enabled: bool = True
@@ -97,13 +98,6 @@ class Rule(BaseModel):
                 raise ValueError(f"not an email address: {r!r}")
             cleaned.append(r)
         return cleaned
-
-    @field_validator("notify")
-    @classmethod
-    def _notify_instant(cls, notify: list[str], info) -> list[str]:
-        if notify and info.data.get("mode", "instant") != "instant":
-            raise ValueError("notify channels get one message per story: only for mode instant")
-        return notify
 
     @field_serializer("notify")
     def _notify_masked(self, notify: list[str]) -> list[str]:

@@ -5,8 +5,9 @@
     worker.wake()                     # something new may be due (the daemon's 30 s tick: digests)
     worker.close(timeout=5)           # one last pass per lane, bounded; what is left stays pending
 
-The mail lane sends instant mails, their retries and digests; every ``notify`` channel with pending
-rows gets a lane of its own, started the first time the mail lane sees it. A lane sleeps until it is
+The mail lane sends instant mails, their retries and digests (and opens each period's digest, with a
+pending message per channel of the rule); every ``notify`` channel with pending rows gets a lane of its
+own, started the first time the mail lane sees it. A lane sleeps until it is
 woken or until its earliest retry is due (the ledger's ``next_attempt_at``), so retries follow the
 backoff instead of a fixed sweep. Everything a lane sends was written *pending* to the ledger before
 it was woken, so a crash (even ``kill -9``) at any point leaves work to resume, never a lost alert.
@@ -109,6 +110,8 @@ class DeliveryWorker:
             else:
                 log.error("alerts.lane_error", lane=lane, error=str(err), exc_info=True)
             return
+        if report.digest_messages_opened:  # the mail lane opened digests: their channels' lanes have work now
+            self.wake()
         if self.on_report is not None and (report.sent or report.messages or report.failed or report.digests_sent):
             try:
                 self.on_report(report)

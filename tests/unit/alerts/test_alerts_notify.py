@@ -30,11 +30,11 @@ def test_a_bad_channel_url_names_the_file_and_the_key(tmp_path, urls, key, fragm
     assert info.value.key == key and fragment in str(info.value) and str(info.value).startswith(f"{path}: {key}: ")
 
 
-def test_channels_are_for_instant_rules(tmp_path):
+def test_digest_rules_take_channels_too(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("name: r\nquery: x\nmode: daily\nnotify: ['json://hooks.example.org/x']\n")
-    with pytest.raises(RuleError, match="notify: .*only for mode instant"):
-        load_rules_file(path)
+    (rule,) = load_rules_file(path)
+    assert rule.mode == "daily" and rule.notify == ["json://hooks.example.org/x"]
 
 
 def test_a_rule_file_reads_secrets_from_the_environment(tmp_path, monkeypatch):
