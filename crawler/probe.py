@@ -7,7 +7,8 @@ test-crawl a few articles, through the crawler's own Scrapy settings and middlew
 
 Every request goes through the SSRF guard, robots.txt, the per-host gate and the page-size
 cap exactly as a crawl's would (``engine.download_async`` applies the downloader
-middlewares). The homepage's host is trusted like a URL written in the config; a feed or
+middlewares). The homepage's host is trusted like a URL written in the config (on the command
+line; from the web app, ``trust_homepage=False``, it is checked like the rest); a feed or
 sitemap on another host is resolved and refused when it is not public. The sample crawl is a
 real ``CrawlRun`` of the proposed source into memory, with its own throw-away crawl state: the
 index and the crawl state of the daemon are left alone.
@@ -101,11 +102,12 @@ class ProbeSpider(scrapy.Spider):
 
     name = "mediawatch-probe"
 
-    def __init__(self, homepage: str, source: Source, probe: Probe, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, homepage: str, source: Source, probe: Probe, *args: Any, trust_homepage: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.homepage = homepage
         self.source = source  # what the SSRF guard reads (allow_private_addresses)
-        self.trusted_netlocs = frozenset({urlsplit(homepage).netloc.casefold()})
+        self.trusted_netlocs = frozenset({urlsplit(homepage).netloc.casefold()} if trust_homepage else ())
         self.probe = probe
 
     async def start(self) -> AsyncIterator[Request]:
@@ -208,9 +210,10 @@ def _probe_source(homepage: str) -> Source:
     return Source(name="probe", sections={"urls": [homepage]})
 
 
-async def probe_homepage(homepage: str, crawl: CrawlSettings) -> Probe:
+async def probe_homepage(homepage: str, crawl: CrawlSettings, *, trust_homepage: bool = True) -> Probe:
     """Fetch the homepage, its robots.txt and candidate feeds and sitemaps; never raises for
-    what the site answers (``Probe.error`` says what went wrong with the homepage)."""
+    what the site answers (``Probe.error`` says what went wrong with the homepage). Without
+    ``trust_homepage`` (a URL typed in the web app) the SSRF guard checks the homepage's host too."""
     from scrapy.crawler import AsyncCrawlerRunner
 
     source = _probe_source(homepage)
@@ -219,7 +222,7 @@ async def probe_homepage(homepage: str, crawl: CrawlSettings) -> Probe:
     settings["CLOSESPIDER_TIMEOUT"] = 0
     probe = Probe(homepage=homepage)
     runner = AsyncCrawlerRunner(settings)
-    await runner.crawl(ProbeSpider, homepage=homepage, source=source, probe=probe)
+    await runner.crawl(ProbeSpider, homepage=homepage, source=source, probe=probe, trust_homepage=trust_homepage)
     log.info("homepage_probed", homepage=homepage, error=probe.error or None, feeds=len(probe.feeds),
              sitemaps=len(probe.sitemaps), tried=len(probe.tried))
     return probe

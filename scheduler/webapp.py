@@ -31,6 +31,26 @@ def daemon_app(daemon):
         daemon.scheduler.wakeup()
         return True
 
+    async def find_source(homepage: str, name: str | None):
+        from scheduler.errors import UsageError
+        from scheduler.sourcesadd import Proposal, find_source
+
+        try:
+            return await find_source(daemon.cfg, homepage, name, trust_homepage=False)
+        except UsageError as err:
+            return Proposal(homepage=homepage, name=name or "", error=str(err))
+
+    def add_source(proposal) -> None:
+        from scheduler.errors import UsageError
+        from scheduler.sourcesadd import write_source
+
+        try:
+            write_source(daemon.config_path, proposal)
+        except UsageError as err:
+            raise ValueError(str(err)) from None
+        if daemon.app is not None:  # now, not at the watcher's next look at the file's mtime
+            daemon.reload("source_added")
+
     services = Services(
         health=daemon.health_report,
         metrics=daemon.metrics.render,
@@ -41,6 +61,8 @@ def daemon_app(daemon):
         frontier=part("frontier"),
         ledger=lambda: daemon.app.alerts.ledger if daemon.app is not None else None,
         crawl_now=crawl_now,
+        find_source=find_source,
+        add_source=add_source,
         token=web_token(),
     )
     return create_app(services)

@@ -62,13 +62,14 @@ def not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(services: Services) -> Starlette:
-    from web import pages_ops, pages_rules, pages_search
+    from web import pages_ops, pages_rules, pages_search, pages_sources
 
     routes = [
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         *pages_search.routes,
         *pages_rules.routes,
+        *pages_sources.routes,
         *pages_ops.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -55,7 +55,9 @@ def sources_page(request: Request) -> Response:
                                    (str(samples[-1]) if samples else ""),
                      "next": _next_run(src, run)})
     return render(request, "sources.html", {"rows": rows, "can_crawl": services.crawl_now is not None,
-                                            "queued": request.query_params.get("queued", "")})
+                                            "can_add": services.find_source is not None,
+                                            "queued": request.query_params.get("queued", ""),
+                                            "added": request.query_params.get("added", "")})
 
 
 def crawl_now(request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from indexer.alerts.rules import RuleSet
 from indexer.backends.base import Backend
@@ -27,4 +27,9 @@ class Services:
     frontier: Callable[[], Any] = lambda: None  # crawler.frontier.Frontier: run summaries
     ledger: Callable[[], Any] = lambda: None  # indexer.alerts.ledger.Ledger: deliveries
     crawl_now: Callable[[str], bool] | None = None  # None: read-only (`mediawatch web`)
+    # The Sources page's "add a source": (homepage, name or None) → the probe's proposal (``error`` set when
+    # nothing can be added), on the app's event loop; then the proposal → written into the config (ValueError
+    # saying why not) and picked up. None: read-only.
+    find_source: Callable[[str, str | None], Awaitable[Any]] | None = None
+    add_source: Callable[[Any], None] | None = None
     token: str | None = None  # required on every request but /healthz when set
