@@ -1,4 +1,6 @@
 """Alert channels other than mail: chat and webhook URLs (``notify:`` of a rule), sent through Apprise.
+A message is one story of an instant rule (:func:`story_message`) or one period of a digest rule
+(:func:`digest_message`, its stories in the mail digest's order).
 
 A channel is one Apprise URL (``mmost://``, ``slack://``, ``msteams://``, ``tgram://``, ``discord://``,
 ``json://``, ``form://``, …). What the ledger keeps of it is :func:`channel_id`, a hash: a URL often holds
