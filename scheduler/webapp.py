@@ -39,6 +39,9 @@ def daemon_app(daemon):
             return await find_source(daemon.cfg, homepage, name, trust_homepage=False)
         except UsageError as err:
             return Proposal(homepage=homepage, name=name or "", error=str(err))
+        except Exception as err:  # a probe that breaks is the page's error, never the daemon's
+            log.error("web_source_probe_crashed", homepage=homepage, error=repr(err)[:300], exc_info=True)
+            return Proposal(homepage=homepage, name=name or "", error=f"the probe failed: {type(err).__name__}")
 
     def add_source(proposal) -> None:
         from scheduler.errors import UsageError

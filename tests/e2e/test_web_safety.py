@@ -44,7 +44,7 @@ def test_with_a_token_every_page_but_healthz_needs_it(project):
         port = url.rsplit(":", 1)[1].split("/")[0]
         base = f"http://127.0.0.1:{port}"
         assert _status(base + "/healthz") in (200, 503)  # probes need no token
-        for path in ("/", "/rules", "/metrics", "/sources"):
+        for path in ("/", "/rules", "/metrics", "/sources", "/sources/add"):
             assert _status(base + path) == 401, path
             assert _status(base + path, {"Authorization": "Bearer wrong"}) == 401, path
             assert _status(base + path, {"Authorization": f"Bearer {TOKEN}"}) == 200, path
@@ -59,6 +59,20 @@ def test_with_a_token_every_page_but_healthz_needs_it(project):
         assert answer.value.code == 303 and answer.value.headers["Location"].endswith("/rules")
         cookie = answer.value.headers["Set-Cookie"].split(";")[0]
         assert _status(base + "/rules", {"Cookie": cookie}) == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_mediawatch_web_alone_cannot_add_sources(project):
+    """Read-only beside a daemon: no "add a source" link, and the form answers 409 (the daemon's app can)."""
+    _config(project, "127.0.0.1")
+    proc = project.popen("web")
+    try:
+        base = listening_url(proc, "web_listening", 60).rstrip("/")
+        assert _status(base + "/sources/add") == 409
+        with urllib.request.urlopen(base + "/sources", timeout=10) as resp:
+            assert 'id="add-source"' not in resp.read().decode()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
