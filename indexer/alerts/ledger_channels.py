@@ -5,9 +5,9 @@ An alert row (``alerts``, see ``ledger``) is the story's match and its mail; eac
 instant rule gets a delivery row, written in the same transaction as the alert row, so a match is never
 recorded without its channels. A digest rule's channels get theirs when the period's digest is opened, in
 the transaction that assigns the period's stories to it: one message per channel and period, listing
-the digest's stories, whether the mail digest went out or not. The life cycle is the mail's: ``pending`` before any send, ``sent`` once the
-service answered 2xx, a failure keeps it pending with ``attempts``, ``last_error`` and a backed-off
-``next_attempt_at``. ``dropped`` is for a delivery whose channel was removed from the rule before it went
+the digest's stories, whether the mail digest went out or not. The life cycle is the mail's: ``pending``
+before any send, ``sent`` once the service answered 2xx, a failure keeps it pending with ``attempts``,
+``last_error`` and a backed-off ``next_attempt_at``. ``dropped`` is for a delivery whose channel was removed from the rule before it went
 out (the URL is not stored, only its hash, so there is nowhere left to send it).
 """
 
