@@ -37,8 +37,8 @@ class IndexConfig(BaseModel):
     indexed) is within `story_window_days` of its own; older articles start new stories.
 
     `index_original_text` (default on) also indexes the unfolded text fields, so `text:word` typed in
-    Kibana's search bar finds articles (about twice the indexing CPU); the folded fields serve every
-    mediawatch query either way.
+    Kibana's search bar finds articles (at some indexing CPU in Elasticsearch: docs/PERFORMANCE.md);
+    the folded fields serve every mediawatch query either way.
 
     Ingest: a batch goes out at `bulk_size` articles or after `bulk_interval_s`, as bulk requests of
     about 250 articles, `bulk_concurrency` of them in flight at once; a failing batch is retried
