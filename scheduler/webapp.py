@@ -18,7 +18,8 @@ def web_token() -> str | None:
 
 
 def daemon_app(daemon):
-    """The daemon's app: its stores once open (None before: only /healthz and /metrics answer), crawl now."""
+    """The daemon's app: its stores once open (None before: only /healthz and /metrics answer), crawl now,
+    and adding a source (probed as `sources add` does, written into the daemon's config, reloaded at once)."""
 
     def part(name: str):
         return lambda: getattr(daemon.app, name) if daemon.app is not None else None
@@ -33,10 +34,11 @@ def daemon_app(daemon):
 
     async def find_source(homepage: str, name: str | None):
         from scheduler.errors import UsageError
-        from scheduler.sourcesadd import Proposal, find_source
+        from scheduler.sourcesadd import Proposal
+        from scheduler.sourcesadd import find_source as probe_and_sample
 
         try:
-            return await find_source(daemon.cfg, homepage, name, trust_homepage=False)
+            return await probe_and_sample(daemon.cfg, homepage, name, trust_homepage=False)
         except UsageError as err:
             return Proposal(homepage=homepage, name=name or "", error=str(err))
         except Exception as err:  # a probe that breaks is the page's error, never the daemon's
