@@ -1,46 +1,20 @@
-"""The app factory: routes, templates (autoescaped), static files, the token and CSRF guard."""
+"""The app factory: routes, static files, /healthz and /metrics, the token and CSRF guard."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
-import jinja2
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from web.safety import GuardMiddleware, csrf_token, safe_href
+from web import pages_ops, pages_rules, pages_search, pages_sources
+from web.pages import HERE, services_of, templates
+from web.safety import GuardMiddleware
 from web.services import Services
-
-HERE = Path(__file__).resolve().parent
-
-
-def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    env.filters["safe_href"] = safe_href
-    env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else ""
-    return Jinja2Templates(env=env)
-
-
-def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **context}, status_code=status)
-
-
-def unavailable(request: Request, why: str) -> Response:
-    """The daemon is still opening its stores (or the index is down): say so, with the status code."""
-    return render(request, "unavailable.html", {"why": why}, status=503)
-
-
-def services_of(request: Request) -> Services:
-    return request.app.state.services
 
 
 def healthz(request: Request) -> Response:
@@ -62,8 +36,6 @@ def not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(services: Services) -> Starlette:
-    from web import pages_ops, pages_rules, pages_search, pages_sources
-
     routes = [
         Route("/healthz", healthz),
         Route("/metrics", metrics),
@@ -75,6 +47,6 @@ def create_app(services: Services) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found})
     app.state.services = services
-    app.state.templates = _templates()
+    app.state.templates = templates()
     app.add_middleware(GuardMiddleware, token=services.token)
     return app

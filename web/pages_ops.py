@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from indexer.backends.base import BackendError
 from web import chart
-from web.app import render, services_of, unavailable
+from web.pages import render, services_of, unavailable
 
 log = structlog.get_logger("mediawatch.web")
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from indexer.alerts.rules import Rule, RuleError, load_rules_file, validate_rule
 from indexer.backends.base import BackendError
-from web.app import render, services_of, unavailable
+from web.pages import render, services_of, unavailable
 from web.safety import rule_path, safe_href
 
 log = structlog.get_logger("mediawatch.web")

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from indexer.backends.base import BackendError
 from indexer.query import MatchAll, Node, QueryError, parse
 from web import chart
-from web.app import render, services_of, unavailable
+from web.pages import render, services_of, unavailable
 
 log = structlog.get_logger("mediawatch.web")
 

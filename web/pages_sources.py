@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from web.app import render, services_of
+from web.pages import render, services_of
 
 log = structlog.get_logger("mediawatch.web")
 
