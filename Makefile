@@ -34,9 +34,10 @@ run: install
 elasticsearch: install-test
 	$(BIN)/python -m tests.harness.elasticsearch fetch
 
-# Debian packages the suite needs: a JDK and Maven (the Elasticsearch node), Chromium (browser tests).
+# Debian packages the suite needs: a JDK and Maven (the Elasticsearch node), Chromium (browser tests),
+# PostgreSQL (the cluster tests' engine; `postgres` is outside PATH on Debian, so pg_ctlcluster stands for it).
 system-deps:
-	@missing=""; for p in java:openjdk-17-jre-headless mvn:maven chromium:chromium; do \
+	@missing=""; for p in java:openjdk-17-jre-headless mvn:maven chromium:chromium pg_ctlcluster:postgresql; do \
 	  command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \

@@ -4,7 +4,7 @@ One SQLite file (WAL, ``synchronous=FULL``), four tables:
 
 ``alerts``          one row per (rule, story_id), the primary key: the copies of one story (the same wire
                     story on several sites, see indexer.stories) are one alert, recorded with the first
-                    copy that matched (``article_id``, ``article``). ``INSERT OR IGNORE`` on that key is
+                    copy that matched (``article_id``, ``article``). A conditional insert on that key is
                     what makes a re-crawl, a re-index, a later copy or a restart unable to alert twice. States:
                     ``pending`` (written *before* any send) → ``sent`` (written once the SMTP server
                     answered 250, or the .eml landed in the outbox). A failed send stays ``pending`` with
@@ -212,6 +212,11 @@ class Ledger(ChannelLedger):
             self._db.close()
 
     @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -228,7 +233,7 @@ class Ledger(ChannelLedger):
         """When this version of the rule was first seen (recorded now if new); 0 with backfill."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?)",
+                "INSERT INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (rule, fingerprint, 0.0 if backfill else now),
             )
             if backfill:
@@ -244,7 +249,7 @@ class Ledger(ChannelLedger):
         with self._tx() as db:
             for rule, fingerprint, backfill in versions:
                 db.execute(
-                    "INSERT OR IGNORE INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?)",
+                    "INSERT INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     (rule, fingerprint, 0.0 if backfill else now),
                 )
                 if backfill:
@@ -260,11 +265,12 @@ class Ledger(ChannelLedger):
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'matched_until'").fetchone()
             if row is None or float(row["value"]) < indexed_at:
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('matched_until', ?)", (repr(indexed_at),))
+                db.execute("INSERT INTO meta (key, value) VALUES ('matched_until', ?)"
+                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(indexed_at),))
 
     def watermark(self) -> float | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'matched_until'").fetchone()
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'matched_until'").fetchone()
         return float(row["value"]) if row else None
 
     # -- alerts ---------------------------------------------------------------------------------
@@ -283,9 +289,9 @@ class Ledger(ChannelLedger):
                 # done; a digest item waits for its period's digest, whose channels list it
                 state = "pending" if item.recipients or item.mode != "instant" else "sent"
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO alerts (rule, story_id, article_id, mode, schedule, state, message_id,"
+                    "INSERT INTO alerts (rule, story_id, article_id, mode, schedule, state, message_id,"
                     " next_attempt_at, matched_at, indexed_at, published_at, query, recipients, article)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
                         item.rule, art.story, art.id, item.mode, item.schedule, state, message_id, now, now,
                         _ts(art.indexed_at), _ts(art.published_at), item.query,
@@ -298,17 +304,17 @@ class Ledger(ChannelLedger):
         return new
 
     def get(self, rule: str, story_id: str) -> AlertRow | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT * FROM alerts WHERE rule = ? AND story_id = ?", (rule, story_id)
             ).fetchone()
         return AlertRow.from_row(row) if row else None
 
     def due_instant(self, now: float, limit: int = 500, keys: list[tuple[str, str]] | None = None) -> list[AlertRow]:
         """Pending instant alerts whose next attempt is due (optionally only the given keys)."""
-        with self._lock:
+        with self._read() as db:
             if keys is None:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT * FROM alerts WHERE state = 'pending' AND mode = 'instant' AND next_attempt_at <= ?"
                     " ORDER BY next_attempt_at, matched_at LIMIT ?",
                     (now, limit),
@@ -316,7 +322,7 @@ class Ledger(ChannelLedger):
             else:
                 rows = []
                 for rule, story_id in keys:
-                    row = self._db.execute(
+                    row = db.execute(
                         "SELECT * FROM alerts WHERE rule = ? AND story_id = ? AND state = 'pending'"
                         " AND mode = 'instant' AND next_attempt_at <= ?",
                         (rule, story_id, now),
@@ -349,8 +355,8 @@ class Ledger(ChannelLedger):
     # -- digests --------------------------------------------------------------------------------
     def unassigned_digest_rules(self) -> list[tuple[str, str, float]]:
         """(rule, schedule, oldest matched_at) of rules with digest items not yet in a digest."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT rule, schedule, MIN(matched_at) AS oldest FROM alerts"
                 " WHERE state = 'pending' AND mode != 'instant' AND digest_id IS NULL GROUP BY rule, schedule"
             ).fetchall()
@@ -377,8 +383,8 @@ class Ledger(ChannelLedger):
                 ).fetchone()
                 recipients = json.loads(row["recipients"])
             db.execute(
-                "INSERT OR IGNORE INTO digests (digest_id, rule, period_end, state, message_id, next_attempt_at,"
-                " created_at, recipients) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                "INSERT INTO digests (digest_id, rule, period_end, state, message_id, next_attempt_at,"
+                " created_at, recipients) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (digest_id, rule, period_end, digest_message_id(rule, digest_key, self.domain), now, now,
                  json.dumps(list(recipients))),
             )
@@ -391,8 +397,8 @@ class Ledger(ChannelLedger):
         return digest_id
 
     def due_digests(self, now: float, limit: int = 100) -> list[DigestRow]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT * FROM digests WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY period_end LIMIT ?",
                 (now, limit),
             ).fetchall()
@@ -400,8 +406,8 @@ class Ledger(ChannelLedger):
 
     def digest_items(self, digest_id: str) -> list[AlertRow]:
         """The digest's alerts, newest article first (published, else indexed, else matched time)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT * FROM alerts WHERE digest_id = ?"
                 " ORDER BY COALESCE(published_at, indexed_at, matched_at) DESC, article_id",
                 (digest_id,),
@@ -434,14 +440,14 @@ class Ledger(ChannelLedger):
     # -- inspection -----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """``{"pending": n, "sent": n, "failing": n, "digests_pending": n}`` for health and the CLI."""
-        with self._lock:
+        with self._read() as db:
             out = {"pending": 0, "sent": 0}
-            for row in self._db.execute("SELECT state, COUNT(*) AS n FROM alerts GROUP BY state"):
+            for row in db.execute("SELECT state, COUNT(*) AS n FROM alerts GROUP BY state"):
                 out[row["state"]] = row["n"]
-            out["failing"] = self._db.execute(
+            out["failing"] = db.execute(
                 "SELECT COUNT(*) FROM alerts WHERE state = 'pending' AND attempts > 0"
             ).fetchone()[0]
-            out["digests_pending"] = self._db.execute(
+            out["digests_pending"] = db.execute(
                 "SELECT COUNT(*) FROM digests WHERE state = 'pending'"
             ).fetchone()[0]
         return out | self.delivery_counts()
@@ -454,20 +460,20 @@ class Ledger(ChannelLedger):
         if state is not None:
             sql += " AND state = ?"
             args.append(state)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY matched_at", args).fetchall()
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY matched_at", args).fetchall()
         return [AlertRow.from_row(r) for r in rows]
 
     def recent(self, limit: int = 200) -> list[AlertRow]:
         """The newest ``limit`` matches, newest first (the web app's alerts page)."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM alerts ORDER BY matched_at DESC LIMIT ?", (limit,)).fetchall()
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM alerts ORDER BY matched_at DESC LIMIT ?", (limit,)).fetchall()
         return [AlertRow.from_row(r) for r in rows]
 
     def last_sent(self) -> dict[str, float]:
         """Each rule's latest accepted delivery (unix time)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT rule, MAX(sent_at) AS at FROM alerts WHERE state = 'sent' GROUP BY rule").fetchall()
         return {r["rule"]: r["at"] for r in rows if r["at"]}
 

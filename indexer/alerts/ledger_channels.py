@@ -80,27 +80,33 @@ class DigestDeliveryRow:
 def insert_digest_deliveries(db: sqlite3.Connection, digest_id: str, channels: Sequence[str], now: float) -> None:
     """Inside the transaction that opened the digest."""
     db.executemany(
-        "INSERT OR IGNORE INTO digest_deliveries (digest_id, channel, state, next_attempt_at)"
-        " VALUES (?, ?, 'pending', ?)",
+        "INSERT INTO digest_deliveries (digest_id, channel, state, next_attempt_at)"
+        " VALUES (?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
         [(digest_id, channel, now) for channel in channels],
     )
+
+
+def delivery_row(r) -> DeliveryRow:
+    """A row of ``deliveries`` joined with its alert's query and article."""
+    return DeliveryRow(rule=r["rule"], story_id=r["story_id"], channel=r["channel"], attempts=r["attempts"],
+                       last_error=r["last_error"], next_attempt_at=r["next_attempt_at"], query=r["query"],
+                       article=Article.from_dict(json.loads(r["article"])))
 
 
 def insert_deliveries(db: sqlite3.Connection, rule: str, story_id: str, channels: Sequence[str],
                       now: float) -> None:
     """Inside the transaction that wrote the (new) alert row."""
     db.executemany(
-        "INSERT OR IGNORE INTO deliveries (rule, story_id, channel, state, next_attempt_at)"
-        " VALUES (?, ?, ?, 'pending', ?)",
+        "INSERT INTO deliveries (rule, story_id, channel, state, next_attempt_at)"
+        " VALUES (?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
         [(rule, story_id, channel, now) for channel in channels],
     )
 
 
 class ChannelLedger:
-    """Mixed into ``Ledger``: uses its connection, lock and transactions."""
+    """Mixed into ``Ledger``: uses its reads and transactions (SQLite or PostgreSQL)."""
 
-    _lock: AbstractContextManager
-    _db: sqlite3.Connection
+    _read: Callable[[], AbstractContextManager[sqlite3.Connection]]
     _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
     def due_deliveries(self, now: float, channel: str | None = None, limit: int = 500) -> list[DeliveryRow]:
@@ -112,26 +118,24 @@ class ChannelLedger:
         if channel is not None:
             sql += " AND d.channel = ?"
             args.append(channel)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY d.next_attempt_at, a.matched_at LIMIT ?", [*args, limit]).fetchall()
-        return [DeliveryRow(rule=r["rule"], story_id=r["story_id"], channel=r["channel"], attempts=r["attempts"],
-                            last_error=r["last_error"], next_attempt_at=r["next_attempt_at"], query=r["query"],
-                            article=Article.from_dict(json.loads(r["article"]))) for r in rows]
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY d.next_attempt_at, a.matched_at LIMIT ?", [*args, limit]).fetchall()
+        return [delivery_row(r) for r in rows]
 
     def pending_channels(self) -> dict[str, float]:
         """Channel → its earliest next attempt, over pending deliveries (stories and digests)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT channel, MIN(due) AS due FROM ("
                 " SELECT channel, MIN(next_attempt_at) AS due FROM deliveries WHERE state = 'pending' GROUP BY channel"
                 " UNION ALL SELECT channel, MIN(next_attempt_at) FROM digest_deliveries WHERE state = 'pending'"
-                " GROUP BY channel) GROUP BY channel").fetchall()
+                " GROUP BY channel) AS pending GROUP BY channel").fetchall()
         return {r["channel"]: r["due"] for r in rows}
 
     def due_digest_deliveries(self, now: float, channel: str, limit: int = 100) -> list[DigestDeliveryRow]:
         """The channel's pending digest messages whose next attempt is due, oldest period first."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT d.digest_id, g.rule, g.period_end, d.channel, d.attempts, d.last_error, d.next_attempt_at"
                 " FROM digest_deliveries d JOIN digests g ON g.digest_id = d.digest_id"
                 " WHERE d.state = 'pending' AND d.channel = ? AND d.next_attempt_at <= ?"
@@ -157,10 +161,10 @@ class ChannelLedger:
 
     def next_mail_due(self) -> float | None:
         """The earliest next attempt of a pending instant mail or digest (None: nothing pending)."""
-        with self._lock:
-            a = self._db.execute("SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'"
+        with self._read() as db:
+            a = db.execute("SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'"
                                  " AND mode = 'instant'").fetchone()[0]
-            d = self._db.execute("SELECT MIN(next_attempt_at) FROM digests WHERE state = 'pending'").fetchone()[0]
+            d = db.execute("SELECT MIN(next_attempt_at) FROM digests WHERE state = 'pending'").fetchone()[0]
         return min((x for x in (a, d) if x is not None), default=None)
 
     def mark_delivered(self, row: DeliveryRow, now: float, state: str = "sent", note: str | None = None) -> None:
@@ -181,10 +185,11 @@ class ChannelLedger:
 
     def delivery_counts(self) -> dict[str, int]:
         """Channel messages by state, a story's and a digest's alike."""
-        both = "(SELECT state, attempts FROM deliveries UNION ALL SELECT state, attempts FROM digest_deliveries)"
-        with self._lock:
-            rows = self._db.execute(f"SELECT state, COUNT(*) AS n FROM {both} GROUP BY state").fetchall()
-            failing = self._db.execute(
+        both = ("(SELECT state, attempts FROM deliveries UNION ALL SELECT state, attempts FROM digest_deliveries)"
+                " AS messages")
+        with self._read() as db:
+            rows = db.execute(f"SELECT state, COUNT(*) AS n FROM {both} GROUP BY state").fetchall()
+            failing = db.execute(
                 f"SELECT COUNT(*) FROM {both} WHERE state = 'pending' AND attempts > 0").fetchone()[0]
         out = {"deliveries_pending": 0, "deliveries_sent": 0} | {f"deliveries_{r['state']}": r["n"] for r in rows}
         out["deliveries_failing"] = failing
@@ -195,8 +200,8 @@ class ChannelLedger:
         sql, args = "SELECT rule, story_id, channel, state, attempts FROM deliveries", []
         if rule is not None:
             sql, args = sql + " WHERE rule = ?", [rule]
-        with self._lock:
-            return [tuple(r) for r in self._db.execute(sql + " ORDER BY rule, story_id, channel", args)]
+        with self._read() as db:
+            return [tuple(r) for r in db.execute(sql + " ORDER BY rule, story_id, channel", args)]
 
     def digest_deliveries(self, rule: str | None = None) -> list[tuple[str, str, str, int]]:
         """(digest_id, channel, state, attempts) of every digest message, for inspection."""
@@ -205,5 +210,5 @@ class ChannelLedger:
         args: list = []
         if rule is not None:
             sql, args = sql + " WHERE g.rule = ?", [rule]
-        with self._lock:
-            return [tuple(r) for r in self._db.execute(sql + " ORDER BY d.digest_id, d.channel", args)]
+        with self._read() as db:
+            return [tuple(r) for r in db.execute(sql + " ORDER BY d.digest_id, d.channel", args)]

@@ -117,8 +117,9 @@ def newest_java_home() -> str:
     return str(best) if best is not None and _java_major(best) >= 17 else java_home()
 
 
-def _es_user() -> pwd.struct_passwd | None:
-    """None when we are not root (then the node runs as us)."""
+def service_user() -> pwd.struct_passwd | None:
+    """The unprivileged user the harness runs servers as (Elasticsearch, PostgreSQL); None when we are
+    not root (then they run as us)."""
     if os.geteuid() != 0:
         return None
     try:
@@ -177,7 +178,7 @@ class ElasticsearchNode:
                 "cluster.routing.allocation.disk.threshold_enabled: false\n"
                 "action.destructive_requires_name: false\n"
             )
-        user = _es_user()
+        user = service_user()
         self.workdir.chmod(0o755)
         if user is not None:
             for dirpath, _dirs, files in os.walk(self.workdir):
@@ -193,7 +194,7 @@ class ElasticsearchNode:
             "ES_TMPDIR": str(self.workdir / "tmp"),
             "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}" + (" -XX:TieredStopAtLevel=1" if self.quick_jit else ""),
         }
-        user = _es_user()
+        user = service_user()
         log = open(self.workdir / "stdout.log", "ab")
         self.proc = subprocess.Popen(
             [str(self.home / "bin" / "elasticsearch")],
