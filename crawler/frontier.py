@@ -22,10 +22,11 @@ import json
 import sqlite3
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import structlog
 
@@ -135,7 +136,7 @@ class UrlState:
     fails: int
 
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
     canonical_url   TEXT PRIMARY KEY,
     url             TEXT NOT NULL,
@@ -194,7 +195,7 @@ class Frontier:
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         self._rekey()
 
     def _rekey(self) -> None:
@@ -225,10 +226,16 @@ class Frontier:
         if moved:
             log.info("frontier_rekeyed", path=self.path, urls=moved, url_form=URL_FORM)
 
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        """Where each statement runs: the one SQLite connection (autocommit), under the lock."""
+        with self._lock:
+            yield self._db
+
     # -- seen-URL store ---------------------------------------------------------------
     def get(self, canonical_url: str) -> UrlState | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLS} FROM urls WHERE canonical_url = ?", (canonical_url,)).fetchone()
+        with self._conn() as db:
+            row = db.execute(f"SELECT {_COLS} FROM urls WHERE canonical_url = ?", (canonical_url,)).fetchone()
         if row is None:
             return None
         return UrlState(
@@ -254,9 +261,10 @@ class Frontier:
 
     def discovered(self, canonical_url: str, url: str, *, source: str, kind: str) -> None:
         """Record first_seen (a no-op for a URL already known)."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO urls (canonical_url, url, source, kind, first_seen) VALUES (?, ?, ?, ?, ?)",
+        with self._conn() as db:
+            db.execute(
+                "INSERT INTO urls (canonical_url, url, source, kind, first_seen) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (canonical_url, url, source, kind, _iso(utcnow())),
             )
 
@@ -274,8 +282,8 @@ class Frontier:
     ) -> None:
         """The URL is finished: not fetched again unless its feed/sitemap date moves past ``lastmod``."""
         now = _iso(fetched_at or utcnow())
-        with self._lock:
-            self._db.execute(
+        with self._conn() as db:
+            db.execute(
                 """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched,
                                      lastmod, content_hash, fails)
                    VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, 0)
@@ -291,8 +299,8 @@ class Frontier:
                     permanent: bool = False) -> None:
         """A failed fetch: counted; a permanent failure (404, hostile XML...) is not retried."""
         now = _iso(utcnow())
-        with self._lock:
-            self._db.execute(
+        with self._conn() as db:
+            db.execute(
                 """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched, fails)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
                    ON CONFLICT (canonical_url) DO UPDATE SET
@@ -320,8 +328,8 @@ class Frontier:
     ) -> None:
         """Store a document's validators once everything it listed is finished."""
         now = _iso(utcnow())
-        with self._lock:
-            self._db.execute(
+        with self._conn() as db:
+            db.execute(
                 """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched,
                                      lastmod, etag, last_modified, body_hash, etag_unreliable, last_full_fetch)
                    VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -331,7 +339,8 @@ class Frontier:
                      lastmod = COALESCE(excluded.lastmod, urls.lastmod),
                      etag = excluded.etag, last_modified = excluded.last_modified,
                      body_hash = COALESCE(excluded.body_hash, urls.body_hash),
-                     etag_unreliable = MAX(urls.etag_unreliable, excluded.etag_unreliable),
+                     etag_unreliable = CASE WHEN excluded.etag_unreliable > urls.etag_unreliable
+                                       THEN excluded.etag_unreliable ELSE urls.etag_unreliable END,
                      last_full_fetch = COALESCE(excluded.last_full_fetch, urls.last_full_fetch),
                      fails = 0""",
                 (canonical_url, url, source, kind, status, now, now, _iso(lastmod), etag, last_modified, body_hash,
@@ -339,8 +348,8 @@ class Frontier:
             )
 
     def flag_unreliable_etag(self, canonical_url: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE urls SET etag_unreliable = 1 WHERE canonical_url = ?", (canonical_url,))
+        with self._conn() as db:
+            db.execute("UPDATE urls SET etag_unreliable = 1 WHERE canonical_url = ?", (canonical_url,))
 
     def count(self, *, source: str | None = None, kind: str | None = None, done: bool | None = None) -> int:
         sql, args = "SELECT COUNT(*) FROM urls WHERE 1=1", []
@@ -353,15 +362,15 @@ class Frontier:
         if done is not None:
             sql += " AND done = ?"
             args.append(1 if done else 0)
-        with self._lock:
-            return self._db.execute(sql, args).fetchone()[0]
+        with self._conn() as db:
+            return db.execute(sql, args).fetchone()[0]
 
     # -- runs ---------------------------------------------------------------------------
     def begin_run(self, source: str, started_at: datetime) -> int:
-        with self._lock:
-            cur = self._db.execute("INSERT INTO runs (source, started_at, reason) VALUES (?, ?, 'running')",
-                                   (source, _iso(started_at)))
-            return int(cur.lastrowid)
+        with self._conn() as db:
+            row = db.execute("INSERT INTO runs (source, started_at, reason) VALUES (?, ?, 'running') RETURNING id",
+                             (source, _iso(started_at))).fetchone()
+            return int(row[0])
 
     def finish_run(self, summary: RunSummary) -> None:
         values = (
@@ -369,16 +378,17 @@ class Frontier:
             summary.errors, 1 if summary.failed else 0, summary.reason, summary.pages, summary.bytes,
             json.dumps(summary.error_samples),
         )
-        with self._lock:
+        with self._conn() as db:
             if summary.run_id is None:
-                cur = self._db.execute(
+                row = db.execute(
                     """INSERT INTO runs (source, started_at, finished_at, counts, articles, errors, failed, reason,
-                                         pages, bytes, error_samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         pages, bytes, error_samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       RETURNING id""",
                     (summary.source, _iso(summary.started_at), *values),
-                )
-                summary.run_id = int(cur.lastrowid)
+                ).fetchone()
+                summary.run_id = int(row[0])
             else:
-                self._db.execute(
+                db.execute(
                     """UPDATE runs SET finished_at = ?, counts = ?, articles = ?, errors = ?, failed = ?, reason = ?,
                                        pages = ?, bytes = ?, error_samples = ? WHERE id = ?""",
                     (*values, summary.run_id),
@@ -394,8 +404,8 @@ class Frontier:
 
     def last_runs(self) -> dict[str, RunSummary]:
         """Each source's most recent finished run."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._conn() as db:
+            rows = db.execute(
                 """SELECT id, source, started_at, finished_at, counts, articles, errors, failed, reason, pages,
                           bytes, error_samples
                    FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE finished_at IS NOT NULL GROUP BY source)"""
@@ -403,8 +413,8 @@ class Frontier:
         return {row[1]: self._summary(row) for row in rows}
 
     def runs(self, source: str, limit: int = 20) -> list[RunSummary]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._conn() as db:
+            rows = db.execute(
                 """SELECT id, source, started_at, finished_at, counts, articles, errors, failed, reason, pages,
                           bytes, error_samples FROM runs WHERE source = ? ORDER BY id DESC LIMIT ?""",
                 (source, limit),

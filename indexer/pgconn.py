@@ -85,12 +85,23 @@ def translate(sql: str) -> str:
 
 
 class Tx:
-    """The statements of one transaction (or of one autocommitted statement)."""
+    """The statements of one transaction, or autocommitted statements (``reconnect``: one of those that
+    finds the connection dead, a server restarted since its last use, runs again on a new one)."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, reconnect: Callable[[], psycopg.Connection] | None = None) -> None:
         self._conn = conn
+        self._reconnect = reconnect
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Result:
+        try:
+            return self._execute(sql, args)
+        except psycopg.OperationalError:
+            if self._reconnect is None or not self._conn.broken:
+                raise
+            self._conn = self._reconnect()
+            return self._execute(sql, args)
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> Result:
         with self._conn.cursor(row_factory=_rows) as cur:
             cur.execute(translate(sql), tuple(args))
             rows = cur.fetchall() if cur.description else []
@@ -166,7 +177,7 @@ class PgConn:
         with self._lock:
             conn = self._connection()
             try:
-                yield Tx(conn)
+                yield Tx(conn, reconnect=self._connection)
             except psycopg.OperationalError as err:
                 self._down(err)
                 raise EngineUnavailable(f"{self.name}: {err}") from err
