@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from crawler.sources import CrawlSettings, Source
 from indexer.alerts.rules import Rule
@@ -56,6 +56,30 @@ class LogConfig(BaseModel):
     format: str = Field("auto", pattern=r"^(auto|json|console)$")
 
 
+class ClusterConfig(BaseModel):
+    """Several daemons, one service: shared state in PostgreSQL (see docs/SCALING.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # postgresql://user:${PGPASSWORD}@host:5432/mediawatch (a libpq URL); secret: masked by `config check`
+    postgres: SecretStr
+    # A daemon holds a source this long without renewing it; a dead daemon's sources go to another
+    # within about this long.
+    lease_seconds: float = Field(60.0, ge=1, le=3600)
+    # Crawls one daemon runs at once; a tick takes at most this many due sources (fewer when other
+    # daemons are alive: its share of what is due).
+    max_running: int = Field(16, ge=1, le=1000)
+    # This daemon's name in `mediawatch cluster status` (default host:pid); unique per daemon.
+    node: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("postgres")
+    @classmethod
+    def _libpq_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +92,7 @@ class Config(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     rules_dir: str | None = None
+    cluster: ClusterConfig | None = None
 
     def source(self, name: str) -> Source:
         for src in self.sources:
@@ -170,7 +195,20 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
                 raise ConfigError(path, f"{kind}[{i}].name",
                                   f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])")
             first[item.name] = i
+    if config.cluster is not None:
+        _check_cluster(config, path)
     return resolve_path(config, path.resolve().parent)
+
+
+def _check_cluster(config: Config, path: Path) -> None:
+    if not config.index.url:
+        # every daemon must see every article (stories, search, alerts): one SQLite file cannot be shared
+        raise ConfigError(path, "cluster", "several daemons need the Elasticsearch index: set index.url "
+                                           "(the embedded SQLite index is one machine's file)")
+    try:
+        import psycopg  # noqa: F401  (the cluster extra)
+    except ImportError:
+        raise ConfigError(path, "cluster.postgres", "needs the PostgreSQL driver: pip install 'mediawatch[cluster]'") from None
 
 
 def effective(config: Config) -> dict[str, Any]:
