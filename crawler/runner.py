@@ -158,12 +158,14 @@ async def crawl_sources(
     sink: Sink,
     *,
     progress: Callable[[dict], None] | None = None,
+    frontier: Frontier | None = None,
 ) -> dict[str, RunSummary]:
-    """Crawl ``sources`` now; a RunSummary per source name (also kept in the frontier DB).
+    """Crawl ``sources`` now; a RunSummary per source name (also kept in the frontier DB: ``frontier``
+    when given, a cluster's shared one, otherwise the file at ``crawl.state_path``).
 
     Must run on the asyncio loop of Twisted's AsyncioSelectorReactor (installed before).
     """
-    return await CrawlRun(sources, crawl, sink, progress=progress).run()
+    return await CrawlRun(sources, crawl, sink, progress=progress, frontier=frontier).run()
 
 
 # -- the reactor ------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import structlog
 
 from crawler.frontier import Frontier
 from indexer.alerts.engine import AlertEngine
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.render import Envelope
 from indexer.alerts.worker import DeliveryWorker
 from indexer.backends import open_backend
 from indexer.backends.base import Backend
@@ -47,7 +49,7 @@ class App:
         self.closed = True
         # refresh: what was indexed before the stop is searchable right after it, whatever refresh_interval says.
         for step in (self.ingestor.close, self.backend.refresh, self._finish_deliveries, self.alerts.close,
-                     self.backend.close, self.spool.close, self.frontier.close):
+                     self.alerts.ledger.close, self.backend.close, self.spool.close, self.frontier.close):
             try:
                 step()
             except Exception as err:  # closing must go on past one failing part
@@ -98,6 +100,27 @@ def _open(what: str, path: str, make):
         raise StoreError(f"cannot open the {what} at {path}: {reason}", disk_full=full) from err
 
 
+def open_frontier(config: Config) -> Frontier:
+    """The crawl state: the data folder's SQLite file, or the cluster's PostgreSQL."""
+    if config.cluster is not None:
+        from crawler.frontier_pg import PgFrontier
+
+        return PgFrontier(config.cluster.postgres.get_secret_value())
+    return _open("crawl state", config.crawl.state_path, lambda: Frontier(config.crawl.state_path))
+
+
+def open_ledger(config: Config) -> Ledger:
+    """The alert ledger: the data folder's SQLite file, or the cluster's PostgreSQL (due rows claimed for
+    a lease's length, so a killed daemon's claimed mail goes out from another within one lease)."""
+    domain = Envelope(config.mail.from_addr, config.mail.from_name).domain
+    if config.cluster is not None:
+        from indexer.alerts.ledger_pg import PgLedger
+
+        return PgLedger(config.cluster.postgres.get_secret_value(), domain=domain,
+                        claim_s=config.cluster.lease_seconds)
+    return _open("alert ledger", config.mail.ledger_path, lambda: Ledger(config.mail.ledger_path, domain=domain))
+
+
 def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False) -> App:
     """``lazy_index``: set the index up (and catch alerts up) before the first write rather than
     now, so the daemon starts, and spools, while the index is refused or hung."""
@@ -105,8 +128,8 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
     backend = (open_backend(config.index) if config.index.url else
                _open("index", config.index.sqlite_path, lambda: open_backend(config.index)))
     spool = _open("spool", config.index.spool_path, lambda: Spool(config.index.spool_path))
-    alerts = _open("alert ledger", config.mail.ledger_path,
-                   lambda: AlertEngine.from_config(config.mail, config.rules, backend, rules_dir=config.rules_dir))
+    ledger = open_ledger(config)
+    alerts = AlertEngine.from_config(config.mail, config.rules, backend, rules_dir=config.rules_dir, ledger=ledger)
     def prepare() -> None:
         backend.init()
         if with_alerts:
@@ -117,5 +140,5 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
     ingestor = Ingestor.from_config(backend, spool, config.index,
                                     on_indexed=alerts.on_indexed if with_alerts else None,
                                     prepare=prepare if lazy_index else None)
-    frontier = _open("crawl state", config.crawl.state_path, lambda: Frontier(config.crawl.state_path))
+    frontier = open_frontier(config)
     return App(config, backend, spool, ingestor, alerts, frontier, DeliveryWorker(alerts))

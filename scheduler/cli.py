@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     cc.required = True
     cc.add_parser("check", help="validate and print the effective config, secrets masked")
 
+    cl = sub.add_parser("cluster", help="several daemons on one PostgreSQL (the cluster: section)").add_subparsers(
+        dest="cluster_command", metavar="ACTION", parser_class=_Parser)
+    cl.required = True
+    cls = cl.add_parser("status", help="the daemons (id, host, pid, heartbeat), their leases, and the lag")
+    cls.add_argument("--json", action="store_true", help="the report as JSON")
+
     k = sub.add_parser("kibana", help="Kibana dashboards").add_subparsers(dest="kibana_command", metavar="ACTION", parser_class=_Parser)
     k.required = True
     ki = k.add_parser("import", help="import the bundled data views and dashboard")
@@ -154,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command_key(args: argparse.Namespace) -> str:
-    for attr in ("alerts_command", "sources_command", "index_command", "config_command", "kibana_command"):
+    for attr in ("alerts_command", "sources_command", "index_command", "config_command", "kibana_command",
+                 "cluster_command"):
         if getattr(args, attr, None):
             return f"{args.command} {getattr(args, attr)}"
     return args.command

@@ -15,6 +15,7 @@ import yaml
 
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from scheduler.config import Config, effective
+from scheduler.cli_cluster import cmd_cluster_status
 from scheduler.sourcesadd import cmd_sources_add
 
 log = structlog.get_logger("mediawatch.cli")
@@ -257,9 +258,9 @@ def cmd_alerts_backfill(cfg: Config, args) -> int:
 
 
 def cmd_sources_list(cfg: Config, args) -> int:
-    from crawler.frontier import Frontier
+    from scheduler.app import open_frontier
 
-    frontier = Frontier(cfg.crawl.state_path)
+    frontier = open_frontier(cfg)
     try:
         runs = frontier.last_runs()
     finally:
@@ -371,4 +372,5 @@ HANDLERS: dict[str, Callable[[Config, object], int]] = {
     "index status": cmd_index_status,
     "config check": cmd_config_check,
     "kibana import": cmd_kibana_import,
+    "cluster status": cmd_cluster_status,
 }

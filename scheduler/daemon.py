@@ -50,6 +50,11 @@ class Daemon:
         self.health = None
         self.start_error: str | None = None  # why the stores could not be opened yet (a full disk)
         self._spool_samples: deque[tuple[float, int]] = deque()  # (monotonic, depth), the last few minutes
+        self.cluster = None  # scheduler.cluster.ClusterMember with a `cluster:` section: leases, not jobs
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # -- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -133,6 +138,11 @@ class Daemon:
         self.loop.run_in_executor(None, self.app.ingestor.prepare)
         self._sync_jobs(first=True)
         self.scheduler.start()
+        if self.cfg.cluster is not None:
+            from scheduler.cluster import ClusterMember
+
+            self.cluster = ClusterMember(self, self.cfg.cluster)
+            self._cluster_task = self.loop.create_task(self.cluster.run())
         log.info("daemon_started", sources=[s.name for s in self.cfg.sources if s.enabled],
                  rules=len(self.cfg.rules), backend=self.cfg.index.backend, pid=os.getpid())
 
@@ -144,8 +154,15 @@ class Daemon:
         while not self._stopping:
             try:
                 app = build(self.cfg, lazy_index=True)
-            except StoreError as err:
-                if not err.disk_full:
+            except Exception as err:
+                if self.cfg.cluster is not None and _engine_down(err):
+                    # the shared state is not there yet: wait for it as for room on a full disk
+                    self.start_error = f"cluster engine unreachable: {err}"
+                    log.error("cluster_engine_unreachable_at_start", error=str(err)[:300], retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, STORAGE_RETRY_MAX_S)
+                    continue
+                if not isinstance(err, StoreError) or not err.disk_full:
                     raise
                 self.start_error = str(err)
                 log.error("storage_full_at_start", error=str(err), retry_in_s=delay)
@@ -175,6 +192,8 @@ class Daemon:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
+        if self.cluster is not None:
+            await self.cluster.leave()
         await self._stop_health()
         self.app.close()
         self.reactor.stop()
@@ -190,7 +209,8 @@ class Daemon:
 
         wanted = set()
         now = datetime.now(timezone.utc)
-        for src in self.cfg.sources:
+        # in a cluster the lease loop (scheduler.cluster) decides when, and which daemon, crawls a source
+        for src in self.cfg.sources if self.cfg.cluster is None else ():
             if not src.enabled:
                 continue
             job_id = f"crawl:{src.name}"
@@ -223,32 +243,36 @@ class Daemon:
             self.scheduler.add_job(self.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
                                    next_run_time=now + timedelta(minutes=1))
 
-    async def crawl(self, name: str) -> None:
+    async def crawl(self, name: str) -> bool:
+        """One crawl of the source now; False when it did not run to its end (stopping, cancelled)."""
         from crawler.runner import crawl_sources
 
         if self._stopping:
-            return
+            return False
         try:
             src = self.cfg.source(name)
         except KeyError:
-            return
+            return False
         bound = log.bind(source=name, job=f"crawl:{name}")
         started = time.monotonic()
         task = asyncio.current_task()
         self.running[name] = task
         try:
-            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor)
+            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor,
+                                            frontier=self.app.frontier if self.cfg.cluster is not None else None)
             summary = summaries.get(name)
             self.app.ingestor.flush()
             self._record(name, summary, time.monotonic() - started)
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")
+            return False
         except Exception as err:  # one source failing never stops the others
             self.metrics.crawl_failures.labels(name).inc()
             self.failure_streaks[name] = self.failure_streaks.get(name, 0) + 1
             bound.error("crawl_failed", error=str(err), exc_info=True)
         finally:
             self.running.pop(name, None)
+        return True
 
     def _record(self, name: str, summary, seconds: float) -> None:
         self.metrics.crawl_seconds.labels(name).observe(seconds)
@@ -371,6 +395,7 @@ class Daemon:
             spool_grew=grew,
             deliveries_failing=failing_deliveries,
             late_jobs=late,
+            cluster_error=self.cluster.health() if self.cluster is not None else None,
         )
 
     def health_report(self) -> dict:
@@ -390,4 +415,11 @@ class Daemon:
             "spool_depth": self.app.spool.depth() if self.app is not None else None,
             "last_success": {k: v.isoformat() for k, v in self.last_success.items()},
             "failing_runs": {k: v for k, v in self.failure_streaks.items() if v},
+            **({"cluster": self.cluster.report()} if self.cluster is not None else {}),
         }
+
+
+def _engine_down(err: BaseException) -> bool:
+    from indexer.pgconn import EngineUnavailable
+
+    return isinstance(err, EngineUnavailable)

@@ -39,7 +39,7 @@ class Metrics:
 
 LEVELS = ("ok", "degraded", "failing")
 REASON_KINDS = ("storage_failing", "sources_failing", "index_unreachable", "spool_growing",
-                "deliveries_failing", "scheduler_late")
+                "deliveries_failing", "scheduler_late", "cluster_unreachable")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Facts:
     spool_grew: bool = False
     deliveries_failing: int = 0
     late_jobs: dict[str, float] = field(default_factory=dict)  # job id -> seconds past its run time
+    cluster_error: str | None = None  # the cluster's PostgreSQL not answering (cluster mode)
 
 
 def assess(facts: Facts) -> tuple[str, list[Reason]]:
@@ -86,5 +87,8 @@ def assess(facts: Facts) -> tuple[str, list[Reason]]:
         worst = max(facts.late_jobs, key=facts.late_jobs.get)
         reasons.append(Reason("scheduler_late", "degraded",
                               f"scheduler late: {len(facts.late_jobs)} job(s), {worst} by {facts.late_jobs[worst]:.0f}s"))
+    if facts.cluster_error:
+        # crawls in hand go on, and the ledger's writes wait for the engine: nothing lost, nothing new taken
+        reasons.append(Reason("cluster_unreachable", "degraded", facts.cluster_error))
     status = max((r.level for r in reasons), key=LEVELS.index, default="ok")
     return status, reasons

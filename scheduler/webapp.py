@@ -77,16 +77,15 @@ class Standalone:
     """`mediawatch web`: its own read connections to the stores; takes no data-folder lock."""
 
     def __init__(self, cfg) -> None:
-        from crawler.frontier import Frontier
-        from indexer.alerts.ledger import Ledger
         from indexer.alerts.rules import RuleSet
         from indexer.backends import open_backend
+        from scheduler.app import open_frontier, open_ledger
 
         self.cfg = cfg
         self.backend = open_backend(cfg.index)
         self.rules = RuleSet(cfg.rules_dir, cfg.rules)
-        self.frontier = Frontier(cfg.crawl.state_path)
-        self.ledger = Ledger(cfg.mail.ledger_path)
+        self.frontier = open_frontier(cfg)
+        self.ledger = open_ledger(cfg)
 
     def app(self):
         def health() -> dict:

@@ -1,0 +1,156 @@
+"""One daemon's membership in a cluster: the lease loop that replaces the per-source jobs.
+
+Every tick (a fifth of a lease) the daemon heartbeats, renews the leases of the sources it is
+crawling, cancels a crawl whose lease another daemon took (it lapsed while the engine was away), and
+takes its share of the due sources, each crawled as the single daemon would crawl it. The engine's
+calls run in a thread: a server that is down or slow never holds the event loop. While it does not
+answer, the daemon says ``degraded``, finishes what it is crawling and takes nothing new, asking
+again with backoff; when it answers, the daemon carries on where the table says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from crawler.sources import parse_duration
+from indexer.pgconn import EngineUnavailable
+from scheduler.config import ClusterConfig
+from scheduler.leases import Leases
+
+if TYPE_CHECKING:
+    from scheduler.daemon import Daemon
+
+log = structlog.get_logger("mediawatch.cluster")
+
+BACKOFF_MAX_S = 10.0
+
+
+class ClusterMember:
+    def __init__(self, daemon: "Daemon", cfg: ClusterConfig) -> None:
+        self.daemon = daemon
+        self.cfg = cfg
+        self.node = cfg.node or f"{socket.gethostname()}:{os.getpid()}"
+        self.tick_s = max(0.2, min(5.0, cfg.lease_seconds / 5))
+        self.leases = Leases(cfg.postgres.get_secret_value(), node=self.node, host=socket.gethostname(),
+                             pid=os.getpid(), lease_s=cfg.lease_seconds)
+        self.held: dict[str, asyncio.Task] = {}
+        self.down_since: float | None = None
+        self.error: str | None = None
+        self._opened = False
+        self._registered: frozenset[str] = frozenset()
+        self._wake = asyncio.Event()
+        self._log = log.bind(node=self.node)
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        delay = self.tick_s
+        while not self.daemon.stopping:
+            try:
+                await self.tick()
+            except EngineUnavailable as err:
+                self._down(err)
+                delay = min(max(delay, self.tick_s) * 2, BACKOFF_MAX_S)
+            except Exception as err:  # the loop is the daemon's whole job in a cluster: it must go on
+                self._log.error("cluster_tick_failed", error=str(err), exc_info=True)
+                delay = self.tick_s
+            else:
+                if self.down_since is not None:
+                    self._log.info("cluster_engine_back", down_s=round(time.monotonic() - self.down_since, 1),
+                                   held=sorted(self.held))
+                self.down_since, self.error = None, None
+                delay = self.tick_s
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    def _down(self, err: Exception) -> None:
+        self.error = str(err)[:300]
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self._log.warning("cluster_engine_unreachable", error=self.error, held=sorted(self.held))
+
+    async def tick(self) -> None:
+        if not self._opened:
+            await asyncio.to_thread(self.leases.open)
+            self._opened = True
+            self._log.info("cluster_joined", lease_s=self.cfg.lease_seconds, tick_s=self.tick_s)
+        names = [src.name for src in self.daemon.cfg.sources if src.enabled]
+        if frozenset(names) != self._registered:
+            await asyncio.to_thread(self.leases.register, names)
+            self._registered = frozenset(names)
+        beat = await asyncio.to_thread(self.leases.heartbeat)
+        if self.held:
+            held = list(self.held)
+            kept = set(await asyncio.to_thread(self.leases.renew, held))
+            for name in held:
+                if name not in kept and name in self.held:
+                    # it lapsed while the engine was away and another daemon has it now: one crawler per source
+                    self._log.warning("lease_lost", source=name)
+                    self.held[name].cancel()
+        if self.daemon.stopping:
+            return
+        free = self.cfg.max_running - len(self.held)
+        taken = await asyncio.to_thread(self.leases.take, names, Leases.share(beat, free))
+        for name in taken:
+            self._log.info("lease_taken", source=name, alive=beat.alive, due=beat.due)
+            self.held[name] = asyncio.get_running_loop().create_task(self._crawl(name))
+
+    async def _crawl(self, name: str) -> None:
+        ran = False
+        try:
+            ran = await self.daemon.crawl(name)
+        finally:
+            self.held.pop(name, None)
+            try:
+                await asyncio.to_thread(self._release, name, ran)
+            except EngineUnavailable as err:
+                # the lease lapses by itself; the source is then due as it was, and crawled again
+                self._log.warning("lease_release_failed", source=name, error=str(err)[:300])
+            self._wake.set()  # a free slot: take the next due source now rather than at the next tick
+
+    def _release(self, name: str, ran: bool) -> None:
+        try:
+            src = self.daemon.cfg.source(name)
+        except KeyError:  # removed from the config meanwhile
+            self.leases.release(name, ran=False)
+            return
+        jitter = parse_duration(src.schedule.jitter).total_seconds()
+        if src.schedule.cron:
+            from apscheduler.triggers.cron import CronTrigger
+
+            now = datetime.now(timezone.utc)
+            nxt = CronTrigger.from_crontab(src.schedule.cron, timezone=timezone.utc).get_next_fire_time(None, now)
+            self.leases.release(name, next_due=nxt, ran=ran)
+        else:
+            every = src.schedule.interval.total_seconds() + random.uniform(0, jitter)
+            self.leases.release(name, every_s=every, ran=ran)
+
+    # -- stop, health ---------------------------------------------------------------------------
+    async def leave(self) -> None:
+        """After the crawls ended: whatever is still held goes back, and the daemon leaves the table."""
+        self._wake.set()
+        try:
+            await asyncio.to_thread(self.leases.leave)
+            self._log.info("cluster_left")
+        except EngineUnavailable as err:
+            self._log.warning("cluster_leave_failed", error=str(err)[:300])
+        self.leases.close()
+
+    def health(self) -> str | None:
+        """Why the cluster's engine counts as unreachable now, if it does."""
+        if self.down_since is not None:
+            return f"cluster engine unreachable for {time.monotonic() - self.down_since:.0f}s: {self.error}"
+        return None
+
+    def report(self) -> dict[str, Any]:
+        return {"node": self.node, "held": sorted(self.held), "engine": "down" if self.down_since else "up"}
