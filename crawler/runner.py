@@ -140,7 +140,10 @@ class CrawlRun:
                 bound.error("crawl_finalize_failed", error=repr(err), exc_info=True)
             summary = self._summarize(accounting, crawler, run_id, reason=getattr(spider, "close_reason", "") or
                                       "finished", failed=getattr(spider, "run_failed", False))
-        frontier.finish_run(summary)
+        try:
+            frontier.finish_run(summary)
+        except Exception as err:  # a shared frontier's engine gone for a moment: the run happened all the same
+            bound.warning("run_not_recorded", error=repr(err)[:300])
         bound.info("crawl_summary", **{k: v for k, v in summary.to_dict().items() if k != "source"})
         return summary
 

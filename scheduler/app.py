@@ -6,6 +6,7 @@ Built in one place so the CLI and the daemon wire the stages identically.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,12 @@ def open_frontier(config: Config) -> Frontier:
     return _open("crawl state", config.crawl.state_path, lambda: Frontier(config.crawl.state_path))
 
 
+def node_name(config: Config) -> str:
+    """This daemon's name in a cluster: ``cluster.node``, else host:pid."""
+    return (config.cluster.node if config.cluster is not None and config.cluster.node
+            else f"{socket.gethostname()}:{os.getpid()}")
+
+
 def open_ledger(config: Config) -> Ledger:
     """The alert ledger: the data folder's SQLite file, or the cluster's PostgreSQL (due rows claimed for
     a lease's length, so a killed daemon's claimed mail goes out from another within one lease)."""
@@ -117,7 +124,7 @@ def open_ledger(config: Config) -> Ledger:
         from indexer.alerts.ledger_pg import PgLedger
 
         return PgLedger(config.cluster.postgres.get_secret_value(), domain=domain,
-                        claim_s=config.cluster.lease_seconds)
+                        claim_s=config.cluster.lease_seconds, node=node_name(config))
     return _open("alert ledger", config.mail.ledger_path, lambda: Ledger(config.mail.ledger_path, domain=domain))
 
 

@@ -11,10 +11,12 @@ again with backoff; when it answers, the daemon carries on where the table says.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +49,13 @@ class ClusterMember:
         self._opened = False
         self._registered: frozenset[str] = frozenset()
         self._wake = asyncio.Event()
+        # Its own thread: the loop's default executor is shared with the crawls' flushes, and a renewal
+        # queued behind them would let a lease lapse under a live crawl.
+        self._engine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cluster-leases")
         self._log = log.bind(node=self.node)
+
+    async def _call(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self._engine, functools.partial(fn, *args, **kwargs))
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -81,17 +89,20 @@ class ClusterMember:
 
     async def tick(self) -> None:
         if not self._opened:
-            await asyncio.to_thread(self.leases.open)
+            await self._call(self.leases.open)
             self._opened = True
             self._log.info("cluster_joined", lease_s=self.cfg.lease_seconds, tick_s=self.tick_s)
         names = [src.name for src in self.daemon.cfg.sources if src.enabled]
         if frozenset(names) != self._registered:
-            await asyncio.to_thread(self.leases.register, names)
+            await self._call(self.leases.register, names)
             self._registered = frozenset(names)
-        beat = await asyncio.to_thread(self.leases.heartbeat)
+        beat = await self._call(self.leases.heartbeat)
+        for node, started in await self._call(self.leases.reap):
+            # off the lease thread: a catch-up reads the index and may take a while
+            asyncio.get_running_loop().run_in_executor(None, self._recover, node, started)
         if self.held:
             held = list(self.held)
-            kept = set(await asyncio.to_thread(self.leases.renew, held))
+            kept = set(await self._call(self.leases.renew, held))
             for name in held:
                 if name not in kept and name in self.held:
                     # it lapsed while the engine was away and another daemon has it now: one crawler per source
@@ -100,7 +111,7 @@ class ClusterMember:
         if self.daemon.stopping:
             return
         free = self.cfg.max_running - len(self.held)
-        taken = await asyncio.to_thread(self.leases.take, names, Leases.share(beat, free))
+        taken = await self._call(self.leases.take, names, Leases.share(beat, free))
         for name in taken:
             self._log.info("lease_taken", source=name, alive=beat.alive, due=beat.due)
             self.held[name] = asyncio.get_running_loop().create_task(self._crawl(name))
@@ -112,7 +123,7 @@ class ClusterMember:
         finally:
             self.held.pop(name, None)
             try:
-                await asyncio.to_thread(self._release, name, ran)
+                await self._call(self._release, name, ran)
             except EngineUnavailable as err:
                 # the lease lapses by itself; the source is then due as it was, and crawled again
                 self._log.warning("lease_release_failed", source=name, error=str(err)[:300])
@@ -135,16 +146,49 @@ class ClusterMember:
             every = src.schedule.interval.total_seconds() + random.uniform(0, jitter)
             self.leases.release(name, every_s=every, ran=ran)
 
+    def _recover(self, node: str, started: float) -> None:
+        """A dead daemon may have indexed a batch and died before matching it (its alerts were never
+        recorded): re-match everything indexed since its watermark. Create-only, so what it did match
+        is not recorded again."""
+        key = f"matched_until:{node}"
+        ledger = self.daemon.app.alerts.ledger
+        try:
+            since = ledger.watermark_of(key)
+            report = self.daemon.app.alerts.catch_up(since=since if since is not None else started)
+            ledger.forget_watermark(key)
+        except Exception as err:  # the dead daemon's row is gone: say so loudly, and go on
+            self._log.error("cluster_recovery_failed", dead=node, error=str(err)[:300], exc_info=True)
+            return
+        self._log.info("cluster_daemon_reaped", dead=node, since=since, matched=report.matched,
+                       new_alerts=report.enqueued)
+
+    def crawl_soon(self, name: str) -> bool:
+        """The web app's "crawl now": the source made due, then a tick right away (any thread)."""
+        if not any(src.name == name and src.enabled for src in self.daemon.cfg.sources):
+            return False
+
+        async def due() -> None:
+            try:
+                await self._call(self.leases.make_due, name)
+            except EngineUnavailable as err:
+                self._log.warning("crawl_now_failed", source=name, error=str(err)[:300])
+            self._wake.set()
+
+        # the web app calls this from its worker threads
+        self.daemon.loop.call_soon_threadsafe(lambda: self.daemon.loop.create_task(due()))
+        return True
+
     # -- stop, health ---------------------------------------------------------------------------
     async def leave(self) -> None:
         """After the crawls ended: whatever is still held goes back, and the daemon leaves the table."""
         self._wake.set()
         try:
-            await asyncio.to_thread(self.leases.leave)
+            await self._call(self.leases.leave)
             self._log.info("cluster_left")
         except EngineUnavailable as err:
             self._log.warning("cluster_leave_failed", error=str(err)[:300])
         self.leases.close()
+        self._engine.shutdown(wait=False)
 
     def health(self) -> str | None:
         """Why the cluster's engine counts as unreachable now, if it does."""

@@ -7,7 +7,9 @@ source's next due time. A daemon that dies stops renewing: its leases lapse, and
 look takes the sources over (counted in ``takeovers``). Every time is the engine's clock (``now()``),
 so the daemons' clocks need not agree.
 
-``cluster_daemons`` has a row per live daemon, its heartbeat renewed every tick. A daemon takes its
+``cluster_daemons`` has a row per live daemon, its heartbeat renewed every tick; a row silent for two
+leases is reaped by the next daemon to look, which re-matches what the dead one may have indexed
+without matching (see ``scheduler.cluster``). A daemon takes its
 share of what is due (what is due over the daemons alive), so the work spreads without any daemon
 knowing the others, and a daemon that joins takes work at its next tick.
 """
@@ -84,6 +86,11 @@ class Leases:
             db.execute("INSERT INTO cluster_sources (name, next_due) SELECT unnest(?::text[]), now()"
                        " ON CONFLICT DO NOTHING", (list(names),))
 
+    def make_due(self, name: str) -> bool:
+        """Due now ("crawl now"): taken at the next tick of a daemon with room, unless one holds it."""
+        with self.pg.tx() as db:
+            return db.execute("UPDATE cluster_sources SET next_due = now() WHERE name = ?", (name,)).rowcount == 1
+
     @staticmethod
     def share(tick: Tick, free: int) -> int:
         """How many due sources one daemon takes now: its share of what is due, within its free slots."""
@@ -131,6 +138,16 @@ class Leases:
                              " last_finished = now(), runs = runs + 1 WHERE name = ? AND holder = ?",
                              (float(every_s or 0), name, self.node))
             return db.execute(sql, args).rowcount == 1
+
+    def reap(self) -> list[tuple[str, float]]:
+        """Daemons silent for two leases (killed, or cut off): their rows removed, by one daemon only;
+        their ids and start times (unix), for the caller to redo what they may have left undone."""
+        with self.pg.tx() as db:
+            rows = db.execute(
+                "DELETE FROM cluster_daemons WHERE id IN (SELECT id FROM cluster_daemons WHERE id <> ?"
+                " AND heartbeat < now() - make_interval(secs => 2 * lease_s) FOR UPDATE SKIP LOCKED)"
+                " RETURNING id, EXTRACT(EPOCH FROM started_at)", (self.node,)).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
 
     def leave(self) -> None:
         """A clean stop: whatever is still held goes back as it was, and the daemon's row goes."""

@@ -25,6 +25,8 @@ def daemon_app(daemon):
         return lambda: getattr(daemon.app, name) if daemon.app is not None else None
 
     def crawl_now(name: str) -> bool:
+        if daemon.cluster is not None:  # whichever daemon ticks next crawls it, under its lease
+            return daemon.cluster.crawl_soon(name)
         job = daemon.scheduler.get_job(f"crawl:{name}") if getattr(daemon, "scheduler", None) else None
         if job is None:
             return False

@@ -412,15 +412,16 @@ class AlertEngine:
                 report.mails += 1
                 report.sent += len(items)
 
-    def catch_up(self, backend: Any = None, limit: int = 10_000, chunk: int = 500) -> Report:
+    def catch_up(self, backend: Any = None, limit: int = 10_000, chunk: int = 500, since: float | None = None) -> Report:
         """Re-match what was indexed since the last batch the engine saw (call at daemon start): articles
         that landed while the process died between indexing and matching still alert; ones already
-        matched are ignored by the ledger, so this never duplicates. Returns the combined report."""
+        matched are ignored by the ledger, so this never duplicates. ``since``: from there instead (a
+        dead daemon's watermark, in a cluster). Returns the combined report."""
         backend = backend if backend is not None else self.backend
         total = Report()
         if backend is None:
             return total
-        since = self.ledger.watermark()
+        since = self.ledger.watermark() if since is None else since
         if since is None:
             # Nothing matched yet, so no watermark: a crash between the first batch's index commit
             # and its matching would otherwise lose that batch's alerts. Start where the rules did.

@@ -31,7 +31,7 @@ from indexer.pgconn import PgConn, Tx, where
 PG_SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", SCHEMA + CHANNEL_SCHEMA)
 
 # What waits for the server: the writes, and the delivery lanes' reads (they are on their own threads).
-_WAITING = ("rule_since", "rule_since_many", "advance_watermark", "watermark", "enqueue", "due_instant",
+_WAITING = ("rule_since", "rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",
             "mark_sent", "mark_failed", "unassigned_digest_rules", "open_digest", "due_digests", "digest_items",
             "mark_digest_sent", "mark_digest_failed", "due_deliveries", "pending_channels", "next_mail_due",
             "mark_delivered", "mark_delivery_failed")
@@ -46,10 +46,14 @@ def _waits(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class PgLedger(Ledger):
-    def __init__(self, dsn: str, domain: str = "mediawatch.local", *, claim_s: float = 60.0) -> None:
+    def __init__(self, dsn: str, domain: str = "mediawatch.local", *, claim_s: float = 60.0,
+                 node: str | None = None) -> None:
         self.path = where(dsn)
         self.domain = domain
         self.claim_s = claim_s
+        # each daemon's own watermark: what it indexed but had not matched when it died is re-matched
+        # from there, by whichever daemon finds it dead (scheduler.cluster)
+        self.watermark_key = f"matched_until:{node}" if node else "matched_until"
         self._pg = PgConn(dsn, name="alert ledger")
         self._pg.retrying(lambda: self._pg.executescript(PG_SCHEMA), wait_s=30)
 
@@ -68,9 +72,21 @@ class PgLedger(Ledger):
 
     def advance_watermark(self, indexed_at: float) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES ('matched_until', ?) ON CONFLICT (key) DO UPDATE"
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
                        " SET value = excluded.value WHERE CAST(meta.value AS DOUBLE PRECISION) < ?",
-                       (repr(indexed_at), indexed_at))
+                       (self.watermark_key, repr(indexed_at), indexed_at))
+
+    def watermark(self) -> float | None:
+        return self.watermark_of(self.watermark_key)
+
+    def watermark_of(self, key: str) -> float | None:
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return float(row["value"]) if row else None
+
+    def forget_watermark(self, key: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def due_instant(self, now: float, limit: int = 500, keys: list[tuple[str, str]] | None = None) -> list[AlertRow]:
         until = now + self.claim_s

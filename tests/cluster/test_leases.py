@@ -79,3 +79,31 @@ def test_each_daemon_takes_its_share_of_what_is_due(pg_dsn):
     assert status(b.pg)["lag"]["due_not_taken"] == 20, "a clean stop gives everything back, due as it was"
     for d in (a, b):
         d.close()
+
+
+def test_a_silent_daemon_is_reaped_once(pg_dsn):
+    a, b, c = daemon(pg_dsn, "a", lease_s=1), daemon(pg_dsn, "b", lease_s=1), daemon(pg_dsn, "c", lease_s=1)
+    for d in (a, b, c):
+        d.heartbeat()
+    assert a.reap() == [] and b.reap() == []
+
+    def reaped() -> list:
+        b.heartbeat()  # b and c live on; a goes silent
+        c.heartbeat()
+        return b.reap() + c.reap()
+
+    got = wait_until(reaped, 10, "a reaped after two silent leases", poll_s=0.2)
+    assert [node for node, _started in got] == ["a"], "by one daemon only"
+    assert [r["id"] for r in status(b.pg)["daemons"]] == ["b", "c"]
+    for d in (a, b, c):
+        d.close()
+
+
+def test_crawl_now_makes_a_source_due(pg_dsn):
+    a = daemon(pg_dsn, "a")
+    a.register(["x"])
+    assert a.take(["x"], 1) == ["x"]
+    assert a.release("x", every_s=3600) and a.take(["x"], 1) == []
+    assert a.make_due("x") and a.take(["x"], 1) == ["x"]
+    assert not a.make_due("unknown")
+    a.close()

@@ -77,14 +77,18 @@ def test_a_due_row_is_claimed_by_one_daemon(pg_dsn):
         led.close()
 
 
-def test_the_watermark_only_moves_forward(pg_dsn):
-    led = PgLedger(pg_dsn)
+def test_the_watermark_only_moves_forward_and_is_each_daemons_own(pg_dsn):
+    led, other = PgLedger(pg_dsn, node="d1"), PgLedger(pg_dsn, node="d2")
     led.advance_watermark(50.0)
     led.advance_watermark(20.0)
-    assert led.watermark() == 50.0
+    assert led.watermark() == 50.0 and other.watermark() is None
     led.advance_watermark(70.25)
-    assert led.watermark() == 70.25
-    led.close()
+    other.advance_watermark(10.0)
+    assert led.watermark() == 70.25 and other.watermark_of("matched_until:d1") == 70.25
+    other.forget_watermark("matched_until:d1")
+    assert led.watermark() is None and other.watermark() == 10.0
+    for x in (led, other):
+        x.close()
 
 
 def test_writes_wait_for_a_restarted_engine_reads_say_it_is_down(pg, pg_dsn):

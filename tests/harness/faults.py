@@ -35,14 +35,14 @@ class Daemon:
     it left (the extraction pool) are then reaped by process group so no orphan outlives the test.
     """
 
-    def __init__(self, project: Project, *, log_level: str = "info") -> None:
+    def __init__(self, project: Project, *, log_level: str = "info", env: dict[str, str] | None = None) -> None:
         self.project = project
         args = [sys.executable, "-m", "scheduler.cli", "--config", str(project.config_path)]
         if log_level:
             args += ["--log-level", log_level]
         self.proc = subprocess.Popen(
             [*args, "run"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=cli_env(), start_new_session=True,
+            env=cli_env(**(env or {})), start_new_session=True,
         )
         self.events: list[dict[str, Any]] = []
         self._q: queue.Queue = queue.Queue()
