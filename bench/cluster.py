@@ -73,13 +73,13 @@ def bench(sources: int, ops: int, clients: int) -> list[dict]:
             lease = leases(c)
 
             def op(_i: int) -> None:
-                for name in lease.take(names, 1):
+                for name in lease.take(1):
                     lease.release(name, next_due=datetime.now(timezone.utc))  # due again: the table stays full
             return op
 
         def renew(c: int) -> Callable[[int], None]:
             lease = leases(100 + c)
-            held = lease.take(names, 10)
+            held = lease.take(10)
             return lambda _i: lease.renew(held)
 
         def heartbeat(c: int) -> Callable[[int], None]:

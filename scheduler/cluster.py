@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("mediawatch.cluster")
 
 BACKOFF_MAX_S = 10.0
+REGISTER_EVERY_S = 300.0
 
 
 class ClusterMember:
@@ -48,6 +49,7 @@ class ClusterMember:
         self.error: str | None = None
         self._opened = False
         self._registered: frozenset[str] = frozenset()
+        self._register_at = 0.0
         self._wake = asyncio.Event()
         # Its own thread: the loop's default executor is shared with the crawls' flushes, and a renewal
         # queued behind them would let a lease lapse under a live crawl.
@@ -93,9 +95,11 @@ class ClusterMember:
             self._opened = True
             self._log.info("cluster_joined", lease_s=self.cfg.lease_seconds, tick_s=self.tick_s)
         names = [src.name for src in self.daemon.cfg.sources if src.enabled]
-        if frozenset(names) != self._registered:
+        if frozenset(names) != self._registered or time.monotonic() > self._register_at:
+            # again now and then: a daemon still on an older config may have dropped a source of ours
             await self._call(self.leases.register, names)
             self._registered = frozenset(names)
+            self._register_at = time.monotonic() + REGISTER_EVERY_S
         beat = await self._call(self.leases.heartbeat)
         for node, started in await self._call(self.leases.reap):
             # off the lease thread: a catch-up reads the index and may take a while
@@ -111,7 +115,7 @@ class ClusterMember:
         if self.daemon.stopping:
             return
         free = self.cfg.max_running - len(self.held)
-        taken = await self._call(self.leases.take, names, Leases.share(beat, free))
+        taken = await self._call(self.leases.take, Leases.share(beat, free))
         for name in taken:
             self._log.info("lease_taken", source=name, alive=beat.alive, due=beat.due)
             self.held[name] = asyncio.get_running_loop().create_task(self._crawl(name))
@@ -132,8 +136,8 @@ class ClusterMember:
     def _release(self, name: str, ran: bool) -> None:
         try:
             src = self.daemon.cfg.source(name)
-        except KeyError:  # removed from the config meanwhile
-            self.leases.release(name, ran=False)
+        except KeyError:  # not (or no longer) in this daemon's config
+            self.leases.forget(name)
             return
         jitter = parse_duration(src.schedule.jitter).total_seconds()
         if src.schedule.cron:

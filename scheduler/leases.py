@@ -81,10 +81,20 @@ class Leases:
         return Tick(alive=max(1, int(alive)), due=int(due))
 
     def register(self, names: list[str]) -> None:
-        """Sources of this daemon's config that the table does not know yet are due now."""
+        """The table follows the config (the same for every daemon): its new sources are due now, the
+        ones it no longer has go (a held one when its crawl ends). Called at start and on a change, so
+        ``take`` needs no list of names: it stays one index range scan however many sources there are."""
         with self.pg.tx() as db:
             db.execute("INSERT INTO cluster_sources (name, next_due) SELECT unnest(?::text[]), now()"
                        " ON CONFLICT DO NOTHING", (list(names),))
+            db.execute("DELETE FROM cluster_sources WHERE holder IS NULL AND NOT (name = ANY(?::text[]))",
+                       (list(names),))
+
+    def forget(self, name: str) -> None:
+        """A source this daemon's config does not have (removed, or not yet reloaded here): a daemon
+        whose config has it registers it again; until then nobody takes it."""
+        with self.pg.tx() as db:
+            db.execute("DELETE FROM cluster_sources WHERE name = ? AND holder = ?", (name, self.node))
 
     def make_due(self, name: str) -> bool:
         """Due now ("crawl now"): taken at the next tick of a daemon with room, unless one holds it."""
@@ -96,18 +106,18 @@ class Leases:
         """How many due sources one daemon takes now: its share of what is due, within its free slots."""
         return max(0, min(free, math.ceil(tick.due / tick.alive)))
 
-    def take(self, names: list[str], limit: int) -> list[str]:
-        """Lease up to ``limit`` due sources among ``names`` (this daemon's config), oldest due first."""
-        if limit <= 0 or not names:
+    def take(self, limit: int) -> list[str]:
+        """Lease up to ``limit`` due sources, oldest due first."""
+        if limit <= 0:
             return []
         with self.pg.tx() as db:
             rows = db.execute(
-                "WITH due AS (SELECT name FROM cluster_sources WHERE name = ANY(?) AND next_due <= now()"
+                "WITH due AS (SELECT name FROM cluster_sources WHERE next_due <= now()"
                 " AND (holder IS NULL OR lease_until < now()) ORDER BY next_due LIMIT ? FOR UPDATE SKIP LOCKED)"
                 " UPDATE cluster_sources s SET holder = ?, lease_until = now() + make_interval(secs => ?),"
                 " taken_at = now(), takeovers = s.takeovers + CASE WHEN s.holder IS NULL THEN 0 ELSE 1 END"
                 " FROM due WHERE s.name = due.name RETURNING s.name",
-                (list(names), limit, self.node, self.lease_s)).fetchall()
+                (limit, self.node, self.lease_s)).fetchall()
         return [r[0] for r in rows]
 
     def renew(self, names: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ def test_racing_daemons_never_take_one_source_twice(pg_dsn):
     def go(i: int) -> None:
         gate.wait()
         for _ in range(10):
-            taken[i] += daemons[i].take(NAMES, 2)
+            taken[i] += daemons[i].take(2)
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(3)]
     for t in threads:
@@ -35,7 +35,7 @@ def test_racing_daemons_never_take_one_source_twice(pg_dsn):
         t.join(30)
     together = taken[0] + taken[1] + taken[2]
     assert sorted(together) == NAMES, "every source taken once, by one daemon"
-    assert daemons[0].take(NAMES, 5) == [], "nothing is due that somebody holds"
+    assert daemons[0].take(5) == [], "nothing is due that somebody holds"
     for d in daemons:
         d.close()
 
@@ -43,18 +43,18 @@ def test_racing_daemons_never_take_one_source_twice(pg_dsn):
 def test_release_sets_the_next_due_time_and_a_lapsed_lease_is_taken_over(pg_dsn, pg):
     a, b = daemon(pg_dsn, "a", lease_s=1), daemon(pg_dsn, "b", lease_s=1)
     a.register(["x", "y"])
-    assert sorted(a.take(["x", "y"], 5)) == ["x", "y"]
+    assert sorted(a.take(5)) == ["x", "y"]
     assert a.release("x", every_s=3600)
     assert a.renew(["y"]) == ["y"]
     # a stops renewing (as if killed): b takes y over once the lease lapsed, and x stays an hour away
-    assert wait_until(lambda: b.take(["x", "y"], 5), 10, "b taking the lapsed lease") == ["y"]
+    assert wait_until(lambda: b.take(5), 10, "b taking the lapsed lease") == ["y"]
     assert a.renew(["y"]) == [], "a lost it"
     assert not a.release("y", every_s=1), "a cannot give back what it no longer holds"
     row = pg.psql("SELECT holder, takeovers FROM cluster_sources WHERE name = 'y'", pg_dsn.rsplit("/", 1)[1])
     assert row.strip() == "b|1"
     later = datetime.now(timezone.utc) + timedelta(minutes=5)
     assert b.release("y", next_due=later)
-    assert b.take(["x", "y"], 5) == []
+    assert b.take(5) == []
     for d in (a, b):
         d.close()
 
@@ -68,7 +68,7 @@ def test_each_daemon_takes_its_share_of_what_is_due(pg_dsn):
     a.register(NAMES)
     assert a.heartbeat() == Tick(alive=1, due=20)
     assert b.heartbeat() == Tick(alive=2, due=20)
-    got = a.take(NAMES, Leases.share(a.heartbeat(), free=16))
+    got = a.take(Leases.share(a.heartbeat(), free=16))
     assert len(got) == 10 and b.heartbeat().due == 10
     b.leave()
     report = status(a.pg)
@@ -102,8 +102,22 @@ def test_a_silent_daemon_is_reaped_once(pg_dsn):
 def test_crawl_now_makes_a_source_due(pg_dsn):
     a = daemon(pg_dsn, "a")
     a.register(["x"])
-    assert a.take(["x"], 1) == ["x"]
-    assert a.release("x", every_s=3600) and a.take(["x"], 1) == []
-    assert a.make_due("x") and a.take(["x"], 1) == ["x"]
+    assert a.take(1) == ["x"]
+    assert a.release("x", every_s=3600) and a.take(1) == []
+    assert a.make_due("x") and a.take(1) == ["x"]
     assert not a.make_due("unknown")
     a.close()
+
+
+def test_the_table_follows_the_config(pg_dsn):
+    a, b = daemon(pg_dsn, "a"), daemon(pg_dsn, "b")
+    a.register(["x", "y", "z"])
+    assert sorted(a.take(5)) == ["x", "y", "z"]
+    assert a.release("z", every_s=60)
+    a.register(["x"])  # y and z left the config: z (not held) goes now, y when its crawl ends
+    assert status(a.pg)["sources"] == 2
+    b.forget("x")  # only the holder can
+    a.forget("y")
+    assert status(a.pg)["sources"] == 1 and status(a.pg)["leases"][0]["source"] == "x"
+    for d in (a, b):
+        d.close()
