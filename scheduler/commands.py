@@ -92,7 +92,7 @@ def cmd_crawl(cfg: Config, args) -> int:
     app = build(cfg)
     try:
         app.backend.init()
-        summaries = run_crawl_blocking(sources, cfg.crawl, app.ingestor, progress=progress)
+        summaries = run_crawl_blocking(sources, cfg.crawl, app.ingestor, progress=progress, frontier=app.frontier)
         app.ingestor.flush()
         app.backend.refresh()  # what this crawl found is searchable when the command returns
     finally:
