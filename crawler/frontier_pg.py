@@ -23,7 +23,7 @@ class PgFrontier(Frontier):
     def __init__(self, dsn: str) -> None:
         self.path = where(dsn)
         self._pg = PgConn(dsn, name="frontier")
-        self._pg.retrying(lambda: self._pg.executescript(PG_SCHEMA), wait_s=30)
+        self._pg.executescript(PG_SCHEMA)  # one attempt: the daemon's start waits and retries, a command fails
 
     def _conn(self) -> AbstractContextManager[Tx]:  # type: ignore[override]
         return self._pg.read()

@@ -24,6 +24,7 @@ import structlog
 
 from crawler.sources import parse_duration
 from indexer.pgconn import EngineUnavailable
+from scheduler.app import node_name
 from scheduler.config import ClusterConfig
 from scheduler.leases import Leases
 
@@ -40,7 +41,7 @@ class ClusterMember:
     def __init__(self, daemon: "Daemon", cfg: ClusterConfig) -> None:
         self.daemon = daemon
         self.cfg = cfg
-        self.node = cfg.node or f"{socket.gethostname()}:{os.getpid()}"
+        self.node = node_name(daemon.cfg)  # the ledger's watermark goes by the same name
         self.tick_s = max(0.2, min(5.0, cfg.lease_seconds / 5))
         self.leases = Leases(cfg.postgres.get_secret_value(), node=self.node, host=socket.gethostname(),
                              pid=os.getpid(), lease_s=cfg.lease_seconds)

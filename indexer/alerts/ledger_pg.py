@@ -55,7 +55,7 @@ class PgLedger(Ledger):
         # from there, by whichever daemon finds it dead (scheduler.cluster)
         self.watermark_key = f"matched_until:{node}" if node else "matched_until"
         self._pg = PgConn(dsn, name="alert ledger")
-        self._pg.retrying(lambda: self._pg.executescript(PG_SCHEMA), wait_s=30)
+        self._pg.executescript(PG_SCHEMA)  # one attempt: the daemon's start waits and retries, a command fails
 
     def _read(self) -> AbstractContextManager[Tx]:  # type: ignore[override]
         return self._pg.read()
