@@ -132,10 +132,12 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
     """``lazy_index``: set the index up (and catch alerts up) before the first write rather than
     now, so the daemon starts, and spools, while the index is refused or hung."""
     _open("data folder", config.data_dir, lambda: Path(config.data_dir).mkdir(parents=True, exist_ok=True))
+    # the stores a cluster's engine holds first: while it does not answer, nothing else is left open
+    ledger = open_ledger(config)
+    frontier = open_frontier(config)
     backend = (open_backend(config.index) if config.index.url else
                _open("index", config.index.sqlite_path, lambda: open_backend(config.index)))
     spool = _open("spool", config.index.spool_path, lambda: Spool(config.index.spool_path))
-    ledger = open_ledger(config)
     alerts = AlertEngine.from_config(config.mail, config.rules, backend, rules_dir=config.rules_dir, ledger=ledger)
     def prepare() -> None:
         backend.init()
@@ -147,5 +149,4 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
     ingestor = Ingestor.from_config(backend, spool, config.index,
                                     on_indexed=alerts.on_indexed if with_alerts else None,
                                     prepare=prepare if lazy_index else None)
-    frontier = open_frontier(config)
     return App(config, backend, spool, ingestor, alerts, frontier, DeliveryWorker(alerts))

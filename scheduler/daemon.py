@@ -49,6 +49,7 @@ class Daemon:
         self.app = None
         self.health = None
         self.start_error: str | None = None  # why the stores could not be opened yet (a full disk)
+        self.start_engine_error: str | None = None  # ... or the cluster's engine did not answer
         self._spool_samples: deque[tuple[float, int]] = deque()  # (monotonic, depth), the last few minutes
         self.cluster = None  # scheduler.cluster.ClusterMember with a `cluster:` section: leases, not jobs
 
@@ -157,7 +158,7 @@ class Daemon:
             except Exception as err:
                 if self.cfg.cluster is not None and _engine_down(err):
                     # the shared state is not there yet: wait for it as for room on a full disk
-                    self.start_error = f"cluster engine unreachable: {err}"
+                    self.start_engine_error = f"cluster engine unreachable at start: {err}"
                     log.error("cluster_engine_unreachable_at_start", error=str(err)[:300], retry_in_s=delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, STORAGE_RETRY_MAX_S)
@@ -169,7 +170,7 @@ class Daemon:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORAGE_RETRY_MAX_S)
                 continue
-            self.start_error = None
+            self.start_error = self.start_engine_error = None
             return app
         return None
 
@@ -400,7 +401,8 @@ class Daemon:
 
     def health_report(self) -> dict:
         if self.app is None:
-            facts = Facts(storage_error=self.start_error or "starting")
+            facts = (Facts(cluster_error=self.start_engine_error) if self.start_engine_error
+                     else Facts(storage_error=self.start_error or "starting"))
         else:
             facts = self.health_facts()
         status, reasons = assess(facts)
