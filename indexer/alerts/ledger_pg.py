@@ -24,7 +24,7 @@ from functools import wraps
 from typing import Any, Callable
 
 from indexer.alerts.ledger import SCHEMA, AlertRow, DigestRow, Ledger
-from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, DeliveryRow, delivery_row
+from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, DeliveryRow, DigestDeliveryRow, delivery_row
 from indexer.pgconn import PgConn, Tx, where
 
 # REAL is a 4-byte float in PostgreSQL: unix times need 8
@@ -34,7 +34,8 @@ PG_SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", SCHEMA + CHANNEL_SCHEMA)
 _WAITING = ("rule_since", "rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",
             "mark_sent", "mark_failed", "unassigned_digest_rules", "open_digest", "due_digests", "digest_items",
             "mark_digest_sent", "mark_digest_failed", "due_deliveries", "pending_channels", "next_mail_due",
-            "mark_delivered", "mark_delivery_failed")
+            "mark_delivered", "mark_delivery_failed", "due_digest_deliveries", "mark_digest_delivered",
+            "mark_digest_delivery_failed")
 
 
 def _waits(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,6 +131,17 @@ class PgLedger(Ledger):
                 " a.query, a.article, a.matched_at", [*args, limit]).fetchall()
         rows.sort(key=lambda r: r["matched_at"])
         return [delivery_row(r) for r in rows]
+
+    def due_digest_deliveries(self, now: float, channel: str, limit: int = 100) -> list[DigestDeliveryRow]:
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE digest_deliveries d SET next_attempt_at = ? FROM digests g"
+                " WHERE g.digest_id = d.digest_id AND (d.digest_id, d.channel) IN ("
+                " SELECT digest_id, channel FROM digest_deliveries WHERE state = 'pending' AND channel = ?"
+                " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED)"
+                " RETURNING d.digest_id, g.rule, g.period_end, d.channel, d.attempts, d.last_error, d.next_attempt_at",
+                (now + self.claim_s, channel, now, limit)).fetchall()
+        return sorted((DigestDeliveryRow(**dict(r)) for r in rows), key=lambda d: (d.period_end, d.digest_id))
 
 
 for _name in _WAITING:

@@ -104,3 +104,22 @@ def test_writes_wait_for_a_restarted_engine_reads_say_it_is_down(pg, pg_dsn):
     restarted.join(60)
     assert led.counts()["pending"] == 2
     led.close()
+
+
+def test_a_digest_and_its_channel_messages_are_claimed_by_one_daemon(pg_dsn):
+    first, second = PgLedger(pg_dsn, claim_s=30), PgLedger(pg_dsn, claim_s=30)
+    items = [NewAlert(rule="d", article=art(n, story_id=f"s{n}"), mode="hourly", schedule="hourly UTC", query="body",
+                      recipients=["x@example.org"]) for n in range(3)]
+    assert len(first.enqueue(items, now=10.0)) == 3
+    digest = first.open_digest("d", "2024-05-01T13", 20.0, ["x@example.org"], now=21.0, channels=["hook", "chat"])
+    assert second.open_digest("d", "2024-05-01T13", 20.0, ["x@example.org"], now=21.0, channels=["hook"]) is None
+    assert [d.digest_id for d in first.due_digests(now=22.0)] == [digest] and second.due_digests(now=22.0) == []
+    assert first.pending_channels() == {"hook": 21.0, "chat": 21.0}
+    got = first.due_digest_deliveries(now=22.0, channel="hook")
+    assert [(m.digest_id, m.rule, m.channel) for m in got] == [(digest, "d", "hook")]
+    assert second.due_digest_deliveries(now=22.0, channel="hook") == []
+    first.mark_digest_delivered(got[0], now=23.0)
+    counts = second.counts()
+    assert counts["deliveries_sent"] == 1 and counts["deliveries_pending"] == 1
+    for led in (first, second):
+        led.close()
