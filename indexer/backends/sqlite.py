@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,21 +25,20 @@ from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
     finite_limit, snippet_of, to_node,
 )
-from indexer.query import (
-    ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, Terms, article_keywords, folded_text, kw_token, to_fts5,
-)
+from indexer.backends.sqlite_search import Filters, Planner, time_key
+from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
+from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
 from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 2  # 2: story_keys table, story_id index
-_SQL_TYPES = {"text": "TEXT", "keyword": "TEXT", "date": "TEXT", "integer": "INTEGER", "stored": "TEXT"}
 _COLUMNS = list(FIELDS)
 _READ_COLUMNS = [c for c in _COLUMNS if c not in STORY_STATE_FIELDS]
 _STATE_COLUMNS = "id, story_id, version, content_hash, story_sig, story_keys, effective_at, published_at, " \
                  "published_at_source, modified_at"
 _CHUNK = 500  # ids or keys per IN (...) list
-_FTS_COLUMNS = (*FTS_TEXT_COLUMNS, FTS_KW_COLUMN)
+RETENTION_SLICE = 1000  # articles deleted per transaction: the Ingestor's writes go in between
+_RETENTION_YIELD_S = 0.002  # the lock is not fair: a pause lets a waiting writer take it between slices
 
 
 def _date_str(value: datetime | None) -> str | None:
@@ -86,45 +86,7 @@ class SqliteBackend(Backend):
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table')")}
-                if "articles" not in tables:
-                    cols = ",\n  ".join(f"{name} {_SQL_TYPES[kind]}" for name, kind in FIELDS.items())
-                    db.execute(
-                        "CREATE TABLE articles (\n  seq INTEGER PRIMARY KEY,\n  id TEXT NOT NULL UNIQUE,\n"
-                        f"  {cols},\n  effective_at TEXT\n)"
-                    )
-                    done["created"].append("articles")
-                else:
-                    have = {r[1] for r in db.execute("PRAGMA table_info(articles)")}
-                    for name, kind in FIELDS.items():
-                        if name not in have:
-                            db.execute(f"ALTER TABLE articles ADD COLUMN {name} {_SQL_TYPES[kind]}")
-                            done["added_columns"].append(name)
-                for col in ("effective_at", "indexed_at", "source", "language", "story_id"):
-                    db.execute(f"CREATE INDEX IF NOT EXISTS articles_{col} ON articles({col})")
-                # Covers counts_per_day: the coverage chart counts from the index, never reading the wide rows.
-                db.execute("CREATE INDEX IF NOT EXISTS articles_day_source ON articles(effective_at, source)")
-                if "story_keys" not in tables:
-                    # band keys of each article (indexer.stories), looked up by key within a date window
-                    db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
-                               " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
-                    db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
-                    done["created"].append("story_keys")
-                if "articles_fts" not in tables:
-                    db.execute(
-                        f"CREATE VIRTUAL TABLE articles_fts USING fts5({', '.join(_FTS_COLUMNS)}, "
-                        "tokenize='ascii', detail=full)"
-                    )
-                    done["created"].append("articles_fts")
-                if "meta" not in tables:
-                    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-                    done["created"].append("meta")
-                version = db.execute("PRAGMA user_version").fetchone()[0]
-                if version != SCHEMA_VERSION:
-                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                    done["schema_version"] = {"from": version, "to": SCHEMA_VERSION}
-                else:
-                    done["schema_version"] = SCHEMA_VERSION
+                create_or_upgrade(db, done)
                 db.execute("COMMIT")
             except BaseException:
                 rollback(db)
@@ -189,15 +151,13 @@ class SqliteBackend(Backend):
             if reason:
                 result.failed.append((a.id, reason))
             else:
-                prepared.append((a.id, self._row(a), self._fts_row(a), a.story_keys, _date_str(effective_at(a))))
-        cols = ["id", *_COLUMNS, "effective_at"]
+                prepared.append((a.id, self._row(a), self._fts_row(a), a.story_keys, effective_at(a)))
+        cols = ["seq", "id", *_COLUMNS, "effective_at", "tkey"]
         upsert = (
             f"INSERT INTO articles ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-            f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[1:])} RETURNING seq"
+            f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[2:])}"
         )
-        fts_insert = (
-            f"INSERT INTO articles_fts (rowid, {', '.join(_FTS_COLUMNS)}) VALUES (?{', ?' * len(_FTS_COLUMNS)})"
-        )
+        fts_insert = f"INSERT INTO articles_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})"
         with self._lock:
             db = self.db
             try:
@@ -205,13 +165,21 @@ class SqliteBackend(Backend):
             except sqlite3.OperationalError as err:  # locked for longer than the timeout
                 raise BackendUnavailable(f"sqlite busy: {err}") from err
             try:
+                # seq is chosen here, inside the write lock, because the FTS key is made from it
+                next_seq = db.execute("SELECT COALESCE(max(seq), 0) + 1 FROM articles").fetchone()[0]
                 for doc_id, row, fts, keys, at in prepared:
-                    seq = db.execute(upsert, row).fetchone()[0]
-                    db.execute("DELETE FROM articles_fts WHERE rowid = ?", (seq,))
-                    db.execute(fts_insert, (seq, *fts))
-                    db.execute("DELETE FROM story_keys WHERE seq = ?", (seq,))
+                    old = db.execute("SELECT seq, tkey FROM articles WHERE id = ?", (doc_id,)).fetchone()
+                    if old is None:
+                        seq, next_seq = next_seq, next_seq + 1
+                    else:
+                        seq = old[0]
+                        db.execute("DELETE FROM articles_fts WHERE rowid = ?", (old[1],))
+                        db.execute("DELETE FROM story_keys WHERE seq = ?", (seq,))
+                    key = time_key(at, seq)
+                    db.execute(upsert, [seq, *row, key])
+                    db.execute(fts_insert, (key, *fts))
                     db.executemany("INSERT OR IGNORE INTO story_keys (key, at, seq) VALUES (?, ?, ?)",
-                                   [(k, at, seq) for k in keys])
+                                   [(k, _date_str(at), seq) for k in keys])
                     result.indexed.append(doc_id)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
@@ -237,26 +205,11 @@ class SqliteBackend(Backend):
             data[name] = value
         return Article.from_dict(data)
 
-    def _where(self, node: Node | None, since, until, sources, languages) -> tuple[str, str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        join = ""
-        if node is not None:
-            join = "JOIN articles_fts ON articles_fts.rowid = a.seq"
-            clauses.append("articles_fts MATCH ?")
-            params.append(to_fts5(node))
-        if since is not None:
-            clauses.append("a.effective_at >= ?")
-            params.append(_date_str(since))
-        if until is not None:
-            clauses.append("a.effective_at < ?")
-            params.append(_date_str(until))
-        for col, values in (("source", sources), ("language", languages)):
-            if values:
-                clauses.append(f"a.{col} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        return join, where, params
+    def _planner(self, node: Node | None, since, until, sources, languages) -> Planner:
+        if isinstance(node, MatchAll):
+            node = None  # every row: the articles table alone answers
+        filters = Filters(_date_str(since), _date_str(until), since, until, sources, languages)
+        return Planner(self._run, to_fts5(node) if node is not None else None, filters)
 
     def _run(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
         with self._lock:
@@ -272,52 +225,65 @@ class SqliteBackend(Backend):
         self._ensure()
         node = to_node(query)
         limit = finite_limit(limit)
-        join, where, params = self._where(node, since, until, sources, languages)
-        score = "-bm25(articles_fts, 3.0, 1.0, 2.0, 0.0)" if node is not None else "0.0"
-        order = {
-            "published_at": "effective_at DESC, url ASC",
-            "indexed_at": "indexed_at DESC, url ASC",
-            "relevance": "score DESC, effective_at DESC, url ASC",
-        }.get(sort)
-        if order is None:
-            raise ValueError(f"unknown sort {sort!r}")
-        matching = f"SELECT a.*, {score} AS score FROM articles a {join} {where}"
-        if collapse:
-            # the best-ranked copy of each story, and how many copies matched
-            story = "COALESCE(NULLIF(story_id, ''), id)"
-            sql = (f"SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY {story} ORDER BY {order}) AS rank_in_story,"
-                   f" COUNT(*) OVER (PARTITION BY {story}) AS copies FROM ({matching}) m)"
-                   f" WHERE rank_in_story = 1 ORDER BY {order} LIMIT ?")
+        plan = self._planner(node, since, until, sources, languages)
+        if sort == "published_at":
+            seqs, copies = plan.newest(limit, collapse)
+            rows = self._fetch(plan, seqs)
         else:
-            sql = f"{matching} ORDER BY {order} LIMIT ?"
-        rows = self._run(sql, [*params, limit])
+            order = {"indexed_at": "indexed_at DESC, url ASC",
+                     "relevance": "score DESC, effective_at DESC, url ASC"}.get(sort)
+            if order is None:
+                raise ValueError(f"unknown sort {sort!r}")
+            rows, copies = self._ranked(plan, order, limit, collapse)
         terms = Terms.of(node)
-        hits = []
-        for row in rows:
-            article = self._article(row)
-            hits.append(Hit(article, float(row["score"]), snippet_of(terms, article),
-                            copies=int(row["copies"]) if collapse else 1))
-        return hits
+        return [Hit(article := self._article(row), float(row["score"]), snippet_of(terms, article),
+                    copies=copies.get(row["seq"], 1) if collapse else 1) for row in rows]
+
+    def _score(self, plan: Planner) -> str:
+        return "-bm25(articles_fts, 3.0, 1.0, 2.0, 0.0)" if plan.match is not None else "0.0"
+
+    def _fetch(self, plan: Planner, seqs: list[int]) -> list[sqlite3.Row]:
+        """The whole rows of the hits shown, in the order given."""
+        if not seqs:
+            return []
+        marks = ", ".join("?" * len(seqs))
+        if plan.match is None:
+            rows = self._run(f"SELECT a.*, 0.0 AS score FROM articles a WHERE a.seq IN ({marks})", seqs)
+        else:
+            rows = self._run(f"SELECT a.*, {self._score(plan)} AS score FROM articles a CROSS JOIN articles_fts"
+                             f" ON articles_fts.rowid = a.tkey WHERE a.seq IN ({marks}) AND articles_fts MATCH ?",
+                             [*seqs, plan.match])
+        by_seq = {r["seq"]: r for r in rows}
+        return [by_seq[s] for s in seqs if s in by_seq]
+
+    def _ranked(self, plan: Planner, order: str, limit: int, collapse: bool):
+        """Orders other than newest first: every match is scored and sorted (not on the scale path)."""
+        frm, where, params = plan.source()
+        matching = f"SELECT a.*, {self._score(plan)} AS score FROM {frm} {where}"
+        if not collapse:
+            return self._run(f"{matching} ORDER BY {order} LIMIT ?", [*params, limit]), {}
+        story = "COALESCE(NULLIF(story_id, ''), id)"
+        rows = self._run(
+            f"SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY {story} ORDER BY {order}) AS rank_in_story,"
+            f" COUNT(*) OVER (PARTITION BY {story}) AS copies FROM ({matching}) m)"
+            f" WHERE rank_in_story = 1 ORDER BY {order} LIMIT ?", [*params, limit])
+        return rows, {r["seq"]: int(r["copies"]) for r in rows}
 
     def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:
         self._ensure()
-        join, where, params = self._where(to_node(query), since, until, sources, languages)
-        return int(self._run(f"SELECT count(*) FROM articles a {join} {where}", params)[0][0])
+        return self._planner(to_node(query), since, until, sources, languages).count()
 
     def counts_per_day(self, query=None, *, since=None, until=None, sources=None,
                        languages=None, hourly: bool = False) -> dict[tuple[str, str], int]:
         self._ensure()
-        join, where, params = self._where(to_node(query), since, until, sources, languages)
         # effective_at is a fixed-width UTC ISO string: its first 10 characters are the UTC day, 13 the hour.
-        width = 13 if hourly else 10
-        rows = self._run(f"SELECT substr(a.effective_at, 1, {width}) AS day, a.source AS source, count(*) AS n "
-                         f"FROM articles a {join} {where} GROUP BY day, a.source", params)
+        rows = self._planner(to_node(query), since, until, sources, languages).per_day(13 if hourly else 10)
         return {(r["day"], r["source"] or ""): int(r["n"]) for r in rows}
 
     def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
         self._ensure()
-        join, where, params = self._where(to_node(query), since, until, sources, languages)
-        return {r[0] for r in self._run(f"SELECT a.id FROM articles a {join} {where}", params)}
+        frm, where, params = self._planner(to_node(query), since, until, sources, languages).source()
+        return {r[0] for r in self._run(f"SELECT a.id FROM {frm} {where}", params)}
 
     def get(self, id: str) -> Article | None:
         self._ensure()
@@ -379,24 +345,36 @@ class SqliteBackend(Backend):
 
     # ------------------------------------------------------------------ housekeeping
     def delete_older_than(self, days: int) -> int:
+        """In slices of ``RETENTION_SLICE`` articles, one transaction each, so ingest runs between them."""
         self._ensure()
         if days < 0:
             raise ValueError("days must be >= 0")
         cutoff = _date_str(utcnow() - timedelta(days=days))
-        with self._lock:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for table, key in (("articles_fts", "rowid"), ("story_keys", "seq")):
-                    db.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT seq FROM articles WHERE effective_at < ?)",
-                               (cutoff,))
-                n = db.execute("DELETE FROM articles WHERE effective_at < ?", (cutoff,)).rowcount
-                db.execute("COMMIT")
-            except BaseException:
-                rollback(db)
-                raise
+        n = slices = 0
+        while True:
+            with self._lock:
+                db = self.db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = db.execute("SELECT seq, tkey FROM articles WHERE effective_at < ? ORDER BY effective_at"
+                                      " LIMIT ?", (cutoff, RETENTION_SLICE)).fetchall()
+                    seqs, keys = [r[0] for r in rows], [r[1] for r in rows]
+                    marks = ", ".join("?" * len(rows))
+                    if rows:
+                        db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", keys)
+                        db.execute(f"DELETE FROM story_keys WHERE seq IN ({marks})", seqs)
+                        db.execute(f"DELETE FROM articles WHERE seq IN ({marks})", seqs)
+                    db.execute("COMMIT")
+                except BaseException:
+                    rollback(db)
+                    raise
+            if not rows:
+                break
+            n += len(rows)
+            slices += 1
+            time.sleep(_RETENTION_YIELD_S)
         if n:
-            log.info("index.retention", deleted=n, days=days, backend="sqlite")
+            log.info("index.retention", deleted=n, days=days, slices=slices, backend="sqlite")
         return n
 
     def maintenance(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def test_open_backend_creates_parent_dirs_and_schema(tmp_path):
     first = b.init()
     assert set(first["created"]) == {"articles", "articles_fts", "meta", "story_keys"}
     second = b.init()
-    assert second["created"] == [] and second["added_columns"] == [] and second["schema_version"] == 2
+    assert second["created"] == [] and second["added_columns"] == [] and second["schema_version"] == 3
     assert path.exists()
     b.close()
 
@@ -53,7 +53,7 @@ def test_init_upgrades_an_older_schema(tmp_path):
     b = SqliteBackend(path)
     done = b.init()
     assert done["added_columns"] == ["original_url"] and done["created"] == ["story_keys"]
-    assert done["schema_version"] == {"from": 0, "to": 2}
+    assert done["schema_version"] == {"from": 0, "to": 3}
     assert b.get(art(1).id).title == "Title 1 budget"
     b.index([art(2, original_url="https://elsewhere.example/2")])
     assert b.get(art(2).id).original_url == "https://elsewhere.example/2"
