@@ -25,7 +25,7 @@ from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
     finite_limit, snippet_of, to_node,
 )
-from indexer.backends.sqlite_search import Filters, Planner, time_key
+from indexer.backends.sqlite_search import FEW_ROWS, Filters, Planner, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
 from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
@@ -49,6 +49,8 @@ def _date_str(value: datetime | None) -> str | None:
 
 class SqliteBackend(Backend):
     name = "sqlite"
+    few_rows = FEW_ROWS  # a source/language filter leaving fewer rows is read before the words
+    retention_slice = RETENTION_SLICE
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
                  story_window: timedelta = DEFAULT_WINDOW) -> None:
@@ -209,7 +211,7 @@ class SqliteBackend(Backend):
         if isinstance(node, MatchAll):
             node = None  # every row: the articles table alone answers
         filters = Filters(_date_str(since), _date_str(until), since, until, sources, languages)
-        return Planner(self._run, to_fts5(node) if node is not None else None, filters)
+        return Planner(self._run, to_fts5(node) if node is not None else None, filters, self.few_rows)
 
     def _run(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
         with self._lock:
@@ -357,7 +359,7 @@ class SqliteBackend(Backend):
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     rows = db.execute("SELECT seq, tkey FROM articles WHERE effective_at < ? ORDER BY effective_at"
-                                      " LIMIT ?", (cutoff, RETENTION_SLICE)).fetchall()
+                                      " LIMIT ?", (cutoff, self.retention_slice)).fetchall()
                     seqs, keys = [r[0] for r in rows], [r[1] for r in rows]
                     marks = ", ".join("?" * len(rows))
                     if rows:

@@ -74,8 +74,9 @@ class Filters:
 class Planner:
     """Reads for one query tree (as an FTS5 MATCH string) and filters, on the backend's ``run``."""
 
-    def __init__(self, run: Run, match: str | None, filters: Filters) -> None:
+    def __init__(self, run: Run, match: str | None, filters: Filters, few_rows: int = FEW_ROWS) -> None:
         self.run = run
+        self.few_rows = few_rows
         self.match = match
         self.f = filters
         self._rows_first: bool | None = None
@@ -86,9 +87,9 @@ class Planner:
         if self._rows_first is None:
             self._rows_first = False
             if self.f.narrow:
-                n = self.run(f"SELECT count(*) FROM (SELECT 1 FROM articles a {self.f.where} LIMIT {FEW_ROWS})",
-                             self.f.params)[0][0]
-                self._rows_first = n < FEW_ROWS
+                n = self.run(f"SELECT count(*) FROM (SELECT 1 FROM articles a {self.f.where} LIMIT ?)",
+                             [*self.f.params, self.few_rows])[0][0]
+                self._rows_first = n < self.few_rows
         return self._rows_first
 
     def source(self) -> tuple[str, str, list[Any]]:
