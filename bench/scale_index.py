@@ -16,6 +16,13 @@ The retention pass deletes the oldest ``--retention-share`` of the index (9%: a 
 shares ``app.backend`` with its Ingestor; the ingest rate during the pass and its longest pause are
 printed.
 
+The base of the index (all but the last ``--measure`` articles) is written without story grouping
+(:class:`BulkStories`: each article its own story, no band keys), because MinHash signatures cost more than
+the index itself and would make a million articles an hours-long build on a small machine; the last
+``--measure`` articles go through the real ``Backend.index()`` with stories, and the ingest figures are
+theirs. ``--keep DIR`` keeps the SQLite file, ``--reuse`` runs the queries and the retention pass on a kept
+one (the code measured is the code of the run, not of the build).
+
     .venv/bin/python -m bench.scale_index --articles 1000000          # SQLite, then a node it starts
     .venv/bin/python -m bench.scale_index --articles 50000 --skip-es  # smoke run
 """
@@ -46,6 +53,7 @@ from indexer.article import Article  # noqa: E402
 from indexer.backends.base import Backend  # noqa: E402
 from indexer.config import IndexConfig  # noqa: E402
 from indexer.query import parse, tokenize  # noqa: E402
+from indexer.stories import Prepared, Stories, new_story_id  # noqa: E402
 
 from bench import common  # noqa: E402
 
@@ -126,6 +134,33 @@ class Corpus:
             (f"{common_words[1]}, one month", common_words[1], month),
             (f'phrase "{phrases[0]}", one month', f'"{phrases[0]}"', month),
         ]
+
+
+class BulkStories(Stories):
+    """The base build's stories: every article its own, nothing signed or looked up."""
+
+    def prepare(self, articles: list[Article], store) -> Prepared:
+        for a in articles:
+            a.story_id = new_story_id(a)
+        return Prepared(list(articles), [])
+
+
+def bulk_base(backend: Backend, corpus: Corpus, last: int, batch: int) -> None:
+    real = backend.stories
+    backend.stories = BulkStories(real.window)
+    started = time.perf_counter()
+    done = 0
+    try:
+        for docs in corpus.batches(0, last, batch):
+            res = backend.index(docs)
+            if res.failed or res.deferred:
+                raise RuntimeError(f"backend refused articles: {res.failed[:1]}")
+            done += len(docs)
+            if done % 100_000 < batch:
+                print(f"  {backend.name}: base {done:,} articles, {time.perf_counter() - started:,.0f} s, "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        backend.stories = real
 
 
 def ingest(backend: Backend, corpus: Corpus, first: int, last: int, batch: int, every: int,
@@ -244,14 +279,26 @@ def es_store_bytes(url: str, index: str) -> int:
 def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> dict[str, Any]:
     backend.init()
     now = datetime.now(timezone.utc)
-    deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
-    n, elapsed, windows = ingest(backend, corpus, 0, corpus.n, args.batch, args.every, deadline)
+    base = max(0, corpus.n - args.measure)
     t0 = time.perf_counter()
-    backend.refresh()
-    elapsed += time.perf_counter() - t0
+    if args.reuse:
+        n, elapsed, windows = backend.count(), 0.0, []
+        print(f"  {name}: reusing {n:,} articles", flush=True)
+    else:
+        bulk_base(backend, corpus, base, args.batch)
+        base_s = time.perf_counter() - t0
+        print(f"  {name}: base of {base:,} articles (no stories) in {base_s:,.0f} s", flush=True)
+        deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
+        n, elapsed, windows = ingest(backend, corpus, base, corpus.n, args.batch, args.every, deadline)
+        t0 = time.perf_counter()
+        backend.refresh()
+        elapsed += time.perf_counter() - t0
     size = size_of()
-    print(f"  {name}: {n:,} articles in {elapsed:,.0f} s ({n / elapsed:,.0f} art/s), "
-          f"{size / 2**30:.2f} GiB on disk, {size / n / 1024:.1f} KiB per article", flush=True)
+    if elapsed:
+        print(f"  {name}: {n - base:,} articles through index() in {elapsed:,.0f} s ({(n - base) / elapsed:,.0f} art/s)",
+              flush=True)
+    print(f"  {name}: {n:,} articles, {size / 2**30:.2f} GiB on disk, {size / n / 1024:.1f} KiB per article",
+          flush=True)
     print(f"  {name}: 20 queries, newest first, 20 hits each (cold, then median of {args.repeat} warm):", flush=True)
     q = time_queries(backend, corpus.queries(n, now), args.repeat)
     print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
@@ -259,13 +306,17 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     # the oldest --retention-share of what was indexed, whatever size the run reached
     cutoff = corpus.start + corpus.step * (args.retention_share * n)
     days = max(1, (now - cutoff).days)
-    ret = retention_under_ingest(backend, corpus, days, args.live_batch, corpus.n + 1, args.settle)
+    # fresh ids each run: a reused index already holds the last run's, which would be "unchanged"
+    ret = retention_under_ingest(backend, corpus, days, args.live_batch, corpus.n + 1 + random.randrange(10**9),
+                                 args.settle)
     ret["days"] = days
     print(f"  {name}: retention pass (older than {days} days) deleted {ret['deleted']:,} in {ret['pass_s']:.1f} s; ingest "
           f"{ret['ingest_before_per_s']} art/s before, {ret['ingest_during_per_s']} during, "
           f"{ret['ingest_after_per_s']} after; longest ingest pause {ret['longest_ingest_pause_s']:.1f} s", flush=True)
     last = windows[-1]["per_s"] if windows else None
-    return {"system": name, "articles": n, "ingest_s": round(elapsed, 1), "articles_per_s": round(n / elapsed, 1),
+    return {"system": name, "articles": n, "measured_articles": n - base if not args.reuse else 0,
+            "ingest_s": round(elapsed, 1),
+            "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
             "last_window_per_s": last,
             "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None, "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),
             "query_p95_ms": q["p95_ms"], "query_p95_cold_ms": q["p95_cold_ms"], "query_max_ms": q["max_ms"],
@@ -286,7 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="warm runs per query")
     ap.add_argument("--settle", type=float, default=10.0, help="seconds of ingest measured before/after retention")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop ingest (per backend) after this long")
+    ap.add_argument("--measure", type=int, default=50_000,
+                    help="the last this many articles go through index() with stories; the rest is the base")
     ap.add_argument("--dir", help="where the SQLite file goes (default: a temp dir, removed)")
+    ap.add_argument("--keep", help="keep the SQLite file in this folder (scale.sqlite3)")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: no ingest, measure the kept file")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-es", action="store_true")
     ap.add_argument("--es-heap", default="2g")
@@ -305,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         from indexer.backends.sqlite import SqliteBackend
 
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            path = Path(tmp) / "scale.sqlite3"
+            folder = Path(args.keep) if args.keep else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "scale.sqlite3"
             backend = SqliteBackend(path)
             try:
                 rows.append(run_backend("sqlite", backend, corpus, args, lambda: sqlite_size(path)))
