@@ -180,15 +180,48 @@ def _render(cut: _Words, marked: list[bool], lo: int, hi: int) -> tuple[str, str
     return head + "".join(plain) + tail, head + "".join(rich) + tail
 
 
+_PREFIX_CHARS = 8192  # a window of a long value is looked for in prefixes of this many characters, x8 each time
+
+
 def highlight(value: str, terms: Terms, *, max_words: int | None = None, before: int = 12) -> Snippet:
     """``value`` on one line with ``terms`` marked; with ``max_words``, a window of that many words that
     starts ``before`` words ahead of the first match (or at the start), ``…`` where it cuts."""
-    cut = _words(value or "")
+    value = value or ""
+    size = _PREFIX_CHARS if max_words is None or len(value) <= _PREFIX_CHARS else _first_guess(value, terms)
+    while max_words is not None and len(value) > size:
+        # A long text (a foreign script's words fold one by one) is cut into words only as far as the
+        # window needs: a prefix gives the same window when its first match's window, plus the longest
+        # phrase (an occurrence crossing the cut marks nothing before it), ends before its last word.
+        cut = value.rfind(" ", 0, size)
+        snip = _highlight(value[:cut] if cut > 0 else value[:size], terms, max_words, before, value)
+        if snip is not None:
+            return snip
+        size *= 8
+    return _highlight(value, terms, max_words, before)  # type: ignore[return-value]
+
+
+def _first_guess(value: str, terms: Terms) -> int:
+    """A prefix length likely to hold the first match's window: where a query word first occurs in the
+    lower-cased text (as written, most words fold to themselves), plus room. Only a guess, made without
+    folding the text: :func:`_highlight` checks it, and a miss falls back to growing prefixes."""
+    low = value.lower()
+    found = [a for a in (low.find(w) for w in (*terms.words, *terms.prefixes)) if a >= 0]
+    return max(_PREFIX_CHARS, min(found) + min(found) // 16 + 4096) if found else _PREFIX_CHARS
+
+
+def _highlight(value: str, terms: Terms, max_words: int | None, before: int,
+               whole: str | None = None) -> Snippet | None:
+    """As :func:`highlight`; with ``whole`` (``value`` is a prefix of it), None unless the prefix settles it."""
+    cut = _words(value)
     if not cut.tokens:
         return Snippet(cut.value, html.escape(cut.value), False)
     marked = _marked_words(cut, terms)
     first = marked.index(True) if True in marked else None
     lo, hi = _window(len(cut.tokens), first, max_words, before)
+    if whole is not None:
+        margin = max((len(p) for p in terms.phrases), default=0) + 1
+        if first is None or hi + margin >= len(cut.tokens):
+            return None
     text, rich = _render(cut, marked, lo, hi)
     return Snippet(text, rich, first is not None)
 
