@@ -509,19 +509,30 @@ class ElasticsearchBackend(Backend):
             raise ValueError(f"unknown sort {sort!r}")
         extra: dict[str, Any] = {}
         if collapse:
-            # one hit per story; the inner hits' total is how many copies matched
-            extra["collapse"] = {"field": "story_id", "inner_hits": {"name": "copies", "size": 0}}
+            extra["collapse"] = {"field": "story_id"}  # one hit per story
+        query = self._query(node, since, until, sources, languages)
         with _Errors("search"):
-            got = self.es.search(index=self.read_alias, query=self._query(node, since, until, sources, languages),
-                                 size=limit, sort=sorts, track_scores=True, track_total_hits=False,
-                                 source_excludes=SOURCE_EXCLUDES, **extra)
+            got = self.es.search(index=self.read_alias, query=query, size=limit, sort=sorts, track_scores=True,
+                                 track_total_hits=False, source_excludes=SOURCE_EXCLUDES, **extra)
+        copies = self._copies(query, [h["_source"].get("story_id") for h in got["hits"]["hits"]]) if collapse else {}
         terms = Terms.of(node)
         hits = []
         for h in got["hits"]["hits"]:
             article = Article.from_dict(h["_source"])
-            copies = h.get("inner_hits", {}).get("copies", {}).get("hits", {}).get("total", {}).get("value", 1)
-            hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article), copies=int(copies)))
+            hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article),
+                            copies=copies.get(article.story_id, 1)))
         return hits
+
+    def _copies(self, query: dict[str, Any], story_ids: list[str | None]) -> dict[str, int]:
+        """How many matches each shown story has: one aggregation, where inner hits ran a search per story."""
+        wanted = sorted({s for s in story_ids if s is not None})
+        if not wanted:
+            return {}
+        with _Errors("search"):
+            got = self.es.search(index=self.read_alias, size=0, track_total_hits=False,
+                                 query={"bool": {"filter": [query, {"terms": {"story_id": wanted}}]}},
+                                 aggs={"copies": {"terms": {"field": "story_id", "size": len(wanted)}}})
+        return {b["key"]: int(b["doc_count"]) for b in got["aggregations"]["copies"]["buckets"]}
 
     def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:
         node = to_node(query)
