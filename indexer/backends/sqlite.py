@@ -248,18 +248,13 @@ class SqliteBackend(Backend):
     def _score(self, plan: Planner) -> str:
         return "-bm25(articles_fts, 3.0, 1.0, 2.0, 0.0)" if plan.match is not None else "0.0"
 
-    def _fetch(self, plan: Planner, seqs: list[int]) -> list[sqlite3.Row]:
-        """The whole rows of the hits shown, in the order given."""
+    def _fetch(self, plan: Planner, seqs: list[int]) -> list[dict[str, Any]]:
+        """The whole rows of the hits shown, in the order given, with their scores."""
         if not seqs:
             return []
-        marks = ", ".join("?" * len(seqs))
-        if plan.match is None:
-            rows = self._run(f"SELECT a.*, 0.0 AS score FROM articles a WHERE a.seq IN ({marks})", seqs)
-        else:
-            rows = self._run(f"SELECT a.*, {self._score(plan)} AS score FROM articles a CROSS JOIN articles_fts"
-                             f" ON articles_fts.rowid = a.tkey WHERE a.seq IN ({marks}) AND articles_fts MATCH ?",
-                             [*seqs, plan.match])
-        by_seq = {r["seq"]: r for r in rows}
+        rows = self._run(f"SELECT a.* FROM articles a WHERE a.seq IN ({', '.join('?' * len(seqs))})", seqs)
+        scores = plan.scores([r["tkey"] for r in rows], self._score(plan)) if plan.match is not None else {}
+        by_seq = {r["seq"]: {**dict(r), "score": scores.get(r["tkey"], 0.0)} for r in rows}
         return [by_seq[s] for s in seqs if s in by_seq]
 
     def _ranked(self, plan: Planner, order: str, limit: int, collapse: bool):

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Callable, Sequence
 
 from indexer.backends.base import as_utc
+from indexer.query import MatchAll, to_fts5
 
 TIE_BITS = 31  # seq in the low bits: unique below 2**31 rows ever written
 _TIE_MASK = (1 << TIE_BITS) - 1
@@ -32,6 +33,7 @@ STORY = "COALESCE(NULLIF(a.story_id, ''), a.id)"
 FTS_JOIN = "articles_fts CROSS JOIN articles a ON a.tkey = articles_fts.rowid"  # CROSS JOIN: FTS is the outer loop
 ROWS_JOIN = "articles a CROSS JOIN articles_fts ON articles_fts.rowid = a.tkey"  # rows first, FTS probed by rowid
 
+FTS_ALL = to_fts5(MatchAll())
 Run = Callable[[str, list[Any]], list[Any]]
 
 
@@ -117,6 +119,10 @@ class Planner:
     def newest(self, limit: int, collapse: bool) -> tuple[list[int], dict[int, int]]:
         """The seqs of the ``limit`` newest matches (with ``collapse``: of the newest copy of the ``limit``
         stories with the newest copies) in order, and with ``collapse`` how many copies matched, by seq."""
+        if self.match is None and not self.rows_first():
+            # every article matches: walk the FTS index newest first all the same (its kw column holds
+            # ALL_TOKEN in every row), rather than order the whole table
+            return Planner(self.run, FTS_ALL, self.f, self.few_rows).newest(limit, collapse)
         order = "a.effective_at DESC, a.url ASC"
         frm, where, params = self.source()
         if self.match is not None and not self.rows_first():
@@ -156,10 +162,23 @@ class Planner:
             return {}
         keys = list(seq_of)
         marks = ", ".join("?" * len(keys))
-        frm, where, params = self.source()
-        if self.match is not None:
-            frm = ROWS_JOIN  # a story's few copies first, each probed in FTS
-        rows = self.run(f"SELECT {STORY} AS story, count(*) FROM {frm} {where}"
-                        f"{' AND' if where else ' WHERE'} (a.story_id IN ({marks}) OR a.id IN ({marks}))"
-                        " GROUP BY story", [*params, *keys, *keys])
-        return {seq_of[s]: int(n) for s, n in rows if s in seq_of}
+        rows = self.run(f"SELECT a.tkey, {STORY} AS story FROM articles a WHERE (a.story_id IN ({marks})"
+                        f" OR a.id IN ({marks})){self.f.sql}", [*keys, *keys, *self.f.params])
+        found = self.scores([r[0] for r in rows]) if self.match is not None else {r[0]: 0.0 for r in rows}
+        counts: dict[int, int] = {}
+        for key, story in rows:
+            if key in found and story in seq_of:
+                counts[seq_of[story]] = counts.get(seq_of[story], 0) + 1
+        return counts
+
+    def scores(self, keys: list[int], score: str = "0.0") -> dict[int, float]:
+        """Which of these FTS keys match, with ``score``: ONE evaluation of the words over the keys' range.
+        Probing key by key would evaluate them once per key, and a prefix merges all its words' lists
+        each time. ``+rowid`` keeps the IN list from being handed to FTS5 as one probe per key."""
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self.run(f"SELECT articles_fts.rowid, {score} FROM articles_fts WHERE articles_fts MATCH ?"
+                        f" AND articles_fts.rowid >= ? AND articles_fts.rowid <= ? AND +articles_fts.rowid IN ({marks})",
+                        [self.match, min(keys), max(keys), *keys])
+        return {r[0]: float(r[1]) for r in rows}
