@@ -20,8 +20,8 @@ The base of the index (all but the last ``--measure`` articles) is written witho
 (:class:`BulkStories`: each article its own story, no band keys), because MinHash signatures cost more than
 the index itself and would make a million articles an hours-long build on a small machine; the last
 ``--measure`` articles go through the real ``Backend.index()`` with stories, and the ingest figures are
-theirs. ``--keep DIR`` keeps the SQLite file, ``--reuse`` runs the queries and the retention pass on a kept
-one (the code measured is the code of the run, not of the build).
+theirs. ``--keep DIR`` keeps the SQLite file; ``--reuse`` takes a kept one as the base (give the build's
+``--articles``: it spaces the dates) and measures the rest on it with the code of this run.
 
     .venv/bin/python -m bench.scale_index --articles 1000000          # SQLite, then a node it starts
     .venv/bin/python -m bench.scale_index --articles 50000 --skip-es  # smoke run
@@ -282,17 +282,19 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     base = max(0, corpus.n - args.measure)
     t0 = time.perf_counter()
     if args.reuse:
-        n, elapsed, windows = backend.count(), 0.0, []
-        print(f"  {name}: reusing {n:,} articles", flush=True)
+        # the kept file's articles are the base; the measured ones continue its numbering
+        base = backend.count()
+        corpus.n = base + args.measure
+        print(f"  {name}: reusing {base:,} articles", flush=True)
     else:
         bulk_base(backend, corpus, base, args.batch)
         base_s = time.perf_counter() - t0
         print(f"  {name}: base of {base:,} articles (no stories) in {base_s:,.0f} s", flush=True)
-        deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
-        n, elapsed, windows = ingest(backend, corpus, base, corpus.n, args.batch, args.every, deadline)
-        t0 = time.perf_counter()
-        backend.refresh()
-        elapsed += time.perf_counter() - t0
+    deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
+    n, elapsed, windows = ingest(backend, corpus, base, corpus.n, args.batch, args.every, deadline)
+    t0 = time.perf_counter()
+    backend.refresh()
+    elapsed += time.perf_counter() - t0
     size = size_of()
     if elapsed:
         print(f"  {name}: {n - base:,} articles through index() in {elapsed:,.0f} s ({(n - base) / elapsed:,.0f} art/s)",
@@ -314,7 +316,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
           f"{ret['ingest_before_per_s']} art/s before, {ret['ingest_during_per_s']} during, "
           f"{ret['ingest_after_per_s']} after; longest ingest pause {ret['longest_ingest_pause_s']:.1f} s", flush=True)
     last = windows[-1]["per_s"] if windows else None
-    return {"system": name, "articles": n, "measured_articles": n - base if not args.reuse else 0,
+    return {"system": name, "articles": n, "measured_articles": n - base,
             "ingest_s": round(elapsed, 1),
             "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
             "last_window_per_s": last,
@@ -341,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the last this many articles go through index() with stories; the rest is the base")
     ap.add_argument("--dir", help="where the SQLite file goes (default: a temp dir, removed)")
     ap.add_argument("--keep", help="keep the SQLite file in this folder (scale.sqlite3)")
-    ap.add_argument("--reuse", action="store_true", help="with --keep: no ingest, measure the kept file")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: the kept file is the base; --measure more through index(), then the rest")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-es", action="store_true")
     ap.add_argument("--es-heap", default="2g")

@@ -137,14 +137,8 @@ def test_newest_first_is_the_brute_force_order(loaded, q, few_rows):
         b.few_rows = SqliteBackend.few_rows
 
 
-def test_a_version_2_file_is_migrated_and_answers_the_same(tmp_path):
-    path = tmp_path / "v2.sqlite3"
-    b = SqliteBackend(path)
-    for batch in corpus()[:3]:
-        b.index(batch)
-    before = [(h.article.id, h.copies) for h in b.search("common", limit=50, collapse=True)]
-    b.close()
-    # the previous version's layout: FTS rows keyed by seq, no tkey column or its index
+def downgrade_to_v2(path) -> None:
+    """The previous version's layout: FTS rows keyed by seq, no tkey column or its index."""
     db = sqlite3.connect(path)
     db.execute("DROP INDEX articles_tkey")
     db.execute("CREATE VIRTUAL TABLE old_fts USING fts5(title, text, description, kw, tokenize='ascii', detail=full)")
@@ -156,6 +150,16 @@ def test_a_version_2_file_is_migrated_and_answers_the_same(tmp_path):
     db.execute("PRAGMA user_version=2")
     db.commit()
     db.close()
+
+
+def test_a_version_2_file_is_migrated_and_answers_the_same(tmp_path):
+    path = tmp_path / "v2.sqlite3"
+    b = SqliteBackend(path)
+    for batch in corpus()[:3]:
+        b.index(batch)
+    before = [(h.article.id, h.copies) for h in b.search("common", limit=50, collapse=True)]
+    b.close()
+    downgrade_to_v2(path)
     b = SqliteBackend(path)
     done = b.init()
     assert done["schema_version"] == {"from": 2, "to": 3} and done["migrated"]["articles"] == 135
