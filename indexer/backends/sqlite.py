@@ -4,6 +4,9 @@ Search never sees the user's string: the FTS5 table holds OUR tokens (see :mod:`
 space-separated folded tokens of title, text and description in columns of the same name (``ascii``
 tokenizer, so it splits on the spaces only) and a ``kw`` column with one hex token per keyword value
 plus the constant ``zzall`` token — and the MATCH expression comes from :func:`indexer.query.to_fts5`.
+An FTS row's rowid is its article's time key (``articles.tkey``), how searches read newest first without
+sorting every match (:mod:`indexer.backends.sqlite_search`); the tables are made or upgraded by
+:mod:`indexer.backends.sqlite_schema`.
 """
 
 from __future__ import annotations
