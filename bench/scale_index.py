@@ -305,6 +305,14 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     q = time_queries(backend, corpus.queries(n, now), args.repeat)
     print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
           flush=True)
+    if args.skip_retention:
+        return {"system": name, "articles": n, "measured_articles": n - base, "ingest_s": round(elapsed, 1),
+                "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
+                "last_window_per_s": windows[-1]["per_s"] if windows else None,
+                "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
+                "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),
+                "query_p95_ms": q["p95_ms"], "query_p95_cold_ms": q["p95_cold_ms"], "query_max_ms": q["max_ms"],
+                "windows": windows, "queries": q["queries"]}
     # the oldest --retention-share of what was indexed, whatever size the run reached
     cutoff = corpus.start + corpus.step * (args.retention_share * n)
     days = max(1, (now - cutoff).days)
@@ -348,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-es", action="store_true")
     ap.add_argument("--es-heap", default="2g")
+    ap.add_argument("--es-url", help="a running node instead of one the bench starts (with --reuse: its index)")
+    ap.add_argument("--es-prefix", help="the index prefix on --es-url")
+    ap.add_argument("--skip-retention", action="store_true", help="no retention pass (an index still being written)")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args(argv)
     common.quiet_logs()
@@ -374,18 +385,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_es:
         from indexer.backends.elasticsearch import ElasticsearchBackend
 
-        node = common.es_node(args.es_heap)
+        node = common.es_node(args.es_heap) if not args.es_url else None
+        url = args.es_url or node.url
         try:
-            print(f"  elasticsearch {node.label()} at {node.url}, heap {args.es_heap}", flush=True)
-            cfg = IndexConfig(url=node.url, prefix=f"mwscale-{uuid.uuid4().hex[:6]}", bulk_size=args.batch)
-            backend = ElasticsearchBackend(cfg)
+            if node is not None:
+                print(f"  elasticsearch {node.label()} at {node.url}, heap {args.es_heap}", flush=True)
+            prefix = args.es_prefix or f"mwscale-{uuid.uuid4().hex[:6]}"
+            print(f"  elasticsearch index prefix {prefix}", flush=True)
+            backend = ElasticsearchBackend(IndexConfig(url=url, prefix=prefix, bulk_size=args.batch))
             try:
                 rows.append(run_backend("elasticsearch", backend, corpus, args,
-                                        lambda: es_store_bytes(node.url, backend.read_alias)))
+                                        lambda: es_store_bytes(url, backend.read_alias)))
             finally:
                 backend.close()
         finally:
-            node.cleanup()
+            if node is not None:
+                node.cleanup()
     targets = []
     for row in rows:
         if row["system"] == "sqlite":
