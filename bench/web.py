@@ -123,6 +123,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10, help="requests per query")
     ap.add_argument("--backend", choices=["sqlite", "elasticsearch", "both"], default="both")
     ap.add_argument("--es-heap", default="2g")
+    ap.add_argument("--es-url", help="a running node instead of one the bench starts")
     ap.add_argument("--quick", action="store_true", help="5,000 articles, 3 requests per query")
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args()
@@ -147,10 +148,10 @@ def main() -> int:
         from indexer.backends.elasticsearch import ElasticsearchBackend
         from indexer.config import IndexConfig
 
-        node = common.es_node(args.es_heap)
+        node = common.es_node(args.es_heap) if not args.es_url else None
         try:
             with tempfile.TemporaryDirectory(prefix="mw-bench-web-") as tmp:
-                index = {"url": node.url, "prefix": "mwbenchweb"}
+                index = {"url": args.es_url or node.url, "prefix": f"mwbenchweb-{random.randrange(16**6):06x}"}
                 backend = ElasticsearchBackend(IndexConfig(**index))
                 try:
                     index_s = build_index(backend, args.docs)
@@ -159,7 +160,8 @@ def main() -> int:
                 rows.append({"system": f"mediawatch web, Elasticsearch, {args.docs} articles", "docs": args.docs,
                              "index_build_s": round(index_s, 1), **measure(Path(tmp), index, args.runs)})
         finally:
-            node.cleanup()
+            if node is not None:
+                node.cleanup()
     for row in rows:
         name = "SQLite" if "SQLite" in row["system"] else "Elasticsearch"
         targets += [common.target(f"search page with chart, p95 ms ({name})", row["search_p95_ms"], "<=", 300),
