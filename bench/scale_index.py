@@ -291,7 +291,12 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
         base_s = time.perf_counter() - t0
         print(f"  {name}: base of {base:,} articles (no stories) in {base_s:,.0f} s", flush=True)
     deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
+    stories0 = dict(backend.stories.counters)
     n, elapsed, windows = ingest(backend, corpus, base, corpus.n, args.batch, args.every, deadline)
+    signed = backend.stories.counters["articles"] - stories0["articles"]
+    stories_ms = round(1000 * (backend.stories.counters["cpu_s"] - stories0["cpu_s"]) / signed, 3) if signed else None
+    if stories_ms is not None:
+        print(f"  {name}: story grouping took {stories_ms} ms CPU per article of that", flush=True)
     t0 = time.perf_counter()
     backend.refresh()
     elapsed += time.perf_counter() - t0
@@ -306,7 +311,8 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
           flush=True)
     if args.skip_retention:
-        return {"system": name, "articles": n, "measured_articles": n - base, "ingest_s": round(elapsed, 1),
+        return {"system": name, "articles": n, "measured_articles": n - base,
+                "stories_cpu_ms_per_article": stories_ms, "ingest_s": round(elapsed, 1),
                 "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
                 "last_window_per_s": windows[-1]["per_s"] if windows else None,
                 "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
@@ -324,7 +330,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
           f"{ret['ingest_before_per_s']} art/s before, {ret['ingest_during_per_s']} during, "
           f"{ret['ingest_after_per_s']} after; longest ingest pause {ret['longest_ingest_pause_s']:.1f} s", flush=True)
     last = windows[-1]["per_s"] if windows else None
-    return {"system": name, "articles": n, "measured_articles": n - base,
+    return {"system": name, "articles": n, "measured_articles": n - base, "stories_cpu_ms_per_article": stories_ms,
             "ingest_s": round(elapsed, 1),
             "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
             "last_window_per_s": last,
