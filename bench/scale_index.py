@@ -310,15 +310,15 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     q = time_queries(backend, corpus.queries(n, now), args.repeat)
     print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
           flush=True)
+    row = {"system": name, "articles": n, "measured_articles": n - base, "stories_cpu_ms_per_article": stories_ms,
+           "ingest_s": round(elapsed, 1), "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
+           "last_window_per_s": windows[-1]["per_s"] if windows else None,
+           "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
+           "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),
+           "query_p95_ms": q["p95_ms"], "query_p95_cold_ms": q["p95_cold_ms"], "query_max_ms": q["max_ms"],
+           "windows": windows, "queries": q["queries"]}
     if args.skip_retention:
-        return {"system": name, "articles": n, "measured_articles": n - base,
-                "stories_cpu_ms_per_article": stories_ms, "ingest_s": round(elapsed, 1),
-                "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
-                "last_window_per_s": windows[-1]["per_s"] if windows else None,
-                "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
-                "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),
-                "query_p95_ms": q["p95_ms"], "query_p95_cold_ms": q["p95_cold_ms"], "query_max_ms": q["max_ms"],
-                "windows": windows, "queries": q["queries"]}
+        return row
     # the oldest --retention-share of what was indexed, whatever size the run reached
     cutoff = corpus.start + corpus.step * (args.retention_share * n)
     days = max(1, (now - cutoff).days)
@@ -329,14 +329,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     print(f"  {name}: retention pass (older than {days} days) deleted {ret['deleted']:,} in {ret['pass_s']:.1f} s; ingest "
           f"{ret['ingest_before_per_s']} art/s before, {ret['ingest_during_per_s']} during, "
           f"{ret['ingest_after_per_s']} after; longest ingest pause {ret['longest_ingest_pause_s']:.1f} s", flush=True)
-    last = windows[-1]["per_s"] if windows else None
-    return {"system": name, "articles": n, "measured_articles": n - base, "stories_cpu_ms_per_article": stories_ms,
-            "ingest_s": round(elapsed, 1),
-            "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
-            "last_window_per_s": last,
-            "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None, "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),
-            "query_p95_ms": q["p95_ms"], "query_p95_cold_ms": q["p95_cold_ms"], "query_max_ms": q["max_ms"],
-            **{f"retention_{k}": v for k, v in ret.items()}, "windows": windows, "queries": q["queries"]}
+    return {**row, **{f"retention_{k}": v for k, v in ret.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,9 +78,9 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
                 f"/ {_fmt(r['last_window_per_s'])} "
                 f"| {r.get('last_window_cpu_ms_per_article') or '-'} | {r['bytes_per_article'] / 1024:.1f} KiB "
                 f"| {_fmt(r['query_p95_ms'])} / {_fmt(r['query_p95_cold_ms'])} / {_fmt(r['query_max_ms'])} "
-                f"| {r['retention_deleted']:,}, {r['retention_pass_s']}, {_fmt(r['retention_ingest_before_per_s'])} / "
-                f"{_fmt(r['retention_ingest_during_per_s'])} / {_fmt(r['retention_ingest_after_per_s'])}, "
-                f"{r['retention_longest_ingest_pause_s']} |")
+                + (f"| {r['retention_deleted']:,}, {r['retention_pass_s']}, {_fmt(r['retention_ingest_before_per_s'])} / "
+                   f"{_fmt(r['retention_ingest_during_per_s'])} / {_fmt(r['retention_ingest_after_per_s'])}, "
+                   f"{r['retention_longest_ingest_pause_s']} |" if "retention_deleted" in r else "| not run |"))
         parts.append("")
         systems = [r["system"] for r in index["rows"]]
         parts += ["| query (newest first, 20 hits), warm ms | " + " | ".join(systems) + " |",
