@@ -42,7 +42,9 @@ _STATE_COLUMNS = "id, story_id, version, content_hash, story_sig, story_keys, ef
 _CHUNK = 500  # ids or keys per IN (...) list
 CACHE_KIB = 64 * 1024  # SQLite's page cache per connection
 RETENTION_SLICE = 1000  # articles deleted per transaction: the Ingestor's writes go in between
-_RETENTION_YIELD_S = 0.002  # the lock is not fair: a pause lets a waiting writer take it between slices
+# The lock is not fair: released and at once taken again, a waiting writer never gets it. After each slice
+# the pass pauses as long as the slice took (at least a little), so writers hold the lock half the time.
+_RETENTION_YIELD_S = (0.005, 5.0)
 
 
 def _date_str(value: datetime | None) -> str | None:
@@ -349,13 +351,15 @@ class SqliteBackend(Backend):
 
     # ------------------------------------------------------------------ housekeeping
     def delete_older_than(self, days: int) -> int:
-        """In slices of ``RETENTION_SLICE`` articles, one transaction each, so ingest runs between them."""
+        """In slices of ``retention_slice`` articles, one transaction each, with pauses as long as the slices
+        between them: ingest goes on during the pass."""
         self._ensure()
         if days < 0:
             raise ValueError("days must be >= 0")
         cutoff = _date_str(utcnow() - timedelta(days=days))
         n = slices = 0
         while True:
+            started = time.monotonic()
             with self._lock:
                 db = self.db
                 db.execute("BEGIN IMMEDIATE")
@@ -376,7 +380,7 @@ class SqliteBackend(Backend):
                 break
             n += len(rows)
             slices += 1
-            time.sleep(_RETENTION_YIELD_S)
+            time.sleep(min(max(_RETENTION_YIELD_S[0], time.monotonic() - started), _RETENTION_YIELD_S[1]))
         if n:
             log.info("index.retention", deleted=n, days=days, slices=slices, backend="sqlite")
         return n
