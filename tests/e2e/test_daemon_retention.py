@@ -1,0 +1,62 @@
+"""The daemon's retention job on the embedded index: a real `mediawatch run` with `index.retention_days`
+deletes the old articles in slices of one transaction each (its log says how many; the integration test
+shows a writer going on between them) and keeps the rest."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+
+from indexer.article import Article
+from indexer.backends.sqlite import RETENTION_SLICE, SqliteBackend
+from tests.e2e.conftest import fast_crawl
+from tests.e2e.test_daemon_offline import read_events, wait_for
+
+OLD = 2 * RETENTION_SLICE + 100
+
+
+def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_factory):
+    site = fixture_site_factory(2)
+    data = project.root / "data"
+    data.mkdir()
+    now = datetime.now(timezone.utc)
+    b = SqliteBackend(data / "index.sqlite3")
+    for lo in range(0, OLD, 500):
+        b.index([Article(url=f"https://old.example/{i}", title=f"old {i}", text=f"expired words {i}",
+                         source="old", published_at=now - timedelta(days=90, minutes=i))
+                 for i in range(lo, min(OLD, lo + 500))])
+    kept = Article(url="https://old.example/kept", title="kept", text="recent words", source="old",
+                   published_at=now - timedelta(days=1))
+    b.index([kept])
+    b.close()
+    project.write({
+        "data_dir": str(data),
+        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
+                  "retention_days": 30},
+        "crawl": fast_crawl(data),
+        "http": {"health_port": 0},
+        "sources": [site.source("site", schedule={"every": "1h", "jitter": "0s"})],
+    })
+    proc = project.popen("run")
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
+    seen: list[dict] = []
+    try:
+        # the job's first run is a minute after the start
+        wait_for(events, seen, lambda s: any(e.get("event") == "retention_applied" for e in s), 180)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    # the fixture site's pages carry old dates too: they go with ours
+    passes = [e for e in seen if e.get("event") == "index.retention"]
+    assert len(passes) == 1 and OLD <= passes[0]["deleted"] < OLD + 10
+    assert passes[0]["slices"] == -(-passes[0]["deleted"] // RETENTION_SLICE)
+    assert next(e for e in seen if e.get("event") == "retention_applied")["deleted"] == passes[0]["deleted"]
+    b = SqliteBackend(data / "index.sqlite3")
+    try:
+        assert b.ids("expired") == set() and b.ids("recent") == {kept.id}
+        assert b.count(until=now - timedelta(days=30)) == 0
+    finally:
+        b.close()
