@@ -129,7 +129,7 @@ def address(addr: str, name: str = "") -> Address:
 
 
 class _EncodedText(str):
-    """An unstructured header value holding ``=?``, written as RFC 2047 encoded words.
+    """An unstructured header value holding ``=?`` or non-ASCII text, written as RFC 2047 encoded words.
 
     The policy writes ASCII as it is, and a reader would decode ``=?utf-8?q?Bcc:_x?=`` in a title into
     other text; encoded, it reads back as written. ``EmailPolicy.header_store_parse`` keeps a value that has
@@ -217,7 +217,11 @@ def _policy(headers: list[tuple[str, Any]]) -> email_policy.EmailPolicy:
 
 
 def _stored(policy: email_policy.EmailPolicy, name: str, value: Any) -> Any:
-    if isinstance(value, str) and "=?" in value and issubclass(policy.header_factory[name], UnstructuredHeader):
+    # Non-ASCII text goes through Header too: the policy's own folder puts a space that falls between
+    # two encoded words outside them, where a reader drops it (RFC 2047 6.2), so "Рост цен" could read
+    # back as "Ростцен". Under SMTPUTF8 nothing is encoded and the policy's folding is right.
+    if (isinstance(value, str) and ("=?" in value or not (policy.utf8 or value.isascii()))
+            and issubclass(policy.header_factory[name], UnstructuredHeader)):
         return _EncodedText(name, value)
     return value
 

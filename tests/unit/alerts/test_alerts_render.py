@@ -301,3 +301,10 @@ def test_clean_text_collapses_every_control_and_space_run_to_one_space(value):
 
     expected = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", value)).strip()
     assert clean_text(value) == expected
+
+
+def test_a_space_between_encoded_words_survives_folding():
+    # found by the property test above: the policy's own folder wrote the space as folding whitespace
+    value = "000000¡¡¡¡𐀀𐀀𐀀𐀀𐀀𐀀𐀀 ¡ ¡"
+    parsed = parse(compose([("Message-ID", "<s@x>"), ("Subject", value)], "t", "h"))
+    assert str(parsed["Subject"]) == value
