@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from lxml.etree import XPath
+
 from crawler.extraction.boilerplate import AGENCY_CREDIT
 from crawler.extraction.byline import bylines
 from crawler.extraction.metadata import site_names
@@ -34,6 +36,9 @@ _NOT_A_NAME = re.compile(r"https?://|www\.|@|\d|^\W+$", re.I)
 _TRAILING = re.compile(r"(?:\s+|\s*[,|•·–-]\s*)(?:updated|aktualisiert|published|veröffentlicht|posted|am|on)\b.*$", re.I)
 _AGENCY = re.compile(r"\b(AFP|AP|Reuters|dpa|KNA|epd|EFE|ANSA|Xinhua|TASS|Interfax|Kyodo|IANS|PTI|UPI|APA|SDA|Belga)\b")
 MAX_NAME_WORDS = 6
+# compiled once: an XPath string given to .xpath() is compiled on every call
+_AUTHOR_MARKUP = XPath('descendant::*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]')
+_ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
 
 
 def clean_name(raw: str) -> str:
@@ -95,8 +100,8 @@ def from_byline(page: Page) -> list[str]:
 def from_microdata(page: Page) -> list[str]:
     """Visible author markup (itemprop=author, rel=author) where no byline pattern matched."""
     found = []
-    for el in page.tree.xpath('//*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]'):
-        names = el.xpath('.//*[@itemprop="name"]')
+    for el in _AUTHOR_MARKUP(page.tree):
+        names = _ITEMPROP_NAME(el)
         value = (names[0].get("content") or names[0].text_content()) if names else el.text_content()
         found.append(value)
     return clean_names(found)

@@ -1,6 +1,7 @@
 """Published and modified dates: candidates from JSON-LD, meta tags, <time>, the URL and the feed.
 
-The first plausible candidate in priority order wins and its source is kept
+The first plausible candidate in priority order wins, unless the page's text shows another
+candidate's day and not its own (shown_dates.py); its source is kept
 (``published_at_source``) so odd dates can be traced back. Strings are read by
 :func:`crawler.dates.parse_date`, the parser feeds and sitemaps use too: tz-aware, in the offset
 they were written with; a date without a zone is taken as UTC, off by at most a few hours.
@@ -11,9 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 
 from crawler.dates import parse_date
 from crawler.extraction.page import Page
+from crawler.extraction.shown_dates import shown
 
 # Clocks drift and naive times read as UTC may run a few hours ahead; beyond this a
 # "future" date is a template default, an event date or an embargo stamp.
@@ -59,7 +62,9 @@ def _time_values(page: Page, itemprop: str) -> Iterator[str]:
                or _PUBLISH_HINT.search(f"{el.get('class', '')} {el.getparent().get('class', '') if el.getparent() is not None else ''}")]
     for el in hinted + times:
         yield el.get("datetime", "")
-    for el in page.tree.xpath('//*[@itemprop=$p][not(self::meta)][not(self::time)]', p=itemprop):
+    for el in page.itemprops.get(itemprop, ()):
+        if el.tag in ("meta", "time"):
+            continue  # read as meta tags and <time> above
         yield el.get("content") or el.get("datetime") or el.text_content()
 
 
@@ -139,6 +144,24 @@ def _local_midnight(value: datetime) -> datetime:
     return value
 
 
+def _as_shown(page: Page, found: datetime, source: str, now: datetime) -> tuple[datetime, str]:
+    """The first candidate, published or modified, whose calendar day the page shows, when it
+    does not show ``found``'s: a stamp in UTC beside the local day in print, a first draft's
+    "published" stamp on a page that prints only its update. The text is read only when the
+    candidates disagree on the day."""
+    others = []
+    for other_source, raw in chain(published_candidates(page), modified_candidates(page)):
+        parsed = parse_date(raw)
+        if plausible(parsed, now) and parsed.date() != found.date():
+            others.append((parsed, other_source))
+    if not others:
+        return found, source
+    shown_now = shown(page.tree, {found.date(), *(parsed.date() for parsed, _ in others)})
+    if found.date() in shown_now:
+        return found, source
+    return next(((parsed, s) for parsed, s in others if parsed.date() in shown_now), (found, source))
+
+
 def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime | None = None,
                  fallback: Callable[[Page], str | None] | None = _htmldate) -> tuple[datetime | None, str]:
     """(date, source) where source is jsonld|meta|time|url|htmldate|feed, or (None, "").
@@ -147,11 +170,11 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
     now = now or datetime.now(timezone.utc)
     found, source = _first(published_candidates(page), now)
     if found:
-        return _local_midnight(found), source
+        return _as_shown(page, _local_midnight(found), source, now)
     if fallback is not None:
         parsed = parse_date(fallback(page))
         if plausible(parsed, now):
-            return parsed, "htmldate"
+            return _as_shown(page, parsed, "htmldate", now)
     if feed_date is not None:
         feed = feed_date if feed_date.tzinfo else feed_date.replace(tzinfo=timezone.utc)
         if plausible(feed, now):

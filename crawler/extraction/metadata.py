@@ -6,10 +6,13 @@ import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from lxml.etree import XPath
+
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
 from crawler.urls import BadURL, canonicalize, same_site
 
+_LINKS_WITH_REL = XPath("descendant::link[@rel]")
 # Separators sites put between headline and site name in <title> / og:title.
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•›»~⋆:]{1,2}|-{1,2}|::)\s+")
 
@@ -147,8 +150,8 @@ def image(page: Page) -> str:
 
 def _declared_canonicals(page: Page) -> list[str]:
     """rel=canonical links, then og:url, resolved and canonicalised (http(s) only)."""
-    candidates = [el.get("href", "") for el in page.tree.iter("link")
-                  if "canonical" in (el.get("rel") or "").casefold().split()]
+    candidates = [el.get("href", "") for el in _LINKS_WITH_REL(page.tree)
+                  if "canonical" in el.get("rel").casefold().split()]
     candidates.append(page.meta_first("og:url"))
     out = []
     for href in candidates:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from crawler.extraction.normalize import clean_inline
@@ -17,6 +18,7 @@ ARTICLE_TYPES = frozenset({
     "reviewnewsarticle", "backgroundnewsarticle", "blogposting", "socialmediaposting",
     "liveblogposting", "scholarlyarticle", "techarticle", "report", "posting", "webpage",
 })
+_WITH_ITEMPROP = XPath("descendant::*[@itemprop]")
 # Control characters that some CMSs leave raw inside JSON-LD strings and json rejects.
 _JSON_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -94,6 +96,14 @@ class Page:
             if rank > best_rank:
                 best, best_rank = obj, rank
         return best
+
+    @cached_property
+    def itemprops(self) -> dict[str, list[HtmlElement]]:
+        """Elements by their itemprop value as written, in document order: one scan of the tree."""
+        out: dict[str, list[HtmlElement]] = {}
+        for el in _WITH_ITEMPROP(self.tree):
+            out.setdefault(el.get("itemprop"), []).append(el)
+        return out
 
     @cached_property
     def h1s(self) -> list[str]:

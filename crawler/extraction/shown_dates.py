@@ -1,0 +1,92 @@
+"""The calendar days a page shows its readers: dates written out in its visible text.
+
+Structured stamps (meta, JSON-LD, ``<time datetime>``) and the text can disagree: a stamp in
+UTC where the page prints the local day, a "published" stamp left from a first draft while
+the page prints only its update. What readers see is what the page means, so the date
+chooser (dates.py) asks which of its candidates' days the text shows.
+
+Only explicit day-month-year forms count ("25.01.2022", "2022-01-25", "25/01/2022",
+"25. Januar 2022", "January 25, 2022", "3 de mayo de 2022"), with the month names of the
+languages the sets and sources are written in; a slashed date counts under both the
+European and the US reading, since only membership is asked.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from lxml.html import HtmlElement
+
+_MONTH_NAMES = (
+    "january jan januar jänner janvier enero gennaio januari janeiro",
+    "february feb februar feber février fevrier febrero febbraio februari fevereiro",
+    "march mar märz maerz mars marzo maart março",
+    "april apr avril abril aprile",
+    "may mai mayo maggio mei maio",
+    "june jun juni juin junio giugno junho",
+    "july jul juli juillet julio luglio julho",
+    "august aug août aout agosto augustus",
+    "september sep sept septembre septiembre settembre setembro",
+    "october oct oktober okt octobre octubre ottobre outubro",
+    "november nov novembre noviembre novembro",
+    "december dec dezember dez décembre decembre diciembre dicembre dezembro",
+)
+MONTHS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()}
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_YEAR = r"((?:19|20)\d{2})(?!\d)"
+_DMY_DOTS = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?" + _YEAR)
+_YMD = re.compile(r"(?<!\d)((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})(?!\d)")
+_SLASHED = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/" + _YEAR)
+_DAY_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\.|er|st|nd|rd|th)?\s+(?:de\s+)?(" + _MONTH + r")\.?,?\s+(?:de\s+)?"
+                        + _YEAR, re.I)
+_MONTH_DAY = re.compile(r"(?<!\w)(" + _MONTH + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR, re.I)
+# Elements whose text no reader sees.
+_UNSEEN = ("script", "style", "noscript", "template")
+# A written-out date reaches at most this far before its year ("3 de septiembre de 2022") and
+# this far after its start ("2022-09-03").
+_BEFORE_YEAR, _AFTER_YEAR = 30, 10
+
+
+def _day(year: str, month: int | str, day: str) -> date | None:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def days_in(text: str) -> set[date]:
+    """Every calendar day written out in ``text``."""
+    found: list[date | None] = []
+    found += [_day(y, m, d) for d, m, y in _DMY_DOTS.findall(text)]
+    found += [_day(y, m, d) for y, m, d in _YMD.findall(text)]
+    for a, b, y in _SLASHED.findall(text):
+        found += [_day(y, b, a), _day(y, a, b)]
+    found += [_day(y, MONTHS[m.casefold()], d) for d, m, y in _DAY_MONTH.findall(text)]
+    found += [_day(y, MONTHS[m.casefold()], d) for m, d, y in _MONTH_DAY.findall(text)]
+    return {d for d in found if d is not None}
+
+
+def _visible_text(tree: HtmlElement) -> str:
+    body = tree.find("body")
+    if body is None:
+        return ""
+    # The unseen elements' strings are left out by value, which is cheaper than deciding for
+    # every text node from Python; a visible string equal to a whole script body is no date.
+    unseen = {piece for element in body.iter(*_UNSEEN) for piece in element.itertext()}
+    # joined by a space: adjacent elements' text ("Douziech</a><time>November 6") stays apart
+    return " ".join(piece for piece in body.itertext() if piece not in unseen)
+
+
+def shown(tree: HtmlElement, days: set[date]) -> set[date]:
+    """The days among ``days`` that the page's visible text writes out."""
+    text = _visible_text(tree)
+    windows = []
+    for year in {str(day.year) for day in days}:
+        at = text.find(year)
+        while at >= 0:
+            # one character more than a date reaches, so the look-behinds see what precedes it
+            windows.append(text[max(0, at - _BEFORE_YEAR - 1):at + _AFTER_YEAR])
+            at = text.find(year, at + 4)
+    # a bar between windows: no date reads across it
+    return days_in(" | ".join(" ".join(w.split()) for w in windows)) & days
