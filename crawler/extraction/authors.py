@@ -23,7 +23,7 @@ from crawler.extraction.page import Page
 AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
                "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
 _BY_PREFIX = re.compile(
-    r"^(?:(?:written|posted|reported|text|story|words|photos?|view all posts|all posts|"
+    r"^(?:(?:written|posted|reported|text|story|words|photos?|view all posts|all posts|erstellt|verfasst|"
     r"(?:zeige )?alle beiträge|artikel|beitrag|article)\s+)?"
     r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|"
     r"текст|автор|от|بقلم|كتب|作者|记者|文)"
@@ -36,6 +36,11 @@ _NOT_A_NAME = re.compile(r"https?://|www\.|@|\d|^\W+$", re.I)
 _TRAILING = re.compile(r"(?:\s+|\s*[,|•·–-]\s*)(?:updated|aktualisiert|published|veröffentlicht|posted|am|on)\b.*$", re.I)
 _AGENCY = re.compile(r"\b(AFP|AP|Reuters|dpa|KNA|epd|EFE|ANSA|Xinhua|TASS|Interfax|Kyodo|IANS|PTI|UPI|APA|SDA|Belga)\b")
 MAX_NAME_WORDS = 6
+# A degree split off a name by its comma ("Grant Tinsley, PhD") is no second author.
+_DEGREE = re.compile(r"(?:ph\.?\s?d|m\.?\s?d|m\.?\s?sc|b\.?\s?sc|mba|m\.?\s?a|b\.?\s?a|rd|rn|mph|dipl\.?[\w.-]*|prof|dr)\.?", re.I)
+# A user name standing in for the author: one lower-case token, maybe joined by dots or
+# underscores ("christian.stadtfeld", "wordpressadmin").
+_HANDLE = re.compile(r"[^\W\d][\w.]*")
 # compiled once: an XPath string given to .xpath() is compiled on every call
 _AUTHOR_MARKUP = XPath('descendant::*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]')
 _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
@@ -44,8 +49,8 @@ _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
 def clean_name(raw: str) -> str:
     name = clean_inline(raw)
     name = _BY_PREFIX.sub("", name)
-    name = _TRAILING.sub("", name).strip(" .,:;-–|")
-    if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS:
+    name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»")
+    if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name):
         return ""
     return name
 
@@ -87,14 +92,26 @@ def from_meta(page: Page) -> list[str]:
 
 
 def from_byline(page: Page) -> list[str]:
-    """The names in the first byline element that holds any (rel/itemprop/class markup)."""
+    """The names in the first byline element that holds any (rel/itemprop/class markup).
+
+    A later candidate whose text lies inside the first one's is its name element alone
+    ("Adam Aaronson" within "By Adam Aaronson PhillyVoice Staff", "Von Tomas Spahn" within
+    "Von Tomas Spahn Fr, 18. Oktober 2019"): its names win over the role, outlet or date
+    glued to them."""
+    first: tuple[str, list[str]] | None = None
     for text in bylines(page.tree):
         if not _BY_PREFIX.sub("", clean_inline(text) + " ").strip():
             continue  # a bare "By"/"Von" label whose name sits in the next candidate
+        if first is not None:
+            if len(text) < len(first[0]) and text in first[0]:
+                inner = clean_names([text])
+                if inner and inner != first[1]:
+                    return inner
+            continue
         found = clean_names([text])
         if found:
-            return found
-    return []
+            first = (text, found)
+    return first[1] if first else []
 
 
 def from_microdata(page: Page) -> list[str]:
@@ -146,6 +163,16 @@ def _is_publisher(names: list[str], sites: set[str]) -> bool:
     return any(_squash(n) in sites for n in names)
 
 
+def _are_handles(names: list[str]) -> bool:
+    return all(n.islower() and _HANDLE.fullmatch(n) for n in names)
+
+
+def _spells(handles: list[str], names: list[str]) -> bool:
+    """Names that spell out the user names ("Edilson La Rosa" for "edilson.la.rosa")."""
+    squashed = _squash("".join(names))
+    return all(part in squashed for h in handles for part in re.split(r"[._]+", h.casefold()) if part)
+
+
 def _is_person(names: list[str], sites: set[str]) -> bool:
     """Names that read as people: two words or more, no initials-only noise ("D E"), no
     placeholder ("Name"), no site name inside ("CBS News February")."""
@@ -161,7 +188,8 @@ def _is_person(names: list[str], sites: set[str]) -> bool:
 def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> list[str]:
     # Visible author markup and bare "by ..." lines come after the byline elements (byline.py):
     # they only speak for pages where those found nobody. The publisher standing in for the
-    # author (a CMS default) yields to a later source only when that one names people.
+    # author (a CMS default) yields to a later source only when that one names people; a user
+    # name standing in for the author ("edilson.la.rosa") only to that person's name spelt out.
     publisher: list[str] = []
     sites: set[str] = set()
     for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline):
@@ -170,10 +198,10 @@ def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> lis
             continue
         if not publisher:
             sites = {_squash(n) for n in site_names(page)} - {""}
-            if not _is_publisher(found, sites):
+            if not _is_publisher(found, sites) and not _are_handles(found):
                 return found
             publisher = found
-        elif _is_person(found, sites):
+        elif _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):
             return found
     if publisher:
         return publisher
