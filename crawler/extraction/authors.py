@@ -129,6 +129,7 @@ _TEXT_BYLINE = re.compile(
     r"^(?:ein (?:artikel|beitrag) von|von|by|par|por|di|door|text|autor(?:in)?)\s*:?\s+"
     r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,•·–—-]|\d)", re.I)
 _BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address")
+_BYLINE_START = re.compile(r"\s*(?:ein\s|von|by|par|por|di|door|text|autor)", re.I)
 
 
 def from_text_byline(page: Page) -> list[str]:
@@ -137,6 +138,10 @@ def from_text_byline(page: Page) -> list[str]:
     if body is None:
         return []
     for el in body.iter(*_BYLINE_TAGS):
+        # the element's first words first: its whole text only when they open a byline
+        first = next((piece for piece in el.itertext() if not piece.isspace()), "")
+        if not _BYLINE_START.match(first):
+            continue
         text = " ".join(el.text_content().split())
         if not text or len(text) > 80:
             continue

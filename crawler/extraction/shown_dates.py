@@ -67,22 +67,27 @@ def days_in(text: str) -> set[date]:
     return {d for d in found if d is not None}
 
 
-def _visible_text(tree: HtmlElement) -> str:
+def _visible_text(tree: HtmlElement, years: set[str]) -> str:
+    """The body's text, without the unseen elements' strings that name one of ``years``: the
+    others cannot show a day asked for, and taking a string out costs a scan of the text."""
     body = tree.find("body")
     if body is None:
         return ""
-    # The unseen elements' strings are left out by value, which is cheaper than deciding for
-    # every text node from Python; a visible string equal to a whole script body is no date.
-    unseen = {piece for element in body.iter(*_UNSEEN) for piece in element.itertext()}
     # joined by a space: adjacent elements' text ("Douziech</a><time>November 6") stays apart
-    return " ".join(piece for piece in body.itertext() if piece not in unseen)
+    text = " ".join(body.itertext())
+    for element in body.iter(*_UNSEEN):
+        for piece in element.itertext():
+            if any(year in piece for year in years):
+                text = text.replace(piece, " ", 1)
+    return text
 
 
 def shown(tree: HtmlElement, days: set[date]) -> set[date]:
     """The days among ``days`` that the page's visible text writes out."""
-    text = _visible_text(tree)
+    years = {str(day.year) for day in days}
+    text = _visible_text(tree, years)
     windows = []
-    for year in {str(day.year) for day in days}:
+    for year in years:
         at = text.find(year)
         while at >= 0:
             # one character more than a date reaches, so the look-behinds see what precedes it
