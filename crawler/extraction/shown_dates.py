@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from lxml.etree import tostring
 from lxml.html import HtmlElement
 
 _MONTH_NAMES = (
@@ -34,13 +35,13 @@ _MONTH_NAMES = (
 )
 MONTHS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()}
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
-_YEAR = r"((?:19|20)\d{2})(?!\d)"
-_DMY_DOTS = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?" + _YEAR)
-_YMD = re.compile(r"(?<!\d)((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})(?!\d)")
-_SLASHED = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/" + _YEAR)
-_DAY_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\.|er|st|nd|rd|th)?\s+(?:de\s+)?(" + _MONTH + r")\.?,?\s+(?:de\s+)?"
+_YEAR = r"((?:19|20)\d{2})"
+_DMY_DOTS = re.compile(r"(\d{1,2})\.\s?(\d{1,2})\.\s?" + _YEAR)
+_YMD = re.compile(r"((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})")
+_SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})/" + _YEAR)
+_DAY_MONTH = re.compile(r"(\d{1,2})(?:\.|er|st|nd|rd|th)?\s+(?:de\s+)?(" + _MONTH + r")\.?,?\s+(?:de\s+)?"
                         + _YEAR, re.I)
-_MONTH_DAY = re.compile(r"(?<!\w)(" + _MONTH + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR, re.I)
+_MONTH_DAY = re.compile(r"(" + _MONTH + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR, re.I)
 # Elements whose text no reader sees.
 _UNSEEN = ("script", "style", "noscript", "template")
 # A written-out date reaches at most this far before its year ("3 de septiembre de 2022") and
@@ -73,8 +74,10 @@ def _visible_text(tree: HtmlElement, years: set[str]) -> str:
     body = tree.find("body")
     if body is None:
         return ""
-    # joined by a space: adjacent elements' text ("Douziech</a><time>November 6") stays apart
-    text = " ".join(body.itertext())
+    # serialised in C; adjacent elements' text runs together ("Douziech</a><time>November 6",
+    # "28. Juni 2019</time><time>14. Januar 2020"), which is why the patterns look neither
+    # behind nor ahead: a day read out of such a run counts only if a candidate names it
+    text = tostring(body, method="text", encoding=str, with_tail=False)
     for element in body.iter(*_UNSEEN):
         for piece in element.itertext():
             if any(year in piece for year in years):
@@ -90,8 +93,7 @@ def shown(tree: HtmlElement, days: set[date]) -> set[date]:
     for year in years:
         at = text.find(year)
         while at >= 0:
-            # one character more than a date reaches, so the look-behinds see what precedes it
-            windows.append(text[max(0, at - _BEFORE_YEAR - 1):at + _AFTER_YEAR])
+            windows.append(text[max(0, at - _BEFORE_YEAR):at + _AFTER_YEAR])
             at = text.find(year, at + 4)
     # a bar between windows: no date reads across it
     return days_in(" | ".join(" ".join(w.split()) for w in windows)) & days

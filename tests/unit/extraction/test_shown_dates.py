@@ -73,7 +73,13 @@ def test_written_out_days(text, day):
 
 def test_slashed_days_count_under_both_readings_and_nonsense_none():
     assert days_in("03/08/2021") == {date(2021, 8, 3), date(2021, 3, 8)}
-    assert days_in("31.02.2021 1.2.3.2021 12345-01-01 Marktplatz 3 2020") == set()
+    assert days_in("31.02.2021 2021-13-01 Marktplatz 3 2020 Maintenance 5, 2020") == set()
+
+
+def test_text_run_together_from_adjacent_elements_still_reads():
+    # "<time>28. Juni 2019</time><time>14. Januar 2020</time>" serialised without a gap
+    assert days_in("28. Juni 201914. Januar 2020") == {date(2019, 6, 28), date(2020, 1, 14)}
+    assert date(2023, 11, 6) in days_in("Alexandria DouziechNovember 6, 2023")
 
 
 def test_only_visible_text_counts():
