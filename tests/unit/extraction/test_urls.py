@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,7 +119,9 @@ def test_never_merges_what_w3lib_keeps_apart(a, b):
     ca, cb = _ours(a), _ours(b)
     if ca is None or cb is None or ca != cb:
         return
-    # ours adds only: tracking parameters, default port, the host's trailing dot
-    norm = [canonicalize_url(u.replace(".:", ":").replace(":80/", "/").replace("ex.com./", "ex.com/"),
+    # ours adds only: tracking parameters, default port, the host's trailing dot, and a "%" that
+    # starts no escape read as the literal percent sign it must be ("%25"), which w3lib leaves bare
+    norm = [canonicalize_url(re.sub(r"%(?![0-9A-Fa-f]{2})", "%25",
+                                    u.replace(".:", ":").replace(":80/", "/").replace("ex.com./", "ex.com/")),
                              keep_blank_values=True) for u in (a, b)]
     assert norm[0] == norm[1]
