@@ -173,7 +173,20 @@ class _SharedHeaders(HeaderRegistry):
     def __init__(self) -> None:
         super().__init__()
         self._parsed: dict[tuple[str, Hashable], Any] = {}
+        self._classes: dict[str, type] = {}
         self.folds: dict[tuple, tuple[Any, bytes]] = {}  # for _FoldOnce: a policy holds no state of its own
+
+    def __getitem__(self, name: str) -> type:
+        # The base class builds a new class on every lookup, and the policy looks a header's class up on
+        # every assignment (its max_count); the class depends on the name alone.
+        cls = self._classes.get(name.lower())
+        if cls is None:
+            cls = self._classes[name.lower()] = super().__getitem__(name)
+        return cls
+
+    def map_to_type(self, name: str, cls: type) -> None:
+        super().map_to_type(name, cls)
+        self._classes.pop(name.lower(), None)
 
     def __call__(self, name: str, value: Any) -> Any:
         key = _value_key(value)
