@@ -134,10 +134,18 @@ class AlertRow:
     article: Article
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "AlertRow":
+    def from_row(cls, row: sqlite3.Row, articles: dict[str, Article] | None = None) -> "AlertRow":
+        """``articles``: a memo by stored JSON, so the rows of an article that matched several rules
+        share one parsed copy (the mails only read it)."""
         data = dict(row)
         data["recipients"] = json.loads(data["recipients"])
-        data["article"] = Article.from_dict(json.loads(data["article"]))
+        stored = data["article"]
+        article = articles.get(stored) if articles is not None else None
+        if article is None:
+            article = Article.from_dict(json.loads(stored))
+            if articles is not None:
+                articles[stored] = article
+        data["article"] = article
         return cls(**data)
 
 
@@ -329,7 +337,8 @@ class Ledger(ChannelLedger):
                     ).fetchone()
                     if row:
                         rows.append(row)
-        return [AlertRow.from_row(r) for r in rows]
+        articles: dict[str, Article] = {}
+        return [AlertRow.from_row(r, articles) for r in rows]
 
     def mark_sent(self, sent: Sequence[tuple[str, str, str | None]], now: float) -> None:
         """Mark (rule, story_id, note) alerts sent, in one transaction."""
