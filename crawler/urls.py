@@ -80,6 +80,10 @@ def canonicalize(url: str, base: str | None = None) -> str:
     if "@" in netloc:
         host = netloc.rpartition("@")[0] + "@" + host
     url = urlunsplit((scheme, host, parts.path, _without_tracking(parts.query), ""))
+    # Dropping an empty "?", "#..." or a tracking parameter can leave a space or control character at
+    # the end, which w3lib strips as the edge of the URL: it is part of the path or query, so escape it.
+    bare = url.rstrip("".join(map(chr, range(0x21))))
+    url = bare + "".join(f"%{ord(c):02X}" for c in url[len(bare):])
     # A "%" that starts no escape is a literal percent sign: written as one ("%25"), so that what
     # follows cannot pair with it into an escape on the next pass ("%a%41" -> "%aA" -> "%AA").
     url = _LONE_PERCENT.sub("%25", url)
