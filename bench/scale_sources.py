@@ -10,13 +10,14 @@ The daemon runs as ``python -m scheduler.cli --config ... run`` in a subprocess,
 the embedded SQLite index. Measured:
 
 * CPU of the daemon's process tree (extraction workers included) from /proc, averaged over a warm-up
-  (the first cycle: every source crawls within seconds of the start) and over the steady window after it;
+  (the first cycle: every source is new, so every one is due at the start and waits its turn under
+  ``crawl.max_concurrent_crawls``) and over the steady window after it;
 * peak summed RSS of the tree (sampled every second);
-* lateness of each scheduled crawl: its ``crawl_started`` log time minus the run time the scheduler had
-  stored for it (APScheduler's job store, read-only, polled every second; a daemon that keeps its jobs
-  in memory: the schedule's slots counted from ``daemon_started``, jitter included), and the scheduled runs that
-  never started (skipped by APScheduler as misfired or still running); also the lateness of its feed
-  request as the server saw it, which a herd of crawls on one event loop can delay well past the start;
+* lateness of each scheduled crawl: its ``crawl_started`` log time minus the run time APScheduler
+  submitted for it (the line's ``scheduled_at``; jitter is part of the schedule, not of the lateness);
+  a slot of the window (the source's phase + whole intervals) that no crawl started for by the end
+  counts as late as it then was; also the lateness of its feed request as the server saw it, and the
+  most crawls in flight at once;
 * politeness from the server's own log: requests per host per 15 minutes, the shortest gap between two
   requests to one host, the most requests one host had in flight at once.
 
@@ -31,7 +32,6 @@ import asyncio
 import email.utils
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -163,44 +163,10 @@ class FeedServer:
         return 404, b"not found", ["Content-Type: text/plain"]
 
 
-class JobStoreWatcher:
-    """Polls the daemon's APScheduler job store (read-only) for each job's stored next run time."""
-
-    def __init__(self, path: Path, interval: float = 1.0) -> None:
-        self.path, self.interval = path, interval
-        self.seen: dict[str, list[float]] = defaultdict(list)
-        self.polls = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jobstore", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-                try:
-                    rows = db.execute("SELECT id, next_run_time FROM apscheduler_jobs WHERE id LIKE 'crawl:%'").fetchall()
-                finally:
-                    db.close()
-                for job_id, when in rows:
-                    runs = self.seen[job_id[6:]]
-                    if when is not None and (not runs or runs[-1] != when):
-                        runs.append(float(when))
-                self.polls += 1
-            except sqlite3.Error:
-                pass  # not created yet, or locked by a write for longer than the timeout: next poll
-            self._stop.wait(self.interval)
-
-
-def write_config(root: Path, n: int, port: int, every: str, jitter: str) -> Path:
+def write_config(root: Path, n: int, port: int, every: str, jitter: str, max_crawls: int | None) -> Path:
     config = {
         "data_dir": str(root / "data"),
+        **({"crawl": {"max_concurrent_crawls": max_crawls}} if max_crawls else {}),
         "log": {"format": "json", "level": "info"},
         "http": {"health_port": 0},
         "sources": [{
@@ -218,15 +184,23 @@ def seconds(duration: str) -> float:
     return float(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
-def nominal_runs(events: list[dict[str, Any]], names: list[str], every: float, until: float) -> dict[str, list[float]]:
-    """Run times from the schedule when the daemon keeps its jobs in memory (no store to read): the
-    interval trigger counts from when the jobs were made (just before ``daemon_started``), so run k is due
-    then + k x every, plus the source's jitter, which this lateness therefore includes."""
-    t0 = next((ts(e) for e in events if e.get("event") == "daemon_started"), None)
-    if t0 is None:
-        return {}
-    slots = [t0 + k * every for k in range(int((until - t0) // every) + 1)]
-    return {name: list(slots) for name in names}
+def slots(names: list[str], every: float, lo: float, hi: float) -> dict[str, list[float]]:
+    """Each source's scheduled run times in [lo, hi), jitter aside: its phase of the interval
+    (``scheduler.crawlqueue.phase_s``) plus whole intervals."""
+    from scheduler.crawlqueue import EPOCH, phase_s
+
+    epoch = EPOCH.timestamp()
+    out: dict[str, list[float]] = {}
+    for name in names:
+        first = epoch + phase_s(name, every)
+        k = max(0, int((lo - first) // every))
+        times = []
+        while first + k * every < hi:
+            if first + k * every >= lo:
+                times.append(first + k * every)
+            k += 1
+        out[name] = times
+    return out
 
 
 def parse_log(path: Path) -> list[dict[str, Any]]:
@@ -251,52 +225,71 @@ def pct(values: list[float], q: float) -> float | None:
     return round(vals[min(len(vals) - 1, max(0, int(round(q * len(vals) + 0.5)) - 1))], 2)
 
 
-def lateness(events: list[dict[str, Any]], seen: dict[str, list[float]], lo: float, hi: float
-             ) -> tuple[list[float], int, int]:
-    """Lateness of the crawls scheduled in [lo, hi); how many of those never started; and how many started."""
-    starts: dict[str, list[float]] = defaultdict(list)
+def starts(events: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
+    """Each source's crawls as the daemon logged them: (scheduled time, start time), in order."""
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for e in events:
-        if e.get("event") == "crawl_started" and e.get("source"):
-            starts[e["source"]].append(ts(e))
-    late, missed, started = [], 0, 0
-    for name, runs in seen.items():
-        times = sorted(starts.get(name, []))
-        for k, when in enumerate(runs):
-            if not lo <= when < hi:
-                continue
-            nxt = runs[k + 1] if k + 1 < len(runs) else float("inf")
-            # the start that belongs to this run: the first one at or after it (a start can precede the
-            # store's poll by a few ms) and before the next scheduled run
-            got = [t for t in times if when - 1.0 <= t < nxt - 1.0]
-            if got:
-                late.append(max(0.0, got[0] - when))
-                started += 1
-            else:
-                missed += 1
-    return late, missed, started
+        if e.get("event") == "crawl_started" and e.get("source") and e.get("scheduled_at"):
+            out[e["source"]].append((datetime.fromisoformat(e["scheduled_at"]).timestamp(), ts(e)))
+    return out
 
 
-def fetch_lateness(log: list[tuple[float, str, str, int]], seen: dict[str, list[float]], lo: float, hi: float
-                   ) -> tuple[list[float], int]:
-    """Scheduled run -> its feed request at the server: a crawl can log ``crawl_started`` long before its
-    requests go out (a herd of crawls on one event loop), so this is the lateness a site sees."""
+def lateness(runs: dict[str, list[tuple[float, float]]], lo: float, hi: float) -> tuple[list[float], int]:
+    """Start minus scheduled time of the crawls scheduled in [lo, hi) that started; how many started."""
+    late = [max(0.0, start - due) for pairs in runs.values() for due, start in pairs if lo <= due < hi]
+    return late, len(late)
+
+
+def unstarted(runs: dict[str, list[tuple[float, float]]], planned: dict[str, list[float]], jitter: float,
+              hi: float) -> list[float]:
+    """The slots in ``planned`` no crawl was scheduled for (jitter included) by ``hi``: each counts as
+    late by ``hi`` minus its slot at least (waiting still, or merged into a run already waiting)."""
+    out = []
+    for name, times in planned.items():
+        dues = [due for due, _start in runs.get(name, [])]
+        for slot in times:
+            if not any(slot - 1.0 <= due <= slot + jitter + 1.0 for due in dues):
+                out.append(max(0.0, hi - slot))
+    return out
+
+
+def fetch_lateness(log: list[tuple[float, str, str, int]], runs: dict[str, list[tuple[float, float]]], lo: float,
+                   hi: float) -> tuple[list[float], int]:
+    """Scheduled time -> the feed request the server saw for it: what a site sees, past any wait inside
+    the daemon after ``crawl_started``."""
     feeds: dict[str, list[float]] = defaultdict(list)
     for t, host, path, _status in log:
         if path == "/feed.xml":
             feeds[host].append(t)
     late, unfetched = [], 0
-    for name, runs in seen.items():
+    for name, pairs in runs.items():
         times = sorted(feeds.get(host_address(int(name[1:])), []))
-        for k, when in enumerate(runs):
-            if not lo <= when < hi:
+        for k, (due, start) in enumerate(pairs):
+            if not lo <= due < hi:
                 continue
-            nxt = runs[k + 1] if k + 1 < len(runs) else float("inf")
-            got = [t for t in times if when - 1.0 <= t < nxt - 1.0]
+            nxt = pairs[k + 1][1] if k + 1 < len(pairs) else float("inf")
+            got = [t for t in times if start - 1.0 <= t < nxt - 1.0]
             if got:
-                late.append(max(0.0, got[0] - when))
+                late.append(max(0.0, got[0] - due))
             else:
                 unfetched += 1
     return late, unfetched
+
+
+def server_names(n: int) -> list[str]:
+    return [f"s{i:05d}" for i in range(n)]
+
+
+def peak_in_flight(events: list[dict[str, Any]]) -> int:
+    """The most crawls between their ``crawl_started`` and ``crawl_summary`` at once, in log order."""
+    now, peak = 0, 0
+    for e in events:
+        if e.get("source") and e.get("event") == "crawl_started":
+            now += 1
+            peak = max(peak, now)
+        elif e.get("source") and e.get("event") == "crawl_summary":
+            now -= 1
+    return peak
 
 
 def politeness(log: list[tuple[float, str, str, int]], lo: float, hi: float, window_s: float) -> dict[str, Any]:
@@ -320,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", default="15m")
     ap.add_argument("--jitter", default="30s")
     ap.add_argument("--change-minutes", type=float, default=360, help="a feed gains one item this often")
+    ap.add_argument("--max-crawls", type=int, help="crawl.max_concurrent_crawls (default: the daemon's)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (config, data, daemon log)")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args(argv)
@@ -334,18 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.sources:,} sources on {host_address(0)} .. {host_address(args.sources - 1)} port {port} "
           f"(up in {time.time() - started:.0f} s), every {args.every} + jitter {args.jitter}, a feed changes "
           f"every {args.change_minutes:g} min; load average {os.getloadavg()[0]:.1f}", flush=True)
-    config = write_config(root, args.sources, port, args.every, args.jitter)
+    config = write_config(root, args.sources, port, args.every, args.jitter, args.max_crawls)
     log_path = root / "daemon.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAWATCH_")}
     env["PYTHONPATH"] = str(common.REPO)
-    watcher = JobStoreWatcher(root / "data" / "scheduler.sqlite3")
     with open(log_path, "wb") as log_fh:
         proc = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "--config", str(config), "run"],
                                 cwd=root, stdout=log_fh, stderr=subprocess.STDOUT, env=env)
     rss = common.PeakRss(proc.pid, interval=1.0)
     t_start = time.time()
     try:
-        watcher.start()
         rss.__enter__()
         cpu0 = common.cpu_seconds_tree(proc.pid)
         deadline = t_start + 60 * args.warmup_minutes
@@ -362,7 +354,6 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"the daemon exited {proc.returncode}; log: {log_path}")
     finally:
         rss.__exit__()
-        watcher.stop()
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -373,13 +364,17 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
     events = parse_log(log_path)
     window = t_end - t_warm
-    runs, basis = watcher.seen, "job store"
-    if not runs:
-        runs = nominal_runs(events, [f"s{i:05d}" for i in range(args.sources)], seconds(args.every), t_end)
-        basis = f"schedule slots from daemon_started (up to the {args.jitter} jitter included)"
-    late_w, missed_w, started_w = lateness(events, runs, t_warm, t_end)
-    late_all, missed_all, started_all = lateness(events, runs, t_start, t_end)
+    runs = starts(events)
+    basis = "scheduled_at of crawl_started (the run time APScheduler submitted, jitter included)"
+    late_w, started_w = lateness(runs, t_warm, t_end)
+    late_all, started_all = lateness(runs, t_start, t_end)
+    # the slots of the window no crawl started for by its end count too, as late as they were then
+    waiting_w = unstarted(runs, slots(list(server_names(args.sources)), seconds(args.every), t_warm, t_end),
+                          seconds(args.jitter), t_end)
+    missed_w = len(waiting_w)
+    late_w = late_w + waiting_w
     fetch_w, unfetched_w = fetch_lateness(server.log, runs, t_warm, t_end)
+    in_flight = peak_in_flight(events)
     polite = politeness(server.log, t_warm, t_end, window)
     articles = sum(int(e.get("articles", 0) or 0) for e in events
                    if e.get("event") == "crawl_summary" and ts(e) >= t_warm)
@@ -399,19 +394,20 @@ def main(argv: list[str] | None = None) -> int:
         "runs_unfetched_window": unfetched_w,
         "crawls_started_window": started_w, "runs_missed_window": missed_w,
         "late_p50_s_all": pct(late_all, 0.5), "late_p95_s_all": pct(late_all, 0.95),
-        "crawls_started_all": started_all, "runs_missed_all": missed_all,
+        "crawls_started_all": started_all, "max_crawls_in_flight": in_flight,
         "articles_window": articles, "errors_window": errors, "server_status_window": dict(statuses),
         "max_in_flight_per_host": max(server.max_in_flight.values(), default=0),
         "lateness_basis": basis, **polite,
     }
     print(f"  run times from: {basis}", flush=True)
     print(f"  window {window:.0f} s: CPU {row['cpu_pct_window']} % of a core, peak RSS {row['peak_rss_mb']} MB, "
-          f"{started_w:,} crawls started, {missed_w:,} scheduled runs never started, lateness p50 "
+          f"{started_w:,} crawls started, {missed_w:,} slots without a start (counted late to the end), "
+          f"at most {in_flight} crawls in flight, lateness p50 "
           f"{row['late_p50_s']} s p95 {row['late_p95_s']} s max {row['late_max_s']} s", flush=True)
     print(f"  feed requests at the server for the runs scheduled in the window: lateness p50 "
           f"{row['fetch_late_p50_s']} s p95 {row['fetch_late_p95_s']} s, {unfetched_w:,} runs without a feed "
           f"request (up to the daemon's stop)", flush=True)
-    print(f"  whole run (warm-up included): {started_all:,} crawls, {missed_all:,} never started, lateness p50 "
+    print(f"  whole run (warm-up included): {started_all:,} crawls, lateness p50 "
           f"{row['late_p50_s_all']} s p95 {row['late_p95_s_all']} s", flush=True)
     print(f"  politeness: {polite['requests']:,} requests to {polite['hosts_seen']:,} hosts in the window "
           f"({dict(statuses)}), at most {polite['max_requests_per_host']} to one host, "
@@ -432,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
     common.emit(common.result("scale_sources", [row], targets=targets, params={
         "sources": args.sources, "every": args.every, "jitter": args.jitter, "minutes": args.minutes,
-        "warmup_minutes": args.warmup_minutes, "change_minutes": args.change_minutes,
+        "warmup_minutes": args.warmup_minutes, "change_minutes": args.change_minutes, "max_crawls": args.max_crawls,
         "elapsed_s": round(time.time() - started)}), args.json_out)
     return 0
 

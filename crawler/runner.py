@@ -5,9 +5,9 @@
 
 Scrapy runs on Twisted's ``AsyncioSelectorReactor``, so the crawl is an ordinary asyncio
 coroutine on the same loop as APScheduler's ``AsyncIOScheduler`` (the daemon). Each source is
-one Scrapy crawler (its own settings: user agent, page size) under one
-``scrapy.crawler.AsyncCrawlerRunner``; the sources of one call crawl concurrently, and one
-source failing never stops the others.
+one Scrapy crawler (its own settings: user agent, page size), started by its public
+``crawl_async``; the sources of one call crawl concurrently (at most
+``crawl.max_concurrent_crawls`` at once), and one source failing never stops the others.
 
 ``sink`` is the Ingestor: ``submit(article)`` is called on the loop thread for every article
 found (it should only buffer); ``flush()`` is called from a worker thread (``asyncio.to_thread``)
@@ -87,8 +87,14 @@ class CrawlRun:
             names = [s.name for s in self.sources]
             if len(set(names)) != len(names):
                 raise ValueError(f"duplicate source names in one crawl: {names}")
-            results = await asyncio.gather(*(self._crawl_one(src, frontier) for src in self.sources),
-                                           return_exceptions=True)
+            # Each source is a Scrapy crawler of its own: a cap keeps thousands of them from being alive at once.
+            cap = asyncio.Semaphore(self.crawl.max_concurrent_crawls)
+
+            async def one(src: Source) -> RunSummary:
+                async with cap:
+                    return await self._crawl_one(src, frontier)
+
+            results = await asyncio.gather(*(one(src) for src in self.sources), return_exceptions=True)
             for src, result in zip(self.sources, results):
                 if isinstance(result, asyncio.CancelledError):
                     raise result
@@ -104,7 +110,7 @@ class CrawlRun:
                 frontier.close()
 
     async def _crawl_one(self, source: Source, frontier: Frontier) -> RunSummary:
-        from scrapy.crawler import AsyncCrawlerRunner
+        from scrapy.crawler import Crawler
 
         from crawler.spiders.source import SourceSpider
 
@@ -113,17 +119,18 @@ class CrawlRun:
         run_id = frontier.begin_run(source.name, accounting.started_at)
         settings = self.settings_for(source)
         settings[CONTEXT_SETTING] = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
-        runner = AsyncCrawlerRunner(settings)
-        crawler = runner.create_crawler(SourceSpider)
+        # The crawler alone, without a crawler runner: a runner builds a spider loader (a deep copy of
+        # every setting) that a crawl of ours never uses, which doubled the cost of starting one.
+        crawler = Crawler(SourceSpider, settings)
         bound.info("crawl_started", feeds=len(source.feeds), sitemaps=len(source.sitemaps),
                    sections=len(source.sections.urls))
-        task = runner.crawl(crawler)
+        task = asyncio.ensure_future(crawler.crawl_async())
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")
             try:
-                await asyncio.wait_for(asyncio.shield(runner.stop()), timeout=30)
+                await asyncio.wait_for(asyncio.shield(crawler.stop_async()), timeout=30)
             except (Exception, asyncio.CancelledError):  # stopping is best effort
                 pass
             summary = self._summarize(accounting, crawler, run_id, reason="cancelled", failed=True)
@@ -166,7 +173,8 @@ async def crawl_sources(
     """Crawl ``sources`` now; a RunSummary per source name (also kept in the frontier DB: ``frontier``
     when given, a cluster's shared one, otherwise the file at ``crawl.state_path``).
 
-    Must run on the asyncio loop of Twisted's AsyncioSelectorReactor (installed before).
+    Must run on the asyncio loop of Twisted's AsyncioSelectorReactor (installed before). ``frontier``:
+    an open one to share (the daemon's), else ``crawl.state_path`` is opened for this call.
     """
     return await CrawlRun(sources, crawl, sink, progress=progress, frontier=frontier).run()
 

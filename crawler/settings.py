@@ -88,7 +88,10 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             "Accept-Language": "*",
         },
-        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        # LogCount adds a handler to the root logger per crawler (each log line then passes through every
+        # live crawler's), LogStats a timer per crawler: the daemon's counts are its own (Outcomes, /metrics).
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None, "scrapy.extensions.logcount.LogCount": None,
+                       "scrapy.extensions.logstats.LogStats": None},
         "DOWNLOADER_MIDDLEWARES": {
             # first: nothing leaves for a private address or an off-site host
             "crawler.middlewares.SSRFGuardMiddleware": 10,

@@ -272,25 +272,19 @@ def cmd_sources_list(cfg: Config, args) -> int:
         if not src.enabled:
             schedule = "disabled"
         last = run.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run and run.finished_at else "never"
-        nxt = _next_run(src, run)
+        nxt = _next_run(src, run) if src.enabled else "-"
         _out(f"{src.name:<20} {schedule:<16} {last:<20} {run.articles if run else 0:>8} "
              f"{run.errors if run else 0:>6}  {nxt}")
     return EXIT_OK
 
 
 def _next_run(src, run) -> str:
-    if not src.enabled:
-        return "-"
-    if src.schedule.cron:
-        from apscheduler.triggers.cron import CronTrigger
+    """As the daemon schedules it (``scheduler.crawlqueue.next_run``), jitter aside."""
+    from scheduler.crawlqueue import next_run
 
-        trigger = CronTrigger.from_crontab(src.schedule.cron, timezone=timezone.utc)
-        nxt = trigger.get_next_fire_time(None, datetime.now(timezone.utc))
-    elif run and run.finished_at:
-        nxt = run.finished_at + src.schedule.interval
-    else:
-        return "at daemon start"
-    return nxt.strftime("%Y-%m-%d %H:%M:%S")
+    now = datetime.now(timezone.utc)
+    nxt = next_run(src, run.started_at if run else None, now)
+    return "at daemon start" if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_import(cfg: Config, args) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-import random
 import signal
 import sys
 import time
@@ -20,6 +19,7 @@ import structlog
 
 from crawler.sources import parse_duration
 from scheduler import config as config_mod
+from scheduler.crawlqueue import CrawlQueue, trigger_for
 from scheduler.errors import EXIT_USAGE
 from scheduler.health import Facts, assess
 from scheduler.lock import DataDirBusy, DataDirLock, DataDirUnusable
@@ -39,7 +39,9 @@ class Daemon:
         self.config_path = Path(config_path)
         self._config_mtime = self._mtime()
         self.exit_code = 0
-        self.running: dict[str, asyncio.Task] = {}
+        self.queue = CrawlQueue(cfg.crawl.max_concurrent_crawls, self.crawl)
+        self.running: dict[str, asyncio.Task] = {}  # crawls under way: the queue's and the cluster's
+        self._by_name = {src.name: src for src in cfg.sources}  # cfg.source() reads the list: 10,000 long
         self.last_success: dict[str, datetime] = {}
         self.last_article: dict[str, datetime] = {}
         self.started_at = datetime.now(timezone.utc)
@@ -104,6 +106,7 @@ class Daemon:
                 self.reactor.stop()
 
     async def _start_services(self) -> None:
+        from apscheduler.events import EVENT_JOB_SUBMITTED
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         from scheduler.health import Metrics
@@ -135,6 +138,7 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
             timezone=timezone.utc,
         )
+        self.scheduler.add_listener(self._job_submitted, EVENT_JOB_SUBMITTED)
         # In a thread: a hung node must not hold the loop; until it answers, crawls go to the spool.
         self.loop.run_in_executor(None, self.app.ingestor.prepare)
         self._sync_jobs(first=True)
@@ -185,6 +189,7 @@ class Daemon:
             self.reactor.stop()
             return
         self.scheduler.shutdown(wait=False)
+        self.queue.close()
         if self.running:
             _done, pending = await asyncio.wait(list(self.running.values()), timeout=SHUTDOWN_TIMEOUT_S)
             for task in pending:
@@ -205,35 +210,30 @@ class Daemon:
 
     # -- jobs ------------------------------------------------------------------------------
     def _sync_jobs(self, first: bool = False) -> None:
-        from apscheduler.triggers.cron import CronTrigger
-        from apscheduler.triggers.interval import IntervalTrigger
-
         wanted = set()
         now = datetime.now(timezone.utc)
+        self._by_name = {src.name: src for src in self.cfg.sources}
         # in a cluster the lease loop (scheduler.cluster) decides when, and which daemon, crawls a source
         for src in self.cfg.sources if self.cfg.cluster is None else ():
             if not src.enabled:
                 continue
             job_id = f"crawl:{src.name}"
             wanted.add(job_id)
-            jitter = int(parse_duration(src.schedule.jitter).total_seconds())
-            if src.schedule.cron:
-                trigger = CronTrigger.from_crontab(src.schedule.cron, timezone=timezone.utc)
-                trigger.jitter = jitter or None
-            else:
-                trigger = IntervalTrigger(seconds=src.schedule.interval.total_seconds(), jitter=jitter or None,
-                                          timezone=timezone.utc)
-            existing = self.scheduler.get_job(job_id)
-            # A source crawls as soon as the daemon starts (spread a little), then on its schedule.
-            first_run = now + timedelta(seconds=random.uniform(0, min(5, jitter or 0)))
-            if existing is None or first:
-                self.scheduler.add_job(self.crawl, trigger, args=[src.name], id=job_id, name=job_id,
-                                       replace_existing=True, next_run_time=first_run)
+            # Interval runs are anchored at a phase of the source's own, not at the daemon's start, so
+            # the runs of many sources interleave across the interval and a restart keeps them apart.
+            trigger = trigger_for(src)
+            if first or self.scheduler.get_job(job_id) is None:
+                self.scheduler.add_job(self.crawl_due, trigger, args=[src.name], id=job_id, name=job_id,
+                                       replace_existing=True)
+                # Every source crawls when the daemon starts (or when it is added), then on its slots:
+                # through the queue, so ten thousand of them are a backlog drained in turn, not a herd.
+                self.queue.submit(src.name, now.timestamp())
             else:
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
         for job in self.scheduler.get_jobs():
             if job.id.startswith("crawl:") and job.id not in wanted:
                 job.remove()
+                self.queue.discard(job.id[6:])
                 log.info("source_unscheduled", source=job.id.split(":", 1)[1])
         every = max(1.0, self.cfg.index.bulk_interval_s)
         self.scheduler.add_job(self.flush_index, "interval", seconds=every, id="flush-index", replace_existing=True)
@@ -244,26 +244,35 @@ class Daemon:
             self.scheduler.add_job(self.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
                                    next_run_time=now + timedelta(minutes=1))
 
-    async def crawl(self, name: str) -> bool:
-        """One crawl of the source now; False when it did not run to its end (stopping, cancelled)."""
+    def _job_submitted(self, event) -> None:
+        # The submission event carries the run time APScheduler scheduled (jitter included), which the
+        # job's own call does not: the queue takes the run here, and lateness counts from that time.
+        if event.job_id.startswith("crawl:") and event.scheduled_run_times:
+            self.queue.submit(event.job_id[6:], event.scheduled_run_times[-1].timestamp())
+
+    async def crawl_due(self, name: str) -> None:
+        """A source's APScheduler job: nothing to do here, ``_job_submitted`` has queued its run."""
+
+    async def crawl(self, name: str, due: float | None = None) -> bool:
+        """One crawl of the source now (started by the queue, or by the cluster's lease loop); ``due`` is
+        when it was scheduled. False when it did not run to its end (stopping, cancelled)."""
         from crawler.runner import crawl_sources
 
-        if self._stopping:
+        src = self._by_name.get(name)
+        if self._stopping or src is None:
             return False
-        try:
-            src = self.cfg.source(name)
-        except KeyError:
-            return False
-        bound = log.bind(source=name, job=f"crawl:{name}")
+        self.running[name] = asyncio.current_task()
         started = time.monotonic()
-        task = asyncio.current_task()
-        self.running[name] = task
+        late = max(0.0, time.time() - due) if due is not None else 0.0
+        self.metrics.crawl_lateness.observe(late)
+        # Every line of this crawl (the runner's crawl_started and crawl_summary too) says how late it began.
+        structlog.contextvars.bind_contextvars(
+            job=f"crawl:{name}", late_s=round(late, 3),
+            scheduled_at=datetime.fromtimestamp(due, timezone.utc).isoformat() if due is not None else None)
+        bound = log.bind(source=name)
         try:
-            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor,
-                                            frontier=self.app.frontier if self.cfg.cluster is not None else None)
-            summary = summaries.get(name)
-            self.app.ingestor.flush()
-            self._record(name, summary, time.monotonic() - started)
+            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor, frontier=self.app.frontier)
+            self._record(name, summaries.get(name), time.monotonic() - started)
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")
             return False
@@ -295,7 +304,9 @@ class Daemon:
         self._check_quiet(name, now)
 
     def _check_quiet(self, name: str, now: datetime) -> None:
-        src = self.cfg.source(name)
+        src = self._by_name.get(name)
+        if src is None:  # removed from the config while it crawled
+            return
         interval = src.schedule.interval or timedelta(hours=1)
         since = self.last_article.get(name, self.started_at)
         crawl = self.cfg.crawl
@@ -364,6 +375,10 @@ class Daemon:
         except config_mod.ConfigError as err:
             log.error("reload_rejected", reason=reason, error=str(err))
             return
+        # The file watch runs on a worker thread; the jobs and the crawl queue belong to the loop.
+        self.loop.call_soon_threadsafe(self._apply_reload, cfg, reason)
+
+    def _apply_reload(self, cfg: config_mod.Config, reason: str) -> None:
         self.cfg.sources, self.cfg.rules = cfg.sources, cfg.rules
         self.app.alerts.update_rules(cfg.rules)
         self._sync_jobs()
@@ -387,6 +402,10 @@ class Daemon:
             behind = (now - job.next_run_time).total_seconds() if job.next_run_time else 0.0
             if behind > self.cfg.http.late_after_s:
                 late[job.id] = behind
+        for name, due in self.queue.waiting().items():  # runs waiting for a place under the cap
+            behind = now.timestamp() - due
+            if behind > self.cfg.http.late_after_s:
+                late[f"crawl:{name}"] = behind
         return Facts(
             storage_error=self.app.ingestor.health()["reason"],
             failure_streaks={name: self.failure_streaks.get(name, 0) for name in enabled},

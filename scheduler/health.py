@@ -19,6 +19,9 @@ class Metrics:
         self.crawl_failures = Counter("mediawatch_crawl_failures", "Crawls that failed outright", ["source"], registry=r)
         self.crawl_seconds = Histogram("mediawatch_crawl_duration_seconds", "Crawl duration", ["source"], registry=r,
                                        buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800))
+        self.crawl_lateness = Histogram("mediawatch_crawl_lateness_seconds",
+                                        "From a crawl's scheduled time to its start (waiting for a place included)",
+                                        registry=r, buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600))
         self.last_success = Gauge("mediawatch_last_success_timestamp", "Last successful crawl (unix time)", ["source"], registry=r)
         self.indexed = Gauge("mediawatch_indexed_total", "Articles indexed since start", registry=r)
         self.spool_depth = Gauge("mediawatch_spool_depth", "Documents waiting in the spool", registry=r)
