@@ -100,11 +100,12 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
         r = sources["rows"][0]
         parts += [
             f"Sources: {r['sources']:,} feeds, a warm-up of {r['warmup_s']} s (measured apart) then a window of "
-            f"{r['window_s']} s (run times from the {r.get('lateness_basis', 'job store')}). Window: CPU {r['cpu_pct_window']} % of a core (warm-up {r['cpu_pct_warmup']} %), "
-            f"peak RSS {r['peak_rss_mb']} MB, {r['crawls_started_window']:,} crawls started and "
-            f"{r['runs_missed_window']:,} scheduled runs never started, lateness p50 {r['late_p50_s']} s, p95 "
-            f"{r['late_p95_s']} s, max {r['late_max_s']} s (whole run: p50 {r['late_p50_s_all']} s, p95 "
-            f"{r['late_p95_s_all']} s, {r['runs_missed_all']:,} never started)"
+            f"{r['window_s']} s (run times from the {r.get('lateness_basis', 'job store')}). Window: CPU "
+            f"{r['cpu_pct_window']} % of a core (warm-up {r['cpu_pct_warmup']} %), peak RSS {r['peak_rss_mb']} MB, "
+            f"{r['crawls_started_window']:,} crawls started, {r.get('runs_merged_window', 0):,} runs merged into one "
+            f"that began recently or waited, {r['runs_missed_window']:,} scheduled runs without a start by the end, at most {r.get('max_crawls_in_flight', '-')} crawls in flight, lateness p50 "
+            f"{r['late_p50_s']} s, p95 {r['late_p95_s']} s, max {r['late_max_s']} s (whole run: p50 "
+            f"{r['late_p50_s_all']} s, p95 {r['late_p95_s_all']} s)"
             + (f"; feed requests p50 {r['fetch_late_p50_s']} s, p95 {r['fetch_late_p95_s']} s after their run time, "
                f"{r['runs_unfetched_window']:,} runs without one" if "fetch_late_p95_s" in r else "")
             + ". Politeness (server log, window): "

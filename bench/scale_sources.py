@@ -14,7 +14,7 @@ the embedded SQLite index. Measured:
   ``crawl.max_concurrent_crawls``) and over the steady window after it;
 * peak summed RSS of the tree (sampled every second);
 * lateness of each scheduled crawl: its ``crawl_started`` log time minus the run time APScheduler
-  submitted for it (the line's ``scheduled_at``; jitter is part of the schedule, not of the lateness);
+  submitted for it (the line's ``scheduled_at``: the source's phase in the interval plus whole intervals);
   a slot of the window (the source's phase + whole intervals) that no crawl started for by the end
   counts as late as it then was; also the lateness of its feed request as the server saw it, and the
   most crawls in flight at once;
@@ -185,7 +185,7 @@ def seconds(duration: str) -> float:
 
 
 def slots(names: list[str], every: float, lo: float, hi: float) -> dict[str, list[float]]:
-    """Each source's scheduled run times in [lo, hi), jitter aside: its phase of the interval
+    """Each source's scheduled run times in [lo, hi): its phase of the interval
     (``scheduler.crawlqueue.phase_s``) plus whole intervals."""
     from scheduler.crawlqueue import EPOCH, phase_s
 
@@ -225,11 +225,12 @@ def pct(values: list[float], q: float) -> float | None:
     return round(vals[min(len(vals) - 1, max(0, int(round(q * len(vals) + 0.5)) - 1))], 2)
 
 
-def starts(events: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
-    """Each source's crawls as the daemon logged them: (scheduled time, start time), in order."""
+def starts(events: list[dict[str, Any]], event: str = "crawl_started") -> dict[str, list[tuple[float, float]]]:
+    """Each source's crawls as the daemon logged them: (scheduled time, start time), in order; with
+    ``crawl_merged``, the runs it folded into a run that began recently or was waiting or running."""
     out: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for e in events:
-        if e.get("event") == "crawl_started" and e.get("source") and e.get("scheduled_at"):
+        if e.get("event") == event and e.get("source") and e.get("scheduled_at"):
             out[e["source"]].append((datetime.fromisoformat(e["scheduled_at"]).timestamp(), ts(e)))
     return out
 
@@ -240,15 +241,14 @@ def lateness(runs: dict[str, list[tuple[float, float]]], lo: float, hi: float) -
     return late, len(late)
 
 
-def unstarted(runs: dict[str, list[tuple[float, float]]], planned: dict[str, list[float]], jitter: float,
-              hi: float) -> list[float]:
-    """The slots in ``planned`` no crawl was scheduled for (jitter included) by ``hi``: each counts as
-    late by ``hi`` minus its slot at least (waiting still, or merged into a run already waiting)."""
+def unstarted(runs: dict[str, list[tuple[float, float]]], planned: dict[str, list[float]], hi: float) -> list[float]:
+    """The slots in ``planned`` (until a second before ``hi``) that no crawl started or merged for by
+    ``hi``: each counts as late by ``hi`` minus its slot at least (still waiting for a place)."""
     out = []
     for name, times in planned.items():
         dues = [due for due, _start in runs.get(name, [])]
         for slot in times:
-            if not any(slot - 1.0 <= due <= slot + jitter + 1.0 for due in dues):
+            if slot < hi - 1.0 and not any(abs(due - slot) <= 1.0 for due in dues):
                 out.append(max(0.0, hi - slot))
     return out
 
@@ -365,12 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     events = parse_log(log_path)
     window = t_end - t_warm
     runs = starts(events)
-    basis = "scheduled_at of crawl_started (the run time APScheduler submitted, jitter included)"
+    merged = starts(events, "crawl_merged")
+    merged_w = sum(1 for pairs in merged.values() for due, _t in pairs if t_warm <= due < t_end)
+    basis = "scheduled_at of crawl_started (the run time APScheduler submitted)"
     late_w, started_w = lateness(runs, t_warm, t_end)
     late_all, started_all = lateness(runs, t_start, t_end)
     # the slots of the window no crawl started for by its end count too, as late as they were then
-    waiting_w = unstarted(runs, slots(list(server_names(args.sources)), seconds(args.every), t_warm, t_end),
-                          seconds(args.jitter), t_end)
+    waiting_w = unstarted({n: runs.get(n, []) + merged.get(n, []) for n in set(runs) | set(merged)}, slots(list(server_names(args.sources)), seconds(args.every), t_warm, t_end),
+                          t_end)
     missed_w = len(waiting_w)
     late_w = late_w + waiting_w
     fetch_w, unfetched_w = fetch_lateness(server.log, runs, t_warm, t_end)
@@ -394,14 +396,15 @@ def main(argv: list[str] | None = None) -> int:
         "runs_unfetched_window": unfetched_w,
         "crawls_started_window": started_w, "runs_missed_window": missed_w,
         "late_p50_s_all": pct(late_all, 0.5), "late_p95_s_all": pct(late_all, 0.95),
-        "crawls_started_all": started_all, "max_crawls_in_flight": in_flight,
+        "crawls_started_all": started_all, "max_crawls_in_flight": in_flight, "runs_merged_window": merged_w,
         "articles_window": articles, "errors_window": errors, "server_status_window": dict(statuses),
         "max_in_flight_per_host": max(server.max_in_flight.values(), default=0),
         "lateness_basis": basis, **polite,
     }
     print(f"  run times from: {basis}", flush=True)
     print(f"  window {window:.0f} s: CPU {row['cpu_pct_window']} % of a core, peak RSS {row['peak_rss_mb']} MB, "
-          f"{started_w:,} crawls started, {missed_w:,} slots without a start (counted late to the end), "
+          f"{started_w:,} crawls started, {merged_w:,} runs merged into one that began recently or waited, "
+          f"{missed_w:,} slots without a start (counted late to the end), "
           f"at most {in_flight} crawls in flight, lateness p50 "
           f"{row['late_p50_s']} s p95 {row['late_p95_s']} s max {row['late_max_s']} s", flush=True)
     print(f"  feed requests at the server for the runs scheduled in the window: lateness p50 "

@@ -155,7 +155,7 @@ class CrawlSettings(BaseModel):
     concurrent_requests: int = Field(16, ge=1, le=256)
     # Crawls in flight at once across all sources; the rest wait their turn in order of their
     # scheduled time (the daemon; `mediawatch crawl` crawls the sources it is given together).
-    max_concurrent_crawls: int = Field(64, ge=1, le=10_000)
+    max_concurrent_crawls: int = Field(128, ge=1, le=10_000)
     # A run stops (cleanly, counting the rest as skipped) after this long; 0 = no limit.
     max_run_seconds: float = Field(1800, ge=0)
     # 429/503: wait Retry-After (capped here) and retry up to retry_times; longer waits give up.

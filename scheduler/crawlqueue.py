@@ -22,11 +22,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
-import structlog
-
 from crawler.sources import Source, parse_duration
-
-log = structlog.get_logger("mediawatch.daemon")
 
 # Any fixed instant: an interval source runs at EPOCH + its phase + k x its interval.
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -41,18 +37,20 @@ def phase_s(name: str, interval_s: float) -> float:
 
 
 def trigger_for(source: Source, *, jitter: bool = True):
-    """The APScheduler trigger of a source's runs: its cron line, or its interval at its phase."""
+    """The APScheduler trigger of a source's runs: its cron line (plus the random jitter), or its
+    interval at its phase. The phase is what spreads interval runs; a random jitter on top would
+    move them for good, since APScheduler counts each interval from the previous, jittered, run."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    spread = int(parse_duration(source.schedule.jitter).total_seconds()) if jitter else 0
     if source.schedule.cron:
         trigger = CronTrigger.from_crontab(source.schedule.cron, timezone=timezone.utc)
+        spread = int(parse_duration(source.schedule.jitter).total_seconds()) if jitter else 0
         trigger.jitter = spread or None
         return trigger
     every = source.schedule.interval.total_seconds()
     return IntervalTrigger(seconds=every, start_date=EPOCH + timedelta(seconds=phase_s(source.name, every)),
-                           jitter=spread or None, timezone=timezone.utc)
+                           timezone=timezone.utc)
 
 
 def next_run(source: Source, last_start: datetime | None, now: datetime) -> datetime:
@@ -84,7 +82,6 @@ class CrawlQueue:
         if self._closed:
             return False
         if name in self._waiting or name in self.running:
-            log.debug("crawl_merged", source=name, running=name in self.running)
             return False
         due = time.time() if due is None else due
         self._waiting[name] = due

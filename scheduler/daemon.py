@@ -42,6 +42,7 @@ class Daemon:
         self.queue = CrawlQueue(cfg.crawl.max_concurrent_crawls, self.crawl)
         self.running: dict[str, asyncio.Task] = {}  # crawls under way: the queue's and the cluster's
         self._by_name = {src.name: src for src in cfg.sources}  # cfg.source() reads the list: 10,000 long
+        self._last_start: dict[str, float] = {}  # source -> when its last crawl began (epoch seconds)
         self.last_success: dict[str, datetime] = {}
         self.last_article: dict[str, datetime] = {}
         self.started_at = datetime.now(timezone.utc)
@@ -247,8 +248,17 @@ class Daemon:
     def _job_submitted(self, event) -> None:
         # The submission event carries the run time APScheduler scheduled (jitter included), which the
         # job's own call does not: the queue takes the run here, and lateness counts from that time.
-        if event.job_id.startswith("crawl:") and event.scheduled_run_times:
-            self.queue.submit(event.job_id[6:], event.scheduled_run_times[-1].timestamp())
+        if not (event.job_id.startswith("crawl:") and event.scheduled_run_times):
+            return
+        name, due = event.job_id[6:], event.scheduled_run_times[-1].timestamp()
+        src, last = self._by_name.get(name), self._last_start.get(name)
+        # A slot soon after a run that began late (its start-up run, or one that waited for a place)
+        # would fetch the same site again within moments: that run stands for it.
+        recent = (src is not None and src.schedule.interval and last is not None
+                  and due - last < src.schedule.interval.total_seconds() / 2)
+        if recent or not self.queue.submit(name, due):
+            log.info("crawl_merged", source=name, scheduled_at=event.scheduled_run_times[-1].isoformat(),
+                     into="the run that began recently" if recent else "the run waiting or running")
 
     async def crawl_due(self, name: str) -> None:
         """A source's APScheduler job: nothing to do here, ``_job_submitted`` has queued its run."""
@@ -263,6 +273,7 @@ class Daemon:
             return False
         self.running[name] = asyncio.current_task()
         started = time.monotonic()
+        self._last_start[name] = time.time()
         late = max(0.0, time.time() - due) if due is not None else 0.0
         self.metrics.crawl_lateness.observe(late)
         # Every line of this crawl (the runner's crawl_started and crawl_summary too) says how late it began.

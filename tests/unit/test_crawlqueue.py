@@ -43,11 +43,17 @@ def test_first_runs_spread_across_the_interval_whenever_the_daemon_starts():
             assert (first - EPOCH).total_seconds() % 900 == phase_s(src.name, 900)
 
 
-def test_jitter_is_added_after_the_phase():
-    src = source("jittery", every="15m", jitter="30s")
+def test_interval_runs_stay_on_their_phase_and_cron_runs_get_the_jitter():
     now = datetime(2026, 12, 4, 19, 0, 0, tzinfo=timezone.utc)
-    plain = trigger_for(src, jitter=False).get_next_fire_time(None, now)
-    jittered = [trigger_for(src).get_next_fire_time(None, now) for _ in range(50)]
+    src = source("steady", every="15m", jitter="30s")
+    trigger = trigger_for(src)
+    runs = [trigger.get_next_fire_time(None, now)]
+    for _ in range(20):  # APScheduler counts each interval from the previous run: nothing accumulates
+        runs.append(trigger.get_next_fire_time(runs[-1], runs[-1]))
+    assert all((r - EPOCH).total_seconds() % 900 == phase_s("steady", 900) for r in runs)
+    nightly = source("nightly", cron="30 3 * * *", jitter="30s")
+    plain = trigger_for(nightly, jitter=False).get_next_fire_time(None, now)
+    jittered = [trigger_for(nightly).get_next_fire_time(None, now) for _ in range(50)]
     assert all(timedelta(0) <= j - plain <= timedelta(seconds=30) for j in jittered)
     assert len(set(jittered)) > 1
 
