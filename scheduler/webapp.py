@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 
 import structlog
 
@@ -30,8 +29,9 @@ def daemon_app(daemon):
         job = daemon.scheduler.get_job(f"crawl:{name}") if getattr(daemon, "scheduler", None) else None
         if job is None:
             return False
-        job.modify(next_run_time=datetime.now(timezone.utc))
-        daemon.scheduler.wakeup()
+        # Into the crawl queue, not by moving the job: the source keeps its phase (and a run already
+        # waiting or running stands for this one). The queue belongs to the loop; pages may run elsewhere.
+        daemon.loop.call_soon_threadsafe(daemon.queue.submit, name)
         return True
 
     async def find_source(homepage: str, name: str | None):
