@@ -9,7 +9,9 @@ and a restart does not regroup them.
 ``CrawlQueue`` runs at most ``limit`` crawls at once; the others wait in order of their scheduled
 time, a source at most once (a run falling due while the previous one waits or runs is merged into
 it), so none is starved and a herd becomes a backlog that drains at the rate the machine allows,
-its lateness counted from the scheduled time.
+its lateness counted from the scheduled time. Runs on a schedule go before start-up runs (every
+source crawls when the daemon starts): ten thousand of those drain in the capacity the schedule
+leaves, and a source's slot coming while its start-up run still waits turns that run into the slot's.
 """
 
 from __future__ import annotations
@@ -71,21 +73,24 @@ class CrawlQueue:
     def __init__(self, limit: int, run: Callable[[str, float], Awaitable[None]]) -> None:
         self.limit = max(1, int(limit))
         self._run = run
-        self._heap: list[tuple[float, int, str]] = []  # (due, submission order, name)
-        self._waiting: dict[str, float] = {}  # name -> due
+        self._heap: list[tuple[bool, float, int, str]] = []  # (start-up run, due, submission order, name)
+        self._waiting: dict[str, tuple[bool, float]] = {}  # name -> (start-up run, due)
         self.running: dict[str, asyncio.Task] = {}
         self._order = itertools.count()
         self._closed = False
 
-    def submit(self, name: str, due: float | None = None) -> bool:
-        """Queue a run; False when the source already waits or runs (this run is merged into that one)."""
-        if self._closed:
-            return False
-        if name in self._waiting or name in self.running:
+    def submit(self, name: str, due: float | None = None, *, startup: bool = False) -> bool:
+        """Queue a run (``startup``: the daemon's start-up run of a source, which yields to scheduled
+        ones); False when the source already waits or runs: this run is merged into that one."""
+        if self._closed or name in self.running:
             return False
         due = time.time() if due is None else due
-        self._waiting[name] = due
-        heapq.heappush(self._heap, (due, next(self._order), name))
+        waiting = self._waiting.get(name)
+        if waiting is not None and not (waiting[0] and not startup):
+            return False
+        # (a scheduled run replaces a start-up run still waiting: the entry left in the heap is skipped)
+        self._waiting[name] = (startup, due)
+        heapq.heappush(self._heap, (startup, due, next(self._order), name))
         self._pump()
         return True
 
@@ -99,7 +104,7 @@ class CrawlQueue:
 
     def waiting(self) -> dict[str, float]:
         """Waiting sources and their scheduled times."""
-        return dict(self._waiting)
+        return {name: due for name, (_startup, due) in self._waiting.items()}
 
     def close(self) -> None:
         """Start nothing more; what runs goes on (the caller waits for or cancels ``running``)."""
@@ -109,9 +114,9 @@ class CrawlQueue:
 
     def _pump(self) -> None:
         while self._heap and len(self.running) < self.limit and not self._closed:
-            due, _order, name = heapq.heappop(self._heap)
-            if self._waiting.get(name) != due:
-                continue  # discarded since
+            startup, due, _order, name = heapq.heappop(self._heap)
+            if self._waiting.get(name) != (startup, due):
+                continue  # discarded or replaced since
             del self._waiting[name]
             task = asyncio.get_running_loop().create_task(self._run(name, due), name=f"crawl:{name}")
             self.running[name] = task

@@ -228,7 +228,7 @@ class Daemon:
                                        replace_existing=True)
                 # Every source crawls when the daemon starts (or when it is added), then on its slots:
                 # through the queue, so ten thousand of them are a backlog drained in turn, not a herd.
-                self.queue.submit(src.name, now.timestamp())
+                self.queue.submit(src.name, now.timestamp(), startup=True)
             else:
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
         for job in self.scheduler.get_jobs():

@@ -140,3 +140,27 @@ def test_discarded_and_closed_runs_never_start():
         assert ran == ["a", "c"]
 
     asyncio.run(scenario())
+
+
+def test_scheduled_runs_go_before_start_up_runs_and_take_over_a_waiting_one():
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        ran: list[tuple[str, float]] = []
+
+        async def run(name: str, due: float) -> None:
+            ran.append((name, due))
+            await gate.wait()
+
+        queue = CrawlQueue(1, run)
+        for i, name in enumerate(["a", "b", "c", "d"]):  # the daemon's start: every source, in turn
+            queue.submit(name, 100.0 + i, startup=True)
+        assert queue.submit("x", 150.0)  # a slot of another source, due after them
+        assert queue.submit("c", 160.0)  # c's slot while its start-up run still waits: it becomes the slot's
+        assert not queue.submit("c", 170.0, startup=True)
+        assert queue.waiting() == {"b": 101.0, "c": 160.0, "d": 103.0, "x": 150.0}
+        gate.set()
+        await _wait(lambda: len(ran) == 5 and not queue.running)
+        # a was running; then the scheduled runs (earliest due first), then the start-up runs left
+        assert ran == [("a", 100.0), ("x", 150.0), ("c", 160.0), ("b", 101.0), ("d", 103.0)]
+
+    asyncio.run(scenario())
