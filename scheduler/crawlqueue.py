@@ -94,10 +94,6 @@ class CrawlQueue:
         self._pump()
         return True
 
-    def set_limit(self, limit: int) -> None:
-        self.limit = max(1, int(limit))
-        self._pump()
-
     def discard(self, name: str) -> None:
         """Forget a waiting run (its source was removed or disabled); a running one finishes."""
         self._waiting.pop(name, None)  # its heap entry is skipped when it comes up
