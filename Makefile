@@ -43,8 +43,12 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	  else echo "make test needs these Debian packages:$$missing (apt-get install them as root)"; exit 2; fi; fi
 
+# Two workers (pytest-xdist), a test module per worker at a time (its module fixtures built once), each
+# worker with its own Elasticsearch node: the suite mostly waits on daemons, crawls and nodes, so two
+# overlap on two cores. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: system-deps install-test elasticsearch
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench elasticsearch
 	$(BIN)/python -m bench

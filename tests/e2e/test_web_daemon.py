@@ -12,6 +12,7 @@ from html import escape
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
 from tests.e2e.conftest import fast_crawl
+from tests.harness.wait import wait_until
 from tests.harness.webhooks import WebhookReceiver
 
 WORD = "lighthousekeeper"
@@ -97,9 +98,13 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         assert mails[0].rcpt_tos == ["desk@example.org"]
         posted = hooks.wait_for(1, path="/hook/s3cret", timeout=60)
         assert len(posted) == 1 and title in posted[0].body["title"]
-        page.goto(base + "/alerts")
-        row = page.locator("#alerts tbody tr").first
-        assert "lighthouse" in row.inner_text() and "sent" in row.inner_text()
+        def first_alert_row() -> str:
+            page.goto(base + "/alerts")
+            return page.locator("#alerts tbody tr").first.inner_text()
+
+        # the server has the mail before the daemon has the 250 and writes the row "sent"
+        wait_until(lambda: "sent" in first_alert_row(), 20, lambda: f"the alert row sent: {first_alert_row()!r}")
+        assert "lighthouse" in first_alert_row()
         page.screenshot(path=str(tmp_path / "daemon-alerts.png"), full_page=True)
         print(f"screenshot: {tmp_path / 'daemon-alerts.png'}")
         page.goto(base + "/rules")

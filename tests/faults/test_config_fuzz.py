@@ -4,7 +4,9 @@ either accepts the file (exit 0, one "config ok" line) or refuses it with exit c
 stderr line ``mediawatch: config error: FILE: KEY: what is wrong`` that names the key the mutation
 touched. Never a traceback, never exit 1, never a hang.
 
-Each case is one run of the real CLI as a subprocess; cases run a few at a time to keep this short."""
+Each case is one run of the real CLI in a process of its own, a few at a time: the batches fork each run
+from a process that imported the CLI once (tests/harness/cliforks.py), the single cases start
+``python -m scheduler.cli``."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from tests.e2e.conftest import REPO, cli_env
+from tests.harness.cliforks import ForkedCli
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -57,12 +60,18 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def run_case(case: Case, folder: Path) -> Outcome:
+def write_case(case: Case, folder: Path) -> Path:
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', case.name)[:80]}.yaml"
     if isinstance(case.text, bytes):
         path.write_bytes(case.text)
     else:
         path.write_text(case.text, encoding="utf-8")
+    return path
+
+
+def run_case(case: Case, folder: Path) -> Outcome:
+    """One case through ``python -m scheduler.cli``, the entry point as installed."""
+    path = write_case(case, folder)
     try:
         proc = subprocess.run([sys.executable, "-m", "scheduler.cli", "--config", str(path), "config", "check"],
                               cwd=folder, capture_output=True, text=True, timeout=case.timeout,
@@ -120,11 +129,25 @@ def related(named: str, key: str) -> bool:
     return bool(a) and a[:n] == b[:n]
 
 
+def run_cases(cases: list[Case], folder: Path) -> list[Outcome]:
+    """Like ``run_case`` for each case, a process per case, forked from one that imported the CLI."""
+    outcomes = []
+    with ForkedCli() as cli:
+        for case in cases:
+            path = write_case(case, folder)
+            code, out, err = cli.run(["--config", str(path), "config", "check"], folder, case.timeout, case.env)
+            if code is None:
+                err = f"timed out after {case.timeout}s: {err[-300:]}"
+            outcomes.append(Outcome(case, path, code, out, err))
+    return outcomes
+
+
 def check_all(cases: list[Case]) -> None:
     with tempfile.TemporaryDirectory(prefix="mw-cfg-") as tmp:
         folder = Path(tmp)
         with ThreadPoolExecutor(WORKERS) as pool:
-            outcomes = list(pool.map(lambda c: run_case(c, folder), cases))
+            outcomes = [o for part in pool.map(lambda i: run_cases(cases[i::WORKERS], folder), range(WORKERS))
+                        for o in part]
     bad = [f"{o.case.name}: {v}" for o in outcomes if (v := verdict(o))]
     assert not bad, "\n".join(bad)
 

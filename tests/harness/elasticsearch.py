@@ -12,6 +12,7 @@ root, so the node then runs as a system user created on demand.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import re
@@ -61,9 +62,18 @@ def install() -> Path:
     home = INSTALL_ROOT / f"elasticsearch-{ES_VERSION}"
     if (home / "bin" / "elasticsearch").exists():
         return home
-    archive = fetch()
     INSTALL_ROOT.mkdir(parents=True, exist_ok=True)
     INSTALL_ROOT.chmod(0o755)
+    # The suite's workers (pytest -n) each start a node: on a fresh machine the first unpacks, the rest wait.
+    with open(INSTALL_ROOT / f".install-{ES_VERSION}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (home / "bin" / "elasticsearch").exists():
+            return home
+        return _unpack(home)
+
+
+def _unpack(home: Path) -> Path:
+    archive = fetch()
     staging = Path(tempfile.mkdtemp(dir=INSTALL_ROOT))
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(staging)
@@ -122,14 +132,18 @@ def service_user() -> pwd.struct_passwd | None:
     not root (then they run as us)."""
     if os.geteuid() != 0:
         return None
-    try:
-        return pwd.getpwnam(ES_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER],
-            check=True,
-        )
-        return pwd.getpwnam(ES_USER)
+    INSTALL_ROOT.mkdir(parents=True, exist_ok=True)
+    # the suite's workers (pytest -n) may all get here first on a fresh machine: one useradd
+    with open(INSTALL_ROOT / ".useradd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(ES_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER],
+                check=True,
+            )
+            return pwd.getpwnam(ES_USER)
 
 
 def free_port() -> int:
