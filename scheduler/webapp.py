@@ -6,6 +6,7 @@ import os
 
 import structlog
 
+from scheduler.crawlqueue import next_run
 from web import Services, create_app
 from web.safety import TOKEN_ENV, check_bind
 
@@ -68,6 +69,7 @@ def daemon_app(daemon):
         frontier=part("frontier"),
         ledger=lambda: daemon.app.alerts.ledger if daemon.app is not None else None,
         crawl_now=crawl_now,
+        next_run=next_run,
         find_source=find_source,
         add_source=add_source,
         token=web_token(),
@@ -99,7 +101,7 @@ class Standalone:
         return create_app(Services(health=health, backend=lambda: self.backend, rules=lambda: self.rules,
                                    rules_dir=self.cfg.rules_dir, sources=lambda: self.cfg.sources,
                                    frontier=lambda: self.frontier, ledger=lambda: self.ledger,
-                                   token=web_token()))
+                                   next_run=next_run, token=web_token()))
 
     def close(self) -> None:
         for part in (self.backend, self.frontier, self.ledger):

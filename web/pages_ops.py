@@ -20,14 +20,14 @@ SPARK_DAYS = 14
 ALERT_ROWS = 200
 
 
-def _next_run(src, run) -> str:
+def _next_run(services, src, run) -> str:
     if not src.enabled:
         return "-"
-    if src.schedule.cron:
-        return f"cron {src.schedule.cron}"
-    if run is not None and run.finished_at:
-        return (run.finished_at + src.schedule.interval).strftime("%Y-%m-%d %H:%M")
-    return "at daemon start"
+    if services.next_run is None:
+        return f"cron {src.schedule.cron}" if src.schedule.cron else f"every {src.schedule.every}"
+    now = datetime.now(timezone.utc)
+    nxt = services.next_run(src, run.started_at if run is not None else None, now)
+    return "at daemon start" if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M")
 
 
 def sources_page(request: Request) -> Response:
@@ -53,7 +53,7 @@ def sources_page(request: Request) -> Response:
                      "per_day": round(sum(series.values()) / SPARK_DAYS, 1),
                      "last_error": (run.reason if run is not None and run.failed else "") or
                                    (str(samples[-1]) if samples else ""),
-                     "next": _next_run(src, run)})
+                     "next": _next_run(services, src, run)})
     return render(request, "sources.html", {"rows": rows, "can_crawl": services.crawl_now is not None,
                                             "can_add": services.find_source is not None,
                                             "queued": request.query_params.get("queued", ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from indexer.alerts.rules import RuleSet
@@ -27,6 +28,8 @@ class Services:
     frontier: Callable[[], Any] = lambda: None  # crawler.frontier.Frontier: run summaries
     ledger: Callable[[], Any] = lambda: None  # indexer.alerts.ledger.Ledger: deliveries
     crawl_now: Callable[[str], bool] | None = None  # None: read-only (`mediawatch web`)
+    # (source, its last run's start or None, now) → when the daemon runs it next: the scheduler's own rule
+    next_run: Callable[[Any, datetime | None, datetime], datetime] | None = None
     # The Sources page's "add a source": (homepage, name or None) → the probe's proposal (``error`` set when
     # nothing can be added), on the app's event loop; then the proposal → written into the config (ValueError
     # saying why not) and picked up. None: read-only.

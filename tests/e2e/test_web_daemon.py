@@ -88,6 +88,11 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         title = "The lighthousekeeper's log"
         site.add_article(title=title, html=_page(title))
         page.goto(base + "/sources")
+        # the next run the page shows is the scheduler's slot for the source, as `sources list` gives it
+        listed = project.run("sources", "list")
+        line = next(x for x in listed.stdout.splitlines() if x.startswith("fixture "))
+        slot = line.split()[-2] + " " + line.split()[-1][:5]
+        assert page.inner_text("tr[data-source='fixture'] td:nth-child(6)").strip() == slot, listed.stdout
         page.click("tr[data-source='fixture'] button")
         page.wait_for_url("**/sources?queued=fixture")
         _wait(events, seen, lambda e: e.get("event") == "crawl_summary" and
