@@ -19,7 +19,7 @@ import structlog
 
 from indexer.alerts import schedule as sched
 from indexer.alerts.channels import (
-    ChannelSender, DigestStory, channel_id, delivery_id, digest_message, story_message,
+    ChannelMessage, ChannelSender, DigestStory, channel_id, delivery_id, digest_message, story_message,
 )
 from indexer.alerts.ledger import Ledger, backoff
 from indexer.alerts.ledger_channels import DeliveryRow, DigestDeliveryRow
@@ -41,6 +41,29 @@ class TestOutcome:
     channel: str  # "mail" or the masked channel URL
     ok: bool
     detail: str  # where it went, or why it failed
+
+
+class _Lane:
+    """One pass over a channel's due messages: after two failures in a row the service is taken for
+    unreachable, and the rest are deferred (failed with their backoff) rather than tried against it."""
+
+    def __init__(self, report: Any) -> None:
+        self.report, self.failures = report, 0
+
+    def send(self, sender: ChannelSender, message: Callable[[], ChannelMessage], key: str,
+             failed: Callable[[str], None]) -> bool:
+        if self.failures >= 2:
+            failed(f"deferred: {self.report.errors[-1]}")
+            return False
+        try:
+            sender.send(message(), key)
+        except SendError as err:
+            self.failures += 1
+            failed(str(err))
+            return False
+        self.failures = 0
+        self.report.messages += 1
+        return True
 
 
 class ChannelDeliveries:
@@ -66,8 +89,7 @@ class ChannelDeliveries:
 
     def deliver(self, channel: str, report: Any, fresh: Sequence[Article] = ()) -> None:
         """Send the channel's due rows, oldest first; counts go to ``report`` (an engine Report)."""
-        urls = self._urls()
-        consecutive = 0
+        urls, lane = self._urls(), _Lane(report)
         rows = self.ledger.due_deliveries(self.clock(), channel=channel, limit=self.mail.max_per_cycle)
         copies = self.copies(rows, fresh) if rows else {}
         for row in rows:
@@ -78,28 +100,23 @@ class ChannelDeliveries:
                             reason="channel no longer in the rule")
                 continue
             sender = self._sender(url)
-            if consecutive >= 2:  # the service is unreachable: don't hammer it, defer the rest
-                self._failed(row, sender, f"deferred: {report.errors[-1]}", report)
-                continue
-            outlets = [row.article.source, *(a.source for a in copies.get(row.story_id, ()))]
-            message = story_message(row.rule, row.article, self.terms(row.query), tz=self.tz(self.rules.get(row.rule)),
-                                    outlets=outlets)
-            try:
-                sender.send(message, delivery_id(row.rule, row.story_id, row.channel))
-            except SendError as err:
-                consecutive += 1
-                self._failed(row, sender, str(err), report)
-                continue
-            consecutive = 0
-            self.ledger.mark_delivered(row, self.clock())
-            report.messages += 1
-            log.info("alerts.delivered", rule=row.rule, story_id=row.story_id, channel=sender.name)
+
+            def message(row: DeliveryRow = row) -> ChannelMessage:
+                outlets = [row.article.source, *(a.source for a in copies.get(row.story_id, ()))]
+                return story_message(row.rule, row.article, self.terms(row.query),
+                                     tz=self.tz(self.rules.get(row.rule)), outlets=outlets)
+
+            def failed(error: str, row: DeliveryRow = row, sender: ChannelSender = sender) -> None:
+                self._failed(row, sender, error, report, self.ledger.mark_delivery_failed, story_id=row.story_id)
+
+            if lane.send(sender, message, delivery_id(row.rule, row.story_id, row.channel), failed):
+                self.ledger.mark_delivered(row, self.clock())
+                log.info("alerts.delivered", rule=row.rule, story_id=row.story_id, channel=sender.name)
 
     def deliver_digests(self, channel: str, report: Any) -> None:
         """Send the channel's due digest messages, oldest period first: one per (rule, period), with the
         stories of the mail digest of that period, in its order."""
-        urls = self._urls()
-        consecutive = 0
+        urls, lane = self._urls(), _Lane(report)
         for row in self.ledger.due_digest_deliveries(self.clock(), channel):
             url = urls.get((row.rule, row.channel))
             items = self.ledger.digest_items(row.digest_id)
@@ -109,47 +126,35 @@ class ChannelDeliveries:
                 log.warning("alerts.delivery_dropped", rule=row.rule, digest=row.digest_id, channel=channel, reason=why)
                 continue
             sender = self._sender(url)
-            if consecutive >= 2:  # the service is unreachable: don't hammer it, defer the rest
-                self._digest_failed(row, sender, f"deferred: {report.errors[-1]}", report)
-                continue
-            copies = self.copies(items, ())
-            stories = [DigestStory(i.article, self.terms(i.query), [a.source for a in copies.get(i.story_id, ())])
-                       for i in items]
-            rule = self.rules.get(row.rule)
-            message = digest_message(row.rule, stories, sched.digest_kind(items[0].schedule),
-                                     datetime.fromtimestamp(row.period_end, timezone.utc), tz=self.tz(rule))
-            try:
-                sender.send(message, delivery_id(row.rule, row.digest_id, row.channel))
-            except SendError as err:
-                consecutive += 1
-                self._digest_failed(row, sender, str(err), report)
-                continue
-            consecutive = 0
-            self.ledger.mark_digest_delivered(row, self.clock())
-            report.messages += 1
-            log.info("alerts.digest_delivered", rule=row.rule, digest=row.digest_id, stories=len(items),
-                     channel=sender.name)
+
+            def message(row: DigestDeliveryRow = row, items: list = items) -> ChannelMessage:
+                copies = self.copies(items, ())
+                stories = [DigestStory(i.article, self.terms(i.query), [a.source for a in copies.get(i.story_id, ())])
+                           for i in items]
+                return digest_message(row.rule, stories, sched.digest_kind(items[0].schedule),
+                                      datetime.fromtimestamp(row.period_end, timezone.utc),
+                                      tz=self.tz(self.rules.get(row.rule)))
+
+            def failed(error: str, row: DigestDeliveryRow = row, sender: ChannelSender = sender) -> None:
+                self._failed(row, sender, error, report, self.ledger.mark_digest_delivery_failed,
+                             digest=row.digest_id)
+
+            if lane.send(sender, message, delivery_id(row.rule, row.digest_id, row.channel), failed):
+                self.ledger.mark_digest_delivered(row, self.clock())
+                log.info("alerts.digest_delivered", rule=row.rule, digest=row.digest_id, stories=len(items),
+                         channel=sender.name)
 
     def _next_at(self, attempts: int) -> float:
         return self.clock() + backoff(attempts + 1, self.mail.retry_initial_s, self.mail.retry_max_s)
 
-    def _failed(self, row: DeliveryRow, sender: ChannelSender, error: str, report: Any) -> None:
+    def _failed(self, row: DeliveryRow | DigestDeliveryRow, sender: ChannelSender, error: str, report: Any,
+                mark: Callable[[Any, str, float], None], **what: str) -> None:
         next_at = self._next_at(row.attempts)
-        self.ledger.mark_delivery_failed(row, error, next_at)
+        mark(row, error, next_at)
         report.failed += 1
         report.errors.append(error)
-        log.warning("alerts.channel_failed", rule=row.rule, story_id=row.story_id, channel=sender.name,
-                    attempt=row.attempts + 1, retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(),
-                    error=error)
-
-    def _digest_failed(self, row: DigestDeliveryRow, sender: ChannelSender, error: str, report: Any) -> None:
-        next_at = self._next_at(row.attempts)
-        self.ledger.mark_digest_delivery_failed(row, error, next_at)
-        report.failed += 1
-        report.errors.append(error)
-        log.warning("alerts.channel_failed", rule=row.rule, digest=row.digest_id, channel=sender.name,
-                    attempt=row.attempts + 1, retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(),
-                    error=error)
+        log.warning("alerts.channel_failed", rule=row.rule, **what, channel=sender.name, attempt=row.attempts + 1,
+                    retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(), error=error)
 
     def send_tests(self, rule: Rule) -> list[TestOutcome]:
         """A made-up story to every channel of the rule, each tried whatever the others answered."""
