@@ -18,7 +18,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -28,8 +28,19 @@ from scheduler.app import node_name
 from scheduler.config import ClusterConfig
 from scheduler.leases import Leases
 
-if TYPE_CHECKING:
-    from scheduler.daemon import Daemon
+
+class Host(Protocol):
+    """What the lease loop needs of the daemon that runs it (scheduler.daemon.Daemon)."""
+
+    cfg: Any  # scheduler.config.Config
+    app: Any  # scheduler.app.App, or None while the stores open
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def stopping(self) -> bool: ...
+
+    async def crawl(self, name: str, due: float | None = None) -> bool: ...
+
 
 log = structlog.get_logger("mediawatch.cluster")
 
@@ -38,7 +49,7 @@ REGISTER_EVERY_S = 300.0
 
 
 class ClusterMember:
-    def __init__(self, daemon: "Daemon", cfg: ClusterConfig) -> None:
+    def __init__(self, daemon: Host, cfg: ClusterConfig) -> None:
         self.daemon = daemon
         self.cfg = cfg
         self.node = node_name(daemon.cfg)  # the ledger's watermark goes by the same name
