@@ -152,6 +152,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def file_tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a server's log, for a failing test's message ("" before the server wrote one)."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
 class ElasticsearchNode:
     """One single-node cluster on 127.0.0.1; stop() and start() keep its data and port.
 
@@ -266,10 +273,7 @@ class ElasticsearchNode:
         self.proc = None
 
     def log_tail(self, lines: int = 40) -> str:
-        path = self.workdir / "stdout.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return file_tail(self.workdir / "stdout.log", lines)
 
     def cleanup(self) -> None:
         self.stop()

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.elasticsearch import free_port, service_user
+from tests.harness.elasticsearch import file_tail, free_port, service_user
 
 PG_USER = "mediawatch"
 _VERSIONS = ("17", "16", "15", "14", "13")
@@ -116,10 +116,7 @@ class PostgresServer:
         return out.stdout
 
     def log_tail(self, lines: int = 40) -> str:
-        path = self.workdir / "server.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return file_tail(self.workdir / "server.log", lines)
 
     def cleanup(self) -> None:
         self.stop()
