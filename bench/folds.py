@@ -18,6 +18,7 @@ on folds it was not tuned on.
     .venv/bin/python -m bench.folds                    # both sets, 3 folds, both systems
     .venv/bin/python -m bench.folds --only mediawatch  # the peer's figures do not move
     .venv/bin/python -m bench.folds --show-misses --fold 0 --fold 1 --set traf-dev
+    .venv/bin/python -m bench.folds -k 4 --salt s4-a   # fresh folds: pages not yet tuned on
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def site_of(score, pid: str, item: dict[str, Any]) -> str:
     return score.site_of(url)
 
 
-def make_folds(score, truth: dict[str, dict[str, Any]], k: int) -> list[list[str]]:
+def make_folds(score, truth: dict[str, dict[str, Any]], k: int, salt: str = SALT) -> list[list[str]]:
     groups: dict[str, list[str]] = {}
     for pid, item in truth.items():
         groups.setdefault(site_of(score, pid, item), []).append(pid)
-    order = sorted(groups, key=lambda s: hashlib.sha256(f"{SALT}:{s}".encode()).hexdigest())
+    order = sorted(groups, key=lambda s: hashlib.sha256(f"{salt}:{s}".encode()).hexdigest())
     folds: list[list[str]] = [[] for _ in range(k)]
     for site in order:
         min(folds, key=len).extend(groups[site])
@@ -184,6 +185,9 @@ def misses(score, kind: str, truth: dict[str, Any], ids: list[str], results: dic
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-k", "--folds", type=int, default=DEFAULT_K, help=f"folds per set (default {DEFAULT_K})")
+    ap.add_argument("--salt", default=SALT,
+                    help=f"salt of the split (default {SALT}); another salt gives fresh folds, "
+                         "whose pages nobody has tuned on")
     ap.add_argument("--set", action="append", choices=["aeb-dev", "traf-dev"], help="dev set(s) (default both)")
     ap.add_argument("--only", action="append", choices=sorted(SYSTEMS), help="system(s) (default both)")
     ap.add_argument("--quick", action="store_true", help=f"smoke run: the first {QUICK_PAGES} pages of each set")
@@ -199,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for set_name in args.set or ["aeb-dev", "traf-dev"]:
         kind, truth, pages = load_set(score, set_name, QUICK_PAGES if args.quick else None)
-        folds = make_folds(score, truth, args.folds)
+        folds = make_folds(score, truth, args.folds, args.salt)
         cols = ["f1", "precision", "recall"] + (["title", "date", "authors"] if kind == "snippets" else [])
-        print(f"\n{set_name}: {len(pages)} pages, {args.folds} folds by site; "
+        print(f"\n{set_name}: {len(pages)} pages, {args.folds} folds by site (salt {args.salt}); "
               + ("word-4-gram body F1/P/R" if kind == "aeb" else
                  "snippet body F1/P/R, exact-match rates of title/date/authors"))
         print(f"{'system':<26} {'pages':>5} {'sites':>5} " + " ".join(f"{c[:7]:>7}" for c in cols))
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     misses(score, kind, truth, folds[i], results)
     if args.dump:
         Path(args.dump).write_text(json.dumps(dumped, default=str, ensure_ascii=False, indent=0), encoding="utf-8")
-    payload = common.result("folds", rows, params={"k": args.folds, "salt": SALT, "quick": args.quick},
+    payload = common.result("folds", rows, params={"k": args.folds, "salt": args.salt, "quick": args.quick},
                             notes=["folds group pages by site (score.site_of of the page URL; traf-dev's "
                                    "URL-less pages by the host their file name starts with)"])
     common.emit(payload, args.json_out)
