@@ -41,13 +41,16 @@ _DEGREE = re.compile(r"(?:ph\.?\s?d|m\.?\s?d|m\.?\s?sc|b\.?\s?sc|mba|m\.?\s?a|b\
 # A user name standing in for the author: one lower-case token, maybe joined by dots or
 # underscores ("christian.stadtfeld", "wordpressadmin").
 _HANDLE = re.compile(r"[^\W\d][\w.]*")
+# A social handle beside the name ("Williams Perdomo @wperdomod") is no part of it; a whole
+# e-mail address ("x@y.org") is no name at all and stays for _NOT_A_NAME to reject.
+_HANDLE_TOKEN = re.compile(r"(?:^|\s)@\w+\b(?!\.)")
 # compiled once: an XPath string given to .xpath() is compiled on every call
 _AUTHOR_MARKUP = XPath('descendant::*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]')
 _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
 
 
 def clean_name(raw: str) -> str:
-    name = clean_inline(raw)
+    name = _HANDLE_TOKEN.sub("", clean_inline(raw))
     name = _BY_PREFIX.sub("", name)
     name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»")
     if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name):
@@ -70,17 +73,24 @@ def clean_names(raws: Iterable[str], *, split: bool = True) -> list[str]:
     return out
 
 
-def _jsonld_names(value: Any) -> list[str]:
+def _jsonld_names(value: Any, nodes: dict[str, dict[str, Any]]) -> list[str]:
     if isinstance(value, list):
-        return [n for v in value for n in _jsonld_names(v)]
+        return [n for v in value for n in _jsonld_names(v, nodes)]
     if isinstance(value, dict):
         name = value.get("name")
-        return _jsonld_names(name) if name else []
+        if not name and isinstance(value.get("@id"), str):
+            # a reference into the page's graph (Yoast: {"@id": ".../#/schema/person/..."})
+            name = nodes.get(value["@id"], {}).get("name")
+        return _jsonld_names(name, {}) if name else []
     return [value] if isinstance(value, str) else []
 
 
 def from_jsonld(page: Page) -> list[str]:
-    return clean_names(_jsonld_names(page.jsonld_article.get("author") or page.jsonld_article.get("creator")))
+    value = page.jsonld_article.get("author") or page.jsonld_article.get("creator")
+    if not value:
+        return []
+    nodes = {obj["@id"]: obj for obj in page.jsonld if isinstance(obj.get("@id"), str) and obj.get("name")}
+    return clean_names(_jsonld_names(value, nodes))
 
 
 def from_meta(page: Page) -> list[str]:
