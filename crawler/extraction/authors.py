@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lxml.etree import XPath
+from lxml.html import HtmlElement
 
 from crawler.extraction.boilerplate import AGENCY_CREDIT
 from crawler.extraction.byline import bylines
@@ -110,8 +111,8 @@ def from_byline(page: Page) -> list[str]:
     glued to them."""
     first: tuple[str, list[str]] | None = None
     for text in bylines(page.tree):
-        if not _BY_PREFIX.sub("", clean_inline(text) + " ").strip():
-            continue  # a bare "By"/"Von" label whose name sits in the next candidate
+        if not _BY_PREFIX.sub("", clean_inline(text) + " ").strip() or text.endswith(":"):
+            continue  # a bare label ("By", "Von", "Datum:") whose value sits elsewhere
         if first is not None:
             if len(text) < len(first[0]) and text in first[0]:
                 inner = clean_names([text])
@@ -138,12 +139,30 @@ def from_microdata(page: Page) -> list[str]:
 _TEXT_BYLINE = re.compile(
     r"^(?:ein (?:artikel|beitrag) von|von|by|par|por|di|door|text|autor(?:in)?)\s*:?\s+"
     r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,•·–—-]|\d)", re.I)
-_BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address")
-_BYLINE_START = re.compile(r"\s*(?:ein\s|von|by|par|por|di|door|text|autor)", re.I)
+_BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address", "label", "dt")
+_BYLINE_START = re.compile(r"[\s|•·–—-]*(?:ein\s|von|by|par|por|di|door|text|autor|author)", re.I)
+# An element that holds only the label, its name in the text or element after it:
+# <span>By</span><span>Jane Doe</span>, <strong>Autor:</strong> <a>Jane Doe</a>.
+_LABEL = re.compile(r"[\s|•·–—-]*(?:von|by|par|por|door|text|autor(?:in)?|author)\s*:?\s*", re.I)
+_LABELLED_NAME = re.compile(r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,•·–—-]|\d)")
+
+
+def _after_label(el: HtmlElement) -> list[str]:
+    """The name written right after a label element: its tail, else the next element's text."""
+    following = (el.tail or "").strip()
+    if not following:
+        sibling = el.getnext()
+        following = sibling.text_content() if sibling is not None else ""
+    text = " ".join(following.split())
+    m = _LABELLED_NAME.match(text) if len(text) <= 80 else None
+    if m and all(w[0].isupper() for w in m.group(1).split()):
+        return clean_names([m.group(1)])
+    return []
 
 
 def from_text_byline(page: Page) -> list[str]:
-    """The first short element whose whole text is "by/von/par ... Name": bylines without markup."""
+    """The first short element whose whole text is "by/von/par ... Name", or a by/author label
+    followed by the name: bylines without markup."""
     body = page.tree.find(".//body")
     if body is None:
         return []
@@ -151,6 +170,11 @@ def from_text_byline(page: Page) -> list[str]:
         # the element's first words first: its whole text only when they open a byline
         first = next((piece for piece in el.itertext() if not piece.isspace()), "")
         if not _BYLINE_START.match(first):
+            continue
+        if not len(el) and _LABEL.fullmatch(first):
+            found = _after_label(el)
+            if found:
+                return found
             continue
         text = " ".join(el.text_content().split())
         if not text or len(text) > 80:
@@ -169,13 +193,20 @@ def from_agency_credit(text: str) -> list[str]:
     return []
 
 
+# A site name shorter than this ("ap", "ndr") may be a piece of a person's name.
+_MIN_SITE = 5
+
+
 def _squash(value: str) -> str:
     return re.sub(r"\W+", "", value.casefold())
 
 
 def _is_publisher(names: list[str], sites: set[str]) -> bool:
-    """The site's own name among the names ("STERN.de", "SPIEGEL ONLINE, Hamburg, Germany")."""
-    return any(_squash(n) in sites for n in names)
+    """The site's own name among the names ("STERN.de", "SPIEGEL ONLINE, Hamburg, Germany"),
+    maybe split by our own splitting ("Jobs & Hire") or written with more words than the site's
+    name ("Die FURCHE", "OÖ Volksblatt" on volksblatt.at)."""
+    squashed = [_squash(n) for n in names] + [_squash("".join(names))]
+    return any(s in sites or any(len(site) >= _MIN_SITE and site in s for site in sites) for s in squashed)
 
 
 def _are_handles(names: list[str]) -> bool:
