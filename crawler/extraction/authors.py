@@ -25,8 +25,8 @@ AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", 
                "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|posted|reported|text|story|words|photos?|view all posts|all posts|erstellt|verfasst|"
-    r"(?:zeige )?alle beiträge|artikel|beitrag|article)\s+)?"
-    r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|"
+    r"(?:zeige )?alle beiträge|artikel|beitrag|article|interview)\s+)?"
+    r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|interview|"
     r"текст|автор|от|بقلم|كتب|作者|记者|文)"
     r"\s*[:\-]?\s+",
     re.I,
