@@ -1,4 +1,6 @@
 """Published and modified dates: candidates from JSON-LD, meta tags, <time>, the URL and the feed.
+A page whose markup states no date gets the day its text labels as the publication's
+("Erschienen am: 01.11.2023"), else htmldate's reading of its text.
 
 The first plausible candidate in priority order wins, unless the page's text shows another
 candidate's day and not its own (shown_dates.py); its source is kept
@@ -16,7 +18,7 @@ from itertools import chain
 
 from crawler.dates import parse_date
 from crawler.extraction.page import Page
-from crawler.extraction.shown_dates import shown
+from crawler.extraction.shown_dates import labelled_published, shown
 
 # Clocks drift and naive times read as UTC may run a few hours ahead; beyond this a
 # "future" date is a template default, an event date or an embargo stamp.
@@ -164,13 +166,16 @@ def _as_shown(page: Page, found: datetime, source: str, now: datetime) -> tuple[
 
 def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime | None = None,
                  fallback: Callable[[Page], str | None] | None = _htmldate) -> tuple[datetime | None, str]:
-    """(date, source) where source is jsonld|meta|time|url|htmldate|feed, or (None, "").
+    """(date, source) where source is jsonld|meta|time|url|text|htmldate|feed, or (None, "").
 
     The date keeps the offset the page wrote it in; store it with ``.astimezone(utc)``."""
     now = now or datetime.now(timezone.utc)
     found, source = _first(published_candidates(page), now)
     if found:
         return _as_shown(page, _local_midnight(found), source, now)
+    labelled = labelled_published(page.tree)
+    if labelled is not None:
+        return datetime(labelled.year, labelled.month, labelled.day, tzinfo=timezone.utc), "text"
     if fallback is not None:
         parsed = parse_date(fallback(page))
         if plausible(parsed, now):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from lxml.etree import tostring
+from lxml.etree import iterwalk, tostring
 from lxml.html import HtmlElement
 
 _MONTH_NAMES = (
@@ -97,3 +97,37 @@ def shown(tree: HtmlElement, days: set[date]) -> set[date]:
             at = text.find(year, at + 4)
     # a bar between windows: no date reads across it
     return days_in(" | ".join(" ".join(w.split()) for w in windows)) & days
+
+
+# A date the text labels as the publication's: "Erschienen am: 01.11.2023", "Written: 2023-11-07".
+_PUBLISHED_LABEL = re.compile(
+    r"\b(?:published|publication date|written|posted|veröffentlicht|erschienen|publiziert|publié|"
+    r"publicado|pubblicato|gepubliceerd)(?:\s+(?:on|am|le|el|il|em|op))?\s*:?\s*", re.I)
+_LABELLED_SPAN = 40
+
+
+def labelled_published(tree: HtmlElement) -> date | None:
+    """The first day the visible text writes right after a publication label; for pages whose
+    markup carries no date at all, before the generic heuristics guess among every date."""
+    body = tree.find("body")
+    if body is None:
+        return None
+    pieces: list[str] = []
+    skipping = 0
+    for event, element in iterwalk(body, events=("start", "end")):
+        if event == "start":
+            if skipping or not isinstance(element.tag, str) or element.tag in _UNSEEN:
+                skipping += 1  # comments too: nobody reads them
+            elif element.text:
+                pieces.append(element.text)
+        else:
+            skipping -= bool(skipping)
+            if element is not body and element.tail and not skipping:
+                pieces.append(element.tail)  # an unseen element's tail is its parent's text
+    text = " ".join(" ".join(pieces).split())
+    for m in _PUBLISHED_LABEL.finditer(text):
+        window = text[m.end():m.end() + _LABELLED_SPAN]
+        days = days_in(window)
+        if len(days) == 1:
+            return days.pop()
+    return None
