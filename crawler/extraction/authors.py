@@ -37,6 +37,8 @@ _NOT_A_NAME = re.compile(r"https?://|www\.|@|\d|^\W+$", re.I)
 _TRAILING = re.compile(r"(?:\s+|\s*[,|•·–-]\s*)(?:updated|aktualisiert|published|veröffentlicht|posted|am|on)\b.*$", re.I)
 _AGENCY = re.compile(r"\b(AFP|AP|Reuters|dpa|KNA|epd|EFE|ANSA|Xinhua|TASS|Interfax|Kyodo|IANS|PTI|UPI|APA|SDA|Belga)\b")
 MAX_NAME_WORDS = 6
+# A name that ends in an initial or "Jr."/"Sr." keeps that dot: it is part of the spelling.
+_ABBREVIATED = re.compile(r"\s(?:[^\W\d_]|jr|sr)\.\s*$", re.I)
 # A degree split off a name by its comma ("Grant Tinsley, PhD") is no second author.
 _DEGREE = re.compile(r"(?:ph\.?\s?d|m\.?\s?d|m\.?\s?sc|b\.?\s?sc|mba|m\.?\s?a|b\.?\s?a|rd|rn|mph|dipl\.?[\w.-]*|prof|dr)\.?", re.I)
 # A user name standing in for the author: one lower-case token, maybe joined by dots or
@@ -53,7 +55,7 @@ _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
 def clean_name(raw: str) -> str:
     name = _HANDLE_TOKEN.sub("", clean_inline(raw))
     name = _BY_PREFIX.sub("", name)
-    name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»")
+    name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»") + ("." if _ABBREVIATED.search(name) else "")
     if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name):
         return ""
     return name

@@ -90,3 +90,7 @@ def test_a_short_site_name_inside_a_persons_name_does_not_make_them_the_publishe
 
 def test_an_interview_credit_is_the_interviewers_name():
     assert clean_names(["Interview: Julia Lorenz"]) == ["Julia Lorenz"]
+
+
+def test_a_final_initial_keeps_its_dot_and_a_sentence_dot_goes():
+    assert clean_names(["Joe S.", "Anna K. Berg.", "By Lee Park."]) == ["Joe S.", "Anna K. Berg", "Lee Park"]

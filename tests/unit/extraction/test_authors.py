@@ -15,7 +15,8 @@ BODY = "".join(f"<p>Paragraph {i} of a reasonably long wire story about a summit
     (["https://www.facebook.com/janedoe"], []),
     (["View all posts by Daniel Lemire"], ["Daniel Lemire"]),
     (["Support Team"], ["Support Team"]),
-    (["Perry Bacon Jr."], ["Perry Bacon Jr"]),
+    (["Perry Bacon Jr."], ["Perry Bacon Jr."]),  # the dot of "Jr." is part of the spelling
+    (["Perry Bacon."], ["Perry Bacon"]),
     (["Jane  Doe", "jane doe"], ["Jane Doe"]),
     (["12.03.2020 14:00"], []),
 ])
