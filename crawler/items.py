@@ -25,3 +25,4 @@ class PageItem:
     previous_hash: str | None = None  # content hash indexed last time (a refetch), else None
     article: Any = None  # set by ExtractPipeline
     extra: dict[str, Any] = field(default_factory=dict)
+    run: Any = None  # the source's run it belongs to (crawler.spiders.source.SourceRun): its context, its outcomes

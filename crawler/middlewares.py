@@ -5,8 +5,11 @@ skip, and 429/503 retries that honour Retry-After.
 Order (see ``crawler.settings``): SSRFGuard 10 -> Robots 100 -> RobotsStatus 110 -> ConditionalGet 130
 -> (Scrapy's) ... -> RetryAfter 540 -> ... -> HostConcurrency 950 -> HostGate 960.
 
-Each refusal raises :class:`RequestRefused` carrying the accounting status, so the spider's
-errback counts the URL exactly once with the right reason. Nothing here connects anywhere:
+Each refusal raises :class:`RequestRefused` carrying the accounting status, so the run's
+errback counts the URL exactly once with the right reason. One crawler carries many sources' runs
+(``crawler.shared``): what a middleware needs of the source (its rules, trusted hosts, frontier) is
+the run in the request's ``mw_run`` meta (the probe's crawler: its spider). Per host state (robots.txt,
+Crawl-delay, Retry-After, the concurrency cap) is the crawler's, so it holds across the runs. Nothing here connects anywhere:
 the SSRF guard resolves the host name (``getaddrinfo``) and refuses before Scrapy opens a
 socket.
 """
@@ -22,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from scrapy import signals
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
 
 from crawler.dns import PINS
 
@@ -45,7 +49,13 @@ __all__ = [
     "SSRFGuardMiddleware",
     "address_is_public",
     "parse_retry_after",
+    "run_of",
 ]
+
+
+def run_of(request: Request, crawler: Crawler) -> Any:
+    """What the request was made for: its run (``mw_run``), else the crawler's spider (the probe)."""
+    return request.meta.get("mw_run") or crawler.spider
 
 
 class RequestRefused(IgnoreRequest):
@@ -96,10 +106,11 @@ class SSRFGuardMiddleware:
     """
 
     DNS_TIMEOUT = 10.0
+    DNS_TTL = 300.0  # the crawler lives as long as the daemon: a host that moves is checked again
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self._cache: dict[str, list[str]] = {}
+        self._cache: dict[str, tuple[float, list[str]]] = {}  # host -> (expires, approved addresses)
         self.allowed = [ipaddress.ip_network(n) for n in crawler.settings.getlist("MEDIAWATCH_ALLOWED_NETWORKS")]
 
     def reachable(self, ip: str) -> bool:
@@ -121,8 +132,9 @@ class SSRFGuardMiddleware:
             return [host.strip("[]")]
         except ValueError:
             pass
-        if host in self._cache:
-            return self._cache[host]
+        cached = self._cache.get(host)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(
@@ -131,11 +143,14 @@ class SSRFGuardMiddleware:
         except (OSError, asyncio.TimeoutError, UnicodeError) as err:
             raise RequestRefused("error:dns", f"cannot resolve {host}: {err}") from None
         ips = sorted({info[4][0] for info in infos})
-        self._cache[host] = ips
+        now = time.monotonic()
+        if len(self._cache) >= 4096:
+            self._cache = {h: entry for h, entry in self._cache.items() if entry[0] > now}
+        self._cache[host] = (now + self.DNS_TTL, ips)
         return ips
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
-        spider = self.crawler.spider
+        spider = run_of(request, self.crawler)
         parts = urlparse_cached(request)
         if parts.scheme not in ("http", "https"):
             raise RequestRefused("skipped:scheme", f"scheme {parts.scheme!r} refused")
@@ -163,15 +178,73 @@ class SSRFGuardMiddleware:
 
 
 # -- robots.txt ------------------------------------------------------------------------------
-class RobotsMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware with a refusal that the accounting can tell from other
-    ignored requests (its status is ``skipped:robots``)."""
+class RobotsMiddleware:
+    """robots.txt, fetched once per host and kept ``MEDIAWATCH_ROBOTS_TTL`` seconds: the crawler lives
+    as long as the daemon, so a host's rules are read once a day, not before every run. A 5xx answer
+    (disallow all, see ``RobotsStatusMiddleware``) or a failed fetch is kept only ``RETRY_S``: the
+    site is asked again soon. A refusal raises ``RequestRefused("skipped:robots")``; every parse
+    sends Scrapy's ``robots_parsed`` signal (the host gate reads Crawl-delay from it)."""
 
-    def process_request_2(self, rp: Any, request: Request) -> None:
+    RETRY_S = 60.0
+    PRIORITY = 1000  # before anything else waiting: every request to the host waits for it
+
+    def __init__(self, crawler: Crawler) -> None:
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.token = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT")
+        self.ttl = crawler.settings.getfloat("MEDIAWATCH_ROBOTS_TTL", 86400.0)
+        self.parser_class = load_object(crawler.settings.get("ROBOTSTXT_PARSER"))
+        self._rules: dict[str, tuple[float, Any]] = {}  # netloc -> (expires, parser or None: no rules)
+        self._fetching: dict[str, asyncio.Future] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "RobotsMiddleware":
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        if request.meta.get("dont_obey_robotstxt"):
+            return None
+        parser = await self.rules(request)
+        if parser is not None and not parser.allowed(request.url, self.token):
+            raise RequestRefused("skipped:robots", "forbidden by robots.txt")
+        return None
+
+    async def rules(self, request: Request) -> Any:
+        parts = urlparse_cached(request)
+        netloc = parts.netloc
+        cached = self._rules.get(netloc)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        waiting = self._fetching.get(netloc)
+        if waiting is None:
+            waiting = self._fetching[netloc] = asyncio.ensure_future(self._fetch(request, parts.scheme, netloc))
+            waiting.add_done_callback(lambda _f: self._fetching.pop(netloc, None))
+        return await asyncio.shield(waiting)
+
+    async def _fetch(self, request: Request, scheme: str, netloc: str) -> Any:
+        # robots.txt goes through the same guards as the request that needs it (its run's SSRF trust)
+        carried = {k: request.meta[k] for k in ("mw_run", "download_maxsize", "download_warnsize") if k in request.meta}
+        robots = Request(f"{scheme}://{netloc}/robots.txt", priority=self.PRIORITY, callback=NO_CALLBACK,
+                         headers={b"User-Agent": request.headers[b"User-Agent"]} if b"User-Agent" in request.headers
+                         else None, meta={"dont_obey_robotstxt": True, **carried})
+        parser, keep = None, self.RETRY_S
         try:
-            super().process_request_2(rp, request)
+            response = await self.crawler.engine.download_async(robots)
         except IgnoreRequest:
-            raise RequestRefused("skipped:robots", "forbidden by robots.txt") from None
+            pass  # refused by a guard: no rules known, asked again soon
+        except Exception as err:
+            log.warning("robots_fetch_failed", host=netloc, error=repr(err)[:300])
+        else:
+            parser = self.parser_class.from_crawler(self.crawler, response.body)
+            keep = self.RETRY_S if response.status >= 500 else self.ttl
+            await self.crawler.signals.send_catch_log_async(signal=signals.robots_parsed, robotparser=parser,
+                                                            request=request)
+        now = time.monotonic()
+        if len(self._rules) >= 4096 and len(self._rules) % 1024 == 0:
+            self._rules = {h: entry for h, entry in self._rules.items() if entry[0] > now}
+        self._rules[netloc] = (now + keep, parser)
+        return parser
 
 
 _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
@@ -222,10 +295,12 @@ class HostGateMiddleware:
             delay = robotparser.crawl_delay(self.crawler.settings.get("ROBOTSTXT_USER_AGENT") or "*")
         except Exception:  # a parser without crawl_delay support
             delay = None
+        netloc = urlparse_cached(request).netloc
         if delay:
-            netloc = urlparse_cached(request).netloc
             self.interval[netloc] = min(float(delay), self.max_crawl_delay)
             log.info("crawl_delay", host=netloc, seconds=self.interval[netloc], asked=float(delay))
+        else:  # robots.txt read again (its time to live passed) without a Crawl-delay
+            self.interval.pop(netloc, None)
 
     def block(self, netloc: str, seconds: float) -> None:
         until = time.monotonic() + seconds
@@ -260,8 +335,7 @@ class ConditionalGetMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request, spider: Any = None) -> None:
-        spider = self.crawler.spider
-        frontier = getattr(spider, "frontier", None)
+        frontier = getattr(run_of(request, self.crawler), "frontier", None)
         if frontier is None or request.meta.get("dont_obey_robotstxt"):
             return None
         kind = request.meta.get("mw_kind")

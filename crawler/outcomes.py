@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import structlog
 
@@ -57,6 +57,8 @@ class Outcomes:
         self._flush_since = sink.mark()  # the sink's answer covers what was submitted after it
         self._commit_lock = asyncio.Lock()
         self._log = log.bind(source=source)
+        # told when nothing is outstanding any more: the run then looks whether it has more to do or ended
+        self.on_settled: Callable[[], None] | None = None
 
     # -- statuses ----------------------------------------------------------------------------------
     def expect(self, canon: str, url: str, kind: str) -> None:
@@ -71,6 +73,8 @@ class Outcomes:
         if not self.accounting.record(canon, url, status, reason):
             return False
         self.outstanding.pop(canon, None)
+        if not self.outstanding and self.on_settled is not None:
+            self.on_settled()
         if final:
             return True
         if status.startswith("error:"):

@@ -3,8 +3,8 @@
     PageItem --ExtractPipeline--> (article | not an article: recorded, a section page's links listed)
              --IngestPipeline --> sink.submit(article) -> counted new/updated -> frontier.mark_done after a flush
 
-Both talk only to the run's ``Outcomes`` (and the pool), which ``from_crawler`` takes from
-the crawler's settings (``crawler.context``); never to the spider or the engine.
+Both talk only to the run's ``Outcomes`` (and the pool), which they take from the item's run
+(``PageItem.run``, one crawler carries many sources' runs); never to the engine.
 
 * Extraction runs in the pool of ``crawler.offload``, never on the reactor thread.
 * The sink (the Ingestor) is called on the reactor/loop thread, the thread that runs
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from crawler.context import SourceContext
 from crawler.items import PageItem
 
 if TYPE_CHECKING:
@@ -68,34 +67,26 @@ class ExtractPipeline:
     """PageItem -> Article in the pool; a non-article (its links too, for a section page above
     max depth) and a failed extraction are recorded in the run's Outcomes."""
 
-    def __init__(self, context: SourceContext) -> None:
-        self.source = context.source.name
-        self.max_depth = context.source.sections.max_depth
-        self.offloader = context.offloader
-        self.outcomes = context.outcomes
-
-    @classmethod
-    def from_crawler(cls, crawler) -> "ExtractPipeline":
-        return cls(SourceContext.of(crawler))
-
     async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
-        if not isinstance(item, PageItem):
+        if not isinstance(item, PageItem) or item.run is None or item.run.closed:
             return item
-        want_links = item.kind == "page" and item.depth < self.max_depth
+        context = item.run.context
+        source, outcomes = context.source.name, context.outcomes
+        want_links = item.kind == "page" and item.depth < context.source.sections.max_depth
         try:
-            outcome, value, links = await self.offloader.run(
-                extract_page, item.html, item.final_url, item.feed_date, item.fetched_at, self.source, want_links,
+            outcome, value, links = await context.offloader.run(
+                extract_page, item.html, item.final_url, item.feed_date, item.fetched_at, source, want_links,
             )
         except asyncio.TimeoutError:
-            self.outcomes.finish(item.canon, item.canon, "error:extract_timeout", "extraction took too long",
+            outcomes.finish(item.canon, item.canon, "error:extract_timeout", "extraction took too long",
                                  kind=item.kind)
             return item
         except BrokenProcessPool as err:
-            self.outcomes.finish(item.canon, item.canon, "error:extract_crash", str(err), kind=item.kind)
+            outcomes.finish(item.canon, item.canon, "error:extract_crash", str(err), kind=item.kind)
             return item
         except Exception as err:  # a bug in extraction: count it, keep crawling
-            log.warning("extract_failed", source=self.source, url=item.canon, error=repr(err))
-            self.outcomes.finish(item.canon, item.canon, "error:extract", repr(err)[:200], kind=item.kind)
+            log.warning("extract_failed", source=source, url=item.canon, error=repr(err))
+            outcomes.finish(item.canon, item.canon, "error:extract", repr(err)[:200], kind=item.kind)
             return item
         item.html = ""  # the text is in the article now; free the page early
         if outcome == "article":
@@ -103,7 +94,7 @@ class ExtractPipeline:
                 value.title = item.title_hint
             item.article = value
             return item
-        self.outcomes.not_article(item, value, links if want_links else None)
+        outcomes.not_article(item, value, links if want_links else None)
         return item
 
 
@@ -114,18 +105,12 @@ class IngestPipeline:
     it indexed or spooled. A crash before that refetches the article next run; the index keeps
     one document per canonical URL, so that is a re-index, never a duplicate."""
 
-    def __init__(self, outcomes: Outcomes) -> None:
-        self.outcomes = outcomes
-
-    @classmethod
-    def from_crawler(cls, crawler) -> "IngestPipeline":
-        return cls(SourceContext.of(crawler).outcomes)
-
     async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
-        if not isinstance(item, PageItem) or item.article is None:
+        if not isinstance(item, PageItem) or item.article is None or item.run is None or item.run.closed:
             return item
+        outcomes: Outcomes = item.run.outcomes
         if item.previous_hash is not None and item.article.content_hash == item.previous_hash:
-            self.outcomes.unchanged(item)
-        elif self.outcomes.submit(item):
-            await self.outcomes.commit()
+            outcomes.unchanged(item)
+        elif outcomes.submit(item):
+            await outcomes.commit()
         return item

@@ -4,14 +4,15 @@
     summaries = run_crawl_blocking(sources, crawl, sink, progress=print)    # from plain sync code
 
 Scrapy runs on Twisted's ``AsyncioSelectorReactor``, so the crawl is an ordinary asyncio
-coroutine on the same loop as APScheduler's ``AsyncIOScheduler`` (the daemon). Each source is
-one Scrapy crawler (its own settings: user agent, page size), started by its public
-``crawl_async``; the sources of one call crawl concurrently (at most
-``crawl.max_concurrent_crawls`` at once), and one source failing never stops the others.
+coroutine on the same loop as APScheduler's ``AsyncIOScheduler`` (the daemon). Each source's run
+(``crawler.spiders.source.SourceRun``) goes through a long-lived Scrapy crawler that many runs share
+(``crawler.shared``: the daemon's ``CrawlerHub`` for its whole life, else one made for the call);
+the sources of one call crawl concurrently (at most ``crawl.max_concurrent_crawls`` at once), and
+one source failing never stops the others.
 
 ``sink`` is the Ingestor: ``submit(article)`` is called on the loop thread for every article
 found (it should only buffer); ``flush()`` is called from a worker thread (``asyncio.to_thread``)
-every 100 articles and at the end of each source's crawl, and a URL is marked done in the
+every 100 articles and at the end of each source's run, and a URL is marked done in the
 frontier only after a ``flush`` that followed its ``submit`` returned (indexed or spooled).
 """
 
@@ -24,32 +25,27 @@ from typing import Any, Callable, Coroutine, TypeVar
 
 import structlog
 
-from crawler.context import CONTEXT_SETTING, Sink, SourceContext
+from crawler.context import Sink, SourceContext
 from crawler.dns import PinnedResolver
 from crawler.frontier import Frontier, RunAccounting, RunSummary
 from crawler.offload import Offloader
-from crawler.settings import REACTOR, scrapy_settings
+from crawler.settings import REACTOR, shared_settings
 from crawler.sources import CrawlSettings, Source
 
 log = structlog.get_logger("crawler.runner")
 T = TypeVar("T")
 
-__all__ = ["CrawlRun", "RunSummary", "build_settings", "crawl_sources", "ensure_reactor", "install_asyncio_reactor",
+__all__ = ["CrawlRun", "RunSummary", "crawl_sources", "ensure_reactor", "install_asyncio_reactor",
            "run_blocking", "run_crawl_blocking"]
-
-
-def build_settings(crawl: CrawlSettings) -> dict[str, Any]:
-    """Scrapy settings shared by every source (a source's own user agent / page size are
-    applied on top by the run)."""
-    return scrapy_settings(crawl, None)
 
 
 class CrawlRun:
     """One crawl of some sources.
 
-    ``extra_settings`` is merged over the Scrapy settings of every source (tests, tuning);
+    ``extra_settings`` is merged over the Scrapy settings of the shared crawler (tests, tuning);
     ``frontier`` lets a caller share an open Frontier (otherwise ``crawl.state_path`` is
-    opened and closed by the run).
+    opened and closed by the run); ``hub`` the caller's long-lived crawlers (otherwise the run makes
+    its own and stops them at its end).
     """
 
     def __init__(
@@ -61,18 +57,20 @@ class CrawlRun:
         progress: Callable[[dict], None] | None = None,
         frontier: Frontier | None = None,
         extra_settings: dict[str, Any] | None = None,
+        hub: Any = None,
     ) -> None:
         self.sources = list(sources)
         self.crawl = crawl
         self.sink = sink
         self.progress = progress
         self._frontier = frontier
+        self._hub = hub
         self.extra_settings = dict(extra_settings or {})
         self.summaries: dict[str, RunSummary] = {}
         self.offloader = Offloader(crawl.extraction_pool, crawl.extraction_workers, crawl.extraction_timeout)
 
-    def settings_for(self, source: Source) -> dict[str, Any]:
-        settings = scrapy_settings(self.crawl, source)
+    def settings(self) -> dict[str, Any]:
+        settings = shared_settings(self.crawl)
         for key, value in self.extra_settings.items():
             if isinstance(value, dict) and isinstance(settings.get(key), dict):
                 settings[key] = {**settings[key], **value}
@@ -81,18 +79,21 @@ class CrawlRun:
         return settings
 
     async def run(self) -> dict[str, RunSummary]:
+        from crawler.shared import CrawlerHub
+
         _check_reactor()
         frontier = self._frontier or Frontier(self.crawl.state_path)
+        hub = self._hub or CrawlerHub()
         try:
             names = [s.name for s in self.sources]
             if len(set(names)) != len(names):
                 raise ValueError(f"duplicate source names in one crawl: {names}")
-            # Each source is a Scrapy crawler of its own: a cap keeps thousands of them from being alive at once.
+            shared = hub.get(self.settings())
             cap = asyncio.Semaphore(self.crawl.max_concurrent_crawls)
 
             async def one(src: Source) -> RunSummary:
                 async with cap:
-                    return await self._crawl_one(src, frontier)
+                    return await self._crawl_one(src, frontier, shared)
 
             results = await asyncio.gather(*(one(src) for src in self.sources), return_exceptions=True)
             for src, result in zip(self.sources, results):
@@ -106,47 +107,38 @@ class CrawlRun:
                 log.error("sink_flush_failed", error=repr(err))
             return dict(self.summaries)
         finally:
+            if self._hub is None:
+                await hub.close()
             if self._frontier is None:
                 frontier.close()
 
-    async def _crawl_one(self, source: Source, frontier: Frontier) -> RunSummary:
-        from scrapy.crawler import Crawler
-
-        from crawler.spiders.source import SourceSpider
+    async def _crawl_one(self, source: Source, frontier: Frontier, shared: Any) -> RunSummary:
+        from crawler.spiders.source import SourceRun
 
         accounting = RunAccounting(source.name, progress=self.progress)
         bound = log.bind(source=source.name)
         run_id = frontier.begin_run(source.name, accounting.started_at)
-        settings = self.settings_for(source)
-        settings[CONTEXT_SETTING] = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
-        # The crawler alone, without a crawler runner: a runner builds a spider loader (a deep copy of
-        # every setting) that a crawl of ours never uses, which doubled the cost of starting one.
-        crawler = Crawler(SourceSpider, settings)
+        context = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
         bound.info("crawl_started", feeds=len(source.feeds), sitemaps=len(source.sitemaps),
                    sections=len(source.sections.urls))
-        task = asyncio.ensure_future(crawler.crawl_async())
+        run = None
         try:
-            await asyncio.shield(task)
+            run = SourceRun(context)
+            reason = await shared.run(run)
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")
-            try:
-                await asyncio.wait_for(asyncio.shield(crawler.stop_async()), timeout=30)
-            except (Exception, asyncio.CancelledError):  # stopping is best effort
-                pass
-            summary = self._summarize(accounting, crawler, run_id, reason="cancelled", failed=True)
+            summary = self._summarize(accounting, run_id, reason="cancelled", failed=True)
             frontier.finish_run(summary)
             raise
         except Exception as err:
             bound.error("crawl_failed", error=repr(err), exc_info=True)
-            summary = self._summarize(accounting, crawler, run_id, reason=f"crashed: {err!r}"[:300], failed=True)
+            summary = self._summarize(accounting, run_id, reason=f"crashed: {err!r}"[:300], failed=True)
         else:
-            spider = crawler.spider
             try:
-                await spider.finalize()
+                await run.finalize()
             except Exception as err:  # the frontier is left as is: the next run redoes the rest
                 bound.error("crawl_finalize_failed", error=repr(err), exc_info=True)
-            summary = self._summarize(accounting, crawler, run_id, reason=getattr(spider, "close_reason", "") or
-                                      "finished", failed=getattr(spider, "run_failed", False))
+            summary = self._summarize(accounting, run_id, reason=reason or "finished", failed=run.run_failed)
         try:
             frontier.finish_run(summary)
         except Exception as err:  # a shared frontier's engine gone for a moment: the run happened all the same
@@ -154,8 +146,7 @@ class CrawlRun:
         bound.info("crawl_summary", **{k: v for k, v in summary.to_dict().items() if k != "source"})
         return summary
 
-    def _summarize(self, accounting: RunAccounting, crawler: Any, run_id: int, *, reason: str,
-                   failed: bool) -> RunSummary:
+    def _summarize(self, accounting: RunAccounting, run_id: int, *, reason: str, failed: bool) -> RunSummary:
         summary = accounting.summary(reason=reason, failed=failed)
         summary.run_id = run_id
         self.summaries[accounting.source] = summary
@@ -169,14 +160,16 @@ async def crawl_sources(
     *,
     progress: Callable[[dict], None] | None = None,
     frontier: Frontier | None = None,
+    hub: Any = None,
 ) -> dict[str, RunSummary]:
     """Crawl ``sources`` now; a RunSummary per source name (also kept in the frontier DB: ``frontier``
     when given, a cluster's shared one, otherwise the file at ``crawl.state_path``).
 
     Must run on the asyncio loop of Twisted's AsyncioSelectorReactor (installed before). ``frontier``:
-    an open one to share (the daemon's), else ``crawl.state_path`` is opened for this call.
+    an open one to share (the daemon's), else ``crawl.state_path`` is opened for this call; ``hub``: a
+    ``crawler.shared.CrawlerHub`` whose crawlers outlive the call (the daemon's), else one for the call.
     """
-    return await CrawlRun(sources, crawl, sink, progress=progress, frontier=frontier).run()
+    return await CrawlRun(sources, crawl, sink, progress=progress, frontier=frontier, hub=hub).run()
 
 
 # -- the reactor ------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Scrapy settings as data, derived from the config's ``crawl:`` block and a ``Source``.
 
-Nothing here reads files or the environment: ``scrapy_settings(crawl, source)`` is a plain
-dict the runner hands to ``AsyncCrawlerRunner``. Scrapy's own logging is off
+Nothing here reads files or the environment: ``shared_settings(crawl)`` is the plain dict of the
+long-lived crawler many sources' runs share (``crawler.shared``), ``source_meta(source)`` what one
+source sets per request (page-size caps; its user agent is a header), and ``scrapy_settings(crawl,
+source)`` the settings of a crawler of one source's own (the ``sources add`` probe). Scrapy's own logging is off
 (``LOG_ENABLED = False``); its stdlib loggers still propagate to the root logger, which
 ``scheduler.logs`` routes through structlog's processors, so every line looks alike.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.sources import CrawlSettings, Source
+from crawler.sources import CrawlSettings, Source, parse_duration
 
 try:  # the installed distribution's version; a source checkout falls back to pyproject's
     from importlib.metadata import version
@@ -120,5 +122,25 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "MEDIAWATCH_RETRY_TIMES": crawl.retry_times,
         "MEDIAWATCH_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
         "MEDIAWATCH_ALLOWED_NETWORKS": list(crawl.allowed_networks),
+        "MEDIAWATCH_ROBOTS_TTL": parse_duration(crawl.robots_ttl).total_seconds(),
     }
     return settings
+
+
+def shared_settings(crawl: CrawlSettings) -> dict[str, Any]:
+    """The settings of the crawler that every source's run of one ``crawl:`` block shares: what Scrapy
+    has only per crawler is the same for all of them, the rest is per request (``source_meta``)."""
+    settings = scrapy_settings(crawl, None)
+    # Scrapy's request cap is per crawler: it was per source's run, and the crawler now carries every run
+    # in flight; the per-host cap and delay are what keep each site's load down.
+    settings["CONCURRENT_REQUESTS"] = min(4096, crawl.concurrent_requests * crawl.max_concurrent_crawls)
+    # Responses waiting for their callbacks, of all runs together (Scrapy's default is sized for one crawl).
+    settings["SCRAPER_SLOT_MAX_ACTIVE_SIZE"] = 64_000_000
+    # The time limit is each run's own (crawler.shared), not the long-lived crawler's.
+    settings["CLOSESPIDER_TIMEOUT"] = 0
+    return settings
+
+
+def source_meta(source: Source) -> dict[str, Any]:
+    """Request meta of every request of ``source``'s run: its page-size caps (Scrapy reads them per request)."""
+    return {"download_maxsize": source.max_page_bytes, "download_warnsize": max(source.max_page_bytes // 2, 1)}

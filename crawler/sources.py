@@ -166,6 +166,9 @@ class CrawlSettings(BaseModel):
     # Feeds and sitemaps: conditional GET, but an unconditional GET at least this often, so
     # a server answering 304 for a changed document (a lying ETag) is caught.
     revalidate_after: str = "6h"
+    # robots.txt is fetched once per host and kept this long across runs (an answer of 5xx or a
+    # failed fetch is asked again after a minute).
+    robots_ttl: str = "24h"
     # Extraction runs off the reactor thread: a process pool (default) or threads.
     extraction_pool: Literal["process", "thread"] = "process"
     extraction_workers: int = Field(2, ge=1, le=64)
@@ -184,7 +187,7 @@ class CrawlSettings(BaseModel):
             ipaddress.ip_network(net, strict=False)  # ValueError names the bad entry
         return [str(ipaddress.ip_network(net, strict=False)) for net in value]
 
-    @field_validator("revalidate_after", "quiet_min")
+    @field_validator("revalidate_after", "quiet_min", "robots_ttl")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)

@@ -40,6 +40,7 @@ class Daemon:
         self._config_mtime = self._mtime()
         self.exit_code = 0
         self.queue = CrawlQueue(cfg.crawl.max_concurrent_crawls, self.crawl)
+        self.crawlers = None  # crawler.shared.CrawlerHub: the long-lived Scrapy crawlers every crawl goes through
         self.running: dict[str, asyncio.Task] = {}  # crawls under way: the queue's and the cluster's
         self._by_name = {src.name: src for src in cfg.sources}  # cfg.source() reads the list: 10,000 long
         self._last_start: dict[str, float] = {}  # source -> when its last crawl began (epoch seconds)
@@ -201,6 +202,8 @@ class Daemon:
                 await asyncio.wait(pending, timeout=2)
         if self.cluster is not None:
             await self.cluster.leave()
+        if self.crawlers is not None:
+            await self.crawlers.close()
         await self._stop_health()
         self.app.close()
         self.reactor.stop()
@@ -282,7 +285,12 @@ class Daemon:
             scheduled_at=datetime.fromtimestamp(due, timezone.utc).isoformat() if due is not None else None)
         bound = log.bind(source=name)
         try:
-            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor, frontier=self.app.frontier)
+            if self.crawlers is None:
+                from crawler.shared import CrawlerHub
+
+                self.crawlers = CrawlerHub()
+            summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor, frontier=self.app.frontier,
+                                            hub=self.crawlers)
             self._record(name, summaries.get(name), time.monotonic() - started)
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")

@@ -1,5 +1,6 @@
-"""Scrapy spiders. One ``SourceSpider`` crawl per configured source and run."""
+"""A source's run (``SourceRun``) and the spider of the shared crawler that carries many runs (``HubSpider``)."""
 
-from crawler.spiders.source import SourceSpider
+from crawler.spiders.hub import HubSpider
+from crawler.spiders.source import SourceRun
 
-__all__ = ["SourceSpider"]
+__all__ = ["HubSpider", "SourceRun"]

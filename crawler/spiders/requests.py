@@ -8,7 +8,7 @@ source's rules, its age, the frontier (done and fresh: ``seen``) and the run's c
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from scrapy.http import Request
 
@@ -30,9 +30,13 @@ def utcnow() -> datetime:
 
 class RequestPlanner:
     """Builds the run's requests; ``callbacks`` maps a kind ("feed", "sitemap", "listing", "robots",
-    "page") to the spider's callback, and "error" to its errback."""
+    "page") to the run's callback, and "error" to its errback; ``meta`` and ``headers`` go on every
+    request (the run itself, the source's page-size caps and user agent)."""
 
-    def __init__(self, context: SourceContext, documents: Documents, callbacks: dict[str, Callable]) -> None:
+    def __init__(self, context: SourceContext, documents: Documents, callbacks: dict[str, Callable], *,
+                 meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+        self.meta = dict(meta or {})
+        self.headers = dict(headers or {})
         source = context.source
         self.source = source.name
         self.frontier = context.frontier
@@ -97,7 +101,9 @@ class RequestPlanner:
             errback=self.callbacks["error"],
             priority=_PRIORITY[kind] - depth,
             dont_filter=True,
+            headers=self.headers or None,
             meta={
+                **self.meta,
                 "mw_kind": kind, "mw_canon": canon, "mw_url": url, "mw_stage": stage, "mw_depth": depth,
                 "mw_validators": validators, "mw_unconditional": not validators,
                 "mw_prev_etag": state.etag if state else None, "mw_prev_hash": state.body_hash if state else None,
@@ -149,7 +155,9 @@ class RequestPlanner:
             errback=self.callbacks["error"],
             priority=_PRIORITY[kind] - depth,
             dont_filter=True,
+            headers=self.headers or None,
             meta={
+                **self.meta,
                 "mw_kind": kind, "mw_canon": canon, "mw_url": url, "mw_stage": stage, "mw_depth": depth,
                 "mw_lastmod": lastmod, "mw_feed_date": feed_date, "mw_title": title, "mw_prev_hash": previous,
             },

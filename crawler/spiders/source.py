@@ -17,6 +17,11 @@ Every URL the run touches is counted exactly once (``crawler.outcomes``) with it
 
 Which URL is requested is ``spiders.requests``' job, the documents' validators
 ``spiders.documents``'; the item pipelines extract and store what ``parse_page`` yields.
+
+A run is not a Scrapy spider: many sources' runs share one long-lived crawler (``crawler.shared``,
+``spiders.hub``). Each request carries its run in ``meta["mw_run"]`` and has the run's bound methods as
+callbacks; the run ends when nothing it asked for is outstanding and it has nothing more to ask
+(Scrapy's ``spider_idle``, per run), at its time limit, or when its caller is cancelled.
 """
 
 from __future__ import annotations
@@ -24,13 +29,11 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 from urllib.parse import urlsplit
 
-import scrapy
 import structlog
-from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, StopDownload
+from scrapy.exceptions import StopDownload
 from scrapy.http import Request, Response, TextResponse
 
 from crawler.context import SourceContext
@@ -40,6 +43,7 @@ from crawler.discovery.robots import robots_urls, sitemaps_in_robots
 from crawler.discovery.sitemaps import parse_sitemap
 from crawler.items import PageItem
 from crawler.pipelines import page_links
+from crawler.settings import source_meta, user_agent
 from crawler.spiders.documents import Documents
 from crawler.spiders.failures import classify_failure
 from crawler.spiders.requests import RequestPlanner
@@ -56,13 +60,16 @@ def _sort_newest(items, key):
     return sorted(items, key=lambda e: key(e) or floor, reverse=True)
 
 
-class SourceSpider(scrapy.Spider):
-    name = "mediawatch"
+class SourceRun:
+    """One source's run inside the shared crawler: its stages, requests, callbacks and accounting.
 
-    def __init__(self, context: SourceContext, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, name=f"mediawatch:{context.source.name}", **kwargs)
+    ``begin(schedule)`` hands its first requests to ``schedule`` (the engine's ``crawl``); ``done``
+    resolves with the close reason (``finished``, ``closespider_timeout``, ``cancelled``)."""
+
+    def __init__(self, context: SourceContext) -> None:
+        self.context = context
         self.source = context.source
-        # read by the downloader middlewares
+        # read by the downloader middlewares (through the request's mw_run)
         self.frontier = context.frontier
         self.trusted_netlocs = frozenset(urlsplit(u).netloc.casefold() for u in self.source.entry_points)
         self.accounting = context.accounting
@@ -71,10 +78,11 @@ class SourceSpider(scrapy.Spider):
         self.max_depth = self.source.sections.max_depth
         self.documents = Documents(self.source.name, context.frontier, context.outcomes,
                                    found=lambda stage: self.requests.found(stage))
+        headers = {"User-Agent": user_agent(context.crawl, self.source)} if self.source.user_agent else {}
         self.requests = RequestPlanner(context, self.documents, callbacks={
             "feed": self.parse_feed, "sitemap": self.parse_sitemap, "listing": self.parse_listing,
             "robots": self.parse_robots, "page": self.parse_page, "error": self.on_error,
-        })
+        }, meta={"mw_run": self, **source_meta(self.source)}, headers=headers)
         sitemaps = [(u, "sitemap") for u in self.source.sitemaps]
         if not (self.source.feeds or sitemaps) and self.source.robots_sitemaps:
             # Section pages only: the sitemaps a site names in robots.txt list articles with dates.
@@ -87,25 +95,25 @@ class SourceSpider(scrapy.Spider):
         self.stage = 0
         self.close_reason = ""
         self.run_failed = False
+        self.closed = False
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._schedule: Callable[[Request], None] | None = None
+        self._check_due = False
+        self._timer: asyncio.TimerHandle | None = None
         self._log = log.bind(source=self.source.name)
-
-    @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "SourceSpider":
-        spider = super().from_crawler(crawler, SourceContext.of(crawler), *args, **kwargs)
-        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider._on_headers, signal=signals.headers_received)
-        crawler.signals.connect(spider._on_response, signal=signals.response_received)
-        crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
-        return spider
+        self.outcomes.on_settled = self._poke
 
     # -- entry --------------------------------------------------------------------------------
-    async def start(self) -> AsyncIterator[Request]:
-        if not self.stages:
-            return
+    def begin(self, schedule: Callable[[Request], None]) -> None:
+        self._schedule = schedule
+        limit = self.context.crawl.max_run_seconds
+        if limit:
+            self._timer = asyncio.get_running_loop().call_later(limit, self.close, "closespider_timeout")
         stages = range(len(self.stages)) if self.source.discovery == "all" else [0]
-        for idx in stages:
+        for idx in stages if self.stages else ():
             for req in self._stage_requests(idx):
-                yield req
+                schedule(req)
+        self._poke()  # nothing to fetch at all (every entry point skipped): the run ends here
 
     def _stage_requests(self, idx: int) -> Iterator[Request]:
         for url, kind in self.stages[idx]:
@@ -116,21 +124,19 @@ class SourceSpider(scrapy.Spider):
     def domain_ok(self, url: str) -> bool:
         return self.requests.rules.domain_ok(url)
 
-    # -- signals ------------------------------------------------------------------------------
-    def _on_headers(self, headers, body_length, request, spider=None, **_: Any) -> None:
-        if request.meta.get("mw_kind") not in ("article", "page"):
-            return
-        ctype = (headers.get(b"Content-Type") or b"").split(b";")[0].strip().lower()
-        if ctype and not ctype.startswith(_HTML_TYPES):
-            raise StopDownload(fail=True)
+    # -- the run's own idle and end -------------------------------------------------------------
+    def _poke(self) -> None:
+        """Nothing of the run is outstanding: look once the callback that said so has yielded its requests."""
+        if not self._check_due and not self.closed:
+            self._check_due = True
+            asyncio.get_running_loop().call_soon(self._check_idle)
 
-    def _on_response(self, response: Response, request: Request, spider=None, **_: Any) -> None:
-        self.accounting.pages += 1
-        self.accounting.bytes += len(response.body)
-
-    def _on_idle(self, spider=None) -> None:
+    def _check_idle(self) -> None:
         """Follow the links the pipelines listed for non-article section pages, then (with
-        ``discovery: fallback``) start the next stage while the current one found nothing."""
+        ``discovery: fallback``) start the next stage while the current one found nothing; else end."""
+        self._check_due = False
+        if self.closed or self.outcomes.outstanding:
+            return
         reqs = [req for url, stage, depth in self.outcomes.take_listed()
                 if (req := self.requests.candidate(url, kind="page", stage=stage, depth=depth)) is not None]
         while not reqs and self.source.discovery != "all" and self.requests.stage_yield.get(self.stage, 0) == 0 \
@@ -138,16 +144,46 @@ class SourceSpider(scrapy.Spider):
             self.stage += 1
             self._log.info("discovery_fallback", stage=self.stages[self.stage][0][1])
             reqs = list(self._stage_requests(self.stage))
-        if reqs:
+        if reqs and self._schedule is not None:
             for req in reqs:
-                self.crawler.engine.crawl(req)
-            raise DontCloseSpider
+                self._schedule(req)
+            return
+        if not self.outcomes.outstanding:
+            self.close("finished")
 
-    def _on_closed(self, spider=None, reason: str = "") -> None:
+    def close(self, reason: str) -> None:
+        """The run ends: what is still out gets its status (time limit, incomplete); later answers to
+        its requests are ignored."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         self.close_reason = reason
         left = "skipped:time_limit" if reason == "closespider_timeout" else "skipped:incomplete"
         self.outcomes.abandon(left, reason)
         self.run_failed = self.documents.none_read()
+        if not self.done.done():
+            self.done.set_result(reason)
+
+    def failed_callback(self, meta: dict[str, Any], error: BaseException) -> None:
+        """A callback or an item pipeline raised: the URL ends as incomplete (the next run tries it again)."""
+        canon = meta.get("mw_canon")
+        if canon is not None and not self.closed:
+            self.outcomes.finish(canon, meta.get("mw_url", canon), "skipped:incomplete", repr(error)[:200],
+                                 kind=meta.get("mw_kind", "article"), final=True)
+
+    # -- signals (dispatched by the hub spider) ----------------------------------------------------
+    def on_headers(self, headers, request: Request) -> None:
+        if request.meta.get("mw_kind") not in ("article", "page"):
+            return
+        ctype = (headers.get(b"Content-Type") or b"").split(b";")[0].strip().lower()
+        if ctype and not ctype.startswith(_HTML_TYPES):
+            raise StopDownload(fail=True)
+
+    def on_response(self, response: Response) -> None:
+        self.accounting.pages += 1
+        self.accounting.bytes += len(response.body)
 
     async def finalize(self) -> None:
         """After the crawl: flush and mark what is left, then save the feeds' and sitemaps'
@@ -158,7 +194,7 @@ class SourceSpider(scrapy.Spider):
 
     # -- responses ----------------------------------------------------------------------------
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
-        got = self.documents.body(response)
+        got = None if self.closed else self.documents.body(response)
         if got is None:
             return
         doc, body = got
@@ -173,6 +209,8 @@ class SourceSpider(scrapy.Spider):
             doc.pending = None
             self.outcomes.finish(doc.canon, doc.url, "error:feed_parse", repr(err), kind="feed")
             return
+        if self.closed:  # its time limit passed while the pool parsed
+            return
         if feed.skipped:
             self._log.warning("feed_entries_skipped", url=doc.url, skipped=feed.skipped, problems=feed.problems)
         self.outcomes.finish(doc.canon, doc.url, "listing", f"{feed.kind}: {len(feed.entries)} entries",
@@ -185,7 +223,7 @@ class SourceSpider(scrapy.Spider):
                 yield req
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
-        got = self.documents.body(response)
+        got = None if self.closed else self.documents.body(response)
         if got is None:
             return
         doc, body = got
@@ -216,6 +254,8 @@ class SourceSpider(scrapy.Spider):
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """A source without sitemaps in its config: the ``Sitemap:`` lines of its robots.txt."""
+        if self.closed:
+            return
         doc = self.documents[response.meta["mw_canon"]]
         if response.status >= 500:
             self.outcomes.finish(doc.canon, doc.url, f"error:http_{response.status}", kind="robots", final=True)
@@ -230,6 +270,8 @@ class SourceSpider(scrapy.Spider):
                 yield req
 
     async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
+        if self.closed:
+            return
         doc = self.documents[response.meta["mw_canon"]]
         if response.status >= 300:
             self.outcomes.finish(doc.canon, doc.url, f"error:http_{response.status}", kind="listing")
@@ -237,10 +279,12 @@ class SourceSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.outcomes.finish(doc.canon, doc.url, "error:not_html", kind="listing")
             return
-        self.outcomes.finish(doc.canon, doc.url, "listing", kind="listing", final=True)
-        if self.max_depth < 1:
+        # The links first: once the page is finished the run may have nothing outstanding, and it
+        # ends unless the requests for its links are asked for without a pause in between.
+        links = await self.offloader.run(page_links, self._page_text(response), response.url) \
+            if self.max_depth >= 1 else []
+        if not self.outcomes.finish(doc.canon, doc.url, "listing", kind="listing", final=True):
             return
-        links = await self.offloader.run(page_links, self._page_text(response), response.url)
         for url, _text in links:
             req = self.requests.candidate(url, kind="page", stage=doc.stage, depth=1, parent=doc.canon)
             if req is not None:
@@ -254,6 +298,8 @@ class SourceSpider(scrapy.Spider):
         return decoded.text
 
     def parse_page(self, response: Response) -> Iterator[PageItem]:
+        if self.closed:
+            return
         meta = response.meta
         canon, url, kind = meta["mw_canon"], meta["mw_url"], meta["mw_kind"]
         if response.status == 304:
@@ -274,13 +320,13 @@ class SourceSpider(scrapy.Spider):
             canon=canon, final_url=response.url, html=html, kind=kind, depth=meta["mw_depth"],
             lastmod=meta.get("mw_lastmod"), feed_date=meta.get("mw_feed_date"), title_hint=meta.get("mw_title", ""),
             fetched_at=datetime.now(timezone.utc), previous_hash=meta.get("mw_prev_hash"),
-            extra={"stage": meta["mw_stage"]},
+            extra={"stage": meta["mw_stage"]}, run=self,
         )
 
     # -- failures -----------------------------------------------------------------------------
     def on_error(self, failure) -> None:
         request = getattr(failure, "request", None)
-        if request is None:
+        if request is None or self.closed:
             return
         canon = request.meta.get("mw_canon")
         if canon is None:
