@@ -20,6 +20,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+import weakref
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -416,19 +417,24 @@ class RetryAfterMiddleware:
 
 # -- the per-host concurrency cap ------------------------------------------------------------------
 class HostConcurrencyMiddleware:
-    """At most CONCURRENT_REQUESTS_PER_DOMAIN requests per host inside the downloader.
+    """At most CONCURRENT_REQUESTS_PER_DOMAIN requests per host inside the downloader, and at most
+    MEDIAWATCH_RUN_CONCURRENCY (``crawl.concurrent_requests``) of one source's run.
 
     Under the asyncio reactor Scrapy's downloader dispatches a slot's whole queue at once when
     DOWNLOAD_DELAY is 0, so its own per-domain cap is not enforced (seen: 11 requests in flight to
     one host with a cap of 1). This middleware runs last before the downloader and admits a request
-    only while its host has a free place; the place is given back on ``request_left_downloader``,
-    which Scrapy sends for every request that entered the downloader, whatever became of it.
+    only while its run and its host have a free place (always taken in that order); the places are
+    given back on ``request_left_downloader``, which Scrapy sends for every request that entered the
+    downloader, whatever became of it. The crawler carries many runs, so Scrapy's own total cap is
+    not one run's.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.cap = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 1))
+        self.run_cap = max(1, crawler.settings.getint("MEDIAWATCH_RUN_CONCURRENCY", 16))
         self._gates: dict[str, asyncio.Semaphore] = {}
-        self._held: dict[int, asyncio.Semaphore] = {}
+        self._run_gates: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+        self._held: dict[int, tuple[asyncio.Semaphore, ...]] = {}
         crawler.signals.connect(self._left, signal=signals.request_left_downloader)
 
     @classmethod
@@ -436,15 +442,28 @@ class HostConcurrencyMiddleware:
         return cls(crawler)
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
+        held: list[asyncio.Semaphore] = []
+        run = request.meta.get("mw_run")
+        if run is not None:
+            run_gate = self._run_gates.get(run)
+            if run_gate is None:
+                run_gate = self._run_gates[run] = asyncio.Semaphore(self.run_cap)
+            await run_gate.acquire()
+            held.append(run_gate)
         host = urlparse_cached(request).netloc
         gate = self._gates.get(host)
         if gate is None:
             gate = self._gates[host] = asyncio.Semaphore(self.cap)
-        await gate.acquire()
-        self._held[id(request)] = gate
+        try:
+            await gate.acquire()
+        except BaseException:
+            for sem in held:
+                sem.release()
+            raise
+        held.append(gate)
+        self._held[id(request)] = tuple(held)
         return None
 
     def _left(self, request: Request, **_: Any) -> None:
-        gate = self._held.pop(id(request), None)
-        if gate is not None:
+        for gate in self._held.pop(id(request), ()):
             gate.release()

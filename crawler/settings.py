@@ -122,6 +122,7 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "MEDIAWATCH_RETRY_TIMES": crawl.retry_times,
         "MEDIAWATCH_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
         "MEDIAWATCH_ALLOWED_NETWORKS": list(crawl.allowed_networks),
+        "MEDIAWATCH_RUN_CONCURRENCY": crawl.concurrent_requests,
         "MEDIAWATCH_ROBOTS_TTL": parse_duration(crawl.robots_ttl).total_seconds(),
     }
     return settings
