@@ -99,9 +99,9 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
             "crawler.middlewares.SSRFGuardMiddleware": 10,
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.middlewares.RobotsMiddleware": 100,
+            "crawler.robotstxt.RobotsMiddleware": 100,
             # before Scrapy's retries (550) in the response chain: it sees robots.txt's final answer
-            "crawler.middlewares.RobotsStatusMiddleware": 110,
+            "crawler.robotstxt.RobotsStatusMiddleware": 110,
             "crawler.middlewares.ConditionalGetMiddleware": 130,
             "crawler.middlewares.RetryAfterMiddleware": 540,
             # last before the downloader: the per-host cap counts only what is really in it, and a
