@@ -1,0 +1,79 @@
+"""Runs that share one long-lived crawler (``crawler.shared.CrawlerHub``, as the daemon holds it):
+robots.txt is read once per host and again once its time to live passed; one run cancelled while
+another is under way ends alone, and the other's accounting is whole."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from crawler.frontier import Frontier
+from crawler.runner import crawl_sources, run_blocking
+from crawler.shared import CrawlerHub
+from crawler.sources import Source
+from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site, fixture_site_factory  # noqa: F401
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_robots_kept_across_runs_until_its_ttl(fixture_site_factory, tmp_path):
+    site = fixture_site_factory(1, seed=False)  # a short first run: the second begins well within the TTL
+    cfg = fast_crawl_settings(tmp_path, robots_ttl="10s")
+    source = Source(**site.source())
+
+    async def crawls() -> int:
+        hub, frontier, sink = CrawlerHub(), Frontier(cfg.state_path), CollectingSink()
+        try:
+            await crawl_sources([source], cfg, sink, frontier=frontier, hub=hub)
+            await crawl_sources([source], cfg, sink, frontier=frontier, hub=hub)
+            assert len(site.hits("/robots.txt")) == 1, "the second run used the kept robots.txt"
+            # past its time to live, a run reads it again
+            deadline, runs = time.monotonic() + 40, 2
+            while len(site.hits("/robots.txt")) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                await crawl_sources([source], cfg, sink, frontier=frontier, hub=hub)
+                runs += 1
+            return runs
+        finally:
+            await hub.close()
+            frontier.close()
+
+    runs = run_blocking(crawls())
+    assert len(site.hits("/robots.txt")) == 2
+    assert len(site.hits("/feeds/rss.xml")) == runs  # every run fetched its feed
+
+
+def test_a_cancelled_run_ends_alone(fixture_site_factory, tmp_path):
+    slow, fast = fixture_site_factory(2, seed=False), fixture_site_factory(3, offset=10, seed=False)
+    released = threading.Event()
+    slow.hold(slow.newest()[0].path, until=released.is_set, timeout=60)
+    cfg = fast_crawl_settings(tmp_path)
+
+    async def crawls():
+        hub, frontier, sink = CrawlerHub(), Frontier(cfg.state_path), CollectingSink()
+        try:
+            held = asyncio.ensure_future(crawl_sources([Source(**slow.source("slow"))], cfg, sink, frontier=frontier,
+                                                       hub=hub))
+            deadline = time.monotonic() + 20
+            while not slow.hits(slow.newest()[0].path) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            other = await crawl_sources([Source(**fast.source("fast"))], cfg, sink, frontier=frontier, hub=hub)
+            held.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await held
+            released.set()
+            last = {s.source: s for s in [frontier.runs("slow", 1)[0], frontier.runs("fast", 1)[0]]}
+            return other["fast"], last, sink
+        finally:
+            released.set()
+            await hub.close()
+            frontier.close()
+
+    fast_summary, last, sink = run_blocking(crawls())
+    assert fast_summary.counts == {"listing": 1, "new": 3} and not fast_summary.failed
+    assert len([a for a in sink.articles if a.url.startswith(fast.base)]) == 3
+    assert last["slow"].reason == "cancelled" and last["slow"].failed
+    assert last["fast"].reason == "finished"
