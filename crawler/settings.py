@@ -74,7 +74,7 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 1,
         "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
-        "URLLENGTH_LIMIT": 2083,
+        "URLLENGTH_LIMIT": 0,  # ours (crawler.spiders.requests.MAX_URL_LENGTH): counted, not dropped unseen
         "DEPTH_LIMIT": 0,  # depth is ours (per source, sections only)
         "CLOSESPIDER_TIMEOUT": crawl.max_run_seconds or 0,
         "COOKIES_ENABLED": False,

@@ -21,6 +21,9 @@ from crawler.urls import BadURL, canonicalize
 
 __all__ = ["RequestPlanner"]
 
+# Scrapy's own URL length filter drops a request silently: in a crawler many runs share, the run would wait
+# for an answer that never comes, so the limit is ours and the URL is counted.
+MAX_URL_LENGTH = 2083
 _PRIORITY = {"feed": 100, "robots": 95, "sitemap": 90, "listing": 80, "article": 50, "page": 40}
 
 
@@ -59,10 +62,15 @@ class RequestPlanner:
     def _canon(self, url: str, kind: str) -> str | None:
         """The canonical URL, or None for one nothing can fetch (counted, under itself, as skipped)."""
         try:
-            return canonicalize(url)
+            canon = canonicalize(url)
         except BadURL as err:
             self.outcomes.finish(url, url, "skipped:bad_url", err.why, kind=kind, final=True)
             return None
+        if len(canon) > MAX_URL_LENGTH:
+            self.outcomes.finish(url, url, "skipped:bad_url", f"longer than {MAX_URL_LENGTH} characters", kind=kind,
+                                 final=True)
+            return None
+        return canon
 
     def document(self, url: str, kind: str, *, stage: int, depth: int = 0, lastmod: datetime | None = None,
                  parent: str | None = None) -> Request | None:

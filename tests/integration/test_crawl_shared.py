@@ -1,6 +1,7 @@
 """Runs that share one long-lived crawler (``crawler.shared.CrawlerHub``, as the daemon holds it):
 robots.txt is read once per host and again once its time to live passed; one run cancelled while
-another is under way ends alone, and the other's accounting is whole."""
+another is under way ends alone, and the other's accounting is whole; an overlong URL is counted
+(Scrapy's own filter would drop it unseen and leave the run waiting)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,26 @@ def test_a_cancelled_run_ends_alone(fixture_site_factory, tmp_path):
     assert len([a for a in sink.articles if a.url.startswith(fast.base)]) == 3
     assert last["slow"].reason == "cancelled" and last["slow"].failed
     assert last["fast"].reason == "finished"
+
+
+def test_an_overlong_url_is_counted_and_the_run_ends(fixture_site, tmp_path):
+    site = fixture_site
+    long_url = site.url("/news/" + "x" * 2100 + ".html")
+    feed = site.rss().replace("</channel>", f"<item><title>long</title><link>{long_url}</link></item></channel>")
+    site.route("/feeds/long.xml", lambda: (200, {"Content-Type": "application/rss+xml"}, feed.encode()))
+    cfg = fast_crawl_settings(tmp_path)
+    source = Source(**site.source(feeds=[site.url("/feeds/long.xml")]))
+
+    async def crawl():
+        hub, frontier, sink = CrawlerHub(), Frontier(cfg.state_path), CollectingSink()
+        try:
+            # dropped unseen, the run would wait for the engine to idle, which a busy shared crawler may never do
+            return await asyncio.wait_for(crawl_sources([source], cfg, sink, frontier=frontier, hub=hub), 60)
+        finally:
+            await hub.close()
+            frontier.close()
+
+    summary = run_blocking(crawl())["fixture"]
+    assert summary.counts.get("skipped:bad_url") == 1 and summary.reason == "finished"
+    assert summary.counts.get("new") == len(site.articles)
+    assert not [h for h in site.requests if len(h.path) > 2000]
