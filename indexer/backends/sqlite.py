@@ -31,7 +31,7 @@ from indexer.backends.base import (
 from indexer.backends.sqlite_search import FEW_ROWS, Filters, Planner, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
-from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
+from indexer.stories import DEFAULT_WINDOW, PER_KEY, Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +62,7 @@ class SqliteBackend(Backend):
                  story_window: timedelta = DEFAULT_WINDOW) -> None:
         self.path = str(path)
         self.timeout = timeout
-        self.stories = Stories(story_window)
+        self.stories = Stories(story_window, recent_s=0)  # a read sees every committed write
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -189,8 +189,9 @@ class SqliteBackend(Backend):
                     key = time_key(at, seq)
                     db.execute(upsert, [seq, *row, key])
                     db.execute(fts_insert, (key, *fts))
+                    day = _date_str(at)
                     db.executemany("INSERT OR IGNORE INTO story_keys (key, at, seq) VALUES (?, ?, ?)",
-                                   [(k, _date_str(at), seq) for k in keys])
+                                   [(k, day, seq) for k in keys])
                     result.indexed.append(doc_id)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
@@ -325,16 +326,19 @@ class SqliteBackend(Backend):
         return out
 
     def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
+        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares), in one
+        statement: a wire story's key held by hundreds of copies costs a seek, not a row per copy."""
         self._ensure()
-        out: dict[str, Known] = {}
-        for i in range(0, len(keys), _CHUNK):
-            part = keys[i:i + _CHUNK]
-            rows = self._run(
-                f"SELECT {', '.join('a.' + c.strip() for c in _STATE_COLUMNS.split(','))} FROM articles a"
-                f" WHERE a.seq IN (SELECT seq FROM story_keys WHERE key IN ({', '.join('?' * len(part))})"
-                " AND at >= ? AND at <= ?)", [*part, _date_str(since), _date_str(until)])
-            out.update((r["id"], self._known(r)) for r in rows)
-        return list(out.values())
+        if not keys:
+            return []
+        lo, hi = _date_str(since), _date_str(until)
+        cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
+        rows = self._run(
+            f"SELECT {cols} FROM articles a WHERE a.seq IN (SELECT s.seq FROM json_each(?) k JOIN story_keys s"
+            " ON s.key = k.value AND s.at <= ? AND s.at >= max(?, ifnull((SELECT at FROM story_keys"
+            " WHERE key = k.value AND at >= ? AND at <= ? ORDER BY at DESC LIMIT 1 OFFSET ?), '')))",
+            [json.dumps(keys), hi, lo, lo, hi, PER_KEY - 1])
+        return [self._known(r) for r in rows]
 
     def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
         self._ensure()
