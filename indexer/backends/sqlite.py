@@ -28,7 +28,7 @@ from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
     finite_limit, snippet_of, to_node,
 )
-from indexer.backends.sqlite_search import FEW_ROWS, Filters, Planner, time_key
+from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
 from indexer.stories import DEFAULT_WINDOW, PER_KEY, Known, Stories, decode
@@ -57,6 +57,7 @@ class SqliteBackend(Backend):
     name = "sqlite"
     few_rows = FEW_ROWS  # a source/language filter leaving fewer rows is read before the words
     retention_slice = RETENTION_SLICE
+    prefix_words_max = PREFIX_TERMS_MAX  # a prefix of up to this many indexed words is searched as their OR
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
                  story_window: timedelta = DEFAULT_WINDOW) -> None:
@@ -217,9 +218,11 @@ class SqliteBackend(Backend):
             data[name] = value
         return Article.from_dict(data)
 
-    def _planner(self, node: Node | None, since, until, sources, languages) -> Planner:
+    def _planner(self, node: Node | None, since, until, sources, languages, expand: bool = True) -> Planner:
         if isinstance(node, MatchAll):
             node = None  # every row: the articles table alone answers
+        if node is not None and expand:
+            node = expand_prefixes(node, self._run, self.prefix_words_max)
         filters = Filters(_date_str(since), _date_str(until), since, until, sources, languages)
         return Planner(self._run, to_fts5(node) if node is not None else None, filters, self.few_rows)
 
@@ -237,7 +240,7 @@ class SqliteBackend(Backend):
         self._ensure()
         node = to_node(query)
         limit = finite_limit(limit)
-        plan = self._planner(node, since, until, sources, languages)
+        plan = self._planner(node, since, until, sources, languages, expand=sort != "relevance")
         if sort == "published_at":
             seqs, copies = plan.newest(limit, collapse)
             rows = self._fetch(plan, seqs)
