@@ -115,7 +115,8 @@ def test_corpus_has_the_hard_cases(loaded):
 
 
 # 3 words at most: every prefix query here holds more, so it stays a prefix query (else: the OR of its words)
-PREFIX_WORDS = [(q, SqliteBackend.prefix_words_max) for q in QUERIES] + [(q, 3) for q in QUERIES if q and "*" in q and q != "*"]
+PREFIX_WORDS = [(q, SqliteBackend.prefix_words_max) for q in QUERIES] + [
+    (q, 3) for q in QUERIES if q and "*" in q and q != "*"]
 
 
 @pytest.mark.parametrize("few_rows", [0, 10**9], ids=["fts-first", "rows-first"])
