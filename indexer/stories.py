@@ -9,8 +9,9 @@ shared key only makes a candidate; the verdict is the signatures' estimated simi
 
 The state is the index itself: both backends keep ``story_keys`` and ``story_sig`` on the article and
 answer ``story_candidates`` (articles sharing a key whose effective date is within the window of the
-new one's; at least the newest ``PER_KEY`` of each key, the only ones compared) and ``story_state`` (the stored version of the batch's ids). A restart, or another daemon
-on the same Elasticsearch, sees the same stories. The only memory is :class:`Stories`' short list of
+new one's; at least the newest ``PER_KEY`` of each key, the only ones compared) and ``story_state``
+(the stored version of the batch's ids). A restart, or another daemon on the same Elasticsearch, sees the
+same stories. The only memory is :class:`Stories`' short list of
 what this process wrote lately, which covers Elasticsearch's refresh interval (a copy indexed two
 seconds ago is not searchable yet); SQLite reads its own writes and needs none.
 
