@@ -9,10 +9,11 @@ shared key only makes a candidate; the verdict is the signatures' estimated simi
 
 The state is the index itself: both backends keep ``story_keys`` and ``story_sig`` on the article and
 answer ``story_candidates`` (articles sharing a key whose effective date is within the window of the
-new one's) and ``story_state`` (the stored version of the batch's ids). A restart, or another daemon
-on the same Elasticsearch, sees the same stories. The only memory is :class:`Stories`' short list of
+new one's; at least the newest ``PER_KEY`` of each key, the only ones compared) and ``story_state``
+(the stored version of the batch's ids). A restart, or another daemon on the same Elasticsearch, sees the
+same stories. The only memory is :class:`Stories`' short list of
 what this process wrote lately, which covers Elasticsearch's refresh interval (a copy indexed two
-seconds ago is not searchable yet).
+seconds ago is not searchable yet); SQLite reads its own writes and needs none.
 
 A page whose ``original_url`` (a cross-site rel=canonical) names a stored article joins that article's
 story whatever the text says; a new story's id derives from ``original_url`` when there is one, so the
@@ -28,7 +29,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Protocol
 
 import numpy as np
@@ -43,6 +44,12 @@ SHINGLE_WORDS = 3
 SIMILAR = 0.5
 DEFAULT_WINDOW = timedelta(days=7)
 RECENT_S = 60.0  # how long this process remembers its own writes (longer than any refresh interval)
+# A band key shared by many articles in the window (a wire story run by hundreds of outlets, or a site's
+# boilerplate) is compared with its newest PER_KEY holders only: copies of one story are alike, so the newest
+# stand for the rest, and an article costs at most BANDS * PER_KEY comparisons however big its story grew.
+PER_KEY = 8
+_WORD_CODES_MAX = 200_000  # word -> CRC-32 kept across articles (a vocabulary, not the texts)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 log = structlog.get_logger(__name__)
@@ -78,8 +85,7 @@ def _grams(text: str) -> np.ndarray:
         width = 4
     else:
         words = _WORD.findall(text)
-        codes = {w: zlib.crc32(w.encode("utf-8")) for w in set(words)}
-        units = np.fromiter((codes[w] for w in words), dtype=np.uint32, count=len(words))
+        units = np.fromiter(map(_word_codes(words).__getitem__, words), dtype=np.uint32, count=len(words))
         width = SHINGLE_WORDS
     if units.size == 0:
         return units
@@ -89,6 +95,21 @@ def _grams(text: str) -> np.ndarray:
     for j in range(width):
         h = h * _K[j] + units[j:j + n]
     return _fmix(h)  # repeated grams stay: they cannot change a minimum
+
+
+_codes: dict[str, int] = {}  # only ever grows (up to _WORD_CODES_MAX): other threads read it unlocked
+
+
+def _word_codes(words: list[str]) -> dict[str, int]:
+    """A word -> CRC-32 map holding these words: the words of news recur from article to article, so most
+    are hashed once per process."""
+    distinct = set(words)
+    fresh = {w: zlib.crc32(w.encode("utf-8")) for w in distinct.difference(_codes)}
+    if len(_codes) + len(fresh) <= _WORD_CODES_MAX:
+        _codes.update(fresh)
+        return _codes
+    fresh.update((w, _codes[w]) for w in distinct.intersection(_codes))
+    return fresh
 
 
 def signature(title: str, text: str) -> np.ndarray:
@@ -170,9 +191,12 @@ class Prepared:
 class Stories:
     """Gives each article of a batch its story and version before a backend writes it (thread-safe)."""
 
-    def __init__(self, window: timedelta = DEFAULT_WINDOW, similar: float = SIMILAR) -> None:
+    def __init__(self, window: timedelta = DEFAULT_WINDOW, similar: float = SIMILAR,
+                 recent_s: float = RECENT_S) -> None:
+        """``recent_s`` 0: the index answers for what was just written (SQLite), nothing to remember."""
         self.window = window
         self.similar = similar
+        self.recent_s = recent_s
         self._lock = threading.Lock()
         self._recent: dict[str, tuple[float, Known]] = {}  # id -> (monotonic time written, state)
         # what stories cost: articles prepared and the CPU seconds of the thread that prepared them
@@ -228,18 +252,20 @@ class Stories:
 
     def written(self, articles: Iterable[Article]) -> None:
         """Remember what landed, for lookups the index cannot answer yet (refresh interval)."""
+        if not self.recent_s:
+            return
         now = time.monotonic()
         with self._lock:
             for a in articles:
                 self._recent[a.id] = (now, known_from(a))
-            expired = [k for k, (t, _) in self._recent.items() if now - t > RECENT_S]
+            expired = [k for k, (t, _) in self._recent.items() if now - t > self.recent_s]
             for k in expired:
                 del self._recent[k]
 
     def _recent_states(self) -> list[Known]:
         now = time.monotonic()
         with self._lock:
-            return [k for t, k in self._recent.values() if now - t <= RECENT_S]
+            return [k for t, k in self._recent.values() if now - t <= self.recent_s]
 
     def _recall(self, ids: list[str], store: StoryStore) -> dict[str, Known]:
         found = store.story_state(ids) if ids else {}
@@ -260,7 +286,8 @@ class Stories:
             if not keys.isdisjoint(k.keys):
                 found[k.id] = k
         pool: dict[str, list[Known]] = {}
-        for k in found.values():
+        # oldest first: the batch's own articles are appended after them, and _story_of reads each key's tail
+        for k in sorted(found.values(), key=lambda k: (k.at is not None, k.at or _EPOCH)):
             _add(pool, k)
         return pool
 
@@ -274,7 +301,7 @@ class Stories:
         best, best_sim = "", self.similar
         seen: set[str] = set()
         for key in article.story_keys:
-            for other in pool.get(key, ()):
+            for other in pool.get(key, ())[-PER_KEY:]:
                 if other.id in seen or other.id == article.id or not other.story_id or other.sig is None:
                     continue
                 seen.add(other.id)
@@ -309,5 +336,5 @@ def _revise(article: Article, before: Known) -> None:
         article.modified_at = article.fetched_at or article.indexed_at
 
 
-__all__ = ["Known", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
+__all__ = ["Known", "PER_KEY", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
            "known_from", "new_story_id", "signature", "similarity"]

@@ -28,10 +28,10 @@ from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
     finite_limit, snippet_of, to_node,
 )
-from indexer.backends.sqlite_search import FEW_ROWS, Filters, Planner, time_key
+from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
-from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
+from indexer.stories import DEFAULT_WINDOW, PER_KEY, Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +43,10 @@ _CHUNK = 500  # ids or keys per IN (...) list
 CACHE_KIB = 64 * 1024  # SQLite's page cache per connection
 RETENTION_SLICE = 1000  # articles deleted per transaction: the Ingestor's writes go in between
 # The lock is not fair: released and at once taken again, a waiting writer never gets it. After each slice
-# the pass pauses as long as the slice took (at least a little), so writers hold the lock half the time.
-_RETENTION_YIELD_S = (0.005, 5.0)
+# the pass pauses twice as long as the slice took (at least a little): writers hold the lock two thirds of
+# the time, and the pass (FTS5 re-tokenises every deleted row) takes a third of the CPU it competes for.
+_RETENTION_YIELD_S = (0.005, 10.0)
+_RETENTION_PAUSE = 2.0  # x the slice's time
 
 
 def _date_str(value: datetime | None) -> str | None:
@@ -57,12 +59,13 @@ class SqliteBackend(Backend):
     name = "sqlite"
     few_rows = FEW_ROWS  # a source/language filter leaving fewer rows is read before the words
     retention_slice = RETENTION_SLICE
+    prefix_words_max = PREFIX_TERMS_MAX  # a prefix of up to this many indexed words is searched as their OR
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
                  story_window: timedelta = DEFAULT_WINDOW) -> None:
         self.path = str(path)
         self.timeout = timeout
-        self.stories = Stories(story_window)
+        self.stories = Stories(story_window, recent_s=0)  # a read sees every committed write
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -189,8 +192,9 @@ class SqliteBackend(Backend):
                     key = time_key(at, seq)
                     db.execute(upsert, [seq, *row, key])
                     db.execute(fts_insert, (key, *fts))
+                    day = _date_str(at)
                     db.executemany("INSERT OR IGNORE INTO story_keys (key, at, seq) VALUES (?, ?, ?)",
-                                   [(k, _date_str(at), seq) for k in keys])
+                                   [(k, day, seq) for k in keys])
                     result.indexed.append(doc_id)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
@@ -216,9 +220,11 @@ class SqliteBackend(Backend):
             data[name] = value
         return Article.from_dict(data)
 
-    def _planner(self, node: Node | None, since, until, sources, languages) -> Planner:
+    def _planner(self, node: Node | None, since, until, sources, languages, expand: bool = True) -> Planner:
         if isinstance(node, MatchAll):
             node = None  # every row: the articles table alone answers
+        if node is not None and expand:
+            node = expand_prefixes(node, self._run, self.prefix_words_max)
         filters = Filters(_date_str(since), _date_str(until), since, until, sources, languages)
         return Planner(self._run, to_fts5(node) if node is not None else None, filters, self.few_rows)
 
@@ -236,7 +242,7 @@ class SqliteBackend(Backend):
         self._ensure()
         node = to_node(query)
         limit = finite_limit(limit)
-        plan = self._planner(node, since, until, sources, languages)
+        plan = self._planner(node, since, until, sources, languages, expand=sort != "relevance")
         if sort == "published_at":
             seqs, copies = plan.newest(limit, collapse)
             rows = self._fetch(plan, seqs)
@@ -325,16 +331,19 @@ class SqliteBackend(Backend):
         return out
 
     def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
+        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares), in one
+        statement: a wire story's key held by hundreds of copies costs a seek, not a row per copy."""
         self._ensure()
-        out: dict[str, Known] = {}
-        for i in range(0, len(keys), _CHUNK):
-            part = keys[i:i + _CHUNK]
-            rows = self._run(
-                f"SELECT {', '.join('a.' + c.strip() for c in _STATE_COLUMNS.split(','))} FROM articles a"
-                f" WHERE a.seq IN (SELECT seq FROM story_keys WHERE key IN ({', '.join('?' * len(part))})"
-                " AND at >= ? AND at <= ?)", [*part, _date_str(since), _date_str(until)])
-            out.update((r["id"], self._known(r)) for r in rows)
-        return list(out.values())
+        if not keys:
+            return []
+        lo, hi = _date_str(since), _date_str(until)
+        cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
+        rows = self._run(
+            f"SELECT {cols} FROM articles a WHERE a.seq IN (SELECT s.seq FROM json_each(?) k JOIN story_keys s"
+            " ON s.key = k.value AND s.at <= ? AND s.at >= max(?, ifnull((SELECT at FROM story_keys"
+            " WHERE key = k.value AND at >= ? AND at <= ? ORDER BY at DESC LIMIT 1 OFFSET ?), '')))",
+            [json.dumps(keys), hi, lo, lo, hi, PER_KEY - 1])
+        return [self._known(r) for r in rows]
 
     def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
         self._ensure()
@@ -351,7 +360,7 @@ class SqliteBackend(Backend):
 
     # ------------------------------------------------------------------ housekeeping
     def delete_older_than(self, days: int) -> int:
-        """In slices of ``retention_slice`` articles, one transaction each, with pauses as long as the slices
+        """In slices of ``retention_slice`` articles, one transaction each, with pauses twice as long as the slices
         between them: ingest goes on during the pass."""
         self._ensure()
         if days < 0:
@@ -380,7 +389,8 @@ class SqliteBackend(Backend):
                 break
             n += len(rows)
             slices += 1
-            time.sleep(min(max(_RETENTION_YIELD_S[0], time.monotonic() - started), _RETENTION_YIELD_S[1]))
+            took = time.monotonic() - started
+            time.sleep(min(max(_RETENTION_YIELD_S[0], _RETENTION_PAUSE * took), _RETENTION_YIELD_S[1]))
         if n:
             log.info("index.retention", deleted=n, days=days, slices=slices, backend="sqlite")
         return n

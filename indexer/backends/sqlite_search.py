@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Callable, Sequence
 
 from indexer.backends.base import as_utc
-from indexer.query import MatchAll, to_fts5
+from indexer.query import And, MatchAll, Node, Not, Or, Prefix, Term, to_fts5
 
 TIE_BITS = 31  # seq in the low bits: unique below 2**31 rows ever written
 _TIE_MASK = (1 << TIE_BITS) - 1
@@ -35,6 +35,8 @@ ROWS_JOIN = "articles a CROSS JOIN articles_fts ON articles_fts.rowid = a.tkey" 
 
 FTS_ALL = to_fts5(MatchAll())
 Run = Callable[[str, list[Any]], list[Any]]
+PREFIX_TERMS_MAX = 64  # a prefix with more indexed words than this stays a prefix query
+TERMS = "temp.articles_fts_terms"  # the FTS index's words (fts5vocab), per connection
 
 
 def bucket(at: datetime) -> int:
@@ -44,6 +46,35 @@ def bucket(at: datetime) -> int:
 def time_key(at: datetime, seq: int) -> int:
     """The FTS rowid of an article: monotone in ``effective_at`` to the second, unique by ``seq``."""
     return (bucket(at) << TIE_BITS) | (seq & _TIE_MASK)
+
+
+def expand_prefixes(node: Node, run: Run, most: int = PREFIX_TERMS_MAX) -> Node:
+    """``incl*`` as ``include OR included OR including …``, the words the index holds (up to
+    ``most``): the same matches, but FTS5 merges a prefix's doclists whole (every match of every
+    word, at each step of a search), where an OR of words is walked lazily, newest first, as one word is.
+    bm25 scores each word of the OR apart, so a relevance order keeps the prefix (callers' choice)."""
+    if isinstance(node, Prefix):
+        words = _indexed_words(node.prefix, run, most)
+        if words is None or not words:
+            return node
+        return Or(tuple(Term(w, node.field) for w in words)) if len(words) > 1 else Term(words[0], node.field)
+    if isinstance(node, (And, Or)):
+        return type(node)(tuple(expand_prefixes(c, run, most) for c in node.children))
+    if isinstance(node, Not):
+        return Not(expand_prefixes(node.child, run, most))
+    return node
+
+
+def _indexed_words(prefix: str, run: Run, most: int) -> list[str] | None:
+    """The index's words starting with ``prefix``; None when there are too many."""
+    if not prefix:
+        return None
+    run(f"CREATE VIRTUAL TABLE IF NOT EXISTS {TERMS} USING fts5vocab(main, articles_fts, 'row')", [])
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    rows = run(f"SELECT term FROM {TERMS} WHERE term >= ? AND term < ? LIMIT ?",
+               [prefix, upper, most + 1])
+    words = [r[0] for r in rows if r[0].startswith(prefix)]
+    return words if len(rows) <= most else None
 
 
 class Filters:

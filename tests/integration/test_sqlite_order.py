@@ -92,7 +92,8 @@ def collapsed(ordered):
     return [(a.id, copies[k]) for k, a in best.items()]
 
 
-QUERIES = ["common", "w0", "w3 AND w7", "w20", '"red fox"', "w1 NOT w2", "w3*", "*", None, "nothingsuch"]
+QUERIES = ["common", "w0", "w3 AND w7", "w20", '"red fox"', "w1 NOT w2", "w3*", "*", None, "nothingsuch",
+           "w*", "title:stor*", "common NOT w1*", "zz*"]
 FILTERS = [
     {},
     {"sources": ["src2"]},
@@ -113,11 +114,17 @@ def test_corpus_has_the_hard_cases(loaded):
     assert len(stories) - len(set(stories)) >= 20  # copies grouped into stories
 
 
+# 3 words at most: every prefix query here holds more, so it stays a prefix query (else: the OR of its words)
+PREFIX_WORDS = [(q, SqliteBackend.prefix_words_max) for q in QUERIES] + [
+    (q, 3) for q in QUERIES if q and "*" in q and q != "*"]
+
+
 @pytest.mark.parametrize("few_rows", [0, 10**9], ids=["fts-first", "rows-first"])
-@pytest.mark.parametrize("q", QUERIES)
-def test_newest_first_is_the_brute_force_order(loaded, q, few_rows):
+@pytest.mark.parametrize("q,prefix_words", PREFIX_WORDS)
+def test_newest_first_is_the_brute_force_order(loaded, q, few_rows, prefix_words):
     b, stored = loaded
     b.few_rows = few_rows
+    b.prefix_words_max = prefix_words
     try:
         for filters in FILTERS:
             want = brute(stored, q, **filters)
@@ -135,6 +142,7 @@ def test_newest_first_is_the_brute_force_order(loaded, q, few_rows):
             assert b.ids(q, **filters) == {a.id for a in want}
     finally:
         b.few_rows = SqliteBackend.few_rows
+        b.prefix_words_max = SqliteBackend.prefix_words_max
 
 
 def downgrade_to_v2(path) -> None:
