@@ -244,9 +244,8 @@ class Daemon:
         self.scheduler.add_job(self.send_alerts, "interval", seconds=self.cfg.mail.sweep_interval_s, id="send-alerts",
                                replace_existing=True)
         self.scheduler.add_job(self.reload_if_changed, "interval", seconds=5, id="watch-config", replace_existing=True)
-        if self.cfg.index.retention_days:
-            self.scheduler.add_job(self.apply_retention, "interval", hours=24, id="retention", replace_existing=True,
-                                   next_run_time=now + timedelta(minutes=1))
+        self.scheduler.add_job(self.housekeeping, "interval", hours=24, id="housekeeping", replace_existing=True,
+                               next_run_time=now + timedelta(minutes=1))
 
     def _job_submitted(self, event) -> None:
         # The submission event carries the run time APScheduler scheduled (jitter included), which the
@@ -369,11 +368,16 @@ class Daemon:
         # the delivery lanes send; this tick makes them look for digests whose period just ended
         self.app.deliveries.wake()
 
-    def apply_retention(self) -> None:
+    def housekeeping(self) -> None:
+        """Once a day: retention where it is configured, then the index's own maintenance (a rollover
+        where the cluster has no ILM to do it; SQLite's full-text segments merged again after the
+        deletes)."""
         days = self.cfg.index.retention_days
         if days:
             deleted = self.app.backend.delete_older_than(days)
-            log.info("retention_applied", job="retention", days=days, deleted=deleted)
+            log.info("retention_applied", job="housekeeping", days=days, deleted=deleted)
+        done = self.app.backend.maintenance()
+        log.info("maintenance_done", job="housekeeping", **done)
 
     # -- reload ----------------------------------------------------------------------------
     def _mtime(self) -> float:

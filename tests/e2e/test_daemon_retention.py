@@ -1,6 +1,6 @@
-"""The daemon's retention job on the embedded index: a real `mediawatch run` with `index.retention_days`
+"""The daemon's housekeeping job on the embedded index: a real `mediawatch run` with `index.retention_days`
 deletes the old articles in slices of one transaction each (its log says how many; the integration test
-shows a writer going on between them) and keeps the rest."""
+shows a writer going on between them), keeps the rest, then merges the full-text segments."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
     threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
     seen: list[dict] = []
     try:
-        # the job's first run is a minute after the start
-        wait_for(events, seen, lambda s: any(e.get("event") == "retention_applied" for e in s), 180)
+        # the housekeeping job's first run is a minute after the start: retention, then maintenance
+        wait_for(events, seen, lambda s: any(e.get("event") == "maintenance_done" for e in s), 180)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -54,6 +54,8 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
     assert len(passes) == 1 and OLD <= passes[0]["deleted"] < OLD + 10
     assert passes[0]["slices"] == -(-passes[0]["deleted"] // RETENTION_SLICE)
     assert next(e for e in seen if e.get("event") == "retention_applied")["deleted"] == passes[0]["deleted"]
+    # the deletes' marks are merged out of the full-text segments after the pass
+    assert next(e for e in seen if e.get("event") == "maintenance_done")["merge_slices"] >= 1
     b = SqliteBackend(data / "index.sqlite3")
     try:
         assert b.ids("expired") == set() and b.ids("recent") == {kept.id}
