@@ -17,8 +17,6 @@ Templates are ``string.Template`` files in ``templates/`` (no template engine de
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import html
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from datetime import datetime, timezone
 from email import policy as email_policy
 from email.header import Header
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -241,27 +239,6 @@ def _stored(policy: email_policy.EmailPolicy, name: str, value: Any) -> Any:
     return value
 
 
-def _text_part(policy: email_policy.EmailPolicy, body: str, subtype: str) -> MIMEPart:
-    """A UTF-8 text part, quoted-printable (base64 when that is shorter), by the stdlib's C encoders.
-
-    ``set_content`` picks the encoding by encoding the body's first lines both ways in pure Python, then
-    the whole body again: most of building a mail. A mail body holds a long line (the snippet) and a
-    non-ASCII character (the template's ``·``), so it was never sent as 7bit or 8bit anyway. Neither
-    encoding can write a boundary line (``--==mw_…``): quoted-printable escapes every ``=``, base64 has no ``-``."""
-    lines = body.encode("utf-8", "surrogateescape").splitlines()
-    data = b"\n".join(lines) + b"\n"
-    encoded, cte = binascii.b2a_qp(data), "quoted-printable"
-    if len(encoded) > len(data) * 4 // 3 + len(data) // 57:  # mostly non-Latin text: base64 is shorter
-        # base64 carries text in its canonical form, CRLF line ends (RFC 2045), as set_content writes it
-        crlf = policy.linesep.encode("ascii")
-        encoded, cte = base64.encodebytes(crlf.join(lines) + crlf), "base64"
-    part = MIMEPart(policy=policy)
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["Content-Transfer-Encoding"] = cte
-    part.set_payload(encoded.decode("ascii"))
-    return part
-
-
 def compose(headers: Iterable[tuple[str, Any]], text: str, rich: str) -> EmailMessage:
     """A multipart/alternative mail (text, then HTML) with ``headers`` in order: strings for unstructured
     values, ``Address`` objects (or lists of them) for address headers. A line break in a value raises
@@ -271,10 +248,11 @@ def compose(headers: Iterable[tuple[str, Any]], text: str, rich: str) -> EmailMe
     msg = EmailMessage(policy=policy)
     for name, value in headers:
         msg[name] = _stored(policy, name, value)
-    msg["MIME-Version"] = "1.0"
-    msg["Content-Type"] = f'multipart/alternative; boundary="{boundary_for(str(msg["Message-ID"] or ""))}"'
-    msg.attach(_text_part(policy, text, "plain"))
-    msg.attach(_text_part(policy, rich, "html"))
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    boundary = boundary_for(str(msg["Message-ID"] or ""))
+    # a body holding the boundary would end its part early: then a random one the generator checks
+    msg.make_alternative(boundary=None if boundary in text or boundary in rich else boundary)
+    msg.add_alternative(rich, subtype="html", charset="utf-8")
     return msg
 
 
