@@ -51,6 +51,12 @@ _MERGE_PAGES = 500  # leaf pages of FTS5 segment merging per slice of maintenanc
 _MERGE_PASS_S = 1800.0
 
 
+def _yield_lock(took: float) -> None:
+    """Between two slices of a long pass (retention, segment merging): the write lock is not fair, so
+    the pass stands aside for twice as long as its slice held it, and writers get their turn."""
+    time.sleep(min(max(_RETENTION_YIELD_S[0], _RETENTION_PAUSE * took), _RETENTION_YIELD_S[1]))
+
+
 def _date_str(value: datetime | None) -> str | None:
     """Fixed-width UTC ISO string: sorts and compares as text."""
     value = as_utc(value)
@@ -392,7 +398,7 @@ class SqliteBackend(Backend):
             n += len(rows)
             slices += 1
             took = time.monotonic() - started
-            time.sleep(min(max(_RETENTION_YIELD_S[0], _RETENTION_PAUSE * took), _RETENTION_YIELD_S[1]))
+            _yield_lock(took)
         if n:
             log.info("index.retention", deleted=n, days=days, slices=slices, backend="sqlite")
         return n
@@ -416,7 +422,7 @@ class SqliteBackend(Backend):
                 break
             slices += 1
             took = time.monotonic() - t0
-            time.sleep(min(max(_RETENTION_YIELD_S[0], _RETENTION_PAUSE * took), _RETENTION_YIELD_S[1]))
+            _yield_lock(took)
         with self._lock:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("index.maintenance", backend="sqlite", merge_slices=slices, s=round(time.monotonic() - started, 1))
