@@ -50,6 +50,10 @@ _HANDLE_TOKEN = re.compile(r"(?:^|\s)@\w+\b(?!\.)")
 # compiled once: an XPath string given to .xpath() is compiled on every call
 _AUTHOR_MARKUP = XPath('descendant::*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]')
 _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
+# The body's text and, inside it, what no reader sees: both read by libxml2 in one call each,
+# then searched as plain strings, much cheaper than a case-blind regex over a whole page.
+_BODY_TEXT = XPath("string(//body)")
+_UNSHOWN_TEXT = XPath("//body//script/text() | //body//style/text() | //body//template/text()")
 
 
 def clean_name(raw: str) -> str:
@@ -233,23 +237,44 @@ def _is_person(names: list[str], sites: set[str]) -> bool:
     return True
 
 
+def _shown(page: Page, names: list[str]) -> bool:
+    """Whether the page shows any of these names to its readers, as written or in capitals:
+    found more often in the body's text than in its scripts and styles."""
+    body = _BODY_TEXT(page.tree)
+    unshown: list[str] | None = None
+    for name in names:
+        for spelling in dict.fromkeys((name, name.upper())):
+            count = body.count(spelling)
+            if count:
+                unshown = _UNSHOWN_TEXT(page.tree) if unshown is None else unshown
+                if count > sum(text.count(spelling) for text in unshown):
+                    return True
+    return False
+
+
+_METADATA = (from_jsonld, from_meta)
+
+
 def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> list[str]:
     # Visible author markup and bare "by ..." lines come after the byline elements (byline.py):
     # they only speak for pages where those found nobody. The publisher standing in for the
     # author (a CMS default) yields to a later source only when that one names people; a user
     # name standing in for the author ("edilson.la.rosa") only to that person's name spelt out.
+    # A name the metadata gives but the page never shows is a CMS default too (the account that
+    # uploaded the story, a placeholder): it yields like the publisher, and never wins over it.
     publisher: list[str] = []
     sites: set[str] = set()
     for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline):
         found = source(page)
         if not found:
             continue
+        hidden = source in _METADATA and not _shown(page, found)
         if not publisher:
             sites = {_squash(n) for n in site_names(page)} - {""}
-            if not _is_publisher(found, sites) and not _are_handles(found):
+            if not hidden and not _is_publisher(found, sites) and not _are_handles(found):
                 return found
             publisher = found
-        elif _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):
+        elif not hidden and _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):
             return found
     if publisher:
         return publisher

@@ -84,7 +84,8 @@ def test_the_publisher_written_with_more_words_yields_to_the_person():
 
 def test_a_short_site_name_inside_a_persons_name_does_not_make_them_the_publisher():
     head = '<meta name="author" content="Ada Zeitler"><meta property="og:site_name" content="Zeit">'
-    page = _page(f'<article><p>Von Jana Kiel</p>{BODY}</article>', head, url="https://www.zeit.example/a/1")
+    page = _page(f'<article><p>Von Jana Kiel</p>{BODY}<div class="box">Ada Zeitler schreibt über Verkehr.</div></article>',
+                 head, url="https://www.zeit.example/a/1")
     assert authors(page) == ["Ada Zeitler"]
 
 
