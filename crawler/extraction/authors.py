@@ -20,6 +20,7 @@ from crawler.extraction.byline import bylines
 from crawler.extraction.metadata import site_names
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
+from crawler.extraction.shown_dates import without_days
 
 AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
                "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
@@ -191,6 +192,37 @@ def from_text_byline(page: Page) -> list[str]:
     return []
 
 
+# The elements around the headline, where a page prints its date line: ancestors are not on
+# these axes, and a long element (the article itself) is no date line.
+_NEAR_HEADLINE = XPath("(//body//h1)[1]/preceding::*[position() <= 8][string-length(.) < 100]"
+                       " | (//body//h1)[1]/following::*[position() <= 12][string-length(.) < 100]")
+_DATELINE_PARTS = re.compile(r"\s*[|•·,]\s*|\s+[–—-]\s+")
+_TIME = re.compile(r"\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm|a\.m\.|p\.m\.))?", re.I)
+# Lower-case words a name may hold ("Ursula von der Leyen", "Vincent van Gogh").
+_PARTICLES = frozenset("von van der den de da del della di du la le dos das y e zu".split())
+
+
+def _is_written_name(piece: str) -> bool:
+    words = piece.split()
+    return 2 <= len(words) <= 4 and all(w[0].isupper() or w in _PARTICLES for w in words) and words[-1][0].isupper()
+
+
+def from_dateline(page: Page) -> list[str]:
+    """A name beside the date in the line next to the headline, without author markup:
+    "11.12.2019 - Jana Kiel", "04.02.2022 | 13:10 Uhr | Jana Kiel", "Jana Kiel, 3. Mai 2022"."""
+    for el in _NEAR_HEADLINE(page.tree):
+        text = " ".join(el.text_content().split())
+        undated = without_days(text, "|")
+        if undated == text:
+            continue
+        rest = [p for p in _DATELINE_PARTS.split(undated) if p.strip(" .,") and not _TIME.fullmatch(p)]
+        if len(rest) == 1 and not _NOT_A_NAME.search(rest[0]):
+            name = clean_name(rest[0])
+            if _is_written_name(name):
+                return [name]
+    return []
+
+
 def from_agency_credit(text: str) -> list[str]:
     """Agencies named by a credit line among the last lines of the body text."""
     for line in reversed(text.split("\n")[-4:]):
@@ -264,7 +296,7 @@ def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> lis
     # uploaded the story, a placeholder): it yields like the publisher, and never wins over it.
     publisher: list[str] = []
     sites: set[str] = set()
-    for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline):
+    for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline, from_dateline):
         found = source(page)
         if not found:
             continue

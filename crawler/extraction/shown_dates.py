@@ -68,6 +68,13 @@ def days_in(text: str) -> set[date]:
     return {d for d in found if d is not None}
 
 
+def without_days(text: str, mark: str = " | ") -> str:
+    """``text`` with each day written out in it replaced by ``mark``."""
+    for pattern in (_DMY_DOTS, _YMD, _SLASHED, _DAY_MONTH, _MONTH_DAY):
+        text = pattern.sub(mark, text)
+    return text
+
+
 def _visible_text(tree: HtmlElement, years: set[str]) -> str:
     """The body's text, without the unseen elements' strings that name one of ``years``: the
     others cannot show a day asked for, and taking a string out costs a scan of the text."""

@@ -44,3 +44,25 @@ def test_a_name_only_in_a_script_is_not_shown():
     body = (f'<article><h1>New timetable</h1><p>Von Cara Lind</p>{TEXT}</article>'
             '<script>var author = "Mara Lindqvist";</script>')
     assert authors(_page(body, head)) == ["Cara Lind"]
+
+
+def test_a_name_beside_the_date_next_to_the_headline_is_the_author():
+    cases = {
+        '<h1>Neuer Fahrplan</h1><p class="muted">11.12.2019 - Cara Lind</p>': ["Cara Lind"],
+        '<small>04.02.2022 | 13:10 Uhr | Cara von Lind</small><h1>Neuer Fahrplan</h1>': ["Cara von Lind"],
+        '<h1>New timetable</h1><div><span>Mara Lindqvist, May 3, 2024</span></div>': ["Mara Lindqvist"],
+    }
+    for body, names in cases.items():
+        assert authors(_page(f"<article>{body}{TEXT}</article>")) == names, body
+
+
+def test_a_date_line_without_a_written_name_gives_no_author():
+    for line in ("11.12.2019 - Politik", "11.12.2019 - berlin und brandenburg", "04.02.2022 | 13:10 Uhr",
+                 "11.12.2019 - Lesezeit 4 Minuten", "Cara Lind - Mara Lindqvist"):
+        assert authors(_page(f"<article><h1>Neuer Fahrplan</h1><p>{line}</p>{TEXT}</article>")) == [], line
+
+
+def test_a_date_line_far_from_the_headline_is_not_read():
+    filler = "".join(f"<p>Paragraph {i}.</p>" for i in range(15))
+    body = f"<article><h1>Neuer Fahrplan</h1>{filler}<p>11.12.2019 - Cara Lind</p></article>"
+    assert authors(_page(body)) == []
