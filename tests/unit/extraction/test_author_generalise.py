@@ -66,3 +66,11 @@ def test_a_date_line_far_from_the_headline_is_not_read():
     filler = "".join(f"<p>Paragraph {i}.</p>" for i in range(15))
     body = f"<article><h1>Neuer Fahrplan</h1>{filler}<p>11.12.2019 - Cara Lind</p></article>"
     assert authors(_page(body)) == []
+
+
+def test_the_kind_of_piece_before_von_and_whom_the_author_met_after_the_name():
+    for line, names in {"<em>Ein Interview von <b>Cara Lind</b> mit <b>Ada Berg</b>.</em>": ["Cara Lind"],
+                        "Eine Reportage von Cara Lind": ["Cara Lind"],
+                        "Ein Kommentar von Cara Lind | 04.02.2022": ["Cara Lind"],
+                        "Ein Abend von Freunden und Nachbarn": []}.items():
+        assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}<p>{line}</p></article>")) == names, line
