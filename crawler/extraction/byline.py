@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from lxml.etree import XPath, iterwalk
 from lxml.html import HtmlElement
 
-# A byline's text, dates and media left out: at least this long and shorter than the cap.
-_MIN_CHARS, _MAX_CHARS = 3, 120
+# A byline's text, dates and media left out: at least this long (a nickname, "oz") and shorter than the cap.
+_MIN_CHARS, _MAX_CHARS = 2, 120
 _MARKED = XPath("//*[@itemprop or @rel or @class or @id]")
 # A piece of one of the words ranked below, in their usual spellings: one regex scan in C over
 # an element's case-folded markup keeps most elements from being ranked at all.

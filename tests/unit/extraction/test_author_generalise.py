@@ -74,3 +74,8 @@ def test_the_kind_of_piece_before_von_and_whom_the_author_met_after_the_name():
                         "Ein Kommentar von Cara Lind | 04.02.2022": ["Cara Lind"],
                         "Ein Abend von Freunden und Nachbarn": []}.items():
         assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}<p>{line}</p></article>")) == names, line
+
+
+def test_a_two_letter_name_in_a_byline_element_is_read():
+    body = f'<article><h1>Top 100</h1><p class="meta">by <span class="author vcard">oz</span></p>{TEXT}</article>'
+    assert authors(_page(body)) == ["oz"]
