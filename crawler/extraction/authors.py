@@ -145,13 +145,13 @@ def from_microdata(page: Page) -> list[str]:
 # A short line that is only a byline: "von Daniela Obers", "Ein Artikel von Pamela Sladky | 27.01.2022",
 # "Ein Interview von Jana Kiel mit Ada Berg" (the kind of piece, then its author, then whom they met).
 _TEXT_BYLINE = re.compile(
-    r"^(?:eine?\s+\w+\s+von|von|by|par|por|di|door|text|autor(?:in)?)\s*:?\s+"
+    r"^(?:eine?\s+\w+\s+von|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)\s*:?\s+"
     r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3}?)\s*(?:$|[|,•·–—-]|\d|\s(?:mit|with|avec|con)\s)", re.I)
 _BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address", "label", "dt")
-_BYLINE_START = re.compile(r"[\s|•·–—-]*(?:eine?\s|von|by|par|por|di|door|text|autor|author)", re.I)
+_BYLINE_START = re.compile(r"[\s|•·–—-]*(?:eine?\s|von|by|par|por|di|door|text|autor|auteur|author)", re.I)
 # An element that holds only the label, its name in the text or element after it:
 # <span>By</span><span>Jane Doe</span>, <strong>Autor:</strong> <a>Jane Doe</a>.
-_LABEL = re.compile(r"[\s|•·–—-]*(?:von|by|par|por|door|text|autor(?:in)?|author)\s*:?\s*", re.I)
+_LABEL = re.compile(r"[\s|•·–—-]*(?:von|by|par|por|door|text|autor(?:in|e|a)?|auteur|author)\s*:?\s*", re.I)
 _LABELLED_NAME = re.compile(r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,•·–—-]|\d)")
 
 

@@ -79,3 +79,9 @@ def test_the_kind_of_piece_before_von_and_whom_the_author_met_after_the_name():
 def test_a_two_letter_name_in_a_byline_element_is_read():
     body = f'<article><h1>Top 100</h1><p class="meta">by <span class="author vcard">oz</span></p>{TEXT}</article>'
     assert authors(_page(body)) == ["oz"]
+
+
+def test_french_italian_and_spanish_author_labels():
+    for line in ("Auteur : Cara Lind", "Autore: Cara Lind", "Autora: Cara Lind"):
+        body = f"<article><h1>Le nouvel horaire</h1>{TEXT}<div><p>{line} </p><p>Edition : A. Berg</p></div></article>"
+        assert authors(_page(body)) == ["Cara Lind"], line
