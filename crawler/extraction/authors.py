@@ -57,9 +57,14 @@ _BODY_TEXT = XPath("string(//body)")
 _UNSHOWN_TEXT = XPath("//body//script/text() | //body//style/text() | //body//template/text()")
 
 
+# A role written after the name in brackets ("Jana Kiel (Pressesprecherin des Vereins)"); one
+# word in brackets may be an agency ("(AFP)") and stays.
+_ROLE_NOTE = re.compile(r"\s*\([^()]*\s[^()]*\)\s*$")
+
+
 def clean_name(raw: str) -> str:
     name = _HANDLE_TOKEN.sub("", clean_inline(raw))
-    name = _BY_PREFIX.sub("", name)
+    name = _ROLE_NOTE.sub("", _BY_PREFIX.sub("", name))
     name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»") + ("." if _ABBREVIATED.search(name) else "")
     if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name):
         return ""
@@ -193,10 +198,12 @@ def from_text_byline(page: Page) -> list[str]:
     return []
 
 
-# The elements around the headline, where a page prints its date line: ancestors are not on
-# these axes, and a long element (the article itself) is no date line.
-_NEAR_HEADLINE = XPath("(//body//h1)[1]/preceding::*[position() <= 8][string-length(.) < 100]"
-                       " | (//body//h1)[1]/following::*[position() <= 12][string-length(.) < 100]")
+# The elements with text of their own around the headline (icons and wrappers left out), where a
+# page prints its date line: ancestors are not on these axes, and a long element (the article
+# itself) is no date line.
+_NEAR_HEADLINE = XPath(
+    "(//body//h1[normalize-space()])[1]/preceding::*[text()[normalize-space()]][position() <= 6][string-length(.) < 100]"
+    " | (//body//h1[normalize-space()])[1]/following::*[text()[normalize-space()]][position() <= 8][string-length(.) < 100]")
 _DATELINE_PARTS = re.compile(r"\s*[|•·,]\s*|\s+[–—-]\s+")
 _TIME = re.compile(r"\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm|a\.m\.|p\.m\.))?", re.I)
 # Lower-case words a name may hold ("Ursula von der Leyen", "Vincent van Gogh").
@@ -218,7 +225,7 @@ def from_dateline(page: Page) -> list[str]:
             continue
         rest = [p for p in _DATELINE_PARTS.split(undated) if p.strip(" .,") and not _TIME.fullmatch(p)]
         if len(rest) == 1 and not _NOT_A_NAME.search(rest[0]):
-            name = clean_name(rest[0])
+            name = clean_name(rest[0].strip(" -–—"))
             if _is_written_name(name):
                 return [name]
     return []

@@ -85,3 +85,17 @@ def test_french_italian_and_spanish_author_labels():
     for line in ("Auteur : Cara Lind", "Autore: Cara Lind", "Autora: Cara Lind"):
         body = f"<article><h1>Le nouvel horaire</h1>{TEXT}<div><p>{line} </p><p>Edition : A. Berg</p></div></article>"
         assert authors(_page(body)) == ["Cara Lind"], line
+
+
+def test_a_role_in_brackets_after_the_name_goes_but_an_agency_stays():
+    from crawler.extraction.authors import clean_names
+    assert clean_names(["Cara Lind (Pressesprecherin des Vereins)"]) == ["Cara Lind"]
+    assert clean_names(["Cara Lind (AFP)"]) == ["Cara Lind (AFP)"]
+
+
+def test_the_date_line_is_read_past_icons_and_an_empty_logo_headline():
+    icons = "".join(f'<a href="/s{i}"><span class="icon"></span></a>' for i in range(8))
+    body = ('<header><h1><a href="/"><img src="logo.png"></a></h1></header><article>'
+            f'<div class="timedata">05.02.2020 <span>-&nbsp;Redaktion: Cara Lind (Pressesprecherin des Vereins)</span></div>'
+            f'<div class="share">{icons}</div><h1>Faire Lieferketten</h1>{TEXT}</article>')
+    assert authors(_page(body)) == ["Cara Lind"]
