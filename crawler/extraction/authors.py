@@ -20,7 +20,7 @@ from crawler.extraction.byline import bylines
 from crawler.extraction.metadata import site_names
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
-from crawler.extraction.shown_dates import without_days
+from crawler.extraction.shown_dates import near_headline, without_days
 
 AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
                "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
@@ -198,12 +198,6 @@ def from_text_byline(page: Page) -> list[str]:
     return []
 
 
-# The elements with text of their own around the headline (icons and wrappers left out), where a
-# page prints its date line: ancestors are not on these axes, and a long element (the article
-# itself) is no date line.
-_NEAR_HEADLINE = XPath(
-    "(//body//h1[normalize-space()])[1]/preceding::*[text()[normalize-space()]][position() <= 6][string-length(.) < 100]"
-    " | (//body//h1[normalize-space()])[1]/following::*[text()[normalize-space()]][position() <= 8][string-length(.) < 100]")
 _DATELINE_PARTS = re.compile(r"\s*[|•·,]\s*|\s+[–—-]\s+")
 _TIME = re.compile(r"\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm|a\.m\.|p\.m\.))?", re.I)
 # Lower-case words a name may hold ("Ursula von der Leyen", "Vincent van Gogh").
@@ -218,7 +212,7 @@ def _is_written_name(piece: str) -> bool:
 def from_dateline(page: Page) -> list[str]:
     """A name beside the date in the line next to the headline, without author markup:
     "11.12.2019 - Jana Kiel", "04.02.2022 | 13:10 Uhr | Jana Kiel", "Jana Kiel, 3. Mai 2022"."""
-    for el in _NEAR_HEADLINE(page.tree):
+    for el in near_headline(page.tree):
         text = " ".join(el.text_content().split())
         undated = without_days(text, "|")
         if undated == text:

@@ -18,7 +18,7 @@ from itertools import chain
 
 from crawler.dates import parse_date
 from crawler.extraction.page import Page
-from crawler.extraction.shown_dates import labelled_published, shown
+from crawler.extraction.shown_dates import headline_day, labelled_published, shown
 
 # Clocks drift and naive times read as UTC may run a few hours ahead; beyond this a
 # "future" date is a template default, an event date or an embargo stamp.
@@ -173,7 +173,7 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
     found, source = _first(published_candidates(page), now)
     if found:
         return _as_shown(page, _local_midnight(found), source, now)
-    labelled = labelled_published(page.tree)
+    labelled = labelled_published(page.tree) or headline_day(page.tree)
     if labelled is not None:
         return datetime(labelled.year, labelled.month, labelled.day, tzinfo=timezone.utc), "text"
     if fallback is not None:

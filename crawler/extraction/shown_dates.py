@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from lxml.etree import iterwalk, tostring
+from lxml.etree import XPath, iterwalk, tostring
 from lxml.html import HtmlElement
 
 _MONTH_NAMES = (
@@ -104,6 +104,28 @@ def shown(tree: HtmlElement, days: set[date]) -> set[date]:
             at = text.find(year, at + 4)
     # a bar between windows: no date reads across it
     return days_in(" | ".join(" ".join(w.split()) for w in windows)) & days
+
+
+# The elements with text of their own around the first headline with text (icons and wrappers
+# left out): where a page prints its date line and byline. Ancestors are not on these axes, and
+# a long element (the article itself) is no such line.
+_NEAR_HEADLINE = XPath(
+    "(//body//h1[normalize-space()])[1]/preceding::*[text()[normalize-space()]][position() <= 6][string-length(.) < 100]"
+    " | (//body//h1[normalize-space()])[1]/following::*[text()[normalize-space()]][position() <= 8][string-length(.) < 100]")
+
+
+def near_headline(tree: HtmlElement) -> list[HtmlElement]:
+    """The short elements printed around the headline, in document order."""
+    return _NEAR_HEADLINE(tree)
+
+
+def headline_day(tree: HtmlElement) -> date | None:
+    """The day written in the first line around the headline that writes exactly one."""
+    for element in near_headline(tree):
+        days = days_in(" ".join(element.text_content().split()))
+        if days:
+            return days.pop() if len(days) == 1 else None
+    return None
 
 
 # A date the text labels as the publication's: "Erschienen am: 01.11.2023", "Written: 2023-11-07".
