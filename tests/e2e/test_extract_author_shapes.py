@@ -1,6 +1,7 @@
 """`mediawatch extract FILE` on pages written for the test: an author given by a JSON-LD @id
-reference, a name after a "By" label element, and the day a page without date markup labels
-as its publication's."""
+reference, a name after a "By" label element, the day a page without date markup labels
+as its publication's, and the name and day printed beside the headline where the metadata
+names someone the page never shows."""
 
 from __future__ import annotations
 
@@ -37,3 +38,15 @@ def test_cli_reads_the_name_after_a_by_label_and_the_labelled_publication_day(pr
     article = _extract(project, html, "https://hafen.example.de/fahrplan")
     assert article["authors"] == ["Cara Lind"]
     assert article["published_at"][:10] == "2023-11-01"
+
+
+def test_cli_prefers_the_date_line_beside_the_headline_over_a_name_the_page_never_shows(project):
+    # the meta author is the CMS account that uploaded the story; the page prints its byline and
+    # day only in the line beside the headline, and a later day lower down
+    html = ('<html><head><title>Neuer Fahrplan</title><meta name="author" content="Webredaktion Hafenblatt">'
+            '</head><body><header><h1><a href="/"><img src="/logo.png" alt=""></a></h1></header><article>'
+            '<h1>Neuer Fahrplan</h1><p class="text-muted">11.12.2019 - Cara Lind</p>'
+            f'{PARAS}<p>Die nächste Sitzung ist am 14. Januar 2020.</p></article></body></html>')
+    article = _extract(project, html, "https://hafen.example.de/fahrplan")
+    assert article["authors"] == ["Cara Lind"]
+    assert article["published_at"][:10] == "2019-12-11"
