@@ -14,7 +14,11 @@ from crawler.urls import BadURL, canonicalize, same_site
 
 _LINKS_WITH_REL = XPath("descendant::link[@rel]")
 # Separators sites put between headline and site name in <title> / og:title.
-_TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•›»~⋆:]{1,2}|-{1,2}|::)\s+")
+# A bar needs no spaces around it, nor does a dash or bar beside CJK text, which has no spaces
+# ("NEWS WEB EASY|子どもへの…", "…英雄的城！-新华网").
+_CJK = "\u3000-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef"
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•›»~⋆:]{1,2}|-{1,2}|::)\s+|\s*[|｜]\s*"
+                               rf"|(?<=[{_CJK}])\s*[-_–—]\s*|\s*[-_–—]\s*(?=[{_CJK}])")
 
 
 def _fold(value: str) -> str:
@@ -41,6 +45,10 @@ def _strip_site_name(title: str, names: set[str]) -> str:
                for a, b in parts]
     kept = [p for p, site in zip(parts, is_site) if not site]
     if kept and len(kept) < len(parts):
+        longest = max(kept, key=lambda p: p[1] - p[0])
+        if len(kept) > 1 and all(len(title[a:b].split()) <= 2 for a, b in kept if (a, b) != longest):
+            # the rest is a breadcrumb of sections beside the site's name ("| iPhone | Forum |")
+            return title[longest[0]:longest[1]].strip()
         return title[kept[0][0]:kept[-1][1]].strip()
     # No known name: a short end part (<= 4 words, much shorter than the rest) is the site.
     (a0, b0), (a1, b1) = parts[0], parts[-1]
@@ -72,7 +80,12 @@ def title(page: Page) -> str:
     # document's own metadata agrees, which also rules out h1 logos and section names.
     for h1 in page.h1s:
         f = _fold(h1)
-        if len(f) >= 4 and any(f == r or (f in r and len(f) > 0.3 * len(r)) or (r in f and len(r) > 0.6 * len(f)) for r in folded_refs):
+        if len(f) < 4:
+            continue
+        if any(r != f and r in f and len(r) > 0.6 * len(f) for r in folded_refs):
+            # the h1 holds the headline and more: a section before it or the site after it
+            return _strip_site_name(h1, site_names(page))
+        if any(f == r or (f in r and len(f) > 0.3 * len(r)) for r in folded_refs):
             return h1
     names = site_names(page)
     if headline:

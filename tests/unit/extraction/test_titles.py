@@ -1,0 +1,46 @@
+"""Titles: the headline without the site's name, its section or a breadcrumb around it, on short
+pages written for the test (metadata.title)."""
+
+from __future__ import annotations
+
+from crawler.extraction.htmlparse import load_html
+from crawler.extraction.metadata import title
+from crawler.extraction.page import Page
+
+
+def _title(head: str, body: str = "", url: str = "https://www.hafenblatt.example/a/1") -> str:
+    return title(Page(load_html(f"<html><head>{head}</head><body>{body}</body></html>"), url))
+
+
+def test_an_h1_that_holds_the_headline_and_a_section_or_the_site_name_loses_them():
+    og = '<meta property="og:title" content="New ferry timetable for the islands">'
+    assert _title(og, "<h1>Politics | New ferry timetable for the islands</h1>") == "New ferry timetable for the islands"
+    assert _title(f"<title>New ferry timetable for the islands | Hafenblatt</title>{og}",
+                  "<h1>New ferry timetable for the islands | Hafenblatt</h1>") == "New ferry timetable for the islands"
+
+
+def test_an_h1_equal_to_the_headline_or_inside_it_is_kept_as_written():
+    og = '<meta property="og:title" content="New ferry timetable: what changes for commuters">'
+    assert _title(og, "<h1>New Ferry Timetable: What Changes for Commuters</h1>") \
+        == "New Ferry Timetable: What Changes for Commuters"
+
+
+def test_a_breadcrumb_of_sections_beside_the_site_name_goes():
+    assert _title("<title>No ferries over Easter? | Forum | Boats | Hafenblatt.example</title>") \
+        == "No ferries over Easter?"
+
+
+def test_a_second_long_part_stays_with_the_headline():
+    assert _title("<title>Ferries: the new timetable | What changes for commuters | Hafenblatt</title>") \
+        == "Ferries: the new timetable | What changes for commuters"
+
+
+def test_separators_without_spaces_in_cjk_titles():
+    assert _title("<title>武汉的声音：有英勇的你，才有英雄的城！-新华网</title>") == "武汉的声音：有英勇的你，才有英雄的城！"
+    assert _title('<meta property="og:site_name" content="NEWS WEB EASY">'
+                  "<title>NEWS WEB EASY|子どもへの体罰を禁止する法律ができる</title>") == "子どもへの体罰を禁止する法律ができる"
+
+
+def test_a_hyphen_inside_a_latin_title_is_no_separator():
+    assert _title("<title>Covid-19: Berlin-Brandenburg opens its test-centres</title>") \
+        == "Covid-19: Berlin-Brandenburg opens its test-centres"
