@@ -51,10 +51,8 @@ _HANDLE_TOKEN = re.compile(r"(?:^|\s)@\w+\b(?!\.)")
 # compiled once: an XPath string given to .xpath() is compiled on every call
 _AUTHOR_MARKUP = XPath('descendant::*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]')
 _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
-# The body's text and, inside it, what no reader sees: both read by libxml2 in one call each,
-# then searched as plain strings, much cheaper than a case-blind regex over a whole page.
-_BODY_TEXT = XPath("string(//body)")
-_UNSHOWN_TEXT = XPath("//body//script/text() | //body//style/text() | //body//template/text()")
+# Elements whose text no reader sees.
+_UNSHOWN = ("script", "style", "template")
 
 
 # A role written after the name in brackets ("Jana Kiel (Pressesprecherin des Vereins)"); one
@@ -273,15 +271,21 @@ def _is_person(names: list[str], sites: set[str]) -> bool:
 
 def _shown(page: Page, names: list[str]) -> bool:
     """Whether the page shows any of these names to its readers, as written or in capitals:
-    found more often in the body's text than in its scripts and styles."""
-    body = _BODY_TEXT(page.tree)
+    found more often in the body's text than in its scripts and styles. The body's text is
+    read in C and searched as a plain string, much cheaper than a case-blind regex."""
+    body = page.tree.find("body")
+    if body is None:
+        return False
+    text = body.text_content()
     unshown: list[str] | None = None
     for name in names:
         for spelling in dict.fromkeys((name, name.upper())):
-            count = body.count(spelling)
+            count = text.count(spelling)
             if count:
-                unshown = _UNSHOWN_TEXT(page.tree) if unshown is None else unshown
-                if count > sum(text.count(spelling) for text in unshown):
+                if unshown is None:
+                    # their own text, which in a template runs on after its child elements
+                    unshown = [t for el in body.iter(*_UNSHOWN) for t in (el.text, *(c.tail for c in el)) if t]
+                if count > sum(piece.count(spelling) for piece in unshown):
                     return True
     return False
 

@@ -14,6 +14,7 @@ European and the US reading, since only membership is asked.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 
 from lxml.etree import XPath, iterwalk, tostring
@@ -106,17 +107,63 @@ def shown(tree: HtmlElement, days: set[date]) -> set[date]:
     return days_in(" | ".join(" ".join(w.split()) for w in windows)) & days
 
 
-# The elements with text of their own around the first headline with text (icons and wrappers
-# left out): where a page prints its date line and byline. Ancestors are not on these axes, and
-# a long element (the article itself) is no such line.
-_NEAR_HEADLINE = XPath(
-    "(//body//h1[normalize-space()])[1]/preceding::*[text()[normalize-space()]][position() <= 6][string-length(.) < 100]"
-    " | (//body//h1[normalize-space()])[1]/following::*[text()[normalize-space()]][position() <= 8][string-length(.) < 100]")
+# Around the first headline with text: the elements with text of their own (icons and wrappers
+# left out) this many before and after it, where a page prints its date line and byline. A
+# line is shorter than _LINE_CHARS (the article itself is no such line). At most _LOOK_AT
+# elements are looked at on each side, so a page pays for a short walk, not for its size.
+_BEFORE, _AFTER, _LINE_CHARS, _LOOK_AT = 6, 8, 100, 200
+_H1 = XPath("//body//h1")
+# What XPath's normalize-space() takes for blank: a no-break space is text a page shows.
+_BLANK = " \t\r\n"
+
+
+def _own_text(element: HtmlElement) -> bool:
+    return bool((element.text or "").strip(_BLANK)) or any((child.tail or "").strip(_BLANK) for child in element)
+
+
+def _short(element: HtmlElement) -> bool:
+    size = 0
+    for piece in element.itertext():
+        size += len(piece)
+        if size >= _LINE_CHARS:
+            return False
+    return True
+
+
+def _preceding(element: HtmlElement) -> Iterator[HtmlElement]:
+    """XPath's preceding axis, nearest first: no ancestors."""
+    node: HtmlElement | None = element
+    while node is not None:
+        for sibling in node.itersiblings(preceding=True):
+            yield from reversed(list(sibling.iter()))
+        node = node.getparent()
+
+
+def _following(element: HtmlElement) -> Iterator[HtmlElement]:
+    """XPath's following axis, nearest first: no descendants."""
+    node: HtmlElement | None = element
+    while node is not None:
+        for sibling in node.itersiblings():
+            yield from sibling.iter()
+        node = node.getparent()
+
+
+def _lines(elements: Iterator[HtmlElement], wanted: int) -> list[HtmlElement]:
+    out: list[HtmlElement] = []
+    for looked, element in enumerate(elements):
+        if len(out) == wanted or looked == _LOOK_AT:
+            break
+        if isinstance(element.tag, str) and _own_text(element):
+            out.append(element)
+    return [element for element in out if _short(element)]
 
 
 def near_headline(tree: HtmlElement) -> list[HtmlElement]:
     """The short elements printed around the headline, in document order."""
-    return _NEAR_HEADLINE(tree)
+    h1 = next((h for h in _H1(tree) if "".join(h.itertext()).strip(_BLANK)), None)
+    if h1 is None:
+        return []
+    return _lines(_preceding(h1), _BEFORE)[::-1] + _lines(_following(h1), _AFTER)
 
 
 def headline_day(tree: HtmlElement) -> date | None:

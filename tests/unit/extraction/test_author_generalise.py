@@ -46,6 +46,13 @@ def test_a_name_only_in_a_script_is_not_shown():
     assert authors(_page(body, head)) == ["Cara Lind"]
 
 
+def test_a_name_only_in_a_template_is_not_shown_even_after_its_child_elements():
+    head = '<meta name="author" content="Mara Lindqvist">'
+    body = (f'<article><h1>New timetable</h1><p>Von Cara Lind</p>{TEXT}</article>'
+            '<template><div>Author:</div> Mara Lindqvist</template>')
+    assert authors(_page(body, head)) == ["Cara Lind"]
+
+
 def test_a_name_beside_the_date_next_to_the_headline_is_the_author():
     cases = {
         '<h1>Neuer Fahrplan</h1><p class="muted">11.12.2019 - Cara Lind</p>': ["Cara Lind"],
@@ -99,3 +106,4 @@ def test_the_date_line_is_read_past_icons_and_an_empty_logo_headline():
             f'<div class="timedata">05.02.2020 <span>-&nbsp;Redaktion: Cara Lind (Pressesprecherin des Vereins)</span></div>'
             f'<div class="share">{icons}</div><h1>Faire Lieferketten</h1>{TEXT}</article>')
     assert authors(_page(body)) == ["Cara Lind"]
+
