@@ -27,7 +27,7 @@ AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", 
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|posted|reported|text|story|words|photos?|view all posts|all posts|erstellt|verfasst|"
     r"(?:zeige )?alle beiträge|artikel|beitrag|article|interview)\s+)?"
-    r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|interview|"
+    r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|words|interview|"
     r"текст|автор|от|بقلم|كتب|作者|记者|文)"
     r"\s*[:\-]?\s+",
     re.I,
@@ -58,10 +58,36 @@ _UNSHOWN = ("script", "style", "template")
 # A role written after the name in brackets ("Jana Kiel (Pressesprecherin des Vereins)"); one
 # word in brackets may be an agency ("(AFP)") and stays.
 _ROLE_NOTE = re.compile(r"\s*\([^()]*\s[^()]*\)\s*$")
+# A credit line names the writers first and then whoever made the pictures ("Text von Jana Kiel
+# Illustration von Ada Berg", "Words: Jana Kiel, Photos: Ada Berg"): the line stops being a
+# byline at the first of those other roles.
+_OTHER_ROLE = re.compile(
+    r"(?:^|[\s,;|/•·–—-])(?:fotos?|photos?|photography|pictures|bilder|illustrations?|grafik(?:en)?|graphics|"
+    r"infografik|kamera|camera|video)\s*(?::|(?:von|by|par|de|di)\s)", re.I)
+# Several roles of one person before the name ("Text und Interview: Jana Kiel", "Words and
+# pictures by Jana Kiel"): a label, not a second author that the splitting would make of "Text".
+_ROLE_LIST = re.compile(
+    r"^\s*(?:text|texte|words|interview|recherche|fotos?|photos?|pictures|bilder?)"
+    r"(?:\s*(?:und|and|et|&|\+|/|,)\s*(?:text|texte|words|interview|recherche|fotos?|photos?|pictures|bilder?))+"
+    r"\s*(?::|(?:von|by|par)\s)\s*", re.I)
+# What Cloudflare shows in place of an e-mail address it hides from scrapers.
+_HIDDEN_EMAIL = re.compile(r"\s*[-–—|,(]?\s*\[email\s+protected\]\)?", re.I)
+
+
+def _until_other_role(line: str) -> str:
+    """A credit line up to the first role other than writing; the whole line when it starts
+    with one (then it credits nobody else)."""
+    m = _OTHER_ROLE.search(line, 1)
+    return line[:m.start()] if m else line
+
+
+def _writers(line: str) -> str:
+    """The writers' part of a credit line, without a label that lists several roles."""
+    return _until_other_role(_ROLE_LIST.sub("", line))
 
 
 def clean_name(raw: str) -> str:
-    name = _HANDLE_TOKEN.sub("", clean_inline(raw))
+    name = _HANDLE_TOKEN.sub("", _HIDDEN_EMAIL.sub("", clean_inline(raw)))
     name = _ROLE_NOTE.sub("", _BY_PREFIX.sub("", name))
     name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»") + ("." if _ABBREVIATED.search(name) else "")
     if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name):
@@ -75,7 +101,7 @@ def clean_names(raws: Iterable[str], *, split: bool = True) -> list[str]:
     for raw in raws:
         if _NOT_A_NAME.search(raw.split(" ")[0] if raw else ""):
             continue  # a profile URL or e-mail in place of a name: nothing to split
-        pieces = _SPLIT.split(clean_inline(raw)) if split else [raw]
+        pieces = _SPLIT.split(_writers(clean_inline(raw))) if split else [raw]
         for piece in pieces:
             name = clean_name(piece)
             if name and name.casefold() not in seen:
@@ -148,14 +174,17 @@ def from_microdata(page: Page) -> list[str]:
 # A short line that is only a byline: "von Daniela Obers", "Ein Artikel von Pamela Sladky | 27.01.2022",
 # "Ein Interview von Jana Kiel mit Ada Berg" (the kind of piece, then its author, then whom they met).
 _TEXT_BYLINE = re.compile(
-    r"^(?:eine?\s+\w+\s+von|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)\s*:?\s+"
-    r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3}?)\s*(?:$|[|,•·–—-]|\d|\s(?:mit|with|avec|con)\s)", re.I)
+    r"^(?:eine?\s+\w+\s+von|(?:text|words)\s+(?:von|by|par|di)|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)"
+    r"\s*:?\s+(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3}?)\s*(?:$|[|,/•·–—-]|\d|\s(?:mit|with|avec|con)\s)", re.I)
 _BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address", "label", "dt")
+# A heading holds a byline only as its label ("<h5>Autor:</h5> Jana Kiel"); its own text is a title.
+_LABEL_ONLY_TAGS = ("h2", "h3", "h4", "h5", "h6")
 _BYLINE_START = re.compile(r"[\s|•·–—-]*(?:eine?\s|von|by|par|por|di|door|text|autor|auteur|author)", re.I)
 # An element that holds only the label, its name in the text or element after it:
 # <span>By</span><span>Jane Doe</span>, <strong>Autor:</strong> <a>Jane Doe</a>.
 _LABEL = re.compile(r"[\s|•·–—-]*(?:von|by|par|por|door|text|autor(?:in|e|a)?|auteur|author)\s*:?\s*", re.I)
-_LABELLED_NAME = re.compile(r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,•·–—-]|\d)")
+# The name ends at a bar, a comma, a date, or a slash before the agency ("Jana Kiel/dpa").
+_LABELLED_NAME = re.compile(r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,/•·–—-]|\d)")
 
 
 def _after_label(el: HtmlElement) -> list[str]:
@@ -177,7 +206,7 @@ def from_text_byline(page: Page) -> list[str]:
     body = page.tree.find(".//body")
     if body is None:
         return []
-    for el in body.iter(*_BYLINE_TAGS):
+    for el in body.iter(*_BYLINE_TAGS, *_LABEL_ONLY_TAGS):
         # the element's first words first: its whole text only when they open a byline
         first = next((piece for piece in el.itertext() if not piece.isspace()), "")
         if not _BYLINE_START.match(first):
@@ -188,9 +217,9 @@ def from_text_byline(page: Page) -> list[str]:
                 return found
             continue
         text = " ".join(el.text_content().split())
-        if not text or len(text) > 80:
+        if not text or len(text) > 80 or el.tag in _LABEL_ONLY_TAGS:
             continue
-        m = _TEXT_BYLINE.match(text)
+        m = _TEXT_BYLINE.match(_until_other_role(text))
         if m and all(w[0].isupper() for w in m.group(1).split()):
             return clean_names([m.group(1)])
     return []

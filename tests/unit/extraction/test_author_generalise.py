@@ -107,3 +107,28 @@ def test_the_date_line_is_read_past_icons_and_an_empty_logo_headline():
             f'<div class="share">{icons}</div><h1>Faire Lieferketten</h1>{TEXT}</article>')
     assert authors(_page(body)) == ["Cara Lind"]
 
+
+def test_a_credit_line_names_its_writers_not_whoever_made_the_pictures():
+    cases = {
+        "<p><em>Text von Cara Lind &nbsp; Illustration von Ada Berg</em></p>": ["Cara Lind"],
+        '<div class="byline">Words: Cara Lind, Photos: Ada Berg</div>': ["Cara Lind"],
+        '<div class="article-author"><p>Text und Interview: Cara Lind</p></div>': ["Cara Lind"],
+        '<div class="byline">Text &amp; Fotos: Cara Lind</div>': ["Cara Lind"],
+    }
+    for line, names in cases.items():
+        assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}{line}</article>")) == names, line
+
+
+def test_an_author_label_in_a_heading_and_an_agency_after_a_slash():
+    cases = {
+        '<h5 class="title-inline">Autor:  </h5>Cara Lind/SP-X': ["Cara Lind"],
+        '<div class="box"><h3>Autor</h3><h4><a href="/autor/lind">Cara Lind</a></h4></div>': ["Cara Lind"],
+        "<h2>Von Anfang an dabei</h2>": [],
+    }
+    for line, names in cases.items():
+        assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}{line}</article>")) == names, line
+
+
+def test_cloudflares_hidden_email_is_no_part_of_a_name():
+    from crawler.extraction.authors import clean_names
+    assert clean_names(["AFP/The Local - [email\xa0protected]"]) == ["AFP", "The Local"]
