@@ -276,6 +276,11 @@ def _is_publisher(names: list[str], sites: set[str]) -> bool:
     return any(s in sites or any(len(site) >= _MIN_SITE and site in s for site in sites) for s in squashed)
 
 
+def _initials(names: set[str]) -> set[str]:
+    """The initials of the site's names of several words: "LN" for "Lübecker Nachrichten"."""
+    return {"".join(w[0] for w in n.split()) for n in names if len(n.split()) > 1}
+
+
 def _are_handles(names: list[str]) -> bool:
     return all(n.islower() and _HANDLE.fullmatch(n) for n in names)
 
@@ -337,8 +342,12 @@ def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> lis
             continue
         hidden = source in _METADATA and not _shown(page, found)
         if not publisher:
-            sites = {_squash(n) for n in site_names(page)} - {""}
-            if not hidden and not _is_publisher(found, sites) and not _are_handles(found):
+            names = site_names(page)
+            sites = {_squash(n) for n in names} - {""}
+            # the site's initials standing in for the author are the publisher too, but are
+            # no site name to look for inside people's names ("ln" in "Kölner")
+            own = _is_publisher(found, sites) or _squash("".join(found)) in _initials(names)
+            if not hidden and not own and not _are_handles(found):
                 return found
             publisher = found
         elif not hidden and _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):

@@ -129,6 +129,15 @@ def test_an_author_label_in_a_heading_and_an_agency_after_a_slash():
         assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}{line}</article>")) == names, line
 
 
+def test_the_sites_initials_as_author_yield_to_a_visible_byline():
+    head = ('<meta property="og:site_name" content="Hafen Nachrichten"><script type="application/ld+json">'
+            '{"@type": "NewsArticle", "author": {"name": "HN"}}</script>')
+    body = f"<article><h1>Neuer Fahrplan</h1>{TEXT}<p>HN</p><p><em>Von Johanna Berg</em></p></article>"
+    # "hn" inside "Johanna" does not make her the publisher
+    assert authors(_page(body, head)) == ["Johanna Berg"]
+    assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}<p>HN</p></article>", head)) == ["HN"]
+
+
 def test_cloudflares_hidden_email_is_no_part_of_a_name():
     from crawler.extraction.authors import clean_names
     assert clean_names(["AFP/The Local - [email\xa0protected]"]) == ["AFP", "The Local"]
