@@ -25,7 +25,7 @@ from crawler.extraction.shown_dates import near_headline, without_days
 AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
                "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
 _BY_PREFIX = re.compile(
-    r"^(?:(?:written|posted|reported|text|story|words|photos?|view all posts|all posts|erstellt|verfasst|"
+    r"^(?:(?:written|posted|published|reported|text|story|words|photos?|view all posts|all posts|erstellt|verfasst|"
     r"(?:zeige )?alle beiträge|artikel|beitrag|article|interview)\s+)?"
     r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|words|interview|"
     r"текст|автор|от|بقلم|كتب|作者|记者|文)"
@@ -70,6 +70,9 @@ _ROLE_LIST = re.compile(
     r"^\s*(?:text|texte|words|interview|recherche|fotos?|photos?|pictures|bilder?)"
     r"(?:\s*(?:und|and|et|&|\+|/|,)\s*(?:text|texte|words|interview|recherche|fotos?|photos?|pictures|bilder?))+"
     r"\s*(?::|(?:von|by|par)\s)\s*", re.I)
+# What a CMS writes where nobody signed.
+_PLACEHOLDERS = frozenset({"no author", "unknown", "unknown author", "anonymous", "admin", "administrator", "none"})
+_BY_AFTER_DAY = re.compile(r"\|\s*((?:by|von|par|por|door)\s.*)$", re.I)
 # What Cloudflare shows in place of an e-mail address it hides from scrapers.
 _HIDDEN_EMAIL = re.compile(r"\s*[-–—|,(]?\s*\[email\s+protected\]\)?", re.I)
 
@@ -82,7 +85,11 @@ def _until_other_role(line: str) -> str:
 
 
 def _writers(line: str) -> str:
-    """The writers' part of a credit line, without a label that lists several roles."""
+    """The writers' part of a credit line, without a label that lists several roles nor the
+    day written before a by-label ("Posted on September 21, 2020 by Jana Kiel")."""
+    if any(c.isdigit() for c in line):
+        m = _BY_AFTER_DAY.search(without_days(line, " | "))
+        line = m.group(1) if m else line
     return _until_other_role(_ROLE_LIST.sub("", line))
 
 
@@ -90,7 +97,8 @@ def clean_name(raw: str) -> str:
     name = _HANDLE_TOKEN.sub("", _HIDDEN_EMAIL.sub("", clean_inline(raw)))
     name = _ROLE_NOTE.sub("", _BY_PREFIX.sub("", name))
     name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»") + ("." if _ABBREVIATED.search(name) else "")
-    if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name):
+    if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name) \
+            or name.casefold() in _PLACEHOLDERS:
         return ""
     return name
 
@@ -99,9 +107,10 @@ def clean_names(raws: Iterable[str], *, split: bool = True) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for raw in raws:
-        if _NOT_A_NAME.search(raw.split(" ")[0] if raw else ""):
+        line = _writers(clean_inline(raw)) if split else raw
+        if _NOT_A_NAME.search(line.split(" ")[0] if line else ""):
             continue  # a profile URL or e-mail in place of a name: nothing to split
-        pieces = _SPLIT.split(_writers(clean_inline(raw))) if split else [raw]
+        pieces = _SPLIT.split(line) if split else [raw]
         for piece in pieces:
             name = clean_name(piece)
             if name and name.casefold() not in seen:
@@ -245,7 +254,8 @@ def from_dateline(page: Page) -> list[str]:
         if undated == text:
             continue
         rest = [p for p in _DATELINE_PARTS.split(undated) if p.strip(" .,") and not _TIME.fullmatch(p)]
-        if len(rest) == 1 and not _NOT_A_NAME.search(rest[0]):
+        # a label for the date ("Last Modified: Feb 18, 2020") is no name
+        if len(rest) == 1 and not _NOT_A_NAME.search(rest[0]) and not rest[0].rstrip().endswith(":"):
             name = clean_name(rest[0].strip(" -–—"))
             if _is_written_name(name):
                 return [name]
@@ -325,6 +335,20 @@ def _shown(page: Page, names: list[str]) -> bool:
 
 
 _METADATA = (from_jsonld, from_meta)
+_SOURCES = (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline, from_dateline)
+
+
+def _spelt_out(page: Page, found: list[str], later: tuple[Any, ...]) -> list[str]:
+    """A lone first name ("Todd", a CMS's display name) as a later source spells it out with
+    more words ("Todd Bates"); ``found`` when none does."""
+    if len(found) != 1 or " " in found[0]:
+        return found
+    word = found[0].casefold()
+    for source in later:
+        for name in source(page):
+            if _is_written_name(name) and word in name.casefold().split():
+                return [name]
+    return found
 
 
 def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> list[str]:
@@ -336,7 +360,7 @@ def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> lis
     # uploaded the story, a placeholder): it yields like the publisher, and never wins over it.
     publisher: list[str] = []
     sites: set[str] = set()
-    for source in (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline, from_dateline):
+    for at, source in enumerate(_SOURCES):
         found = source(page)
         if not found:
             continue
@@ -348,7 +372,7 @@ def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> lis
             # no site name to look for inside people's names ("ln" in "Kölner")
             own = _is_publisher(found, sites) or _squash("".join(found)) in _initials(names)
             if not hidden and not own and not _are_handles(found):
-                return found
+                return _spelt_out(page, found, _SOURCES[at + 1:])
             publisher = found
         elif not hidden and _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):
             return found

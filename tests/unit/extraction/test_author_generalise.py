@@ -141,3 +141,30 @@ def test_the_sites_initials_as_author_yield_to_a_visible_byline():
 def test_cloudflares_hidden_email_is_no_part_of_a_name():
     from crawler.extraction.authors import clean_names
     assert clean_names(["AFP/The Local - [email\xa0protected]"]) == ["AFP", "The Local"]
+
+
+def test_the_day_and_its_label_before_a_by_label_go():
+    from crawler.extraction.authors import clean_names
+    assert clean_names(["Posted on September 21, 2020 by Cara Lind"]) == ["Cara Lind"]
+    assert clean_names(["12. Mai 2022 von Cara Lind und Ada Berg"]) == ["Cara Lind", "Ada Berg"]
+    assert clean_names(["Published by HAFENTEAM"]) == ["HAFENTEAM"]
+
+
+def test_what_a_cms_writes_where_nobody_signed_is_no_name():
+    from crawler.extraction.authors import clean_names
+    assert clean_names(["No Author"]) == []
+    assert clean_names(["Cara Lind, Administrator"]) == ["Cara Lind"]
+
+
+def test_a_label_before_the_date_next_to_the_headline_is_no_name():
+    body = f"<article><h1>Surgical masks</h1><ul><li>Last Modified: <time>Feb 18, 2020</time></li></ul>{TEXT}</article>"
+    assert authors(_page(body)) == []
+
+
+def test_a_lone_first_name_is_spelt_out_by_a_later_source():
+    head = '<script type="application/ld+json">{"@type": "NewsArticle", "author": {"name": "Cara"}}</script>'
+    body = f"<article><h1>New timetable</h1>{TEXT}<p><strong>By</strong> Cara Lind</p></article>"
+    assert authors(_page(body, head)) == ["Cara Lind"]
+    alone = f"<article><h1>New timetable</h1>{TEXT}<p>Cara</p></article>"
+    assert authors(_page(alone, head)) == ["Cara"]
+
