@@ -35,6 +35,9 @@ posts count postcount follow social twitter facebook email mail title role job p
 # Parts of a page that sign something other than the article.
 _ELSEWHERE = frozenset("""comment comments sidebar related recommended recommendations teaser teasers
 widget widgets share sharing newsletter promo promos popular trending""".split())
+# A class that says what the layout has ("gallery--wrapper__with-sidebar", "has-comments") is no
+# such part itself.
+_HAS_PART = re.compile(r"(?:with|has|no|without)[-_]+[^\W_]+")
 _ELSEWHERE_TAGS = frozenset({"aside", "nav", "menu", "figure", "form"})
 _PAGE_TAGS = frozenset({"body", "html"})
 _SKIPPED_TAGS = frozenset({"time", "figure", "img", "picture", "svg", "script", "style", "noscript", "button"})
@@ -42,6 +45,11 @@ _SKIPPED_TAGS = frozenset({"time", "figure", "img", "picture", "svg", "script", 
 
 def _tokens(element: HtmlElement) -> set[str]:
     return set(_TOKENS.findall(f"{element.get('class') or ''} {element.get('id') or ''}".casefold()))
+
+
+def _part_tokens(element: HtmlElement) -> set[str]:
+    marks = _HAS_PART.sub(" ", f"{element.get('class') or ''} {element.get('id') or ''}".casefold())
+    return set(_TOKENS.findall(marks))
 
 
 def _rank(element: HtmlElement) -> int:
@@ -61,7 +69,7 @@ def _elsewhere(element: HtmlElement) -> bool:
     for node in element.iterancestors():
         if node.tag in _PAGE_TAGS:
             break  # their classes describe the whole page ("comments-open", "has-sidebar")
-        if node.tag in _ELSEWHERE_TAGS or not _tokens(node).isdisjoint(_ELSEWHERE):
+        if node.tag in _ELSEWHERE_TAGS or not _part_tokens(node).isdisjoint(_ELSEWHERE):
             return True
     return False
 

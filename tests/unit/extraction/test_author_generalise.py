@@ -168,3 +168,9 @@ def test_a_lone_first_name_is_spelt_out_by_a_later_source():
     alone = f"<article><h1>New timetable</h1>{TEXT}<p>Cara</p></article>"
     assert authors(_page(alone, head)) == ["Cara"]
 
+
+def test_a_layout_with_a_sidebar_is_no_sidebar():
+    body = ('<section class="gallery--wrapper gallery--wrapper__with-sidebar"><article><h1>New timetable</h1>'
+            f'<div class="page-meta--author">Posted on September 21, 2020 by Cara Lind</div>{TEXT}</article></section>'
+            '<aside class="sidebar"><div class="author">Ada Berg</div></aside>')
+    assert authors(_page(body)) == ["Cara Lind"]
