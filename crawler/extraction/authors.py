@@ -18,105 +18,22 @@ from lxml.html import HtmlElement
 from crawler.extraction.boilerplate import AGENCY_CREDIT
 from crawler.extraction.byline import bylines
 from crawler.extraction.metadata import site_names
+from crawler.extraction.names import BY_PREFIX, NOT_A_NAME, clean_name, clean_names, until_other_role
 from crawler.extraction.normalize import clean_inline
 from crawler.extraction.page import Page
 from crawler.extraction.shown_dates import near_headline, without_days
 
 AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
                "dcterms.creator", "byl", "cxenseparse:author", "citation_author")
-_BY_PREFIX = re.compile(
-    r"^(?:(?:written|posted|published|reported|text|story|words|photos?|view all posts|all posts|erstellt|verfasst|"
-    r"(?:zeige )?alle beiträge|artikel|beitrag|article|interview)\s+)?"
-    r"(?:by|von|vom|par|por|di|da|door|av|af|przez|autor(?:in)?|auteur|author|redakt(?:ion|eur)|text|texte|words|interview|"
-    r"текст|автор|от|بقلم|كتب|作者|记者|文)"
-    r"\s*[:\-]?\s+",
-    re.I,
-)
-_SPLIT = re.compile(r"\s*(?:;|,|\||/|\s&\s|\s+(?:and|und|et|y|e|en|og|och|i)\s+)\s*", re.I)
-# Digits mean a date, a time or a handle glued to the byline, never part of a name.
-_NOT_A_NAME = re.compile(r"https?://|www\.|@|\d|^\W+$", re.I)
-_TRAILING = re.compile(r"(?:\s+|\s*[,|•·–-]\s*)(?:updated|aktualisiert|published|veröffentlicht|posted|am|on)\b.*$", re.I)
 _AGENCY = re.compile(r"\b(AFP|AP|Reuters|dpa|KNA|epd|EFE|ANSA|Xinhua|TASS|Interfax|Kyodo|IANS|PTI|UPI|APA|SDA|Belga)\b")
-MAX_NAME_WORDS = 6
-# A name that ends in an initial or "Jr."/"Sr." keeps that dot: it is part of the spelling.
-_ABBREVIATED = re.compile(r"\s(?:[^\W\d_]|jr|sr)\.\s*$", re.I)
-# A degree split off a name by its comma ("Grant Tinsley, PhD") is no second author.
-_DEGREE = re.compile(r"(?:ph\.?\s?d|m\.?\s?d|m\.?\s?sc|b\.?\s?sc|mba|m\.?\s?a|b\.?\s?a|rd|rn|mph|dipl\.?[\w.-]*|prof|dr)\.?", re.I)
 # A user name standing in for the author: one lower-case token, maybe joined by dots or
 # underscores ("christian.stadtfeld", "wordpressadmin").
 _HANDLE = re.compile(r"[^\W\d][\w.]*")
-# A social handle beside the name ("Williams Perdomo @wperdomod") is no part of it; a whole
-# e-mail address ("x@y.org") is no name at all and stays for _NOT_A_NAME to reject.
-_HANDLE_TOKEN = re.compile(r"(?:^|\s)@\w+\b(?!\.)")
 # compiled once: an XPath string given to .xpath() is compiled on every call
 _AUTHOR_MARKUP = XPath('descendant::*[@itemprop="author" or @rel="author"][not(self::meta)][not(self::link)]')
 _ITEMPROP_NAME = XPath('descendant::*[@itemprop="name"]')
 # Elements whose text no reader sees.
 _UNSHOWN = ("script", "style", "template")
-
-
-# A role written after the name in brackets ("Jana Kiel (Pressesprecherin des Vereins)"); one
-# word in brackets may be an agency ("(AFP)") and stays.
-_ROLE_NOTE = re.compile(r"\s*\([^()]*\s[^()]*\)\s*$")
-# A credit line names the writers first and then whoever made the pictures ("Text von Jana Kiel
-# Illustration von Ada Berg", "Words: Jana Kiel, Photos: Ada Berg"): the line stops being a
-# byline at the first of those other roles.
-_OTHER_ROLE = re.compile(
-    r"(?:^|[\s,;|/•·–—-])(?:fotos?|photos?|photography|pictures|bilder|illustrations?|grafik(?:en)?|graphics|"
-    r"infografik|kamera|camera|video)\s*(?::|(?:von|by|par|de|di)\s)", re.I)
-# Several roles of one person before the name ("Text und Interview: Jana Kiel", "Words and
-# pictures by Jana Kiel"): a label, not a second author that the splitting would make of "Text".
-_ROLE_LIST = re.compile(
-    r"^\s*(?:text|texte|words|interview|recherche|fotos?|photos?|pictures|bilder?)"
-    r"(?:\s*(?:und|and|et|&|\+|/|,)\s*(?:text|texte|words|interview|recherche|fotos?|photos?|pictures|bilder?))+"
-    r"\s*(?::|(?:von|by|par)\s)\s*", re.I)
-# What a CMS writes where nobody signed.
-_PLACEHOLDERS = frozenset({"no author", "unknown", "unknown author", "anonymous", "admin", "administrator", "none"})
-_BY_AFTER_DAY = re.compile(r"\|\s*((?:by|von|par|por|door)\s.*)$", re.I)
-# What Cloudflare shows in place of an e-mail address it hides from scrapers.
-_HIDDEN_EMAIL = re.compile(r"\s*[-–—|,(]?\s*\[email\s+protected\]\)?", re.I)
-
-
-def _until_other_role(line: str) -> str:
-    """A credit line up to the first role other than writing; the whole line when it starts
-    with one (then it credits nobody else)."""
-    m = _OTHER_ROLE.search(line, 1)
-    return line[:m.start()] if m else line
-
-
-def _writers(line: str) -> str:
-    """The writers' part of a credit line, without a label that lists several roles nor the
-    day written before a by-label ("Posted on September 21, 2020 by Jana Kiel")."""
-    if any(c.isdigit() for c in line):
-        m = _BY_AFTER_DAY.search(without_days(line, " | "))
-        line = m.group(1) if m else line
-    return _until_other_role(_ROLE_LIST.sub("", line))
-
-
-def clean_name(raw: str) -> str:
-    name = _HANDLE_TOKEN.sub("", _HIDDEN_EMAIL.sub("", clean_inline(raw)))
-    name = _ROLE_NOTE.sub("", _BY_PREFIX.sub("", name))
-    name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»") + ("." if _ABBREVIATED.search(name) else "")
-    if not name or _NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name) \
-            or name.casefold() in _PLACEHOLDERS:
-        return ""
-    return name
-
-
-def clean_names(raws: Iterable[str], *, split: bool = True) -> list[str]:
-    out: list[str] = []
-    seen: set[str] = set()
-    for raw in raws:
-        line = _writers(clean_inline(raw)) if split else raw
-        if _NOT_A_NAME.search(line.split(" ")[0] if line else ""):
-            continue  # a profile URL or e-mail in place of a name: nothing to split
-        pieces = _SPLIT.split(line) if split else [raw]
-        for piece in pieces:
-            name = clean_name(piece)
-            if name and name.casefold() not in seen:
-                seen.add(name.casefold())
-                out.append(name)
-    return out
 
 
 def _jsonld_names(value: Any, nodes: dict[str, dict[str, Any]]) -> list[str]:
@@ -156,7 +73,7 @@ def from_byline(page: Page) -> list[str]:
     glued to them."""
     first: tuple[str, list[str]] | None = None
     for text in bylines(page.tree):
-        if not _BY_PREFIX.sub("", clean_inline(text) + " ").strip() or text.endswith(":"):
+        if not BY_PREFIX.sub("", clean_inline(text) + " ").strip() or text.endswith(":"):
             continue  # a bare label ("By", "Von", "Datum:") whose value sits elsewhere
         if first is not None:
             if len(text) < len(first[0]) and text in first[0]:
@@ -228,7 +145,7 @@ def from_text_byline(page: Page) -> list[str]:
         text = " ".join(el.text_content().split())
         if not text or len(text) > 80 or el.tag in _LABEL_ONLY_TAGS:
             continue
-        m = _TEXT_BYLINE.match(_until_other_role(text))
+        m = _TEXT_BYLINE.match(until_other_role(text))
         if m and all(w[0].isupper() for w in m.group(1).split()):
             return clean_names([m.group(1)])
     return []
@@ -255,7 +172,7 @@ def from_dateline(page: Page) -> list[str]:
             continue
         rest = [p for p in _DATELINE_PARTS.split(undated) if p.strip(" .,") and not _TIME.fullmatch(p)]
         # a label for the date ("Last Modified: Feb 18, 2020") is no name
-        if len(rest) == 1 and not _NOT_A_NAME.search(rest[0]) and not rest[0].rstrip().endswith(":"):
+        if len(rest) == 1 and not NOT_A_NAME.search(rest[0]) and not rest[0].rstrip().endswith(":"):
             name = clean_name(rest[0].strip(" -–—"))
             if _is_written_name(name):
                 return [name]

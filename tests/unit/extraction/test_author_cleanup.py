@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.extraction import extract_fields
-from crawler.extraction.authors import clean_names
+from crawler.extraction.names import clean_names
 from tests.unit.extraction._data import traf_page
 
 

@@ -95,7 +95,7 @@ def test_french_italian_and_spanish_author_labels():
 
 
 def test_a_role_in_brackets_after_the_name_goes_but_an_agency_stays():
-    from crawler.extraction.authors import clean_names
+    from crawler.extraction.names import clean_names
     assert clean_names(["Cara Lind (Pressesprecherin des Vereins)"]) == ["Cara Lind"]
     assert clean_names(["Cara Lind (AFP)"]) == ["Cara Lind (AFP)"]
 
@@ -139,19 +139,19 @@ def test_the_sites_initials_as_author_yield_to_a_visible_byline():
 
 
 def test_cloudflares_hidden_email_is_no_part_of_a_name():
-    from crawler.extraction.authors import clean_names
+    from crawler.extraction.names import clean_names
     assert clean_names(["AFP/The Local - [email\xa0protected]"]) == ["AFP", "The Local"]
 
 
 def test_the_day_and_its_label_before_a_by_label_go():
-    from crawler.extraction.authors import clean_names
+    from crawler.extraction.names import clean_names
     assert clean_names(["Posted on September 21, 2020 by Cara Lind"]) == ["Cara Lind"]
     assert clean_names(["12. Mai 2022 von Cara Lind und Ada Berg"]) == ["Cara Lind", "Ada Berg"]
     assert clean_names(["Published by HAFENTEAM"]) == ["HAFENTEAM"]
 
 
 def test_what_a_cms_writes_where_nobody_signed_is_no_name():
-    from crawler.extraction.authors import clean_names
+    from crawler.extraction.names import clean_names
     assert clean_names(["No Author"]) == []
     assert clean_names(["Cara Lind, Administrator"]) == ["Cara Lind"]
 

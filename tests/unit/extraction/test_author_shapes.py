@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from crawler.extraction.authors import authors, clean_names, from_jsonld
+from crawler.extraction.authors import authors, from_jsonld
+from crawler.extraction.names import clean_names
 from crawler.extraction.htmlparse import load_html
 from crawler.extraction.page import Page
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from crawler.extraction import extract
-from crawler.extraction.authors import clean_names, from_agency_credit
+from crawler.extraction.authors import from_agency_credit
+from crawler.extraction.names import clean_names
 
 BODY = "".join(f"<p>Paragraph {i} of a reasonably long wire story about a summit between leaders.</p>" for i in range(10))
 
