@@ -9,7 +9,7 @@ becomes the agencies: ["AFP", "AP", "Reuters"].
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lxml.etree import XPath
@@ -100,15 +100,17 @@ def from_microdata(page: Page) -> list[str]:
 # A short line that is only a byline: "von Daniela Obers", "Ein Artikel von Pamela Sladky | 27.01.2022",
 # "Ein Interview von Jana Kiel mit Ada Berg" (the kind of piece, then its author, then whom they met).
 _TEXT_BYLINE = re.compile(
-    r"^(?:eine?\s+\w+\s+von|(?:text|words)\s+(?:von|by|par|di)|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)"
+    r"^(?:eine?\s+\w+\s+von|(?:text|words|written|geschrieben|verfasst)\s+(?:von|by|par|di)|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)"
     r"\s*:?\s+(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3}?)\s*(?:$|[|,/•·–—-]|\d|\s(?:mit|with|avec|con)\s)", re.I)
 _BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address", "label", "dt")
 # A heading holds a byline only as its label ("<h5>Autor:</h5> Jana Kiel"); its own text is a title.
 _LABEL_ONLY_TAGS = ("h2", "h3", "h4", "h5", "h6")
-_BYLINE_START = re.compile(r"[\s|•·–—-]*(?:eine?\s|von|by|par|por|di|door|text|autor|auteur|author)", re.I)
+_BYLINE_START = re.compile(
+    r"[\s|•·–—-]*(?:eine?\s|von|by|par|por|di|door|text|autor|auteur|author|written|geschrieben|verfasst)", re.I)
 # An element that holds only the label, its name in the text or element after it:
 # <span>By</span><span>Jane Doe</span>, <strong>Autor:</strong> <a>Jane Doe</a>.
-_LABEL = re.compile(r"[\s|•·–—-]*(?:von|by|par|por|door|text|autor(?:in|e|a)?|auteur|author)\s*:?\s*", re.I)
+_LABEL = re.compile(r"[\s|•·–—-]*(?:(?:written|geschrieben|verfasst)\s+)?"
+                    r"(?:von|by|par|por|door|text|autor(?:in|e|a)?|auteur|author)\s*:?\s*", re.I)
 # The name ends at a bar, a comma, a date, or a slash before the agency ("Jana Kiel/dpa").
 _LABELLED_NAME = re.compile(r"(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3})\s*(?:$|[|,/•·–—-]|\d)")
 
@@ -129,9 +131,14 @@ def _after_label(el: HtmlElement) -> list[str]:
 def from_text_byline(page: Page) -> list[str]:
     """The first short element whose whole text is "by/von/par ... Name", or a by/author label
     followed by the name: bylines without markup."""
+    return next(_text_bylines(page), [])
+
+
+def _text_bylines(page: Page) -> Iterator[list[str]]:
+    """The names of every such element, in document order."""
     body = page.tree.find(".//body")
     if body is None:
-        return []
+        return
     for el in body.iter(*_BYLINE_TAGS, *_LABEL_ONLY_TAGS):
         # the element's first words first: its whole text only when they open a byline
         first = next((piece for piece in el.itertext() if not piece.isspace()), "")
@@ -140,15 +147,16 @@ def from_text_byline(page: Page) -> list[str]:
         if not len(el) and _LABEL.fullmatch(first):
             found = _after_label(el)
             if found:
-                return found
+                yield found
             continue
         text = " ".join(el.text_content().split())
         if not text or len(text) > 80 or el.tag in _LABEL_ONLY_TAGS:
             continue
         m = _TEXT_BYLINE.match(until_other_role(text))
         if m and all(w[0].isupper() for w in m.group(1).split()):
-            return clean_names([m.group(1)])
-    return []
+            found = clean_names([m.group(1)])
+            if found:
+                yield found
 
 
 _DATELINE_PARTS = re.compile(r"\s*[|•·,]\s*|\s+[–—-]\s+")
@@ -255,6 +263,17 @@ _METADATA = (from_jsonld, from_meta)
 _SOURCES = (from_jsonld, from_meta, from_byline, from_microdata, from_text_byline, from_dateline)
 
 
+def _found_by(page: Page, source: Any) -> Iterator[list[str]]:
+    """What a source names: each text byline in turn (the site's own "By The Daily Planet" may
+    stand above a republished piece's "Written by: X"), the others' one list."""
+    if source is from_text_byline:
+        yield from _text_bylines(page)
+        return
+    found = source(page)
+    if found:
+        yield found
+
+
 def _spelt_out(page: Page, found: list[str], later: tuple[Any, ...]) -> list[str]:
     """A lone first name ("Todd", a CMS's display name) as a later source spells it out with
     more words ("Todd Bates"); ``found`` when none does."""
@@ -278,21 +297,19 @@ def authors(page: Page, text: str = "", credit_lines: Iterable[str] = ()) -> lis
     publisher: list[str] = []
     sites: set[str] = set()
     for at, source in enumerate(_SOURCES):
-        found = source(page)
-        if not found:
-            continue
-        hidden = source in _METADATA and not _shown(page, found)
-        if not publisher:
-            names = site_names(page)
-            sites = {_squash(n) for n in names} - {""}
-            # the site's initials standing in for the author are the publisher too, but are
-            # no site name to look for inside people's names ("ln" in "Kölner")
-            own = _is_publisher(found, sites) or _squash("".join(found)) in _initials(names)
-            if not hidden and not own and not _are_handles(found):
-                return _spelt_out(page, found, _SOURCES[at + 1:])
-            publisher = found
-        elif not hidden and _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):
-            return found
+        for found in _found_by(page, source):
+            hidden = source in _METADATA and not _shown(page, found)
+            if not publisher:
+                names = site_names(page)
+                sites = {_squash(n) for n in names} - {""}
+                # the site's initials standing in for the author are the publisher too, but are
+                # no site name to look for inside people's names ("ln" in "Kölner")
+                own = _is_publisher(found, sites) or _squash("".join(found)) in _initials(names)
+                if not hidden and not own and not _are_handles(found):
+                    return _spelt_out(page, found, _SOURCES[at + 1:])
+                publisher = found
+            elif not hidden and _is_person(found, sites) and (not _are_handles(publisher) or _spells(publisher, found)):
+                return found
     if publisher:
         return publisher
     for line in credit_lines:

@@ -174,3 +174,12 @@ def test_a_layout_with_a_sidebar_is_no_sidebar():
             f'<div class="page-meta--author">Posted on September 21, 2020 by Cara Lind</div>{TEXT}</article></section>'
             '<aside class="sidebar"><div class="author">Ada Berg</div></aside>')
     assert authors(_page(body)) == ["Cara Lind"]
+
+
+def test_written_by_in_a_republished_piece_wins_over_the_sites_own_byline():
+    head = '<meta property="og:site_name" content="The Hafen Post">'
+    body = (f'<article><h1>New timetable</h1><p>By The Hafen Post</p><p><em>Courtesy of Harbour News</em></p>'
+            f'<p><em>Written by: <a href="https://harbour.example.com/">Cara Lind</a> </em></p>{TEXT}</article>')
+    assert authors(_page(body, head)) == ["Cara Lind"]
+    assert authors(_page(f"<article><h1>Neuer Fahrplan</h1>{TEXT}<p>Geschrieben von Cara Lind</p></article>")) \
+        == ["Cara Lind"]
