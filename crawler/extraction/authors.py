@@ -141,7 +141,9 @@ def _text_bylines(page: Page) -> Iterator[list[str]]:
         return
     for el in body.iter(*_BYLINE_TAGS, *_LABEL_ONLY_TAGS):
         # the element's first words first: its whole text only when they open a byline
-        first = next((piece for piece in el.itertext() if not piece.isspace()), "")
+        first = el.text
+        if not first or first.isspace():
+            first = next((piece for piece in el.itertext() if not piece.isspace()), "")
         if not _BYLINE_START.match(first):
             continue
         if not len(el) and _LABEL.fullmatch(first):
