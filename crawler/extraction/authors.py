@@ -100,7 +100,8 @@ def from_microdata(page: Page) -> list[str]:
 # A short line that is only a byline: "von Daniela Obers", "Ein Artikel von Pamela Sladky | 27.01.2022",
 # "Ein Interview von Jana Kiel mit Ada Berg" (the kind of piece, then its author, then whom they met).
 _TEXT_BYLINE = re.compile(
-    r"^(?:eine?\s+\w+\s+von|(?:text|words|written|geschrieben|verfasst)\s+(?:von|by|par|di)|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)"
+    r"^(?:eine?\s+\w+\s+von|(?:text|words|written|geschrieben|verfasst)\s+(?:von|by|par|di)"
+    r"|von|by|par|por|di|door|text|autor(?:in|e|a)?|auteur|author)"
     r"\s*:?\s+(\w[\w'’.-]*(?:\s+\w[\w'’.-]*){1,3}?)\s*(?:$|[|,/•·–—-]|\d|\s(?:mit|with|avec|con)\s)", re.I)
 _BYLINE_TAGS = ("p", "span", "div", "em", "i", "b", "strong", "small", "address", "label", "dt")
 # A heading holds a byline only as its label ("<h5>Autor:</h5> Jana Kiel"); its own text is a title.
