@@ -9,6 +9,8 @@
 ``mailer``    delivery: SMTP (none / starttls / ssl, login, timeouts) or .eml files in the outbox
 ``channels``  notify URLs through Apprise: checked, masked, the message of a story, one send
 ``deliveries``  one channel's due rows sent with the mail's retry policy; send-test per channel
+``mail_deliveries``  the mail lane's due rows: instant mails and digests, sent, then marked sent once durable
+``report``    what one pass matched, sent and failed (``Report``)
 ``worker``    ``DeliveryWorker``: a thread per channel (mail included), so nothing upstream waits
 ``engine``    ``AlertEngine``, the facade the daemon and the CLI use
 """
