@@ -3,6 +3,8 @@
 ``rules``     Rule model, YAML rules folder (``RuleSet``, re-read by mtime), validation errors naming file and key
 ``matching``  which enabled rules a batch matches: ES percolator when the cluster has it, else in-process
 ``ledger``    durable (rule, article) state: pending → sent, backoff, digests, rule versions, watermark
+``ledger_rows``  the ledger's rows, their Message-IDs, the backoff
+``ledger_digests``  the digests' life cycle: a period's items assigned, the digest sent or retried
 ``ledger_channels``  the channel dimension: one (rule, story, channel) delivery row per notify URL
 ``schedule``  digest boundaries (hourly / daily at a local time)
 ``render``    the mails as ``EmailMessage``: templates, escaping, header hygiene (highlighting: ``indexer.query``)

@@ -41,7 +41,8 @@ from indexer.alerts import schedule as sched
 from indexer.alerts.channels import channel_id
 from indexer.alerts.deliveries import ChannelDeliveries, TestOutcome
 from indexer.backends.base import BackendUnavailable
-from indexer.alerts.ledger import AlertRow, Ledger, NewAlert
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.ledger_rows import AlertRow, NewAlert
 from indexer.alerts.mail_deliveries import MAIL, MailDeliveries
 from indexer.alerts.mailer import Mailer, SendError
 from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms

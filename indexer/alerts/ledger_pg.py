@@ -23,8 +23,9 @@ from contextlib import AbstractContextManager
 from functools import wraps
 from typing import Any, Callable
 
-from indexer.alerts.ledger import SCHEMA, AlertRow, DigestRow, Ledger
+from indexer.alerts.ledger import SCHEMA, Ledger
 from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, DeliveryRow, DigestDeliveryRow, delivery_row
+from indexer.alerts.ledger_rows import AlertRow, DigestRow
 from indexer.pgconn import PgConn, Tx, where
 
 # REAL is a 4-byte float in PostgreSQL: unix times need 8

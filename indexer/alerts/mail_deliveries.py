@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import structlog
 
 from indexer.alerts import schedule as sched
-from indexer.alerts.ledger import AlertRow, DigestRow, Ledger
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.ledger_rows import AlertRow, DigestRow
 from indexer.alerts.mailer import Mailer, Sender, SendError
 from indexer.alerts.render import DigestEntry, Envelope, Terms, digest_message, instant_message
 from indexer.alerts.report import Report

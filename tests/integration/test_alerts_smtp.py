@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from indexer.alerts.engine import AlertEngine
-from indexer.alerts.ledger import alert_message_id
+from indexer.alerts.ledger_rows import alert_message_id
 from indexer.alerts.mailer import SendError, SmtpSender
 from indexer.alerts.rules import Rule
 from indexer.article import Article

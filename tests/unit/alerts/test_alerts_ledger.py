@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 
-from indexer.alerts.ledger import Ledger, NewAlert, alert_message_id, backoff, digest_message_id
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.ledger_rows import NewAlert, alert_message_id, backoff, digest_message_id
 from indexer.article import Article
 
 
