@@ -25,9 +25,10 @@ from typing import Any, Callable, Coroutine, TypeVar
 
 import structlog
 
+from crawler.accounting import RunAccounting, RunSummary
 from crawler.context import Sink, SourceContext
 from crawler.dns import PinnedResolver
-from crawler.frontier import Frontier, RunAccounting, RunSummary
+from crawler.frontier import Frontier
 from crawler.offload import Offloader
 from crawler.settings import REACTOR, shared_settings
 from crawler.sources import CrawlSettings, Source
