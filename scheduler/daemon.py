@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 import structlog
 
@@ -265,9 +266,12 @@ class Daemon:
     async def crawl_due(self, name: str) -> None:
         """A source's APScheduler job: nothing to do here, ``_job_submitted`` has queued its run."""
 
-    async def crawl(self, name: str, due: float | None = None) -> bool:
+    async def crawl(self, name: str, due: float | None = None,
+                    before_record: Callable[[Any], Awaitable[None]] | None = None) -> bool:
         """One crawl of the source now (started by the queue, or by the cluster's lease loop); ``due`` is
-        when it was scheduled. False when it did not run to its end (stopping, cancelled)."""
+        when it was scheduled; ``before_record``, awaited with the run's summary before the frontier
+        records it (the cluster's lease given back). False when it did not run to its end (stopping,
+        cancelled)."""
         from crawler.runner import crawl_sources
 
         src = self._by_name.get(name)
@@ -289,7 +293,7 @@ class Daemon:
 
                 self.crawlers = CrawlerHub()
             summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor, frontier=self.app.frontier,
-                                            hub=self.crawlers)
+                                            hub=self.crawlers, before_record=before_record)
             self._record(name, summaries.get(name), time.monotonic() - started)
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")
