@@ -77,13 +77,6 @@ def combine_runs(system: str, runs: list[dict[str, Any]], **extra: Any) -> dict[
     return row
 
 
-def spread(runs: list[dict[str, Any]], key: str) -> str:
-    vals = [r[key] for r in runs if r.get(key) is not None]
-    if len(vals) < 2:
-        return ""
-    return f"{min(vals):g}..{max(vals):g}"
-
-
 # --------------------------------------------------------------------------- machine
 
 

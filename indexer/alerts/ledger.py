@@ -149,22 +149,9 @@ class Ledger(DigestLedger, ChannelLedger):
                 self._db.execute("COMMIT")
 
     # -- rule versions --------------------------------------------------------------------------
-    def rule_since(self, rule: str, fingerprint: str, now: float, backfill: bool = False) -> float:
-        """When this version of the rule was first seen (recorded now if new); 0 with backfill."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (rule, fingerprint, 0.0 if backfill else now),
-            )
-            if backfill:
-                db.execute("UPDATE rule_versions SET since = 0 WHERE rule = ? AND fingerprint = ?", (rule, fingerprint))
-            row = db.execute(
-                "SELECT since FROM rule_versions WHERE rule = ? AND fingerprint = ?", (rule, fingerprint)
-            ).fetchone()
-        return float(row["since"])
-
     def rule_since_many(self, versions: list[tuple[str, str, bool]], now: float) -> dict[tuple[str, str], float]:
-        """``rule_since`` for many (rule, fingerprint, backfill) in one transaction (10,000 rules at start)."""
+        """When each version (rule, fingerprint) was first seen, recorded now if new, 0 with its backfill flag;
+        one transaction for all of them (10,000 rules at start)."""
         out: dict[tuple[str, str], float] = {}
         with self._tx() as db:
             for rule, fingerprint, backfill in versions:

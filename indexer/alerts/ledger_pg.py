@@ -32,7 +32,7 @@ from indexer.pgconn import PgConn, Tx, where
 PG_SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", SCHEMA + CHANNEL_SCHEMA)
 
 # What waits for the server: the writes, and the delivery lanes' reads (they are on their own threads).
-_WAITING = ("rule_since", "rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",
+_WAITING = ("rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",
             "mark_sent", "mark_failed", "unassigned_digest_rules", "open_digest", "due_digests", "digest_items",
             "mark_digest_sent", "mark_digest_failed", "due_deliveries", "pending_channels", "next_mail_due",
             "mark_delivered", "mark_delivery_failed", "due_digest_deliveries", "mark_digest_delivered",
