@@ -63,8 +63,8 @@ def _children(pid: int) -> list[int]:
 def process_tree(root: int, exclude: Iterable[int] = ()) -> list[int]:
     """root and its live descendants, minus the subtrees rooted at ``exclude`` (servers).
 
-    Walks down from root where the kernel allows (the sampler runs inside the measured process, so
-    it must stay cheap: a scan of every process on the box cost ~1% of a core at 5 samples/s)."""
+    Walks down from root where the kernel allows: the sampler runs inside the measured process, so
+    it must stay cheap, and a scan of every process on the box is not."""
     skip = set(exclude)
     children = _children if _CHILDREN_FILES else children_map().get
     out, todo = [], [root]
