@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Project, fast_crawl
-from tests.harness.faults import Daemon, problems
+from tests.harness.daemon import Daemon, problems
 
 pytestmark = pytest.mark.timeout(240)
 

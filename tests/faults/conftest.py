@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Project, fast_crawl
-from tests.harness.faults import Daemon
+from tests.harness.daemon import Daemon
 
 
 @pytest.fixture

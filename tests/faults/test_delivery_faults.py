@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import index_urls, problems, sqlite_rows
+from tests.harness.daemon import problems
+from tests.harness.stores import index_urls, sqlite_rows
 from tests.harness.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(240)

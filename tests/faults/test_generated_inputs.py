@@ -25,7 +25,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from tests.e2e.conftest import REPO, cli_env, fast_crawl
-from tests.harness.faults import index_urls
+from tests.harness.stores import index_urls
 from tests.harness.sites import FixtureSite
 
 pytestmark = pytest.mark.timeout(240)
