@@ -60,7 +60,7 @@ def vary(html: str, copy: int) -> str:
 
 
 def build_warc(out: Path, pages: int) -> Path:
-    from tests.harness.sites import aeb_pages
+    from tests.harness.site_pages import aeb_pages
     from tests.make_warc import write_warc
 
     source = aeb_pages()
