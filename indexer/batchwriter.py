@@ -92,25 +92,8 @@ class BatchWriter:
             return False
         return True
 
-    def _mark_down(self, err: Exception) -> None:
-        self.down_until = time.monotonic() + self._probe_delay
-        log.warning("ingest.backend_down", error=str(err), next_probe_s=round(self._probe_delay, 1),
-                    spool_depth=self.spool.depth())
-        self._probe_delay = min(self._probe_delay * 2, self.probe_max_s)
-
-    def _mark_up(self) -> None:
-        if self.down_until:
-            log.info("ingest.backend_up")
-        self.down_until = 0.0
-        self._probe_delay = self.probe_interval_s
-
-    def _spool(self, batch: list[Article], reason: str) -> None:
-        self.spool.append(batch)
-        self.storage_error = ""
-        self.counters["spooled"] += len(batch)
-        log.info("ingest.spooled", count=len(batch), reason=reason[:200], spool_depth=self.spool.depth())
-
     def store(self, batch: list[Article]) -> None:
+        """Index the batch, else spool it; raises only when the spool fails too."""
         self.counters["batches"] += 1
         with self._io:
             if self.spool.depth():
@@ -133,6 +116,24 @@ class BatchWriter:
                 deferred = set(result.deferred)
                 self._spool([a for a in batch if a.id in deferred], "deferred by backend")
         self._notify(landed)
+
+    def _mark_down(self, err: Exception) -> None:
+        self.down_until = time.monotonic() + self._probe_delay
+        log.warning("ingest.backend_down", error=str(err), next_probe_s=round(self._probe_delay, 1),
+                    spool_depth=self.spool.depth())
+        self._probe_delay = min(self._probe_delay * 2, self.probe_max_s)
+
+    def _mark_up(self) -> None:
+        if self.down_until:
+            log.info("ingest.backend_up")
+        self.down_until = 0.0
+        self._probe_delay = self.probe_interval_s
+
+    def _spool(self, batch: list[Article], reason: str) -> None:
+        self.spool.append(batch)
+        self.storage_error = ""
+        self.counters["spooled"] += len(batch)
+        log.info("ingest.spooled", count=len(batch), reason=reason[:200], spool_depth=self.spool.depth())
 
     def _index_with_retry(self, batch: list[Article]) -> IndexResult | None:
         delay = self.retry_backoff_s
