@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Callable
 
-from tests.e2e.conftest import Project, cli_env
+from tests.harness.project import Project, cli_env
 
 
 class Daemon:
