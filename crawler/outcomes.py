@@ -13,7 +13,8 @@ from typing import Any, Callable, Protocol
 
 import structlog
 
-from crawler.frontier import Frontier, RunAccounting, is_retryable
+from crawler.accounting import RunAccounting, is_retryable
+from crawler.frontier import Frontier
 from crawler.items import PageItem
 from crawler.urls import canonicalize
 from indexer.article import Article

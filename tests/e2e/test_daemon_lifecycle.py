@@ -13,8 +13,8 @@ import uuid
 
 import yaml
 
-from tests.e2e.conftest import fast_crawl
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.project import fast_crawl
 
 JAIL_STORY = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Lukashenko's critics moved to a new jail</title>

@@ -15,7 +15,8 @@ from crawler.frontier import Frontier
 from crawler.runner import crawl_sources, run_blocking
 from crawler.shared import CrawlerHub
 from crawler.sources import Source
-from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site, fixture_site_factory  # noqa: F401
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
+from tests.harness.sites import fixture_site, fixture_site_factory  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
