@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import common
+from bench import common, proctree
 from bench.site import SiteServer, load_manifest
 
 SYSTEMS = {"fetch": "scrapy fetch-only", "trafilatura": "scrapy + trafilatura"}
@@ -75,14 +75,14 @@ def worker(kind: str, manifest_path: str, concurrency: int, texts_out: str | Non
     }
     process = CrawlerProcess(settings)
     process.crawl(Ceiling)
-    cpu0 = common.cpu_seconds_tree()
+    cpu0 = proctree.cpu_seconds_tree()
     t0 = time.perf_counter()
     process.start()
     wall = time.perf_counter() - t0
-    cpu = common.cpu_seconds_tree() - cpu0
+    cpu = proctree.cpu_seconds_tree() - cpu0
     if texts_out is not None:
         Path(texts_out).write_text(json.dumps(texts), encoding="utf-8")
-    out = common.figures(stats["articles"], wall, cpu, None)
+    out = proctree.figures(stats["articles"], wall, cpu, None)
     out.update(responses=stats["responses"], empty=stats["empty"], mb_fetched=round(stats["bytes"] / 2**20, 1))
     print(json.dumps(out), flush=True)
 
@@ -100,7 +100,7 @@ def measure(site_server: SiteServer, kinds: list[str], runs: int, concurrency: i
                     "--concurrency", str(concurrency)]
             if kind == "trafilatura" and i == 0:
                 argv += ["--texts-out", str(texts_file)]
-            res, peak = common.run_worker(argv, cwd=common.REPO, log_path=logdir / f"{kind}.log")
+            res, peak = proctree.run_worker(argv, cwd=common.REPO, log_path=logdir / f"{kind}.log")
             res["peak_rss_mb"] = round(peak, 1)
             results.append(res)
             print(f"  {SYSTEMS[kind]} run {i + 1}/{runs}: {res['articles']} articles in {res['wall_s']:.1f}s = "

@@ -48,7 +48,7 @@ def timed(clients: int, ops: int, make: Callable[[int], Callable[[int], None]]) 
 
 def bench(sources: int, ops: int, clients: int) -> list[dict]:
     from crawler.frontier_pg import PgFrontier
-    from indexer.alerts.ledger import NewAlert
+    from indexer.alerts.ledger_rows import NewAlert
     from indexer.alerts.ledger_pg import PgLedger
     from indexer.article import Article
     from scheduler.leases import Leases

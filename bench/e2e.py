@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, proctree
 from bench.site import SiteServer, load_manifest
 
 TARGET_ARTICLES_PER_S = 100.0
@@ -125,9 +125,9 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
     logs.configure(config.log.level, config.log.format)  # as the CLI does: structlog's default prints debug too
     app = build(config)
     app.backend.init()
-    meter = common.Meter()
+    meter = proctree.Meter()
     phases = {}
-    es_cpu0 = common.cpu_seconds_tree(es_pid) if es_pid else None
+    es_cpu0 = proctree.cpu_seconds_tree(es_pid) if es_pid else None
     main_cpu0 = time.process_time()
     with meter:
         t = time.perf_counter()
@@ -141,7 +141,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
         phases["send_due_s"] = time.perf_counter() - t
         meter.stop()
         main_cpu = time.process_time() - main_cpu0
-    es_cpu = common.cpu_seconds_tree(es_pid) - es_cpu0 if es_pid else None
+    es_cpu = proctree.cpu_seconds_tree(es_pid) - es_cpu0 if es_pid else None
     app.backend.refresh()
     indexed = app.backend.count()
     alerts = app.alerts.status()
@@ -161,7 +161,7 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
         except Exception:
             pass
     app.close()
-    out = common.figures(indexed, meter.wall, meter.cpu, meter.rss.peak_mb)
+    out = proctree.figures(indexed, meter.wall, meter.cpu, meter.rss.peak_mb)
     out.update({k: round(v, 3) for k, v in phases.items()})
     # this process alone (reactor, ingest and alert threads), beside the tree's figure (extraction pool too):
     # the share that cannot run on the pool's cores
@@ -263,11 +263,11 @@ def main(argv: list[str] | None = None) -> int:
                     argv_ += ["--es-url", es_url, "--es-pid", str(node.proc.pid)]
                 if i == 0:
                     argv_ += ["--texts-out", str(texts_file)]
-                web_cpu0 = common.cpu_seconds_tree(server.pid) if server.pid else None
-                res, peak = common.run_worker(argv_, cwd=common.REPO, log_path=logdir / f"run-{i}.log")
+                web_cpu0 = proctree.cpu_seconds_tree(server.pid) if server.pid else None
+                res, peak = proctree.run_worker(argv_, cwd=common.REPO, log_path=logdir / f"run-{i}.log")
                 if web_cpu0 is not None:
                     res["server_cpu_s_per_article"] = round(
-                        (common.cpu_seconds_tree(server.pid) - web_cpu0) / max(res["articles"], 1), 5)
+                        (proctree.cpu_seconds_tree(server.pid) - web_cpu0) / max(res["articles"], 1), 5)
                 res["peak_rss_tree_mb"] = round(peak, 1)  # the whole worker process, imports included
                 results.append(res)
                 print(f"  mediawatch e2e run {i + 1}/{args.runs}: {res['articles']} articles indexed in "

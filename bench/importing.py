@@ -33,7 +33,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import common  # noqa: E402
+from bench import common, proctree  # noqa: E402
 
 SHIPPED = common.REPO / "tests" / "fixtures" / "articles.warc.gz"
 _REPORT = re.compile(r"imported (\d+) article\(s\) from \d+ file\(s\) in ([\d.]+)s \(([\d.]+) articles/s\)")
@@ -60,7 +60,7 @@ def vary(html: str, copy: int) -> str:
 
 
 def build_warc(out: Path, pages: int) -> Path:
-    from tests.harness.sites import aeb_pages
+    from tests.harness.site_pages import aeb_pages
     from tests.make_warc import write_warc
 
     source = aeb_pages()
@@ -73,7 +73,7 @@ def build_warc(out: Path, pages: int) -> Path:
     return write_warc(out, records, extras=False)
 
 
-class TreeCpu(common.TreeSampler):
+class TreeCpu(proctree.TreeSampler):
     """CPU seconds (user+system) of a process tree, sampled: the extraction workers are not
     waited for by the command, so the kernel's children accounting misses them."""
 
@@ -82,7 +82,7 @@ class TreeCpu(common.TreeSampler):
         self.seen: dict[int, float] = {}
 
     def sample(self) -> None:
-        for pid in common.process_tree(self.root):
+        for pid in proctree.process_tree(self.root):
             try:
                 with open(f"/proc/{pid}/stat", "rb") as fh:
                     raw = fh.read().decode("ascii", "replace")
@@ -107,7 +107,7 @@ def one_run(warc: Path, workdir: Path) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with common.PeakRss(proc.pid, interval=0.2) as rss, TreeCpu(proc.pid) as tree:
+    with proctree.PeakRss(proc.pid, interval=0.2) as rss, TreeCpu(proc.pid) as tree:
         out, err = proc.communicate(timeout=3600)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -118,7 +118,7 @@ def one_run(warc: Path, workdir: Path) -> dict[str, Any]:
     # The command itself, exactly, once waited for; its workers as last sampled.
     command = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     cpu = command + sum(v for pid, v in tree.seen.items() if pid != proc.pid)
-    row = common.figures(articles, wall, cpu, rss.peak_mb)
+    row = proctree.figures(articles, wall, cpu, rss.peak_mb)
     row["import_s"] = float(match.group(2))
     row["import_articles_per_s"] = float(match.group(3))
     return row

@@ -40,7 +40,7 @@ from indexer.backends.elasticsearch import ElasticsearchBackend  # noqa: E402
 from indexer.backends.sqlite import SqliteBackend  # noqa: E402
 from indexer.config import IndexConfig  # noqa: E402
 
-from bench import common  # noqa: E402
+from bench import common, proctree  # noqa: E402
 
 GROUND_TRUTH = Path(os.environ.get("MEDIAWATCH_EVAL_DIR", common.REPO.parent / "shared" / "eval")) / "aeb-dev" / "ground-truth.json"
 TARGET_ES_DOCS_PER_S = 3000.0  # issue 5
@@ -76,14 +76,14 @@ def run_es(url: str, articles: list[Article], batch: int, es_pid: int | None) ->
     b.init()
     try:
         docs = clone(articles)
-        es0 = common.cpu_seconds_tree(es_pid) if es_pid else None
+        es0 = proctree.cpu_seconds_tree(es_pid) if es_pid else None
         t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, len(docs), batch):
             res = b.index(docs[i:i + batch])
             assert not res.failed and not res.deferred, res.failed[:1]
         b.refresh()
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-        es_cpu = common.cpu_seconds_tree(es_pid) - es0 if es_pid else None
+        es_cpu = proctree.cpu_seconds_tree(es_pid) - es0 if es_pid else None
         count = b.count()
         assert count == len(articles), count
     finally:

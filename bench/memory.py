@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, print_rows, process_tree, result, rss_bytes, target
+from bench.common import emit, print_rows, result, target
+from bench.proctree import process_tree, rss_bytes
 
 MB = 1024 * 1024
 

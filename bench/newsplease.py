@@ -44,7 +44,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import common
+from bench import common, proctree
 from bench.site import SiteServer
 
 VENV = common.CACHE / "newsplease-venv"
@@ -216,9 +216,9 @@ def one_run(py: Path, mode: str, site, crawler: str, concurrency: int, logdir: P
         argv = [str(py), str(driver), "library", str(work / "texts.json"), str(urls)]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{py.parent}:{env.get('PATH', '/usr/bin:/bin')}"
-    res, peak = common.run_worker(argv, env=env, cwd=work, log_path=logdir / f"{mode}-{i}.log")
+    res, peak = proctree.run_worker(argv, env=env, cwd=work, log_path=logdir / f"{mode}-{i}.log")
     texts = stored_texts(work) if mode == "crawl" else json.loads((work / "texts.json").read_text())
-    fig = common.figures(len(texts), res["wall_s"], res["cpu_s"], peak)
+    fig = proctree.figures(len(texts), res["wall_s"], res["cpu_s"], peak)
     fig["empty_text"] = sum(1 for t in texts.values() if not t)
     shutil.rmtree(work, ignore_errors=True)
     return fig, {"texts": texts, "version": res.get("version")}

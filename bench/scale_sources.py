@@ -28,139 +28,28 @@ the embedded SQLite index. Measured:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import email.utils
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import common  # noqa: E402
+from bench import common, proctree  # noqa: E402
+from bench.scale_feeds import FeedServer, host_address  # noqa: E402
+from bench.scale_logs import (  # noqa: E402
+    fetch_lateness, lateness, parse_log, pct, peak_in_flight, politeness, seconds, server_names, slots, starts,
+    ts, unstarted,
+)
 
 TARGET_CPU = 15.0  # % of one core
 TARGET_RSS_MB = 1024.0
 TARGET_LATE_P95_S = 60.0
-OLD_ITEM_AGE_S = 30 * 86400
-
-
-def host_address(i: int) -> str:
-    return f"127.1.{i // 250}.{i % 250 + 1}"
-
-
-class FeedServer:
-    """Asyncio HTTP/1.0-style server (one request per connection) on one loopback address per source."""
-
-    def __init__(self, n: int, port: int, change_s: float, started: float) -> None:
-        self.n, self.port, self.change_s, self.started = n, port, change_s, started
-        self.log: list[tuple[float, str, str, int]] = []  # (time, host, path, status)
-        self.in_flight: dict[str, int] = defaultdict(int)
-        self.max_in_flight: dict[str, int] = defaultdict(int)
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self._servers: list[asyncio.AbstractServer] = []
-        self._thread = threading.Thread(target=self._run, name="feed-server", daemon=True)
-
-    def start(self, timeout: float = 300) -> None:
-        self._thread.start()
-        if not self.ready.wait(timeout) or self.error:
-            raise RuntimeError(f"feed server did not start: {self.error!r}")
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            for i in range(self.n):
-                self._servers.append(self.loop.run_until_complete(
-                    asyncio.start_server(self._handle, host_address(i), self.port, backlog=64)))
-        except BaseException as err:  # reported by start()
-            self.error = err
-            self.ready.set()
-            return
-        self.ready.set()
-        self.loop.run_forever()
-
-    # -- content ---------------------------------------------------------------------------
-    def _items(self, i: int, now: float) -> list[tuple[int, float]]:
-        """(item number, publication time): three old ones, then one per change period since the start."""
-        phase = (i * 7919) % max(1, int(self.change_s))  # spread the hosts' changes over the period
-        new = int((now - self.started - phase) // self.change_s) + 1 if now >= self.started + phase else 0
-        old = [(k, self.started - OLD_ITEM_AGE_S - k * 3600) for k in range(3)]
-        fresh = [(3 + k, self.started + phase + k * self.change_s) for k in range(new)]
-        return (fresh[::-1] + old)[:10]
-
-    def _feed(self, host: str, i: int, now: float) -> tuple[bytes, float]:
-        items = self._items(i, now)
-        last = max(t for _k, t in items)
-        entries = "".join(
-            f"<item><title>Story {k} of source {i}</title><link>http://{host}:{self.port}/a/{k}.html</link>"
-            f"<guid>http://{host}:{self.port}/a/{k}.html</guid>"
-            f"<pubDate>{email.utils.formatdate(t, usegmt=True)}</pubDate></item>"
-            for k, t in items)
-        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Source {i}</title>'
-                f"<link>http://{host}:{self.port}/</link><description>bench</description>"
-                f"<lastBuildDate>{email.utils.formatdate(last, usegmt=True)}</lastBuildDate>"
-                f"{entries}</channel></rss>")
-        return body.encode(), last
-
-    def _article(self, host: str, i: int, k: int) -> bytes:
-        words = " ".join(f"word{(i * 31 + k * 7 + j) % 997}" for j in range(60))
-        paras = "".join(f"<p>Paragraph {j} of story {k} from source {i}: {words}.</p>" for j in range(8))
-        return (f"<!doctype html><html><head><title>Story {k} of source {i}</title>"
-                f'<meta property="og:title" content="Story {k} of source {i}"></head><body>'
-                f"<article><h1>Story {k} of source {i}</h1>{paras}</article></body></html>").encode()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host = writer.get_extra_info("sockname")[0]
-        self.in_flight[host] += 1
-        self.max_in_flight[host] = max(self.max_in_flight[host], self.in_flight[host])
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            lines = head.decode("latin-1").split("\r\n")
-            path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
-            headers = {k.strip().lower(): v.strip() for k, _s, v in (ln.partition(":") for ln in lines[1:] if ln)}
-            status, body, extra = self._answer(host, path, headers)
-            self.log.append((time.time(), host, path, status))
-            head_out = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Modified' if status == 304 else 'Not Found'}",
-                        f"Content-Length: {len(body)}", "Connection: close", *extra]
-            writer.write(("\r\n".join(head_out) + "\r\n\r\n").encode() + body)
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            self.in_flight[host] -= 1
-            writer.close()
-
-    def _answer(self, host: str, path: str, headers: dict[str, str]) -> tuple[int, bytes, list[str]]:
-        parts = [int(x) for x in host.split(".")[2:]]
-        i = parts[0] * 250 + parts[1] - 1
-        now = time.time()
-        if path == "/robots.txt":
-            return 200, b"User-agent: *\nAllow: /\n", ["Content-Type: text/plain"]
-        if path == "/feed.xml":
-            body, last = self._feed(host, i, now)
-            etag = f'"{i}-{int(last)}"'
-            validators = [f"ETag: {etag}", f"Last-Modified: {email.utils.formatdate(last, usegmt=True)}"]
-            if headers.get("if-none-match") == etag:
-                return 304, b"", validators
-            return 200, body, ["Content-Type: application/rss+xml", *validators]
-        if path.startswith("/a/") and path.endswith(".html"):
-            return 200, self._article(host, i, int(path[3:-5])), ["Content-Type: text/html; charset=utf-8"]
-        return 404, b"not found", ["Content-Type: text/plain"]
 
 
 def write_config(root: Path, n: int, port: int, every: str, jitter: str, max_crawls: int | None) -> Path:
@@ -177,132 +66,6 @@ def write_config(root: Path, n: int, port: int, every: str, jitter: str, max_cra
     path = root / "mediawatch.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def seconds(duration: str) -> float:
-    """``15m``, ``30s``, ``1h`` (the config's forms the bench uses)."""
-    return float(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
-
-
-def slots(names: list[str], every: float, lo: float, hi: float) -> dict[str, list[float]]:
-    """Each source's scheduled run times in [lo, hi): its phase of the interval
-    (``scheduler.crawlqueue.phase_s``) plus whole intervals."""
-    from scheduler.crawlqueue import EPOCH, phase_s
-
-    epoch = EPOCH.timestamp()
-    out: dict[str, list[float]] = {}
-    for name in names:
-        first = epoch + phase_s(name, every)
-        k = max(0, int((lo - first) // every))
-        times = []
-        while first + k * every < hi:
-            if first + k * every >= lo:
-                times.append(first + k * every)
-            k += 1
-        out[name] = times
-    return out
-
-
-def parse_log(path: Path) -> list[dict[str, Any]]:
-    out = []
-    with open(path, "rb") as fh:
-        for line in fh:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-    return out
-
-
-def ts(event: dict[str, Any]) -> float:
-    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
-
-
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    vals = sorted(values)
-    return round(vals[min(len(vals) - 1, max(0, int(round(q * len(vals) + 0.5)) - 1))], 2)
-
-
-def starts(events: list[dict[str, Any]], event: str = "crawl_started") -> dict[str, list[tuple[float, float]]]:
-    """Each source's crawls as the daemon logged them: (scheduled time, start time), in order; with
-    ``crawl_merged``, the runs it folded into a run that began recently or was waiting or running."""
-    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for e in events:
-        if e.get("event") == event and e.get("source") and e.get("scheduled_at"):
-            out[e["source"]].append((datetime.fromisoformat(e["scheduled_at"]).timestamp(), ts(e)))
-    return out
-
-
-def lateness(runs: dict[str, list[tuple[float, float]]], lo: float, hi: float) -> tuple[list[float], int]:
-    """Start minus scheduled time of the crawls scheduled in [lo, hi) that started; how many started."""
-    late = [max(0.0, start - due) for pairs in runs.values() for due, start in pairs if lo <= due < hi]
-    return late, len(late)
-
-
-def unstarted(runs: dict[str, list[tuple[float, float]]], planned: dict[str, list[float]], hi: float) -> list[float]:
-    """The slots in ``planned`` (until a second before ``hi``) that no crawl started or merged for by
-    ``hi``: each counts as late by ``hi`` minus its slot at least (still waiting for a place)."""
-    out = []
-    for name, times in planned.items():
-        dues = [due for due, _start in runs.get(name, [])]
-        for slot in times:
-            if slot < hi - 1.0 and not any(abs(due - slot) <= 1.0 for due in dues):
-                out.append(max(0.0, hi - slot))
-    return out
-
-
-def fetch_lateness(log: list[tuple[float, str, str, int]], runs: dict[str, list[tuple[float, float]]], lo: float,
-                   hi: float) -> tuple[list[float], int]:
-    """Scheduled time -> the feed request the server saw for it: what a site sees, past any wait inside
-    the daemon after ``crawl_started``."""
-    feeds: dict[str, list[float]] = defaultdict(list)
-    for t, host, path, _status in log:
-        if path == "/feed.xml":
-            feeds[host].append(t)
-    late, unfetched = [], 0
-    for name, pairs in runs.items():
-        times = sorted(feeds.get(host_address(int(name[1:])), []))
-        for k, (due, start) in enumerate(pairs):
-            if not lo <= due < hi:
-                continue
-            nxt = pairs[k + 1][1] if k + 1 < len(pairs) else float("inf")
-            got = [t for t in times if start - 1.0 <= t < nxt - 1.0]
-            if got:
-                late.append(max(0.0, got[0] - due))
-            else:
-                unfetched += 1
-    return late, unfetched
-
-
-def server_names(n: int) -> list[str]:
-    return [f"s{i:05d}" for i in range(n)]
-
-
-def peak_in_flight(events: list[dict[str, Any]]) -> int:
-    """The most crawls between their ``crawl_started`` and ``crawl_summary`` at once, in log order."""
-    now, peak = 0, 0
-    for e in events:
-        if e.get("source") and e.get("event") == "crawl_started":
-            now += 1
-            peak = max(peak, now)
-        elif e.get("source") and e.get("event") == "crawl_summary":
-            now -= 1
-    return peak
-
-
-def politeness(log: list[tuple[float, str, str, int]], lo: float, hi: float, window_s: float) -> dict[str, Any]:
-    per_host: dict[str, list[float]] = defaultdict(list)
-    for t, host, _path, _status in log:
-        if lo <= t < hi:
-            per_host[host].append(t)
-    gaps = [b - a for times in per_host.values() for a, b in zip(sorted(times), sorted(times)[1:])]
-    per_interval = [len(v) * 900.0 / window_s for v in per_host.values()]
-    return {"hosts_seen": len(per_host), "requests": sum(len(v) for v in per_host.values()),
-            "max_requests_per_host": max((len(v) for v in per_host.values()), default=0),
-            "mean_requests_per_host_per_15min": round(sum(per_interval) / len(per_interval), 2) if per_interval else 0,
-            "min_gap_same_host_s": round(min(gaps), 3) if gaps else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,21 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     with open(log_path, "wb") as log_fh:
         proc = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "--config", str(config), "run"],
                                 cwd=root, stdout=log_fh, stderr=subprocess.STDOUT, env=env)
-    rss = common.PeakRss(proc.pid, interval=1.0)
+    rss = proctree.PeakRss(proc.pid, interval=1.0)
     t_start = time.time()
     try:
         rss.__enter__()
-        cpu0 = common.cpu_seconds_tree(proc.pid)
+        cpu0 = proctree.cpu_seconds_tree(proc.pid)
         deadline = t_start + 60 * args.warmup_minutes
         while time.time() < deadline and proc.poll() is None:
             time.sleep(5)
-        t_warm, cpu_warm, peak_warm = time.time(), common.cpu_seconds_tree(proc.pid), rss.peak
+        t_warm, cpu_warm, peak_warm = time.time(), proctree.cpu_seconds_tree(proc.pid), rss.peak
         print(f"  warm-up {t_warm - t_start:.0f} s: CPU {100 * (cpu_warm - cpu0) / (t_warm - t_start):.1f} % of a "
               f"core, peak RSS {peak_warm / 2**20:.0f} MB", flush=True)
         deadline = t_warm + 60 * args.minutes
         while time.time() < deadline and proc.poll() is None:
             time.sleep(5)
-        t_end, cpu_end = time.time(), common.cpu_seconds_tree(proc.pid)
+        t_end, cpu_end = time.time(), proctree.cpu_seconds_tree(proc.pid)
         if proc.poll() is not None:
             raise RuntimeError(f"the daemon exited {proc.returncode}; log: {log_path}")
     finally:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crawler.frontier import Frontier, RunAccounting
+from crawler.accounting import RunAccounting
+from crawler.frontier import Frontier
 from crawler.outcomes import Outcomes, Sink
 from crawler.sources import CrawlSettings, Source
 

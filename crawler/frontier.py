@@ -12,8 +12,9 @@ and a ``flush`` after it returned (indexed or spooled); a feed's validators are 
 when every URL it listed reached a final state, so a crash or a capped run re-reads it next
 time and the seen store skips what was finished.
 
-``runs`` keeps one row per source run (counts per status, articles, errors, timing):
-``Frontier(path).last_runs()`` is what ``mediawatch sources list`` shows.
+``runs`` keeps one row per source run (counts per status, articles, errors, timing), the
+``RunSummary`` that ``crawler.accounting`` made: ``Frontier(path).last_runs()`` is what
+``mediawatch sources list`` shows.
 """
 
 from __future__ import annotations
@@ -21,49 +22,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import structlog
 
+from crawler.accounting import RunSummary, iso, utcnow
 from crawler.urls import BadURL, canonicalize
 
 log = structlog.get_logger("crawler.frontier")
 
-__all__ = ["Frontier", "RunAccounting", "RunSummary", "UrlState", "is_retryable"]
-
-# Statuses after which nothing about the URL is left to do this run. Anything else
-# (caps, time limit, transient errors) means "try again next run".
-_FINAL = frozenset({"new", "updated", "seen", "not_modified", "not_article", "listing"})
-_PERMANENT_ERRORS = frozenset({
-    "error:http_404", "error:http_410", "error:http_451", "error:http_400", "error:http_403",
-    "error:xml_entities", "error:xml_dtd_subset", "error:too_large", "error:not_a_feed",
-    "error:not_a_sitemap", "error:xml_malformed", "error:redirect_loop", "error:private_address",
-})
-_FINAL_SKIPS = frozenset({"skipped:robots", "skipped:offsite", "skipped:private_address", "skipped:too_old",
-                          "skipped:denied", "skipped:not_allowed", "skipped:non_html", "skipped:scheme",
-                          "skipped:depth", "skipped:bad_url"})
-
-
-def is_retryable(status: str) -> bool:
-    """True when a URL with this status should be tried again on the next run."""
-    return not (status in _FINAL or status in _PERMANENT_ERRORS or status in _FINAL_SKIPS)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat()
+__all__ = ["Frontier", "UrlState"]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -71,49 +43,6 @@ def _dt(value: str | None) -> datetime | None:
         return None
     dt = datetime.fromisoformat(value)
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-@dataclass
-class RunSummary:
-    """One source's run: counts per status (each URL exactly once), articles found, errors."""
-
-    source: str
-    started_at: datetime = field(default_factory=utcnow)
-    finished_at: datetime | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    articles: int = 0  # articles handed to the sink (new + updated)
-    errors: int = 0  # URLs whose status is error:<kind>
-    failed: bool = False  # the run itself failed (crashed, or no entry point could be read)
-    reason: str = ""  # why it failed / how it ended ("finished", "closespider_timeout", ...)
-    pages: int = 0  # responses downloaded (robots.txt included)
-    bytes: int = 0
-    error_samples: list[dict[str, str]] = field(default_factory=list)
-    run_id: int | None = None
-
-    @property
-    def duration_s(self) -> float:
-        end = self.finished_at or utcnow()
-        return (end - self.started_at).total_seconds()
-
-    @property
-    def urls(self) -> int:
-        return sum(self.counts.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "duration_s": round(self.duration_s, 3),
-            "counts": dict(sorted(self.counts.items())),
-            "articles": self.articles,
-            "errors": self.errors,
-            "failed": self.failed,
-            "reason": self.reason,
-            "pages": self.pages,
-            "bytes": self.bytes,
-            "error_samples": self.error_samples,
-        }
 
 
 @dataclass
@@ -265,7 +194,7 @@ class Frontier:
             db.execute(
                 "INSERT INTO urls (canonical_url, url, source, kind, first_seen) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                (canonical_url, url, source, kind, _iso(utcnow())),
+                (canonical_url, url, source, kind, iso(utcnow())),
             )
 
     def mark_done(
@@ -281,7 +210,7 @@ class Frontier:
         fetched_at: datetime | None = None,
     ) -> None:
         """The URL is finished: not fetched again unless its feed/sitemap date moves past ``lastmod``."""
-        now = _iso(fetched_at or utcnow())
+        now = iso(fetched_at or utcnow())
         with self._conn() as db:
             db.execute(
                 """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched,
@@ -292,13 +221,13 @@ class Frontier:
                      status = excluded.status, done = 1, last_fetched = excluded.last_fetched,
                      lastmod = COALESCE(excluded.lastmod, urls.lastmod),
                      content_hash = COALESCE(excluded.content_hash, urls.content_hash), fails = 0""",
-                (canonical_url, url, source, kind, status, now, now, _iso(lastmod), content_hash),
+                (canonical_url, url, source, kind, status, now, now, iso(lastmod), content_hash),
             )
 
     def mark_failed(self, canonical_url: str, *, url: str, source: str, kind: str, status: str,
                     permanent: bool = False) -> None:
         """A failed fetch: counted; a permanent failure (404, hostile XML...) is not retried."""
-        now = _iso(utcnow())
+        now = iso(utcnow())
         with self._conn() as db:
             db.execute(
                 """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched, fails)
@@ -327,7 +256,7 @@ class Frontier:
         etag_unreliable: bool | None = None,
     ) -> None:
         """Store a document's validators once everything it listed is finished."""
-        now = _iso(utcnow())
+        now = iso(utcnow())
         with self._conn() as db:
             db.execute(
                 """INSERT INTO urls (canonical_url, url, source, kind, status, done, first_seen, last_fetched,
@@ -343,7 +272,7 @@ class Frontier:
                                        THEN excluded.etag_unreliable ELSE urls.etag_unreliable END,
                      last_full_fetch = COALESCE(excluded.last_full_fetch, urls.last_full_fetch),
                      fails = 0""",
-                (canonical_url, url, source, kind, status, now, now, _iso(lastmod), etag, last_modified, body_hash,
+                (canonical_url, url, source, kind, status, now, now, iso(lastmod), etag, last_modified, body_hash,
                  1 if etag_unreliable else 0, now if full_fetch else None),
             )
 
@@ -369,12 +298,12 @@ class Frontier:
     def begin_run(self, source: str, started_at: datetime) -> int:
         with self._conn() as db:
             row = db.execute("INSERT INTO runs (source, started_at, reason) VALUES (?, ?, 'running') RETURNING id",
-                             (source, _iso(started_at))).fetchone()
+                             (source, iso(started_at))).fetchone()
             return int(row[0])
 
     def finish_run(self, summary: RunSummary) -> None:
         values = (
-            _iso(summary.finished_at or utcnow()), json.dumps(summary.counts, sort_keys=True), summary.articles,
+            iso(summary.finished_at or utcnow()), json.dumps(summary.counts, sort_keys=True), summary.articles,
             summary.errors, 1 if summary.failed else 0, summary.reason, summary.pages, summary.bytes,
             json.dumps(summary.error_samples),
         )
@@ -384,7 +313,7 @@ class Frontier:
                     """INSERT INTO runs (source, started_at, finished_at, counts, articles, errors, failed, reason,
                                          pages, bytes, error_samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        RETURNING id""",
-                    (summary.source, _iso(summary.started_at), *values),
+                    (summary.source, iso(summary.started_at), *values),
                 ).fetchone()
                 summary.run_id = int(row[0])
             else:
@@ -433,67 +362,3 @@ class Frontier:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class RunAccounting:
-    """Counts each URL of one source's run exactly once, with its final status.
-
-    The first status recorded for a canonical URL wins; a second record is a bug
-    upstream, logged and ignored, so the counts stay exact.
-    """
-
-    MAX_SAMPLES = 20
-
-    def __init__(self, source: str, *, progress: Callable[[dict], None] | None = None) -> None:
-        self.source = source
-        self.statuses: dict[str, str] = {}
-        self.counts: Counter[str] = Counter()
-        self.articles = 0
-        self.samples: list[dict[str, str]] = []
-        self.progress = progress
-        self.pages = 0
-        self.bytes = 0
-        self.started_at = utcnow()
-        self._log = log.bind(source=source)
-
-    def record(self, canonical_url: str, url: str, status: str, reason: str = "") -> bool:
-        if canonical_url in self.statuses:
-            if self.statuses[canonical_url] != status:
-                self._log.debug("url_already_counted", url=url, status=status, first=self.statuses[canonical_url])
-            return False
-        self.statuses[canonical_url] = status
-        self.counts[status] += 1
-        if status in ("new", "updated"):
-            self.articles += 1
-        if status.startswith("error:"):
-            if len(self.samples) < self.MAX_SAMPLES:
-                self.samples.append({"url": url, "status": status, "reason": reason[:300]})
-            self._log.warning("url_failed", url=url, status=status, reason=reason)
-        elif status.startswith("skipped:") and status not in ("skipped:offsite", "skipped:cap"):
-            self._log.info("url_skipped", url=url, status=status, reason=reason)
-        else:
-            self._log.debug("url_done", url=url, status=status, reason=reason)
-        if self.progress is not None:
-            try:
-                self.progress(self.snapshot())
-            except Exception as err:  # a broken progress display must not break the crawl
-                self._log.debug("progress_failed", error=str(err))
-        return True
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"source": self.source, "articles": self.articles, **self.counts}
-
-    def summary(self, *, reason: str = "finished", failed: bool = False) -> RunSummary:
-        return RunSummary(
-            source=self.source,
-            started_at=self.started_at,
-            finished_at=utcnow(),
-            counts=dict(self.counts),
-            articles=self.articles,
-            errors=sum(v for k, v in self.counts.items() if k.startswith("error:")),
-            failed=failed,
-            reason=reason,
-            pages=self.pages,
-            bytes=self.bytes,
-            error_samples=list(self.samples),
-        )

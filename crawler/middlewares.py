@@ -1,9 +1,9 @@
 """Downloader middlewares: the SSRF guard, a per-host gate (Crawl-delay, Retry-After back-off),
-per-host and per-run concurrency caps, conditional GET and the incremental
-skip, and 429/503 retries that honour Retry-After.
+a per-host concurrency cap, conditional GET and the incremental skip, 429/503 retries that honour
+Retry-After, and meta refresh looked for only where the page can have one.
 
 Order (see ``crawler.settings``): SSRFGuard 10 -> Robots 100 -> RobotsStatus 110 (``crawler.robotstxt``) -> ConditionalGet 130
--> (Scrapy's) ... -> RetryAfter 540 -> ... -> HostConcurrency 950 -> HostGate 960.
+-> (Scrapy's) ... -> RetryAfter 540 -> MetaRefresh 580 -> ... -> HostConcurrency 950 -> HostGate 960.
 
 Each refusal raises :class:`RequestRefused` carrying the accounting status, so the run's
 errback counts the URL exactly once with the right reason. One crawler carries many sources' runs
@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
-import weakref
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from scrapy import signals
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
@@ -39,6 +40,7 @@ log = structlog.get_logger("crawler.middlewares")
 
 __all__ = [
     "ConditionalGetMiddleware",
+    "MetaRefreshMiddleware",
     "HostConcurrencyMiddleware",
     "HostGateMiddleware",
     "RequestRefused",
@@ -320,24 +322,20 @@ class RetryAfterMiddleware:
 
 # -- the per-host concurrency cap ------------------------------------------------------------------
 class HostConcurrencyMiddleware:
-    """At most CONCURRENT_REQUESTS_PER_DOMAIN requests per host inside the downloader, and at most
-    MEDIAWATCH_RUN_CONCURRENCY (``crawl.concurrent_requests``) of one source's run.
+    """At most CONCURRENT_REQUESTS_PER_DOMAIN requests per host inside the downloader, whichever
+    runs they belong to (each run bounds its own, ``SourceRun.window``).
 
     Under the asyncio reactor Scrapy's downloader dispatches a slot's whole queue at once when
     DOWNLOAD_DELAY is 0, so its own per-domain cap is not enforced (seen: 11 requests in flight to
     one host with a cap of 1). This middleware runs last before the downloader and admits a request
-    only while its run and its host have a free place (always taken in that order); the places are
-    given back on ``request_left_downloader``, which Scrapy sends for every request that entered the
-    downloader, whatever became of it. The crawler carries many runs, so Scrapy's own total cap is
-    not one run's.
+    only while its host has a free place; the place is given back on ``request_left_downloader``,
+    which Scrapy sends for every request that entered the downloader, whatever became of it.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.cap = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 1))
-        self.run_cap = max(1, crawler.settings.getint("MEDIAWATCH_RUN_CONCURRENCY", 16))
         self._gates: dict[str, asyncio.Semaphore] = {}
-        self._run_gates: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-        self._held: dict[int, tuple[asyncio.Semaphore, ...]] = {}
+        self._held: dict[int, asyncio.Semaphore] = {}
         crawler.signals.connect(self._left, signal=signals.request_left_downloader)
 
     @classmethod
@@ -345,28 +343,32 @@ class HostConcurrencyMiddleware:
         return cls(crawler)
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
-        held: list[asyncio.Semaphore] = []
-        run = request.meta.get("mw_run")
-        if run is not None:
-            run_gate = self._run_gates.get(run)
-            if run_gate is None:
-                run_gate = self._run_gates[run] = asyncio.Semaphore(self.run_cap)
-            await run_gate.acquire()
-            held.append(run_gate)
         host = urlparse_cached(request).netloc
         gate = self._gates.get(host)
         if gate is None:
             gate = self._gates[host] = asyncio.Semaphore(self.cap)
-        try:
-            await gate.acquire()
-        except BaseException:
-            for sem in held:
-                sem.release()
-            raise
-        held.append(gate)
-        self._held[id(request)] = tuple(held)
+        await gate.acquire()
+        self._held[id(request)] = gate
         return None
 
     def _left(self, request: Request, **_: Any) -> None:
-        for gate in self._held.pop(id(request), ()):
+        gate = self._held.pop(id(request), None)
+        if gate is not None:
             gate.release()
+
+
+# Scrapy reads a meta refresh in the first 4,096 characters of the page's text: at most four bytes
+# each in the encodings where the word is ASCII bytes; UTF-16 and UTF-32 pages have NULs early.
+_REFRESH_WINDOW = 4 * 4096
+_REFRESH = re.compile(rb"refresh", re.IGNORECASE)
+
+
+class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
+    """Scrapy's meta refresh, asked only of a page whose first bytes name a refresh: it decodes the whole
+    body to look at its head, and every page is decoded again by our own rules (``crawler.decoding``)."""
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        body = response.body
+        if b"\x00" not in body[:64] and not _REFRESH.search(body, 0, _REFRESH_WINDOW):
+            return response
+        return super().process_response(request, response)

@@ -13,7 +13,8 @@ from typing import Any, Callable, Protocol
 
 import structlog
 
-from crawler.frontier import Frontier, RunAccounting, is_retryable
+from crawler.accounting import RunAccounting, is_retryable
+from crawler.frontier import Frontier
 from crawler.items import PageItem
 from crawler.urls import canonicalize
 from indexer.article import Article
@@ -56,9 +57,12 @@ class Outcomes:
         self._pending: list[tuple[PageItem, str]] = []  # submitted, not yet flushed
         self._flush_since = sink.mark()  # the sink's answer covers what was submitted after it
         self._commit_lock = asyncio.Lock()
+        self._committer: asyncio.Future | None = None  # the commits running behind the pipelines
         self._log = log.bind(source=source)
         # told when nothing is outstanding any more: the run then looks whether it has more to do or ended
         self.on_settled: Callable[[], None] | None = None
+        # told each URL whose status became final: the run hands the crawler its next request
+        self.on_finished: Callable[[str], None] | None = None
 
     # -- statuses ----------------------------------------------------------------------------------
     def expect(self, canon: str, url: str, kind: str) -> None:
@@ -73,6 +77,8 @@ class Outcomes:
         if not self.accounting.record(canon, url, status, reason):
             return False
         self.outstanding.pop(canon, None)
+        if self.on_finished is not None:
+            self.on_finished(canon)
         if not self.outstanding and self.on_settled is not None:
             self.on_settled()
         if final:
@@ -110,18 +116,41 @@ class Outcomes:
                                 status="not_modified", lastmod=item.lastmod, content_hash=article.content_hash)
         self.finish(item.canon, item.canon, "not_modified", "content unchanged", kind="article", final=True)
 
-    def submit(self, item: PageItem) -> bool:
-        """Hand the item's article to the sink; True when enough are waiting for a ``commit``."""
+    def submit(self, item: PageItem) -> None:
+        """Hand the item's article to the sink; a commit starts in the background once a batch waits."""
         try:
             self.sink.submit(item.article)
         except Exception as err:
             self._log.error("ingest_failed", url=item.canon, error=repr(err))
             self.finish(item.canon, item.canon, "error:ingest", repr(err)[:200], kind="article")
-            return False
+            return
         status = "updated" if item.previous_hash is not None else "new"
         self._pending.append((item, status))
         self.finish(item.canon, item.canon, status, kind="article", final=True)
-        return len(self._pending) >= self.FLUSH_EVERY
+        if len(self._pending) >= self.FLUSH_EVERY and (self._committer is None or self._committer.done()):
+            self._committer = asyncio.ensure_future(self._commit_batches())
+            self._committer.add_done_callback(self._committed)
+
+    async def room(self) -> None:
+        """Wait while a whole batch already waits behind the flush in progress: the sink sets the pace,
+        and the pages held meanwhile are the run's window, not every page fetched since."""
+        while len(self._pending) >= self.FLUSH_EVERY and self._committer is not None and not self._committer.done():
+            await asyncio.wait([self._committer])
+
+    def stop_commits(self) -> None:
+        """The run was cancelled: what is not flushed yet stays unmarked, fetched again next run."""
+        if self._committer is not None:
+            self._committer.cancel()
+
+    async def _commit_batches(self) -> None:
+        while len(self._pending) >= self.FLUSH_EVERY:
+            if not await self.commit():
+                return
+
+    def _committed(self, task: asyncio.Future) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("commit_failed", error=repr(task.exception())[:300],
+                            reason="not marked done: fetched again next run")
 
     # -- durability: flush the sink, then mark -------------------------------------------------------
     async def commit(self) -> bool:

@@ -100,10 +100,11 @@ class ExtractPipeline:
 
 class IngestPipeline:
     """Article -> sink.submit -> counted (new / updated / not_modified); the frontier marks it
-    done once the sink's ``flush`` returned after it (every ``Outcomes.FLUSH_EVERY`` articles
-    and at the end of the run): the Ingestor's ``submit`` only buffers, ``flush`` is what makes
-    it indexed or spooled. A crash before that refetches the article next run; the index keeps
-    one document per canonical URL, so that is a re-index, never a duplicate."""
+    done once the sink's ``flush`` returned after it (every ``Outcomes.FLUSH_EVERY`` articles, in
+    the background, and at the end of the run): the Ingestor's ``submit`` only buffers, ``flush``
+    is what makes it indexed or spooled. A crash before that refetches the article next run; the
+    index keeps one document per canonical URL, so that is a re-index, never a duplicate. An
+    article waits here only while a whole batch is already waiting for a flush."""
 
     async def process_item(self, item: PageItem, spider: Any = None) -> PageItem:
         if not isinstance(item, PageItem) or item.article is None or item.run is None or item.run.closed:
@@ -111,6 +112,8 @@ class IngestPipeline:
         outcomes: Outcomes = item.run.outcomes
         if item.previous_hash is not None and item.article.content_hash == item.previous_hash:
             outcomes.unchanged(item)
-        elif outcomes.submit(item):
-            await outcomes.commit()
+            return item
+        await outcomes.room()
+        if not item.run.closed:  # a run that ended meanwhile has counted it already
+            outcomes.submit(item)
         return item

@@ -27,12 +27,13 @@ import scrapy
 import structlog
 from scrapy.http import Request, Response, TextResponse
 
+from crawler.accounting import RunSummary
 from crawler.decoding import decode_html
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.homepage import feed_links, feed_paths, per_day, sitemap_paths
 from crawler.discovery.robots import robots_url, sitemaps_in_robots
 from crawler.discovery.sitemaps import parse_sitemap
-from crawler.frontier import Frontier, RunSummary
+from crawler.frontier import Frontier
 from crawler.middlewares import RequestRefused
 from crawler.runner import CrawlRun
 from crawler.settings import scrapy_settings

@@ -21,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 import structlog
 
+from crawler.accounting import RunAccounting, RunSummary
 from crawler.context import Sink, SourceContext
 from crawler.dns import PinnedResolver
-from crawler.frontier import Frontier, RunAccounting, RunSummary
+from crawler.frontier import Frontier
 from crawler.offload import Offloader
 from crawler.settings import REACTOR, shared_settings
 from crawler.sources import CrawlSettings, Source
@@ -45,7 +46,9 @@ class CrawlRun:
     ``extra_settings`` is merged over the Scrapy settings of the shared crawler (tests, tuning);
     ``frontier`` lets a caller share an open Frontier (otherwise ``crawl.state_path`` is
     opened and closed by the run); ``hub`` the caller's long-lived crawlers (otherwise the run makes
-    its own and stops them at its end).
+    its own and stops them at its end); ``before_record`` is awaited with each ended run's summary
+    just before the frontier records it (a cluster gives the source's lease back there, so a run
+    recorded as ended always had its lease given back, whenever the process is killed after).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class CrawlRun:
         frontier: Frontier | None = None,
         extra_settings: dict[str, Any] | None = None,
         hub: Any = None,
+        before_record: Callable[[RunSummary], Awaitable[None]] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.crawl = crawl
@@ -65,6 +69,7 @@ class CrawlRun:
         self.progress = progress
         self._frontier = frontier
         self._hub = hub
+        self.before_record = before_record
         self.extra_settings = dict(extra_settings or {})
         self.summaries: dict[str, RunSummary] = {}
         self.offloader = Offloader(crawl.extraction_pool, crawl.extraction_workers, crawl.extraction_timeout)
@@ -139,6 +144,11 @@ class CrawlRun:
             except Exception as err:  # the frontier is left as is: the next run redoes the rest
                 bound.error("crawl_finalize_failed", error=repr(err), exc_info=True)
             summary = self._summarize(accounting, run_id, reason=reason or "finished", failed=run.run_failed)
+        if self.before_record is not None:
+            try:
+                await self.before_record(summary)
+            except Exception as err:  # the run happened: it is recorded whatever the caller's hook did
+                bound.warning("before_record_failed", error=repr(err)[:300])
         try:
             frontier.finish_run(summary)
         except Exception as err:  # a shared frontier's engine gone for a moment: the run happened all the same
@@ -161,15 +171,18 @@ async def crawl_sources(
     progress: Callable[[dict], None] | None = None,
     frontier: Frontier | None = None,
     hub: Any = None,
+    before_record: Callable[[RunSummary], Awaitable[None]] | None = None,
 ) -> dict[str, RunSummary]:
     """Crawl ``sources`` now; a RunSummary per source name (also kept in the frontier DB: ``frontier``
     when given, a cluster's shared one, otherwise the file at ``crawl.state_path``).
 
     Must run on the asyncio loop of Twisted's AsyncioSelectorReactor (installed before). ``frontier``:
     an open one to share (the daemon's), else ``crawl.state_path`` is opened for this call; ``hub``: a
-    ``crawler.shared.CrawlerHub`` whose crawlers outlive the call (the daemon's), else one for the call.
+    ``crawler.shared.CrawlerHub`` whose crawlers outlive the call (the daemon's), else one for the call;
+    ``before_record``: see ``CrawlRun``.
     """
-    return await CrawlRun(sources, crawl, sink, progress=progress, frontier=frontier, hub=hub).run()
+    return await CrawlRun(sources, crawl, sink, progress=progress, frontier=frontier, hub=hub,
+                          before_record=before_record).run()
 
 
 # -- the reactor ------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
             "crawler.robotstxt.RobotsStatusMiddleware": 110,
             "crawler.middlewares.ConditionalGetMiddleware": 130,
             "crawler.middlewares.RetryAfterMiddleware": 540,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawler.middlewares.MetaRefreshMiddleware": 580,
             # last before the downloader: the per-host cap counts only what is really in it, and a
             # request takes its Crawl-delay / Retry-After turn only once it holds a place under the cap
             # (spaced earlier, two requests held at the cap would leave together)
@@ -122,7 +124,6 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
         "MEDIAWATCH_RETRY_TIMES": crawl.retry_times,
         "MEDIAWATCH_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
         "MEDIAWATCH_ALLOWED_NETWORKS": list(crawl.allowed_networks),
-        "MEDIAWATCH_RUN_CONCURRENCY": crawl.concurrent_requests,
         "MEDIAWATCH_ROBOTS_TTL": parse_duration(crawl.robots_ttl).total_seconds(),
     }
     return settings
@@ -132,12 +133,9 @@ def shared_settings(crawl: CrawlSettings) -> dict[str, Any]:
     """The settings of the crawler that every source's run of one ``crawl:`` block shares: what Scrapy
     has only per crawler is the same for all of them, the rest is per request (``source_meta``)."""
     settings = scrapy_settings(crawl, None)
-    # Scrapy's request cap is per crawler: it was per source's run, and the crawler now carries every run
-    # in flight; the per-host cap and delay are what keep each site's load down.
+    # Scrapy's request cap is per crawler, and the crawler carries every run in flight: each run keeps its own
+    # share (``SourceRun.window``), the per-host cap and delay keep each site's load down.
     settings["CONCURRENT_REQUESTS"] = min(4096, crawl.concurrent_requests * crawl.max_concurrent_crawls)
-    # Responses waiting for their callbacks stay at Scrapy's default for all runs together: extraction, not
-    # fetching, is the bottleneck, and a bigger buffer only holds more pages in memory (64 MB of them held
-    # 1.8-2.4 GB at 3,000 pages in bench.e2e, and the garbage collector's passes over them cost as much CPU).
     # The time limit is each run's own (crawler.shared), not the long-lived crawler's.
     settings["CLOSESPIDER_TIMEOUT"] = 0
     return settings

@@ -97,18 +97,22 @@ def _grams(text: str) -> np.ndarray:
     return _fmix(h)  # repeated grams stay: they cannot change a minimum
 
 
-_codes: dict[str, int] = {}  # only ever grows (up to _WORD_CODES_MAX): other threads read it unlocked
+_codes: dict[str, int] = {}  # bounded by _WORD_CODES_MAX; other threads read it unlocked
 
 
 def _word_codes(words: list[str]) -> dict[str, int]:
     """A word -> CRC-32 map holding these words: the words of news recur from article to article, so most
-    are hashed once per process."""
+    are hashed once per process. A full map is replaced by one of this article's words (a new generation
+    of the vocabulary), never searched whole: an article's words are looked up, not the map's."""
+    global _codes
+    codes = _codes
     distinct = set(words)
-    fresh = {w: zlib.crc32(w.encode("utf-8")) for w in distinct.difference(_codes)}
-    if len(_codes) + len(fresh) <= _WORD_CODES_MAX:
-        _codes.update(fresh)
-        return _codes
-    fresh.update((w, _codes[w]) for w in distinct.intersection(_codes))
+    fresh = {w: zlib.crc32(w.encode("utf-8")) for w in distinct.difference(codes)}
+    if len(codes) + len(fresh) <= _WORD_CODES_MAX:
+        codes.update(fresh)
+        return codes
+    fresh.update((w, codes[w]) for w in distinct if w not in fresh)
+    _codes = fresh  # rebinding, not clearing: a thread reading the old map keeps a whole one
     return fresh
 
 

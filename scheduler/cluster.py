@@ -18,7 +18,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import structlog
 
@@ -39,7 +39,8 @@ class Host(Protocol):
     @property
     def stopping(self) -> bool: ...
 
-    async def crawl(self, name: str, due: float | None = None) -> bool: ...
+    async def crawl(self, name: str, due: float | None = None,
+                    before_record: Callable[[Any], Awaitable[None]] | None = None) -> bool: ...
 
 
 log = structlog.get_logger("mediawatch.cluster")
@@ -133,17 +134,32 @@ class ClusterMember:
             self.held[name] = asyncio.get_running_loop().create_task(self._crawl(name))
 
     async def _crawl(self, name: str) -> None:
+        given_back = False
+
+        async def give_back(_summary: Any) -> None:
+            # Before the frontier records the run as ended: a daemon killed after that record left the
+            # lease to lapse, and the source, due as it was, was crawled again long before its interval.
+            nonlocal given_back
+            self.held.pop(name, None)  # not renewed any more: a lease given back would read as lost
+            given_back = await self._give_back(name, ran=True)
+
         ran = False
         try:
-            ran = await self.daemon.crawl(name)
+            ran = await self.daemon.crawl(name, before_record=give_back)
         finally:
             self.held.pop(name, None)
-            try:
-                await self._call(self._release, name, ran)
-            except EngineUnavailable as err:
-                # the lease lapses by itself; the source is then due as it was, and crawled again
-                self._log.warning("lease_release_failed", source=name, error=str(err)[:300])
+            if not given_back:
+                await self._give_back(name, ran)
             self._wake.set()  # a free slot: take the next due source now rather than at the next tick
+
+    async def _give_back(self, name: str, ran: bool) -> bool:
+        try:
+            await self._call(self._release, name, ran)
+        except EngineUnavailable as err:
+            # the lease lapses by itself; the source is then due as it was, and crawled again
+            self._log.warning("lease_release_failed", source=name, error=str(err)[:300])
+            return False
+        return True
 
     def _release(self, name: str, ran: bool) -> None:
         try:

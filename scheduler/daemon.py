@@ -8,28 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import deque
 import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 import structlog
 
-from crawler.sources import parse_duration
 from scheduler import config as config_mod
 from scheduler.crawlqueue import CrawlQueue, trigger_for
 from scheduler.errors import EXIT_USAGE
-from scheduler.health import Facts, assess
+from scheduler.health import Metrics
+from scheduler.healthz import Healthz
 from scheduler.lock import DataDirBusy, DataDirLock, DataDirUnusable
+from scheduler.sourcebook import SourceBook
 
 log = structlog.get_logger("mediawatch.daemon")
 
 SHUTDOWN_TIMEOUT_S = 8.0
-# The spool is "growing" when it is deeper now than it was this long ago: one slow flush is not
-# a trend, a backlog that rose over minutes is.
-SPOOL_WINDOW_S = 120.0
 STORAGE_RETRY_MAX_S = 30.0
 
 
@@ -43,18 +41,15 @@ class Daemon:
         self.crawlers = None  # crawler.shared.CrawlerHub: the long-lived Scrapy crawlers every crawl goes through
         self.running: dict[str, asyncio.Task] = {}  # crawls under way: the queue's and the cluster's
         self._by_name = {src.name: src for src in cfg.sources}  # cfg.source() reads the list: 10,000 long
-        self._last_start: dict[str, float] = {}  # source -> when its last crawl began (epoch seconds)
-        self.last_success: dict[str, datetime] = {}
-        self.last_article: dict[str, datetime] = {}
         self.started_at = datetime.now(timezone.utc)
         self._stopping = False
-        self._quiet_notified: set[str] = set()
-        self.failure_streaks: dict[str, int] = {}  # source -> crawls failed in a row
+        self.metrics = Metrics()
+        self.book = SourceBook(self.metrics, cfg.crawl, self.started_at, self._notify)
+        self.healthz = Healthz(self)
         self.app = None
         self.health = None
         self.start_error: str | None = None  # why the stores could not be opened yet (a full disk)
         self.start_engine_error: str | None = None  # ... or the cluster's engine did not answer
-        self._spool_samples: deque[tuple[float, int]] = deque()  # (monotonic, depth), the last few minutes
         self.cluster = None  # scheduler.cluster.ClusterMember with a `cluster:` section: leases, not jobs
 
     @property
@@ -111,11 +106,9 @@ class Daemon:
         from apscheduler.events import EVENT_JOB_SUBMITTED
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        from scheduler.health import Metrics
         from scheduler.webapp import daemon_app
         from web.server import WebServer
 
-        self.metrics = Metrics()
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
         self.loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
@@ -253,7 +246,7 @@ class Daemon:
         if not (event.job_id.startswith("crawl:") and event.scheduled_run_times):
             return
         name, due = event.job_id[6:], event.scheduled_run_times[-1].timestamp()
-        src, last = self._by_name.get(name), self._last_start.get(name)
+        src, last = self._by_name.get(name), self.book.last_start.get(name)
         # A slot soon after a run that began late (its start-up run, or one that waited for a place)
         # would fetch the same site again within moments: that run stands for it.
         recent = (src is not None and src.schedule.interval and last is not None
@@ -265,9 +258,12 @@ class Daemon:
     async def crawl_due(self, name: str) -> None:
         """A source's APScheduler job: nothing to do here, ``_job_submitted`` has queued its run."""
 
-    async def crawl(self, name: str, due: float | None = None) -> bool:
+    async def crawl(self, name: str, due: float | None = None,
+                    before_record: Callable[[Any], Awaitable[None]] | None = None) -> bool:
         """One crawl of the source now (started by the queue, or by the cluster's lease loop); ``due`` is
-        when it was scheduled. False when it did not run to its end (stopping, cancelled)."""
+        when it was scheduled; ``before_record``, awaited with the run's summary before the frontier
+        records it (the cluster's lease given back). False when it did not run to its end (stopping,
+        cancelled)."""
         from crawler.runner import crawl_sources
 
         src = self._by_name.get(name)
@@ -275,7 +271,7 @@ class Daemon:
             return False
         self.running[name] = asyncio.current_task()
         started = time.monotonic()
-        self._last_start[name] = time.time()
+        self.book.began(name)
         late = max(0.0, time.time() - due) if due is not None else 0.0
         self.metrics.crawl_lateness.observe(late)
         # Every line of this crawl (the runner's crawl_started and crawl_summary too) says how late it began.
@@ -289,68 +285,27 @@ class Daemon:
 
                 self.crawlers = CrawlerHub()
             summaries = await crawl_sources([src], self.cfg.crawl, self.app.ingestor, frontier=self.app.frontier,
-                                            hub=self.crawlers)
-            self._record(name, summaries.get(name), time.monotonic() - started)
+                                            hub=self.crawlers, before_record=before_record)
+            self.book.record(name, summaries.get(name), time.monotonic() - started, self._by_name.get(name))
         except asyncio.CancelledError:
             bound.warning("crawl_cancelled")
             return False
         except Exception as err:  # one source failing never stops the others
-            self.metrics.crawl_failures.labels(name).inc()
-            self.failure_streaks[name] = self.failure_streaks.get(name, 0) + 1
+            self.book.failed(name)
             bound.error("crawl_failed", error=str(err), exc_info=True)
         finally:
             self.running.pop(name, None)
         return True
 
-    def _record(self, name: str, summary, seconds: float) -> None:
-        self.metrics.crawl_seconds.labels(name).observe(seconds)
-        if summary is None:
-            return
-        for status, count in summary.counts.items():
-            self.metrics.urls.labels(name, status).inc(count)
-        self.metrics.articles.labels(name).inc(summary.articles)
-        now = datetime.now(timezone.utc)
-        if summary.failed:
-            self.metrics.crawl_failures.labels(name).inc()
-            self.failure_streaks[name] = self.failure_streaks.get(name, 0) + 1
-        else:
-            self.failure_streaks[name] = 0
-            self.last_success[name] = now
-            self.metrics.last_success.labels(name).set(now.timestamp())
-        if summary.articles:
-            self.last_article[name] = now
-        self._check_quiet(name, now)
-
-    def _check_quiet(self, name: str, now: datetime) -> None:
-        src = self._by_name.get(name)
-        if src is None:  # removed from the config while it crawled
-            return
-        interval = src.schedule.interval or timedelta(hours=1)
-        since = self.last_article.get(name, self.started_at)
-        crawl = self.cfg.crawl
-        threshold = max(interval * crawl.quiet_after_intervals, parse_duration(crawl.quiet_min))
-        quiet = now - since > threshold
-        self.metrics.quiet.labels(name).set(1 if quiet else 0)
-        if not quiet:
-            self._quiet_notified.discard(name)
-            return
-        log.warning("source_quiet", source=name, no_new_article_since=since.isoformat())
-        if name in self._quiet_notified:
-            return  # one notice per quiet spell
-        self._quiet_notified.add(name)
-        subject = f"source {name} has gone quiet"
-        text = (f"mediawatch found no new article from source {name} since {since.isoformat()},\n"
-                f"although it crawls it every {src.schedule.every or src.schedule.cron}.\n"
-                f"Check the site's feeds: `mediawatch sources list` shows the last runs.")
-
-        def notify() -> None:
+    def _notify(self, source: str, subject: str, text: str) -> None:
+        def send() -> None:
             try:
                 self.app.alerts.send_notice(subject, text)
             except Exception as err:  # a notice must never break the crawl bookkeeping
-                log.error("quiet_notice_failed", source=name, error=str(err))
+                log.error("quiet_notice_failed", source=source, error=str(err))
 
         # off the event loop: a slow or dead mail server must not stall the crawls
-        self.loop.run_in_executor(None, notify)
+        self.loop.run_in_executor(None, send)
 
     def flush_index(self) -> None:
         try:
@@ -359,10 +314,7 @@ class Daemon:
             log.error("flush_failed", job="flush-index", error=str(err))
         depth = self.app.spool.depth()
         self.metrics.spool_depth.set(depth)
-        now = time.monotonic()
-        self._spool_samples.append((now, depth))
-        while self._spool_samples and now - self._spool_samples[0][0] > SPOOL_WINDOW_S:
-            self._spool_samples.popleft()
+        self.healthz.sample_spool(depth)
 
     def send_alerts(self) -> None:
         # the delivery lanes send; this tick makes them look for digests whose period just ended
@@ -406,61 +358,6 @@ class Daemon:
         self.app.alerts.update_rules(cfg.rules)
         self._sync_jobs()
         log.info("config_reloaded", reason=reason, sources=[s.name for s in cfg.sources], rules=len(cfg.rules))
-
-    def health_facts(self) -> Facts:
-        enabled = [src.name for src in self.cfg.sources if src.enabled]
-        stats = self.app.ingestor.stats()
-        samples = self._spool_samples
-        grew = (len(samples) >= 2 and samples[-1][1] > samples[0][1]
-                and samples[-1][0] - samples[0][0] >= SPOOL_WINDOW_S / 2)
-        try:
-            counts = self.app.alerts.ledger.counts()
-            failing_deliveries = counts["failing"] + counts["deliveries_failing"]  # mails and channel messages
-        except Exception as err:  # the ledger's own trouble shows as a failing storage elsewhere
-            log.warning("health_ledger_unreadable", error=str(err))
-            failing_deliveries = 0
-        now = datetime.now(timezone.utc)
-        late = {}
-        for job in self.scheduler.get_jobs():
-            behind = (now - job.next_run_time).total_seconds() if job.next_run_time else 0.0
-            if behind > self.cfg.http.late_after_s:
-                late[job.id] = behind
-        for name, due in self.queue.waiting().items():  # runs waiting for a place under the cap
-            behind = now.timestamp() - due
-            if behind > self.cfg.http.late_after_s:
-                late[f"crawl:{name}"] = behind
-        return Facts(
-            storage_error=self.app.ingestor.health()["reason"],
-            failure_streaks={name: self.failure_streaks.get(name, 0) for name in enabled},
-            failing_after=self.cfg.http.failing_after_runs,
-            index_down=bool(stats.get("backend_down")),
-            spool_depth=stats.get("spool_depth", 0),
-            spool_grew=grew,
-            deliveries_failing=failing_deliveries,
-            late_jobs=late,
-            cluster_error=self.cluster.health() if self.cluster is not None else None,
-        )
-
-    def health_report(self) -> dict:
-        if self.app is None:
-            facts = (Facts(cluster_error=self.start_engine_error) if self.start_engine_error
-                     else Facts(storage_error=self.start_error or "starting"))
-        else:
-            facts = self.health_facts()
-        status, reasons = assess(facts)
-        if self._stopping:
-            status = "stopping"
-        self.metrics.set_health(status, reasons)
-        return {
-            "status": status,
-            "reasons": [r.text for r in reasons],
-            "started_at": self.started_at.isoformat(),
-            "running": sorted(self.running),
-            "spool_depth": self.app.spool.depth() if self.app is not None else None,
-            "last_success": {k: v.isoformat() for k, v in self.last_success.items()},
-            "failing_runs": {k: v for k, v in self.failure_streaks.items() if v},
-            **({"cluster": self.cluster.report()} if self.cluster is not None else {}),
-        }
 
 
 def _engine_down(err: BaseException) -> bool:

@@ -60,7 +60,7 @@ def daemon_app(daemon):
             daemon.reload("source_added")
 
     services = Services(
-        health=daemon.health_report,
+        health=daemon.healthz.report,
         metrics=daemon.metrics.render,
         backend=part("backend"),
         rules=lambda: daemon.app.alerts.rules if daemon.app is not None else None,

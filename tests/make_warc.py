@@ -18,7 +18,7 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.harness.sites import story_words
+from tests.harness.site_pages import story_words
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 WARC_DATE = datetime(2020, 10, 12, 8, 0, tzinfo=timezone.utc)
@@ -46,7 +46,7 @@ def fixture_pages() -> list[tuple[str, bytes]]:
 
 
 def aeb_pages(n: int) -> list[tuple[str, bytes]]:
-    from tests.harness.sites import aeb_pages as load
+    from tests.harness.site_pages import aeb_pages as load
 
     pages = load()
     out = []

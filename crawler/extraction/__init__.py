@@ -100,8 +100,10 @@ def parse(html: str) -> HtmlElement:
     tree = load_html(html)
     if tree is None:
         raise NotArticle("unparsable")
-    # counted by libxml2 rather than by a Python loop over every element
-    if _count_elements(tree) > MAX_ELEMENTS or _count_links(tree) > MAX_LINKS:
+    # counted by libxml2 rather than by a Python loop over every element; links are elements,
+    # so only a page of more than MAX_LINKS elements needs its links counted
+    elements = _count_elements(tree)
+    if elements > MAX_ELEMENTS or (elements > MAX_LINKS and _count_links(tree) > MAX_LINKS):
         raise NotArticle("too_large", f"more than {MAX_ELEMENTS} elements or {MAX_LINKS} links")
     return tree
 

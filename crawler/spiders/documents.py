@@ -14,7 +14,8 @@ from typing import Any, Callable
 import structlog
 from scrapy.http import Response
 
-from crawler.frontier import Frontier, is_retryable
+from crawler.accounting import is_retryable
+from crawler.frontier import Frontier
 from crawler.outcomes import Outcomes
 
 log = structlog.get_logger("crawler.spider")

@@ -27,9 +27,11 @@ callbacks; the run ends when nothing it asked for is outstanding and it has noth
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import structlog
@@ -64,7 +66,14 @@ class SourceRun:
     """One source's run inside the shared crawler: its stages, requests, callbacks and accounting.
 
     ``begin(schedule)`` hands its first requests to ``schedule`` (the engine's ``crawl``); ``done``
-    resolves with the close reason (``finished``, ``closespider_timeout``, ``cancelled``)."""
+    resolves with the close reason (``finished``, ``closespider_timeout``, ``cancelled``).
+
+    At most ``crawl.concurrent_requests`` of the run's URLs are in the crawler at once, from the
+    request's hand-over until the URL's status is final (fetched, extracted and handed to the sink,
+    or failed); the rest wait here, highest priority first. Scrapy's own bound on pages waiting for
+    their callbacks stops taking requests from its scheduler, but a crawler carrying many runs
+    admits thousands to its downloader, and every page they bring is held until it is processed.
+    """
 
     def __init__(self, context: SourceContext) -> None:
         self.context = context
@@ -98,10 +107,15 @@ class SourceRun:
         self.closed = False
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._schedule: Callable[[Request], None] | None = None
+        self.window = max(1, context.crawl.concurrent_requests)
+        self._waiting: list[tuple[int, int, Request]] = []  # a heap: (-priority, order, request)
+        self._order = itertools.count()
+        self._in_flight: set[str] = set()  # canonical URLs handed to the crawler and not finished
         self._check_due = False
         self._timer: asyncio.TimerHandle | None = None
         self._log = log.bind(source=self.source.name)
         self.outcomes.on_settled = self._poke
+        self.outcomes.on_finished = self._finished
 
     # -- entry --------------------------------------------------------------------------------
     def begin(self, schedule: Callable[[Request], None]) -> None:
@@ -112,7 +126,7 @@ class SourceRun:
         stages = range(len(self.stages)) if self.source.discovery == "all" else [0]
         for idx in stages if self.stages else ():
             for req in self._stage_requests(idx):
-                schedule(req)
+                self._send(req)
         self._poke()  # nothing to fetch at all (every entry point skipped): the run ends here
 
     def _stage_requests(self, idx: int) -> Iterator[Request]:
@@ -124,9 +138,25 @@ class SourceRun:
     def domain_ok(self, url: str) -> bool:
         return self.requests.rules.domain_ok(url)
 
+    # -- the run's window of requests in the crawler ----------------------------------------------
+    def _send(self, req: Request) -> None:
+        heapq.heappush(self._waiting, (-req.priority, next(self._order), req))
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._waiting and len(self._in_flight) < self.window and not self.closed:
+            req = heapq.heappop(self._waiting)[2]
+            self._in_flight.add(req.meta["mw_canon"])
+            self._schedule(req)
+
+    def _finished(self, canon: str) -> None:
+        if canon in self._in_flight:
+            self._in_flight.discard(canon)
+            self._fill()
+
     # -- the run's own idle and end -------------------------------------------------------------
     def _poke(self) -> None:
-        """Nothing of the run is outstanding: look once the callback that said so has yielded its requests."""
+        """Nothing of the run is outstanding: look once the callback that said so has sent its requests."""
         if not self._check_due and not self.closed:
             self._check_due = True
             asyncio.get_running_loop().call_soon(self._check_idle)
@@ -146,7 +176,7 @@ class SourceRun:
             reqs = list(self._stage_requests(self.stage))
         if reqs and self._schedule is not None:
             for req in reqs:
-                self._schedule(req)
+                self._send(req)
             return
         if not self.outcomes.outstanding:
             self.close("finished")
@@ -157,6 +187,9 @@ class SourceRun:
         if self.closed:
             return
         self.closed = True
+        self._waiting.clear()
+        if reason == "cancelled":
+            self.outcomes.stop_commits()
         if self._timer is not None:
             self._timer.cancel()
         self.close_reason = reason
@@ -193,7 +226,7 @@ class SourceRun:
             self.documents.save_validators()
 
     # -- responses ----------------------------------------------------------------------------
-    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
+    async def parse_feed(self, response: Response) -> None:
         got = None if self.closed else self.documents.body(response)
         if got is None:
             return
@@ -220,9 +253,9 @@ class SourceRun:
                                           lastmod=entry.updated, feed_date=entry.published or entry.updated,
                                           title=entry.title, parent=doc.canon)
             if req is not None:
-                yield req
+                self._send(req)
 
-    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+    def parse_sitemap(self, response: Response) -> None:
         got = None if self.closed else self.documents.body(response)
         if got is None:
             return
@@ -243,16 +276,16 @@ class SourceRun:
                 req = self.requests.document(entry.loc, "sitemap", stage=doc.stage, depth=doc.depth + 1,
                                              lastmod=entry.lastmod, parent=doc.canon)
                 if req is not None:
-                    yield req
+                    self._send(req)
             return
         for entry in _sort_newest(sitemap.entries, lambda e: e.date):
             req = self.requests.candidate(entry.loc, kind="article", stage=doc.stage, depth=doc.depth + 1,
                                           lastmod=entry.lastmod, feed_date=entry.news_date or entry.lastmod,
                                           title=entry.news_title, parent=doc.canon)
             if req is not None:
-                yield req
+                self._send(req)
 
-    def parse_robots(self, response: Response) -> Iterator[Request]:
+    def parse_robots(self, response: Response) -> None:
         """A source without sitemaps in its config: the ``Sitemap:`` lines of its robots.txt."""
         if self.closed:
             return
@@ -267,9 +300,9 @@ class SourceRun:
         for url in urls:
             req = self.requests.document(url, "sitemap", stage=doc.stage, depth=doc.depth + 1, parent=doc.canon)
             if req is not None:
-                yield req
+                self._send(req)
 
-    async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
+    async def parse_listing(self, response: Response) -> None:
         if self.closed:
             return
         doc = self.documents[response.meta["mw_canon"]]
@@ -288,7 +321,7 @@ class SourceRun:
         for url, _text in links:
             req = self.requests.candidate(url, kind="page", stage=doc.stage, depth=1, parent=doc.canon)
             if req is not None:
-                yield req
+                self._send(req)
 
     def _page_text(self, response: Response) -> str:
         """The page's text by our decoding rules (labels are often wrong), not Scrapy's header-first one."""

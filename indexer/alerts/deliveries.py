@@ -21,8 +21,9 @@ from indexer.alerts import schedule as sched
 from indexer.alerts.channels import (
     ChannelMessage, ChannelSender, DigestStory, channel_id, delivery_id, digest_message, story_message,
 )
-from indexer.alerts.ledger import Ledger, backoff
+from indexer.alerts.ledger import Ledger
 from indexer.alerts.ledger_channels import DeliveryRow, DigestDeliveryRow
+from indexer.alerts.ledger_rows import backoff
 from indexer.alerts.mailer import SendError
 from indexer.alerts.rules import Rule, RuleSet
 from indexer.article import Article

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Sequence
@@ -41,12 +41,13 @@ from indexer.alerts import schedule as sched
 from indexer.alerts.channels import channel_id
 from indexer.alerts.deliveries import ChannelDeliveries, TestOutcome
 from indexer.backends.base import BackendUnavailable
-from indexer.alerts.ledger import AlertRow, DigestRow, Ledger, NewAlert
-from indexer.alerts.mailer import Mailer, Sender, SendError
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.ledger_rows import AlertRow, NewAlert
+from indexer.alerts.mail_deliveries import MAIL, MailDeliveries
+from indexer.alerts.mailer import Mailer, SendError
 from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms
-from indexer.alerts.render import (
-    DigestEntry, Envelope, Terms, digest_message, instant_message, notice_message, test_message,
-)
+from indexer.alerts.render import Envelope, Terms, notice_message, test_message
+from indexer.alerts.report import Report
 from indexer.alerts.rules import Rule, RuleSet
 
 log = structlog.get_logger(__name__)
@@ -65,28 +66,6 @@ class Hit:
         a = self.article
         date = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
         return f"{date}  [{a.source or '-'}] {a.title}\n    {a.url}\n    {self.snippet}"
-
-
-@dataclass
-class Report:
-    matched: int = 0
-    enqueued: int = 0
-    sent: int = 0
-    failed: int = 0
-    digests_sent: int = 0
-    mails: int = 0  # messages accepted (an instant alert is one mail, a digest is one mail)
-    messages: int = 0  # channel (notify) messages accepted
-    digest_messages_opened: int = 0  # channel messages of digests opened now: their lanes have work
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, other: "Report") -> None:
-        for name in ("matched", "enqueued", "sent", "failed", "digests_sent", "mails", "messages",
-                     "digest_messages_opened"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors += other.errors
-
-
-MAIL = "mail"  # the lane of instant mails and digests; the other lanes are channel ids
 
 
 @lru_cache(maxsize=4096)
@@ -133,6 +112,8 @@ class AlertEngine:
         self._lanes: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self.channels = ChannelDeliveries(self.ledger, self.rules, mail, clock=lambda: self.clock(),
                                           tz=self._tz, terms=_terms, copies=self._copies)
+        self.mails = MailDeliveries(self.ledger, self.rules, mail, self.mailer, self.envelope,
+                                    clock=lambda: self.clock(), tz=self._tz, terms=_terms, copies=self._copies)
         self._rules_version = -1
         self.last_report = Report()
         self._active: list[ActiveRule] = []
@@ -233,7 +214,7 @@ class AlertEngine:
         instant = [k for k in new_keys if (r := self.rules.get(k[0])) is not None and r.mode == "instant"]
         if instant:
             with self._lanes[MAIL]:
-                self._deliver(self.ledger.due_instant(now, keys=instant), report, fresh)
+                self.mails.deliver(self.ledger.due_instant(now, keys=instant), report, fresh)
         for channel in self.ledger.pending_channels():
             report.add(self.deliver_channel(channel, fresh))
 
@@ -285,10 +266,10 @@ class AlertEngine:
                     report.digest_messages_opened += len(channels)
         # sending happens outside the engine's lock: matching a new batch never waits for a mail server
         with self._lanes[MAIL]:
-            self._deliver(self.ledger.due_instant(now, limit=self.mail.max_per_cycle), report)
+            self.mails.deliver(self.ledger.due_instant(now, limit=self.mail.max_per_cycle), report)
             digests = self.ledger.due_digests(now)
             if digests:
-                self._deliver_digests(digests, report)
+                self.mails.deliver_digests(digests, report)
         return report
 
     def next_due(self, lane: str) -> float | None:
@@ -326,91 +307,6 @@ class AlertEngine:
             copies.pop(row.article_id, None)
             out[row.story_id] = list(copies.values())
         return out
-
-    def _deliver(self, rows: list[AlertRow], report: Report, fresh: Sequence[Article] = ()) -> None:
-        if not rows:
-            return
-        copies = self._copies(rows, fresh)
-        consecutive = 0
-        done: list[tuple[AlertRow, str | None]] = []
-        with self.mailer.session() as sender:
-            for row in rows:
-                now = self.clock()
-                if consecutive >= 2:  # the server is unreachable: don't hammer it, defer the rest
-                    self.ledger.mark_failed(row.rule, row.story_id, f"deferred: {report.errors[-1]}", now,
-                                            self.mail.retry_initial_s, self.mail.retry_max_s)
-                    report.failed += 1
-                    continue
-                rule = self.rules.get(row.rule)
-                msg = instant_message(
-                    self.envelope, row.rule, row.query, row.recipients, row.article, _terms(row.query),
-                    row.message_id or "", tz=self._tz(rule), others=copies.get(row.story_id, ()),
-                )
-                try:
-                    note = sender.send(msg)
-                except SendError as err:
-                    consecutive += 1
-                    self._failed(row, err, report)
-                    continue
-                consecutive = 0
-                done.append((row, note))
-                if len(done) >= sender.group:
-                    self._commit(sender, done, report)
-            self._commit(sender, done, report)
-
-    def _commit(self, sender: Sender, done: list[tuple[AlertRow, str | None]], report: Report) -> None:
-        """Sent means committed: the ledger marks a mail sent only once the sender made it durable."""
-        if not done:
-            return
-        try:
-            sender.commit()
-        except SendError as err:
-            for row, _note in done:
-                self._failed(row, err, report)
-        else:
-            self.ledger.mark_sent([(row.rule, row.story_id, note) for row, note in done], self.clock())
-            report.sent += len(done)
-            report.mails += len(done)
-        done.clear()
-
-    def _failed(self, row: AlertRow, err: SendError, report: Report) -> None:
-        next_at = self.ledger.mark_failed(row.rule, row.story_id, str(err), self.clock(),
-                                          self.mail.retry_initial_s, self.mail.retry_max_s)
-        report.failed += 1
-        report.errors.append(str(err))
-        log.warning("alerts.send_failed", rule=row.rule, story_id=row.story_id, article_id=row.article_id, attempt=row.attempts + 1,
-                    retry_at=datetime.fromtimestamp(next_at, timezone.utc).isoformat(), error=str(err))
-
-    def _deliver_digests(self, digests: list[DigestRow], report: Report) -> None:
-        with self.mailer.session() as sender:
-            for digest in digests:
-                items = self.ledger.digest_items(digest.digest_id)
-                if not items:
-                    self.ledger.mark_digest_sent(digest.digest_id, self.clock(), "empty")
-                    continue
-                rule = self.rules.get(digest.rule)
-                query = rule.query if rule is not None else items[0].query
-                copies = self._copies(items)
-                entries = [DigestEntry(row.article, _terms(row.query), copies.get(row.story_id, ())) for row in items]
-                period_end = datetime.fromtimestamp(digest.period_end, timezone.utc)
-                msg = digest_message(
-                    self.envelope, digest.rule, query, digest.recipients, entries, digest.message_id,
-                    sched.digest_kind(items[0].schedule), period_end, tz=self._tz(rule),
-                )
-                try:
-                    note = sender.send(msg)
-                    sender.commit()
-                except SendError as err:
-                    self.ledger.mark_digest_failed(digest.digest_id, str(err), self.clock(),
-                                                   self.mail.retry_initial_s, self.mail.retry_max_s)
-                    report.failed += 1
-                    report.errors.append(str(err))
-                    log.warning("alerts.digest_failed", digest=digest.digest_id, error=str(err))
-                    continue
-                self.ledger.mark_digest_sent(digest.digest_id, self.clock(), note)
-                report.digests_sent += 1
-                report.mails += 1
-                report.sent += len(items)
 
     def catch_up(self, backend: Any = None, limit: int = 10_000, chunk: int = 500, since: float | None = None) -> Report:
         """Re-match what was indexed since the last batch the engine saw (call at daemon start): articles

@@ -21,27 +21,23 @@ One SQLite file (WAL, ``synchronous=FULL``), four tables:
                     matcher only alerts on articles indexed at or after ``since`` (unless backfill), so a new
                     or edited rule does not flood its recipients with the back catalogue.
 
-Message-IDs are derived from (rule, story_id) — or (rule, digest boundary) — so the single crash
-window (server accepted, ledger not yet updated) can only repeat a message with the *same* Message-ID,
-which mail clients fold into one.
+The rows as Python values and the Message-IDs derived from their keys are ``ledger_rows``'; the
+digests' life cycle is ``ledger_digests``' (mixed in, as the channels' ``ledger_channels``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from indexer.alerts.ledger_channels import (
-    CHANNEL_SCHEMA, ChannelLedger, DeliveryRow, DigestDeliveryRow, insert_deliveries, insert_digest_deliveries,
-)
+from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, ChannelLedger, insert_deliveries
+from indexer.alerts.ledger_digests import DigestLedger
+from indexer.alerts.ledger_rows import AlertRow, NewAlert, alert_message_id, backoff
 from indexer.article import Article
 
 SCHEMA = """
@@ -95,95 +91,11 @@ CREATE TABLE IF NOT EXISTS rule_versions (
 """
 
 
-def _hash(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
-
-
-def alert_message_id(rule: str, story_id: str, domain: str) -> str:
-    """Deterministic Message-ID of the instant mail for (rule, story)."""
-    return f"<mw.{_hash('alert', rule, story_id)}@{domain}>"
-
-
-def digest_message_id(rule: str, digest_key: str, domain: str) -> str:
-    return f"<mw-digest.{_hash('digest', rule, digest_key)}@{domain}>"
-
-
 def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-@dataclass
-class AlertRow:
-    rule: str
-    story_id: str
-    article_id: str
-    mode: str
-    schedule: str
-    state: str
-    digest_id: str | None
-    message_id: str | None
-    attempts: int
-    last_error: str | None
-    next_attempt_at: float
-    matched_at: float
-    indexed_at: float | None
-    published_at: float | None
-    sent_at: float | None
-    query: str
-    recipients: list[str]
-    article: Article
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row, articles: dict[str, Article] | None = None) -> "AlertRow":
-        """``articles``: a memo by stored JSON, so the rows of an article that matched several rules
-        share one parsed copy (the mails only read it)."""
-        data = dict(row)
-        data["recipients"] = json.loads(data["recipients"])
-        stored = data["article"]
-        article = articles.get(stored) if articles is not None else None
-        if article is None:
-            article = Article.from_dict(json.loads(stored))
-            if articles is not None:
-                articles[stored] = article
-        data["article"] = article
-        return cls(**data)
-
-
-@dataclass
-class DigestRow:
-    digest_id: str
-    rule: str
-    period_end: float
-    state: str
-    message_id: str
-    attempts: int
-    last_error: str | None
-    next_attempt_at: float
-    created_at: float
-    sent_at: float | None
-    recipients: list[str]
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "DigestRow":
-        data = dict(row)
-        data["recipients"] = json.loads(data["recipients"])
-        return cls(**data)
-
-
-@dataclass
-class NewAlert:
-    """What the engine asks the ledger to remember before anything is sent."""
-
-    rule: str
-    article: Article
-    mode: str
-    schedule: str
-    query: str
-    recipients: list[str]
-    channels: list[str] = field(default_factory=list)  # channel ids of the rule's notify URLs
-
-
-class Ledger(ChannelLedger):
+class Ledger(DigestLedger, ChannelLedger):
     """Thread-safe (one connection behind a lock); every write is its own durable transaction."""
 
     def __init__(self, path: str | Path, domain: str = "mediawatch.local") -> None:
@@ -237,22 +149,9 @@ class Ledger(ChannelLedger):
                 self._db.execute("COMMIT")
 
     # -- rule versions --------------------------------------------------------------------------
-    def rule_since(self, rule: str, fingerprint: str, now: float, backfill: bool = False) -> float:
-        """When this version of the rule was first seen (recorded now if new); 0 with backfill."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO rule_versions (rule, fingerprint, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (rule, fingerprint, 0.0 if backfill else now),
-            )
-            if backfill:
-                db.execute("UPDATE rule_versions SET since = 0 WHERE rule = ? AND fingerprint = ?", (rule, fingerprint))
-            row = db.execute(
-                "SELECT since FROM rule_versions WHERE rule = ? AND fingerprint = ?", (rule, fingerprint)
-            ).fetchone()
-        return float(row["since"])
-
     def rule_since_many(self, versions: list[tuple[str, str, bool]], now: float) -> dict[tuple[str, str], float]:
-        """``rule_since`` for many (rule, fingerprint, backfill) in one transaction (10,000 rules at start)."""
+        """When each version (rule, fingerprint) was first seen, recorded now if new, 0 with its backfill flag;
+        one transaction for all of them (10,000 rules at start)."""
         out: dict[tuple[str, str], float] = {}
         with self._tx() as db:
             for rule, fingerprint, backfill in versions:
@@ -361,91 +260,6 @@ class Ledger(ChannelLedger):
             )
         return next_at
 
-    # -- digests --------------------------------------------------------------------------------
-    def unassigned_digest_rules(self) -> list[tuple[str, str, float]]:
-        """(rule, schedule, oldest matched_at) of rules with digest items not yet in a digest."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT rule, schedule, MIN(matched_at) AS oldest FROM alerts"
-                " WHERE state = 'pending' AND mode != 'instant' AND digest_id IS NULL GROUP BY rule, schedule"
-            ).fetchall()
-        return [(r["rule"], r["schedule"], r["oldest"]) for r in rows]
-
-    def open_digest(self, rule: str, digest_key: str, period_end: float, recipients: list[str], now: float,
-                    channels: Sequence[str] = ()) -> str | None:
-        """Assign the rule's unassigned items matched before ``period_end`` to the digest of that
-        boundary (created if needed), with a pending message per channel id in ``channels``. Returns the
-        digest id, or None when there was nothing to send. A digest with no recipients (a rule that
-        only notifies channels) has no mail: it is recorded sent, its channel messages pending."""
-        digest_id = f"{rule}@{digest_key}"
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE alerts SET digest_id = ?, message_id = ? WHERE rule = ? AND state = 'pending'"
-                " AND mode != 'instant' AND digest_id IS NULL AND matched_at < ?",
-                (digest_id, digest_message_id(rule, digest_key, self.domain), rule, period_end),
-            )
-            if cur.rowcount == 0:
-                return None
-            if not recipients:
-                row = db.execute(
-                    "SELECT recipients FROM alerts WHERE digest_id = ? ORDER BY matched_at DESC LIMIT 1", (digest_id,)
-                ).fetchone()
-                recipients = json.loads(row["recipients"])
-            db.execute(
-                "INSERT INTO digests (digest_id, rule, period_end, state, message_id, next_attempt_at,"
-                " created_at, recipients) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (digest_id, rule, period_end, digest_message_id(rule, digest_key, self.domain), now, now,
-                 json.dumps(list(recipients))),
-            )
-            insert_digest_deliveries(db, digest_id, channels, now)
-            if not recipients:
-                db.execute("UPDATE digests SET state = 'sent', sent_at = ?, last_error = 'no recipients'"
-                           " WHERE digest_id = ? AND state = 'pending'", (now, digest_id))
-                db.execute("UPDATE alerts SET state = 'sent', sent_at = ? WHERE digest_id = ? AND state = 'pending'",
-                           (now, digest_id))
-        return digest_id
-
-    def due_digests(self, now: float, limit: int = 100) -> list[DigestRow]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT * FROM digests WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY period_end LIMIT ?",
-                (now, limit),
-            ).fetchall()
-        return [DigestRow.from_row(r) for r in rows]
-
-    def digest_items(self, digest_id: str) -> list[AlertRow]:
-        """The digest's alerts, newest article first (published, else indexed, else matched time)."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT * FROM alerts WHERE digest_id = ?"
-                " ORDER BY COALESCE(published_at, indexed_at, matched_at) DESC, article_id",
-                (digest_id,),
-            ).fetchall()
-        return [AlertRow.from_row(r) for r in rows]
-
-    def mark_digest_sent(self, digest_id: str, now: float, note: str | None = None) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE digests SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ?"
-                " WHERE digest_id = ?",
-                (now, note, digest_id),
-            )
-            db.execute(
-                "UPDATE alerts SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE digest_id = ?",
-                (now, digest_id),
-            )
-
-    def mark_digest_failed(self, digest_id: str, error: str, now: float, initial: float, maximum: float) -> float:
-        with self._tx() as db:
-            row = db.execute("SELECT attempts FROM digests WHERE digest_id = ?", (digest_id,)).fetchone()
-            attempts = (row["attempts"] if row else 0) + 1
-            next_at = now + backoff(attempts, initial, maximum)
-            db.execute(
-                "UPDATE digests SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE digest_id = ?",
-                (attempts, error[:2000], next_at, digest_id),
-            )
-        return next_at
-
     # -- inspection -----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """``{"pending": n, "sent": n, "failing": n, "digests_pending": n}`` for health and the CLI."""
@@ -485,23 +299,3 @@ class Ledger(ChannelLedger):
             rows = db.execute(
                 "SELECT rule, MAX(sent_at) AS at FROM alerts WHERE state = 'sent' GROUP BY rule").fetchall()
         return {r["rule"]: r["at"] for r in rows if r["at"]}
-
-
-def backoff(attempts: int, initial: float, maximum: float) -> float:
-    """Seconds to wait after the ``attempts``-th failure: initial, 2×, 4×, … capped at maximum."""
-    return min(maximum, initial * (2 ** max(0, attempts - 1)))
-
-
-def now_ts() -> float:
-    return time.time()
-
-
-def utc(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
-
-
-__all__ = [
-    "AlertRow", "DeliveryRow", "DigestDeliveryRow", "DigestRow", "Ledger", "NewAlert", "alert_message_id", "backoff",
-    "digest_message_id",
-]
-

@@ -23,15 +23,16 @@ from contextlib import AbstractContextManager
 from functools import wraps
 from typing import Any, Callable
 
-from indexer.alerts.ledger import SCHEMA, AlertRow, DigestRow, Ledger
+from indexer.alerts.ledger import SCHEMA, Ledger
 from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, DeliveryRow, DigestDeliveryRow, delivery_row
+from indexer.alerts.ledger_rows import AlertRow, DigestRow
 from indexer.pgconn import PgConn, Tx, where
 
 # REAL is a 4-byte float in PostgreSQL: unix times need 8
 PG_SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", SCHEMA + CHANNEL_SCHEMA)
 
 # What waits for the server: the writes, and the delivery lanes' reads (they are on their own threads).
-_WAITING = ("rule_since", "rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",
+_WAITING = ("rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",
             "mark_sent", "mark_failed", "unassigned_digest_rules", "open_digest", "due_digests", "digest_items",
             "mark_digest_sent", "mark_digest_failed", "due_deliveries", "pending_channels", "next_mail_due",
             "mark_delivered", "mark_delivery_failed", "due_digest_deliveries", "mark_digest_delivered",

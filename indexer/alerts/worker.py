@@ -21,7 +21,9 @@ from typing import Any, Callable
 
 import structlog
 
-from indexer.alerts.engine import MAIL, AlertEngine, Report
+from indexer.alerts.engine import AlertEngine
+from indexer.alerts.mail_deliveries import MAIL
+from indexer.alerts.report import Report
 
 log = structlog.get_logger(__name__)
 

@@ -16,9 +16,11 @@ from datetime import datetime
 
 import pytest
 
-from tests.e2e.conftest import Project, fast_crawl
-from tests.harness.faults import Daemon, es_urls, problems
-from tests.harness.sites import FixtureSite, story_words
+from tests.harness.daemon import Daemon, problems
+from tests.harness.project import Project, fast_crawl
+from tests.harness.site_pages import story_words
+from tests.harness.sites import FixtureSite
+from tests.harness.stores import es_urls
 from tests.harness.wait import wait_until
 from tests.harness.webhooks import WebhookReceiver
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Project, fast_crawl
-from tests.harness.faults import Daemon, problems
+from tests.harness.daemon import Daemon, problems
+from tests.harness.project import Project, fast_crawl
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.frontier import RunAccounting
+from crawler.accounting import RunAccounting
 from crawler.frontier_pg import PgFrontier
 from indexer.pgconn import EngineUnavailable
 from tests.harness.wait import wait_until

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from indexer.alerts.ledger import NewAlert, alert_message_id
+from indexer.alerts.ledger_rows import NewAlert, alert_message_id
 from indexer.alerts.ledger_pg import PgLedger
 from indexer.article import Article
 from indexer.pgconn import EngineUnavailable

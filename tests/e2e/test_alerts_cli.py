@@ -7,7 +7,7 @@ import email.policy
 import json
 import re
 
-from indexer.alerts.ledger import alert_message_id
+from indexer.alerts.ledger_rows import alert_message_id
 from indexer.alerts.mailer import eml_name
 from tests.e2e.test_import import WARC, import_config
 

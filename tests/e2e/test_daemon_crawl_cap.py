@@ -10,8 +10,8 @@ import threading
 from datetime import datetime
 
 from scheduler.crawlqueue import EPOCH, phase_s
-from tests.e2e.conftest import fast_crawl
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.project import fast_crawl
 
 SOURCES = 5
 CAP = 2

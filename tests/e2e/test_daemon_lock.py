@@ -7,7 +7,7 @@ import queue
 import signal
 import threading
 
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
 
 
 def test_second_writer_refused_readers_work(project):

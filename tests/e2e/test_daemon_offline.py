@@ -10,36 +10,8 @@ import time
 import urllib.error
 import urllib.request
 
+from tests.e2e.daemon_log import read_events, wait_for
 from tests.harness.elasticsearch import free_port
-
-
-def read_events(stream, out: queue.Queue) -> None:
-    for line in stream:
-        try:
-            out.put(json.loads(line))
-        except json.JSONDecodeError:
-            out.put({"event": "raw", "line": line})
-
-
-def wait_for(events: queue.Queue, seen: list, predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(seen):
-            return
-        try:
-            seen.append(events.get(timeout=0.5))
-        except queue.Empty:
-            pass
-    raise AssertionError(f"timed out; events so far: {[e.get('event') for e in seen]}")
-
-
-def listening_url(proc, event: str, timeout: float) -> str:
-    """The ``url`` of the first ``event`` (``web_listening``, ``health_listening``) the process logs."""
-    events: queue.Queue = queue.Queue()
-    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
-    seen: list[dict] = []
-    wait_for(events, seen, lambda s: any(e.get("event") == event for e in s), timeout)
-    return next(e for e in seen if e.get("event") == event)["url"]
 
 
 def test_daemon_survives_unreachable_sources(project):

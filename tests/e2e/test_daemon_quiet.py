@@ -7,8 +7,8 @@ import signal
 import threading
 import urllib.request
 
-from tests.e2e.conftest import fast_crawl
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.project import fast_crawl
 
 
 def test_quiet_source_reported_once(project, fixture_site_factory, smtp_server):

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from indexer.article import Article
 from indexer.backends.sqlite import RETENTION_SLICE, SqliteBackend
-from tests.e2e.conftest import fast_crawl
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.project import fast_crawl
 
 OLD = 2 * RETENTION_SLICE + 100
 

@@ -8,8 +8,8 @@ import queue
 import signal
 import threading
 
-from tests.e2e.conftest import fast_crawl
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.project import fast_crawl
 
 EVERY_S = 5
 OWN_UA = "own-agent/1.0 (+https://example.org/a)"

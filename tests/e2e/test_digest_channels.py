@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e.conftest import fast_crawl
-from tests.e2e.test_web_daemon import _pump, _wait
+from tests.e2e.daemon_log import read_events, wait_event
+from tests.harness.project import fast_crawl
 from tests.harness.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(300)
@@ -55,10 +55,10 @@ def test_a_daily_digest_goes_to_its_channel_once(project, fixture_site, smtp_ser
     })
     proc = project.popen("run", HOOK_KEY="s3cret")
     events: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stderr, events), daemon=True).start()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
     seen: list[dict] = []
     try:
-        _wait(events, seen, lambda e: e.get("event") == "crawl_summary", 60)
+        wait_event(events, seen, lambda e: e.get("event") == "crawl_summary", 60)
         assert datetime.now(timezone.utc) < boundary, "the crawl outlasted the period: the test proves nothing"
         assert not hook.requests and not smtp_server.messages  # a digest waits for its period's end
         wait = (boundary - datetime.now(timezone.utc)).total_seconds() + 90
@@ -69,7 +69,7 @@ def test_a_daily_digest_goes_to_its_channel_once(project, fixture_site, smtp_ser
             assert f". The {WORD}'s report, part {n}" in got.body["message"]
         (mail,) = smtp_server.wait_for(1, timeout=60)
         assert "harbour-daily: 2 new articles (daily digest)" in mail.subject
-        _wait(events, seen, lambda e: e.get("event") == "alerts.digest_delivered", 30)
+        wait_event(events, seen, lambda e: e.get("event") == "alerts.digest_delivered", 30)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from crawler.frontier import Frontier
-from tests.e2e.conftest import fast_crawl
+from tests.harness.project import fast_crawl
 
 
 def quirky_feed(site) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.conftest import fast_crawl
+from tests.harness.project import fast_crawl
 
 WARC = Path(__file__).resolve().parents[1] / "fixtures" / "articles.warc.gz"
 
@@ -83,7 +83,7 @@ def test_import_killed_halfway_then_resumed_gives_every_article_once(tmp_path, p
     import subprocess
     import sys
 
-    from tests.e2e.conftest import Project, cli_env
+    from tests.harness.project import Project, cli_env
     from tests.harness.wait import wait_until
 
     warc = tmp_path / "aeb.warc.gz"

@@ -15,7 +15,7 @@ import threading
 import pytest
 import yaml
 
-from tests.e2e.test_daemon_offline import read_events, wait_for
+from tests.e2e.daemon_log import read_events, wait_for
 from tests.harness.sites import fixture_site  # noqa: F401
 
 pytestmark = pytest.mark.timeout(240)

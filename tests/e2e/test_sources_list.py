@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from scheduler.crawlqueue import EPOCH, phase_s
-from tests.e2e.conftest import fast_crawl
+from tests.harness.project import fast_crawl
 
 
 def row(output: str, name: str) -> list[str]:

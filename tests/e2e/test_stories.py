@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.e2e.conftest import fast_crawl
+from tests.harness.project import fast_crawl
 
 pytestmark = pytest.mark.timeout(300)
 

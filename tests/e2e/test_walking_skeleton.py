@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import fast_crawl
+from tests.harness.project import fast_crawl
 
 RULE = "Lukashenko AND (prison OR jail)"
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import Project, fast_crawl
+from tests.harness.project import Project, fast_crawl
 from tests.harness.sites import FixtureSite
 
 HOSTILE = '<script>alert("xss")</script> "onerror=alert(2) <img src=x onerror=alert(3)>'

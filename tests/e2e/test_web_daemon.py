@@ -11,7 +11,8 @@ import time
 from html import escape
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
-from tests.e2e.conftest import fast_crawl
+from tests.e2e.daemon_log import read_events, wait_event
+from tests.harness.project import fast_crawl
 from tests.harness.wait import wait_until
 from tests.harness.webhooks import WebhookReceiver
 
@@ -23,27 +24,6 @@ def _page(title: str) -> str:
                     f"and wrote each one down in the log with its flag and its cargo.</p>" for i in range(8))
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
             f"<body><article><h1>{escape(title)}</h1>{paras}</article></body></html>")
-
-
-def _pump(stream, out: queue.Queue) -> None:
-    for line in stream:
-        try:
-            out.put(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-
-
-def _wait(events: queue.Queue, seen: list, predicate, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for e in seen:
-            if predicate(e):
-                return e
-        try:
-            seen.append(events.get(timeout=0.5))
-        except queue.Empty:
-            pass
-    raise AssertionError(f"timed out; events so far: {[e.get('event') for e in seen]}")
 
 
 def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site, smtp_server, page, tmp_path):
@@ -62,11 +42,11 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
     })
     proc = project.popen("run", HOOK_KEY="s3cret")
     events: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stderr, events), daemon=True).start()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
     seen: list[dict] = []
     try:
-        base = _wait(events, seen, lambda e: e.get("event") == "web_listening", 60)["url"].rstrip("/")
-        _wait(events, seen, lambda e: e.get("event") == "crawl_summary", 90)
+        base = wait_event(events, seen, lambda e: e.get("event") == "web_listening", 60)["url"].rstrip("/")
+        wait_event(events, seen, lambda e: e.get("event") == "crawl_summary", 90)
         crawls = sum(e.get("event") == "crawl_summary" for e in seen)
 
         page.goto(base + "/rules/new")
@@ -95,7 +75,7 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         assert page.inner_text("tr[data-source='fixture'] td:nth-child(6)").strip() == slot, listed.stdout
         page.click("tr[data-source='fixture'] button")
         page.wait_for_url("**/sources?queued=fixture")
-        _wait(events, seen, lambda e: e.get("event") == "crawl_summary" and
+        wait_event(events, seen, lambda e: e.get("event") == "crawl_summary" and
               sum(x.get("event") == "crawl_summary" for x in seen) > crawls, 90)
 
         mails = smtp_server.wait_for(1, timeout=60)

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from tests.e2e.test_daemon_offline import listening_url
+from tests.e2e.daemon_log import listening_url
 
 TOKEN = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
+from tests.e2e.daemon_log import read_events, wait_event
 from tests.e2e.test_sources_add import assert_kept, html_page
-from tests.e2e.test_web_daemon import _page, _pump, _wait
+from tests.e2e.test_web_daemon import _page
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,10 +61,10 @@ def test_a_source_added_in_the_browser_is_written_and_crawled(project, fixture_s
     project.config_path.write_text(original)
     proc = project.popen("run")
     events: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stderr, events), daemon=True).start()
+    threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
     seen: list[dict] = []
     try:
-        base = _wait(events, seen, lambda e: e.get("event") == "web_listening", 60)["url"].rstrip("/")
+        base = wait_event(events, seen, lambda e: e.get("event") == "web_listening", 60)["url"].rstrip("/")
 
         # a cross-site POST (no CSRF cookie and field) is refused before any probe
         request = urllib.request.Request(base + "/sources/add/probe", data=b"homepage=http%3A%2F%2F10.0.0.1%2F",
@@ -112,10 +113,10 @@ def test_a_source_added_in_the_browser_is_written_and_crawled(project, fixture_s
         assert yaml.safe_load(written)["sources"][1] == {"name": "fixture-news", "feeds": [site.rss_url]}
 
         # the daemon took it without a restart, and crawls it now
-        _wait(events, seen, lambda e: e.get("event") == "config_reloaded" and "fixture-news" in e.get("sources", []),
+        wait_event(events, seen, lambda e: e.get("event") == "config_reloaded" and "fixture-news" in e.get("sources", []),
               30)
         before = {id(e) for e in seen}  # the probe's test crawl logged a crawl_summary of its own
-        summary = _wait(events, seen, lambda e: id(e) not in before and e.get("event") == "crawl_summary"
+        summary = wait_event(events, seen, lambda e: id(e) not in before and e.get("event") == "crawl_summary"
                         and e.get("source") == "fixture-news", 120)
         assert summary.get("articles", 0) >= 1 or summary.get("counts", {}).get("new", 0) >= 1, summary
         page.goto(base + "/sources")

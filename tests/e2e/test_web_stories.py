@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from indexer.article import Article
 from indexer.backends.sqlite import SqliteBackend
-from tests.e2e.test_daemon_offline import listening_url
+from tests.e2e.daemon_log import listening_url
 
 TEXT = " ".join(f"The harbour council met on day {i} and agreed the budget for the bridge and the school."
                 for i in range(30))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Project, fast_crawl
-from tests.harness.faults import Daemon
+from tests.harness.daemon import Daemon
+from tests.harness.project import Project, fast_crawl
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from tests.e2e.conftest import REPO, cli_env
 from tests.harness.cliforks import ForkedCli
+from tests.harness.project import REPO, cli_env
 
 pytestmark = pytest.mark.timeout(240)
 

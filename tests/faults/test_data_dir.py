@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import base_config
-from tests.harness.faults import alerts_pending, index_urls, integrity, problems
+from tests.harness.daemon import problems
+from tests.harness.stores import alerts_pending, index_urls, integrity
 from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(150)

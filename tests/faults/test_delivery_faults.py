@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import index_urls, problems, sqlite_rows
+from tests.harness.daemon import problems
+from tests.harness.stores import index_urls, sqlite_rows
 from tests.harness.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(240)
@@ -85,7 +86,7 @@ def crawl_seconds(project, daemons, site, smtp) -> tuple[float, object]:
 
 def test_a_mail_server_answering_after_10s_does_not_slow_the_crawl(tmp_path, daemons, fixture_site_factory,
                                                                     smtp_server):
-    from tests.e2e.conftest import Project
+    from tests.harness.project import Project
 
     fast_project, slow_project = Project(tmp_path / "fast"), Project(tmp_path / "slow")
     fast_project.root.mkdir()

@@ -21,8 +21,8 @@ from crawler.sources import Source
 from indexer.backends.sqlite import SqliteBackend
 from indexer.ingest import Ingestor
 from indexer.spool import Spool
-from tests.harness.faults import index_urls
-from tests.harness.sites import fast_crawl_settings
+from tests.harness.crawling import fast_crawl_settings
+from tests.harness.stores import index_urls
 
 
 @contextlib.contextmanager

@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.conftest import cli_env
 from tests.faults.conftest import base_config, once
 from tests.harness.dns import RebindingDns
 from tests.harness.elasticsearch import free_port
+from tests.harness.project import cli_env
 
 pytestmark = [
     pytest.mark.timeout(180),

@@ -15,7 +15,9 @@ import uuid
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import TcpProxy, alerts_pending, es_urls, problems
+from tests.harness.daemon import problems
+from tests.harness.faults import TcpProxy
+from tests.harness.stores import alerts_pending, es_urls
 from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(240)

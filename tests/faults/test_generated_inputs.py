@@ -24,9 +24,9 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from tests.e2e.conftest import REPO, cli_env, fast_crawl
-from tests.harness.faults import index_urls
+from tests.harness.project import REPO, cli_env, fast_crawl
 from tests.harness.sites import FixtureSite
+from tests.harness.stores import index_urls
 
 pytestmark = pytest.mark.timeout(240)
 

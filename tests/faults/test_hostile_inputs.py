@@ -15,7 +15,9 @@ import threading
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import RawServer, index_urls, problems, stream_without_length, trickle
+from tests.harness.daemon import problems
+from tests.harness.faults import RawServer, stream_without_length, trickle
+from tests.harness.stores import index_urls
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import TcpProxy, es_json, es_urls
+from tests.harness.faults import TcpProxy
+from tests.harness.stores import es_json, es_urls
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -10,7 +10,8 @@ import sqlite3
 import pytest
 
 from tests.faults.conftest import base_config, once
-from tests.harness.faults import alerts_pending, frontier_done, index_urls, problems
+from tests.harness.daemon import problems
+from tests.harness.stores import alerts_pending, frontier_done, index_urls
 from tests.harness.wait import wait_until
 from tests.harness.webhooks import WebhookReceiver
 

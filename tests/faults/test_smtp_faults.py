@@ -11,7 +11,9 @@ import collections
 import pytest
 
 from tests.faults.conftest import base_config
-from tests.harness.faults import TcpProxy, alerts_pending, problems
+from tests.harness.daemon import problems
+from tests.harness.faults import TcpProxy
+from tests.harness.stores import alerts_pending
 from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(150)

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, cli_env
+from tests.harness.project import REPO, cli_env
 
 # The helper: one request per stdin line, one answer per stdout line, runs one after the other.
 _HELPER = r"""

@@ -18,7 +18,8 @@ Knobs: ``seed=False`` (no DW seed page), ``add_article()``, ``disallow(prefix)``
 ``trap = True``, ``etag_mode`` ("honest" | "constant_200" | "constant_304"), and the request
 log ``requests`` (method, path, time, headers, status) for assertions.
 
-Pytest fixtures: ``fixture_site`` (function-scoped, one started site) and
+The articles come from :mod:`tests.harness.site_pages`, the feeds, sitemaps and other documents from
+:mod:`tests.harness.site_documents`; this module serves them. Pytest fixtures: ``fixture_site`` (function-scoped, one started site) and
 ``fixture_site_factory`` (function-scoped, call it for more sites; all stopped at teardown).
 """
 
@@ -26,9 +27,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import html as htmlmod
-import json
-import random
 import re
 import threading
 import time
@@ -36,32 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-AEB_DIR = (ROOT / ".." / "shared" / "eval" / "aeb-dev").resolve()
-SEED_HTML = ROOT / "tests" / "fixtures" / "seed" / "dw-article.html"
-
-# Pages of a moderate size, in a fixed order (ids from ground-truth.json), so runs are repeatable.
-MAX_PAGE_BYTES = 250_000
-
-
-@dataclass
-class FixtureArticle:
-    slug: str
-    title: str
-    html: str
-    published: datetime
-    original_url: str = ""
-    truth: str = ""  # the true article body (aeb ground truth), for extraction checks
-
-    @property
-    def path(self) -> str:
-        return f"/news/{self.slug}.html"
+from tests.harness.site_documents import SiteDocuments
+from tests.harness.site_pages import SEED_HTML, FixtureArticle, aeb_pages, generated_article, slug_for, title_of
 
 
 @dataclass
@@ -80,74 +59,8 @@ class _Throttle:
     times: int
 
 
-def _slug(text: str, n: int) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
-    return f"{n:03d}-{s or 'article'}"
 
-
-def _title_of(html: str) -> str:
-    for pattern in (r'<meta[^>]+property=["\']og:title["\'][^>]+content=["\']([^"\']+)',
-                    r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>"):
-        m = re.search(pattern, html, re.I | re.S)
-        if m:
-            t = htmlmod.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
-            if t:
-                return " ".join(t.split())[:200]
-    return "Untitled"
-
-
-_AEB_CACHE: list[tuple[str, str, str]] | None = None
-
-
-def aeb_pages() -> list[tuple[str, str, str]]:
-    """[(html, original url, true body)] of the aeb-dev pages under MAX_PAGE_BYTES, in id order."""
-    global _AEB_CACHE
-    if _AEB_CACHE is None:
-        pages: list[tuple[str, str, str]] = []
-        truth = json.loads((AEB_DIR / "ground-truth.json").read_text("utf-8"))
-        for pid in sorted(truth):
-            path = AEB_DIR / "html" / f"{pid}.html.gz"
-            if not path.exists():
-                continue
-            raw = gzip.decompress(path.read_bytes())
-            if len(raw) > MAX_PAGE_BYTES:
-                continue
-            pages.append((raw.decode("utf-8", errors="replace"), truth[pid]["url"], truth[pid]["articleBody"]))
-        _AEB_CACHE = pages
-    return _AEB_CACHE
-
-
-_VOCABULARY = (
-    "council harbour bridge school budget ferry tender quay crane dredging mayor engineers contract timber "
-    "concrete storm season fishermen traders tourists cargo lighthouse railway station tunnel museum library "
-    "hospital clinic nurses teachers pupils farmers orchard vineyard market festival concert theatre stadium "
-    "cyclists drivers tram airport runway pilots inspectors auditors court judge lawyers police volunteers "
-    "river canal flood drought reservoir wind solar grid tariff loan grant subsidy pension union strike"
-).split()
-
-
-def story_words(seed: str, k: int = 16) -> str:
-    """Words of one story only (a seeded draw), so generated stories are distinct stories, not
-    near-duplicates that differ by a number."""
-    rng = random.Random(seed)
-    return " ".join(rng.choice(_VOCABULARY) for _ in range(k))
-
-
-def _generated_article(n: int) -> str:
-    paras = "\n".join(
-        f"<p>Paragraph {i} of fixture story {n}: the council met on Tuesday about the "
-        f"{story_words(f'fixture-{n}-{i}')}, after a long debate about costs and timing.</p>"
-        for i in range(8)
-    )
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Fixture story {n}</title>"
-            f"</head><body><article><h1>Fixture story {n}</h1>{paras}</article></body></html>")
-
-
-def _xml_escape(s: str) -> str:
-    return htmlmod.escape(s, quote=True)
-
-
-class FixtureSite:
+class FixtureSite(SiteDocuments):
     def __init__(self, n_articles: int = 10, *, start: bool = True, offset: int = 0, seed: bool = True) -> None:
         self.lock = threading.RLock()
         self.articles: list[FixtureArticle] = []
@@ -175,8 +88,8 @@ class FixtureSite:
             self._new_article(published=now - timedelta(hours=n_articles - i))
         if seed and SEED_HTML.exists():
             seed_html = SEED_HTML.read_text("utf-8", errors="replace")
-            self.articles.append(FixtureArticle(slug=_slug("dw-lukashenko-talks-jailed-rivals", 900),
-                                                title=_title_of(seed_html), html=seed_html,
+            self.articles.append(FixtureArticle(slug=slug_for("dw-lukashenko-talks-jailed-rivals", 900),
+                                                title=title_of(seed_html), html=seed_html,
                                                 published=now - timedelta(minutes=30)))
         if start:
             self.start()
@@ -190,9 +103,9 @@ class FixtureSite:
                 html, original, truth = self._pool[self._used]
                 self._used += 1
             else:
-                html = _generated_article(self._n)
-        title = title or _title_of(html)
-        art = FixtureArticle(slug=_slug(title, self._n), title=title, html=html, published=published,
+                html = generated_article(self._n)
+        title = title or title_of(html)
+        art = FixtureArticle(slug=slug_for(title, self._n), title=title, html=html, published=published,
                              original_url=original, truth=truth)
         self.articles.append(art)
         return art
@@ -284,147 +197,6 @@ class FixtureSite:
         with self.lock:
             self.requests.clear()
 
-    # -- documents ----------------------------------------------------------------------------
-    def robots_txt(self) -> str:
-        lines = ["User-agent: *"]
-        lines += [f"Disallow: {p}" for p in self.disallowed] or ["Disallow:"]
-        if self.crawl_delay is not None:
-            lines.append(f"Crawl-delay: {self.crawl_delay}")
-        lines += [f"Sitemap: {self.url(p) if p.startswith('/') else p}" for p in self.robots_sitemaps]
-        return "\n".join(lines) + "\n"
-
-    def rss(self) -> str:
-        items = []
-        for a in self.newest():
-            items.append(
-                f"<item><title>{_xml_escape(a.title)}</title><link>{self.url(a.path)}</link>"
-                f"<guid isPermaLink='true'>{self.url(a.path)}</guid>"
-                f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
-                f"<description>{_xml_escape(a.title)}</description></item>"
-            )
-        return ("<?xml version='1.0' encoding='UTF-8'?>\n<rss version='2.0' xmlns:atom='http://www.w3.org/2005/Atom'>"
-                f"<channel><title>Fixture News</title><link>{self.base}/</link><description>fixture</description>"
-                + "".join(items) + "</channel></rss>")
-
-    def atom(self) -> str:
-        entries = []
-        for a in self.newest():
-            iso = a.published.isoformat().replace("+00:00", "Z")
-            entries.append(
-                f"<entry><title>{_xml_escape(a.title)}</title><link rel='alternate' type='text/html' href='{a.path}'/>"
-                f"<id>tag:fixture,2024:{a.slug}</id><published>{iso}</published><updated>{iso}</updated></entry>"
-            )
-        return ("<?xml version='1.0' encoding='utf-8'?>\n"
-                f"<feed xmlns='http://www.w3.org/2005/Atom' xml:base='{self.base}/'><title>Fixture News</title>"
-                f"<id>{self.base}/</id><updated>{datetime.now(timezone.utc).isoformat()}</updated>"
-                + "".join(entries) + "</feed>")
-
-    def rdf(self) -> str:
-        seq = "".join(f"<rdf:li resource='{self.url(a.path)}'/>" for a in self.newest())
-        items = "".join(
-            f"<item rdf:about='{self.url(a.path)}'><title>{_xml_escape(a.title)}</title>"
-            f"<link>{self.url(a.path)}</link><dc:date>{a.published.isoformat()}</dc:date></item>"
-            for a in self.newest()
-        )
-        return ("<?xml version='1.0' encoding='utf-8'?>\n"
-                "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0/'"
-                " xmlns:dc='http://purl.org/dc/elements/1.1/'>"
-                f"<channel rdf:about='{self.base}/'><title>Fixture News</title><link>{self.base}/</link>"
-                f"<items><rdf:Seq>{seq}</rdf:Seq></items></channel>{items}</rdf:RDF>")
-
-    def _halves(self) -> tuple[list[FixtureArticle], list[FixtureArticle]]:
-        arts = sorted(self.articles, key=lambda a: a.slug)
-        mid = (len(arts) + 1) // 2
-        return arts[:mid], arts[mid:]
-
-    def urlset(self, arts: list[FixtureArticle]) -> str:
-        urls = "".join(f"<url><loc>{self.url(a.path)}</loc><lastmod>{a.published.isoformat()}</lastmod></url>"
-                       for a in arts)
-        return ("<?xml version='1.0' encoding='UTF-8'?>\n"
-                f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urls}</urlset>")
-
-    def news_sitemap(self) -> str:
-        urls = "".join(
-            f"<url><loc>{self.url(a.path)}</loc><news:news><news:publication><news:name>Fixture News</news:name>"
-            f"<news:language>en</news:language></news:publication>"
-            f"<news:publication_date>{a.published.isoformat()}</news:publication_date>"
-            f"<news:title>{_xml_escape(a.title)}</news:title></news:news></url>"
-            for a in self.newest()
-        )
-        return ("<?xml version='1.0' encoding='UTF-8'?>\n<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
-                f" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>{urls}</urlset>")
-
-    def sitemap_index(self) -> str:
-        first, second = self._halves()
-        last = lambda arts: max((a.published for a in arts), default=datetime(2020, 1, 1, tzinfo=timezone.utc))  # noqa: E731
-        entries = [("/sitemaps/pages.xml", last(first)), ("/sitemaps/pages-2.xml.gz", last(second)),
-                   ("/sitemaps/news.xml", last(self.articles))]
-        body = "".join(f"<sitemap><loc>{self.url(p)}</loc><lastmod>{d.isoformat()}</lastmod></sitemap>"
-                       for p, d in entries)
-        return ("<?xml version='1.0' encoding='UTF-8'?>\n"
-                f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{body}</sitemapindex>")
-
-    def section(self, page: int) -> str:
-        arts = self.newest()
-        cut = max(1, (2 * len(arts)) // 3)
-        shown = arts[:cut] if page == 1 else arts[cut:]
-        links = []
-        for i, a in enumerate(shown):
-            links.append(f"<li><a href='{a.path}'>{htmlmod.escape(a.title)}</a></li>")
-            if i % 2 == 0:  # tracking-parameter and fragment variants of the same article
-                links.append(f"<li><a href='{a.path}?utm_source=section&utm_medium=web&fbclid=x{i}'>more</a></li>")
-                links.append(f"<li><a href='{self.url(a.path)}#comments'>comments</a></li>")
-        nav = ["<a href='/section/news/page/2/'>older</a>"] if page == 1 else ["<a href='/section/news/'>newer</a>"]
-        nav += ["<a href='https://twitter.example/share'>share</a>", "<a href='mailto:desk@example.org'>mail</a>",
-                "<a href='/static/logo.png'>logo</a>", "<a href='/about/'>about</a>"]
-        if self.trap:
-            nav.append("<a href='/calendar/2020/01/'>calendar</a>")
-        return ("<!doctype html><html><head><title>News section</title></head><body><nav>" + " ".join(nav)
-                + "</nav><ul>" + "".join(links) + "</ul></body></html>")
-
-    def calendar(self, year: int, month: int) -> str:
-        def link(y: int, m: int) -> str:
-            y, m = (y + (m - 1) // 12, (m - 1) % 12 + 1)
-            return f"<a href='/calendar/{y:04d}/{m:02d}/'>{y}-{m:02d}</a>"
-
-        days = "".join(f"<a href='/calendar/{year:04d}/{month:02d}/?day={d}'>{d}</a> " for d in range(1, 6))
-        return (f"<!doctype html><html><head><title>Calendar {year}-{month:02d}</title></head><body>"
-                f"{link(year, month - 1)} {link(year, month + 1)} {link(year + 1, month)} <p>{days}</p></body></html>")
-
-    # -- hostile --------------------------------------------------------------------------------
-    def hostile(self, name: str) -> bytes:
-        a = self.newest()[0]
-        item = f"<item><title>x</title><link>{self.url(a.path)}</link></item>"
-        if name == "bomb":
-            ents = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1, 10))
-            return ('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol0 "lol">' + ents + ']>'
-                    '<rss version="2.0"><channel><title>&lol9;</title>' + item + '</channel></rss>').encode()
-        if name == "xxe":
-            return ('<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-                    '<rss version="2.0"><channel><title>&xxe;</title>' + item + '</channel></rss>').encode()
-        if name == "broken":  # truncated mid-document: the first item is recoverable
-            return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>' + item
-                    + '<item><title>unterminated <b></title><link>').encode()
-        if name == "garbage":
-            return bytes(range(256)) * 20
-        if name == "html":
-            return b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
-        if name == "latin1":  # declares UTF-8, is Latin-1
-            return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Caf\xe9</title>'
-                    + item.replace("<title>x</title>", "<title>r\xe9sum\xe9</title>")
-                    + '</channel></rss>').encode("latin-1")
-        if name == "ssrf":
-            links = ["http://10.0.0.1/internal/article.html", "http://169.254.169.254/latest/meta-data/",
-                     f"http://localhost:{self.port}{a.path}", f"http://[::1]:{self.port}{a.path}",
-                     f"http://127.0.0.2:{self.port}{a.path}"]
-            items = "".join(f"<item><title>p{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
-            return ('<?xml version="1.0"?><rss version="2.0"><channel><title>ssrf</title>' + items
-                    + '</channel></rss>').encode()
-        if name == "huge":
-            return (b'<?xml version="1.0"?><rss version="2.0"><channel><title>'
-                    + b"A" * (12 * 1024 * 1024) + b"</title></channel></rss>")
-        raise KeyError(name)
-
     # -- HTTP -----------------------------------------------------------------------------------
     def _conditional(self, headers: dict[str, str], body: bytes, last_modified: datetime | None) -> tuple[int, dict[str, str]]:
         out: dict[str, str] = {}
@@ -451,7 +223,6 @@ class FixtureSite:
 
     def respond(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(raw_path).path
-        query = urlsplit(raw_path).query
         with self.lock:
             th = self.throttles.get(path)
             if th is not None and th.times > 0:
@@ -510,7 +281,6 @@ class FixtureSite:
                 return 302, {"Location": "/redirect/loop2"}, b""
             if path == "/redirect/loop2":
                 return 302, {"Location": "/redirect/loop"}, b""
-            _ = query
             return 404, {"Content-Type": "text/html"}, b"<html><body>not found</body></html>"
 
     def _handler(self):
@@ -599,49 +369,3 @@ def fixture_site_factory():
     yield make
     for site in made:
         site.stop()
-
-
-# -- helpers for crawler tests ----------------------------------------------------------------------
-class CollectingSink:
-    """An in-memory sink (the Ingestor's interface): keeps what was submitted, can be told to fail."""
-
-    def __init__(self) -> None:
-        self.articles: list[Any] = []
-        self.flushes = 0
-        self.fail_paths: set[str] = set()
-        self.lock = threading.Lock()
-
-    def submit(self, article: Any) -> None:
-        if urlsplit(article.url).path in self.fail_paths:
-            raise RuntimeError(f"sink refuses {article.url}")
-        with self.lock:
-            self.articles.append(article)
-
-    def mark(self) -> int:
-        return len(self.articles)
-
-    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool:
-        self.flushes += 1
-        return True
-
-    @property
-    def paths(self) -> list[str]:
-        return [urlsplit(a.url).path for a in self.articles]
-
-
-def fast_crawl_settings(state_dir: Path | str, **overrides: Any):
-    """CrawlSettings for tests: no delay, no AutoThrottle, thread-pool extraction, short waits."""
-    from crawler.sources import CrawlSettings
-
-    cfg: dict[str, Any] = {
-        "state_path": str(Path(state_dir) / "crawl.sqlite3"),
-        "download_delay": 0,
-        "autothrottle": False,
-        "extraction_pool": "thread",
-        "extraction_workers": 4,
-        "download_timeout": 10,
-        "max_retry_after": 5,
-        "concurrent_requests_per_host": 8,
-    }
-    cfg.update(overrides)
-    return CrawlSettings(**cfg)

@@ -16,6 +16,7 @@ from indexer.alerts.worker import DeliveryWorker
 from indexer.article import Article
 from indexer.config import MailConfig
 from tests.harness.smtp import SmtpServer, smtp_server  # noqa: F401  (fixture)
+from tests.harness.wait import wait_until
 from tests.harness.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(120)
@@ -58,17 +59,6 @@ def receivers():
     yield make
     for r in made:
         r.close()
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = predicate()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_every_channel_gets_one_message_per_story_with_its_content(tmp_path, smtp_server, receivers):

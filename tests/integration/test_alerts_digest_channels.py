@@ -16,21 +16,15 @@ from indexer.alerts.rules import Rule
 from indexer.alerts.worker import DeliveryWorker
 from indexer.backends import open_backend
 from indexer.config import IndexConfig
-from tests.harness.smtp import smtp_server  # noqa: F401  (fixture)
 from indexer.article import Article
-from tests.integration.test_alerts_channels import T0, mail_cfg, receivers, wait_until  # noqa: F401
+from tests.harness.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.harness.wait import wait_until
+from tests.integration.alerting import Clock
+from tests.integration.test_alerts_channels import T0, mail_cfg, receivers  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
 HOUR = 3600.0
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@ caps (the rest next run), redirect loops, oversized pages, non-HTML content, tim
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
-from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site  # noqa: F401
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
+from tests.harness.sites import fixture_site, fixture_site_factory  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -97,3 +100,25 @@ def test_run_time_limit(fixture_site, tmp_path):
     assert summary.reason == "closespider_timeout"
     assert summary.counts.get("skipped:time_limit", 0) >= 1
     assert sum(summary.counts.values()) == len(site.articles) + 1  # every URL counted once
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_meta_refresh_is_followed(fixture_site_factory, tmp_path, encoding):
+    """A page that is only a meta refresh (the word in capitals, in a UTF-8 and a UTF-16 page) leads to the
+    article it names, which is fetched and indexed under its own address."""
+    site = fixture_site_factory(1, seed=False)
+    story = site.articles[0].html
+    site.route("/moved/story", lambda: (200, {"Content-Type": "text/html; charset=utf-8"}, story.encode("utf-8")))
+    mover = ('<html><head><title>Moved</title><META HTTP-EQUIV="REFRESH" CONTENT="0; URL=/moved/story">'
+             '</head><body>Moved.</body></html>')
+    site.add_article(title="Moved", html=mover)
+    site.route("/moved/start", lambda: (200, {"Content-Type": f"text/html; charset={encoding}"},
+                                         mover.encode(encoding)))
+    feed = (f"<rss version='2.0'><channel><title>r</title><item><link>{site.url('/moved/start')}</link></item>"
+            "</channel></rss>")
+    site.route("/feeds/moved.xml", lambda: (200, {"Content-Type": "application/rss+xml"}, feed.encode()))
+    sink, summary = run(site, fast_crawl_settings(tmp_path), feeds=[site.url("/feeds/moved.xml")])
+    assert len(site.hits("/moved/story")) == 1
+    assert summary.counts.get("new") == 1
+    assert urlsplit(sink.articles[0].url).path == "/moved/story"
+    assert len(sink.articles[0].text) > 500  # the article, not the page that moved

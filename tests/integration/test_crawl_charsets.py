@@ -14,7 +14,7 @@ import pytest
 from crawler.decoding import decode_html
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
-from tests.harness.sites import CollectingSink, fast_crawl_settings
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -10,7 +10,8 @@ import pytest
 
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
-from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site, fixture_site_factory  # noqa: F401
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
+from tests.harness.sites import fixture_site, fixture_site_factory  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,7 +9,8 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
-from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site, fixture_site_factory  # noqa: F401
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
+from tests.harness.sites import fixture_site, fixture_site_factory  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,8 @@ from crawler.frontier import Frontier
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
 from crawler.urls import canonicalize
-from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site  # noqa: F401
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
+from tests.harness.sites import fixture_site  # noqa: F401
 from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.timeout(120)

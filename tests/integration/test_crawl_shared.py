@@ -15,7 +15,8 @@ from crawler.frontier import Frontier
 from crawler.runner import crawl_sources, run_blocking
 from crawler.shared import CrawlerHub
 from crawler.sources import Source
-from tests.harness.sites import CollectingSink, fast_crawl_settings, fixture_site, fixture_site_factory  # noqa: F401
+from tests.harness.crawling import CollectingSink, fast_crawl_settings
+from tests.harness.sites import fixture_site, fixture_site_factory  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -101,3 +102,41 @@ def test_an_overlong_url_is_counted_and_the_run_ends(fixture_site, tmp_path):
     assert summary.counts.get("skipped:bad_url") == 1 and summary.reason == "finished"
     assert summary.counts.get("new") == len(site.articles)
     assert not [h for h in site.requests if len(h.path) > 2000]
+
+
+class _HeldSink(CollectingSink):
+    """A sink whose first flush waits until ``release()`` is true (or ``timeout`` passed): a slow index."""
+
+    def __init__(self, release, timeout: float) -> None:
+        super().__init__()
+        self.release, self.timeout = release, timeout
+        self.submitted_at: list[float] = []
+
+    def submit(self, article) -> None:
+        super().submit(article)
+        self.submitted_at.append(time.monotonic())
+
+    def flush(self, timeout: float | None = None, *, since: int = 0) -> bool:
+        deadline = time.monotonic() + self.timeout
+        while not self.flushes and not self.release() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return super().flush(timeout, since=since)
+
+
+def test_a_run_fetches_no_faster_than_it_finishes_pages(fixture_site_factory, tmp_path, monkeypatch):
+    """With the sink's flush held, at most the run's window of article pages is fetched beyond those handed
+    to the sink: the crawler carries many runs and admits thousands of requests to its downloader, and every
+    page they brought would be held in memory until the sink caught up."""
+    from crawler.outcomes import Outcomes
+
+    site = fixture_site_factory(40, seed=False)
+    window = 3
+    monkeypatch.setattr(Outcomes, "FLUSH_EVERY", 4)
+    # held until the crawl ran ahead (the old behaviour) or, at the latest, for 5 s
+    sink = _HeldSink(release=lambda: len(site.article_hits()) >= 30, timeout=5)
+    cfg = fast_crawl_settings(tmp_path, concurrent_requests=window)
+    summary = run_blocking(crawl_sources([Source(**site.source())], cfg, sink))["fixture"]
+    assert summary.counts.get("new") == 40 and not summary.failed
+    fetched = sorted(h.time for h in site.hits("/news/"))
+    ahead = max(sum(1 for t in fetched if t <= at) - sum(1 for s in sink.submitted_at if s < at) for at in fetched)
+    assert ahead <= window

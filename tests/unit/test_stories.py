@@ -100,3 +100,18 @@ def test_signature_round_trips_and_keys_are_stable(text):
 
 def test_a_corrupt_stored_signature_reads_as_none():
     assert decode("not base64!") is None and decode(encode(signature("a", "b"))[:20]) is None
+
+
+def test_a_full_word_cache_neither_changes_signatures_nor_grows(monkeypatch):
+    """The word cache is bounded: once full it starts a new generation from the article at hand, and the
+    signatures are those a fresh process computes."""
+    import indexer.stories as stories
+
+    expected = {name: signature("", text) for name, text in (("wire", WIRE), ("event", SAME_EVENT))}
+    monkeypatch.setattr(stories, "_codes", {})
+    monkeypatch.setattr(stories, "_WORD_CODES_MAX", 60)
+    for n in range(20):  # each text brings new words, so the cache fills and turns over
+        signature("", " ".join(f"word{n}x{i}" for i in range(40)))
+        assert len(stories._codes) <= 60
+        assert (signature("", WIRE) == expected["wire"]).all()
+        assert (signature("", SAME_EVENT) == expected["event"]).all()

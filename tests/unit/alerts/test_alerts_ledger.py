@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 
-from indexer.alerts.ledger import Ledger, NewAlert, alert_message_id, backoff, digest_message_id
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.ledger_rows import NewAlert, alert_message_id, backoff, digest_message_id
 from indexer.article import Article
 
 
@@ -107,10 +108,10 @@ def test_backoff_caps():
 
 def test_rule_versions_record_first_seen(tmp_path):
     led = Ledger(tmp_path / "l.sqlite3")
-    assert led.rule_since("r", "fp1", now=100.0) == 100.0
-    assert led.rule_since("r", "fp1", now=500.0) == 100.0  # same version: unchanged across restarts
-    assert led.rule_since("r", "fp2", now=600.0) == 600.0  # edited rule: new start
-    assert led.rule_since("r", "fp3", now=700.0, backfill=True) == 0.0
+    assert led.rule_since_many([("r", "fp1", False)], now=100.0) == {("r", "fp1"): 100.0}
+    # same version: unchanged across restarts; an edited rule starts anew; a backfilled one from the start
+    assert led.rule_since_many([("r", "fp1", False), ("r", "fp2", False), ("r", "fp3", True)], now=600.0) == {
+        ("r", "fp1"): 100.0, ("r", "fp2"): 600.0, ("r", "fp3"): 0.0}
     led.close()
 
 

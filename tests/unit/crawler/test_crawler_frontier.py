@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from crawler.frontier import Frontier, RunAccounting, is_retryable
+from crawler.accounting import RunAccounting, is_retryable
+from crawler.frontier import Frontier
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -102,10 +102,22 @@ def test_furniture_stays_when_it_holds_the_paragraphs():
     assert len(list(thinned.iter("p"))) == 9 and thinned.find(".//aside") is not None
 
 
-def _article(extra: str = "") -> str:
-    body = "".join(f"<p>Paragraph {i} of a reasonably long wire story about a summit between leaders.</p>"
-                   for i in range(12))
-    return f"<html><body><article><h1>Summit</h1>{body}</article>{extra}</body></html>"
+def _article(extra: str = "", middle: str = "") -> str:
+    paragraphs = [f"<p>Paragraph {i} of a reasonably long wire story about a summit between leaders.</p>"
+                  for i in range(12)]
+    paragraphs.insert(6, middle)
+    return f"<html><body><article><h1>Summit</h1>{''.join(paragraphs)}</article>{extra}</body></html>"
+
+
+def _menu(links: int) -> str:
+    return "<div>" + "".join(f"<a href='/s{i}'>Section number {i} of the site</a>" for i in range(links)) + "</div>"
+
+
+def _recall_calls(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = trafpipe.recall_text
+    monkeypatch.setattr(trafpipe, "recall_text", lambda raw: calls.append(1) or real(raw))
+    return calls
 
 
 def test_recall_run_skipped_when_precision_covers_the_page(monkeypatch):
@@ -119,12 +131,41 @@ def test_recall_run_skipped_when_precision_covers_the_page(monkeypatch):
     assert sum(ln.startswith("Paragraph") for ln in lines) == 12
 
 
-def test_recall_run_when_page_is_mostly_other_text(monkeypatch):
+def test_recall_run_skipped_when_precision_lines_leave_no_gap(monkeypatch):
+    # mostly menu text, but the precision lines cover the article from its first line to its
+    # last: the recall run could only add lines between them, and there is nothing there
     from crawler.extraction import body
 
-    calls = []
-    real = trafpipe.recall_text
-    monkeypatch.setattr(trafpipe, "recall_text", lambda raw: calls.append(1) or real(raw))
-    menu = "<div>" + "".join(f"<a href='/s{i}'>Section number {i} of the site</a>" for i in range(200)) + "</div>"
-    body.ensemble_lines(parse(_article(menu)), "https://example.org/a")
+    calls = _recall_calls(monkeypatch)
+    lines = body.ensemble_lines(parse(_article(_menu(200))), "https://example.org/a")
+    assert not calls
+    assert sum(ln.startswith("Paragraph") for ln in lines) == 12
+
+
+def test_recall_run_when_precision_leaves_out_text_between_its_lines(monkeypatch):
+    from crawler.extraction import body
+
+    calls = _recall_calls(monkeypatch)
+    teaser = "<div class='teaser'><p>A teaser for another story that the editors placed mid-article.</p></div>"
+    lines = body.ensemble_lines(parse(_article(_menu(200), teaser)), "https://example.org/a")
     assert calls
+    assert lines.index("A teaser for another story that the editors placed mid-article.") == 7
+
+
+def test_recall_run_when_precision_text_is_a_small_share_of_the_page(monkeypatch):
+    # no gap, but so little of the page that the article may be elsewhere (a collapse)
+    from crawler.extraction import body
+
+    calls = _recall_calls(monkeypatch)
+    body.ensemble_lines(parse(_article(_menu(2000))), "https://example.org/a")
+    assert calls
+
+
+def test_a_line_trafilatura_reformats_counts_as_a_gap():
+    from crawler.extraction import body
+
+    thinned = trafpipe.thin(parse(_article()))
+    lines = [f"Paragraph {i} of a reasonably long wire story about a summit between leaders." for i in range(12)]
+    assert not body._leaves_gaps(lines, thinned)
+    assert body._leaves_gaps([*lines[:5], "| a table | row |", *lines[5:]], thinned)
+    assert body._leaves_gaps(lines[:1], thinned)

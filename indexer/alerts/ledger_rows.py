@@ -1,0 +1,105 @@
+"""What the alert ledger stores and hands out: its rows as Python values, the Message-IDs derived
+from their keys, and the backoff between a failed attempt and the next.
+
+A Message-ID is a function of (rule, story_id), or of (rule, digest boundary), so the single crash
+window (the server accepted, the ledger not yet updated) can only repeat a message with the *same*
+Message-ID, which mail clients fold into one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from indexer.article import Article
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def alert_message_id(rule: str, story_id: str, domain: str) -> str:
+    """Deterministic Message-ID of the instant mail for (rule, story)."""
+    return f"<mw.{_hash('alert', rule, story_id)}@{domain}>"
+
+
+def digest_message_id(rule: str, digest_key: str, domain: str) -> str:
+    return f"<mw-digest.{_hash('digest', rule, digest_key)}@{domain}>"
+
+
+@dataclass
+class AlertRow:
+    rule: str
+    story_id: str
+    article_id: str
+    mode: str
+    schedule: str
+    state: str
+    digest_id: str | None
+    message_id: str | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    matched_at: float
+    indexed_at: float | None
+    published_at: float | None
+    sent_at: float | None
+    query: str
+    recipients: list[str]
+    article: Article
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row, articles: dict[str, Article] | None = None) -> "AlertRow":
+        """``articles``: a memo by stored JSON, so the rows of an article that matched several rules
+        share one parsed copy (the mails only read it)."""
+        data = dict(row)
+        data["recipients"] = json.loads(data["recipients"])
+        stored = data["article"]
+        article = articles.get(stored) if articles is not None else None
+        if article is None:
+            article = Article.from_dict(json.loads(stored))
+            if articles is not None:
+                articles[stored] = article
+        data["article"] = article
+        return cls(**data)
+
+
+@dataclass
+class DigestRow:
+    digest_id: str
+    rule: str
+    period_end: float
+    state: str
+    message_id: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    created_at: float
+    sent_at: float | None
+    recipients: list[str]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "DigestRow":
+        data = dict(row)
+        data["recipients"] = json.loads(data["recipients"])
+        return cls(**data)
+
+
+@dataclass
+class NewAlert:
+    """What the engine asks the ledger to remember before anything is sent."""
+
+    rule: str
+    article: Article
+    mode: str
+    schedule: str
+    query: str
+    recipients: list[str]
+    channels: list[str] = field(default_factory=list)  # channel ids of the rule's notify URLs
+
+
+def backoff(attempts: int, initial: float, maximum: float) -> float:
+    """Seconds to wait after the ``attempts``-th failure: initial, 2×, 4×, … capped at maximum."""
+    return min(maximum, initial * (2 ** max(0, attempts - 1)))

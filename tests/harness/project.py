@@ -1,0 +1,56 @@
+"""A mediawatch project for tests that run the real CLI as a subprocess: a config file in a temp dir,
+the environment the CLI runs in (this checkout on its path, no MEDIAWATCH_ settings of the caller), and
+crawl settings without delays."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAWATCH_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+class Project:
+    """A config file in a temp dir and a way to run `mediawatch` against it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config_path = root / "mediawatch.yaml"
+
+    def write(self, config: dict) -> Path:
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return self.config_path
+
+    def run(self, *args: str, timeout: float = 180, input_text: str | None = None,
+            **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "scheduler.cli", "--config", str(self.config_path), *args],
+            cwd=self.root, capture_output=True, text=True, timeout=timeout, env=cli_env(**env), input=input_text,
+        )
+
+    def popen(self, *args: str, **env: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "--config", str(self.config_path), *args],
+            cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(**env),
+        )
+
+
+def fast_crawl(state_dir: Path) -> dict:
+    return {
+        "state_path": str(state_dir / "crawl.sqlite3"),
+        "download_delay": 0,
+        "autothrottle": False,
+        "download_timeout": 10,
+        "concurrent_requests_per_host": 8,
+    }
