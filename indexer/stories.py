@@ -142,6 +142,21 @@ def band_keys(sig: np.ndarray) -> list[str]:
             for b in range(BANDS)]
 
 
+def sign(article: Article) -> None:
+    """Give the article its ``story_sig`` and ``story_keys`` for its title and text, and the matching
+    ``content_hash``. The extraction workers call it (crawler.offload), so the writer's thread seldom has
+    to: a signature already there is kept when ``content_hash`` still matches the title and text (it is
+    computed with them; a title changed after signing, or a malformed one, gets a fresh signature)."""
+    current = content_hash(article.title, article.text)
+    if article.story_sig and article.content_hash == current and len(article.story_keys) == BANDS:
+        if decode(article.story_sig) is not None:
+            return
+    sig = signature(article.title, article.text)
+    article.content_hash = current
+    article.story_sig = encode(sig)
+    article.story_keys = band_keys(sig)
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity: the share of equal MinHash values."""
     return float(np.count_nonzero(a == b)) / NUM_PERM
@@ -226,13 +241,11 @@ class Stories:
         signed = []
         for a in articles:
             try:
-                sig = signature(a.title, a.text)
-                a.content_hash = content_hash(a.title, a.text)  # the fields may have changed since __post_init__
+                sign(a)
             except (AttributeError, TypeError) as err:  # malformed: the backend's validation rejects it
                 log.warning("stories.unsigned", url=str(a.url)[:300], error=str(err)[:200])
+                a.story_sig = ""
                 continue
-            a.story_sig = encode(sig)
-            a.story_keys = band_keys(sig)
             signed.append(a)
         originals = {doc_id(a.original_url) for a in signed if a.original_url}
         stored = self._recall(list({a.id for a in signed} | originals), store)
@@ -378,4 +391,4 @@ def _revise(article: Article, before: Known) -> None:
 
 
 __all__ = ["Known", "PER_KEY", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
-           "known_from", "new_story_id", "signature", "similarity"]
+           "known_from", "new_story_id", "sign", "signature", "similarity"]
