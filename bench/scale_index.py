@@ -20,7 +20,11 @@ The base of the index (all but the last ``--measure`` articles) is written witho
 (:class:`BulkStories`: each article its own story, no band keys), because MinHash signatures cost more than
 the index itself and would make a million articles an hours-long build on a small machine; the last
 ``--measure`` articles go through the real ``Backend.index()`` with stories, and the ingest figures are
-theirs. ``--keep DIR`` keeps the SQLite file; ``--reuse`` takes a kept one as the base (give the build's
+theirs. Those articles reach ``index()`` already signed for stories, as the daemon's do: the daemon's
+extraction workers sign each article (``crawler.offload``), so the bench makes and signs its batches in a
+process pool of its own (``--sign-workers``, the daemon's default of 2 extraction workers), ahead of the
+writer, and the pool's CPU is printed apart from the writer's (``--sign-workers 0``: the writer signs, as
+for an article that arrives unsigned). ``--keep DIR`` keeps the SQLite file; ``--reuse`` takes a kept one as the base (give the build's
 ``--articles``: it spaces the dates) and measures the rest on it with the code of this run.
 
     .venv/bin/python -m bench.scale_index --articles 1000000          # SQLite, then a node it starts
@@ -42,6 +46,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,7 +58,7 @@ from indexer.article import Article  # noqa: E402
 from indexer.backends.base import Backend  # noqa: E402
 from indexer.config import IndexConfig  # noqa: E402
 from indexer.query import parse, tokenize  # noqa: E402
-from indexer.stories import Prepared, Stories, new_story_id  # noqa: E402
+from indexer.stories import Prepared, Stories, new_story_id, sign  # noqa: E402
 
 from bench import common  # noqa: E402
 
@@ -136,6 +141,63 @@ class Corpus:
         ]
 
 
+_WORKER_CORPUS: Corpus | None = None
+
+
+def _worker_init(corpus: Corpus) -> None:
+    global _WORKER_CORPUS
+    _WORKER_CORPUS = corpus
+
+
+def _signed_batch(lo: int, hi: int) -> tuple[list[Article], float]:
+    """In a pool worker: articles lo..hi-1 made and signed as the daemon's extraction workers sign them,
+    and the CPU seconds the signing took."""
+    assert _WORKER_CORPUS is not None
+    docs = [_WORKER_CORPUS.article(i) for i in range(lo, hi)]
+    c0 = time.process_time()
+    for a in docs:
+        sign(a)
+    return docs, time.process_time() - c0
+
+
+class SignedBatches:
+    """The measured batches, made and signed in a process pool, a few batches ahead of the writer."""
+
+    AHEAD = 2
+
+    def __init__(self, corpus: Corpus, workers: int) -> None:
+        self.corpus, self.workers = corpus, workers
+        self.pool = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(corpus,)) if workers else None
+        self.sign_cpu_s = 0.0
+
+    def batches(self, first: int, last: int, size: int) -> Iterator[list[Article]]:
+        if self.pool is None:
+            yield from self.corpus.batches(first, last, size)
+            return
+        ranges = [(lo, min(last, lo + size)) for lo in range(first, last, size)]
+        # a batch is cut into one piece per worker, so every worker signs a share of each batch
+        pending = []
+        for lo, hi in ranges:
+            step = -(-(hi - lo) // self.workers)
+            pending.append([self.pool.submit(_signed_batch, a, min(hi, a + step)) for a in range(lo, hi, step)])
+            if len(pending) > self.AHEAD:
+                yield self._collect(pending.pop(0))
+        while pending:
+            yield self._collect(pending.pop(0))
+
+    def _collect(self, futures) -> list[Article]:
+        docs: list[Article] = []
+        for fut in futures:
+            part, cpu = fut.result()
+            docs.extend(part)
+            self.sign_cpu_s += cpu
+        return docs
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
 class BulkStories(Stories):
     """The base build's stories: every article its own, nothing signed or looked up."""
 
@@ -163,7 +225,7 @@ def bulk_base(backend: Backend, corpus: Corpus, last: int, batch: int) -> None:
         backend.stories = real
 
 
-def ingest(backend: Backend, corpus: Corpus, first: int, last: int, batch: int, every: int,
+def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch: int, every: int,
            deadline: float | None) -> tuple[int, float, list[dict[str, Any]]]:
     """Index articles first..last-1; a line per ``every`` articles; stop early past ``deadline``.
 
@@ -174,7 +236,7 @@ def ingest(backend: Backend, corpus: Corpus, first: int, last: int, batch: int, 
     done, total = first, 0.0
     wall = cpu = 0.0
     n0 = first
-    for docs in corpus.batches(first, last, batch):
+    for docs in source.batches(first, last, batch):
         t0, c0 = time.perf_counter(), time.process_time()
         res = backend.index(docs)
         wall += time.perf_counter() - t0
@@ -292,11 +354,18 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
         print(f"  {name}: base of {base:,} articles (no stories) in {base_s:,.0f} s", flush=True)
     deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
     stories0 = dict(backend.stories.counters)
-    n, elapsed, windows = ingest(backend, corpus, base, corpus.n, args.batch, args.every, deadline)
+    source = SignedBatches(corpus, args.sign_workers)
+    try:
+        n, elapsed, windows = ingest(backend, source, base, corpus.n, args.batch, args.every, deadline)
+    finally:
+        source.close()
     signed = backend.stories.counters["articles"] - stories0["articles"]
     stories_ms = round(1000 * (backend.stories.counters["cpu_s"] - stories0["cpu_s"]) / signed, 3) if signed else None
+    sign_ms = round(1000 * source.sign_cpu_s / (n - base), 3) if args.sign_workers and n > base else None
     if stories_ms is not None:
-        print(f"  {name}: story grouping took {stories_ms} ms CPU per article of that", flush=True)
+        print(f"  {name}: story grouping took {stories_ms} ms CPU per article of that in the writer"
+              + (f", signing {sign_ms} ms in the pool's {args.sign_workers} workers" if sign_ms is not None else ""),
+              flush=True)
     t0 = time.perf_counter()
     backend.refresh()
     elapsed += time.perf_counter() - t0
@@ -311,6 +380,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
           flush=True)
     row = {"system": name, "articles": n, "measured_articles": n - base, "stories_cpu_ms_per_article": stories_ms,
+           "sign_workers": args.sign_workers, "sign_cpu_ms_per_article": sign_ms,
            "ingest_s": round(elapsed, 1), "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
            "last_window_per_s": windows[-1]["per_s"] if windows else None,
            "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
@@ -348,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=0, help="stop ingest (per backend) after this long")
     ap.add_argument("--measure", type=int, default=50_000,
                     help="the last this many articles go through index() with stories; the rest is the base")
+    ap.add_argument("--sign-workers", type=int, default=2,
+                    help="processes that make and sign the measured articles, as the daemon's extraction workers "
+                         "sign them (0: the writer signs)")
     ap.add_argument("--dir", help="where the SQLite file goes (default: a temp dir, removed)")
     ap.add_argument("--keep", help="keep the SQLite file in this folder (scale.sqlite3)")
     ap.add_argument("--reuse", action="store_true",
@@ -413,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "<=", TARGET_P95_MS))
     common.emit(common.result("scale_index", rows, targets=targets, params={
         "articles": args.articles, "batch": args.batch, "days": args.days, "retention_share": args.retention_share,
+        "sign_workers": args.sign_workers,
         "mean_text_kib": round(mean_kib, 2), "elapsed_s": round(time.time() - started)}), args.json_out)
     return 0
 

@@ -390,5 +390,5 @@ def _revise(article: Article, before: Known) -> None:
         article.modified_at = article.fetched_at or article.indexed_at
 
 
-__all__ = ["Known", "PER_KEY", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
+__all__ = ["BANDS", "Known", "PER_KEY", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
            "known_from", "new_story_id", "sign", "signature", "similarity"]

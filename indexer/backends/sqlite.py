@@ -28,10 +28,11 @@ from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
     finite_limit, snippet_of, to_node,
 )
+from indexer.backends import sqlite_stories
 from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
-from indexer.stories import DEFAULT_WINDOW, PER_KEY, Known, Stories, decode
+from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
@@ -180,6 +181,8 @@ class SqliteBackend(Backend):
             f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[2:])}"
         )
         fts_insert = f"INSERT INTO articles_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})"
+        # the same URL twice in a batch: the last one is what the index keeps (an upsert each, before)
+        last = {doc_id: i for i, (doc_id, *_rest) in enumerate(prepared)}
         with self._lock:
             db = self.db
             try:
@@ -189,21 +192,27 @@ class SqliteBackend(Backend):
             try:
                 # seq is chosen here, inside the write lock, because the FTS key is made from it
                 next_seq = db.execute("SELECT COALESCE(max(seq), 0) + 1 FROM articles").fetchone()[0]
-                for doc_id, row, fts, keys, at in prepared:
-                    old = db.execute("SELECT seq, tkey FROM articles WHERE id = ?", (doc_id,)).fetchone()
-                    if old is None:
+                old = self._stored(db, list(last))
+                rows, fts_rows, band_rows = [], [], []
+                for i, (doc_id, row, fts, keys, at) in enumerate(prepared):
+                    result.indexed.append(doc_id)
+                    if last[doc_id] != i:
+                        continue
+                    before = old.get(doc_id)
+                    if before is None:
                         seq, next_seq = next_seq, next_seq + 1
                     else:
-                        seq = old[0]
-                        db.execute("DELETE FROM articles_fts WHERE rowid = ?", (old[1],))
-                        db.execute("DELETE FROM story_keys WHERE seq = ?", (seq,))
+                        seq = before[0]
                     key = time_key(at, seq)
-                    db.execute(upsert, [seq, *row, key])
-                    db.execute(fts_insert, (key, *fts))
-                    day = _date_str(at)
-                    db.executemany("INSERT OR IGNORE INTO story_keys (key, at, seq) VALUES (?, ?, ?)",
-                                   [(k, day, seq) for k in keys])
-                    result.indexed.append(doc_id)
+                    rows.append([seq, *row, key])
+                    fts_rows.append((key, *fts))
+                    band_rows.extend(sqlite_stories.rows_of(keys, at, seq))
+                if old:
+                    db.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(o[1],) for o in old.values()])
+                    sqlite_stories.delete(db, [(o[0], o[2], o[3]) for o in old.values()])
+                db.executemany(upsert, rows)
+                db.executemany(fts_insert, fts_rows)
+                sqlite_stories.insert(db, band_rows)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
                 rollback(db)
@@ -212,6 +221,17 @@ class SqliteBackend(Backend):
                 rollback(db)
                 raise
         return result
+
+    @staticmethod
+    def _stored(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, int, str | None, str | None]]:
+        """id -> (seq, tkey, story_keys, effective_at) of the ids already stored."""
+        out = {}
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i:i + _CHUNK]
+            out.update((r[0], tuple(r[1:])) for r in db.execute(
+                f"SELECT id, seq, tkey, story_keys, effective_at FROM articles WHERE id IN ({', '.join('?' * len(part))})",
+                part))
+        return out
 
     # ------------------------------------------------------------------ reading
     @staticmethod
@@ -339,18 +359,12 @@ class SqliteBackend(Backend):
         return out
 
     def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
-        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares), in one
-        statement: a wire story's key held by hundreds of copies costs a seek, not a row per copy."""
+        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares)."""
         self._ensure()
         if not keys:
             return []
-        lo, hi = _date_str(since), _date_str(until)
         cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
-        rows = self._run(
-            f"SELECT {cols} FROM articles a WHERE a.seq IN (SELECT s.seq FROM json_each(?) k JOIN story_keys s"
-            " ON s.key = k.value AND s.at <= ? AND s.at >= max(?, ifnull((SELECT at FROM story_keys"
-            " WHERE key = k.value AND at >= ? AND at <= ? ORDER BY at DESC LIMIT 1 OFFSET ?), '')))",
-            [json.dumps(keys), hi, lo, lo, hi, PER_KEY - 1])
+        rows = self._run(sqlite_stories.candidates_sql(cols), sqlite_stories.candidates_params(keys, since, until))
         return [self._known(r) for r in rows]
 
     def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
@@ -381,13 +395,14 @@ class SqliteBackend(Backend):
                 db = self.db
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    rows = db.execute("SELECT seq, tkey FROM articles WHERE effective_at < ? ORDER BY effective_at"
-                                      " LIMIT ?", (cutoff, self.retention_slice)).fetchall()
+                    rows = db.execute("SELECT seq, tkey, story_keys, effective_at FROM articles"
+                                      " WHERE effective_at < ? ORDER BY effective_at LIMIT ?",
+                                      (cutoff, self.retention_slice)).fetchall()
                     seqs, keys = [r[0] for r in rows], [r[1] for r in rows]
                     marks = ", ".join("?" * len(rows))
                     if rows:
                         db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", keys)
-                        db.execute(f"DELETE FROM story_keys WHERE seq IN ({marks})", seqs)
+                        sqlite_stories.delete(db, [(r[0], r[2], r[3]) for r in rows])
                         db.execute(f"DELETE FROM articles WHERE seq IN ({marks})", seqs)
                     db.execute("COMMIT")
                 except BaseException:
