@@ -353,10 +353,10 @@ class Stories:
         sig = decode(article.story_sig)
         at = _at(article)
         best, best_sim = "", self.similar
-        seen: set[str] = set()
+        seen: set[str] = {article.id}  # a property that hashes the URL: read once
         for key in article.story_keys:
             for other in pool.get(key, ())[-PER_KEY:]:
-                if other.id in seen or other.id == article.id or not other.story_id or other.sig is None:
+                if other.id in seen or not other.story_id or other.sig is None:
                     continue
                 seen.add(other.id)
                 if other.at is not None and abs(other.at - at) > self.window:

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from datetime import datetime, timedelta
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ class SqliteBackend(Backend):
                 if not isinstance(value, datetime):
                     return f"{name}: not a datetime: {value!r}"
             elif name in LIST_FIELDS:
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
                     return f"{name}: expected a list of strings"
             elif not isinstance(value, str):
                 return f"{name}: expected a string, got {type(value).__name__}"
