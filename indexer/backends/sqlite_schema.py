@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import datetime
 from typing import Any
 
 import structlog
 
 from indexer.article import FIELDS, parse_iso
 from indexer.backends import sqlite_stories
+from indexer.backends.base import as_utc
 from indexer.backends.sqlite_search import time_key
 from indexer.query import FTS_KW_COLUMN, FTS_TEXT_COLUMNS
 
@@ -27,6 +29,12 @@ SQL_TYPES = {"text": "TEXT", "keyword": "TEXT", "date": "TEXT", "integer": "INTE
 FTS_COLUMNS = (*FTS_TEXT_COLUMNS, FTS_KW_COLUMN)
 _FTS_SQL = f"USING fts5({', '.join(FTS_COLUMNS)}, tokenize='ascii', detail=full)"
 _SLICE = 5000  # rows re-keyed per statement batch during a migration
+
+
+def date_str(value: datetime | None) -> str | None:
+    """The date columns' form: a fixed-width UTC ISO string, which sorts and compares as text."""
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
 
 
 def create_or_upgrade(db: sqlite3.Connection, done: dict[str, Any]) -> None:
