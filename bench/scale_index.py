@@ -20,7 +20,11 @@ The base of the index (all but the last ``--measure`` articles) is written witho
 (:class:`BulkStories`: each article its own story, no band keys), because MinHash signatures cost more than
 the index itself and would make a million articles an hours-long build on a small machine; the last
 ``--measure`` articles go through the real ``Backend.index()`` with stories, and the ingest figures are
-theirs. ``--keep DIR`` keeps the SQLite file; ``--reuse`` takes a kept one as the base (give the build's
+theirs. Those articles reach ``index()`` already signed for stories, as the daemon's do: the daemon's
+extraction workers sign each article (``crawler.offload``), so the bench makes and signs its batches in a
+process pool of its own (``--sign-workers``, the daemon's default of 2 extraction workers), ahead of the
+writer, and the pool's CPU is printed apart from the writer's (``--sign-workers 0``: the writer signs, as
+for an article that arrives unsigned). ``--keep DIR`` keeps the SQLite file; ``--reuse`` takes a kept one as the base (give the build's
 ``--articles``: it spaces the dates) and measures the rest on it with the code of this run.
 
     .venv/bin/python -m bench.scale_index --articles 1000000          # SQLite, then a node it starts
@@ -33,7 +37,6 @@ import argparse
 import json
 import os
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -41,99 +44,23 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
-from urllib.parse import urlparse
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.article import Article  # noqa: E402
 from indexer.backends.base import Backend  # noqa: E402
 from indexer.config import IndexConfig  # noqa: E402
-from indexer.query import parse, tokenize  # noqa: E402
+from indexer.query import parse  # noqa: E402
 from indexer.stories import Prepared, Stories, new_story_id  # noqa: E402
 
 from bench import common  # noqa: E402
+from bench.scale_corpus import Corpus, SignedBatches  # noqa: E402
 
-GROUND_TRUTH = common.AEB_DEV / "ground-truth.json"
 TARGET_INGEST = 1000.0
 TARGET_P95_MS = 200.0
-SOURCES_PER_HOST = 100
-
-
-class Corpus:
-    """The dev pages, and the N-th distinct article made from them."""
-
-    def __init__(self, n: int, days: int, now: datetime) -> None:
-        data = json.loads(GROUND_TRUTH.read_text())
-        self.items = []
-        for key in sorted(data):
-            item = data[key]
-            paras = [p for p in item["articleBody"].split("\n") if p.strip()]
-            host = (urlparse(item["url"]).hostname or "x").removeprefix("www.")
-            self.items.append((item["url"], host, paras))
-        self.n = n
-        self.start = now - timedelta(days=days)
-        self.step = timedelta(days=days) / max(1, n)
-
-    def article(self, i: int, published: datetime | None = None) -> Article:
-        url, host, paras = self.items[i % len(self.items)]
-        rnd = random.Random(i)
-        k = rnd.randrange(len(paras))
-        body = paras[k:] + paras[:k]
-        if len(body) > 2:
-            del body[rnd.randrange(1, len(body))]
-        body[-1] = f"{body[-1]} vq{i:x}"
-        text = "\n".join(body)
-        return Article(
-            url=f"{url}?v={i}", title=f"{paras[0][:100]} ({i})", text=text,
-            description=" ".join(text.split()[:30]), source=f"{host}-{i % SOURCES_PER_HOST}", language="en",
-            authors=[f"Author {i % 500}"], tags=[f"t{i % 20}"],
-            published_at=published or self.start + self.step * i,
-        )
-
-    def batches(self, first: int, last: int, size: int) -> Iterator[list[Article]]:
-        for lo in range(first, last, size):
-            yield [self.article(i) for i in range(lo, min(last, lo + size))]
-
-    def queries(self, n_indexed: int, now: datetime) -> list[tuple[str, str | None, dict[str, Any]]]:
-        """(label, query, filters) x 20, from the dev pages' document frequencies."""
-        df: Counter[str] = Counter()
-        for _url, _host, paras in self.items:
-            df.update({t for t in tokenize(" ".join(paras)) if t.isalpha() and len(t) >= 6})
-        rare_all = sorted(t for t, c in df.items() if c == 1)
-        # ties broken by the word: set order changes with the process's hash seed
-        common_words = [t for t, _c in sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:40]][:4]
-        rnd = random.Random(20)
-        rare = rnd.sample([t for t in rare_all if t.isascii()], 2) + rnd.sample([t for t in rare_all if not t.isascii()], 2)
-        # a phrase from the middle of three pages' first paragraphs
-        phrases = []
-        for _url, _host, paras in self.items[3:60:20]:
-            words = [w for w in re.findall(r"[A-Za-z]+", paras[0])]
-            mid = len(words) // 2
-            phrases.append(" ".join(words[mid:mid + 3]))
-        # a source and a month that hold articles with the common word, whatever size the run reached
-        host = next(h for _u, h, paras in self.items if common_words[0] in tokenize(" ".join(paras)))
-        month_end = self.start + self.step * max(0, n_indexed - 1) - timedelta(days=60)
-        month = {"since": month_end - timedelta(days=30), "until": month_end}
-        last = max(0, n_indexed - 1)
-        return [
-            *[(f"rare word {w}", w, {}) for w in rare],
-            ("own token (1 article, newest)", f"vq{last:x}", {}),
-            ("own token (1 article, oldest kept)", f"vq{last // 2:x}", {}),
-            *[(f"common word {w}", w, {}) for w in common_words],
-            *[(f'phrase "{p}"', f'"{p}"', {}) for p in phrases],
-            (f"{common_words[0]} AND {rare[0]}", f"{common_words[0]} AND {rare[0]}", {}),
-            (f"({common_words[1]} OR {common_words[2]}) NOT {common_words[3]}",
-             f"({common_words[1]} OR {common_words[2]}) AND NOT {common_words[3]}", {}),
-            (f"prefix {common_words[0][:4]}*", f"{common_words[0][:4]}*", {}),
-            (f"{common_words[0]}, one source", common_words[0], {"sources": [f"{host}-7"]}),
-            ("all of one source", None, {"sources": [f"{host}-7"]}),
-            (f"{common_words[1]}, one month", common_words[1], month),
-            (f'phrase "{phrases[0]}", one month', f'"{phrases[0]}"', month),
-        ]
 
 
 class BulkStories(Stories):
@@ -163,7 +90,7 @@ def bulk_base(backend: Backend, corpus: Corpus, last: int, batch: int) -> None:
         backend.stories = real
 
 
-def ingest(backend: Backend, corpus: Corpus, first: int, last: int, batch: int, every: int,
+def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch: int, every: int,
            deadline: float | None) -> tuple[int, float, list[dict[str, Any]]]:
     """Index articles first..last-1; a line per ``every`` articles; stop early past ``deadline``.
 
@@ -174,7 +101,7 @@ def ingest(backend: Backend, corpus: Corpus, first: int, last: int, batch: int, 
     done, total = first, 0.0
     wall = cpu = 0.0
     n0 = first
-    for docs in corpus.batches(first, last, batch):
+    for docs in source.batches(first, last, batch):
         t0, c0 = time.perf_counter(), time.process_time()
         res = backend.index(docs)
         wall += time.perf_counter() - t0
@@ -292,11 +219,18 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
         print(f"  {name}: base of {base:,} articles (no stories) in {base_s:,.0f} s", flush=True)
     deadline = time.perf_counter() + 60 * args.max_minutes if args.max_minutes else None
     stories0 = dict(backend.stories.counters)
-    n, elapsed, windows = ingest(backend, corpus, base, corpus.n, args.batch, args.every, deadline)
+    source = SignedBatches(corpus, args.sign_workers)
+    try:
+        n, elapsed, windows = ingest(backend, source, base, corpus.n, args.batch, args.every, deadline)
+    finally:
+        source.close()
     signed = backend.stories.counters["articles"] - stories0["articles"]
     stories_ms = round(1000 * (backend.stories.counters["cpu_s"] - stories0["cpu_s"]) / signed, 3) if signed else None
+    sign_ms = round(1000 * source.sign_cpu_s / (n - base), 3) if args.sign_workers and n > base else None
     if stories_ms is not None:
-        print(f"  {name}: story grouping took {stories_ms} ms CPU per article of that", flush=True)
+        print(f"  {name}: story grouping took {stories_ms} ms CPU per article of that in the writer"
+              + (f", signing {sign_ms} ms in the pool's {args.sign_workers} workers" if sign_ms is not None else ""),
+              flush=True)
     t0 = time.perf_counter()
     backend.refresh()
     elapsed += time.perf_counter() - t0
@@ -311,6 +245,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     print(f"  {name}: query p95 {q['p95_ms']:.1f} ms warm, {q['p95_cold_ms']:.1f} ms cold, max {q['max_ms']:.1f} ms",
           flush=True)
     row = {"system": name, "articles": n, "measured_articles": n - base, "stories_cpu_ms_per_article": stories_ms,
+           "sign_workers": args.sign_workers, "sign_cpu_ms_per_article": sign_ms,
            "ingest_s": round(elapsed, 1), "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
            "last_window_per_s": windows[-1]["per_s"] if windows else None,
            "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
@@ -348,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=0, help="stop ingest (per backend) after this long")
     ap.add_argument("--measure", type=int, default=50_000,
                     help="the last this many articles go through index() with stories; the rest is the base")
+    ap.add_argument("--sign-workers", type=int, default=2,
+                    help="processes that make and sign the measured articles, as the daemon's extraction workers "
+                         "sign them (0: the writer signs)")
     ap.add_argument("--dir", help="where the SQLite file goes (default: a temp dir, removed)")
     ap.add_argument("--keep", help="keep the SQLite file in this folder (scale.sqlite3)")
     ap.add_argument("--reuse", action="store_true",
@@ -413,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "<=", TARGET_P95_MS))
     common.emit(common.result("scale_index", rows, targets=targets, params={
         "articles": args.articles, "batch": args.batch, "days": args.days, "retention_share": args.retention_share,
+        "sign_workers": args.sign_workers,
         "mean_text_kib": round(mean_kib, 2), "elapsed_s": round(time.time() - started)}), args.json_out)
     return 0
 

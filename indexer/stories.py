@@ -28,6 +28,7 @@ import re
 import threading
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Protocol
@@ -145,6 +146,21 @@ def band_keys(sig: np.ndarray) -> list[str]:
             for b in range(BANDS)]
 
 
+def sign(article: Article) -> None:
+    """Give the article its ``story_sig`` and ``story_keys`` for its title and text, and the matching
+    ``content_hash``. The extraction workers call it (crawler.offload), so the writer's thread seldom has
+    to: a signature already there is kept when ``content_hash`` still matches the title and text (it is
+    computed with them; a title changed after signing, or a malformed one, gets a fresh signature)."""
+    current = content_hash(article.title, article.text)
+    if article.story_sig and article.content_hash == current and len(article.story_keys) == BANDS:
+        if decode(article.story_sig) is not None:
+            return
+    sig = signature(article.title, article.text)
+    article.content_hash = current
+    article.story_sig = encode(sig)
+    article.story_keys = band_keys(sig)
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity: the share of equal MinHash values."""
     return float(np.count_nonzero(a == b)) / NUM_PERM
@@ -202,7 +218,12 @@ class Stories:
         self.similar = similar
         self.recent_s = recent_s
         self._lock = threading.Lock()
-        self._recent: dict[str, tuple[float, Known]] = {}  # id -> (monotonic time written, state)
+        # What this process wrote lately: by id (the current state), by band key (newest last: a batch reads
+        # only its own keys' newest writes, however many a minute of a fast crawl holds), and every write in
+        # order, which expiry pops from the front.
+        self._recent: dict[str, tuple[float, Known]] = {}
+        self._recent_keys: dict[str, deque[tuple[float, Known]]] = {}
+        self._recent_log: deque[tuple[float, Known]] = deque()
         # what stories cost: articles prepared and the CPU seconds of the thread that prepared them
         # (signatures and lookups; CPU, not wall time, which other threads' turns on the GIL inflate)
         self.counters = {"articles": 0, "cpu_s": 0.0}
@@ -224,13 +245,11 @@ class Stories:
         signed = []
         for a in articles:
             try:
-                sig = signature(a.title, a.text)
-                a.content_hash = content_hash(a.title, a.text)  # the fields may have changed since __post_init__
+                sign(a)
             except (AttributeError, TypeError) as err:  # malformed: the backend's validation rejects it
                 log.warning("stories.unsigned", url=str(a.url)[:300], error=str(err)[:200])
+                a.story_sig = ""
                 continue
-            a.story_sig = encode(sig)
-            a.story_keys = band_keys(sig)
             signed.append(a)
         originals = {doc_id(a.original_url) for a in signed if a.original_url}
         stored = self._recall(list({a.id for a in signed} | originals), store)
@@ -261,38 +280,73 @@ class Stories:
         now = time.monotonic()
         with self._lock:
             for a in articles:
-                self._recent[a.id] = (now, known_from(a))
-            expired = [k for k, (t, _) in self._recent.items() if now - t > self.recent_s]
-            for k in expired:
-                del self._recent[k]
+                entry = (now, known_from(a))
+                self._recent[a.id] = entry
+                self._recent_log.append(entry)
+                for key in entry[1].keys:
+                    self._recent_keys.setdefault(key, deque()).append(entry)
+            self._expire(now)
 
-    def _recent_states(self) -> list[Known]:
-        now = time.monotonic()
-        with self._lock:
-            return [k for t, k in self._recent.values() if now - t <= self.recent_s]
+    def _expire(self, now: float) -> None:
+        cutoff = now - self.recent_s
+        while self._recent_log and self._recent_log[0][0] < cutoff:
+            entry = self._recent_log.popleft()
+            known = entry[1]
+            if self._recent.get(known.id) is entry:
+                del self._recent[known.id]
+            for key in known.keys:
+                held = self._recent_keys.get(key)
+                while held and held[0][0] < cutoff:
+                    held.popleft()
+                if not held:
+                    self._recent_keys.pop(key, None)
+
+    def _recent_state(self, article_id: str, now: float) -> Known | None:
+        entry = self._recent.get(article_id)
+        return entry[1] if entry is not None and now - entry[0] <= self.recent_s else None
 
     def _recall(self, ids: list[str], store: StoryStore) -> dict[str, Known]:
         found = store.story_state(ids) if ids else {}
-        wanted = set(ids)
-        for k in self._recent_states():
-            if k.id in wanted:
-                found[k.id] = k  # what this process wrote last is at least as new as the index's answer
+        if self.recent_s:
+            now = time.monotonic()
+            with self._lock:
+                for i in ids:
+                    known = self._recent_state(i, now)
+                    if known is not None:
+                        found[i] = known  # what this process wrote last is at least as new as the index's answer
         return found
+
+    def _recent_candidates(self, keys: set[str]) -> list[Known]:
+        """This process's newest ``PER_KEY`` recent writes of each key (current versions only)."""
+        now = time.monotonic()
+        out = []
+        with self._lock:
+            for key in keys:
+                taken = 0
+                for t, known in reversed(self._recent_keys.get(key, ())):
+                    if taken == PER_KEY or now - t > self.recent_s:
+                        break
+                    if self._recent_state(known.id, now) is known:  # not rewritten since
+                        out.append(known)
+                        taken += 1
+        return out
 
     def _candidates(self, articles: list[Article], store: StoryStore) -> dict[str, list[Known]]:
         """Articles sharing a band key with the batch (the index's, and this process's recent writes),
-        by key."""
+        by key: only the batch's keys, oldest first."""
         keys = {k for a in articles for k in a.story_keys}
+        if not keys:
+            return {}
         times = [_at(a) for a in articles]
         since, until = min(times) - self.window, max(times) + self.window
-        found = {k.id: k for k in store.story_candidates(sorted(keys), since, until)} if keys else {}
-        for k in self._recent_states():
-            if not keys.isdisjoint(k.keys):
-                found[k.id] = k
+        found = {k.id: k for k in store.story_candidates(sorted(keys), since, until)}
+        if self.recent_s:
+            found.update((k.id, k) for k in self._recent_candidates(keys))
         pool: dict[str, list[Known]] = {}
         # oldest first: the batch's own articles are appended after them, and _story_of reads each key's tail
         for k in sorted(found.values(), key=lambda k: (k.at is not None, k.at or _EPOCH)):
-            _add(pool, k)
+            for key in keys.intersection(k.keys):
+                pool.setdefault(key, []).append(k)
         return pool
 
     def _story_of(self, article: Article, stored: dict[str, Known], pool: dict[str, list[Known]]) -> str:
@@ -303,10 +357,10 @@ class Stories:
         sig = decode(article.story_sig)
         at = _at(article)
         best, best_sim = "", self.similar
-        seen: set[str] = set()
+        seen: set[str] = {article.id}  # a property that hashes the URL: read once
         for key in article.story_keys:
             for other in pool.get(key, ())[-PER_KEY:]:
-                if other.id in seen or other.id == article.id or not other.story_id or other.sig is None:
+                if other.id in seen or not other.story_id or other.sig is None:
                     continue
                 seen.add(other.id)
                 if other.at is not None and abs(other.at - at) > self.window:
@@ -340,5 +394,5 @@ def _revise(article: Article, before: Known) -> None:
         article.modified_at = article.fetched_at or article.indexed_at
 
 
-__all__ = ["Known", "PER_KEY", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
-           "known_from", "new_story_id", "signature", "similarity"]
+__all__ = ["BANDS", "Known", "PER_KEY", "Prepared", "SIMILAR", "Stories", "StoryStore", "band_keys", "decode", "encode",
+           "known_from", "new_story_id", "sign", "signature", "similarity"]

@@ -15,23 +15,25 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from datetime import datetime, timedelta
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso, utcnow
+from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso
 from indexer.sqlitetx import rollback
 from indexer.backends.base import (
-    INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
+    INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, effective_at,
     finite_limit, snippet_of, to_node,
 )
+from indexer.backends import sqlite_stories
+from indexer.backends.sqlite_housekeeping import RETENTION_SLICE, SqliteHousekeeping
 from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
-from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade
+from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade, date_str
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
-from indexer.stories import DEFAULT_WINDOW, PER_KEY, Known, Stories, decode
+from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
 
 log = structlog.get_logger(__name__)
 
@@ -41,29 +43,9 @@ _STATE_COLUMNS = "id, story_id, version, content_hash, story_sig, story_keys, ef
                  "published_at_source, modified_at"
 _CHUNK = 500  # ids or keys per IN (...) list
 CACHE_KIB = 64 * 1024  # SQLite's page cache per connection
-RETENTION_SLICE = 1000  # articles deleted per transaction: the Ingestor's writes go in between
-# The lock is not fair: released and at once taken again, a waiting writer never gets it. After each slice
-# the pass pauses twice as long as the slice took (at least a little): writers hold the lock two thirds of
-# the time, and the pass (FTS5 re-tokenises every deleted row) takes a third of the CPU it competes for.
-_RETENTION_YIELD_S = (0.005, 10.0)
-_RETENTION_PAUSE = 2.0  # x the slice's time
-_MERGE_PAGES = 500  # leaf pages of FTS5 segment merging per slice of maintenance
-_MERGE_PASS_S = 1800.0
 
 
-def _yield_lock(took: float) -> None:
-    """Between two slices of a long pass (retention, segment merging): the write lock is not fair, so
-    the pass stands aside for twice as long as its slice held it, and writers get their turn."""
-    time.sleep(min(max(_RETENTION_YIELD_S[0], _RETENTION_PAUSE * took), _RETENTION_YIELD_S[1]))
-
-
-def _date_str(value: datetime | None) -> str | None:
-    """Fixed-width UTC ISO string: sorts and compares as text."""
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
-
-
-class SqliteBackend(Backend):
+class SqliteBackend(SqliteHousekeeping, Backend):
     name = "sqlite"
     few_rows = FEW_ROWS  # a source/language filter leaving fewer rows is read before the words
     retention_slice = RETENTION_SLICE
@@ -133,7 +115,7 @@ class SqliteBackend(Backend):
                 if not isinstance(value, datetime):
                     return f"{name}: not a datetime: {value!r}"
             elif name in LIST_FIELDS:
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
                     return f"{name}: expected a list of strings"
             elif not isinstance(value, str):
                 return f"{name}: expected a string, got {type(value).__name__}"
@@ -147,11 +129,11 @@ class SqliteBackend(Backend):
         for name, kind in FIELDS.items():
             value = getattr(article, name)
             if kind == "date":
-                value = _date_str(value)
+                value = date_str(value)
             elif name in LIST_FIELDS:
                 value = json.dumps(list(value or []), ensure_ascii=False)
             row.append(value)
-        row.append(_date_str(effective_at(article)))
+        row.append(date_str(effective_at(article)))
         return row
 
     @staticmethod
@@ -180,6 +162,8 @@ class SqliteBackend(Backend):
             f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[2:])}"
         )
         fts_insert = f"INSERT INTO articles_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})"
+        # the same URL twice in a batch: the last one is what the index keeps (an upsert each, before)
+        last = {doc_id: i for i, (doc_id, *_rest) in enumerate(prepared)}
         with self._lock:
             db = self.db
             try:
@@ -189,21 +173,27 @@ class SqliteBackend(Backend):
             try:
                 # seq is chosen here, inside the write lock, because the FTS key is made from it
                 next_seq = db.execute("SELECT COALESCE(max(seq), 0) + 1 FROM articles").fetchone()[0]
-                for doc_id, row, fts, keys, at in prepared:
-                    old = db.execute("SELECT seq, tkey FROM articles WHERE id = ?", (doc_id,)).fetchone()
-                    if old is None:
+                old = self._stored(db, list(last))
+                rows, fts_rows, band_rows = [], [], []
+                for i, (doc_id, row, fts, keys, at) in enumerate(prepared):
+                    result.indexed.append(doc_id)
+                    if last[doc_id] != i:
+                        continue
+                    before = old.get(doc_id)
+                    if before is None:
                         seq, next_seq = next_seq, next_seq + 1
                     else:
-                        seq = old[0]
-                        db.execute("DELETE FROM articles_fts WHERE rowid = ?", (old[1],))
-                        db.execute("DELETE FROM story_keys WHERE seq = ?", (seq,))
+                        seq = before[0]
                     key = time_key(at, seq)
-                    db.execute(upsert, [seq, *row, key])
-                    db.execute(fts_insert, (key, *fts))
-                    day = _date_str(at)
-                    db.executemany("INSERT OR IGNORE INTO story_keys (key, at, seq) VALUES (?, ?, ?)",
-                                   [(k, day, seq) for k in keys])
-                    result.indexed.append(doc_id)
+                    rows.append([seq, *row, key])
+                    fts_rows.append((key, *fts))
+                    band_rows.extend(sqlite_stories.rows_of(keys, at, seq))
+                if old:
+                    db.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(o[1],) for o in old.values()])
+                    sqlite_stories.delete(db, [(o[0], o[2], o[3]) for o in old.values()])
+                db.executemany(upsert, rows)
+                db.executemany(fts_insert, fts_rows)
+                sqlite_stories.insert(db, band_rows)
                 db.execute("COMMIT")
             except sqlite3.OperationalError as err:
                 rollback(db)
@@ -212,6 +202,17 @@ class SqliteBackend(Backend):
                 rollback(db)
                 raise
         return result
+
+    @staticmethod
+    def _stored(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, int, str | None, str | None]]:
+        """id -> (seq, tkey, story_keys, effective_at) of the ids already stored."""
+        out = {}
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i:i + _CHUNK]
+            out.update((r[0], tuple(r[1:])) for r in db.execute(
+                f"SELECT id, seq, tkey, story_keys, effective_at FROM articles WHERE id IN ({', '.join('?' * len(part))})",
+                part))
+        return out
 
     # ------------------------------------------------------------------ reading
     @staticmethod
@@ -233,7 +234,7 @@ class SqliteBackend(Backend):
             node = None  # every row: the articles table alone answers
         if node is not None and expand:
             node = expand_prefixes(node, self._run, self.prefix_words_max)
-        filters = Filters(_date_str(since), _date_str(until), since, until, sources, languages)
+        filters = Filters(date_str(since), date_str(until), since, until, sources, languages)
         return Planner(self._run, to_fts5(node) if node is not None else None, filters, self.few_rows)
 
     def _run(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
@@ -313,7 +314,7 @@ class SqliteBackend(Backend):
     def ids_indexed_since(self, t: datetime, *, limit: int = 10000) -> list[str]:
         self._ensure()
         rows = self._run(
-            "SELECT id FROM articles WHERE indexed_at >= ? ORDER BY indexed_at, seq LIMIT ?", [_date_str(t), limit]
+            "SELECT id FROM articles WHERE indexed_at >= ? ORDER BY indexed_at, seq LIMIT ?", [date_str(t), limit]
         )
         return [r[0] for r in rows]
 
@@ -339,18 +340,12 @@ class SqliteBackend(Backend):
         return out
 
     def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
-        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares), in one
-        statement: a wire story's key held by hundreds of copies costs a seek, not a row per copy."""
+        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares)."""
         self._ensure()
         if not keys:
             return []
-        lo, hi = _date_str(since), _date_str(until)
         cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
-        rows = self._run(
-            f"SELECT {cols} FROM articles a WHERE a.seq IN (SELECT s.seq FROM json_each(?) k JOIN story_keys s"
-            " ON s.key = k.value AND s.at <= ? AND s.at >= max(?, ifnull((SELECT at FROM story_keys"
-            " WHERE key = k.value AND at >= ? AND at <= ? ORDER BY at DESC LIMIT 1 OFFSET ?), '')))",
-            [json.dumps(keys), hi, lo, lo, hi, PER_KEY - 1])
+        rows = self._run(sqlite_stories.candidates_sql(cols), sqlite_stories.candidates_params(keys, since, until))
         return [self._known(r) for r in rows]
 
     def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
@@ -365,68 +360,6 @@ class SqliteBackend(Backend):
             for row in rows:
                 out[row["story_id"]].append(self._article(row))
         return out
-
-    # ------------------------------------------------------------------ housekeeping
-    def delete_older_than(self, days: int) -> int:
-        """In slices of ``retention_slice`` articles, one transaction each, with pauses twice as long as the slices
-        between them: ingest goes on during the pass."""
-        self._ensure()
-        if days < 0:
-            raise ValueError("days must be >= 0")
-        cutoff = _date_str(utcnow() - timedelta(days=days))
-        n = slices = 0
-        while True:
-            started = time.monotonic()
-            with self._lock:
-                db = self.db
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    rows = db.execute("SELECT seq, tkey FROM articles WHERE effective_at < ? ORDER BY effective_at"
-                                      " LIMIT ?", (cutoff, self.retention_slice)).fetchall()
-                    seqs, keys = [r[0] for r in rows], [r[1] for r in rows]
-                    marks = ", ".join("?" * len(rows))
-                    if rows:
-                        db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", keys)
-                        db.execute(f"DELETE FROM story_keys WHERE seq IN ({marks})", seqs)
-                        db.execute(f"DELETE FROM articles WHERE seq IN ({marks})", seqs)
-                    db.execute("COMMIT")
-                except BaseException:
-                    rollback(db)
-                    raise
-            if not rows:
-                break
-            n += len(rows)
-            slices += 1
-            took = time.monotonic() - started
-            _yield_lock(took)
-        if n:
-            log.info("index.retention", deleted=n, days=days, slices=slices, backend="sqlite")
-        return n
-
-    def maintenance(self) -> dict[str, Any]:
-        """FTS5's segments merged into one, as its 'optimize' would, but in slices of FTS5's incremental
-        'merge' with pauses like retention's: 'optimize' rewrites the whole index in one statement, which
-        holds the write lock for minutes at a million articles. Deletes leave their marks in the segments
-        until a merge drops them; searches that probe a word's list row by row pay for every mark.
-        A pass stops after ``_MERGE_PASS_S`` even if writers keep adding segments."""
-        self._ensure()
-        slices, started = 0, time.monotonic()
-        while time.monotonic() - started < _MERGE_PASS_S:
-            t0 = time.monotonic()
-            with self._lock:
-                before = self.db.total_changes
-                # a negative page count merges whatever segments there are, not only full levels
-                self.db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('merge', ?)", (-_MERGE_PAGES,))
-                worked = self.db.total_changes - before >= 2  # FTS5's documented sign of work done
-            if not worked:
-                break
-            slices += 1
-            took = time.monotonic() - t0
-            _yield_lock(took)
-        with self._lock:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        log.info("index.maintenance", backend="sqlite", merge_slices=slices, s=round(time.monotonic() - started, 1))
-        return {"merge_slices": slices}
 
     def status(self) -> dict[str, Any]:
         try:

@@ -2,28 +2,39 @@
 
 Version 3 keys the FTS table by a time key (:mod:`indexer.backends.sqlite_search`) instead of the article's
 ``seq``: an older file gets the ``tkey`` column, and its FTS rows are copied under the new keys (the folded
-tokens as stored, nothing re-read from the articles), logged as ``index.migrated``.
+tokens as stored, nothing re-read from the articles), logged as ``index.migrated``. Version 4 keeps the story
+band rows as integers (:mod:`indexer.backends.sqlite_stories`); an older file's are converted.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import datetime
 from typing import Any
 
 import structlog
 
 from indexer.article import FIELDS, parse_iso
+from indexer.backends import sqlite_stories
+from indexer.backends.base import as_utc
 from indexer.backends.sqlite_search import time_key
 from indexer.query import FTS_KW_COLUMN, FTS_TEXT_COLUMNS
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 3  # 2: story_keys table, story_id index; 3: FTS rowid = time key (articles.tkey)
+SCHEMA_VERSION = 4  # 2: story_keys table, story_id index; 3: FTS rowid = time key (articles.tkey);
+# 4: story_bands (integer band rows) instead of story_keys
 SQL_TYPES = {"text": "TEXT", "keyword": "TEXT", "date": "TEXT", "integer": "INTEGER", "stored": "TEXT"}
 FTS_COLUMNS = (*FTS_TEXT_COLUMNS, FTS_KW_COLUMN)
 _FTS_SQL = f"USING fts5({', '.join(FTS_COLUMNS)}, tokenize='ascii', detail=full)"
 _SLICE = 5000  # rows re-keyed per statement batch during a migration
+
+
+def date_str(value: datetime | None) -> str | None:
+    """The date columns' form: a fixed-width UTC ISO string, which sorts and compares as text."""
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
 
 
 def create_or_upgrade(db: sqlite3.Connection, done: dict[str, Any]) -> None:
@@ -49,12 +60,16 @@ def create_or_upgrade(db: sqlite3.Connection, done: dict[str, Any]) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS articles_{col} ON articles({col})")
     # Covers counts_per_day without a query: the coverage chart counts from the index, never the wide rows.
     db.execute("CREATE INDEX IF NOT EXISTS articles_day_source ON articles(effective_at, source)")
-    if "story_keys" not in tables:
+    if "story_bands" not in tables:
         # band keys of each article (indexer.stories), looked up by key within a date window
-        db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
-                   " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
-        db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
-        done["created"].append("story_keys")
+        sqlite_stories.create(db)
+        done["created"].append("story_bands")
+        if "story_keys" in tables:
+            started = time.monotonic()
+            rows = sqlite_stories.migrate(db)
+            done["migrated_story_bands"] = {"rows": rows, "seconds": round(time.monotonic() - started, 1)}
+            log.info("index.migrated", to=SCHEMA_VERSION, story_band_rows=rows,
+                     seconds=done["migrated_story_bands"]["seconds"])
     if "articles_fts" not in tables:
         db.execute(f"CREATE VIRTUAL TABLE articles_fts {_FTS_SQL}")
         done["created"].append("articles_fts")

@@ -4,6 +4,7 @@ unchanged one writes nothing, and search collapses copies."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -12,7 +13,9 @@ import pytest
 from indexer.article import Article
 from indexer.backends import open_backend
 from indexer.backends.base import Backend
+from indexer.backends.sqlite import SqliteBackend
 from indexer.config import IndexConfig
+from indexer.stories import BANDS
 from tests.unit.test_stories import WIRE, SAME_EVENT
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -124,3 +127,38 @@ def test_search_collapses_copies_unless_asked_for_all(backend):
     assert {a.url for v in copies.values() for a in v} == {"https://a.example/1", "https://b.example/1"}
     # reads leave out the story state the index keeps for lookups
     assert all(not h.article.story_sig and not h.article.story_keys for h in hits)
+
+
+def _band_rows(path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_a_version_3_file_keeps_its_stories_and_its_band_rows_follow_rewrites_and_retention(tmp_path):
+    """Schema 3 kept band keys as text rows with a second index; the upgrade converts them, a copy indexed
+    after it joins the story of an article indexed before, and a rewrite or retention leaves no stale row."""
+    path = tmp_path / "v3.sqlite3"
+    b = SqliteBackend(path)
+    b.index([art("https://a.example/1"), art("https://c.example/old", published_at=NOW - timedelta(days=400))])
+    b.close()
+    db = sqlite3.connect(path)  # the schema 3 layout, rows as version 3 wrote them
+    db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
+               " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
+    db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
+    db.execute("INSERT INTO story_keys SELECT j.value, a.effective_at, a.seq FROM articles a, json_each(a.story_keys) j")
+    db.execute("DROP TABLE story_bands")
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+    b = SqliteBackend(path)
+    done = b.init()
+    assert done["schema_version"] == {"from": 3, "to": 4} and done["migrated_story_bands"]["rows"] == 2 * BANDS
+    b.index([art("https://b.example/2", text=COPY, title="Lukashenko holds talks in prison")])
+    assert story(b, "https://b.example/2") == story(b, "https://a.example/1")
+    b.index([art("https://a.example/1", text=SAME_EVENT)])  # rewritten: its old rows go, its new ones come
+    assert _band_rows(path) == 3 * BANDS
+    assert b.delete_older_than(300) == 1 and _band_rows(path) == 2 * BANDS
+    b.close()

@@ -14,7 +14,7 @@ import pytest
 
 from crawler.extraction import NotArticle, extract
 from indexer.article import Article
-from indexer.stories import SIMILAR, band_keys, decode, encode, signature, similarity
+from indexer.stories import SIMILAR, band_keys, decode, encode, sign, signature, similarity
 
 AEB = Path("/work/shared/eval/aeb-dev")
 
@@ -115,3 +115,23 @@ def test_a_full_word_cache_neither_changes_signatures_nor_grows(monkeypatch):
         assert len(stories._codes) <= 60
         assert (signature("", WIRE) == expected["wire"]).all()
         assert (signature("", SAME_EVENT) == expected["event"]).all()
+
+
+def test_a_signature_made_elsewhere_is_kept_only_while_it_matches_the_text():
+    """The extraction workers sign; the writer keeps their signature unless the title or text changed
+    since (a title filled in later) or it is corrupt, and then signs again."""
+    a = Article(url="https://a.example/1", title="Lukashenko meets jailed critics", text=WIRE)
+    sign(a)
+    assert decode(a.story_sig).tolist() == signature(a.title, WIRE).tolist()
+    assert a.story_keys == band_keys(signature(a.title, WIRE))
+    a.story_keys = ["kept"] * len(a.story_keys)  # marks whether sign() below recomputes
+    sign(a)
+    assert a.story_keys == ["kept"] * len(a.story_keys)
+    a.title = "A headline set after signing"
+    sign(a)
+    assert a.story_keys == band_keys(signature(a.title, WIRE))
+    assert a.content_hash == Article(url="https://a.example/1", title=a.title, text=WIRE).content_hash
+    a.story_sig = "corrupt"
+    a.story_keys = ["kept"] * len(a.story_keys)
+    sign(a)
+    assert a.story_keys == band_keys(signature(a.title, WIRE))

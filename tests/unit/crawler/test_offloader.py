@@ -13,6 +13,8 @@ import pytest
 from concurrent.futures.process import BrokenProcessPool
 
 from crawler.offload import Offloader
+from indexer.article import Article
+from indexer.stories import band_keys, decode, signature
 
 
 def square(x: int) -> int:
@@ -85,3 +87,16 @@ def test_a_call_that_takes_too_long_times_out():
         with pytest.raises(asyncio.TimeoutError):
             await off.run(time.sleep, 3)
     asyncio.run(go())
+
+
+def make_article(title: str) -> tuple[str, Article, list]:
+    return "article", Article(url="https://a.example/1", title=title, text="Lukashenko held a meeting " * 40), []
+
+
+def test_articles_come_back_from_the_pool_signed_for_stories():
+    """The worker computes the MinHash, so the writer's thread need not; the same one it would compute."""
+    off = Offloader("process", 2, timeout=60)
+    [(outcome, article, _links)] = _gather(off, make_article, ["Talks in a Minsk prison"])
+    assert outcome == "article" and article.story_sig
+    assert decode(article.story_sig).tolist() == signature(article.title, article.text).tolist()
+    assert article.story_keys == band_keys(signature(article.title, article.text))
