@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
+from tests.e2e.daemon_log import read_events
 from tests.harness.project import Project, fast_crawl
 from tests.harness.sites import FixtureSite
 
@@ -38,14 +39,6 @@ def _plain_page(title: str, n: int) -> str:
 
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
             f"<body><article><h1>{escape(title)}</h1>{paras}</article></body></html>")
-
-
-def read_events(stream, out: queue.Queue) -> None:
-    for line in stream:
-        try:
-            out.put(json.loads(line))
-        except json.JSONDecodeError:
-            out.put({"event": "raw", "line": line})
 
 
 def wait_event(events: queue.Queue, name: str, timeout: float) -> dict:
