@@ -42,7 +42,6 @@ def seconds(at: datetime | str | None) -> int | None:
     return (at - _EPOCH) // _SECOND
 
 
-
 def create(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE story_bands (key INTEGER NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL,"
                " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
