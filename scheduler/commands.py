@@ -190,7 +190,7 @@ def _named_rule(cfg: Config, name: str):
 
 
 def cmd_alerts_test(cfg: Config, args) -> int:
-    from indexer.alerts.engine import AlertEngine
+    from indexer.alerts.rule_hits import rule_hits
     from indexer.alerts.rules import Rule
 
     if (args.rule is None) == (args.query is None):
@@ -203,7 +203,7 @@ def cmd_alerts_test(cfg: Config, args) -> int:
     since = None if args.days is None else datetime.now(timezone.utc) - timedelta(days=args.days)
     backend = _open_backend(cfg)
     try:
-        hits = AlertEngine.test_rule(rule, backend, limit=args.limit, since=since)
+        hits = rule_hits(rule, backend, limit=args.limit, since=since)
     finally:
         backend.close()
     _out(f"rule {rule.name}: {rule.query}")

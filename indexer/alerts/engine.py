@@ -4,12 +4,12 @@
     ingestor = Ingestor(..., on_indexed=engine.on_indexed)   # match + record + send instant mails
     scheduler.add_job(engine.send_due, "interval", seconds=30)  # retries and digests -> int mails sent
     engine.update_rules(cfg.rules)                            # config reload (rules_dir is re-read by mtime)
-    AlertEngine.test_rule(rule_or_query, backend)             # `mediawatch alerts test RULE` -> list[Hit]
     engine.send_test(rule)                                    # a test mail to the rule's recipients -> where
     engine.send_tests(rule)                                   # `mediawatch alerts send-test RULE`: mail + channels
     engine.close()
 
-Rules, matching, the ledger and the mailer are separate modules; this class only wires them. All state
+Rules, matching, the ledger and the mailer are separate modules; this class only wires them. What a
+rule matches in the index now (``mediawatch alerts test``) needs no engine: :mod:`rule_hits`. All state
 lives in the ledger, so a new ``AlertEngine`` on the same ``ledger_path`` carries on exactly where the
 last one stopped (pending alerts are retried, sent ones never repeated).
 
@@ -28,9 +28,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -45,35 +43,13 @@ from indexer.alerts.ledger import Ledger
 from indexer.alerts.ledger_rows import AlertRow, NewAlert
 from indexer.alerts.mail_deliveries import MAIL, MailDeliveries
 from indexer.alerts.mailer import Mailer, SendError
-from indexer.alerts.matching import ActiveRule, Match, build_matcher, highlight_terms
-from indexer.alerts.render import Envelope, Terms, notice_message, test_message
+from indexer.alerts.matching import ActiveRule, Match, build_matcher, search_rule
+from indexer.alerts.render import Envelope, notice_message, test_message
 from indexer.alerts.report import Report
+from indexer.alerts.rule_hits import rule_terms
 from indexer.alerts.rules import Rule, RuleSet
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class Hit:
-    """One article a rule matches now (``alerts test``); shaped like a backend search hit."""
-
-    article: Article
-    snippet: str  # plain text, matched terms as *term*
-    score: float | None = None
-    snippet_html: str = ""
-
-    def __str__(self) -> str:
-        a = self.article
-        date = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        return f"{date}  [{a.source or '-'}] {a.title}\n    {a.url}\n    {self.snippet}"
-
-
-@lru_cache(maxsize=4096)
-def _terms(query: str) -> Terms:
-    try:
-        return highlight_terms(query)
-    except Exception:  # a stored query that no longer parses must not block its delivery
-        return Terms()
 
 
 class AlertEngine:
@@ -111,9 +87,9 @@ class AlertEngine:
         self._lock = threading.RLock()
         self._lanes: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self.channels = ChannelDeliveries(self.ledger, self.rules, mail, clock=lambda: self.clock(),
-                                          tz=self._tz, terms=_terms, copies=self._copies)
+                                          tz=self._tz, terms=rule_terms, copies=self._copies)
         self.mails = MailDeliveries(self.ledger, self.rules, mail, self.mailer, self.envelope,
-                                    clock=lambda: self.clock(), tz=self._tz, terms=_terms, copies=self._copies)
+                                    clock=lambda: self.clock(), tz=self._tz, terms=rule_terms, copies=self._copies)
         self._rules_version = -1
         self.last_report = Report()
         self._active: list[ActiveRule] = []
@@ -221,8 +197,6 @@ class AlertEngine:
     def backfill(self, rules: Iterable[Rule | str] | None = None, backend: Any = None, limit: int = 1000) -> Report:
         """``--backfill``: alert now on what the rules already match in the index (up to ``limit`` newest
         articles per rule); pairs already in the ledger are skipped, so running it twice sends nothing."""
-        from indexer.alerts.matching import search_rule
-
         backend = backend if backend is not None else self.backend
         if backend is None:
             raise ValueError("backfill needs a backend")
@@ -342,21 +316,6 @@ class AlertEngine:
         self.rules.refresh()
         named = self.rules.get(rule_or_query)
         return named if named is not None else Rule(name="adhoc", query=rule_or_query)
-
-    @staticmethod
-    def test_rule(rule_or_query: Rule | str, backend: Any, limit: int = 20, since: Any = None) -> list[Hit]:
-        """What the rule (a Rule or a bare query) matches in the index now, newest first, with its
-        filters (sources, languages) applied. Static: the CLI needs no engine (nor ledger) for it."""
-        from indexer.alerts.matching import search_rule
-        from indexer.alerts.render import article_snippet
-
-        rule = rule_or_query if isinstance(rule_or_query, Rule) else Rule(name="adhoc", query=rule_or_query)
-        terms = _terms(rule.query)
-        hits = []
-        for article, score in search_rule(backend, rule, limit=limit, since=since):
-            snip = article_snippet(article, terms, max_words=30)
-            hits.append(Hit(article=article, snippet=snip.text, score=score, snippet_html=snip.html))
-        return hits
 
     def send_test(self, rule: Rule | str) -> str:
         """Send a test mail to the rule's recipients now (not recorded in the ledger); return where it

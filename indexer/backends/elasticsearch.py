@@ -1,46 +1,33 @@
-"""Elasticsearch backend: articles written in bulk with idempotent ids, searched, counted and charted
-through our query translation; stories looked up on the node. The indices' layout is :mod:`es_layout`."""
+"""Elasticsearch backend: articles written in bulk with idempotent ids, old ones deleted, the node's
+state reported. Reading (search, counts, stories) is :mod:`es_search`; the indices' layout is
+:mod:`es_layout`."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Iterator
 
 import structlog
 from elasticsearch import ApiError, Elasticsearch, OrjsonSerializer, helpers
 
-from indexer.article import Article, STORY_STATE_FIELDS, parse_iso, utcnow
-from indexer.backends.base import (
-    Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, as_utc, effective_at,
-    finite_limit, snippet_of, to_node,
-)
+from indexer.article import Article, utcnow
+from indexer.backends.base import Backend, BackendError, BackendUnavailable, IndexResult, effective_at
 from indexer.backends.es_layout import RETRYABLE, TEMPLATE_VERSION, IndexLayout, ApiErrors
+from indexer.backends.es_search import IndexSearch, iso
 from indexer.config import IndexConfig
-from indexer.query import (
-    TEXT_QUERY_FIELDS, Terms, article_keywords, es_field, folded_text, to_es,
-)
-from indexer.stories import Known, Stories, decode
+from indexer.query import TEXT_QUERY_FIELDS, article_keywords, es_field, folded_text
+from indexer.stories import Stories
 
 log = structlog.get_logger(__name__)
 
 MIN_BULK_PART = 50  # smaller batches go out as one request: a second one would cost more than it overlaps
 BULK_PART = 250  # documents per request: small enough that the client encodes one while the node indexes others
-SOURCE_EXCLUDES = ["*_folded", *STORY_STATE_FIELDS]
-STORY_STATE_SOURCE = ["story_id", "version", "content_hash", "story_sig", "story_keys", "effective_at",
-                      "published_at", "published_at_source", "modified_at"]
-MAX_CANDIDATES = 1000  # per lookup: a batch of distinct stories finds a handful
-SOURCES_PER_DAY = 1000  # terms buckets per day in counts_per_day: above any real source list, so counts equal SQLite's
 # all the bulk helper and _bulk() read of a response: a tenth of its bytes to decode
 BULK_RESPONSE_FIELDS = "errors,items.*._id,items.*.status,items.*.error"
 
 
-def _iso(value: datetime | None) -> str | None:
-    value = as_utc(value)
-    return value.isoformat() if value else None
-
-
-class ElasticsearchBackend(IndexLayout, Backend):
+class ElasticsearchBackend(IndexSearch, IndexLayout, Backend):
     name = "elasticsearch"
 
     def __init__(self, cfg: IndexConfig, client: Elasticsearch | None = None) -> None:
@@ -84,7 +71,7 @@ class ElasticsearchBackend(IndexLayout, Backend):
     @staticmethod
     def document(article: Article) -> dict[str, Any]:
         doc = article.to_dict()
-        doc["effective_at"] = _iso(effective_at(article))
+        doc["effective_at"] = iso(effective_at(article))
         for name in TEXT_QUERY_FIELDS:
             doc[es_field(name)] = folded_text(getattr(article, name))
         for name, values in article_keywords(article).items():
@@ -181,166 +168,11 @@ class ElasticsearchBackend(IndexLayout, Backend):
         with ApiErrors("refresh"):
             self.es.indices.refresh(index=self.read_alias)
 
-    # ------------------------------------------------------------------ reading
-    @staticmethod
-    def _filters(since, until, sources, languages) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        rng: dict[str, Any] = {}
-        if since is not None:
-            rng["gte"] = _iso(since)
-        if until is not None:
-            rng["lt"] = _iso(until)
-        if rng:
-            out.append({"range": {"effective_at": rng}})
-        if sources:
-            out.append({"terms": {"source": list(sources)}})
-        if languages:
-            out.append({"terms": {"language": list(languages)}})
-        return out
-
-    def _query(self, node: Node | None, since, until, sources, languages) -> dict[str, Any]:
-        filters = self._filters(since, until, sources, languages)
-        main = to_es(node) if node is not None else {"match_all": {}}
-        if not filters:
-            return main
-        return {"bool": {"must": [main], "filter": filters}}
-
-    def search(self, query=None, *, since=None, until=None, sources=None, languages=None,
-               limit: int = 20, sort: Sort = "published_at", collapse: bool = False) -> list[Hit]:
-        node = to_node(query)
-        limit = finite_limit(limit)
-        sorts = {
-            "published_at": [{"effective_at": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
-            "indexed_at": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
-            "relevance": ["_score", {"effective_at": {"order": "desc", "missing": "_last"}}, {"url": "asc"}],
-        }.get(sort)
-        if sorts is None:
-            raise ValueError(f"unknown sort {sort!r}")
-        extra: dict[str, Any] = {}
-        if collapse:
-            extra["collapse"] = {"field": "story_id"}  # one hit per story
-        query = self._query(node, since, until, sources, languages)
-        with ApiErrors("search"):
-            got = self.es.search(index=self.read_alias, query=query, size=limit, sort=sorts, track_scores=True,
-                                 track_total_hits=False, source_excludes=SOURCE_EXCLUDES, **extra)
-        copies = self._copies(query, [h["_source"].get("story_id") for h in got["hits"]["hits"]]) if collapse else {}
-        terms = Terms.of(node)
-        hits = []
-        for h in got["hits"]["hits"]:
-            article = Article.from_dict(h["_source"])
-            hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article),
-                            copies=copies.get(article.story_id, 1)))
-        return hits
-
-    def _copies(self, query: dict[str, Any], story_ids: list[str | None]) -> dict[str, int]:
-        """How many matches each shown story has: one aggregation, where inner hits ran a search per story."""
-        wanted = sorted({s for s in story_ids if s is not None})
-        if not wanted:
-            return {}
-        with ApiErrors("search"):
-            got = self.es.search(index=self.read_alias, size=0, track_total_hits=False,
-                                 query={"bool": {"filter": [query, {"terms": {"story_id": wanted}}]}},
-                                 aggs={"copies": {"terms": {"field": "story_id", "size": len(wanted)}}})
-        return {b["key"]: int(b["doc_count"]) for b in got["aggregations"]["copies"]["buckets"]}
-
-    def count(self, query=None, *, since=None, until=None, sources=None, languages=None) -> int:
-        node = to_node(query)
-        with ApiErrors("count"):
-            got = self.es.count(index=self.read_alias, query=self._query(node, since, until, sources, languages))
-        return int(got["count"])
-
-    def counts_per_day(self, query=None, *, since=None, until=None, sources=None,
-                       languages=None, hourly: bool = False) -> dict[tuple[str, str], int]:
-        node = to_node(query)
-        aggs = {"days": {
-            "date_histogram": {"field": "effective_at", "calendar_interval": "hour" if hourly else "day",
-                               "time_zone": "UTC", "min_doc_count": 1,
-                               "format": "yyyy-MM-dd'T'HH" if hourly else "yyyy-MM-dd"},
-            "aggs": {"sources": {"terms": {"field": "source", "size": SOURCES_PER_DAY, "missing": ""}}},
-        }}
-        with ApiErrors("aggregate"):
-            got = self.es.search(index=self.read_alias, query=self._query(node, since, until, sources, languages),
-                                 size=0, aggs=aggs, track_total_hits=False)
-        out: dict[tuple[str, str], int] = {}
-        for day in got["aggregations"]["days"]["buckets"]:
-            for src in day["sources"]["buckets"]:
-                out[(day["key_as_string"], src["key"])] = int(src["doc_count"])
-        return out
-
-    def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
-        node = to_node(query)
-        with ApiErrors("scan"):
-            return {h["_id"] for h in helpers.scan(
-                self.es, index=self.read_alias, query={"query": self._query(node, since, until, sources, languages)},
-                _source=False, size=1000)}
-
-    def get(self, id: str) -> Article | None:
-        with ApiErrors("get"):
-            got = self.es.search(index=self.read_alias, query={"ids": {"values": [id]}}, size=1,
-                                 track_total_hits=False, source_excludes=SOURCE_EXCLUDES)
-        hits = got["hits"]["hits"]
-        return Article.from_dict(hits[0]["_source"]) if hits else None
-
-    def ids_indexed_since(self, t: datetime, *, limit: int = 10000) -> list[str]:
-        with ApiErrors("search"):
-            got = self.es.search(index=self.read_alias, query={"range": {"indexed_at": {"gte": _iso(t)}}},
-                                 size=min(limit, 10000), sort=[{"indexed_at": "asc"}, {"url": "asc"}],
-                                 source=False, track_total_hits=False)
-        return [h["_id"] for h in got["hits"]["hits"]]
-
-    # ------------------------------------------------------------------ stories
-    @staticmethod
-    def _known(doc_id: str, src: dict[str, Any]) -> Known:
-        def date(name: str) -> datetime | None:
-            return parse_iso(src[name]) if src.get(name) else None
-
-        return Known(id=doc_id, story_id=src.get("story_id") or "", version=src.get("version") or 1,
-                     content_hash=src.get("content_hash") or "", sig=decode(src.get("story_sig") or ""),
-                     keys=frozenset(src.get("story_keys") or ()), at=date("effective_at"),
-                     published_at=date("published_at"), published_at_source=src.get("published_at_source") or "",
-                     modified_at=date("modified_at"))
-
-    def _state_search(self, query: dict[str, Any], size: int) -> list[Known]:
-        with ApiErrors("stories"):
-            got = self.es.search(index=self.read_alias, query=query, size=size, source_includes=STORY_STATE_SOURCE,
-                                 track_total_hits=False)
-        return [self._known(h["_id"], h["_source"]) for h in got["hits"]["hits"]]
-
-    def story_state(self, ids: list[str]) -> dict[str, Known]:
-        out: dict[str, Known] = {}
-        for i in range(0, len(ids), 1000):
-            part = ids[i:i + 1000]
-            out.update((k.id, k) for k in self._state_search({"ids": {"values": part}}, len(part)))
-        return out
-
-    def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
-        out: dict[str, Known] = {}
-        window = {"range": {"effective_at": {"gte": _iso(since), "lte": _iso(until)}}}
-        for i in range(0, len(keys), 8000):  # under the terms query's default limit of 65,536 values
-            query = {"bool": {"filter": [{"terms": {"story_keys": keys[i:i + 8000]}}, window]}}
-            out.update((k.id, k) for k in self._state_search(query, MAX_CANDIDATES))
-        return list(out.values())
-
-    def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
-        out: dict[str, list[Article]] = {s: [] for s in story_ids}
-        if not story_ids:
-            return out
-        with ApiErrors("stories"):
-            got = self.es.search(index=self.read_alias, query={"terms": {"story_id": story_ids}},
-                                 size=min(10_000, limit * len(story_ids)),
-                                 sort=[{"indexed_at": "asc"}, {"url": "asc"}],
-                                 source_excludes=SOURCE_EXCLUDES, track_total_hits=False)
-        for h in got["hits"]["hits"]:
-            article = Article.from_dict(h["_source"])
-            if len(out.setdefault(article.story_id, [])) < limit:
-                out[article.story_id].append(article)
-        return out
-
     # ------------------------------------------------------------------ housekeeping
     def delete_older_than(self, days: int) -> int:
         if days < 0:
             raise ValueError("days must be >= 0")
-        cutoff = _iso(utcnow() - timedelta(days=days))
+        cutoff = iso(utcnow() - timedelta(days=days))
         query = {"range": {"effective_at": {"lt": cutoff}}}
         n = None
         if (self.caps or {}).get("delete_by_query", True):

@@ -9,7 +9,7 @@ import re
 
 from indexer.alerts.ledger_rows import alert_message_id
 from indexer.alerts.mailer import eml_name
-from tests.e2e.test_import import WARC, import_config
+from tests.harness.project import WARC, import_config
 
 
 def filled(project):

@@ -8,7 +8,7 @@ import pytest
 
 from crawler.decoding import decode_html
 from crawler.extraction import extract
-from tests.integration.test_crawl_charsets import SENTENCES, page
+from tests.harness.charset_pages import SENTENCES, page
 
 URL = "https://news.example.org/2024/05/16/council-budget.html"
 

@@ -5,22 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.harness.project import fast_crawl
-
-WARC = Path(__file__).resolve().parents[1] / "fixtures" / "articles.warc.gz"
-
-
-def import_config(project) -> dict:
-    data = project.root / "data"
-    return {
-        "data_dir": str(data),
-        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool")},
-        "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3"),
-                 "outbox": str(project.root / "outbox")},
-        "crawl": fast_crawl(data),
-        "http": {"health_port": None},
-        "rules": [{"name": "pier", "query": "pier", "recipients": ["a@example.org"], "mode": "instant"}],
-    }
+from tests.harness.project import WARC, import_config
 
 
 def urls(project) -> list[str]:

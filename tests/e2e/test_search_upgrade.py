@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from indexer.article import Article
 from indexer.backends.sqlite import SqliteBackend
-from tests.integration.test_sqlite_order import downgrade_to_v2
+from tests.harness.old_layouts import downgrade_to_v2
 
 BASE = datetime(2025, 3, 1, tzinfo=timezone.utc)
 

@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.project import assert_kept
+from tests.harness.site_pages import html_page
 from tests.harness.sites import fixture_site  # noqa: F401
 
 pytestmark = pytest.mark.timeout(240)
@@ -41,11 +43,6 @@ rules: []   # none yet
 """
 
 
-def html_page(head: str = "", body: str = "") -> tuple[int, dict[str, str], bytes]:
-    page = f"<!doctype html><html><head><title>Fixture News</title>{head}</head><body>{body}</body></html>"
-    return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
-
-
 def setup(project) -> str:
     text = CONFIG.format(data=project.root / "data")
     project.config_path.write_text(text)
@@ -55,15 +52,6 @@ def setup(project) -> str:
 def written_source(project, name: str) -> dict:
     data = yaml.safe_load(project.config_path.read_text())
     return next(s for s in data["sources"] if s["name"] == name)
-
-
-def assert_kept(original: str, new: str) -> None:
-    """Every line of the original, comments included, is still there and in the same order."""
-    at = 0
-    for line in original.splitlines():
-        found = new.find(line + "\n", at)
-        assert found >= 0, f"lost or moved: {line!r}\n---\n{new}"
-        at = found + len(line)
 
 
 def test_feed_named_by_link_rel_alternate(project, fixture_site):  # noqa: F811

@@ -8,22 +8,15 @@ import queue
 import signal
 import threading
 import time
-from html import escape
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
 from tests.e2e.daemon_log import read_events, wait_event
 from tests.harness.project import fast_crawl
+from tests.harness.site_pages import word_article
 from tests.harness.wait import wait_until
 from tests.harness.webhooks import WebhookReceiver
 
 WORD = "lighthousekeeper"
-
-
-def _page(title: str) -> str:
-    paras = "".join(f"<p>Paragraph {i}: the {WORD} of the northern cape counted {i} ships passing in the fog, "
-                    f"and wrote each one down in the log with its flag and its cargo.</p>" for i in range(8))
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
-            f"<body><article><h1>{escape(title)}</h1>{paras}</article></body></html>")
 
 
 def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site, smtp_server, page, tmp_path):
@@ -66,7 +59,7 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         print(f"screenshot: {tmp_path / 'daemon-rules.png'}")
 
         title = "The lighthousekeeper's log"
-        site.add_article(title=title, html=_page(title))
+        site.add_article(title=title, html=word_article(title, WORD))
         page.goto(base + "/sources")
         # the next run the page shows is the scheduler's slot for the source, as `sources list` gives it
         listed = project.run("sources", "list")

@@ -18,8 +18,8 @@ import yaml
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
 from tests.e2e.daemon_log import read_events, wait_event
-from tests.e2e.test_sources_add import assert_kept, html_page
-from tests.e2e.test_web_daemon import _page
+from tests.harness.project import assert_kept
+from tests.harness.site_pages import html_page, word_article
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -53,7 +53,7 @@ rules: []   # none yet
 def test_a_source_added_in_the_browser_is_written_and_crawled(project, fixture_site, page, tmp_path):
     site, data = fixture_site, project.root / "data"
     title = 'Harbour news <img src=x onerror=alert(1)> "onerror=alert(2)'
-    site.add_article(title=title, html=_page(title))
+    site.add_article(title=title, html=word_article(title, "lighthousekeeper"))
     site.route("/", lambda: html_page(
         "<link rel='alternate' type='application/rss+xml' title='All' href='/feeds/rss.xml'>"))
     site.disallow("/sitemap")

@@ -1,6 +1,7 @@
 """A mediawatch project for tests that run the real CLI as a subprocess: a config file in a temp dir,
-the environment the CLI runs in (this checkout on its path, no MEDIAWATCH_ settings of the caller), and
-crawl settings without delays."""
+the environment the CLI runs in (this checkout on its path, no MEDIAWATCH_ settings of the caller),
+crawl settings without delays, a config to import the shipped WARC with, and the check that a file the
+CLI rewrote kept every line of the original."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+WARC = REPO / "tests" / "fixtures" / "articles.warc.gz"
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -54,3 +56,26 @@ def fast_crawl(state_dir: Path) -> dict:
         "download_timeout": 10,
         "concurrent_requests_per_host": 8,
     }
+
+
+def import_config(project: Project) -> dict:
+    """The SQLite index, mails to the outbox and one instant rule ("pier"): for `mediawatch import`."""
+    data = project.root / "data"
+    return {
+        "data_dir": str(data),
+        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool")},
+        "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3"),
+                 "outbox": str(project.root / "outbox")},
+        "crawl": fast_crawl(data),
+        "http": {"health_port": None},
+        "rules": [{"name": "pier", "query": "pier", "recipients": ["a@example.org"], "mode": "instant"}],
+    }
+
+
+def assert_kept(original: str, new: str) -> None:
+    """Every line of the original, comments included, is still there and in the same order."""
+    at = 0
+    for line in original.splitlines():
+        found = new.find(line + "\n", at)
+        assert found >= 0, f"lost or moved: {line!r}\n---\n{new}"
+        at = found + len(line)

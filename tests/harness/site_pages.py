@@ -1,5 +1,6 @@
 """The articles a fixture site serves: real pages from ``../shared/eval/aeb-dev/`` (with their true
-bodies), the DW seed page, and generated stories once those run out."""
+bodies), the DW seed page, and generated stories once those run out; and pages a test serves itself (a
+homepage with what it names in its head, an article about one word)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,17 @@ def generated_article(n: int) -> str:
     )
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Fixture story {n}</title>"
             f"</head><body><article><h1>Fixture story {n}</h1>{paras}</article></body></html>")
+
+
+def html_page(head: str = "", body: str = "") -> tuple[int, dict[str, str], bytes]:
+    """A ``FixtureSite.route`` answer: a UTF-8 HTML page with ``head`` and ``body`` as given."""
+    page = f"<!doctype html><html><head><title>Fixture News</title>{head}</head><body>{body}</body></html>"
+    return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+
+def word_article(title: str, word: str) -> str:
+    """An article page whose every paragraph names ``word``: what a rule on that word finds."""
+    paras = "".join(f"<p>Paragraph {i}: the {word} of the northern cape counted {i} ships passing in the fog, "
+                    f"and wrote each one down in the log with its flag and its cargo.</p>" for i in range(8))
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{htmlmod.escape(title)}</title>"
+            f"</head><body><article><h1>{htmlmod.escape(title)}</h1>{paras}</article></body></html>")

@@ -189,11 +189,17 @@ class WebhookReceiver:
 
 
 @pytest.fixture
-def webhooks():
-    """A running webhook receiver on 127.0.0.1 (see ``WebhookReceiver`` for the controls)."""
-    receiver = WebhookReceiver()
-    receiver.up()
-    try:
-        yield receiver
-    finally:
+def webhook_receivers():
+    """Call it for each running webhook receiver a test needs (see ``WebhookReceiver`` for the
+    controls); all are closed after the test."""
+    made: list[WebhookReceiver] = []
+
+    def make() -> WebhookReceiver:
+        receiver = WebhookReceiver()
+        receiver.up()
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
         receiver.close()

@@ -28,11 +28,19 @@ class Clock:
 
 
 def mail_cfg(tmp_path: Path, server: SmtpServer | None, **kw) -> MailConfig:
+    kw.setdefault("retry_initial_s", 10)
+    kw.setdefault("retry_max_s", 80)
     return MailConfig(
         from_addr="alerts@mediawatch.test", smtp=server.smtp_config() if server else None,
-        outbox=str(tmp_path / "outbox"), ledger_path=str(tmp_path / "alerts.sqlite3"),
-        retry_initial_s=10, retry_max_s=80, timezone="UTC", **kw,
+        outbox=str(tmp_path / "outbox"), ledger_path=str(tmp_path / "alerts.sqlite3"), timezone="UTC", **kw,
     )
+
+
+def quick_mail_cfg(tmp_path: Path, server: SmtpServer | None, **kw) -> MailConfig:
+    """Retries within a second, for tests that wait on a delivery worker's retry."""
+    kw.setdefault("retry_initial_s", 0.5)
+    kw.setdefault("retry_max_s", 1)
+    return mail_cfg(tmp_path, server, **kw)
 
 
 def rule(name: str = "belarus", query: str = BELARUS, **kw) -> Rule:

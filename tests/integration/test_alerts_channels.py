@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -14,22 +13,12 @@ from indexer.alerts.engine import AlertEngine
 from indexer.alerts.rules import Rule
 from indexer.alerts.worker import DeliveryWorker
 from indexer.article import Article
-from indexer.config import MailConfig
-from tests.harness.smtp import SmtpServer, smtp_server  # noqa: F401  (fixture)
+from tests.harness.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.harness.wait import wait_until
-from tests.harness.webhooks import WebhookReceiver
+from tests.harness.webhooks import webhook_receivers  # noqa: F401  (fixture)
+from tests.integration.alerting import T0, quick_mail_cfg
 
 pytestmark = pytest.mark.timeout(120)
-
-T0 = datetime(2024, 5, 1, 12, 10, tzinfo=timezone.utc).timestamp()
-
-
-def mail_cfg(tmp_path: Path, server: SmtpServer | None, **kw) -> MailConfig:
-    kw.setdefault("retry_initial_s", 0.5)
-    kw.setdefault("retry_max_s", 1)
-    return MailConfig(from_addr="alerts@mediawatch.test", smtp=server.smtp_config() if server else None,
-                      outbox=str(tmp_path / "outbox"), ledger_path=str(tmp_path / "alerts.sqlite3"),
-                      timezone="UTC", **kw)
 
 
 def article(n: int, at: float, **kw) -> Article:
@@ -46,26 +35,11 @@ def story_of(text: str) -> str:
     return url
 
 
-@pytest.fixture
-def receivers():
-    made: list[WebhookReceiver] = []
-
-    def make() -> WebhookReceiver:
-        r = WebhookReceiver()
-        r.up()
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.close()
-
-
-def test_every_channel_gets_one_message_per_story_with_its_content(tmp_path, smtp_server, receivers):
-    hooks = receivers()
+def test_every_channel_gets_one_message_per_story_with_its_content(tmp_path, smtp_server, webhook_receivers):
+    hooks = webhook_receivers()
     urls = [hooks.url("mmost", "mattermost-token"), hooks.url("json", "/json"), hooks.url("form", "/form")]
     rule = Rule(name="belarus", query="Lukashenko AND prison", recipients=["desk@example.org"], notify=urls)
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule], clock=lambda: T0)
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule], clock=lambda: T0)
     batch = [article(n, T0) for n in range(3)]
 
     report = engine.on_indexed(batch)
@@ -89,21 +63,21 @@ def test_every_channel_gets_one_message_per_story_with_its_content(tmp_path, smt
     # the same batch again, then a new engine on the same ledger: nothing more goes out
     assert engine.on_indexed(batch).enqueued == 0
     engine.close()
-    again = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule], clock=lambda: T0 + 3600)
+    again = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule], clock=lambda: T0 + 3600)
     assert again.send_due() == 0 and again.last_report.messages == 0
     assert len(hooks.requests) == 9 and len(smtp_server.messages) == 3
     assert again.status()["deliveries_sent"] == 9
     again.close()
 
 
-def test_receivers_restarting_mid_delivery_get_each_story_once(tmp_path, smtp_server, receivers):
-    json_hook, form_hook, chat = receivers(), receivers(), receivers()
+def test_receivers_restarting_mid_delivery_get_each_story_once(tmp_path, smtp_server, webhook_receivers):
+    json_hook, form_hook, chat = webhook_receivers(), webhook_receivers(), webhook_receivers()
     json_hook.delay_s = form_hook.delay_s = 0.2  # deliveries in flight when the receivers go away
     chat.fail_next(2)  # the chat service answers 503 twice
     json_hook.drop_next(1)  # the first JSON request is read, then the receiver dies without answering
     rule = Rule(name="belarus", query="Lukashenko", recipients=["desk@example.org"],
                 notify=[json_hook.url("json"), form_hook.url("form"), chat.url("mmost", "tok")])
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule])
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule])
     worker = DeliveryWorker(engine)
     worker.start()
     batch = [article(n, time.time()) for n in range(6)]
@@ -133,13 +107,14 @@ def test_receivers_restarting_mid_delivery_get_each_story_once(tmp_path, smtp_se
     engine.close()
 
 
-def test_a_channel_that_is_down_or_hangs_delays_neither_the_mail_nor_the_others(tmp_path, smtp_server, receivers):
-    down, hanging, healthy = receivers(), receivers(), receivers()
+def test_a_channel_that_is_down_or_hangs_delays_neither_the_mail_nor_the_others(tmp_path, smtp_server,
+                                                                                 webhook_receivers):
+    down, hanging, healthy = webhook_receivers(), webhook_receivers(), webhook_receivers()
     down.down()
     hanging.delay_s = 6  # longer than Apprise's read timeout: every attempt times out
     rule = Rule(name="belarus", query="Lukashenko", recipients=["desk@example.org"],
                 notify=[down.url("json"), hanging.url("form"), healthy.url("json")])
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule])
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule])
     worker = DeliveryWorker(engine)
     worker.start()
     batch = [article(n, time.time()) for n in range(3)]
@@ -174,7 +149,7 @@ def test_a_channel_that_is_down_or_hangs_delays_neither_the_mail_nor_the_others(
 def test_indexing_never_waits_for_a_slow_mail_server(tmp_path, smtp_server):
     smtp_server.delay_s = 3  # every mail takes 3 s to be accepted
     rule = Rule(name="belarus", query="Lukashenko", recipients=["desk@example.org"])
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server, retry_initial_s=30), [rule])
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server, retry_initial_s=30), [rule])
     worker = DeliveryWorker(engine)
     worker.start()
     started = time.monotonic()
@@ -187,12 +162,12 @@ def test_indexing_never_waits_for_a_slow_mail_server(tmp_path, smtp_server):
     engine.close()
 
 
-def test_send_tests_tries_every_route_and_reports_each(tmp_path, smtp_server, receivers):
-    up, gone = receivers(), receivers()
+def test_send_tests_tries_every_route_and_reports_each(tmp_path, smtp_server, webhook_receivers):
+    up, gone = webhook_receivers(), webhook_receivers()
     gone.down()
     rule = Rule(name="belarus", query="Lukashenko", recipients=["desk@example.org"],
                 notify=[up.url("json"), gone.url("form")])
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule])
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule])
     mail, ok, failed = engine.send_tests("belarus")
     assert mail.channel == "mail" and mail.ok and smtp_server.wait_for(1)
     assert ok.ok and ok.channel.startswith(f"json://127.0.0.1:{up.port}/hook")
@@ -203,12 +178,12 @@ def test_send_tests_tries_every_route_and_reports_each(tmp_path, smtp_server, re
     engine.close()
 
 
-def test_a_channel_removed_from_its_rule_drops_what_it_still_owed(tmp_path, receivers):
-    gone, kept = receivers(), receivers()
+def test_a_channel_removed_from_its_rule_drops_what_it_still_owed(tmp_path, webhook_receivers):
+    gone, kept = webhook_receivers(), webhook_receivers()
     gone.down()
     old = Rule(name="belarus", query="Lukashenko", notify=[gone.url("json"), kept.url("json")])
     clock = lambda: T0  # noqa: E731
-    engine = AlertEngine(mail_cfg(tmp_path, None), [old], clock=clock)
+    engine = AlertEngine(quick_mail_cfg(tmp_path, None), [old], clock=clock)
     report = engine.on_indexed([article(1, T0)])
     assert (report.messages, report.failed) == (1, 1) and len(kept.requests) == 1
     engine.update_rules([old.model_copy(update={"notify": [kept.url("json")]})])
@@ -222,10 +197,10 @@ def test_a_channel_removed_from_its_rule_drops_what_it_still_owed(tmp_path, rece
     engine.close()
 
 
-def test_one_message_per_story_naming_its_outlets(tmp_path, receivers):
-    hook = receivers()
+def test_one_message_per_story_naming_its_outlets(tmp_path, webhook_receivers):
+    hook = webhook_receivers()
     rule = Rule(name="belarus", query="Lukashenko", notify=[hook.url("json")])
-    engine = AlertEngine(mail_cfg(tmp_path, None), [rule], clock=lambda: T0)
+    engine = AlertEngine(quick_mail_cfg(tmp_path, None), [rule], clock=lambda: T0)
     wire = [article(1, T0, source="dw", story_id="wire-1"), article(2, T0, source="bbc", story_id="wire-1")]
     report = engine.on_indexed(wire)
     assert (report.enqueued, report.messages) == (1, 1)

@@ -19,8 +19,8 @@ from indexer.config import IndexConfig
 from indexer.article import Article
 from tests.harness.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.harness.wait import wait_until
-from tests.integration.alerting import Clock
-from tests.integration.test_alerts_channels import T0, mail_cfg, receivers  # noqa: F401
+from tests.harness.webhooks import webhook_receivers  # noqa: F401  (fixture)
+from tests.integration.alerting import T0, Clock, quick_mail_cfg
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,13 +60,13 @@ def numbered_titles(message: str) -> list[str]:
     return re.findall(r"^\d+\. (.+)$", message, re.M)
 
 
-def test_one_digest_message_per_channel_and_period_with_the_mail_digests_stories(tmp_path, smtp_server, receivers,
-                                                                                  index):
-    json_hook, form_hook = receivers(), receivers()
+def test_one_digest_message_per_channel_and_period_with_the_mail_digests_stories(tmp_path, smtp_server,
+                                                                                  webhook_receivers, index):
+    json_hook, form_hook = webhook_receivers(), webhook_receivers()
     rule = Rule(name="hourly-belarus", query="Lukashenko", mode="hourly", recipients=["desk@example.org"],
                 notify=[json_hook.url("json"), form_hook.url("form")])
     clock = Clock(T0)  # 12:10 UTC: the period ends at 13:00
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule], backend=index, clock=clock)
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule], backend=index, clock=clock)
     wire_text = "Alexander Lukashenko pardoned two jailed journalists on Friday, the presidential office said."
     batch = indexed(index, [
         article(1, T0 - 300), article(2, T0),
@@ -96,7 +96,7 @@ def test_one_digest_message_per_channel_and_period_with_the_mail_digests_stories
     # nothing twice: again, and from a new engine on the same ledger
     assert engine.send_due() == 0 and engine.last_report.messages == 0
     engine.close()
-    again = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule], backend=index, clock=Clock(T0 + 2 * HOUR))
+    again = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule], backend=index, clock=Clock(T0 + 2 * HOUR))
     assert again.send_due() == 0 and again.last_report.messages == 0
     # the next period is its own digest, its own message
     again.on_indexed(indexed(index, [article(5, T0 + 2 * HOUR)]))
@@ -109,13 +109,13 @@ def test_one_digest_message_per_channel_and_period_with_the_mail_digests_stories
     again.close()
 
 
-def test_a_channel_only_digest_sends_no_mail_and_retries_like_mail(tmp_path, receivers, index):
-    hook = receivers()
+def test_a_channel_only_digest_sends_no_mail_and_retries_like_mail(tmp_path, webhook_receivers, index):
+    hook = webhook_receivers()
     hook.fail_next(2)  # the service answers 503 twice
     rule = Rule(name="daily-minsk", query="Lukashenko", mode="daily", daily_at="13:00", timezone="UTC",
                 notify=[hook.url("json")])
     clock = Clock(T0)
-    engine = AlertEngine(mail_cfg(tmp_path, None), [rule], backend=index, clock=clock)
+    engine = AlertEngine(quick_mail_cfg(tmp_path, None), [rule], backend=index, clock=clock)
     engine.on_indexed(indexed(index, [article(n, T0) for n in range(3)]))
     clock.t = T0 + HOUR
     assert engine.send_due() == 0 and engine.last_report.failed == 1
@@ -133,13 +133,13 @@ def test_a_channel_only_digest_sends_no_mail_and_retries_like_mail(tmp_path, rec
 
 
 def test_digest_messages_go_out_on_the_workers_lanes_once_through_a_receiver_restart(tmp_path, smtp_server,
-                                                                                     receivers, index):
-    hook = receivers()
+                                                                                     webhook_receivers, index):
+    hook = webhook_receivers()
     hook.drop_next(1)  # read in full, then the receiver dies without answering
     rule = Rule(name="hourly-belarus", query="Lukashenko", mode="hourly", recipients=["desk@example.org"],
                 notify=[hook.url("json")])
     # the period that holds the matches ended a moment ago: the mail lane opens the digest at its first pass
-    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule], backend=index)
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule], backend=index)
     now = time.time()
     engine.clock = lambda: now - HOUR  # matched an hour ago
     engine.on_indexed(indexed(index, [article(n, now) for n in range(2)]))

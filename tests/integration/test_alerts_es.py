@@ -17,6 +17,7 @@ from indexer.alerts.engine import AlertEngine
 from indexer.alerts.matching import (
     ActiveRule, InProcessMatcher, PercolatorMatcher, build_matcher, parse_cached, percolator_supported,
 )
+from indexer.alerts.rule_hits import rule_hits
 from indexer.alerts.rules import Rule
 from indexer.backends.elasticsearch import ElasticsearchBackend
 from indexer.backends.sqlite import SqliteBackend
@@ -86,12 +87,12 @@ def test_alerts_test_command_on_elasticsearch(es_backend):
     es_backend.index(articles)
     es_backend.refresh()
     rule = Rule(name="games", query="game* AND NOT football", sources=["dw", "wsj", "bbc"])
-    hits = AlertEngine.test_rule(rule, es_backend, limit=50)
+    hits = rule_hits(rule, es_backend, limit=50)
     expected = {m.article.id for m in InProcessMatcher([ActiveRule(rule, 0.0)]).match(articles)}
     assert {h.article.id for h in hits} == expected and hits
     assert all(h.article.source in ("dw", "wsj", "bbc") for h in hits)
     assert any("*game" in h.snippet.lower() for h in hits)
-    assert AlertEngine.test_rule("game* AND NOT football", es_backend, limit=5)
+    assert rule_hits("game* AND NOT football", es_backend, limit=5)
 
 
 def test_ingest_to_es_to_smtp(es_backend, smtp_server, tmp_path):

@@ -9,7 +9,6 @@ Both plans (FTS first, rows first) are forced in turn."""
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +18,7 @@ from structlog.testing import capture_logs
 from indexer.article import Article
 from indexer.backends.sqlite import SqliteBackend
 from indexer.query import matches, parse
+from tests.harness.old_layouts import downgrade_to_v2
 
 BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
 WORDS = [f"w{i}" for i in range(40)]
@@ -143,21 +143,6 @@ def test_newest_first_is_the_brute_force_order(loaded, q, few_rows, prefix_words
     finally:
         b.few_rows = SqliteBackend.few_rows
         b.prefix_words_max = SqliteBackend.prefix_words_max
-
-
-def downgrade_to_v2(path) -> None:
-    """The previous version's layout: FTS rows keyed by seq, no tkey column or its index."""
-    db = sqlite3.connect(path)
-    db.execute("DROP INDEX articles_tkey")
-    db.execute("CREATE VIRTUAL TABLE old_fts USING fts5(title, text, description, kw, tokenize='ascii', detail=full)")
-    db.execute("INSERT INTO old_fts (rowid, title, text, description, kw) SELECT a.seq, f.title, f.text,"
-               " f.description, f.kw FROM articles_fts f JOIN articles a ON a.tkey = f.rowid")
-    db.execute("DROP TABLE articles_fts")
-    db.execute("ALTER TABLE old_fts RENAME TO articles_fts")
-    db.execute("ALTER TABLE articles DROP COLUMN tkey")
-    db.execute("PRAGMA user_version=2")
-    db.commit()
-    db.close()
 
 
 def test_a_version_2_file_is_migrated_and_answers_the_same(tmp_path):

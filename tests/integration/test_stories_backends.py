@@ -16,7 +16,7 @@ from indexer.backends.base import Backend
 from indexer.backends.sqlite import SqliteBackend
 from indexer.config import IndexConfig
 from indexer.stories import BANDS
-from tests.unit.test_stories import WIRE, SAME_EVENT
+from tests.harness.story_texts import SAME_EVENT, WIRE
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 COPY = WIRE.replace("The bizarre yet officially reported", "The strange but officially reported") + \

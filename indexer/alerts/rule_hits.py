@@ -1,0 +1,48 @@
+"""What a rule matches in the index now, as ``mediawatch alerts test`` shows it, and the terms its
+messages highlight. Neither needs an engine or a ledger: the CLI asks without opening either."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from indexer.alerts.matching import highlight_terms, search_rule
+from indexer.alerts.rules import Rule
+from indexer.article import Article
+from indexer.query import Terms, article_snippet
+
+
+@dataclass
+class Hit:
+    """One article a rule matches now; shaped like a backend search hit."""
+
+    article: Article
+    snippet: str  # plain text, matched terms as *term*
+    score: float | None = None
+    snippet_html: str = ""
+
+    def __str__(self) -> str:
+        a = self.article
+        date = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
+        return f"{date}  [{a.source or '-'}] {a.title}\n    {a.url}\n    {self.snippet}"
+
+
+@lru_cache(maxsize=4096)
+def rule_terms(query: str) -> Terms:
+    try:
+        return highlight_terms(query)
+    except Exception:  # a stored query that no longer parses must not block its delivery
+        return Terms()
+
+
+def rule_hits(rule_or_query: Rule | str, backend: Any, limit: int = 20, since: Any = None) -> list[Hit]:
+    """What the rule (a Rule or a bare query) matches in the index now, newest first, with its filters
+    (sources, languages) applied."""
+    rule = rule_or_query if isinstance(rule_or_query, Rule) else Rule(name="adhoc", query=rule_or_query)
+    terms = rule_terms(rule.query)
+    hits = []
+    for article, score in search_rule(backend, rule, limit=limit, since=since):
+        snip = article_snippet(article, terms, max_words=30)
+        hits.append(Hit(article=article, snippet=snip.text, score=score, snippet_html=snip.html))
+    return hits
