@@ -20,12 +20,6 @@ class Hit:
     article: Article
     snippet: str  # plain text, matched terms as *term*
     score: float | None = None
-    snippet_html: str = ""
-
-    def __str__(self) -> str:
-        a = self.article
-        date = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        return f"{date}  [{a.source or '-'}] {a.title}\n    {a.url}\n    {self.snippet}"
 
 
 @lru_cache(maxsize=4096)
@@ -44,5 +38,5 @@ def rule_hits(rule_or_query: Rule | str, backend: Any, limit: int = 20, since: A
     hits = []
     for article, score in search_rule(backend, rule, limit=limit, since=since):
         snip = article_snippet(article, terms, max_words=30)
-        hits.append(Hit(article=article, snippet=snip.text, score=score, snippet_html=snip.html))
+        hits.append(Hit(article=article, snippet=snip.text, score=score))
     return hits

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -16,8 +15,9 @@ from indexer.backends import open_backend
 from indexer.backends.base import Backend
 from indexer.config import IndexConfig
 from indexer.query import matches, parse
+from tests.harness.site_pages import AEB_DIR
 
-GROUND_TRUTH = Path("/work/shared/eval/aeb-dev/ground-truth.json")
+GROUND_TRUTH = AEB_DIR / "ground-truth.json"
 BASE = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 

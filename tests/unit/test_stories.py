@@ -7,7 +7,6 @@ import gzip
 import json
 from collections import defaultdict
 from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,9 +14,10 @@ import pytest
 from crawler.extraction import NotArticle, extract
 from indexer.article import Article
 from indexer.stories import SIMILAR, band_keys, decode, encode, sign, signature, similarity
+from tests.harness.site_pages import AEB_DIR
 from tests.harness.story_texts import SAME_EVENT, WIRE
 
-AEB = Path("/work/shared/eval/aeb-dev")
+AEB = AEB_DIR
 
 
 @lru_cache(maxsize=1)
