@@ -18,7 +18,7 @@ from tests.harness.webhooks import WebhookReceiver
 pytestmark = pytest.mark.timeout(300)
 
 WORD = "harbourmaster"
-# the daemon's start, crawl and match, under a loaded machine's pace (2.4 s when quiet)
+# the daemon's start, crawl and match, with room for a loaded machine's pace
 MARGIN_S = 30
 SHIPS = [["trawler", "ferry", "tug", "schooner"], ["tanker", "yacht", "barge", "cutter"]]
 

@@ -336,8 +336,8 @@ class FixtureSite(SiteDocuments):
     def start(self) -> "FixtureSite":
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        # stop() waits for the serving loop to notice: at the default poll of 0.5 s, every site a test
-        # made cost it a quarter of a second on average at teardown
+        # stop() returns once the serving loop next polls: the default 0.5 s poll held up the teardown
+        # of every test that made a site
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        name=f"fixture-site-{self.port}", daemon=True)
         self.thread.start()

@@ -19,8 +19,8 @@ from indexer.query import matches, parse
 
 GROUND_TRUTH = Path("/work/shared/eval/aeb-dev/ground-truth.json")
 BASE = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
-# Elasticsearch's own default: under refresh=wait_for every index() waits for the next refresh, which
-# the daemon's 5 s made about 5 s per call (a new index's first refresh is due 5 s after its creation)
+# Elasticsearch's own default: under refresh=wait_for every index() waits for the next scheduled
+# refresh, and the daemon's 5 s interval made each wait for most of it (a new index's first is 5 s away)
 FAST_REFRESH = "1s"
 
 

@@ -70,7 +70,7 @@ def corpus() -> list[Article]:
     return out
 
 
-# Module-wide: the tests only read it, and a fresh index per test cost each about 0.6 s.
+# Module-wide: the tests only read it, and a fresh index per test was most of each test's time.
 @pytest.fixture(scope="module")
 def loaded(es_url):
     backend = open_backend(IndexConfig(url=es_url, prefix=f"mw-kib-{uuid.uuid4().hex[:8]}"))
