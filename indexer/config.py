@@ -67,6 +67,8 @@ class IndexConfig(BaseModel):
     rollover_max_docs: int | None = Field(None, ge=1)
     index_original_text: bool = True
     retention_days: int | None = Field(None, ge=1)
+    # the daemon's housekeeping (retention, then maintenance) runs this long after its start, then daily
+    housekeeping_delay_s: float = Field(60.0, gt=0)
     story_window_days: int = Field(7, ge=1)
     spool_path: str = "./data/spool"
     bulk_size: int = Field(4000, ge=1)

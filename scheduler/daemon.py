@@ -238,7 +238,7 @@ class Daemon:
                                replace_existing=True)
         self.scheduler.add_job(self.reload_if_changed, "interval", seconds=5, id="watch-config", replace_existing=True)
         self.scheduler.add_job(self.housekeeping, "interval", hours=24, id="housekeeping", replace_existing=True,
-                               next_run_time=now + timedelta(minutes=1))
+                               next_run_time=now + timedelta(seconds=self.cfg.index.housekeeping_delay_s))
 
     def _job_submitted(self, event) -> None:
         # The submission event carries the run time APScheduler scheduled (jitter included), which the

@@ -18,6 +18,8 @@ from tests.harness.webhooks import WebhookReceiver
 pytestmark = pytest.mark.timeout(300)
 
 WORD = "harbourmaster"
+# the daemon's start, crawl and match, with room for a loaded machine's pace
+MARGIN_S = 30
 SHIPS = [["trawler", "ferry", "tug", "schooner"], ["tanker", "yacht", "barge", "cutter"]]
 
 
@@ -37,20 +39,24 @@ def test_a_daily_digest_goes_to_its_channel_once(project, fixture_site, smtp_ser
         site.add_article(title=title, html=_page(title, n))
     hook = WebhookReceiver()
     hook.up()
-    # The period ends at the next whole minute at least 75 s away: time for the daemon to start, crawl and
-    # match before it; the digest is due once it has passed.
+    # The period ends MARGIN_S from now, to the second (daily_at takes HH:MM:SS): time for the daemon to
+    # start, crawl and match before it; the digest is due once it has passed. A whole minute would wait
+    # out up to 60 s more for nothing.
     now = datetime.now(timezone.utc)
-    boundary = datetime.fromtimestamp(math.ceil((now + timedelta(seconds=75)).timestamp() / 60) * 60, timezone.utc)
+    boundary = datetime.fromtimestamp(math.ceil((now + timedelta(seconds=MARGIN_S)).timestamp()), timezone.utc)
     project.write({
         "data_dir": str(data),
         "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
                   "bulk_interval_s": 0.5},
+        # a pass every second: the digest goes out as soon as the period ends, and the passes after it
+        # must send nothing more
         "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3"),
-                 "smtp": {"host": smtp_server.host, "port": smtp_server.port, "tls": "none", "timeout_s": 5}},
+                 "smtp": {"host": smtp_server.host, "port": smtp_server.port, "tls": "none", "timeout_s": 5},
+                 "sweep_interval_s": 1},
         "crawl": fast_crawl(data), "http": {"port": 0},
         "sources": [site.source("fixture", schedule={"every": "1h", "jitter": "0s"})],
         "rules": [{"name": "harbour-daily", "query": WORD, "mode": "daily", "timezone": "UTC",
-                   "daily_at": boundary.strftime("%H:%M"), "recipients": ["desk@example.org"],
+                   "daily_at": boundary.strftime("%H:%M:%S"), "recipients": ["desk@example.org"],
                    "notify": [hook.url("json", "/digest/${HOOK_KEY}")]}],
     })
     proc = project.popen("run", HOOK_KEY="s3cret")

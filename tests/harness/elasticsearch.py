@@ -276,7 +276,12 @@ class ElasticsearchNode:
         return file_tail(self.workdir / "stdout.log", lines)
 
     def cleanup(self) -> None:
-        self.stop()
+        # its data is deleted next, so there is nothing to shut down cleanly for: a graceful stop held
+        # up the end of every worker's session
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

@@ -336,8 +336,10 @@ class FixtureSite(SiteDocuments):
     def start(self) -> "FixtureSite":
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name=f"fixture-site-{self.port}",
-                                       daemon=True)
+        # stop() returns once the serving loop next polls: the default 0.5 s poll held up the teardown
+        # of every test that made a site
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name=f"fixture-site-{self.port}", daemon=True)
         self.thread.start()
         return self
 

@@ -59,6 +59,8 @@ class Captured:
     auth_user: str | None = None
     tls: bool = False
     message: EmailMessage = field(init=False)
+    # decoded once: tests look for each of hundreds of URLs in each of hundreds of messages
+    _parts: dict[str, str] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.message = email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[assignment]
@@ -73,10 +75,12 @@ class Captured:
 
     def part(self, subtype: str) -> str:
         """The decoded text/<subtype> body part ("plain" or "html")."""
-        body = self.message.get_body(preferencelist=(subtype,))
-        if body is None or body.get_content_subtype() != subtype:
-            raise KeyError(f"no text/{subtype} part")
-        return body.get_content()
+        if subtype not in self._parts:
+            body = self.message.get_body(preferencelist=(subtype,))
+            if body is None or body.get_content_subtype() != subtype:
+                raise KeyError(f"no text/{subtype} part")
+            self._parts[subtype] = body.get_content()
+        return self._parts[subtype]
 
 
 class _Handler:

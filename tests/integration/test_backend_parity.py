@@ -19,6 +19,9 @@ from tests.harness.site_pages import AEB_DIR
 
 GROUND_TRUTH = AEB_DIR / "ground-truth.json"
 BASE = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+# Elasticsearch's own default: under refresh=wait_for every index() waits for the next scheduled
+# refresh, and the daemon's 5 s interval made each wait for most of it (a new index's first is 5 s away)
+FAST_REFRESH = "1s"
 
 
 def _first_sentence(body: str, limit: int = 110) -> str:
@@ -156,7 +159,8 @@ def sqlite_loaded(tmp_path_factory, corpus_articles):
 
 @pytest.fixture(scope="module")
 def es_loaded(es_url, corpus_articles):
-    b = open_backend(IndexConfig(url=es_url, prefix=f"mwt-par-{uuid.uuid4().hex[:8]}", refresh="wait_for"))
+    b = open_backend(IndexConfig(url=es_url, prefix=f"mwt-par-{uuid.uuid4().hex[:8]}", refresh="wait_for",
+                                 refresh_interval=FAST_REFRESH))
     b.init()
     assert not b.index(list(corpus_articles)).failed
     b.refresh()
@@ -217,7 +221,8 @@ def backend(request, tmp_path) -> Backend:
         b = open_backend(IndexConfig(sqlite_path=str(tmp_path / "deep" / "dir" / "idx.sqlite3")))
     else:
         es_url = request.getfixturevalue("es_url")
-        b = open_backend(IndexConfig(url=es_url, prefix=f"mwt-c-{uuid.uuid4().hex[:8]}", refresh="wait_for"))
+        b = open_backend(IndexConfig(url=es_url, prefix=f"mwt-c-{uuid.uuid4().hex[:8]}", refresh="wait_for",
+                                 refresh_interval=FAST_REFRESH))
     b.init()
     yield b
     if request.param == "elasticsearch":

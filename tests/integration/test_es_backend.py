@@ -34,6 +34,9 @@ def make(es_url):
     def _make(**kw) -> ElasticsearchBackend:
         kw.setdefault("prefix", f"mwt-es-{uuid.uuid4().hex[:8]}")
         kw.setdefault("refresh", "wait_for")
+        # Elasticsearch's own default: under wait_for every index() waits for the next scheduled refresh,
+        # and the daemon's 5 s interval made each wait for most of it (a new index's first is 5 s away)
+        kw.setdefault("refresh_interval", "1s")
         b = ElasticsearchBackend(IndexConfig(url=es_url, **kw))
         made.append(b)
         return b

@@ -70,7 +70,8 @@ def corpus() -> list[Article]:
     return out
 
 
-@pytest.fixture
+# Module-wide: the tests only read it, and a fresh index per test was most of each test's time.
+@pytest.fixture(scope="module")
 def loaded(es_url):
     backend = open_backend(IndexConfig(url=es_url, prefix=f"mw-kib-{uuid.uuid4().hex[:8]}"))
     backend.init()
@@ -90,7 +91,7 @@ def kibana_count(backend, query: str) -> int:
     return got["count"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def web(loaded):
     """The web app over real HTTP on 127.0.0.1, on an event loop of its own."""
     loop = asyncio.new_event_loop()

@@ -33,5 +33,12 @@ def test_daily_at_local_time():
     assert next_boundary(s, utc(2024, 3, 30, 12, 0)).astimezone(timezone.utc) == utc(2024, 3, 31, 6, 0)
 
 
+def test_daily_at_with_seconds():
+    s = "daily 08:00:30 UTC"
+    assert last_boundary(s, utc(2024, 5, 1, 8, 0, 29)) == utc(2024, 4, 30, 8, 0, 30)
+    assert last_boundary(s, utc(2024, 5, 1, 8, 0, 30)) == utc(2024, 5, 1, 8, 0, 30)
+    assert next_boundary(s, utc(2024, 5, 1, 8, 0, 30)) == utc(2024, 5, 2, 8, 0, 30)
+
+
 def test_digest_key_is_utc():
     assert digest_key(last_boundary("daily 08:00 Europe/Berlin", utc(2024, 5, 1, 7))) == "2024-05-01T06:00Z"
