@@ -123,7 +123,11 @@ def signature(title: str, text: str) -> np.ndarray:
     grams = _grams(f"{title}\n{text}")
     if grams.size == 0:
         return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
-    return (_A[:, None] * grams[None, :] + _B[:, None]).min(axis=1)
+    # one permutations-by-grams array, added to in place: a second one of that size (hundreds of
+    # KiB) would be a fresh allocation per article
+    values = np.multiply.outer(_A, grams)
+    values += _B[:, None]
+    return values.min(axis=1)
 
 
 def encode(sig: np.ndarray) -> str:

@@ -7,7 +7,7 @@ of the page that signs something else (comment threads, sidebars, related-story 
 its text, read without dates and media, is empty or too long to be a byline. The caller
 takes the first candidate that holds a name.
 
-One walk over the elements reads those four attributes and one regex scan of their folded values
+One walk over the elements reads their attributes and a regex scan of the four marks' folded values
 keeps the few that could be candidates; only those are ranked and read.
 """
 
@@ -24,7 +24,7 @@ _MIN_CHARS, _MAX_CHARS = 2, 120
 # A piece of one of the words ranked below, in their usual spellings: one regex scan in C over
 # an element's case-folded markup keeps most elements from being ranked at all.
 _MAYBE = re.compile(r"aut|writer|journalist|reporter|verfasser|by")
-_NONE = (None, None, None, None)
+_MARKS = frozenset({"class", "id", "itemprop", "rel"})
 _TOKENS = re.compile(r"[^\W_]+")  # "td-post-author-name" -> td, post, author, name
 _BYLINE_TOKENS = frozenset({"byline", "byl", "by"})
 _AUTHOR_PARTS = ("author", "autor", "auteur", "writer", "journalist", "reporter", "verfasser")
@@ -100,16 +100,18 @@ def bylines(tree: HtmlElement) -> Iterator[str]:
     order; ``tree`` is left untouched."""
     ranked: list[list[HtmlElement]] = [[], [], []]
     # a plain walk: an XPath that selects the elements with these attributes costs more, as
-    # each element it returns becomes a Python object before any is looked at
+    # each element it returns becomes a Python object before any is looked at. One items() call
+    # reads all of an element's attributes in C, cheaper than four get() calls; the regex spans
+    # no space, so it matches the four marks joined exactly when it matches one of them.
+    search = _MAYBE.search
     for element in tree.iter():
-        get = element.get
-        marks = (get("class"), get("id"), get("itemprop"), get("rel"))
-        # folded first: the same regex with IGNORECASE folds every character it compares
-        if marks == _NONE or not _MAYBE.search(" ".join(m for m in marks if m).casefold()):
-            continue
-        rank = _rank(element)
-        if rank < 3 and element.tag not in _SKIPPED_TAGS:
-            ranked[rank].append(element)
+        for name, value in element.items():
+            # folded first: the same regex with IGNORECASE folds every character it compares
+            if name in _MARKS and search(value.casefold()):
+                rank = _rank(element)
+                if rank < 3 and element.tag not in _SKIPPED_TAGS:
+                    ranked[rank].append(element)
+                break
     for kind in ranked:
         for element in kind:
             text = _text(element)

@@ -162,7 +162,11 @@ def image(page: Page) -> str:
 
 
 def _declared_canonicals(page: Page) -> list[str]:
-    """rel=canonical links, then og:url, resolved and canonicalised (http(s) only)."""
+    """rel=canonical links, then og:url, resolved and canonicalised (http(s) only); worked out
+    once per page, as both ``canonical_url`` and ``original_url`` read them."""
+    cached = page._cache.get("declared_canonicals")
+    if cached is not None:
+        return cached
     candidates = [el.get("href", "") for el in _LINKS_WITH_REL(page.tree)
                   if "canonical" in el.get("rel").casefold().split()]
     candidates.append(page.meta_first("og:url"))
@@ -177,6 +181,7 @@ def _declared_canonicals(page: Page) -> list[str]:
             continue
         if absolute.startswith(("http://", "https://")):
             out.append(absolute)
+    page._cache["declared_canonicals"] = out
     return out
 
 
