@@ -44,8 +44,8 @@ def extract_page(
     want_links: bool,
 ) -> tuple[str, Any, list[tuple[str, str]], Decoded | None]:
     """("article", Article, [], how it decoded), ("not_article", reason, links-if-wanted, how it
-    decoded) or ("error:decode", reason, [], None). Runs in a worker: decoding a page costs about as
-    much as pickling it, and a page goes to the pool as bytes either way."""
+    decoded) or ("error:decode", reason, [], None). Runs in a worker, decoding included: the reactor's
+    thread then neither decodes the page nor pickles its text (bytes pickle as they are)."""
     from crawler.decoding import decode_html
     from crawler.extraction import NotArticle, extract
 
