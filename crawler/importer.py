@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import structlog
 
 from crawler.archive import ArchivedPage, BadRecord, archive_files, read_archive
-from crawler.decoding import decode_html
 from crawler.offload import get_executor
 from crawler.pipelines import extract_page
 from crawler.urls import BadURL, canonicalize
@@ -39,11 +38,7 @@ FLUSH_EVERY = 50  # articles between flushes (each flush is a resume point)
 def decode_and_extract(body: bytes, content_type: str | None, url: str, fetched_at: datetime | None,
                        source: str) -> tuple[str, Any]:
     """In a worker: the crawl's decoding and extraction."""
-    try:
-        html = decode_html(body, content_type).text
-    except (UnicodeError, ValueError, LookupError) as err:
-        return "error:decode", str(err)
-    outcome, value, _links = extract_page(html, url, None, fetched_at, source, False)
+    outcome, value, _links, _how = extract_page(body, content_type, url, None, fetched_at, source, False)
     return outcome, value
 
 

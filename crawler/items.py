@@ -15,7 +15,9 @@ class PageItem:
 
     canon: str  # the URL as requested, in canonical form: the frontier key
     final_url: str  # after redirects
-    html: str
+    body: bytes  # as fetched: decoded in the extraction pool, which spares the reactor's thread the work
+    content_type: bytes | None = None  # the response's header, which decoding weighs
+    url: str = ""  # as requested (the frontier's record of a page that cannot be decoded)
     kind: str = "article"  # "article" (from a feed/sitemap) | "page" (a link of a section page)
     depth: int = 0
     lastmod: datetime | None = None

@@ -43,8 +43,8 @@ def get_executor(kind: str, workers: int) -> Executor:
             if kind == "process":
                 # forkserver: never fork a process that has reactor, loop and pool threads running
                 ctx = multiprocessing.get_context("forkserver")
-                ctx.set_forkserver_preload(["crawler.extraction", "crawler.discovery.links", "crawler.discovery.feeds",
-                                            "indexer.stories"])
+                ctx.set_forkserver_preload(["crawler.decoding", "crawler.extraction", "crawler.discovery.links",
+                                            "crawler.discovery.feeds", "indexer.stories"])
                 ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
             else:
                 # One thread only: trafilatura parses with a module-level lxml parser, and an lxml

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from crawler.decoding import Decoded
 from crawler.items import PageItem
 
 if TYPE_CHECKING:
@@ -34,26 +35,35 @@ __all__ = ["ExtractPipeline", "IngestPipeline", "extract_page", "page_links"]
 
 # -- the work done in the pool ------------------------------------------------------------------
 def extract_page(
-    html: str,
+    body: bytes,
+    content_type: bytes | str | None,
     url: str,
     feed_date: datetime | None,
     fetched_at: datetime | None,
     source: str,
     want_links: bool,
-) -> tuple[str, Any, list[tuple[str, str]]]:
-    """("article", Article, []) or ("not_article", reason, links-if-wanted). Runs in a worker."""
+) -> tuple[str, Any, list[tuple[str, str]], Decoded | None]:
+    """("article", Article, [], how it decoded), ("not_article", reason, links-if-wanted, how it
+    decoded) or ("error:decode", reason, [], None). Runs in a worker, decoding included: the reactor's
+    thread then neither decodes the page nor pickles its text (bytes pickle as they are)."""
+    from crawler.decoding import decode_html
     from crawler.extraction import NotArticle, extract
 
     try:
-        article = extract(html, url, feed_date=feed_date, fetched_at=fetched_at, source=source)
+        decoded = decode_html(body, content_type)
+    except (UnicodeError, ValueError, LookupError) as err:
+        return "error:decode", str(err), [], None
+    how = Decoded("", decoded.encoding, decoded.why, decoded.header)  # the text travels in the article
+    try:
+        article = extract(decoded.text, url, feed_date=feed_date, fetched_at=fetched_at, source=source)
     except NotArticle as err:
         links: list[tuple[str, str]] = []
         if want_links:
             from crawler.discovery.links import extract_links
 
-            links = extract_links(html, url)
-        return "not_article", getattr(err, "reason", "") or str(err), links
-    return "article", article, []
+            links = extract_links(decoded.text, url)
+        return "not_article", getattr(err, "reason", "") or str(err), links, how
+    return "article", article, [], how
 
 
 def page_links(html: str, url: str) -> list[tuple[str, str]]:
@@ -74,8 +84,9 @@ class ExtractPipeline:
         source, outcomes = context.source.name, context.outcomes
         want_links = item.kind == "page" and item.depth < context.source.sections.max_depth
         try:
-            outcome, value, links = await context.offloader.run(
-                extract_page, item.html, item.final_url, item.feed_date, item.fetched_at, source, want_links,
+            outcome, value, links, how = await context.offloader.run(
+                extract_page, item.body, item.content_type, item.final_url, item.feed_date, item.fetched_at, source,
+                want_links,
             )
         except asyncio.TimeoutError:
             outcomes.finish(item.canon, item.canon, "error:extract_timeout", "extraction took too long",
@@ -88,7 +99,11 @@ class ExtractPipeline:
             log.warning("extract_failed", source=source, url=item.canon, error=repr(err))
             outcomes.finish(item.canon, item.canon, "error:extract", repr(err)[:200], kind=item.kind)
             return item
-        item.html = ""  # the text is in the article now; free the page early
+        item.body = b""  # the text is in the article now; free the page early
+        if how is None:
+            outcomes.finish(item.canon, item.url, "error:decode", value, kind=item.kind)
+            return item
+        item.run.charset_used(item.final_url, how)
         if outcome == "article":
             if not value.title and item.title_hint:
                 value.title = item.title_hint

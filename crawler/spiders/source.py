@@ -39,7 +39,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import Request, Response, TextResponse
 
 from crawler.context import SourceContext
-from crawler.decoding import decode_html
+from crawler.decoding import Decoded, decode_html
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.robots import robots_urls, sitemaps_in_robots
 from crawler.discovery.sitemaps import parse_sitemap
@@ -326,9 +326,12 @@ class SourceRun:
     def _page_text(self, response: Response) -> str:
         """The page's text by our decoding rules (labels are often wrong), not Scrapy's header-first one."""
         decoded = decode_html(response.body, response.headers.get(b"Content-Type"))
-        self._log.debug("charset", url=response.url, charset_header=decoded.header, charset_used=decoded.encoding,
-                        why=decoded.why)
+        self.charset_used(response.url, decoded)
         return decoded.text
+
+    def charset_used(self, url: str, decoded: Decoded) -> None:
+        self._log.debug("charset", url=url, charset_header=decoded.header, charset_used=decoded.encoding,
+                        why=decoded.why)
 
     def parse_page(self, response: Response) -> Iterator[PageItem]:
         if self.closed:
@@ -344,13 +347,9 @@ class SourceRun:
         if not isinstance(response, TextResponse):
             self.outcomes.finish(canon, url, "not_article", "non_html", kind=kind)
             return
-        try:
-            html = self._page_text(response)
-        except (UnicodeError, ValueError, LookupError) as err:
-            self.outcomes.finish(canon, url, "error:decode", str(err), kind=kind)
-            return
         yield PageItem(
-            canon=canon, final_url=response.url, html=html, kind=kind, depth=meta["mw_depth"],
+            canon=canon, final_url=response.url, body=response.body, content_type=response.headers.get(b"Content-Type"),
+            url=url, kind=kind, depth=meta["mw_depth"],
             lastmod=meta.get("mw_lastmod"), feed_date=meta.get("mw_feed_date"), title_hint=meta.get("mw_title", ""),
             fetched_at=datetime.now(timezone.utc), previous_hash=meta.get("mw_prev_hash"),
             extra={"stage": meta["mw_stage"]}, run=self,

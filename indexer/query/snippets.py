@@ -180,6 +180,7 @@ def _render(cut: _Words, marked: list[bool], lo: int, hi: int) -> tuple[str, str
     return head + "".join(plain) + tail, head + "".join(rich) + tail
 
 
+_EARLY_CHARS = 3072  # tried first: most matches are early, and a news text is a few thousand characters
 _PREFIX_CHARS = 8192  # a window of a long value is looked for in prefixes of this many characters, x8 each time
 
 
@@ -187,6 +188,11 @@ def highlight(value: str, terms: Terms, *, max_words: int | None = None, before:
     """``value`` on one line with ``terms`` marked; with ``max_words``, a window of that many words that
     starts ``before`` words ahead of the first match (or at the start), ``…`` where it cuts."""
     value = value or ""
+    if max_words is not None and len(value) > 2 * _EARLY_CHARS:
+        cut = value.rfind(" ", 0, _EARLY_CHARS)
+        snip = _highlight(value[:cut] if cut > 0 else value[:_EARLY_CHARS], terms, max_words, before, value)
+        if snip is not None:
+            return snip
     size = _PREFIX_CHARS if max_words is None or len(value) <= _PREFIX_CHARS else _first_guess(value, terms)
     while max_words is not None and len(value) > size:
         # A long text (a foreign script's words fold one by one) is cut into words only as far as the

@@ -239,3 +239,21 @@ _FOLD_ALPHABET = "aZ9 .,-'\u2019\u201c\u201d\u2014\u00a0\u00e9\u00df\u00c6\u00f0
 def test_fold_fast_paths_agree_with_the_table(text):
     # fold() takes shortcuts for typographic marks, Latin-1 and other scripts; all must equal the table
     assert fold(text) == text.translate(_TOKEN_TABLE)
+
+
+_FILLER = ["news", "the", "minister", "said", "Łódź", "e_mail", "2020", "—", "rivals,", "prisoners.", "jail"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(words=st.lists(st.sampled_from(_FILLER), min_size=300, max_size=3000),
+       at=st.lists(st.integers(0, 3000), max_size=3),
+       query=st.sampled_from(["lukashenko", "jail*", '"political prisoners"', "minister AND nothing"]))
+def test_a_long_values_window_is_the_one_its_whole_text_gives(words, at, query):
+    """Long values are cut into words only as far as the window needs (a prefix first): same snippet."""
+    from indexer.query.snippets import _highlight
+
+    for i in sorted(at, reverse=True):
+        words[min(i, len(words)):min(i, len(words))] = ["Lukashenko", "political", "prisoners"]
+    value = " ".join(words)
+    terms = Terms.of(parse(query))
+    assert highlight(value, terms, max_words=60) == _highlight(value, terms, 60, 12)

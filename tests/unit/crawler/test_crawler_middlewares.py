@@ -76,3 +76,26 @@ def test_parse_retry_after():
     when = datetime.now(timezone.utc) + timedelta(seconds=30)
     assert 25 <= parse_retry_after(format_datetime(when, usegmt=True)) <= 31
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+@pytest.mark.parametrize("head, followed", [
+    (b'<meta http-equiv="refresh" content="0; url=/moved">', True),
+    (b'<META HTTP-EQUIV="REFRESH" CONTENT="0; URL=/moved">', True),
+    (b'<meta http-equiv="ReFresh" content="0; url=/moved">', True),
+    (b"<title>Nothing to see</title>", False),
+    (b"<title>R\xc3\xa9fresh</title>" + b"x" * 20000 + b'<meta http-equiv="refresh" content="0; url=/moved">', False),
+])
+def test_meta_refresh_is_looked_for_in_the_first_bytes_whatever_their_case(head, followed):
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.middlewares import MetaRefreshMiddleware
+
+    mw = MetaRefreshMiddleware.from_crawler(get_crawler(settings_dict={"METAREFRESH_ENABLED": True}))
+    request = Request("http://example.org/old")
+    response = HtmlResponse("http://example.org/old", body=b"<html><head>" + head + b"</head><body>x</body></html>",
+                            encoding="utf-8", request=request)
+    out = mw.process_response(request, response)
+    assert (out is not response) == followed
+    if followed:
+        assert out.url == "http://example.org/moved"
