@@ -34,7 +34,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import AEB_DEV, emit, median, result, target  # noqa: E402
+from bench.common import AEB_DEV, emit, median, quiet_logs, result, target  # noqa: E402
 
 SOURCES = ["dw", "bbc", "reuters", "apnews", "guardian", "wsj", "nyt", "lemonde"]
 LANGUAGES = ["en", "en", "en", "de", "fr"]
@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    quiet_logs()
 
     corpus = load_corpus()
     t = time.perf_counter()
@@ -240,14 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     aps = rows[0]["articles_per_s"]
     lat = rows[1]["latency_median_s"]
     print(f"rules: {args.rules} (generated + validated in {load_s:.1f} s); articles: {args.articles}, "
-          f"median {words:.0f} words", file=sys.stderr)
+          f"median {words:.0f} words")
     print(f"matching: {aps:.0f} articles/s (median of {args.runs}), "
-          f"{rows[0]['matches_per_article']} matches/article, matcher build {rows[0]['build_s']} s", file=sys.stderr)
+          f"{rows[0]['matches_per_article']} matches/article, matcher build {rows[0]['build_s']} s")
     print(f"instant latency indexed→SMTP accepted: median {lat * 1000:.1f} ms, p95 "
           f"{rows[1]['latency_p95_s'] * 1000:.1f} ms over {args.latency_articles} articles; last of the "
           f"{rows[1]['mails_per_article']} mails per article: median "
-          f"{rows[1]['last_mail_latency_median_s'] * 1000:.0f} ms, p95 {rows[1]['last_mail_latency_p95_s'] * 1000:.0f} ms",
-          file=sys.stderr)
+          f"{rows[1]['last_mail_latency_median_s'] * 1000:.0f} ms, p95 {rows[1]['last_mail_latency_p95_s'] * 1000:.0f} ms")
     payload = result(
         "alerting", rows,
         params={"rules": args.rules, "articles": args.articles, "latency_articles": args.latency_articles,
