@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from indexer.article import Article
 from indexer.query import tokenize
-from indexer.stories import sign
+from indexer.signatures import sign
 
 from bench import common
 

@@ -5,7 +5,7 @@ Extraction (``crawler.extraction.extract``, CPU-bound lxml work) runs in a proce
 (``crawl.extraction_pool = "process"``, the default, ``extraction_workers`` processes) or in one
 extra thread (``"thread"``: a single thread, because trafilatura's module-level lxml parser is
 not thread-safe), never on the reactor thread. Feed parsing runs there too. An article leaves the
-pool signed for stories (``indexer.stories.sign``): its MinHash was the writer thread's largest cost per
+pool signed for stories (``indexer.signatures.sign``): its MinHash was the writer thread's largest cost per
 article, and the workers have the cores to spare.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, Callable
 import structlog
 
 from indexer.article import Article
-from indexer.stories import sign
+from indexer.signatures import sign
 
 __all__ = ["Offloader", "get_executor", "shutdown_executors"]
 
@@ -44,7 +44,7 @@ def get_executor(kind: str, workers: int) -> Executor:
                 # forkserver: never fork a process that has reactor, loop and pool threads running
                 ctx = multiprocessing.get_context("forkserver")
                 ctx.set_forkserver_preload(["crawler.decoding", "crawler.extraction", "crawler.discovery.links",
-                                            "crawler.discovery.feeds", "indexer.stories"])
+                                            "crawler.discovery.feeds", "indexer.signatures"])
                 ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
             else:
                 # One thread only: trafilatura parses with a module-level lxml parser, and an lxml

@@ -16,7 +16,8 @@ from indexer.article import Article, STORY_STATE_FIELDS, parse_iso
 from indexer.backends.base import Hit, Node, Sort, as_utc, finite_limit, snippet_of, to_node
 from indexer.backends.es_layout import ApiErrors
 from indexer.query import Terms, to_es
-from indexer.stories import Known, decode
+from indexer.signatures import decode
+from indexer.stories import Known
 
 SOURCE_EXCLUDES = ["*_folded", *STORY_STATE_FIELDS]
 STORY_STATE_SOURCE = ["story_id", "version", "content_hash", "story_sig", "story_keys", "effective_at",

@@ -33,7 +33,8 @@ from indexer.backends.sqlite_housekeeping import RETENTION_SLICE, SqliteHousekee
 from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade, date_str
 from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
-from indexer.stories import DEFAULT_WINDOW, Known, Stories, decode
+from indexer.signatures import decode
+from indexer.stories import DEFAULT_WINDOW, Known, Stories
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The embedded index's story band rows: what :class:`indexer.stories.Stories` looks up by band key.
 
-Each band key of an article (``indexer.stories.band_keys``: two digits of band, 16 hex digits of hash) is one
+Each band key of an article (``indexer.signatures.band_keys``: two digits of band, 16 hex digits of hash) is one
 row of ``story_bands``, all integers: the key as a signed 64-bit integer, the effective date in seconds, the
 article's ``seq``; the primary key is the row (``WITHOUT ROWID``), and nothing else is indexed. An article's
 rows are found again from its own ``story_keys`` and ``effective_at`` columns, so a rewrite or a retention

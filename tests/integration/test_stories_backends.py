@@ -15,7 +15,7 @@ from indexer.backends import open_backend
 from indexer.backends.base import Backend
 from indexer.backends.sqlite import SqliteBackend
 from indexer.config import IndexConfig
-from indexer.stories import BANDS
+from indexer.signatures import BANDS
 from tests.harness.story_texts import SAME_EVENT, WIRE
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -13,7 +13,8 @@ import pytest
 
 from crawler.extraction import NotArticle, extract
 from indexer.article import Article
-from indexer.stories import SIMILAR, band_keys, decode, encode, sign, signature, similarity
+from indexer.signatures import band_keys, decode, encode, sign, signature, similarity
+from indexer.stories import SIMILAR
 from tests.harness.site_pages import AEB_DIR
 from tests.harness.story_texts import SAME_EVENT, WIRE
 
@@ -91,14 +92,14 @@ def test_a_corrupt_stored_signature_reads_as_none():
 def test_a_full_word_cache_neither_changes_signatures_nor_grows(monkeypatch):
     """The word cache is bounded: once full it starts a new generation from the article at hand, and the
     signatures are those a fresh process computes."""
-    import indexer.stories as stories
+    import indexer.signatures as signatures
 
     expected = {name: signature("", text) for name, text in (("wire", WIRE), ("event", SAME_EVENT))}
-    monkeypatch.setattr(stories, "_codes", {})
-    monkeypatch.setattr(stories, "_WORD_CODES_MAX", 60)
+    monkeypatch.setattr(signatures, "_codes", {})
+    monkeypatch.setattr(signatures, "_WORD_CODES_MAX", 60)
     for n in range(20):  # each text brings new words, so the cache fills and turns over
         signature("", " ".join(f"word{n}x{i}" for i in range(40)))
-        assert len(stories._codes) <= 60
+        assert len(signatures._codes) <= 60
         assert (signature("", WIRE) == expected["wire"]).all()
         assert (signature("", SAME_EVENT) == expected["event"]).all()
 

@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from crawler.offload import Offloader
 from indexer.article import Article
-from indexer.stories import band_keys, decode, signature
+from indexer.signatures import band_keys, decode, signature
 
 
 def square(x: int) -> int:
