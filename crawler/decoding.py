@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import charset_normalizer
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
-__all__ = ["Decoded", "decode_html"]
+__all__ = ["Decoded", "decode_html", "log_decision"]
 
 # Labels a server sends when nobody configured one; a page's own <meta> knows better.
 _SERVER_DEFAULTS = {"cp1252", "latin_1", "iso8859_1", "ascii"}
@@ -98,3 +98,9 @@ def decode_html(body: bytes, content_type: str | bytes | None = None) -> Decoded
 
     fallback = header or meta or "cp1252"
     return Decoded(body.decode(fallback, "replace"), fallback, "fallback", header)
+
+
+def log_decision(logger, url: str, decoded: Decoded, **context) -> None:
+    """The decision at debug level, where a wrong text can be traced to the label that misled it."""
+    logger.debug("charset", url=url, charset_header=decoded.header, charset_used=decoded.encoding, why=decoded.why,
+                 **context)

@@ -30,16 +30,9 @@ from crawler.urls import BadURL, canonicalize
 
 log = structlog.get_logger("crawler.importer")
 
-__all__ = ["ImportReport", "decode_and_extract", "import_archives"]
+__all__ = ["ImportReport", "import_archives"]
 
 FLUSH_EVERY = 50  # articles between flushes (each flush is a resume point)
-
-
-def decode_and_extract(body: bytes, content_type: str | None, url: str, fetched_at: datetime | None,
-                       source: str) -> tuple[str, Any]:
-    """In a worker: the crawl's decoding and extraction."""
-    outcome, value, _links, _how = extract_page(body, content_type, url, None, fetched_at, source, False)
-    return outcome, value
 
 
 @dataclass
@@ -107,7 +100,7 @@ def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source
     def finish_one() -> None:
         page, canon, src, fut = pending.pop(0)
         try:
-            outcome, value = fut.result()
+            outcome, value, _links, _how = fut.result()  # extract_page: the crawl's decoding and extraction
         except Exception as err:  # a crashed worker or a bug in extraction: this page only
             outcome, value = "error:extract", repr(err)[:200]
         if outcome != "article":
@@ -161,8 +154,8 @@ def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source
                     report.counts["seen"] += 1
                     continue
                 src = source or urlsplit(item.url).hostname or "import"
-                fut = executor.submit(decode_and_extract, item.body, item.content_type, item.url,
-                                      item.fetched_at, src)
+                fut = executor.submit(extract_page, item.body, item.content_type, item.url, None,
+                                      item.fetched_at, src, False)
                 pending.append((item, canon, src, fut))
                 while len(pending) >= window:
                     finish_one()

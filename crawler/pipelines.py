@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from crawler.decoding import Decoded
+from crawler.decoding import Decoded, decode_html, log_decision
 from crawler.items import PageItem
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ def extract_page(
     """("article", Article, [], how it decoded), ("not_article", reason, links-if-wanted, how it
     decoded) or ("error:decode", reason, [], None). Runs in a worker, decoding included: the reactor's
     thread then neither decodes the page nor pickles its text (bytes pickle as they are)."""
-    from crawler.decoding import decode_html
     from crawler.extraction import NotArticle, extract
 
     try:
@@ -103,7 +102,7 @@ class ExtractPipeline:
         if how is None:
             outcomes.finish(item.canon, item.url, "error:decode", value, kind=item.kind)
             return item
-        item.run.charset_used(item.final_url, how)
+        log_decision(log, item.final_url, how, source=source)
         if outcome == "article":
             if not value.title and item.title_hint:
                 value.title = item.title_hint

@@ -39,7 +39,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import Request, Response, TextResponse
 
 from crawler.context import SourceContext
-from crawler.decoding import Decoded, decode_html
+from crawler.decoding import decode_html, log_decision
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.robots import robots_urls, sitemaps_in_robots
 from crawler.discovery.sitemaps import parse_sitemap
@@ -326,12 +326,8 @@ class SourceRun:
     def _page_text(self, response: Response) -> str:
         """The page's text by our decoding rules (labels are often wrong), not Scrapy's header-first one."""
         decoded = decode_html(response.body, response.headers.get(b"Content-Type"))
-        self.charset_used(response.url, decoded)
+        log_decision(self._log, response.url, decoded)
         return decoded.text
-
-    def charset_used(self, url: str, decoded: Decoded) -> None:
-        self._log.debug("charset", url=url, charset_header=decoded.header, charset_used=decoded.encoding,
-                        why=decoded.why)
 
     def parse_page(self, response: Response) -> Iterator[PageItem]:
         if self.closed:
