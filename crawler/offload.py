@@ -4,9 +4,7 @@
 Extraction (``crawler.extraction.extract``, CPU-bound lxml work) runs in a process pool
 (``crawl.extraction_pool = "process"``, the default, ``extraction_workers`` processes) or in one
 extra thread (``"thread"``: a single thread, because trafilatura's module-level lxml parser is
-not thread-safe), never on the reactor thread. Feed parsing runs there too. An article leaves the
-pool signed for stories (``indexer.signatures.sign``): its MinHash was the writer thread's largest cost per
-article, and the workers have the cores to spare.
+not thread-safe), never on the reactor thread. Feed parsing runs there too.
 """
 
 from __future__ import annotations
@@ -20,14 +18,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
-import structlog
-
-from indexer.article import Article
-from indexer.signatures import sign
-
 __all__ = ["Offloader", "get_executor", "shutdown_executors"]
-
-log = structlog.get_logger(__name__)
 
 
 # -- executors, shared across runs of one process -------------------------------------------------
@@ -77,24 +68,10 @@ def _call_each(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[
     out: list[tuple[bool, Any]] = []
     for fn, args in calls:
         try:
-            value = fn(*args)
+            out.append((True, fn(*args)))
         except Exception as err:
             out.append((False, err))
-            continue
-        _sign_articles(value)
-        out.append((True, value))
     return out
-
-
-def _sign_articles(value: Any) -> None:
-    """The articles of a result (alone or in a result tuple, as ``extract_page`` returns them) signed
-    here; one that cannot be is left to the writer, which signs what arrives unsigned."""
-    for item in value if isinstance(value, tuple) else (value,):
-        if isinstance(item, Article):
-            try:
-                sign(item)
-            except Exception as err:  # a malformed article: the writer logs and rejects it
-                log.warning("stories.sign_failed", url=str(item.url)[:300], error=repr(err)[:200])
 
 
 class Offloader:

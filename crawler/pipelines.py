@@ -24,6 +24,7 @@ import structlog
 
 from crawler.decoding import Decoded, decode_html, log_decision
 from crawler.items import PageItem
+from indexer.signatures import sign
 
 if TYPE_CHECKING:
     from crawler.outcomes import Outcomes
@@ -45,7 +46,9 @@ def extract_page(
 ) -> tuple[str, Any, list[tuple[str, str]], Decoded | None]:
     """("article", Article, [], how it decoded), ("not_article", reason, links-if-wanted, how it
     decoded) or ("error:decode", reason, [], None). Runs in a worker, decoding included: the reactor's
-    thread then neither decodes the page nor pickles its text (bytes pickle as they are)."""
+    thread then neither decodes the page nor pickles its text (bytes pickle as they are). The article
+    leaves signed for stories (``indexer.signatures.sign``): its MinHash was the writer thread's largest
+    cost per article, and the workers have the cores to spare."""
     from crawler.extraction import NotArticle, extract
 
     try:
@@ -62,6 +65,10 @@ def extract_page(
 
             links = extract_links(decoded.text, url)
         return "not_article", getattr(err, "reason", "") or str(err), links, how
+    try:
+        sign(article)
+    except Exception as err:  # a malformed article: left to the writer, which signs what arrives unsigned
+        log.warning("stories.sign_failed", url=url[:300], error=repr(err)[:200])
     return "article", article, [], how
 
 

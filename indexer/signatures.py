@@ -1,6 +1,6 @@
 """Story signatures: the MinHash of an article's title and text, its band keys, and the similarity
 of two signatures. Functions of the text alone: the extraction workers sign
-(crawler.offload), the writer keeps or redoes it (indexer.stories).
+(crawler.pipelines.extract_page), the writer keeps or redoes it (indexer.stories).
 
 An article's signature is a MinHash (128 permutations whose constants derive from their names, so
 every process and every version computes the same values) of the word 3-grams of its title and text. Cut into ``BANDS`` bands
@@ -124,8 +124,8 @@ def band_keys(sig: np.ndarray) -> list[str]:
 
 def sign(article: Article) -> None:
     """Give the article its ``story_sig`` and ``story_keys`` for its title and text, and the matching
-    ``content_hash``. The extraction workers call it (crawler.offload), so the writer's thread seldom has
-    to: a signature already there is kept when ``content_hash`` still matches the title and text (it is
+    ``content_hash``. The extraction workers call it (crawler.pipelines.extract_page), so the writer's
+    thread seldom has to: a signature already there is kept when ``content_hash`` still matches the title and text (it is
     computed with them; a title changed after signing, or a malformed one, gets a fresh signature)."""
     current = content_hash(article.title, article.text)
     if article.story_sig and article.content_hash == current and len(article.story_keys) == BANDS:

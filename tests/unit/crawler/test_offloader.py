@@ -13,7 +13,7 @@ import pytest
 from concurrent.futures.process import BrokenProcessPool
 
 from crawler.offload import Offloader
-from indexer.article import Article
+from crawler.pipelines import extract_page
 from indexer.signatures import band_keys, decode, signature
 
 
@@ -89,14 +89,21 @@ def test_a_call_that_takes_too_long_times_out():
     asyncio.run(go())
 
 
-def make_article(title: str) -> tuple[str, Article, list]:
-    return "article", Article(url="https://a.example/1", title=title, text="Lukashenko held a meeting " * 40), []
+def page(title: str) -> bytes:
+    paragraphs = "".join(f"<p>Lukashenko held a meeting with the prisoners' families, day {i} of the talks.</p>"
+                         for i in range(30))
+    return (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{paragraphs}</article>"
+            "</body></html>").encode()
+
+
+def extract_in_pool(title: str):
+    return extract_page(page(title), b"text/html; charset=utf-8", "https://a.example/1", None, None, "a", False)
 
 
 def test_articles_come_back_from_the_pool_signed_for_stories():
     """The worker computes the MinHash, so the writer's thread need not; the same one it would compute."""
     off = Offloader("process", 2, timeout=60)
-    [(outcome, article, _links)] = _gather(off, make_article, ["Talks in a Minsk prison"])
+    [(outcome, article, _links, _how)] = _gather(off, extract_in_pool, ["Talks in a Minsk prison"])
     assert outcome == "article" and article.story_sig
     assert decode(article.story_sig).tolist() == signature(article.title, article.text).tolist()
     assert article.story_keys == band_keys(signature(article.title, article.text))
