@@ -22,6 +22,7 @@ from scheduler.crawlqueue import CrawlQueue, trigger_for
 from scheduler.errors import EXIT_USAGE
 from scheduler.health import Metrics
 from scheduler.healthz import Healthz
+from scheduler.jobgate import JobGate
 from scheduler.lock import DataDirBusy, DataDirLock, DataDirUnusable
 from scheduler.sourcebook import SourceBook
 
@@ -43,6 +44,7 @@ class Daemon:
         self._by_name = {src.name: src for src in cfg.sources}  # cfg.source() reads the list: 10,000 long
         self.started_at = datetime.now(timezone.utc)
         self._stopping = False
+        self.jobs = JobGate()  # the periodic jobs below, which use the stores
         self.metrics = Metrics()
         self.book = SourceBook(self.metrics, cfg.crawl, self.started_at, self._notify)
         self.healthz = Healthz(self)
@@ -198,6 +200,9 @@ class Daemon:
         if self.crawlers is not None:
             await self.crawlers.close()
         await self._stop_health()
+        # waited for off the loop, which goes on serving while a long job (a retention pass) ends
+        if not await self.loop.run_in_executor(None, self.jobs.close, SHUTDOWN_TIMEOUT_S):
+            log.warning("jobs_still_running_at_close", timeout_s=SHUTDOWN_TIMEOUT_S)
         self.app.close()
         self.reactor.stop()
 
@@ -233,12 +238,15 @@ class Daemon:
                 self.queue.discard(job.id[6:])
                 log.info("source_unscheduled", source=job.id.split(":", 1)[1])
         every = max(1.0, self.cfg.index.bulk_interval_s)
-        self.scheduler.add_job(self.flush_index, "interval", seconds=every, id="flush-index", replace_existing=True)
-        self.scheduler.add_job(self.send_alerts, "interval", seconds=self.cfg.mail.sweep_interval_s, id="send-alerts",
-                               replace_existing=True)
-        self.scheduler.add_job(self.reload_if_changed, "interval", seconds=5, id="watch-config", replace_existing=True)
-        self.scheduler.add_job(self.housekeeping, "interval", hours=24, id="housekeeping", replace_existing=True,
-                               next_run_time=now + timedelta(seconds=self.cfg.index.housekeeping_delay_s))
+        periodic = (  # each through the gate: the stores close only after a running one returns
+            (self.flush_index, "flush-index", {"seconds": every}),
+            (self.send_alerts, "send-alerts", {"seconds": self.cfg.mail.sweep_interval_s}),
+            (self.reload_if_changed, "watch-config", {"seconds": 5}),
+            (self.housekeeping, "housekeeping",
+             {"hours": 24, "next_run_time": now + timedelta(seconds=self.cfg.index.housekeeping_delay_s)}),
+        )
+        for job, job_id, when in periodic:
+            self.scheduler.add_job(self.jobs.guard(job), "interval", id=job_id, replace_existing=True, **when)
 
     def _job_submitted(self, event) -> None:
         # The submission event carries the run time APScheduler scheduled (jitter included), which the

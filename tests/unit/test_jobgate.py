@@ -1,0 +1,62 @@
+"""scheduler.jobgate: the daemon closes its stores only after its periodic jobs have returned."""
+
+import threading
+
+from scheduler.jobgate import JobGate
+
+
+def test_close_waits_for_a_running_job_and_no_job_starts_after_it():
+    gate = JobGate()
+    started, release, ran = threading.Event(), threading.Event(), []
+
+    def slow() -> None:
+        started.set()
+        assert release.wait(10)
+        ran.append("slow")
+
+    worker = threading.Thread(target=gate.guard(slow))
+    worker.start()
+    assert started.wait(10)
+    closed = []
+    closer = threading.Thread(target=lambda: closed.append(gate.close(10)))
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive() and not closed, "close returned while the job was still running"
+    release.set()
+    closer.join(10)
+    assert closed == [True] and ran == ["slow"]
+    gate.guard(lambda: ran.append("late"))()
+    assert ran == ["slow"], "a job started after close"
+    worker.join(10)
+
+
+def test_close_gives_up_at_its_timeout_and_a_failing_job_leaves_the_gate():
+    gate = JobGate()
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck() -> None:
+        entered.set()
+        release.wait(10)
+
+    def failing() -> None:
+        raise RuntimeError("store closed")
+
+    try:
+        gate.guard(failing)()
+    except RuntimeError:
+        pass
+    worker = threading.Thread(target=gate.guard(stuck))
+    worker.start()
+    assert entered.wait(10)
+    assert gate.close(0.05) is False
+    release.set()
+    worker.join(10)
+    assert gate.close(0) is True, "the failing job and the stuck one both left the gate"
+
+
+def test_a_guarded_job_keeps_its_name_for_the_scheduler_logs():
+    def flush_index() -> None:
+        pass
+
+    assert JobGate().guard(flush_index).__name__ == "flush_index"
