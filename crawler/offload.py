@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import gc
 import multiprocessing
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -36,7 +37,10 @@ def get_executor(kind: str, workers: int) -> Executor:
                 ctx = multiprocessing.get_context("forkserver")
                 ctx.set_forkserver_preload(["crawler.decoding", "crawler.extraction", "crawler.discovery.links",
                                             "crawler.discovery.feeds", "indexer.signatures"])
-                ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+                # a worker's inherited heap (the preloaded modules) is frozen out of its garbage collector's
+                # sight, as the main process's startup heap is (scheduler.app): what extraction leaves
+                # behind is all the collector then walks
+                ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.freeze)
             else:
                 # One thread only: trafilatura parses with a module-level lxml parser, and an lxml
                 # parser used from two threads at once corrupts memory (seen: "double free").

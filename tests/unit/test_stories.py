@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
+from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ import pytest
 from crawler.extraction import NotArticle, extract
 from indexer.article import Article
 from indexer.signatures import band_keys, decode, encode, sign, signature, similarity
-from indexer.stories import SIMILAR
+from indexer.stories import SIMILAR, Stories
 from tests.harness.site_pages import AEB_DIR
 from tests.harness.story_texts import SAME_EVENT, WIRE
 
@@ -122,3 +123,40 @@ def test_a_signature_made_elsewhere_is_kept_only_while_it_matches_the_text():
     a.story_keys = ["kept"] * len(a.story_keys)
     sign(a)
     assert a.story_keys == band_keys(signature(a.title, WIRE))
+
+
+class _NothingIndexedYet:
+    """The index before its refresh: it answers, with nothing of what this process just wrote."""
+
+    def story_state(self, ids: list[str]) -> dict:
+        return {}
+
+    def story_candidates(self, keys: list[str], since, until) -> list:
+        return []
+
+
+def _stamped(url: str, text: str) -> Article:
+    return Article(url=url, title="Council votes on the budget", text=text,
+                   indexed_at=datetime(2026, 12, 5, 8, 0, tzinfo=timezone.utc))
+
+
+def test_the_recent_writes_group_copies_and_are_forgotten_key_by_key_as_they_expire():
+    """What the index cannot show yet comes from the process's own recent writes, by band key; expiry drops
+    a write from each of its keys, leaving a later write of the same keys in place."""
+    index, stories = _NothingIndexedYet(), Stories(recent_s=60)
+    text = " ".join(f"The council voted on item {i} of the city budget after a long debate." for i in range(40))
+    first, second = _stamped("https://a.example/1", text), _stamped("https://b.example/2", text)
+    stories.prepare([first], index)
+    stories.written([first])
+    stories.prepare([second], index)
+    stories.written([second])
+    assert second.story_id == first.story_id  # found among the recent writes
+    keys = set(first.story_keys)
+    assert set(stories._recent_keys) == keys and all(len(held) == 2 for held in stories._recent_keys.values())
+
+    t_first, t_second = stories._recent[first.id][0], stories._recent[second.id][0]
+    stories._expire((t_first + t_second) / 2 + 60)  # the first write expired, the second not
+    assert set(stories._recent_keys) == keys
+    assert all([entry[1].id for entry in held] == [second.id] for held in stories._recent_keys.values())
+    stories._expire(t_second + 61)
+    assert not stories._recent_keys and not stories._recent

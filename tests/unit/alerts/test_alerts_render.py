@@ -308,3 +308,21 @@ def test_a_space_between_encoded_words_survives_folding():
     value = "000000¡¡¡¡𐀀𐀀𐀀𐀀𐀀𐀀𐀀 ¡ ¡"
     parsed = parse(compose([("Message-ID", "<s@x>"), ("Subject", value)], "t", "h"))
     assert str(parsed["Subject"]) == value
+
+
+def test_a_mails_own_headers_are_not_kept_and_mails_read_the_same_with_the_caches_cold():
+    """Subject, Message-ID and the MIME boundary differ in every mail: the shared header caches keep
+    none of them, and what they do keep changes no byte of a mail."""
+    from indexer.alerts import render
+
+    shared = render._SMTP.header_factory
+    mails = [instant_message(ENV, "belarus", "lukashenko", ["analyst@example.org"],
+                             article(url=f"https://www.dw.com/en/lukashenko/a-{n}", title=f"Talks in Minsk, day {n}"),
+                             TERMS, f"<mw.{n}@mediawatch.example>") for n in range(3)]
+    warm = [m.as_bytes() for m in mails]
+    kept = [name.lower() for name, _value in shared._parsed]
+    assert "from" in kept and "subject" not in kept and "message-id" not in kept
+    assert not any("boundary=" in str(header) for header, _folded in shared.folds.values())
+    shared._parsed.clear()
+    shared.folds.clear()
+    assert [m.as_bytes() for m in mails] == warm

@@ -5,6 +5,7 @@ and the next calls get a new pool."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import time
@@ -29,6 +30,10 @@ def fails_on_three(x: int) -> int:
     if x == 3:
         raise ValueError("bad page")
     return x
+
+
+def gc_frozen(_x: None) -> int:
+    return gc.get_freeze_count()
 
 
 def dies(_x: int) -> None:
@@ -107,3 +112,10 @@ def test_articles_come_back_from_the_pool_signed_for_stories():
     assert outcome == "article" and article.story_sig
     assert decode(article.story_sig).tolist() == signature(article.title, article.text).tolist()
     assert article.story_keys == band_keys(signature(article.title, article.text))
+
+
+def test_a_worker_starts_with_its_inherited_heap_frozen():
+    """The preloaded modules are out of the worker's garbage collector's sight from its first call on."""
+    off = Offloader("process", 2, timeout=60)
+    [frozen] = _gather(off, gc_frozen, [None])
+    assert frozen > 10_000  # the extraction modules' objects, preloaded in the forkserver
