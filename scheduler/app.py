@@ -155,16 +155,11 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
     return app
 
 
-_heap_frozen = False
-
-
 def _freeze_startup_heap() -> None:
     """Once per process, after its first app is built: what exists then (the modules, the config, the
     app's stores) lives as long as the process, so the cyclic garbage collector stops walking it. Every
     full collection of a crawling daemon walked those 100,000-odd objects again, and a crawl's growing
     heap runs one every hundred-odd articles. Garbage is collected first, so that none is kept for good."""
-    global _heap_frozen
-    if not _heap_frozen:
-        _heap_frozen = True
+    if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
