@@ -26,7 +26,8 @@ MAX_CANDIDATES = 1000  # per lookup: a batch of distinct stories finds a handful
 SOURCES_PER_DAY = 1000  # terms buckets per day in counts_per_day: above any real source list, so counts equal SQLite's
 # Newest first, Elasticsearch still visits every match: a daemon writes oldest first, so within a segment each
 # match is newer than the last and the date sort can skip none. A search first confined to the last day, then
-# to the last 32, reads a day's or a month's matches; the whole range only when they hold too few.
+# to the last 32 (when the day held an eighth of what is asked), reads a day's or a month's matches; the whole
+# range only when they hold too few.
 NEWEST_WINDOWS = (timedelta(days=1), timedelta(days=32))
 
 
@@ -106,8 +107,10 @@ class IndexSearch:
             found = run(self._query(node, end - span, until, sources, languages))
             if len(found) >= limit:
                 return found
-            if not found:
-                return None  # nothing that recent: few matches (cheap to sort), or an index no longer written
+            if len(found) * 8 < limit:
+                # a window 32 times as wide would likely hold too few as well: few matches (cheap to sort over
+                # the whole range), or an index no longer written
+                return None
         return None
 
     def _copies(self, query: dict[str, Any], story_ids: list[str | None]) -> dict[str, int]:
