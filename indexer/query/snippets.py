@@ -245,7 +245,10 @@ def _from_first_match(value: str, terms: Terms, max_words: int, before: int) -> 
         if n == _REFOLDED_MAX or any(not terms.words.isdisjoint(_word_tokens(w))
                                      for w in _WORD_SPLIT.split(chunk)[1::2]):
             return None
-    cut = _words(value[value.rfind(" ", 0, at - _LEAD_CHARS) + 1:value.rfind(" ", 0, at + _TAIL_CHARS)])
+    end = value.rfind(" ", 0, at + _TAIL_CHARS)
+    if end <= at:  # no space after the match (a script written without them): the prefixes
+        return None
+    cut = _words(value[value.rfind(" ", 0, at - _LEAD_CHARS) + 1:end])
     marked = _marked_words(cut, terms)
     first = marked.index(True) if True in marked else None
     if first is None or first <= before:  # the window must start past the cut: "… " and no gap before
