@@ -25,10 +25,14 @@ extraction workers sign each article (``crawler.offload``), so the bench makes a
 process pool of its own (``--sign-workers``, the daemon's default of 2 extraction workers), ahead of the
 writer, and the pool's CPU is printed apart from the writer's (``--sign-workers 0``: the writer signs, as
 for an article that arrives unsigned). ``--keep DIR`` keeps the SQLite file; ``--reuse`` takes a kept one as the base (give the build's
-``--articles``: it spaces the dates) and measures the rest on it with the code of this run.
+``--articles``: it spaces the dates) and measures the rest on it with the code of this run. A node the bench
+starts goes with its data: an Elasticsearch index is kept by building it on a node of one's own (``--es-url``,
+``--es-prefix``, ``--skip-retention``); ``--reuse --measure 0`` on it then runs the 20 queries alone.
 
     .venv/bin/python -m bench.scale_index --articles 1000000          # SQLite, then a node it starts
     .venv/bin/python -m bench.scale_index --articles 50000 --skip-es  # smoke run
+    .venv/bin/python -m bench.scale_index --articles 1000000 --skip-sqlite --skip-retention \
+        --es-url http://127.0.0.1:9200 --es-prefix mwscale1m [--reuse --measure 0]   # a node you keep
 """
 
 from __future__ import annotations
@@ -235,7 +239,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     backend.refresh()
     elapsed += time.perf_counter() - t0
     size = size_of()
-    if elapsed:
+    if elapsed and n > base:  # (--reuse --measure 0: the queries alone)
         print(f"  {name}: {n - base:,} articles through index() in {elapsed:,.0f} s ({(n - base) / elapsed:,.0f} art/s)",
               flush=True)
     print(f"  {name}: {n:,} articles, {size / 2**30:.2f} GiB on disk, {size / n / 1024:.1f} KiB per article",
@@ -246,7 +250,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
           flush=True)
     row = {"system": name, "articles": n, "measured_articles": n - base, "stories_cpu_ms_per_article": stories_ms,
            "sign_workers": args.sign_workers, "sign_cpu_ms_per_article": sign_ms,
-           "ingest_s": round(elapsed, 1), "articles_per_s": round((n - base) / elapsed, 1) if elapsed else None,
+           "ingest_s": round(elapsed, 1), "articles_per_s": round((n - base) / elapsed, 1) if elapsed and n > base else None,
            "last_window_per_s": windows[-1]["per_s"] if windows else None,
            "last_window_cpu_ms_per_article": windows[-1]["cpu_ms_per_article"] if windows else None,
            "bytes_per_article": round(size / n), "disk_gib": round(size / 2**30, 2),

@@ -7,12 +7,12 @@ batch goes in (:mod:`indexer.stories`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from elasticsearch import helpers
 
-from indexer.article import Article, STORY_STATE_FIELDS, parse_iso
+from indexer.article import Article, STORY_STATE_FIELDS, parse_iso, utcnow
 from indexer.backends.base import Hit, Node, Sort, as_utc, finite_limit, snippet_of, to_node
 from indexer.backends.es_layout import ApiErrors
 from indexer.query import Terms, to_es
@@ -24,6 +24,11 @@ STORY_STATE_SOURCE = ["story_id", "version", "content_hash", "story_sig", "story
                       "published_at", "published_at_source", "modified_at"]
 MAX_CANDIDATES = 1000  # per lookup: a batch of distinct stories finds a handful
 SOURCES_PER_DAY = 1000  # terms buckets per day in counts_per_day: above any real source list, so counts equal SQLite's
+# Newest first, Elasticsearch still visits every match: a daemon writes oldest first, so within a segment each
+# match is newer than the last and the date sort can skip none. A search first confined to the last day, then
+# to the last 32 (when the day held an eighth of what is asked), reads a day's or a month's matches; the whole
+# range only when they hold too few.
+NEWEST_WINDOWS = (timedelta(days=1), timedelta(days=32))
 
 
 def iso(value: datetime | None) -> str | None:
@@ -73,17 +78,40 @@ class IndexSearch:
         if collapse:
             extra["collapse"] = {"field": "story_id"}  # one hit per story
         query = self._query(node, since, until, sources, languages)
-        with ApiErrors("search"):
-            got = self.es.search(index=self.read_alias, query=query, size=limit, sort=sorts, track_scores=True,
-                                 track_total_hits=False, source_excludes=SOURCE_EXCLUDES, **extra)
-        copies = self._copies(query, [h["_source"].get("story_id") for h in got["hits"]["hits"]]) if collapse else {}
+
+        def run(q: dict[str, Any]) -> list[dict[str, Any]]:
+            with ApiErrors("search"):
+                return self.es.search(index=self.read_alias, query=q, size=limit, sort=sorts, track_scores=True,
+                                      track_total_hits=False, source_excludes=SOURCE_EXCLUDES, **extra)["hits"]["hits"]
+
+        found = self._newest(run, node, since, until, sources, languages, limit) if sort == "published_at" else None
+        if found is None:
+            found = run(query)
+        copies = self._copies(query, [h["_source"].get("story_id") for h in found]) if collapse else {}
         terms = Terms.of(node)
         hits = []
-        for h in got["hits"]["hits"]:
+        for h in found:
             article = Article.from_dict(h["_source"])
             hits.append(Hit(article, float(h.get("_score") or 0.0), snippet_of(terms, article),
                             copies=copies.get(article.story_id, 1)))
         return hits
+
+    def _newest(self, run, node: Node | None, since, until, sources, languages,
+                limit: int) -> list[dict[str, Any]] | None:
+        """The newest ``limit`` matches (stories) from a window back from ``until`` (or now), or None when the
+        windows hold fewer. Whatever a window leaves out is older than all it holds, so they are the answer."""
+        end = as_utc(until) or utcnow()
+        for span in NEWEST_WINDOWS:
+            if since is not None and end - span <= as_utc(since):
+                return None
+            found = run(self._query(node, end - span, until, sources, languages))
+            if len(found) >= limit:
+                return found
+            if len(found) * 8 < limit:
+                # a window 32 times as wide would likely hold too few as well: few matches (cheap to sort over
+                # the whole range), or an index no longer written
+                return None
+        return None
 
     def _copies(self, query: dict[str, Any], story_ids: list[str | None]) -> dict[str, int]:
         """How many matches each shown story has: one aggregation, where inner hits ran a search per story."""

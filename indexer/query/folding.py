@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from indexer.article import Article
 
@@ -116,6 +117,29 @@ def fold(text: str) -> str:
             return text.translate(_TOKEN_TABLE)
         text = partly
     return text.encode("ascii").translate(_ASCII_BYTES).decode("ascii")
+
+
+@lru_cache(maxsize=1)
+def fold_sources() -> dict[str, str]:
+    """Where folding and lower-casing part: per character a folded token can hold, the letters of the Basic
+    Multilingual Plane whose folding holds it though their lower case differs (``е``: ``ёЁ``, ``s``: ``ßẞ``
+    …); under ``""`` the combining marks, which folding drops. Built on first use (snippets use it to tell
+    when ``str.lower`` finds a word where folding would)."""
+    out: dict[str, set[str]] = {"σ": {"Σ"}}  # str.lower makes it ς at a word's end
+    for o in range(0x10000):
+        c = chr(o)
+        if not c.isalnum():
+            if unicodedata.category(c)[0] == "M":
+                out.setdefault("", set()).add(c)
+            continue
+        low = c.lower()
+        if low == c and c not in _EXTRA and unicodedata.normalize("NFKD", c) == c:
+            continue  # folds to itself (an ideograph between spaces): found lower-cased all the same
+        folded = _fold_chars(c, False)
+        if folded != low:
+            for ch in folded.replace(" ", ""):
+                out.setdefault(ch, set()).add(c)
+    return {k: "".join(sorted(v)) for k, v in out.items()}
 
 
 def _cut(folded: str) -> list[str]:

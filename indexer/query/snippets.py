@@ -25,7 +25,7 @@ from operator import not_
 from typing import Iterable, Sequence
 
 from indexer.article import Article
-from indexer.query.folding import tokenize
+from indexer.query.folding import fold_sources, tokenize
 from indexer.query.tree import And, Node, Not, Or, Phrase, Prefix, Term
 
 _WORD_SPLIT = re.compile(r"([\w\u0300-\u036f]+)")  # word runs (combining marks stay inside), kept by split
@@ -193,6 +193,10 @@ def highlight(value: str, terms: Terms, *, max_words: int | None = None, before:
         snip = _highlight(value[:cut] if cut > 0 else value[:_EARLY_CHARS], terms, max_words, before, value)
         if snip is not None:
             return snip
+    if max_words is not None and len(value) > _PREFIX_CHARS and max_words > before:
+        snip = _from_first_match(value, terms, max_words, before)
+        if snip is not None:
+            return snip
     size = _PREFIX_CHARS if max_words is None or len(value) <= _PREFIX_CHARS else _first_guess(value, terms)
     while max_words is not None and len(value) > size:
         # A long text (a foreign script's words fold one by one) is cut into words only as far as the
@@ -204,6 +208,56 @@ def highlight(value: str, terms: Terms, *, max_words: int | None = None, before:
             return snip
         size *= 8
     return _highlight(value, terms, max_words, before)  # type: ignore[return-value]
+
+
+_LEAD_CHARS = 1024  # cut into words before the first match: well over the ``before`` words of a window
+_TAIL_CHARS = 4096  # and after it
+_REFOLDED_MAX = 64  # words checked one by one before a match: past that, the prefixes are cheaper
+
+
+@lru_cache(maxsize=256)
+def _refolded(words: frozenset[str]) -> re.Pattern[str]:
+    """The characters that may make ``str.lower`` miss one of ``words`` where folding finds it: combining
+    marks, letters whose folding (not their lower case) holds a letter of the words, anything past the BMP."""
+    sources = fold_sources()
+    chars = set(sources.get("", ""))
+    for letter in set("".join(words)):
+        chars.update(sources.get(letter, ""))
+    return re.compile("[" + "".join(map(re.escape, sorted(chars))) + "\U00010000-\U0010ffff]")
+
+
+def _from_first_match(value: str, terms: Terms, max_words: int, before: int) -> Snippet | None:
+    """A long value's window cut into words only around its first match, found by ``str.lower``: a word
+    folds to a query word without holding it lower-cased only through a character of :func:`_refolded`,
+    and each word before the match holding one is folded and checked. None when that does not settle it
+    (prefixes or phrases in the query, no match far in, too many such words, a window reaching the cut)."""
+    if terms.prefixes or terms.phrases or not terms.words:
+        return None
+    low = value.lower()
+    if len(low) != len(value):  # (İ lower-cases to two characters: positions would shift)
+        return None
+    at = min((a for a in map(low.find, terms.words) if a >= 0), default=-1)
+    if at < _PREFIX_CHARS:
+        return None
+    for n, m in enumerate(_refolded(terms.words).finditer(value, 0, at)):
+        end = value.find(" ", m.start())
+        chunk = value[value.rfind(" ", 0, m.start()) + 1:end if end >= 0 else len(value)]
+        if n == _REFOLDED_MAX or any(not terms.words.isdisjoint(_word_tokens(w))
+                                     for w in _WORD_SPLIT.split(chunk)[1::2]):
+            return None
+    end = value.rfind(" ", 0, at + _TAIL_CHARS)
+    if end <= at:  # no space after the match (a script written without them): the prefixes
+        return None
+    cut = _words(value[value.rfind(" ", 0, at - _LEAD_CHARS) + 1:end])
+    marked = _marked_words(cut, terms)
+    first = marked.index(True) if True in marked else None
+    if first is None or first <= before:  # the window must start past the cut: "… " and no gap before
+        return None
+    lo, hi = _window(len(cut.tokens), first, max_words, before)
+    if hi + 1 >= len(cut.tokens):  # nor reach the last word, which the cut may have split
+        return None
+    text, rich = _render(cut, marked, lo, hi)
+    return Snippet(text, rich, True)
 
 
 def _first_guess(value: str, terms: Terms) -> int:

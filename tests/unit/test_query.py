@@ -257,3 +257,53 @@ def test_a_long_values_window_is_the_one_its_whole_text_gives(words, at, query):
     value = " ".join(words)
     terms = Terms.of(parse(query))
     assert highlight(value, terms, max_words=60) == _highlight(value, terms, 60, 12)
+
+
+# Words that fold otherwise than they lower-case (ё, é, ß, Σ at a word's end, İ, ½, a combining accent, a
+# letter past the BMP), beside the query words written plainly: str.lower must not be trusted past them.
+_REFOLDING = ["всё", "повёрхность", "пове\u0301рхность", "Поверхность", "поверхность", "straße", "STRASSE", "café",
+              "cafe", "ΟΔΟΣ", "οδοσ", "İstanbul", "istanbul", "½", "12", "e_mail", "\U0001d41a\U0001d41b", "ab",
+              "news,", "the", "said.", "minister", "Łódź", "lodz"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1500, 3000),
+       spots=st.lists(st.tuples(st.integers(0, 3000), st.sampled_from(_REFOLDING)), max_size=12),
+       query=st.sampled_from(["поверхность", "strasse", "cafe", "οδοσ", "istanbul", "12", "ab", "lodz",
+                              "minister", "поверхность OR cafe", "mail"]))
+def test_a_window_found_from_the_lower_cased_text_is_the_one_folding_gives(seed, n, spots, query):
+    import random
+
+    from indexer.query.snippets import _highlight
+
+    words = random.Random(seed).choices(_FILLER[:4], k=n)
+    for i, word in spots:
+        words.insert(min(i, len(words)), word)
+    value = " ".join(words)
+    terms = Terms.of(parse(query))
+    assert highlight(value, terms, max_words=40) == _highlight(value, terms, 40, 12)
+
+
+def test_the_window_of_a_late_match_is_found_without_cutting_all_before_it():
+    from indexer.query.snippets import _from_first_match, _highlight
+
+    value = " ".join(["всё ещё её"] * 15 + ["слово"] * 4000 + ["поверхность", "воды"] + ["слово"] * 100)
+    terms = Terms.of(parse("поверхность"))
+    got = _from_first_match(value, terms, 40, 12)
+    assert got is not None and got == _highlight(value, terms, 40, 12) and "<mark>поверхность</mark>" in got.html
+    accented = value.replace("всё ещё её", "пове\u0301рхность", 1)  # the first match, only once folded
+    assert _from_first_match(accented, terms, 40, 12) is None
+    assert highlight(accented, terms, max_words=40) == _highlight(accented, terms, 40, 12)
+
+
+@pytest.mark.parametrize("earlier,later,query", [
+    ("повёрхность", "поверхность", "поверхность"), ("пове\u0301рхность", "поверхность", "поверхность"),
+    ("straße", "strasse", "strasse"), ("café", "cafe", "cafe"), ("ΟΔΟΣ", "οδοσ", "οδοσ"),
+    ("İstanbul", "istanbul", "istanbul"), ("\U0001d41a\U0001d41b", "ab", "ab"), ("Łódź", "lodz", "lodz"),
+    ("½", "12", "12"), ("всё", "поверхность", "поверхность"), ("e_mail", "mail", "mail")])
+def test_a_late_match_folded_only_is_the_first(earlier, later, query):
+    from indexer.query.snippets import _highlight
+
+    value = " ".join(["said"] * 2000 + [earlier] + ["news"] * 400 + [later] + ["the"] * 100)
+    terms = Terms.of(parse(query))
+    assert highlight(value, terms, max_words=40) == _highlight(value, terms, 40, 12)
