@@ -19,7 +19,7 @@ from indexer.article import Article
 from indexer.backends import es_search
 from indexer.backends.elasticsearch import ElasticsearchBackend
 from indexer.config import IndexConfig
-from indexer.query import matches, parse
+from tests.harness.search_order import brute, collapsed
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SOURCES = [f"src{i}" for i in range(4)]
@@ -75,26 +75,6 @@ def loaded(es_url):
     yield b, [a for a in stored if a is not None]
     b.destroy()
     b.close()
-
-
-def brute(stored, q, since=None, until=None, sources=None):
-    node = parse(q) if q else None
-    out = [a for a in stored if (node is None or matches(node, a))
-           and not (since and (a.published_at or a.indexed_at) < since)
-           and not (until and (a.published_at or a.indexed_at) >= until)
-           and not (sources and a.source not in sources)]
-    out.sort(key=lambda a: a.url)
-    out.sort(key=lambda a: a.published_at or a.indexed_at, reverse=True)
-    return out
-
-
-def collapsed(ordered):
-    best, copies = {}, {}
-    for a in ordered:
-        key = a.story_id or a.id
-        best.setdefault(key, a)
-        copies[key] = copies.get(key, 0) + 1
-    return [(a.id, copies[k]) for k, a in best.items()]
 
 
 QUERIES = ["every", "hourly", "weekly", "yearly", "alpha AND NOT beta", "(hourly OR weekly) NOT gamma", "n1*",

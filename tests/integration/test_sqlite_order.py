@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 
 from indexer.article import Article
 from indexer.backends.sqlite import SqliteBackend
-from indexer.query import matches, parse
 from tests.harness.old_layouts import downgrade_to_v2
+from tests.harness.search_order import brute, collapsed
 
 BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
 WORDS = [f"w{i}" for i in range(40)]
@@ -65,31 +65,6 @@ def loaded(tmp_path_factory):
     stored = [b.get(i) for i in ids]
     yield b, [a for a in stored if a is not None]
     b.close()
-
-
-def brute(stored, q, since=None, until=None, sources=None, languages=None):
-    node = parse(q) if q else None
-    out = []
-    for a in stored:
-        at = a.published_at or a.indexed_at
-        if node is not None and not matches(node, a):
-            continue
-        if (since and at < since) or (until and at >= until) or (sources and a.source not in sources) \
-                or (languages and a.language not in languages):
-            continue
-        out.append(a)
-    out.sort(key=lambda a: a.url)
-    out.sort(key=lambda a: a.published_at or a.indexed_at, reverse=True)
-    return out
-
-
-def collapsed(ordered):
-    best, copies = {}, {}
-    for a in ordered:
-        key = a.story_id or a.id
-        best.setdefault(key, a)
-        copies[key] = copies.get(key, 0) + 1
-    return [(a.id, copies[k]) for k, a in best.items()]
 
 
 QUERIES = ["common", "w0", "w3 AND w7", "w20", '"red fox"', "w1 NOT w2", "w3*", "*", None, "nothingsuch",
