@@ -186,6 +186,7 @@ class Daemon:
             self.reactor.stop()
             return
         self.scheduler.shutdown(wait=False)
+        jobs_done = asyncio.wrap_future(self.jobs.closing(SHUTDOWN_TIMEOUT_S))  # no periodic job starts now
         self.queue.close()
         if self.running:
             _done, pending = await asyncio.wait(list(self.running.values()), timeout=SHUTDOWN_TIMEOUT_S)
@@ -200,8 +201,7 @@ class Daemon:
         if self.crawlers is not None:
             await self.crawlers.close()
         await self._stop_health()
-        # waited for off the loop, which goes on serving while a long job (a retention pass) ends
-        if not await self.loop.run_in_executor(None, self.jobs.close, SHUTDOWN_TIMEOUT_S):
+        if not await jobs_done:
             log.warning("jobs_still_running_at_close", timeout_s=SHUTDOWN_TIMEOUT_S)
         self.app.close()
         self.reactor.stop()

@@ -3,13 +3,15 @@
 APScheduler runs a plain-function job on a worker thread, and its ``shutdown(wait=False)`` stops
 the scheduling but not a job already running. A flush or an alert sweep that was still running
 when the daemon closed its stores would write into a closed spool or ledger. Jobs enter the gate;
-once it is closed, no job starts, and the daemon waits (bounded) for the ones inside.
+once it is closed, no job starts, and the daemon waits (bounded) for the ones inside, beside its wait
+for the crawls: the two bounds overlap rather than add up.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from concurrent.futures import Future
 from typing import Callable
 
 
@@ -42,3 +44,13 @@ class JobGate:
         with self._cond:
             self._closed = True
             return self._cond.wait_for(lambda: self._inside == 0, timeout)
+
+    def closing(self, timeout: float) -> Future[bool]:
+        """``close`` on a thread of its own, whose result the caller collects later: a busy shared thread
+        pool cannot hold it up, and the daemon awaits it beside the rest of its shutdown."""
+        with self._cond:
+            self._closed = True  # from the return on, as with close: no job starts
+        done: Future[bool] = Future()
+        threading.Thread(target=lambda: done.set_result(self.close(timeout)), name="jobgate-close",
+                         daemon=True).start()
+        return done

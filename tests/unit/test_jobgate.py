@@ -60,3 +60,22 @@ def test_a_guarded_job_keeps_its_name_for_the_scheduler_logs():
         pass
 
     assert JobGate().guard(flush_index).__name__ == "flush_index"
+
+
+def test_closing_in_the_background_shuts_the_gate_at_once_and_reports_when_the_jobs_are_out():
+    gate = JobGate()
+    started, release, ran = threading.Event(), threading.Event(), []
+
+    def slow() -> None:
+        started.set()
+        assert release.wait(10)
+
+    worker = threading.Thread(target=gate.guard(slow))
+    worker.start()
+    assert started.wait(10)
+    done = gate.closing(10)
+    gate.guard(lambda: ran.append("late"))()
+    assert ran == [] and not done.done(), "a job started after closing began, or it did not wait"
+    release.set()
+    assert done.result(10) is True
+    worker.join(10)
