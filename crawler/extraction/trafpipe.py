@@ -68,12 +68,12 @@ def prepare(tree: HtmlElement, url: str = "") -> RawPage:
     return RawPage(thin(tree), url)
 
 
-def _text(raw: RawPage, mode: str) -> str:
-    # bare_extraction copies a tree it is handed, so ``raw.tree`` serves both runs
+def _text(raw: RawPage, mode: str, *, fast: bool = True) -> str:
+    # bare_extraction copies a tree it is handed, so ``raw.tree`` serves every run
     doc = trafilatura.bare_extraction(
         raw.tree,
         url=raw.url or None,
-        fast=True,
+        fast=fast,
         favor_precision=mode == "precision",
         favor_recall=mode == "recall",
         include_comments=False,
@@ -90,3 +90,9 @@ def precision_text(raw: RawPage) -> str:
 def recall_text(raw: RawPage) -> str:
     """``bare_extraction(favor_recall=True)``'s text."""
     return _text(raw, "recall")
+
+
+def rescue_text(raw: RawPage) -> str:
+    """``bare_extraction``'s default run without ``fast``: trafilatura's own extraction compared
+    with its readability and justext fallbacks, keeping what it judges the better."""
+    return _text(raw, "default", fast=False)

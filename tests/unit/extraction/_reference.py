@@ -25,7 +25,7 @@ for job in json.load(sys.stdin):
     if op == "author":
         out.append(trafilatura.extract_metadata(html, default_url=url or None, extensive=False).author)
         continue
-    doc = trafilatura.bare_extraction(html, url=url or None, fast=True, favor_precision=op == "precision",
+    doc = trafilatura.bare_extraction(html, url=url or None, fast=op != "rescue", favor_precision=op == "precision",
                                       favor_recall=op == "recall", include_comments=False, with_metadata=False)
     out.append((doc.text or "") if doc is not None else "")
 json.dump(out, sys.stdout)
@@ -34,7 +34,8 @@ json.dump(out, sys.stdout)
 
 def reference(jobs: list[tuple[str, str, str]], timeout: float = 300) -> list:
     """For each (op, html, url): trafilatura's answer. ``op`` is "load_html" (the tree, serialized),
-    "precision"/"recall" (``bare_extraction``'s text in that mode, fast, no comments) or "author"
+    "precision"/"recall" (``bare_extraction``'s text in that mode, fast, no comments), "rescue"
+    (its default mode, not fast: with the readability/justext comparison, no comments) or "author"
     (``extract_metadata``'s author, "; "-separated)."""
     payload = json.dumps([{"op": op, "html": html, "url": url} for op, html, url in jobs])
     # -I: no current directory or user site on the path, so only the installed packages load

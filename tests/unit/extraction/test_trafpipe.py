@@ -169,3 +169,37 @@ def test_a_line_trafilatura_reformats_counts_as_a_gap():
     assert not body._leaves_gaps(lines, thinned)
     assert body._leaves_gaps([*lines[:5], "| a table | row |", *lines[5:]], thinned)
     assert body._leaves_gaps(lines[:1], thinned)
+
+
+# A traf-dev page whose precision and recall runs both keep one short teaser of a long page:
+# only trafilatura's readability/justext comparison finds the article.
+_BOTH_COLLAPSE = "laviedesidees.fr.evaluation.html"
+
+
+@pytest.mark.timeout(60)
+def test_rescue_text_is_bare_extractions_slow_default_run():
+    html, url, _ = traf_page(_BOTH_COLLAPSE)
+    assert trafpipe.rescue_text(trafpipe.prepare(parse(html), url)) == reference([("rescue", html, url)])[0]
+
+
+@pytest.mark.timeout(60)
+def test_rescue_when_both_runs_keep_only_a_fragment():
+    from crawler.extraction import body
+
+    html, url, truth = traf_page(_BOTH_COLLAPSE)
+    precise, recall = _ours(html, url)
+    assert len(precise) < 500 and len(recall) < 500
+    text = " ".join(" ".join(body.ensemble_lines(parse(html), url)).split())
+    assert all(" ".join(w.split()) in text for w in truth["with"])
+
+
+def test_no_rescue_when_the_recall_run_finds_the_article(monkeypatch):
+    from crawler.extraction import body
+
+    def no_rescue(raw):
+        raise AssertionError("the recall run found the article")
+
+    monkeypatch.setattr(trafpipe, "rescue_text", no_rescue)
+    teaser = "<div class='teaser'><p>A teaser for another story that the editors placed mid-article.</p></div>"
+    lines = body.ensemble_lines(parse(_article(_menu(200), teaser)), "https://example.org/a")
+    assert sum(ln.startswith("Paragraph") for ln in lines) == 12
