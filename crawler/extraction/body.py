@@ -49,13 +49,15 @@ _STRAY_SHARE = 0.1
 # Found on traf-dev folds 0 and 2 (salt mediawatch-folds-v1), where these pages were the
 # largest class of snippets trafilatura kept and we lost; read on fold 1, not looked at: body
 # F1 0.903 -> 0.911 (trafilatura 0.909). Every fold's F1 moves by 0.001 at most for shares
-# from 0.05 to 0.1; at 0.02-0.03 fold 2 keeps 0.001 of its 0.003 gain. It runs on 33 of 495
-# traf-dev pages and 7 of 91 aeb-dev pages (where it never wins).
+# from 0.05 to 0.1; at 0.02-0.03 fold 2 keeps 0.001 of its 0.003 gain.
 _RESCUE_SHARE = 0.05
-# trafilatura's own recall mode skips that comparison past this many characters (10 times its
-# default MIN_EXTRACTED_SIZE); past it the rescue never won on traf-dev, and the cap and the
-# collapse exclusion take the pages it runs on from 57 to 33 of 495 at the same F1.
-_RESCUE_MAX_CHARS = 2500
+# A recall text this short (about 150 words) is a teaser, not an article. The rescue costs two
+# to three precision runs, so the cap is where it stops paying: no snippet moved on any fold with
+# a recall text between 1,000 and 2,500 characters (trafilatura's own bound for its recall
+# mode), where it ran on 14 traf-dev and 4 aeb-dev pages. Set after fold 1 had been read: it
+# keeps that fold's gain down to 900 and loses it below 700. It runs on 19 of 495 traf-dev pages
+# and 3 of 91 aeb-dev pages.
+_RESCUE_MAX_CHARS = 1000
 
 # Counted in C rather than by text_content() and a split in Python. XPath collapses only
 # space, tab, CR and LF, so a run of NBSPs counts as characters: the count can only grow, and on
