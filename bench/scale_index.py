@@ -95,26 +95,6 @@ def bulk_base(backend: Backend, corpus: Corpus, last: int, batch: int) -> None:
         backend.stories = real
 
 
-def first_unused(backend: Backend, corpus: Corpus, held: int) -> int:
-    """The first article number past those a kept index holds. Not ``count()``: a retention pass deletes
-    the oldest, so the count falls below numbers already written, and articles made again from those are
-    found unchanged and never written (a run of them measured the lookup alone). The corpus numbers a kept
-    index holds are one run [oldest kept, last written): gallop past its end, then halve."""
-    def stored(i: int) -> bool:
-        return backend.get(corpus.article(i).id) is not None
-
-    lo, step = held, 1
-    if not stored(lo):
-        return lo
-    while stored(lo + step):
-        lo, step = lo + step, 2 * step
-    hi = lo + step  # stored(lo), not stored(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if stored(mid) else (lo, mid)
-    return hi
-
-
 def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch: int, every: int,
            deadline: float | None) -> tuple[int, float, list[dict[str, Any]]]:
     """Index articles first..last-1; a line per ``every`` articles; stop early past ``deadline``.
@@ -125,16 +105,17 @@ def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch
     within the timing: the pages the measured writes left in the WAL are theirs to write."""
     windows: list[dict[str, Any]] = []
     done, total = first, 0.0
-    wall = cpu = 0.0
+    wall = cpu = wait = 0.0
     n0 = first
     for docs in source.batches(first, last, batch):
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, w0 = time.perf_counter(), time.process_time(), cpu_wait_s()
         res = backend.index(docs)
         stop = deadline is not None and time.perf_counter() > deadline
         if done + len(docs) == last or stop:
             wal_checkpoint(backend)
         wall += time.perf_counter() - t0
         cpu += time.process_time() - c0
+        wait += cpu_wait_s() - w0
         if res.failed or getattr(res, "deferred", None):
             raise RuntimeError(f"backend refused articles: {res.failed[:1]}")
         if res.unchanged:  # already stored: not written, so not what this bench measures
@@ -143,18 +124,30 @@ def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch
         if done - n0 >= every or done == last or stop:
             total += wall
             row = {"at": done, "per_s": round((done - n0) / wall, 1),
-                   "cpu_ms_per_article": round(1000 * cpu / (done - n0), 3)}
+                   "cpu_ms_per_article": round(1000 * cpu / (done - n0), 3),
+                   "cpu_wait_ms_per_article": round(1000 * wait / (done - n0), 3)}
             windows.append(row)
             print(f"  {backend.name}: {done:>9,} articles, {row['per_s']:>7,.0f} art/s over the last "
                   f"{done - n0:,} (CPU {row['cpu_ms_per_article']:.2f} ms/article in this process: "
-                  f"{1000 / row['cpu_ms_per_article']:,.0f} art/s per free core), "
+                  f"{1000 / row['cpu_ms_per_article']:,.0f} art/s per free core; the writer waited "
+                  f"{row['cpu_wait_ms_per_article']:.2f} ms/article for a CPU), "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)
-            wall = cpu = 0.0
+            wall = cpu = wait = 0.0
             n0 = done
             if stop:
                 print(f"  {backend.name}: time budget reached at {done:,} articles", flush=True)
                 break
     return done, total, windows
+
+
+def cpu_wait_s() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux's schedstat; 0 elsewhere): the
+    part of the wall time in ``index()`` that the machine's other work took, not the index."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def wal_checkpoint(backend: Backend) -> None:
@@ -248,7 +241,7 @@ def run_backend(name: str, backend: Backend, corpus: Corpus, args, size_of) -> d
     if args.reuse:
         # the kept file's articles are the base; the measured ones continue its numbering
         held = backend.count()
-        base = first_unused(backend, corpus, held)
+        base = corpus.first_unused(backend, held)
         corpus.n = base + args.measure
         print(f"  {name}: reusing {held:,} articles, new ones numbered from {base:,}", flush=True)
     else:
