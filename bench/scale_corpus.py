@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from indexer.article import Article
+from indexer.backends.base import Backend
 from indexer.query import tokenize
 from indexer.signatures import sign
 
@@ -53,6 +54,25 @@ class Corpus:
             authors=[f"Author {i % 500}"], tags=[f"t{i % 20}"],
             published_at=published or self.start + self.step * i,
         )
+
+    def first_unused(self, backend: Backend, held: int) -> int:
+        """The first article number past those a kept index holds. Not ``count()``: a retention pass deletes
+        the oldest, so the count falls below numbers already written, and articles made again from those are
+        found unchanged and never written (a run of them measured the lookup alone). The corpus numbers a kept
+        index holds are one run [oldest kept, last written): gallop past its end, then halve."""
+        def stored(i: int) -> bool:
+            return backend.get(self.article(i).id) is not None
+
+        lo, step = held, 1
+        if not stored(lo):
+            return lo
+        while stored(lo + step):
+            lo, step = lo + step, 2 * step
+        hi = lo + step  # stored(lo), not stored(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if stored(mid) else (lo, mid)
+        return hi
 
     def batches(self, first: int, last: int, size: int) -> Iterator[list[Article]]:
         for lo in range(first, last, size):
