@@ -131,3 +131,8 @@ def parse_iso(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
+
+
+def parse_optional_iso(value: str | None) -> datetime | None:
+    """A stored date that may be missing (None or empty): ``parse_iso`` of it, else None."""
+    return parse_iso(value) if value else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from elasticsearch import helpers
 
-from indexer.article import Article, STORY_STATE_FIELDS, parse_iso, utcnow
+from indexer.article import Article, STORY_STATE_FIELDS, parse_optional_iso, utcnow
 from indexer.backends.base import Hit, Node, Sort, as_utc, finite_limit, snippet_of, to_node
 from indexer.backends.es_layout import ApiErrors
 from indexer.query import Terms, to_es
@@ -172,14 +172,12 @@ class IndexSearch:
     # ------------------------------------------------------------------ stories
     @staticmethod
     def _known(doc_id: str, src: dict[str, Any]) -> Known:
-        def date(name: str) -> datetime | None:
-            return parse_iso(src[name]) if src.get(name) else None
-
         return Known(id=doc_id, story_id=src.get("story_id") or "", version=src.get("version") or 1,
                      content_hash=src.get("content_hash") or "", sig=decode(src.get("story_sig") or ""),
-                     keys=frozenset(src.get("story_keys") or ()), at=date("effective_at"),
-                     published_at=date("published_at"), published_at_source=src.get("published_at_source") or "",
-                     modified_at=date("modified_at"))
+                     keys=frozenset(src.get("story_keys") or ()), at=parse_optional_iso(src.get("effective_at")),
+                     published_at=parse_optional_iso(src.get("published_at")),
+                     published_at_source=src.get("published_at_source") or "",
+                     modified_at=parse_optional_iso(src.get("modified_at")))
 
     def _state_search(self, query: dict[str, Any], size: int) -> list[Known]:
         with ApiErrors("stories"):

@@ -22,7 +22,8 @@ from typing import Any
 
 import structlog
 
-from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso
+from indexer.article import (Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso,
+                             parse_optional_iso)
 from indexer.sqlitetx import rollback
 from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, effective_at,
@@ -337,9 +338,8 @@ class SqliteBackend(SqliteHousekeeping, Backend):
          modified_at) = row
         return Known(id=doc_id, story_id=story_id or "", version=version or 1, content_hash=content_hash or "",
                      sig=decode(sig or ""), keys=frozenset(json.loads(keys or "[]")),
-                     at=parse_iso(at) if at else None, published_at=parse_iso(published_at) if published_at else None,
-                     published_at_source=published_at_source or "",
-                     modified_at=parse_iso(modified_at) if modified_at else None)
+                     at=parse_optional_iso(at), published_at=parse_optional_iso(published_at),
+                     published_at_source=published_at_source or "", modified_at=parse_optional_iso(modified_at))
 
     def story_state(self, ids: list[str]) -> dict[str, Known]:
         self._ensure()
