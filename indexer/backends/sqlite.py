@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import repeat
 from pathlib import Path
@@ -248,7 +249,7 @@ class SqliteBackend(SqliteHousekeeping, Backend):
         filters = Filters(date_str(since), date_str(until), since, until, sources, languages)
         return Planner(self._run, to_fts5(node) if node is not None else None, filters, self.few_rows)
 
-    def _run(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
+    def _run(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self.db.execute(sql, params).fetchall()
@@ -356,8 +357,9 @@ class SqliteBackend(SqliteHousekeeping, Backend):
         if not keys:
             return []
         cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
-        rows = self._run(sqlite_stories.candidates_sql(cols), sqlite_stories.candidates_params(keys, since, until))
-        return [self._known(r) for r in rows]
+        held = sqlite_stories.month_tables(r[0] for r in self._run(sqlite_stories.TABLES_SQL, sqlite_stories.TABLES_PARAMS))
+        statement = sqlite_stories.candidates(held, cols, keys, since, until)
+        return [self._known(r) for r in self._run(*statement)] if statement else []
 
     def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
         self._ensure()

@@ -71,8 +71,18 @@ class SqliteHousekeeping:
             slices += 1
             took = time.monotonic() - started
             _yield_lock(took)
-        if n:
-            log.info("index.retention", deleted=n, days=days, slices=slices, backend="sqlite")
+        with self._lock:  # the months retention emptied: their tables go, so lookups and the file forget them
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                dropped = sqlite_stories.drop_before(db, sqlite_stories.seconds(cutoff))
+                db.execute("COMMIT")
+            except BaseException:
+                rollback(db)
+                raise
+        if n or dropped:
+            log.info("index.retention", deleted=n, days=days, slices=slices, dropped_band_tables=len(dropped),
+                     backend="sqlite")
         return n
 
     def maintenance(self) -> dict[str, Any]:

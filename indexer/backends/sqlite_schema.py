@@ -3,7 +3,8 @@
 Version 3 keys the FTS table by a time key (:mod:`indexer.backends.sqlite_search`) instead of the article's
 ``seq``: an older file gets the ``tkey`` column, and its FTS rows are copied under the new keys (the folded
 tokens as stored, nothing re-read from the articles), logged as ``index.migrated``. Version 4 keeps the story
-band rows as integers (:mod:`indexer.backends.sqlite_stories`); an older file's are converted.
+band rows as integers (:mod:`indexer.backends.sqlite_stories`), version 5 in a table per month; an older file's
+are converted.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from indexer.query import FTS_KW_COLUMN, FTS_TEXT_COLUMNS
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 4  # 2: story_keys table, story_id index; 3: FTS rowid = time key (articles.tkey);
-# 4: story_bands (integer band rows) instead of story_keys
+SCHEMA_VERSION = 5  # 2: story_keys table, story_id index; 3: FTS rowid = time key (articles.tkey);
+# 4: story_bands (integer band rows) instead of story_keys; 5: story_bands_YYYYMM, a table per month
+# A new file's articles table has its long texts last: a row's story state (read for every candidate of every
+# article indexed) then sits in the row's first page, not behind the text in its overflow pages.
+_LONG_LAST = ("description", "text")
 SQL_TYPES = {"text": "TEXT", "keyword": "TEXT", "date": "TEXT", "integer": "INTEGER", "stored": "TEXT"}
 FTS_COLUMNS = (*FTS_TEXT_COLUMNS, FTS_KW_COLUMN)
 _FTS_SQL = f"USING fts5({', '.join(FTS_COLUMNS)}, tokenize='ascii', detail=full)"
@@ -41,11 +45,10 @@ def create_or_upgrade(db: sqlite3.Connection, done: dict[str, Any]) -> None:
     """Inside the caller's write transaction: make the schema current, noting what was done in ``done``."""
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table')")}
     if "articles" not in tables:
-        cols = ",\n  ".join(f"{name} {SQL_TYPES[kind]}" for name, kind in FIELDS.items())
-        db.execute(
-            "CREATE TABLE articles (\n  seq INTEGER PRIMARY KEY,\n  id TEXT NOT NULL UNIQUE,\n"
-            f"  {cols},\n  effective_at TEXT,\n  tkey INTEGER\n)"
-        )
+        cols = [f"{name} {SQL_TYPES[kind]}" for name, kind in FIELDS.items() if name not in _LONG_LAST]
+        cols += ["effective_at TEXT", "tkey INTEGER", *(f"{name} {SQL_TYPES[FIELDS[name]]}" for name in _LONG_LAST)]
+        db.execute("CREATE TABLE articles (\n  seq INTEGER PRIMARY KEY,\n  id TEXT NOT NULL UNIQUE,\n  "
+                   + ",\n  ".join(cols) + "\n)")
         done["created"].append("articles")
     else:
         have = {r[1] for r in db.execute("PRAGMA table_info(articles)")}
@@ -60,16 +63,16 @@ def create_or_upgrade(db: sqlite3.Connection, done: dict[str, Any]) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS articles_{col} ON articles({col})")
     # Covers counts_per_day without a query: the coverage chart counts from the index, never the wide rows.
     db.execute("CREATE INDEX IF NOT EXISTS articles_day_source ON articles(effective_at, source)")
-    if "story_bands" not in tables:
-        # band keys of each article (indexer.stories), looked up by key within a date window
-        sqlite_stories.create(db)
-        done["created"].append("story_bands")
+    # band keys of each article (indexer.stories), looked up by key within a date window; a month's table is
+    # made when its first row comes
+    if "story_keys" in tables or sqlite_stories.LEGACY in tables:
+        started = time.monotonic()
         if "story_keys" in tables:
-            started = time.monotonic()
-            rows = sqlite_stories.migrate(db)
-            done["migrated_story_bands"] = {"rows": rows, "seconds": round(time.monotonic() - started, 1)}
-            log.info("index.migrated", to=SCHEMA_VERSION, story_band_rows=rows,
-                     seconds=done["migrated_story_bands"]["seconds"])
+            sqlite_stories.migrate(db)
+        rows = sqlite_stories.split_legacy(db)
+        done["migrated_story_bands"] = {"rows": rows, "seconds": round(time.monotonic() - started, 1)}
+        log.info("index.migrated", to=SCHEMA_VERSION, story_band_rows=rows,
+                 seconds=done["migrated_story_bands"]["seconds"])
     if "articles_fts" not in tables:
         db.execute(f"CREATE VIRTUAL TABLE articles_fts {_FTS_SQL}")
         done["created"].append("articles_fts")

@@ -31,9 +31,9 @@ def test_open_backend_creates_parent_dirs_and_schema(tmp_path):
     b = open_backend(IndexConfig(sqlite_path=str(path)))
     assert isinstance(b, SqliteBackend)
     first = b.init()
-    assert set(first["created"]) == {"articles", "articles_fts", "meta", "story_bands"}
+    assert set(first["created"]) == {"articles", "articles_fts", "meta"}
     second = b.init()
-    assert second["created"] == [] and second["added_columns"] == [] and second["schema_version"] == 4
+    assert second["created"] == [] and second["added_columns"] == [] and second["schema_version"] == 5
     assert path.exists()
     b.close()
 
@@ -46,14 +46,13 @@ def test_init_upgrades_an_older_schema(tmp_path):
     b.close()
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE articles DROP COLUMN original_url")  # as if written by an older version
-    db.execute("DROP TABLE story_bands")
     db.execute("PRAGMA user_version=0")
     db.commit()
     db.close()
     b = SqliteBackend(path)
     done = b.init()
-    assert done["added_columns"] == ["original_url"] and done["created"] == ["story_bands"]
-    assert done["schema_version"] == {"from": 0, "to": 4}
+    assert done["added_columns"] == ["original_url"] and done["created"] == []
+    assert done["schema_version"] == {"from": 0, "to": 5}
     assert b.get(art(1).id).title == "Title 1 budget"
     b.index([art(2, original_url="https://elsewhere.example/2")])
     assert b.get(art(2).id).original_url == "https://elsewhere.example/2"

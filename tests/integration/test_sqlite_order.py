@@ -130,7 +130,7 @@ def test_a_version_2_file_is_migrated_and_answers_the_same(tmp_path):
     downgrade_to_v2(path)
     b = SqliteBackend(path)
     done = b.init()
-    assert done["schema_version"] == {"from": 2, "to": 4} and done["migrated"]["articles"] == 135
+    assert done["schema_version"] == {"from": 2, "to": 5} and done["migrated"]["articles"] == 135
     assert [(h.article.id, h.copies) for h in b.search("common", limit=50, collapse=True)] == before
     extra = Article(url="https://late.example/1", title="late", text="common late", published_at=BASE)
     b.index([extra])

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from indexer.article import Article
-from indexer.backends import open_backend
+from indexer.backends import open_backend, sqlite_stories
 from indexer.backends.base import Backend
 from indexer.backends.sqlite import SqliteBackend
 from indexer.config import IndexConfig
@@ -129,17 +129,18 @@ def test_search_collapses_copies_unless_asked_for_all(backend):
     assert all(not h.article.story_sig and not h.article.story_keys for h in hits)
 
 
-def _band_rows(path) -> int:
+def _band_rows(path) -> dict[str, int]:
     db = sqlite3.connect(path)
     try:
-        return db.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in sqlite_stories.tables(db)}
     finally:
         db.close()
 
 
 def test_a_version_3_file_keeps_its_stories_and_its_band_rows_follow_rewrites_and_retention(tmp_path):
-    """Schema 3 kept band keys as text rows with a second index; the upgrade converts them, a copy indexed
-    after it joins the story of an article indexed before, and a rewrite or retention leaves no stale row."""
+    """Schema 3 kept band keys as text rows with a second index; the upgrade converts them into a table per
+    month, a copy indexed after it joins the story of an article indexed before, and a rewrite or retention
+    leaves no stale row (and no month table retention emptied)."""
     path = tmp_path / "v3.sqlite3"
     b = SqliteBackend(path)
     b.index([art("https://a.example/1"), art("https://c.example/old", published_at=NOW - timedelta(days=400))])
@@ -149,16 +150,86 @@ def test_a_version_3_file_keeps_its_stories_and_its_band_rows_follow_rewrites_an
                " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
     db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
     db.execute("INSERT INTO story_keys SELECT j.value, a.effective_at, a.seq FROM articles a, json_each(a.story_keys) j")
-    db.execute("DROP TABLE story_bands")
+    for table in sqlite_stories.tables(db):
+        db.execute(f"DROP TABLE {table}")
     db.execute("PRAGMA user_version=3")
     db.commit()
     db.close()
     b = SqliteBackend(path)
     done = b.init()
-    assert done["schema_version"] == {"from": 3, "to": 4} and done["migrated_story_bands"]["rows"] == 2 * BANDS
+    assert done["schema_version"] == {"from": 3, "to": 5} and done["migrated_story_bands"]["rows"] == 2 * BANDS
+    old_month, this_month = sqlite_stories.table_of(sqlite_stories.seconds(NOW - timedelta(days=400))), \
+        sqlite_stories.table_of(sqlite_stories.seconds(NOW))
+    assert _band_rows(path) == {old_month: BANDS, this_month: BANDS}
     b.index([art("https://b.example/2", text=COPY, title="Lukashenko holds talks in prison")])
     assert story(b, "https://b.example/2") == story(b, "https://a.example/1")
     b.index([art("https://a.example/1", text=SAME_EVENT)])  # rewritten: its old rows go, its new ones come
-    assert _band_rows(path) == 3 * BANDS
-    assert b.delete_older_than(300) == 1 and _band_rows(path) == 2 * BANDS
+    assert _band_rows(path) == {old_month: BANDS, this_month: 2 * BANDS}
+    assert b.delete_older_than(300) == 1 and _band_rows(path) == {this_month: 2 * BANDS}
     b.close()
+
+
+def test_a_copy_across_a_month_boundary_and_a_version_4_file(tmp_path):
+    """Band rows live in a table per month: a copy dated just after midnight on the 1st joins the story of one
+    dated just before it (the window reads both months), and a schema 4 file's single table is split by month
+    on opening, its stories kept."""
+    path = tmp_path / "v4.sqlite3"
+    first = datetime(NOW.year - 1, 12, 31, 23, 30, tzinfo=timezone.utc)
+    b = SqliteBackend(path)
+    b.index([art("https://a.example/nye", published_at=first)])
+    b.index([art("https://b.example/nye", text=COPY, published_at=first + timedelta(hours=1))])
+    assert story(b, "https://b.example/nye") == story(b, "https://a.example/nye")
+    months = sorted(_band_rows(path))
+    assert months == [f"story_bands_{first.year}12", f"story_bands_{first.year + 1}01"]
+    b.close()
+    db = sqlite3.connect(path)  # the schema 4 layout: every row in one table
+    db.execute("CREATE TABLE story_bands (key INTEGER NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL,"
+               " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
+    for table in months:
+        db.execute(f"INSERT INTO story_bands SELECT * FROM {table}")
+        db.execute(f"DROP TABLE {table}")
+    db.execute("PRAGMA user_version=4")
+    db.commit()
+    db.close()
+    b = SqliteBackend(path)
+    done = b.init()
+    assert done["schema_version"] == {"from": 4, "to": 5} and done["migrated_story_bands"]["rows"] == 2 * BANDS
+    assert _band_rows(path) == {months[0]: BANDS, months[1]: BANDS}
+    b.index([art("https://c.example/nye", text=COPY + " More later.", published_at=first + timedelta(hours=2))])
+    assert story(b, "https://c.example/nye") == story(b, "https://a.example/nye")
+    b.close()
+
+
+def test_month_tables_give_every_key_its_newest_holders_in_the_window(tmp_path):
+    """What a lookup returns, against brute force over rows spread across four months: every article holding
+    one of a key's newest PER_KEY rows in the window is among them (Stories keeps those), and none outside it."""
+    import random
+
+    from indexer.stories import PER_KEY
+
+    rnd = random.Random(5)
+    db = sqlite3.connect(tmp_path / "bands.sqlite3")
+    db.execute("CREATE TABLE articles (seq INTEGER PRIMARY KEY, id TEXT)")
+    start = sqlite_stories.seconds(datetime(2026, 9, 20, tzinfo=timezone.utc))
+    keys = [f"{b:02d}{rnd.getrandbits(64):016x}" for b in range(6)]
+    rows = []
+    for seq in range(1, 400):
+        at = start + rnd.randrange(0, 100 * 86400)
+        db.execute("INSERT INTO articles VALUES (?, ?)", (seq, f"a{seq}"))
+        rows += sqlite_stories.rows_of(rnd.sample(keys, 3), datetime.fromtimestamp(at, timezone.utc), seq)
+    sqlite_stories.insert(db, rows)
+    assert len(sqlite_stories.tables(db)) == 4
+    for lo_day, days in ((0, 5), (38, 9), (41, 30), (70, 60), (-20, 25)):
+        since = datetime.fromtimestamp(start + lo_day * 86400, timezone.utc)
+        until = since + timedelta(days=days)
+        lo, hi = sqlite_stories.seconds(since), sqlite_stories.seconds(until)
+        statement = sqlite_stories.candidates(sqlite_stories.tables(db), "a.seq", keys, since, until)
+        got = {r[0] for r in db.execute(*statement)} if statement else set()
+        wanted, within = set(), set()
+        for key in keys:
+            held = sorted((at, seq) for k, at, seq in rows if k == sqlite_stories.band_int(key) and lo <= at <= hi)
+            wanted |= {seq for _, seq in held[-PER_KEY:]}
+            within |= {seq for _, seq in held}
+        assert wanted <= got <= within, (lo_day, days)
+        assert wanted, (lo_day, days)
+    db.close()
