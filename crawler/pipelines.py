@@ -24,6 +24,7 @@ import structlog
 
 from crawler.decoding import Decoded, decode_html, log_decision
 from crawler.items import PageItem
+from indexer.query import fold_article
 from indexer.signatures import sign
 
 if TYPE_CHECKING:
@@ -47,8 +48,9 @@ def extract_page(
     """("article", Article, [], how it decoded), ("not_article", reason, links-if-wanted, how it
     decoded) or ("error:decode", reason, [], None). Runs in a worker, decoding included: the reactor's
     thread then neither decodes the page nor pickles its text (bytes pickle as they are). The article
-    leaves signed for stories (``indexer.signatures.sign``): its MinHash was the writer thread's largest
-    cost per article, and the workers have the cores to spare."""
+    leaves signed for stories (``indexer.signatures.sign``) and its text fields folded for the index
+    (``indexer.query.fold_article``): they were the writer thread's largest costs per article outside the
+    index itself, and the workers have the cores to spare."""
     from crawler.extraction import NotArticle, extract
 
     try:
@@ -67,7 +69,8 @@ def extract_page(
         return "not_article", getattr(err, "reason", "") or str(err), links, how
     try:
         sign(article)
-    except Exception as err:  # a malformed article: left to the writer, which signs what arrives unsigned
+        fold_article(article)
+    except Exception as err:  # a malformed article: left to the writer, which signs and folds what arrives bare
         log.warning("stories.sign_failed", url=url[:300], error=repr(err)[:200])
     return "article", article, [], how
 

@@ -83,6 +83,10 @@ class Article:
     version: int = 1
     fetched_at: datetime | None = None
     indexed_at: datetime | None = None
+    # The text fields as the index tokenises them, folded where the cores are (the extraction workers:
+    # indexer.query.folding.fold_article) with the very strings they were folded from, so a field set anew
+    # since is folded again. Never stored or shown.
+    folded: Any = field(default=None, repr=False, compare=False, metadata={"transient": True})
 
     def __post_init__(self) -> None:
         if not self.canonical_url:
@@ -105,6 +109,8 @@ class Article:
         """JSON-ready dict: dates as ISO 8601 strings in UTC."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
+            if f.metadata.get("transient"):
+                continue
             value = getattr(self, f.name)
             if isinstance(value, datetime):
                 value = value.astimezone(timezone.utc).isoformat()

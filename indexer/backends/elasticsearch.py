@@ -16,7 +16,7 @@ from indexer.backends.base import Backend, BackendError, BackendUnavailable, Ind
 from indexer.backends.es_layout import RETRYABLE, TEMPLATE_VERSION, IndexLayout, ApiErrors
 from indexer.backends.es_search import IndexSearch, iso
 from indexer.config import IndexConfig
-from indexer.query import TEXT_QUERY_FIELDS, article_keywords, es_field, folded_text
+from indexer.query import TEXT_QUERY_FIELDS, article_folded, article_keywords, es_field
 from indexer.stories import Stories
 
 log = structlog.get_logger(__name__)
@@ -72,8 +72,8 @@ class ElasticsearchBackend(IndexSearch, IndexLayout, Backend):
     def document(article: Article) -> dict[str, Any]:
         doc = article.to_dict()
         doc["effective_at"] = iso(effective_at(article))
-        for name in TEXT_QUERY_FIELDS:
-            doc[es_field(name)] = folded_text(getattr(article, name))
+        for name, folded in zip(TEXT_QUERY_FIELDS, article_folded(article)):
+            doc[es_field(name)] = folded
         for name, values in article_keywords(article).items():
             doc[es_field(name)] = values
         return doc

@@ -34,7 +34,7 @@ from indexer.backends import sqlite_stories
 from indexer.backends.sqlite_housekeeping import RETENTION_SLICE, SqliteHousekeeping
 from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade, date_str
-from indexer.query import ALL_TOKEN, FTS_TEXT_COLUMNS, MatchAll, Terms, article_keywords, folded_text, kw_token, to_fts5
+from indexer.query import ALL_TOKEN, MatchAll, Terms, article_folded, article_keywords, kw_token, to_fts5
 from indexer.signatures import decode
 from indexer.stories import DEFAULT_WINDOW, Known, Stories
 
@@ -153,7 +153,7 @@ class SqliteBackend(SqliteHousekeeping, Backend):
         kws = [ALL_TOKEN]
         for name, values in article_keywords(article).items():
             kws.extend(kw_token(name, v) for v in values)
-        return [folded_text(getattr(article, f)) for f in FTS_TEXT_COLUMNS] + [" ".join(kws)]
+        return [*article_folded(article), " ".join(kws)]  # FTS_TEXT_COLUMNS are TEXT_QUERY_FIELDS
 
     def index(self, articles: list[Article]) -> IndexResult:
         self._ensure()

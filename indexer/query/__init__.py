@@ -54,7 +54,7 @@ Scores differ per backend (BM25 in both, but different statistics); hits do not.
 from indexer.query.es import es_field, to_es
 from indexer.query.folding import (
     DEFAULT_FIELDS, KEYWORD_QUERY_FIELDS, MAX_KEYWORD, MAX_TOKEN, QUERY_FIELDS, TEXT_QUERY_FIELDS,
-    article_keywords, fold, fold_keyword, folded_text, kw_token, tokenize,
+    article_folded, article_keywords, fold, fold_article, fold_keyword, folded_text, kw_token, tokenize,
 )
 from indexer.query.fts5 import ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, to_fts5
 from indexer.query.matcher import ArticleTokens, MatcherSet, compile_matcher, matches
@@ -65,7 +65,7 @@ from indexer.query.tree import And, FieldTerm, MatchAll, Node, Not, Or, Phrase, 
 __all__ = [
     "QueryError", "Node", "MatchAll", "Term", "Phrase", "Prefix", "FieldTerm", "And", "Or", "Not",
     "parse", "to_es", "to_fts5", "matches", "compile_matcher", "ArticleTokens", "MatcherSet",
-    "fold", "tokenize", "folded_text", "fold_keyword", "kw_token", "article_keywords", "es_field",
+    "fold", "tokenize", "folded_text", "fold_article", "article_folded", "fold_keyword", "kw_token", "article_keywords", "es_field",
     "Terms", "Snippet", "highlight", "article_snippet", "clean_text", "positive_leaves",
     "TEXT_QUERY_FIELDS", "KEYWORD_QUERY_FIELDS", "DEFAULT_FIELDS", "QUERY_FIELDS",
     "MAX_TOKEN", "MAX_KEYWORD", "MAX_SLOP", "ALL_TOKEN", "FTS_KW_COLUMN", "FTS_TEXT_COLUMNS",

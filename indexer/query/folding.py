@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 from indexer.article import Article
@@ -170,6 +171,31 @@ def folded_text(text: str | None) -> str:
     if folded.isascii() and _LONG_RUN not in folded.encode("ascii").translate(_RUN_BYTES):
         return folded
     return " ".join(_cut(folded))
+
+
+@dataclass(frozen=True)
+class FoldedTexts:
+    sources: tuple[str, ...]  # the TEXT_QUERY_FIELDS values folded, the same objects
+    texts: tuple[str, ...]
+
+
+def fold_article(article: Article) -> None:
+    """Fold the article's text fields for the index once, in the extraction worker that made it: folding is
+    most of what indexing spends on an article's text in the writer, the one thread every article goes through.
+    The strings travel with it (a pickle keeps one copy of a string held twice)."""
+    sources = tuple(getattr(article, name) for name in TEXT_QUERY_FIELDS)
+    article.folded = FoldedTexts(sources, tuple(folded_text(s) for s in sources))
+
+
+def article_folded(article: Article) -> tuple[str, ...]:
+    """The article's TEXT_QUERY_FIELDS as :func:`folded_text` makes them: as :func:`fold_article` left them
+    while every field is still the string it folded, else folded now."""
+    sources = tuple(getattr(article, name) for name in TEXT_QUERY_FIELDS)
+    done = article.folded
+    if isinstance(done, FoldedTexts) and len(done.sources) == len(sources) and \
+            all(a is b for a, b in zip(done.sources, sources)):
+        return done.texts
+    return tuple(folded_text(s) for s in sources)
 
 
 def fold_keyword(value: str | None) -> str | None:

@@ -7,7 +7,7 @@ from typing import Callable, Hashable, Iterable, Mapping
 
 from indexer.article import Article
 from indexer.query.folding import (
-    DEFAULT_FIELDS, KEYWORD_QUERY_FIELDS, TEXT_QUERY_FIELDS, article_keywords, tokenize,
+    DEFAULT_FIELDS, KEYWORD_QUERY_FIELDS, TEXT_QUERY_FIELDS, article_folded, article_keywords,
 )
 from indexer.query.parser import parse
 from indexer.query.tree import And, FieldTerm, MatchAll, Node, Not, Or, Phrase, Prefix, Term
@@ -49,7 +49,8 @@ class ArticleTokens:
 
     @classmethod
     def from_article(cls, article: Article) -> "ArticleTokens":
-        texts = {name: tokenize(getattr(article, name, "")) for name in TEXT_QUERY_FIELDS}
+        # the index's folded texts split where tokenize() cuts them (folding leaves no other separator)
+        texts = {name: folded.split() for name, folded in zip(TEXT_QUERY_FIELDS, article_folded(article))}
         return cls(texts, article_keywords(article))
 
 

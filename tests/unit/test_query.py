@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from indexer.article import Article
 from indexer.query import (
     And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens, Terms,
-    Snippet, article_snippet, compile_matcher, fold, fold_keyword, folded_text, highlight, matches, parse, to_es, to_fts5,
-    tokenize,
+    Snippet, article_folded, article_snippet, compile_matcher, fold, fold_article, fold_keyword, folded_text,
+    highlight, matches, parse, to_es, to_fts5, tokenize,
 )
 from indexer.query.folding import _TOKEN_TABLE
 
@@ -43,6 +43,21 @@ def test_folded_text_cuts_long_tokens_like_tokenize():
     long = "a" + "x" * 250 + ", b"
     assert folded_text(long) == " ".join(["a" + "x" * 99, "x" * 100, "x" * 51, "b"])
     assert folded_text("x" * 100 + "!") == "x" * 100 + " "  # at the limit: left as folded
+
+
+def test_an_article_folded_once_keeps_its_folding_while_its_fields_are_the_strings_folded():
+    import pickle
+
+    a = Article(url="https://a.example/1", title="Łukaszenka's TALKS", text="Prisoners — freed.\nNext: Minsk",
+                description="Café")
+    fold_article(a)
+    a = pickle.loads(pickle.dumps(a))  # as it comes back from an extraction worker
+    assert article_folded(a) is a.folded.texts
+    assert article_folded(a) == (folded_text(a.title), folded_text(a.text), folded_text(a.description))
+    assert "folded" not in a.to_dict() and a == Article.from_dict(a.to_dict())
+    a.title = "Another title"  # set anew (a rewrite, a cleaned string): folded again, not taken as folded
+    assert article_folded(a) == ("another title", folded_text(a.text), "cafe")
+    assert ArticleTokens.from_article(a).tokens["title"] == tokenize("Another title")
 
 
 def test_fold_keyword_keeps_punctuation():

@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from crawler.offload import Offloader
 from crawler.pipelines import extract_page
+from indexer.query import TEXT_QUERY_FIELDS, article_folded, folded_text
 from indexer.signatures import band_keys, decode, signature
 
 
@@ -106,12 +107,16 @@ def extract_in_pool(title: str):
 
 
 def test_articles_come_back_from_the_pool_signed_for_stories():
-    """The worker computes the MinHash, so the writer's thread need not; the same one it would compute."""
+    """The worker computes the MinHash and folds the texts, so the writer's thread need not; the same ones it
+    would compute."""
     off = Offloader("process", 2, timeout=60)
     [(outcome, article, _links, _how)] = _gather(off, extract_in_pool, ["Talks in a Minsk prison"])
     assert outcome == "article" and article.story_sig
     assert decode(article.story_sig).tolist() == signature(article.title, article.text).tolist()
     assert article.story_keys == band_keys(signature(article.title, article.text))
+    # and folded for the index, which the writer then takes as it is
+    assert article_folded(article) is article.folded.texts
+    assert article.folded.texts == tuple(folded_text(getattr(article, f)) for f in TEXT_QUERY_FIELDS)
 
 
 def test_a_worker_starts_with_its_inherited_heap_frozen():
