@@ -20,6 +20,26 @@ _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def cpu_wait_s() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux's schedstat; 0 elsewhere): the
+    part of a timed call's wall time that the machine's other work took."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def written_bytes() -> int:
+    """Bytes this process has caused to be written to storage (``write_bytes`` of /proc/self/io; 0
+    elsewhere): a database's write amplification, the WAL and its checkpoints included."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("write_bytes:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
 def _stat(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat after the command name (index 0 = state, field 3 of stat(5))."""
     try:

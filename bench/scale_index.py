@@ -62,7 +62,7 @@ from indexer.config import IndexConfig  # noqa: E402
 from indexer.query import parse  # noqa: E402
 from indexer.stories import Prepared, Stories, new_story_id  # noqa: E402
 
-from bench import common  # noqa: E402
+from bench import common, proctree  # noqa: E402
 from bench.scale_corpus import Corpus, SignedBatches  # noqa: E402
 
 TARGET_INGEST = 1000.0
@@ -107,17 +107,18 @@ def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch
     within the timing: the pages the measured writes left in the WAL are theirs to write."""
     windows: list[dict[str, Any]] = []
     done, total = first, 0.0
-    wall = cpu = wait = 0.0
+    wall = cpu = wait = written = 0.0
     n0 = first
     for docs in source.batches(first, last, batch):
-        t0, c0, w0 = time.perf_counter(), time.process_time(), cpu_wait_s()
+        t0, c0, w0, b0 = time.perf_counter(), time.process_time(), proctree.cpu_wait_s(), proctree.written_bytes()
         res = backend.index(docs)
         stop = deadline is not None and time.perf_counter() > deadline
         if done + len(docs) == last or stop:
             wal_checkpoint(backend)
         wall += time.perf_counter() - t0
         cpu += time.process_time() - c0
-        wait += cpu_wait_s() - w0
+        wait += proctree.cpu_wait_s() - w0
+        written += proctree.written_bytes() - b0
         if res.failed or getattr(res, "deferred", None):
             raise RuntimeError(f"backend refused articles: {res.failed[:1]}")
         if res.unchanged:  # already stored: not written, so not what this bench measures
@@ -127,29 +128,21 @@ def ingest(backend: Backend, source: SignedBatches, first: int, last: int, batch
             total += wall
             row = {"at": done, "per_s": round((done - n0) / wall, 1),
                    "cpu_ms_per_article": round(1000 * cpu / (done - n0), 3),
-                   "cpu_wait_ms_per_article": round(1000 * wait / (done - n0), 3)}
+                   "cpu_wait_ms_per_article": round(1000 * wait / (done - n0), 3),
+                   "written_kib_per_article": round(written / 1024 / (done - n0), 1)}
             windows.append(row)
             print(f"  {backend.name}: {done:>9,} articles, {row['per_s']:>7,.0f} art/s over the last "
                   f"{done - n0:,} (CPU {row['cpu_ms_per_article']:.2f} ms/article in this process: "
                   f"{1000 / row['cpu_ms_per_article']:,.0f} art/s per free core; the writer waited "
-                  f"{row['cpu_wait_ms_per_article']:.2f} ms/article for a CPU), "
+                  f"{row['cpu_wait_ms_per_article']:.2f} ms/article for a CPU; wrote "
+                  f"{row['written_kib_per_article']:,.1f} KiB/article to disk), "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)
-            wall = cpu = wait = 0.0
+            wall = cpu = wait = written = 0.0
             n0 = done
             if stop:
                 print(f"  {backend.name}: time budget reached at {done:,} articles", flush=True)
                 break
     return done, total, windows
-
-
-def cpu_wait_s() -> float:
-    """Seconds this thread has spent runnable but waiting for a CPU (Linux's schedstat; 0 elsewhere): the
-    part of the wall time in ``index()`` that the machine's other work took, not the index."""
-    try:
-        with open("/proc/thread-self/schedstat", encoding="ascii") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def wal_checkpoint(backend: Backend) -> None:
