@@ -222,7 +222,7 @@ class Stories:
         if not keys:
             return {}
         times = [_at(a) for a in articles]
-        since, until = min(times) - self.window, max(times) + self.window
+        since, until = _shifted(min(times), -self.window), _shifted(max(times), self.window)
         found = {k.id: k for k in store.story_candidates(sorted(keys), since, until)}
         if self.recent_s:
             found.update((k.id, k) for k in self._recent_candidates(keys))
@@ -258,6 +258,14 @@ class Stories:
 def _add(pool: dict[str, list[Known]], known: Known) -> None:
     for key in known.keys:
         pool.setdefault(key, []).append(known)
+
+
+def _shifted(at: datetime, by: timedelta) -> datetime:
+    """``at + by``, held at the calendar's first or last day (an article dated 0001-01-01 by its page)."""
+    try:
+        return at + by
+    except OverflowError:
+        return (datetime.min if by < timedelta(0) else datetime.max).replace(tzinfo=at.tzinfo)
 
 
 def _at(article: Article) -> datetime:

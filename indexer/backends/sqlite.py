@@ -357,7 +357,8 @@ class SqliteBackend(SqliteHousekeeping, Backend):
         if not keys:
             return []
         cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
-        held = sqlite_stories.month_tables(r[0] for r in self._run(sqlite_stories.TABLES_SQL, sqlite_stories.TABLES_PARAMS))
+        names = self._run(sqlite_stories.TABLES_SQL, sqlite_stories.TABLES_PARAMS)
+        held = sqlite_stories.month_tables(r[0] for r in names)
         statement = sqlite_stories.candidates(held, cols, keys, since, until)
         return [self._known(r) for r in self._run(*statement)] if statement else []
 

@@ -68,6 +68,8 @@ def table_of(at: int) -> str:
 
 
 def _month_start(year: int, month: int) -> int:
+    if year > datetime.max.year:  # the month after December 9999: past every date there is
+        return (datetime.max.replace(tzinfo=timezone.utc) - _EPOCH) // _SECOND + 1
     return (datetime(year, month, 1, tzinfo=timezone.utc) - _EPOCH) // _SECOND
 
 
@@ -109,22 +111,20 @@ def migrate(db: sqlite3.Connection) -> int:
 
 def split_legacy(db: sqlite3.Connection) -> int:
     """Inside the caller's transaction: the schema 4 table's rows moved into their months' tables (each read
-    in key order, so each month's table is written in order), the old table dropped; the rows moved."""
-    first, last = db.execute(f"SELECT min(at), max(at) FROM {LEGACY}").fetchone()
+    in key order, so each month's table is written in order), the old table dropped; the rows moved. Only
+    months that hold rows are visited: one article dated in year 1 must not cost a scan per month since."""
+    # the day floored, as Python's // does (SQLite's division truncates toward zero: before 1970 it differs)
+    days = db.execute(f"SELECT DISTINCT (at - ((at % {_DAY_S}) + {_DAY_S}) % {_DAY_S}) / {_DAY_S} FROM {LEGACY}")
+    months = {_month_of_day(day) for (day,) in days}
     moved = 0
-    if first is not None:
-        table = table_of(first)
-        while True:
-            lo, hi = span(table)
-            _create(db, table)
-            n = db.execute(f"INSERT OR IGNORE INTO {table} SELECT key, at, seq FROM {LEGACY}"
-                           " WHERE at >= ? AND at < ? ORDER BY key, at, seq", (lo, hi)).rowcount
-            if not n:
-                db.execute(f"DROP TABLE {table}")
-            moved += n
-            if hi > last:
-                break
-            table = table_of(hi)
+    for table in sorted(months):
+        lo, hi = span(table)
+        _create(db, table)
+        n = db.execute(f"INSERT OR IGNORE INTO {table} SELECT key, at, seq FROM {LEGACY}"
+                       " WHERE at >= ? AND at < ? ORDER BY key, at, seq", (lo, hi)).rowcount
+        if not n:
+            db.execute(f"DROP TABLE {table}")
+        moved += n
     db.execute(f"DROP TABLE {LEGACY}")
     return moved
 

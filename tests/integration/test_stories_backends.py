@@ -19,6 +19,7 @@ from indexer.signatures import BANDS
 from tests.harness.story_texts import SAME_EVENT, WIRE
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
+UTC = timezone.utc
 COPY = WIRE.replace("The bizarre yet officially reported", "The strange but officially reported") + \
     " Another big protest is planned for this Sunday."
 
@@ -179,8 +180,14 @@ def test_a_copy_across_a_month_boundary_and_a_version_4_file(tmp_path):
     b.index([art("https://a.example/nye", published_at=first)])
     b.index([art("https://b.example/nye", text=COPY, published_at=first + timedelta(hours=1))])
     assert story(b, "https://b.example/nye") == story(b, "https://a.example/nye")
+    # dated before 1970 (SQLite's integer division truncates toward zero there), and on the first and last days
+    # of the calendar, where a story window cannot reach a week further
+    b.index([art("https://d.example/old", text=SAME_EVENT, published_at=datetime(1969, 12, 31, 23, tzinfo=UTC)),
+             art("https://e.example/old", text=SAME_EVENT, published_at=datetime(1, 1, 1, tzinfo=UTC))])
+    b.index([art("https://f.example/odd", text=SAME_EVENT, published_at=datetime(9999, 12, 31, tzinfo=UTC))])
     months = sorted(_band_rows(path))
-    assert months == [f"story_bands_{first.year}12", f"story_bands_{first.year + 1}01"]
+    assert months == ["story_bands_000101", "story_bands_196912", f"story_bands_{first.year}12",
+                      f"story_bands_{first.year + 1}01", "story_bands_999912"]
     b.close()
     db = sqlite3.connect(path)  # the schema 4 layout: every row in one table
     db.execute("CREATE TABLE story_bands (key INTEGER NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL,"
@@ -193,8 +200,8 @@ def test_a_copy_across_a_month_boundary_and_a_version_4_file(tmp_path):
     db.close()
     b = SqliteBackend(path)
     done = b.init()
-    assert done["schema_version"] == {"from": 4, "to": 5} and done["migrated_story_bands"]["rows"] == 2 * BANDS
-    assert _band_rows(path) == {months[0]: BANDS, months[1]: BANDS}
+    assert done["schema_version"] == {"from": 4, "to": 5} and done["migrated_story_bands"]["rows"] == 5 * BANDS
+    assert _band_rows(path) == {month: BANDS for month in months}
     b.index([art("https://c.example/nye", text=COPY + " More later.", published_at=first + timedelta(hours=2))])
     assert story(b, "https://c.example/nye") == story(b, "https://a.example/nye")
     b.close()
