@@ -138,6 +138,17 @@ def _band_rows(path) -> dict[str, int]:
         db.close()
 
 
+def _reopened(path, version: int, rewrite) -> tuple[SqliteBackend, dict]:
+    """The closed file rewritten as an older version left it, then opened: the backend and what init() did."""
+    db = sqlite3.connect(path)
+    rewrite(db)
+    db.execute(f"PRAGMA user_version={version}")
+    db.commit()
+    db.close()
+    b = SqliteBackend(path)
+    return b, b.init()
+
+
 def test_a_version_3_file_keeps_its_stories_and_its_band_rows_follow_rewrites_and_retention(tmp_path):
     """Schema 3 kept band keys as text rows with a second index; the upgrade converts them into a table per
     month, a copy indexed after it joins the story of an article indexed before, and a rewrite or retention
@@ -146,18 +157,17 @@ def test_a_version_3_file_keeps_its_stories_and_its_band_rows_follow_rewrites_an
     b = SqliteBackend(path)
     b.index([art("https://a.example/1"), art("https://c.example/old", published_at=NOW - timedelta(days=400))])
     b.close()
-    db = sqlite3.connect(path)  # the schema 3 layout, rows as version 3 wrote them
-    db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
-               " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
-    db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
-    db.execute("INSERT INTO story_keys SELECT j.value, a.effective_at, a.seq FROM articles a, json_each(a.story_keys) j")
-    for table in sqlite_stories.tables(db):
-        db.execute(f"DROP TABLE {table}")
-    db.execute("PRAGMA user_version=3")
-    db.commit()
-    db.close()
-    b = SqliteBackend(path)
-    done = b.init()
+
+    def as_version_3(db: sqlite3.Connection) -> None:  # rows as version 3 wrote them
+        db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL, seq INTEGER NOT NULL,"
+                   " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
+        db.execute("CREATE INDEX story_keys_seq ON story_keys(seq)")
+        db.execute("INSERT INTO story_keys SELECT j.value, a.effective_at, a.seq FROM articles a,"
+                   " json_each(a.story_keys) j")
+        for table in sqlite_stories.tables(db):
+            db.execute(f"DROP TABLE {table}")
+
+    b, done = _reopened(path, 3, as_version_3)
     assert done["schema_version"] == {"from": 3, "to": 5} and done["migrated_story_bands"]["rows"] == 2 * BANDS
     old_month, this_month = sqlite_stories.table_of(sqlite_stories.seconds(NOW - timedelta(days=400))), \
         sqlite_stories.table_of(sqlite_stories.seconds(NOW))
@@ -189,17 +199,15 @@ def test_a_copy_across_a_month_boundary_and_a_version_4_file(tmp_path):
     assert months == ["story_bands_000101", "story_bands_196912", f"story_bands_{first.year}12",
                       f"story_bands_{first.year + 1}01", "story_bands_999912"]
     b.close()
-    db = sqlite3.connect(path)  # the schema 4 layout: every row in one table
-    db.execute("CREATE TABLE story_bands (key INTEGER NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL,"
-               " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
-    for table in months:
-        db.execute(f"INSERT INTO story_bands SELECT * FROM {table}")
-        db.execute(f"DROP TABLE {table}")
-    db.execute("PRAGMA user_version=4")
-    db.commit()
-    db.close()
-    b = SqliteBackend(path)
-    done = b.init()
+
+    def as_version_4(db: sqlite3.Connection) -> None:  # every row in one table
+        db.execute("CREATE TABLE story_bands (key INTEGER NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL,"
+                   " PRIMARY KEY (key, at, seq)) WITHOUT ROWID")
+        for table in months:
+            db.execute(f"INSERT INTO story_bands SELECT * FROM {table}")
+            db.execute(f"DROP TABLE {table}")
+
+    b, done = _reopened(path, 4, as_version_4)
     assert done["schema_version"] == {"from": 4, "to": 5} and done["migrated_story_bands"]["rows"] == 5 * BANDS
     assert _band_rows(path) == {month: BANDS for month in months}
     b.index([art("https://c.example/nye", text=COPY + " More later.", published_at=first + timedelta(hours=2))])
