@@ -46,6 +46,7 @@ class SqliteHousekeeping:
             raise ValueError("days must be >= 0")
         cutoff = date_str(utcnow() - timedelta(days=days))
         n = slices = 0
+        dropped: list[str] = []
         while True:
             started = time.monotonic()
             with self._lock:
@@ -61,6 +62,8 @@ class SqliteHousekeeping:
                         db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", keys)
                         sqlite_stories.delete(db, [(r[0], r[2], r[3]) for r in rows])
                         db.execute(f"DELETE FROM articles WHERE seq IN ({marks})", seqs)
+                    else:  # the pass is done: the months it emptied go, so lookups and the file forget them
+                        dropped = sqlite_stories.drop_before(db, sqlite_stories.seconds(cutoff))
                     db.execute("COMMIT")
                 except BaseException:
                     rollback(db)
@@ -71,15 +74,6 @@ class SqliteHousekeeping:
             slices += 1
             took = time.monotonic() - started
             _yield_lock(took)
-        with self._lock:  # the months retention emptied: their tables go, so lookups and the file forget them
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                dropped = sqlite_stories.drop_before(db, sqlite_stories.seconds(cutoff))
-                db.execute("COMMIT")
-            except BaseException:
-                rollback(db)
-                raise
         if n or dropped:
             log.info("index.retention", deleted=n, days=days, slices=slices, dropped_band_tables=len(dropped),
                      backend="sqlite")
