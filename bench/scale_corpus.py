@@ -4,6 +4,7 @@ query set, and the measured batches signed in a process pool as the daemon's ext
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
+from crawler.sources import CrawlSettings
 from indexer.article import Article
 from indexer.backends.base import Backend
 from indexer.query import fold_article, tokenize
@@ -119,9 +121,11 @@ class Corpus:
 _WORKER_CORPUS: Corpus | None = None
 
 
-def _worker_init(corpus: Corpus) -> None:
+def _worker_init(corpus: Corpus, niceness: int) -> None:
     global _WORKER_CORPUS
     _WORKER_CORPUS = corpus
+    if niceness:
+        os.nice(niceness)
 
 
 def _signed_batch(lo: int, hi: int) -> tuple[list[Article], float]:
@@ -137,13 +141,16 @@ def _signed_batch(lo: int, hi: int) -> tuple[list[Article], float]:
 
 
 class SignedBatches:
-    """The measured batches, made and signed in a process pool, a few batches ahead of the writer."""
+    """The measured batches, made and signed in a process pool, a few batches ahead of the writer; the pool
+    runs below the writer's priority, as the daemon's extraction workers do (``crawl.extraction_niceness``)."""
 
     AHEAD = 2
 
     def __init__(self, corpus: Corpus, workers: int) -> None:
         self.corpus, self.workers = corpus, workers
-        self.pool = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(corpus,)) if workers else None
+        niceness = CrawlSettings.model_fields["extraction_niceness"].default
+        self.pool = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(corpus, niceness)) \
+            if workers else None
         self.sign_cpu_s = 0.0
 
     def batches(self, first: int, last: int, size: int) -> Iterator[list[Article]]:

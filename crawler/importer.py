@@ -83,7 +83,7 @@ class _Batch:
 
 
 def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source: str | None = None,
-                    workers: int = 2, pool: str = "process", progress: Callable[[dict], None] | None = None,
+                    workers: int = 2, pool: str = "process", niceness: int = 0, progress: Callable[[dict], None] | None = None,
                     progress_every_s: float = 2.0) -> ImportReport:
     """Import every page under ``paths``. ``source`` names the articles' source (default: the
     page's host). Stoppable at any point (KeyboardInterrupt): what was submitted is flushed and
@@ -91,7 +91,7 @@ def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source
     files = archive_files(paths)
     report = ImportReport()
     meter = _Meter(files, progress or (lambda counts: log.info("import_progress", **counts)), progress_every_s)
-    executor = get_executor(pool, workers)
+    executor = get_executor(pool, workers, niceness)
     window = max(4, workers * 8)  # pages in extraction at once: enough to keep the pool busy
     pending: list[tuple[ArchivedPage, str, str, Future]] = []
     batch = _Batch(sink.mark())

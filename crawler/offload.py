@@ -5,6 +5,12 @@ Extraction (``crawler.extraction.extract``, CPU-bound lxml work) runs in a proce
 (``crawl.extraction_pool = "process"``, the default, ``extraction_workers`` processes) or in one
 extra thread (``"thread"``: a single thread, because trafilatura's module-level lxml parser is
 not thread-safe), never on the reactor thread. Feed parsing runs there too.
+
+Pool processes run ``crawl.extraction_niceness`` steps below the daemon's own priority. Everything an
+article goes through after extraction happens in the main process, one at a time (the reactor, then the
+index's single writer and the alerts); the workers are parallel and only ever ahead of it. On a machine
+where both compete for the cores, a main process that waits for a CPU holds up every article behind it;
+a worker that waits only falls back a little from where it was, ahead of the main process.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import atexit
 import functools
 import gc
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,12 +30,14 @@ __all__ = ["Offloader", "get_executor", "shutdown_executors"]
 
 
 # -- executors, shared across runs of one process -------------------------------------------------
-_EXECUTORS: dict[tuple[str, int], Executor] = {}
+_EXECUTORS: dict[tuple[str, int, int], Executor] = {}
 _EXEC_LOCK = threading.Lock()
 
 
-def get_executor(kind: str, workers: int) -> Executor:
-    key = (kind, workers)
+def get_executor(kind: str, workers: int, niceness: int = 0) -> Executor:
+    """The shared pool for ``kind`` (``"process"`` or ``"thread"``); a process pool's workers run
+    ``niceness`` steps below this process."""
+    key = _pool_key(kind, workers, niceness)
     with _EXEC_LOCK:
         ex = _EXECUTORS.get(key)
         if ex is None:
@@ -40,7 +49,8 @@ def get_executor(kind: str, workers: int) -> Executor:
                 # a worker's inherited heap (the preloaded modules) is frozen out of its garbage collector's
                 # sight, as the main process's startup heap is (scheduler.app): what extraction leaves
                 # behind is all the collector then walks
-                ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.freeze)
+                ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
+                                         initargs=(niceness,))
             else:
                 # One thread only: trafilatura parses with a module-level lxml parser, and an lxml
                 # parser used from two threads at once corrupts memory (seen: "double free").
@@ -49,10 +59,20 @@ def get_executor(kind: str, workers: int) -> Executor:
         return ex
 
 
-def _discard_executor(kind: str, workers: int, ex: Executor) -> None:
+def _pool_key(kind: str, workers: int, niceness: int) -> tuple[str, int, int]:
+    return kind, workers, niceness if kind == "process" else 0  # a thread runs at its process's priority
+
+
+def _worker_start(niceness: int) -> None:
+    gc.freeze()
+    if niceness:
+        os.nice(niceness)
+
+
+def _discard_executor(key: tuple[str, int, int], ex: Executor) -> None:
     with _EXEC_LOCK:
-        if _EXECUTORS.get((kind, workers)) is ex:
-            del _EXECUTORS[(kind, workers)]
+        if _EXECUTORS.get(key) is ex:
+            del _EXECUTORS[key]
     ex.shutdown(wait=False, cancel_futures=True)
 
 
@@ -90,8 +110,8 @@ class Offloader:
 
     MAX_BATCH = 8
 
-    def __init__(self, kind: str, workers: int, timeout: float) -> None:
-        self.kind, self.workers, self.timeout = kind, workers, timeout
+    def __init__(self, kind: str, workers: int, timeout: float, niceness: int = 0) -> None:
+        self.kind, self.workers, self.timeout, self.niceness = kind, workers, timeout, niceness
         self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = []
         self._in_flight = 0
         self.pool_calls = 0  # batches sent so far
@@ -109,7 +129,7 @@ class Offloader:
             del self._pending[:self.MAX_BATCH]
             if not batch:
                 continue
-            ex = get_executor(self.kind, self.workers)
+            ex = get_executor(self.kind, self.workers, self.niceness)
             self._in_flight += 1
             self.pool_calls += 1
             try:
@@ -139,7 +159,7 @@ class Offloader:
 
     def _fail(self, batch: list, err: BaseException, ex: Executor) -> None:
         if isinstance(err, BrokenProcessPool):
-            _discard_executor(self.kind, self.workers, ex)
+            _discard_executor(_pool_key(self.kind, self.workers, self.niceness), ex)
         for _fn, _args, fut in batch:
             if not fut.done():
                 fut.set_exception(err)

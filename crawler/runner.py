@@ -72,7 +72,8 @@ class CrawlRun:
         self.before_record = before_record
         self.extra_settings = dict(extra_settings or {})
         self.summaries: dict[str, RunSummary] = {}
-        self.offloader = Offloader(crawl.extraction_pool, crawl.extraction_workers, crawl.extraction_timeout)
+        self.offloader = Offloader(crawl.extraction_pool, crawl.extraction_workers, crawl.extraction_timeout,
+                                   crawl.extraction_niceness)
 
     def settings(self) -> dict[str, Any]:
         settings = shared_settings(self.crawl)

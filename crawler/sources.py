@@ -172,6 +172,8 @@ class CrawlSettings(BaseModel):
     # Extraction runs off the reactor thread: a process pool (default) or threads.
     extraction_pool: Literal["process", "thread"] = "process"
     extraction_workers: int = Field(2, ge=1, le=64)
+    # Pool processes this many steps below the daemon's priority (crawler.offload says why); 0: the same.
+    extraction_niceness: int = Field(10, ge=0, le=19)
     extraction_timeout: float = Field(60, gt=0)
     # A source is "quiet" after this many of its intervals without a new article (and at least
     # quiet_min): reported in logs and metrics, and mailed to mail.operators.

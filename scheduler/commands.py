@@ -296,7 +296,8 @@ def cmd_import(cfg: Config, args) -> int:
         app.backend.init()
         try:
             report = import_archives(args.paths, app.ingestor, app.frontier, source=args.source,
-                                     workers=cfg.crawl.extraction_workers, pool=cfg.crawl.extraction_pool)
+                                     workers=cfg.crawl.extraction_workers, pool=cfg.crawl.extraction_pool,
+                                     niceness=cfg.crawl.extraction_niceness)
         except FileNotFoundError as err:
             raise UsageError(str(err)) from None
         if not args.alert:
