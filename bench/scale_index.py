@@ -39,7 +39,6 @@ starts goes with its data: an Elasticsearch index is kept by building it on a no
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -61,6 +60,7 @@ from indexer.backends.base import Backend  # noqa: E402
 from indexer.config import IndexConfig  # noqa: E402
 from indexer.query import parse  # noqa: E402
 from indexer.stories import Prepared, Stories, new_story_id  # noqa: E402
+from scheduler.app import settle_collector  # noqa: E402
 
 from bench import common, proctree  # noqa: E402
 from bench.scale_corpus import Corpus, SignedBatches  # noqa: E402
@@ -334,11 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.articles:,} articles from {len(corpus.items)} dev pages, mean {mean_kib:.1f} KiB of text, "
           f"batches of {args.batch}, load average {os.getloadavg()[0]:.1f}", flush=True)
     del sample
-    # As the daemon does once its app is built (scheduler.app): what lives as long as the process (here the
-    # modules and the corpus) is kept out of the cyclic collector's walks, which the writer's full collections
-    # would otherwise repeat over a heap the daemon does not walk.
-    gc.collect()
-    gc.freeze()
+    # As the daemon does once its app is built: what lives as long as the process (here the modules and the
+    # corpus) is kept out of the cyclic collector's walks, and its young generation is collected as seldom.
+    settle_collector()
     rows = []
     if not args.skip_sqlite:
         from indexer.backends.sqlite import SqliteBackend

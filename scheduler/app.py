@@ -26,6 +26,11 @@ from indexer.spool import Spool
 from scheduler.config import Config
 
 log = structlog.get_logger("mediawatch.app")
+# Allocations between two collections of the young generation. The index writer makes some hundred
+# short-lived containers per article (rows, band keys, story candidates): at CPython's 700 the collector
+# ran every few articles and promoted whatever the batch in hand still held, for the older generations'
+# collections to walk again (docs/PERFORMANCE.md, stop 32).
+GC_YOUNG = 50_000
 
 
 @dataclass
@@ -151,15 +156,17 @@ def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False)
                                     on_indexed=alerts.on_indexed if with_alerts else None,
                                     prepare=prepare if lazy_index else None)
     app = App(config, backend, spool, ingestor, alerts, frontier, DeliveryWorker(alerts))
-    _freeze_startup_heap()
+    settle_collector()
     return app
 
 
-def _freeze_startup_heap() -> None:
+def settle_collector() -> None:
     """Once per process, after its first app is built: what exists then (the modules, the config, the
     app's stores) lives as long as the process, so the cyclic garbage collector stops walking it. Every
     full collection of a crawling daemon walked those 100,000-odd objects again, and a crawl's growing
-    heap runs one every hundred-odd articles. Garbage is collected first, so that none is kept for good."""
+    heap runs one every hundred-odd articles. Garbage is collected first, so that none is kept for good.
+    The young generation is then collected every ``GC_YOUNG`` allocations instead of CPython's 700."""
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
