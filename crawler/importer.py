@@ -83,8 +83,8 @@ class _Batch:
 
 
 def import_archives(paths: list[str | Path], sink: Any, frontier: Any, *, source: str | None = None,
-                    workers: int = 2, pool: str = "process", niceness: int = 0, progress: Callable[[dict], None] | None = None,
-                    progress_every_s: float = 2.0) -> ImportReport:
+                    workers: int = 2, pool: str = "process", niceness: int = 0,
+                    progress: Callable[[dict], None] | None = None, progress_every_s: float = 2.0) -> ImportReport:
     """Import every page under ``paths``. ``source`` names the articles' source (default: the
     page's host). Stoppable at any point (KeyboardInterrupt): what was submitted is flushed and
     marked before the exception goes on."""
