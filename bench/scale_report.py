@@ -21,6 +21,9 @@ from bench import common  # noqa: E402
 
 DOC = common.REPO / "docs" / "PERFORMANCE.md"
 HEADING = "## Scale (make bench-scale)"
+# the next section (hand-written, kept by both reports) holds the runs before this one
+INTRO = ("`bench.scale_report` writes this section from the last `make bench-scale` run; "
+         "the runs before it and the work behind the figures are in the next section.")
 
 
 def section_of(text: str) -> str:
@@ -54,7 +57,7 @@ def _fmt(value: Any) -> str:
 
 
 def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: list[str]) -> str:
-    parts = [HEADING, ""]
+    parts = [HEADING, "", INTRO, ""]
     runs = [p for p in (index, sources) if p]
     for p in [q for run in runs for q in (run, *run.get("also", []))]:
         m = p.get("machine", {})
