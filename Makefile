@@ -54,14 +54,18 @@ bench: $(VENV)/.installed-bench elasticsearch
 	$(BIN)/python -m bench
 
 # A million articles (SQLite, then Elasticsearch) and 10,000 sources against the real daemon; long
-# (see docs/PERFORMANCE.md, "Scale"), so apart from `make bench`. Smaller: SCALE_ARTICLES=100000 SCALE_SOURCES=1000
+# (see docs/PERFORMANCE.md, "Scale"), so apart from `make bench`. Smaller: SCALE_ARTICLES=100000 SCALE_MEASURE=10000
+# SCALE_SOURCES=1000
 SCALE_ARTICLES ?= 1000000
+SCALE_MEASURE  ?= 100000
+SCALE_EVERY    ?= 25000
 SCALE_SOURCES  ?= 10000
 SCALE_MINUTES  ?= 15
 SCALE_OUT      ?= $(HOME)/.cache/mediawatch/bench/results/scale
 bench-scale: install-test elasticsearch
 	mkdir -p $(SCALE_OUT)
-	$(BIN)/python -m bench.scale_index --articles $(SCALE_ARTICLES) --json $(SCALE_OUT)/scale_index.json
+	$(BIN)/python -m bench.scale_index --articles $(SCALE_ARTICLES) --measure $(SCALE_MEASURE) \
+		--every $(SCALE_EVERY) --json $(SCALE_OUT)/scale_index.json
 	$(BIN)/python -m bench.scale_sources --sources $(SCALE_SOURCES) --warmup-minutes $(SCALE_MINUTES) \
 		--minutes $(SCALE_MINUTES) --json $(SCALE_OUT)/scale_sources.json
 	$(BIN)/python -m bench.scale_report $(SCALE_OUT)

@@ -373,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if row["system"] == "sqlite":
             targets += [
-                common.target(f"SQLite ingest art/s at {row['articles']:,} (last window)", row["last_window_per_s"],
-                              ">=", TARGET_INGEST),
+                # sustained: over every measured article, FTS5's merges included (the windows show them apart)
+                common.target(f"SQLite ingest art/s, the last {row['measured_articles']:,} up to {row['articles']:,}",
+                              row["articles_per_s"], ">=", TARGET_INGEST),
                 common.target("SQLite 20-query p95 ms", row["query_p95_ms"], "<=", TARGET_P95_MS),
             ]
         else:
