@@ -50,7 +50,7 @@ def _met(target: dict[str, Any]) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"  # a lateness of 0.01 s is not 0
     if isinstance(value, int):
         return f"{value:,}"
     return "-" if value is None else str(value)
@@ -61,8 +61,9 @@ def render(index: dict[str, Any] | None, sources: dict[str, Any] | None, notes: 
     runs = [p for p in (index, sources) if p]
     for p in [q for run in runs for q in (run, *run.get("also", []))]:
         m = p.get("machine", {})
-        parts.append(f"- **{p['bench']}** {p['date']}: {m.get('nproc')} cores ({m.get('cpu', '?')}), "
-                     f"load average at start {', '.join(str(x) for x in m.get('loadavg', []))}; took "
+        # a result's date and machine are taken when the script writes it, at its end
+        parts.append(f"- **{p['bench']}** finished {p['date']}: {m.get('nproc')} cores ({m.get('cpu', '?')}), "
+                     f"load average then {', '.join(str(x) for x in m.get('loadavg', []))}; took "
                      f"{_fmt(p['params'].get('elapsed_s'))} s; parameters "
                      + ", ".join(f"`{k}={v}`" for k, v in p["params"].items() if k != "elapsed_s"))
     parts += [*(f"- {n}" for n in notes), ""]
