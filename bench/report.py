@@ -297,7 +297,7 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         ".venv/bin/python -m bench.newsplease --pages 3000   # its own venv in ~/.cache/mediawatch/bench",
         ".venv/bin/python -m bench.site --pages 3000 --serve  # just the local news site",
         ".venv/bin/python -m bench.importing --pages 3000 --runs 3   # mediawatch import of WARCs",
-        "make bench-scale                             # 1,000,000 articles and 10,000 sources: about 70 min (see Scale)",
+        "make bench-scale                             # 1,000,000 articles, 10,000 sources: about 70 min (Scale)",
         "```",
         "",
         "Raw results of the last run (JSON per script, logs): `~/.cache/mediawatch/bench/results/`.",
