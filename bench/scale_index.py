@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="warm runs per query")
     ap.add_argument("--settle", type=float, default=10.0, help="seconds of ingest measured before/after retention")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop ingest (per backend) after this long")
-    ap.add_argument("--measure", type=int, default=50_000,
+    ap.add_argument("--measure", type=int, default=100_000,
                     help="the last this many articles go through index() with stories; the rest is the base")
     ap.add_argument("--sign-workers", type=int, default=2,
                     help="processes that make and sign the measured articles, as the daemon's extraction workers "
