@@ -37,7 +37,7 @@ _EXEC_LOCK = threading.Lock()
 def get_executor(kind: str, workers: int, niceness: int = 0) -> Executor:
     """The shared pool for ``kind`` (``"process"`` or ``"thread"``); a process pool's workers run
     ``niceness`` steps below this process."""
-    key = _pool_key(kind, workers, niceness)
+    key = (kind, workers, niceness if kind == "process" else 0)  # a thread runs at its process's priority
     with _EXEC_LOCK:
         ex = _EXECUTORS.get(key)
         if ex is None:
@@ -59,19 +59,15 @@ def get_executor(kind: str, workers: int, niceness: int = 0) -> Executor:
         return ex
 
 
-def _pool_key(kind: str, workers: int, niceness: int) -> tuple[str, int, int]:
-    return kind, workers, niceness if kind == "process" else 0  # a thread runs at its process's priority
-
-
 def _worker_start(niceness: int) -> None:
     gc.freeze()
     if niceness:
         os.nice(niceness)
 
 
-def _discard_executor(key: tuple[str, int, int], ex: Executor) -> None:
+def _discard_executor(ex: Executor) -> None:
     with _EXEC_LOCK:
-        if _EXECUTORS.get(key) is ex:
+        for key in [k for k, held in _EXECUTORS.items() if held is ex]:
             del _EXECUTORS[key]
     ex.shutdown(wait=False, cancel_futures=True)
 
@@ -159,7 +155,7 @@ class Offloader:
 
     def _fail(self, batch: list, err: BaseException, ex: Executor) -> None:
         if isinstance(err, BrokenProcessPool):
-            _discard_executor(_pool_key(self.kind, self.workers, self.niceness), ex)
+            _discard_executor(ex)
         for _fn, _args, fut in batch:
             if not fut.done():
                 fut.set_exception(err)
