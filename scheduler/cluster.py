@@ -60,6 +60,7 @@ class ClusterMember:
         self.held: dict[str, asyncio.Task] = {}
         self.down_since: float | None = None
         self.error: str | None = None
+        self._beating_since: float | None = None  # start of the current run of heartbeats the engine took
         self._opened = False
         self._registered: frozenset[str] = frozenset()
         self._register_at = 0.0
@@ -98,6 +99,7 @@ class ClusterMember:
 
     def _down(self, err: Exception) -> None:
         self.error = str(err)[:300]
+        self._beating_since = None
         if self.down_since is None:
             self.down_since = time.monotonic()
             self._log.warning("cluster_engine_unreachable", error=self.error, held=sorted(self.held))
@@ -114,7 +116,12 @@ class ClusterMember:
             self._registered = frozenset(names)
             self._register_at = time.monotonic() + REGISTER_EVERY_S
         beat = await self._call(self.leases.heartbeat)
-        for node, started in await self._call(self.leases.reap):
+        if self._beating_since is None:
+            self._beating_since = time.monotonic()
+        # Only a daemon that has been beating for a backoff and a lease reaps: after an outage of the engine
+        # every heartbeat is stale, and a live daemon still in its backoff is not dead.
+        reaping = time.monotonic() - self._beating_since >= BACKOFF_MAX_S + self.cfg.lease_seconds
+        for node, started in (await self._call(self.leases.reap) if reaping else []):
             # off the lease thread: a catch-up reads the index and may take a while
             asyncio.get_running_loop().run_in_executor(None, self._recover, node, started)
         if self.held:

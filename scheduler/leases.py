@@ -8,8 +8,9 @@ look takes the sources over (counted in ``takeovers``). Every time is the engine
 so the daemons' clocks need not agree.
 
 ``cluster_daemons`` has a row per live daemon, its heartbeat renewed every tick; a row silent for two
-leases is reaped by the next daemon to look, which re-matches what the dead one may have indexed
-without matching (see ``scheduler.cluster``). A daemon takes its
+leases is reaped by the next daemon to look (one that has itself been beating for a while: after an
+outage of the engine, the others need the time to get through again), which re-matches what the dead
+one may have indexed without matching (see ``scheduler.cluster``). A daemon takes its
 share of what is due (what is due over the daemons alive), so the work spreads without any daemon
 knowing the others, and a daemon that joins takes work at its next tick.
 """

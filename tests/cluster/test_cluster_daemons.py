@@ -185,11 +185,19 @@ def run(cluster: Cluster, sites, publish, smtp_server, hook, es_url: str, prefix
         assert d2.health()["status"] == "degraded" and d2.alive
         down = cluster.project.run("cluster", "status", MW_NODE="cli")
         assert down.returncode == 1 and "unreachable" in down.stderr, down.stderr
+        # down for longer than two leases: when it is back every heartbeat is stale, and whichever daemon
+        # gets through first must not take the other, still in its backoff, for dead
+        wait_until(lambda: any(float(m) > 2 * LEASE_S for m in re.findall(r"unreachable for (\d+)s",
+                                                                            " ".join(d2.health()["reasons"]))),
+                   30, lambda: f"d2 down for two leases: {d2.health()}", poll_s=0.5)
     finally:
         cluster.pg.start()
     wait_until(lambda: d2.health()["status"] == "ok", 60, lambda: f"d2 ok again: {d2.health()}", poll_s=0.5)
     assert d2.named("cluster_engine_back")
     wait_until(delivered, 150, lambda: progress(cluster, expected(), indexed(), smtp_server, hook), poll_s=0.5)
+    # the killed one is reaped, by a daemon that has been heartbeating for a backoff and a lease since the restart
+    wait_until(lambda: any(d.named("cluster_daemon_reaped", dead="d0") for d in cluster.daemons.values()), 60,
+               lambda: f"d0 reaped: {tails(cluster)}", poll_s=0.5)
     for node in ("d2", "d3"):
         assert cluster.daemons[node].stop() == 0
     assert cluster.sql("SELECT id FROM cluster_daemons") == [], "the clean stops left, the killed one was reaped"
