@@ -1,18 +1,24 @@
 """trafilatura's precision and recall runs over one page, through its public ``bare_extraction``,
 and its slow run (``rescue_text``) for the pages where both fast runs keep only a fragment.
 
-All runs start from one copy of the page that our own single pass has already thinned
-(``prepare``): elements that never hold article text (scripts, styles, embedded media, form
-controls, navigation, page footers, asides) are dropped before trafilatura sees the tree.
-trafilatura discards them too, but only after copying the whole tree and walking it with its
-raw-tree XPath prunes, so every element removed here is one that its copies and walks skip.
-The page's ``application/ld+json`` scripts stay: trafilatura reads them (a thread-forum page
-keeps its comment containers as posts).
+All runs start from one copy of the page that our own passes have already thinned
+(``prepare``), in two steps:
+
+- ``thin``: elements that never hold article text (scripts, styles, embedded media, form
+  controls, navigation, page footers, asides) are dropped. trafilatura discards them too, but only
+  after copying the whole tree and walking it with its raw-tree XPath prunes, so every element
+  removed here is one that its copies and walks skip. The page's ``application/ld+json`` scripts
+  stay: trafilatura reads them (a thread-forum page keeps its comment containers as posts).
+- ``furniture.drop_furniture``: blocks whose class, id or role name them as share bars, menus,
+  related links, ads and the like, while they hold little of the page's text. This step is ours
+  and changes what trafilatura returns on some pages (it drops junk trafilatura kept, and the
+  recall and rescue runs are asked for less often); it is judged by the F1 folds
+  (``bench.folds``), not by equality.
 
 Nothing of trafilatura is changed or reached into: what it does with the thinned tree is its
 own public behaviour. tests/unit/extraction/test_trafpipe.py checks, against an unpatched
-trafilatura run in a separate process on the raw HTML, that the texts are the same. One
-difference is deliberate: when even the recall run finds next to nothing, trafilatura falls
+trafilatura run in a separate process on the raw HTML, that ``thin`` leaves the texts the same.
+One difference is deliberate: when even the recall run finds next to nothing, trafilatura falls
 back to a dump of the whole page's text, which here no longer holds button labels, form
 options or script text. The slow run's readability/justext comparison sees the thinned page
 too: of 8 traf-dev pages looked at where trafilatura kept text we lost, on 2 it finds more on
@@ -26,6 +32,8 @@ from dataclasses import dataclass
 
 import trafilatura
 from lxml.html import HtmlElement
+
+from crawler.extraction.furniture import drop_furniture
 
 # Elements that never hold article prose: widgets, embedded media, form controls, page
 # furniture. Dropped only while most of the page's paragraph text lies outside them: on a page
@@ -68,7 +76,9 @@ def thin(tree: HtmlElement) -> HtmlElement:
 
 
 def prepare(tree: HtmlElement, url: str = "") -> RawPage:
-    return RawPage(thin(tree), url)
+    thinned = thin(tree)
+    drop_furniture(thinned)
+    return RawPage(thinned, url)
 
 
 def _text(raw: RawPage, mode: str, *, fast: bool = True) -> str:
