@@ -5,15 +5,16 @@ container as often as around it. trafilatura finds and drops them itself, but by
 element under the container against long XPath lists on each of its runs; a block dropped here,
 once per page, is one that none of those runs copies or tests again.
 
-A block is dropped only when it holds little of the page's paragraph text (``_MAX_SHARE``), so a
+A block is dropped only while it holds little of the page's paragraph text (``_MAX_SHARE``), so a
 site that puts its article in a ``<div class="social-story">`` or its posts in ``comments`` keeps
-them, and never when it holds the page's ``<h1>``. Nor when it holds much of the page's text at all:
-trafilatura weighs what its own prunes would remove against the text of the container, all or
+them, and never when it holds the page's ``<h1>``. Nor when it holds much of the page's text at
+all: trafilatura weighs what its own prunes would remove against the text of the container, all or
 nothing, and a large block gone from that weighing can tip it into removing the article (a shop
-page whose product text sits beside a cross-selling tab of 10,000 characters). The vocabulary is data (``FURNITURE_PARTS``):
-a name is split into parts at spaces, hyphens, underscores and lowercase-to-uppercase steps, and
-one part must equal a listed word, so ``share-bar`` and ``shareBar`` match and ``shareholder``,
-``loader`` or ``header`` do not.
+page whose product text sits beside a cross-selling tab of 10,000 characters).
+
+The vocabulary is data (``FURNITURE_PARTS``): a name is split into parts at spaces, hyphens,
+underscores and lowercase-to-uppercase steps, and one part must equal a listed word, so
+``share-bar`` and ``shareBar`` match and ``shareholder``, ``loader`` or ``header`` do not.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ FURNITURE_PARTS = frozenset({
 FURNITURE_ROLES = frozenset({"navigation", "complementary", "contentinfo"})
 # Tags that furniture comes in; a <p> or a heading with such a class is left to trafilatura.
 _BLOCKS = ("div", "section", "ul", "ol", "span", "form")
-# A block holding more than this share of the page's paragraph text may be the article itself.
+# A block holding more than this share of the page's paragraph text, or of its text, may be the
+# article itself or weigh in trafilatura's own pruning (see above).
 _MAX_SHARE = 0.1
 # Below this much paragraph text the page has too little prose to weigh a block against.
 _MIN_PAGE_CHARS = 500
