@@ -10,12 +10,15 @@ from crawler.extraction.furniture import drop_furniture
 
 from ._data import traf_page
 
-_STORY = "".join(f"<p>Paragraph {i} of a reasonably long wire story about a summit between two leaders.</p>"
-                 for i in range(12))
+_PARAGRAPHS = [f"<p>Paragraph {i} of a reasonably long wire story about a summit between two leaders.</p>"
+               for i in range(12)]
+_STORY = "".join(_PARAGRAPHS)
 
 
-def _page(inside: str = "", outside: str = "", story: str = _STORY) -> str:
-    return f"<html><body><div class='main'><h1>Summit</h1>{story[:400]}{inside}{story[400:]}</div>{outside}</body></html>"
+def _page(inside: str = "", outside: str = "") -> str:
+    """The story in its container, ``inside`` between its fourth and fifth paragraphs, ``outside`` after it."""
+    story = "".join(_PARAGRAPHS[:4]) + inside + "".join(_PARAGRAPHS[4:])
+    return f"<html><body><div class='main'><h1>Summit</h1>{story}</div>{outside}</body></html>"
 
 
 def _text(tree) -> str:
