@@ -11,6 +11,11 @@ only runs when the precision text is a small share of the page's text (see
 (see ``_leaves_gaps``); both runs start from one thinned copy of the page (``trafpipe``).
 When the recall run too finds next to nothing (``_needs_rescue``), trafilatura's slower
 run with its readability/justext comparison is asked for the article.
+
+The precision run is most of an article's cost, so on pages where one element's direct
+paragraphs hold the article (``reader.article_container``) our own walk of that element
+(``reader.article_lines``) stands in for it; the recall run, the merge and the rescue then
+treat its lines as they would trafilatura's.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from lxml.html import HtmlElement
 from crawler.extraction import trafpipe
 from crawler.extraction.boilerplate import drop_boilerplate
 from crawler.extraction.normalize import clean_text
+from crawler.extraction.reader import article_container, article_lines
 
 # A recall-only line shorter than this (in words) must end like a sentence to be admitted.
 _MIN_PROSE_WORDS = 8
@@ -167,7 +173,12 @@ def _leaves_gaps(lines: list[str], thinned: HtmlElement) -> bool:
 
 def ensemble_lines(tree: HtmlElement, url: str) -> list[str]:
     raw = trafpipe.prepare(tree, url)
-    precise = trafpipe.precision_text(raw)
+    body = raw.tree.find("body")
+    container = article_container(body) if body is not None else None
+    if container is not None:
+        precise = "\n".join(article_lines(container))
+    else:
+        precise = trafpipe.precision_text(raw)
     lines = [ln for ln in precise.split("\n") if ln.strip()]
     chars = page_chars(tree)
     if not _needs_recall(precise, chars) or not _leaves_gaps(lines, raw.tree):
