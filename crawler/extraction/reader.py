@@ -64,9 +64,11 @@ PROSE_BEFORE_LINK_SHARE = 0.5
 MAX_BLOCK_LINK_SHARE = 0.5
 # A paragraph is prose that cites its sources until nearly all of it is links.
 MAX_PARAGRAPH_LINK_SHARE = 0.8
-# A paragraph shorter than this that does not end like a sentence is a label ("Anzeige", "Updated").
+# A paragraph shorter than this that does not end like a sentence is a label ("Anzeige", "Updated"),
+# unless it is Chinese or Japanese, written without spaces, where a few characters make a subheading.
 MIN_UNPUNCTUATED_CHARS = 12
 _SENTENCE_ENDS = (".", "!", "?", ":")
+_UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")  # kana, CJK ideographs
 # How far up from the container lead-named blocks are looked for: further up they are the page's,
 # not the article's.
 LEAD_HOPS = 3
@@ -169,7 +171,8 @@ def _walk(element: HtmlElement, lines: list[str]) -> None:
         limit = MAX_PARAGRAPH_LINK_SHARE if tag == "p" else MAX_BLOCK_LINK_SHARE
         if _link_chars(child) > limit * len(text):
             continue
-        if tag == "p" and len(text) < MIN_UNPUNCTUATED_CHARS and not text.endswith(_SENTENCE_ENDS):
+        if (tag == "p" and len(text) < MIN_UNPUNCTUATED_CHARS and not text.endswith(_SENTENCE_ENDS)
+                and not _UNSPACED_SCRIPT.search(text)):
             continue
         lines.extend(_broken_lines(child) if child.find(".//br") is not None else [text])
 

@@ -103,6 +103,12 @@ def test_walk_skips_a_one_word_paragraph_and_keeps_a_short_sentence():
     assert article_lines(_story(_page(story))) == ["Yes.", "The summit opened on Monday."]
 
 
+def test_walk_keeps_a_short_chinese_subheading():
+    # eight characters of Chinese are a subheading, not a one-word label
+    story = "<p><strong>“数字”发现社会</strong></p><p>Anzeige</p><p>The summit opened on Monday.</p>"
+    assert article_lines(_story(_page(story))) == ["“数字”发现社会", "The summit opened on Monday."]
+
+
 def test_walk_keeps_a_paragraph_citing_its_sources_in_links_but_not_a_link_dense_heading():
     cited = ("<p>According to <a href='/r'>the official report of the ministry</a>, talks"
              " <a href='/s'>ended late</a>.</p>")  # 45 of 67 characters linked: 0.67
