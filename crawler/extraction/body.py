@@ -171,6 +171,18 @@ def _leaves_gaps(lines: list[str], thinned: HtmlElement) -> bool:
     return False
 
 
+def _recall_page(raw: trafpipe.RawPage, lines: list[str]) -> trafpipe.RawPage:
+    """What the recall run reads: a line it finds is admitted only between the first and the last
+    precision line (``merge_runs``), so it reads the smallest element holding both, unless the
+    precision lines may be a stray fragment (see ``_leaves_gaps``), where only a run over the
+    whole page finds the article the precision run lost."""
+    body = raw.tree.find("body")
+    page = _squeezed((body if body is not None else raw.tree).text_content())
+    if len(lines) < 2 or sum(len(_squeezed(ln)) for ln in lines) < _STRAY_SHARE * len(page):
+        return raw
+    return trafpipe.span(raw, lines[0], lines[-1]) or raw
+
+
 def ensemble_lines(tree: HtmlElement, url: str) -> list[str]:
     raw = trafpipe.prepare(tree, url)
     body = raw.tree.find("body")
@@ -183,7 +195,7 @@ def ensemble_lines(tree: HtmlElement, url: str) -> list[str]:
     chars = page_chars(tree)
     if not _needs_recall(precise, chars) or not _leaves_gaps(lines, raw.tree):
         return lines
-    recall = trafpipe.recall_text(raw)
+    recall = trafpipe.recall_text(_recall_page(raw, lines))
     collapsed = len(precise) < _PRECISION_COLLAPSE_RATIO * len(recall)
     if not collapsed and _needs_rescue(recall, chars):
         rescued = trafpipe.rescue_text(raw)

@@ -31,7 +31,8 @@ from copy import copy
 from dataclasses import dataclass
 
 import trafilatura
-from lxml.html import HtmlElement
+from lxml.etree import XPath
+from lxml.html import Element, HtmlElement
 
 from crawler.extraction.furniture import drop_furniture
 
@@ -79,6 +80,44 @@ def prepare(tree: HtmlElement, url: str = "") -> RawPage:
     thinned = thin(tree)
     drop_furniture(thinned)
     return RawPage(thinned, url)
+
+
+# A text node holding a run of words; evaluated in C over the page, not walked in Python.
+_TEXT_HOLDING = XPath(".//text()[contains(., $words)]")
+_SPAN_KEY_WORDS = 3
+
+
+def _holder(body: HtmlElement, line: str, *, last: bool) -> HtmlElement | None:
+    """The element whose own text holds the line's first (or ``last``) words, first (or last) in
+    page order; None when no one text node holds them (the line was joined across elements)."""
+    words = line.split()
+    found = _TEXT_HOLDING(body, words=" ".join(words[-_SPAN_KEY_WORDS:] if last else words[:_SPAN_KEY_WORDS]))
+    if not found:
+        return None
+    text = found[-1 if last else 0]
+    # a tail belongs to the element before it, and is held by that element's parent
+    return text.getparent().getparent() if text.is_tail else text.getparent()
+
+
+def span(raw: RawPage, first: str, last: str) -> RawPage | None:
+    """A page holding only the smallest element of ``raw`` that holds both lines (a copy, in a
+    ``<body>`` of its own), or None when that element is the whole body or a line is not found."""
+    body = raw.tree.find("body")
+    if body is None:
+        return None
+    start, end = _holder(body, first, last=False), _holder(body, last, last=True)
+    if start is None or end is None:
+        return None
+    around_start = {start, *start.iterancestors()}
+    root = next(el for el in (end, *end.iterancestors()) if el in around_start)  # body at the latest
+    if root is body:
+        return None
+    part = copy(root)
+    part.tail = None  # the text after the element is not in it
+    page, page_body = Element("html"), Element("body")
+    page.append(page_body)
+    page_body.append(part)
+    return RawPage(page, raw.url)
 
 
 def _text(raw: RawPage, mode: str, *, fast: bool = True) -> str:

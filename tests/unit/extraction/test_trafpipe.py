@@ -118,10 +118,11 @@ def _menu(links: int) -> str:
     return "<div>" + "".join(f"<a href='/s{i}'>Section number {i} of the site</a>" for i in range(links)) + "</div>"
 
 
-def _recall_calls(monkeypatch) -> list[int]:
-    calls: list[int] = []
+def _recall_calls(monkeypatch) -> list[str]:
+    """The text of each page the recall run is handed."""
+    calls: list[str] = []
     real = trafpipe.recall_text
-    monkeypatch.setattr(trafpipe, "recall_text", lambda raw: calls.append(1) or real(raw))
+    monkeypatch.setattr(trafpipe, "recall_text", lambda raw: calls.append(raw.tree.text_content()) or real(raw))
     return calls
 
 
@@ -153,8 +154,11 @@ def test_recall_run_when_precision_leaves_out_text_between_its_lines(monkeypatch
     calls = _recall_calls(monkeypatch)
     teaser = "<div class='teaser'><p>A teaser for another story that the editors placed mid-article.</p></div>"
     lines = body.ensemble_lines(parse(_article(_menu(200), teaser)), "https://example.org/a")
-    assert calls
     assert lines.index("A teaser for another story that the editors placed mid-article.") == 7
+    # it reads only the element that holds the precision lines: the menu beside it cannot be admitted
+    [read] = calls
+    assert "A teaser for another story" in read and "Paragraph 11 of" in read
+    assert "Section number" not in read
 
 
 def test_recall_run_when_precision_text_is_a_small_share_of_the_page(monkeypatch):
@@ -163,7 +167,32 @@ def test_recall_run_when_precision_text_is_a_small_share_of_the_page(monkeypatch
 
     calls = _recall_calls(monkeypatch)
     body.ensemble_lines(parse(_article(_menu(2000))), "https://example.org/a")
-    assert calls
+    [read] = calls
+    assert "Section number 1999 of the site" in read  # the whole page: the article may be elsewhere
+
+
+_SPAN_PAGE = ("<html><body><div id='top'>Menu text of the site</div><main><div id='story'><h1>Summit</h1>"
+              "<p>First words of the story come here.</p><div class='ad'>Advert</div>"
+              "<p>Last words of the <b>story</b> and it ends here.</p></div>Tail text<aside>Sidebar</aside></main>"
+              "<p>Loose words in the body.</p></body></html>")
+
+
+def test_span_is_a_copy_of_the_smallest_element_holding_both_lines():
+    tree = parse(_SPAN_PAGE)
+    raw = trafpipe.RawPage(tree, "https://example.org/a")
+    part = trafpipe.span(raw, "First words of the story come here.", "Last words of the story and it ends here.")
+    assert [el.get("id") for el in part.tree.find("body")] == ["story"]
+    assert part.tree.text_content() == (
+        "SummitFirst words of the story come here.AdvertLast words of the story and it ends here.")
+    assert part.url == raw.url
+    assert tree.get_element_by_id("story").getparent().tag == "main"  # the caller's tree is untouched
+
+
+def test_span_none_when_the_lines_meet_only_in_the_body_or_are_not_found():
+    raw = trafpipe.RawPage(parse(_SPAN_PAGE), "")
+    assert trafpipe.span(raw, "Menu text of the site", "Last words of the story and it ends here.") is None
+    assert trafpipe.span(raw, "First words of the story", "Loose words in the body.") is None
+    assert trafpipe.span(raw, "Words found nowhere on the page", "Last words of the story and it ends here.") is None
 
 
 def test_a_line_trafilatura_reformats_counts_as_a_gap():
