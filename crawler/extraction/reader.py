@@ -142,39 +142,50 @@ def article_container(body: HtmlElement) -> HtmlElement | None:
     return best
 
 
+def _left_out(child: HtmlElement, tag: str) -> bool:
+    """Whether a block is no part of the article: deleted by trafilatura's cleaning, named as
+    furniture, a teaser (a block inside a link, an article inside the article) or a list of links."""
+    if tag in DROP_TAGS or tag in ("a", "article"):
+        return True
+    names = _names(child)
+    if names and (FURNITURE_NAMES.search(names) or FURNITURE_PREFIXES.search(names)):
+        return True
+    if tag in _LINK_LIST_TAGS:
+        text = _text(child)
+        return bool(text) and _link_chars(child) > MAX_BLOCK_LINK_SHARE * len(text)
+    return False
+
+
+def _row_lines(row: HtmlElement) -> list[str]:
+    cells = [text for text in (_text(cell) for cell in row if cell.tag in ("td", "th")) if text]
+    return [" | ".join(cells)] if cells else []
+
+
+def _block_lines(block: HtmlElement, tag: str) -> list[str]:
+    """A heading's, paragraph's, list item's or quote's lines; none for a link-dense one or a label."""
+    text = _text(block)
+    if not text or text == _ZERO_WIDTH_SPACE:
+        return []
+    limit = MAX_PARAGRAPH_LINK_SHARE if tag == "p" else MAX_BLOCK_LINK_SHARE
+    if _link_chars(block) > limit * len(text):
+        return []
+    if (tag == "p" and len(text) < MIN_UNPUNCTUATED_CHARS and not text.endswith(_SENTENCE_ENDS)
+            and not _UNSPACED_SCRIPT.search(text)):
+        return []
+    return _broken_lines(block) if block.find(".//br") is not None else [text]
+
+
 def _walk(element: HtmlElement, lines: list[str]) -> None:
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""  # comments, processing instructions
-        if not tag or tag in DROP_TAGS:
+        if not tag or _left_out(child, tag):
             continue
-        names = _names(child)
-        if names and (FURNITURE_NAMES.search(names) or FURNITURE_PREFIXES.search(names)):
-            continue
-        if tag in ("a", "article"):
-            continue  # a block inside a link, or an article inside the article, is a teaser
-        if tag in _LINK_LIST_TAGS:
-            text = _text(child)
-            if text and _link_chars(child) > MAX_BLOCK_LINK_SHARE * len(text):
-                continue
         if tag == "tr":
-            cells = [_text(cell) for cell in child if cell.tag in ("td", "th")]
-            cells = [cell for cell in cells if cell]
-            if cells:
-                lines.append(" | ".join(cells))
-            continue
-        if tag not in LEAF_TAGS:
+            lines.extend(_row_lines(child))
+        elif tag in LEAF_TAGS:
+            lines.extend(_block_lines(child, tag))
+        else:
             _walk(child, lines)
-            continue
-        text = _text(child)
-        if not text or text == _ZERO_WIDTH_SPACE:
-            continue
-        limit = MAX_PARAGRAPH_LINK_SHARE if tag == "p" else MAX_BLOCK_LINK_SHARE
-        if _link_chars(child) > limit * len(text):
-            continue
-        if (tag == "p" and len(text) < MIN_UNPUNCTUATED_CHARS and not text.endswith(_SENTENCE_ENDS)
-                and not _UNSPACED_SCRIPT.search(text)):
-            continue
-        lines.extend(_broken_lines(child) if child.find(".//br") is not None else [text])
 
 
 def _leads(container: HtmlElement) -> list[str]:
