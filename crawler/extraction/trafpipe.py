@@ -2,7 +2,8 @@
 and its slow run (``rescue_text``) for the pages where both fast runs keep only a fragment.
 
 All runs start from one copy of the page that our own passes have already thinned
-(``prepare``), in two steps:
+(``prepare``); the recall run may be handed only a part of it (``span``). The thinning is in two
+steps:
 
 - ``thin``: elements that never hold article text (scripts, styles, embedded media, form
   controls, navigation, page footers, asides) are dropped. trafilatura discards them too, but only
