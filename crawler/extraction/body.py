@@ -147,19 +147,27 @@ def _squeezed(text: str) -> str:
     return "".join(text.split())
 
 
-def _leaves_gaps(lines: list[str], thinned: HtmlElement) -> bool:
+def _page_text(thinned: HtmlElement) -> str:
+    """The thinned page's text, squeezed: what precision lines are looked for in."""
+    body = thinned.find("body")
+    return _squeezed((body if body is not None else thinned).text_content())
+
+
+def _stray(lines: list[str], page: str) -> bool:
+    """Whether the precision lines are so little of the page that they may be a stray fragment (a
+    teaser, a caption) while the article sits elsewhere, which only a recall run over the whole
+    page finds."""
+    return len(lines) < 2 or sum(len(_squeezed(ln)) for ln in lines) < _STRAY_SHARE * len(page)
+
+
+def _leaves_gaps(lines: list[str], page: str) -> bool:
     """Whether the recall run could add a line: it is admitted only between two precision
     lines (``merge_runs``), so when those lines, found in page order, cover all the thinned
-    page's text from the first to the last, it has nothing to add. A line not found (a table
-    row trafilatura re-formats) or a page where the precision text may be a stray fragment
-    counts as a gap."""
-    if len(lines) < 2:
+    page's text (``page``) from the first to the last, it has nothing to add. A line not found
+    (a table row trafilatura re-formats) or a stray fragment counts as a gap."""
+    if _stray(lines, page):
         return True
-    body = thinned.find("body")
-    page = _squeezed((body if body is not None else thinned).text_content())
     wanted = [_squeezed(ln) for ln in lines]
-    if sum(map(len, wanted)) < _STRAY_SHARE * len(page):
-        return True
     start = page.find(wanted[0])
     if start < 0:
         return True
@@ -171,14 +179,11 @@ def _leaves_gaps(lines: list[str], thinned: HtmlElement) -> bool:
     return False
 
 
-def _recall_page(raw: trafpipe.RawPage, lines: list[str]) -> trafpipe.RawPage:
+def _recall_page(raw: trafpipe.RawPage, lines: list[str], page: str) -> trafpipe.RawPage:
     """What the recall run reads: a line it finds is admitted only between the first and the last
     precision line (``merge_runs``), so it reads the smallest element holding both, unless the
-    precision lines may be a stray fragment (see ``_leaves_gaps``), where only a run over the
-    whole page finds the article the precision run lost."""
-    body = raw.tree.find("body")
-    page = _squeezed((body if body is not None else raw.tree).text_content())
-    if len(lines) < 2 or sum(len(_squeezed(ln)) for ln in lines) < _STRAY_SHARE * len(page):
+    precision lines may be a stray fragment."""
+    if _stray(lines, page):
         return raw
     return trafpipe.span(raw, lines[0], lines[-1]) or raw
 
@@ -193,9 +198,12 @@ def ensemble_lines(tree: HtmlElement, url: str) -> list[str]:
         precise = trafpipe.precision_text(raw)
     lines = [ln for ln in precise.split("\n") if ln.strip()]
     chars = page_chars(tree)
-    if not _needs_recall(precise, chars) or not _leaves_gaps(lines, raw.tree):
+    if not _needs_recall(precise, chars):
         return lines
-    recall = trafpipe.recall_text(_recall_page(raw, lines))
+    page = _page_text(raw.tree)
+    if not _leaves_gaps(lines, page):
+        return lines
+    recall = trafpipe.recall_text(_recall_page(raw, lines, page))
     collapsed = len(precise) < _PRECISION_COLLAPSE_RATIO * len(recall)
     if not collapsed and _needs_rescue(recall, chars):
         rescued = trafpipe.rescue_text(raw)

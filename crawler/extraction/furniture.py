@@ -52,9 +52,19 @@ _MIN_PAGE_CHARS = 500
 _PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
+def class_names(element: HtmlElement) -> str:
+    """The element's class and id, as one string of names ("" when it has neither)."""
+    return " ".join(filter(None, (element.get("class"), element.get("id"))))
+
+
+def name_parts(names: str) -> list[str]:
+    """``names`` split at spaces, hyphens, underscores and lowercase-to-uppercase steps, lower-cased."""
+    return [part.lower() for part in _PARTS.findall(names)]
+
+
 @lru_cache(maxsize=1 << 16)  # a site repeats its class names from page to page
 def _names_furniture(names: str) -> bool:
-    return any(part.lower() in FURNITURE_PARTS for part in _PARTS.findall(names))
+    return any(part in FURNITURE_PARTS for part in name_parts(names))
 
 
 def _named(element: HtmlElement) -> bool:
@@ -62,7 +72,7 @@ def _named(element: HtmlElement) -> bool:
     role = element.get("role")
     if role is not None and role.strip().lower() in FURNITURE_ROLES:
         return True
-    names = " ".join(filter(None, (element.get("class"), element.get("id"))))
+    names = class_names(element)
     return bool(names) and _names_furniture(names)
 
 

@@ -18,6 +18,8 @@ import re
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from crawler.extraction.furniture import class_names, name_parts
+
 # Elements trafilatura's own cleaning removes before it reads a page: they hold no article lines.
 DROP_TAGS = frozenset({
     "figure", "picture", "time", "label", "fieldset", "legend", "script", "style", "noscript",
@@ -77,7 +79,6 @@ MIN_LEAD_CHARS = 40
 # A lead-named block with this share of linked text or more is a teaser of another story.
 MAX_LEAD_LINK_SHARE = 0.5
 
-_NAME_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _PIECES = XPath(".//text()|.//br", smart_strings=False)
 _ZERO_WIDTH_SPACE = "\u200b"
 
@@ -90,13 +91,9 @@ def _link_chars(element: HtmlElement) -> int:
     return sum(len(_text(a)) for a in element.iter("a"))
 
 
-def _names(element: HtmlElement) -> str:
-    return " ".join(filter(None, (element.get("class"), element.get("id"))))
-
-
 def _lead_named(element: HtmlElement) -> bool:
-    names = _names(element)
-    return bool(names) and any(part.lower() in LEAD_PARTS for part in _NAME_PARTS.findall(names))
+    names = class_names(element)
+    return bool(names) and not LEAD_PARTS.isdisjoint(name_parts(names))
 
 
 def _broken_lines(element: HtmlElement) -> list[str]:
@@ -147,7 +144,7 @@ def _left_out(child: HtmlElement, tag: str) -> bool:
     furniture, a teaser (a block inside a link, an article inside the article) or a list of links."""
     if tag in DROP_TAGS or tag in ("a", "article"):
         return True
-    names = _names(child)
+    names = class_names(child)
     if names and (FURNITURE_NAMES.search(names) or FURNITURE_PREFIXES.search(names)):
         return True
     if tag in _LINK_LIST_TAGS:
@@ -188,23 +185,28 @@ def _walk(element: HtmlElement, lines: list[str]) -> None:
             _walk(child, lines)
 
 
+def _sibling_lead(sibling: HtmlElement) -> str | None:
+    """The text of the first lead-named element in a branch, if it reads as a standfirst: long
+    enough, not the headline's block, not a teaser of another story."""
+    for element in sibling.iter():
+        if isinstance(element.tag, str) and element.tag not in DROP_TAGS and _lead_named(element):
+            text = _text(element)
+            if (len(text) > MIN_LEAD_CHARS and element.find(".//h1") is None
+                    and _link_chars(element) < MAX_LEAD_LINK_SHARE * len(text)):
+                return text
+            return None
+    return None
+
+
 def _leads(container: HtmlElement) -> list[str]:
-    """Lead-named blocks in the branches before the container, in page order: in each preceding
-    sibling the first lead-named element only, each text once, never the headline's block."""
+    """Lead-named blocks in the branches before the container, in page order, each text once."""
     leads: list[str] = []
     node, hops = container, 0
     while node is not None and hops < LEAD_HOPS and node.tag != "body":
         for sibling in node.itersiblings(preceding=True):
-            for element in sibling.iter():
-                if not (isinstance(element.tag, str) and element.tag not in DROP_TAGS
-                        and _lead_named(element)):
-                    continue
-                text = _text(element)
-                if (text and len(text) > MIN_LEAD_CHARS and text not in leads
-                        and element.find(".//h1") is None
-                        and _link_chars(element) < MAX_LEAD_LINK_SHARE * len(text)):
-                    leads.insert(0, text)
-                break
+            text = _sibling_lead(sibling)
+            if text and text not in leads:
+                leads.insert(0, text)
         node, hops = node.getparent(), hops + 1
     return leads
 

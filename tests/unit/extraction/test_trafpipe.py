@@ -200,9 +200,10 @@ def test_a_line_trafilatura_reformats_counts_as_a_gap():
 
     thinned = trafpipe.thin(parse(_article()))
     lines = [f"Paragraph {i} of a reasonably long wire story about a summit between leaders." for i in range(12)]
-    assert not body._leaves_gaps(lines, thinned)
-    assert body._leaves_gaps([*lines[:5], "| a table | row |", *lines[5:]], thinned)
-    assert body._leaves_gaps(lines[:1], thinned)
+    page = body._page_text(thinned)
+    assert not body._leaves_gaps(lines, page)
+    assert body._leaves_gaps([*lines[:5], "| a table | row |", *lines[5:]], page)
+    assert body._leaves_gaps(lines[:1], page)
 
 
 # A traf-dev page whose precision and recall runs both keep one short teaser of a long page:
