@@ -125,7 +125,7 @@ class PgConn:
         self.connect_timeout_s = connect_timeout_s
         self._lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
-        self._closed = False
+        self._closed = threading.Event()  # set by close(): a retrying wait ends at once
         self.down_since: float | None = None  # monotonic time the server stopped answering us
         self.last_error: str | None = None
         self._next_try = 0.0
@@ -134,7 +134,7 @@ class PgConn:
     def _connection(self) -> psycopg.Connection:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
-        if self._closed:
+        if self._closed.is_set():
             raise EngineUnavailable(f"{self.name}: closed")
         if self.down_since is not None and time.monotonic() < self._next_try:
             # a server that just refused (or timed out on) us is not asked again at once: the crawl's
@@ -191,9 +191,9 @@ class PgConn:
             try:
                 return work()
             except EngineUnavailable:
-                if self._closed or (deadline is not None and time.monotonic() + delay > deadline):
+                if self._closed.is_set() or (deadline is not None and time.monotonic() + delay > deadline):
                     raise
-                time.sleep(delay)
+                self._closed.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
 
     def executescript(self, script: str) -> None:
@@ -206,7 +206,7 @@ class PgConn:
                     tx.execute(statement)
 
     def close(self) -> None:
-        self._closed = True
+        self._closed.set()
         with self._lock:
             if self._conn is not None:
                 try:

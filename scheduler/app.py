@@ -55,8 +55,10 @@ class App:
             return
         self.closed = True
         # refresh: what was indexed before the stop is searchable right after it, whatever refresh_interval says.
-        for step in (self.ingestor.close, self.backend.refresh, self._finish_deliveries, self.alerts.close,
-                     self.alerts.ledger.close, self.backend.close, self.spool.close, self.frontier.close):
+        # The ledger before the engine: a delivery lane left behind (its server slow, or the cluster's
+        # engine down) holds the engine's lock until its ledger call fails; closing the ledger makes it fail.
+        for step in (self.ingestor.close, self.backend.refresh, self._finish_deliveries, self.alerts.ledger.close,
+                     self.alerts.close, self.backend.close, self.spool.close, self.frontier.close):
             try:
                 step()
             except Exception as err:  # closing must go on past one failing part

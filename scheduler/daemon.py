@@ -29,6 +29,7 @@ from scheduler.sourcebook import SourceBook
 log = structlog.get_logger("mediawatch.daemon")
 
 SHUTDOWN_TIMEOUT_S = 8.0
+PERIODIC, PERIODIC_THREADS = "periodic", 4  # flush, alert sweep, config watch, housekeeping: one thread each
 STORAGE_RETRY_MAX_S = 30.0
 
 
@@ -106,6 +107,8 @@ class Daemon:
 
     async def _start_services(self) -> None:
         from apscheduler.events import EVENT_JOB_SUBMITTED
+        from apscheduler.executors.asyncio import AsyncIOExecutor
+        from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         from scheduler.webapp import daemon_app
@@ -132,6 +135,10 @@ class Daemon:
         # then on its schedule), so APScheduler's default in-memory job store loses nothing.
         self.scheduler = AsyncIOScheduler(
             event_loop=self.loop,
+            # The periodic jobs run on a pool of their own: the asyncio executor would cancel the future
+            # of one still running at shutdown (an error logged for a clean stop) while its thread goes on;
+            # the pool lets it finish, and the job gate bounds the wait for it.
+            executors={"default": AsyncIOExecutor(), PERIODIC: ThreadPoolExecutor(PERIODIC_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
             timezone=timezone.utc,
         )
@@ -246,7 +253,8 @@ class Daemon:
              {"hours": 24, "next_run_time": now + timedelta(seconds=self.cfg.index.housekeeping_delay_s)}),
         )
         for job, job_id, when in periodic:
-            self.scheduler.add_job(self.jobs.guard(job), "interval", id=job_id, replace_existing=True, **when)
+            self.scheduler.add_job(self.jobs.guard(job), "interval", id=job_id, replace_existing=True,
+                                   executor=PERIODIC, **when)
 
     def _job_submitted(self, event) -> None:
         # The submission event carries the run time APScheduler scheduled (jitter included), which the

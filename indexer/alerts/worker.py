@@ -56,7 +56,10 @@ class DeliveryWorker:
         try:
             channels = list(self.engine.ledger.pending_channels())
         except Exception as err:  # the caller is indexing: never let this fail it
-            log.error("alerts.lane_error", lane="wake", error=str(err))
+            if self._stopping:  # the ledger was closed under the daemon's last sweep
+                log.info("alerts.lane_abandoned", lane="wake", error=str(err), left_pending=True)
+            else:
+                log.error("alerts.lane_error", lane="wake", error=str(err))
             channels = []
         for channel in channels:
             self._spawn(channel)
