@@ -192,7 +192,9 @@ class Daemon:
             await self._stop_health()
             self.reactor.stop()
             return
-        self.scheduler.shutdown(wait=False)
+        # Paused, not shut down, until the stores are closed: a shutdown cancels the asyncio future of any
+        # job submitted a moment before (an error logged for a clean stop); a pause only starts no more.
+        self.scheduler.pause()
         jobs_done = asyncio.wrap_future(self.jobs.closing(SHUTDOWN_TIMEOUT_S))  # no periodic job starts now
         self.queue.close()
         if self.running:
@@ -211,6 +213,7 @@ class Daemon:
         if not await jobs_done:
             log.warning("jobs_still_running_at_close", timeout_s=SHUTDOWN_TIMEOUT_S)
         self.app.close()
+        self.scheduler.shutdown(wait=False)
         self.reactor.stop()
 
     async def _stop_health(self) -> None:
