@@ -4,6 +4,7 @@ need: "first" decided by the engine, due rows claimed by one daemon, the waterma
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -12,6 +13,7 @@ from indexer.alerts.ledger_rows import NewAlert, alert_message_id
 from indexer.alerts.ledger_pg import PgLedger
 from indexer.article import Article
 from indexer.pgconn import EngineUnavailable
+from tests.harness.wait import wait_until
 
 
 def art(n: int, **kw) -> Article:
@@ -104,6 +106,33 @@ def test_writes_wait_for_a_restarted_engine_reads_say_it_is_down(pg, pg_dsn):
     restarted.join(60)
     assert led.counts()["pending"] == 2
     led.close()
+
+
+def test_a_write_waiting_for_the_engine_gives_up_at_once_when_the_ledger_closes(pg, pg_dsn):
+    led = PgLedger(pg_dsn)
+    pg.stop()
+    outcome: list[BaseException | object] = []
+
+    def write() -> None:
+        try:
+            outcome.append(led.enqueue([item("r", art(1, story_id="s1"))], now=1.0))
+        except BaseException as err:  # noqa: BLE001 (what the waiting write ended with is the subject)
+            outcome.append(err)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        # down for a few seconds: the write's backoff has grown to seconds between attempts
+        wait_until(lambda: led.engine.down_since is not None and time.monotonic() - led.engine.down_since > 3, 30,
+                   "the write retrying for a while", poll_s=0.1)
+        closed_at = time.monotonic()
+        led.close()
+        writer.join(10)
+        ended_in = time.monotonic() - closed_at
+    finally:
+        pg.start()
+    assert not writer.is_alive() and isinstance(outcome[0], EngineUnavailable), outcome
+    assert ended_in < 1.0, f"the write went on waiting {ended_in:.1f}s after the close"
 
 
 def test_a_digest_and_its_channel_messages_are_claimed_by_one_daemon(pg_dsn):
