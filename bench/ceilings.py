@@ -87,6 +87,17 @@ def worker(kind: str, manifest_path: str, concurrency: int, texts_out: str | Non
     print(json.dumps(out), flush=True)
 
 
+def run_once(kind: str, manifest: Path, concurrency: int, log_path: Path, texts_out: Path | None = None) -> dict:
+    """One ceiling crawl in a fresh process: its figures (and its texts in ``texts_out``)."""
+    argv = [sys.executable, "-m", "bench.ceilings", "--worker", kind, "--manifest", str(manifest),
+            "--concurrency", str(concurrency)]
+    if texts_out is not None:
+        argv += ["--texts-out", str(texts_out)]
+    res, peak = proctree.run_worker(argv, cwd=common.REPO, log_path=log_path)
+    res["peak_rss_mb"] = round(peak, 1)
+    return res
+
+
 def measure(site_server: SiteServer, kinds: list[str], runs: int, concurrency: int, logdir: Path) -> list[dict]:
     site = site_server.site
     assert site is not None
@@ -96,12 +107,9 @@ def measure(site_server: SiteServer, kinds: list[str], runs: int, concurrency: i
         results = []
         texts_file = logdir / f"texts-{kind}.json"
         for i in range(runs):
-            argv = [sys.executable, "-m", "bench.ceilings", "--worker", kind, "--manifest", str(manifest),
-                    "--concurrency", str(concurrency)]
-            if kind == "trafilatura" and i == 0:
-                argv += ["--texts-out", str(texts_file)]
-            res, peak = proctree.run_worker(argv, cwd=common.REPO, log_path=logdir / f"{kind}.log")
-            res["peak_rss_mb"] = round(peak, 1)
+            texts_out = texts_file if kind == "trafilatura" and i == 0 else None
+            res = run_once(kind, manifest, concurrency, logdir / f"{kind}.log", texts_out)
+            peak = res["peak_rss_mb"]
             results.append(res)
             print(f"  {SYSTEMS[kind]} run {i + 1}/{runs}: {res['articles']} articles in {res['wall_s']:.1f}s = "
                   f"{res['articles_per_s']:.1f}/s, {res['cpu_s_per_article'] * 1000:.2f} ms CPU/article, "

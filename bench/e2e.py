@@ -18,6 +18,11 @@ wall), CPU s/article (mediawatch's process tree: reactor process + extraction po
 stops, the stored texts are read back from the index and scored against the ground truth
 (``../shared/eval/score.py``'s metric), so F1 compares with news-please's on the same pages.
 
+Beside each run, in the same invocation, the "scrapy + trafilatura" ceiling crawls the same site
+(``bench.ceilings``' worker, one fresh process): before the run in even rounds, after it in odd ones.
+The machine's speed drifts over minutes, so the ratio of the two rates in one pair is the fair
+comparison; its median over the runs is issue 17's floor (``--no-paired-ceiling`` skips it).
+
 Target (issue 8): >= 100 articles/s on 2 cores.
 
     python -m bench.e2e --pages 3000 --runs 3
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import common, proctree
+from bench.ceilings import run_once
 from bench.site import SiteServer, load_manifest
 
 TARGET_ARTICLES_PER_S = 100.0
@@ -176,7 +182,8 @@ def worker(manifest_path: str, es_url: str | None, workdir: str, discovery: str,
 COLUMNS = [("articles", "articles", "{:d}"), ("articles_per_s", "articles/s", "{:.1f}"),
            ("cpu_s_per_article", "CPU ms/art", "{:.2f}"), ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
            ("es_cpu_s_per_article", "ES CPU ms/art", "{:.2f}"), ("outbox_mails", "alert mails", "{:d}"),
-           ("stories", "stories", "{:d}"), ("story_cpu_us_per_article", "story µs/art", "{:.0f}"), ("f1", "F1", "{:.3f}")]
+           ("stories", "stories", "{:d}"), ("story_cpu_us_per_article", "story µs/art", "{:.0f}"),
+           ("f1", "F1", "{:.3f}"), ("paired_ceiling_ratio", "÷ ceiling", "{:.2f}")]
 
 
 def runner_ready() -> str | None:
@@ -212,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--pool-workers", type=int, default=0, help="extraction workers (default: mediawatch's)")
     ap.add_argument("--es-heap", default="1g")
+    ap.add_argument("--no-paired-ceiling", dest="paired_ceiling", action="store_false",
+                    help="skip the Scrapy + trafilatura run beside each e2e run")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--manifest", help=argparse.SUPPRESS)
     ap.add_argument("--es-url", help=argparse.SUPPRESS)
@@ -253,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
                     warm_up(es_url)
             results = []
             texts_file = logdir / "texts.json"
+
+            def pair() -> dict[str, Any]:
+                return run_once("trafilatura", site.root / "site.json", args.concurrency, logdir / "ceiling.log")
+
             for i in range(args.runs):
                 work = logdir / f"run-{i}"
                 work.mkdir()
@@ -263,12 +276,24 @@ def main(argv: list[str] | None = None) -> int:
                     argv_ += ["--es-url", es_url, "--es-pid", str(node.proc.pid)]
                 if i == 0:
                     argv_ += ["--texts-out", str(texts_file)]
+                # The ceiling's run beside this one, before it in even rounds and after it in odd ones: the
+                # machine's speed drifts over minutes, and a pair shares the moment (the ratio's median is
+                # the figure; the ceilings script's own runs come minutes apart).
+                ceiling = pair() if args.paired_ceiling and i % 2 == 0 else None
                 web_cpu0 = proctree.cpu_seconds_tree(server.pid) if server.pid else None
                 res, peak = proctree.run_worker(argv_, cwd=common.REPO, log_path=logdir / f"run-{i}.log")
                 if web_cpu0 is not None:
                     res["server_cpu_s_per_article"] = round(
                         (proctree.cpu_seconds_tree(server.pid) - web_cpu0) / max(res["articles"], 1), 5)
                 res["peak_rss_tree_mb"] = round(peak, 1)  # the whole worker process, imports included
+                if args.paired_ceiling and ceiling is None:
+                    ceiling = pair()
+                if ceiling is not None:
+                    res["paired_ceiling_articles_per_s"] = ceiling["articles_per_s"]
+                    res["paired_ceiling_ratio"] = round(res["articles_per_s"] / ceiling["articles_per_s"], 3)
+                    print(f"  scrapy + trafilatura beside run {i + 1} ({'before' if i % 2 == 0 else 'after'} it): "
+                          f"{ceiling['articles_per_s']:.1f}/s; e2e ÷ ceiling {res['paired_ceiling_ratio']:.2f}",
+                          file=sys.stderr, flush=True)
                 results.append(res)
                 print(f"  mediawatch e2e run {i + 1}/{args.runs}: {res['articles']} articles indexed in "
                       f"{res['wall_s']:.1f}s = {res['articles_per_s']:.1f}/s, "
