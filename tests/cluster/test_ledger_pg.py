@@ -111,7 +111,7 @@ def test_writes_wait_for_a_restarted_engine_reads_say_it_is_down(pg, pg_dsn):
 def test_a_write_waiting_for_the_engine_gives_up_at_once_when_the_ledger_closes(pg, pg_dsn):
     led = PgLedger(pg_dsn)
     pg.stop()
-    outcome: list[BaseException | object] = []
+    outcome: list[object] = []
 
     def write() -> None:
         try:
@@ -122,8 +122,8 @@ def test_a_write_waiting_for_the_engine_gives_up_at_once_when_the_ledger_closes(
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     try:
-        # down for a few seconds: the write's backoff has grown to seconds between attempts
-        wait_until(lambda: led.engine.down_since is not None and time.monotonic() - led.engine.down_since > 3, 30,
+        # down for 3.5 s: the write is inside its 3.2 s wait (0.2 + 0.4 + 0.8 + 1.6 s of backoff before it)
+        wait_until(lambda: led.engine.down_since is not None and time.monotonic() - led.engine.down_since > 3.5, 30,
                    "the write retrying for a while", poll_s=0.1)
         closed_at = time.monotonic()
         led.close()
