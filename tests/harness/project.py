@@ -5,6 +5,7 @@ CLI rewrote kept every line of the original."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,6 +41,14 @@ class Project:
             [sys.executable, "-m", "scheduler.cli", "--config", str(self.config_path), *args],
             cwd=self.root, capture_output=True, text=True, timeout=timeout, env=cli_env(**env), input=input_text,
         )
+
+    def extract(self, html: str, url: str, name: str = "page.html") -> dict:
+        """``mediawatch extract --json`` on ``html`` saved as a file of this project: its JSON answer."""
+        path = self.root / name
+        path.write_text(html, encoding="utf-8")
+        result = self.run("extract", str(path), "--url", url, "--json")
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout)
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen:
         return subprocess.Popen(
