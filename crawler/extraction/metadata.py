@@ -33,8 +33,16 @@ def _jsonld_str(value: Any) -> str:
     return clean_inline(value if isinstance(value, str) else "")
 
 
-def _strip_site_name(title: str, names: set[str]) -> str:
-    """Drop the "| Site Name" part of a <title>-like string, keeping the headline span."""
+def _suffixed(title: str, html_title: str) -> bool:
+    """Whether the page's <title> is ``title`` and more after a separator: that more is the site's name,
+    and ``title`` has none of its own."""
+    rest = html_title[len(title):] if html_title.startswith(title) else ""
+    return bool(rest.strip()) and _TITLE_SEPARATORS.match(rest) is not None
+
+
+def _strip_site_name(title: str, names: set[str], *, guess: bool = True) -> str:
+    """Drop the "| Site Name" part of a <title>-like string, keeping the headline span. Without a known
+    name, a short end (or start) part is taken for the site's unless ``guess`` is False."""
     seps = list(_TITLE_SEPARATORS.finditer(title))
     if not seps:
         return title
@@ -50,6 +58,8 @@ def _strip_site_name(title: str, names: set[str]) -> str:
             # the rest is a breadcrumb of sections beside the site's name ("| iPhone | Forum |")
             return title[longest[0]:longest[1]].strip()
         return title[kept[0][0]:kept[-1][1]].strip()
+    if not guess:
+        return title
     # No known name: a short end part (<= 4 words, much shorter than the rest) is the site.
     (a0, b0), (a1, b1) = parts[0], parts[-1]
     head, tail = title[a0:b0], title[a1:b1]
@@ -75,6 +85,7 @@ def title(page: Page) -> str:
     og = page.meta_first("og:title", "twitter:title")
     html_title = page.html_title
     references = [t for t in (headline, og, html_title) if t]
+    names = site_names(page)
     folded_refs = [_fold(t) for t in references]
     # The visible h1 is what readers (and the truth sets) call the title; trust it when the
     # document's own metadata agrees, which also rules out h1 logos and section names.
@@ -82,16 +93,18 @@ def title(page: Page) -> str:
         f = _fold(h1)
         if len(f) < 4:
             continue
-        if any(r != f and r in f and len(r) > 0.6 * len(f) for r in folded_refs):
-            # the h1 holds the headline and more: a section before it or the site after it
-            return _strip_site_name(h1, site_names(page))
+        held = [t for t, r in zip(references, folded_refs) if r != f and r in f and len(r) > 0.6 * len(f)]
+        if held:
+            # the h1 holds the headline and more: a kicker before it ("Immobilienkrise", "Headline:"),
+            # which the metadata leaves out, or a section before it or the site after it
+            kicked = [t for t in held if f.endswith(_fold(t))]
+            return kicked[0] if kicked else _strip_site_name(h1, names)
         if any(f == r or (f in r and len(f) > 0.3 * len(r)) for r in folded_refs):
             return h1
-    names = site_names(page)
     if headline:
-        return _strip_site_name(headline, names)
+        return _strip_site_name(headline, names, guess=not _suffixed(headline, html_title))
     if og:
-        return _strip_site_name(og, names)
+        return _strip_site_name(og, names, guess=not _suffixed(og, html_title))
     if len(page.h1s) == 1 and len(page.h1s[0].split()) >= 2:
         return page.h1s[0]
     return _strip_site_name(html_title, names)

@@ -44,3 +44,20 @@ def test_separators_without_spaces_in_cjk_titles():
 def test_a_hyphen_inside_a_latin_title_is_no_separator():
     assert _title("<title>Covid-19: Berlin-Brandenburg opens its test-centres</title>") \
         == "Covid-19: Berlin-Brandenburg opens its test-centres"
+
+
+def test_a_kicker_before_the_headline_in_the_h1_is_left_out():
+    og = '<meta property="og:title" content="New ferry timetable for the islands">'
+    # a kicker in an element of its own runs into the headline's text without a space
+    assert _title(og, '<h1><span class="kicker">Harbour</span>New ferry timetable for the islands</h1>') \
+        == "New ferry timetable for the islands"
+    assert _title(og, "<h1>Headline: New ferry timetable for the islands</h1>") == "New ferry timetable for the islands"
+
+
+def test_a_subtitle_after_a_dash_stays_when_the_page_title_adds_the_site_name_after_it():
+    og = "Snow on the deck and ice in the harbour – a dog in winter"
+    assert _title(f'<meta property="og:title" content="{og}"><title>{og} - Harbour Times</title>') == og
+    # where the page title says no more, a short end part is still taken for the site's name
+    same = "What the new winter timetable changes for island ferries – Harbour Times"
+    assert _title(f'<meta property="og:title" content="{same}"><title>{same}</title>') \
+        == "What the new winter timetable changes for island ferries"
