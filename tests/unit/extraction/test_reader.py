@@ -50,8 +50,17 @@ def test_gate_refuses_a_container_with_too_few_paragraphs():
 
 
 def test_gate_refuses_a_link_dense_container():
-    story = "".join(f"<p>{p} <a href='/more'>Read the full story here</a></p>" for p in _PARAGRAPHS * 2)
+    # 38 of 146 characters of each paragraph linked (26 %): a list of teasers
+    story = "".join(f"<p>{p} <a href='/more'>Read the full story of the summit here</a></p>" for p in _PARAGRAPHS * 2)
     assert article_container(_body(_page(story))) is None
+
+
+def test_gate_takes_a_story_that_cites_its_sources_in_links():
+    # "talks" and "Monday" linked in every paragraph: 11 of 107 characters (10 %)
+    cited = [p.replace("talks", "<a href='/t'>talks</a>").replace("Monday", "<a href='/m'>Monday</a>")
+             for p in _PARAGRAPHS * 2]
+    container = article_container(_body(_page("".join(f"<p>{p}</p>" for p in cited))))
+    assert container is not None and container.get("id") == "story"
 
 
 def test_gate_refuses_a_page_with_prose_before_the_container():
