@@ -58,15 +58,18 @@ def _strip_site_name(title: str, names: set[str], *, guess: bool = True) -> str:
             # the rest is a breadcrumb of sections beside the site's name ("| iPhone | Forum |")
             return title[longest[0]:longest[1]].strip()
         return title[kept[0][0]:kept[-1][1]].strip()
-    if not guess:
-        return title
-    # No known name: a short end part (<= 4 words, much shorter than the rest) is the site.
+    return _without_short_end(title, parts) if guess else title
+
+
+def _without_short_end(title: str, parts: list[tuple[int, int]]) -> str:
+    """No known name: a short end part (<= 4 words, much shorter than the rest) is the site's, or else a
+    short first part (<= 3 words)."""
     (a0, b0), (a1, b1) = parts[0], parts[-1]
     head, tail = title[a0:b0], title[a1:b1]
     if len(tail.split()) <= 4 and len(tail) < 0.6 * (a1 - a0):
-        return title[:seps[-1].start()].strip()
-    if len(head.split()) <= 3 and len(head) < 0.6 * (b1 - seps[0].end()):
-        return title[seps[0].end():].strip()
+        return title[:parts[-2][1]].strip()
+    if len(head.split()) <= 3 and len(head) < 0.6 * (b1 - parts[1][0]):
+        return title[parts[1][0]:].strip()
     return title
 
 
@@ -80,15 +83,10 @@ def site_names(page: Page) -> set[str]:
     return {_fold(n) for n in names if n}
 
 
-def title(page: Page) -> str:
-    headline = _jsonld_str(page.jsonld_article.get("headline"))
-    og = page.meta_first("og:title", "twitter:title")
-    html_title = page.html_title
-    references = [t for t in (headline, og, html_title) if t]
-    names = site_names(page)
+def _shown_title(page: Page, references: list[str], names: set[str]) -> str | None:
+    """The visible h1, which readers (and the truth sets) call the title, when the document's own
+    metadata agrees with it; that also rules out h1 logos and section names. None when no h1 does."""
     folded_refs = [_fold(t) for t in references]
-    # The visible h1 is what readers (and the truth sets) call the title; trust it when the
-    # document's own metadata agrees, which also rules out h1 logos and section names.
     for h1 in page.h1s:
         f = _fold(h1)
         if len(f) < 4:
@@ -101,6 +99,17 @@ def title(page: Page) -> str:
             return kicked[0] if kicked else _strip_site_name(h1, names)
         if any(f == r or (f in r and len(f) > 0.3 * len(r)) for r in folded_refs):
             return h1
+    return None
+
+
+def title(page: Page) -> str:
+    headline = _jsonld_str(page.jsonld_article.get("headline"))
+    og = page.meta_first("og:title", "twitter:title")
+    html_title = page.html_title
+    names = site_names(page)
+    shown = _shown_title(page, [t for t in (headline, og, html_title) if t], names)
+    if shown is not None:
+        return shown
     if headline:
         return _strip_site_name(headline, names, guess=not _suffixed(headline, html_title))
     if og:
