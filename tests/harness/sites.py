@@ -1,7 +1,7 @@
 """Fixture news sites served over HTTP on 127.0.0.1, for crawler and end-to-end tests.
 
-A ``FixtureSite`` is a stdlib ``ThreadingHTTPServer`` on a free port in a background thread,
-serving real article pages from ``../shared/eval/aeb-dev/`` (and the DW seed page at
+A ``FixtureSite`` is a stdlib ``ThreadingHTTPServer`` (``httpserver.HarnessHTTPServer``) on a free port
+in a background thread, serving real article pages from ``../shared/eval/aeb-dev/`` (and the DW seed page at
 ``tests/fixtures/seed/dw-article.html`` when present) under ``/news/<slug>.html``, with:
 
     /robots.txt                       (knobs: disallow(), crawl_delay, robots_status, robots_sitemaps)
@@ -33,12 +33,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.harness.httpserver import HarnessHTTPServer
 from tests.harness.site_documents import SiteDocuments
 from tests.harness.site_pages import SEED_HTML, FixtureArticle, aeb_pages, generated_article, slug_for, title_of
 
@@ -81,7 +82,7 @@ class FixtureSite(SiteDocuments):
         self._pool = list(aeb_pages())[offset:]
         self._used = 0
         self._n = 0
-        self.server: ThreadingHTTPServer | None = None
+        self.server: HarnessHTTPServer | None = None
         self.thread: threading.Thread | None = None
         now = datetime.now(timezone.utc).replace(microsecond=0)
         for i in range(n_articles):
@@ -334,8 +335,7 @@ class FixtureSite(SiteDocuments):
         return Handler
 
     def start(self) -> "FixtureSite":
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = HarnessHTTPServer(("127.0.0.1", 0), self._handler())
         # stop() returns once the serving loop next polls: the default 0.5 s poll held up the teardown
         # of every test that made a site
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -22,12 +22,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 
+from tests.harness.httpserver import HarnessHTTPServer
 from tests.harness.smtp import free_port
 
 DELIVERY_HEADER = "X-Mediawatch-Delivery"
@@ -86,7 +87,7 @@ class WebhookReceiver:
         self._fail = 0
         self._fail_status = 503
         self._cond = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: HarnessHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def url(self, scheme: str, path: str = "/hook") -> str:
@@ -138,8 +139,7 @@ class WebhookReceiver:
 
             do_PUT = do_POST
 
-        server = ThreadingHTTPServer((self.host, self.port), Handler)
-        server.daemon_threads = True
+        server = HarnessHTTPServer((self.host, self.port), Handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
