@@ -165,8 +165,10 @@ def test_gzip_feed_and_non_feeds():
 _segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=1, max_size=12)
 _paths = st.lists(_segment, min_size=1, max_size=4).map("/".join)
 _queries = st.lists(st.tuples(_segment, _segment), max_size=3).map(lambda q: "&".join(f"{k}={v}" for k, v in q))
-_titles = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).map(
-    lambda t: " ".join(t.split())).filter(bool)
+# Characters XML allows: no surrogates, no controls, not the noncharacters U+FFFE and U+FFFF (a feed holding
+# one is not well-formed, and the comparison is of two parsers reading a well-formed one)
+_titles = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
+                  min_size=1, max_size=40).map(lambda t: " ".join(t.split())).filter(bool)
 _when = st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2100, 1, 1)).map(
     lambda d: d.replace(microsecond=0))
 _zone = st.integers(min_value=-12, max_value=14).map(lambda h: timezone(timedelta(hours=h)))
