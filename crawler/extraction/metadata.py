@@ -91,11 +91,11 @@ def _shown_title(page: Page, references: list[str], names: set[str]) -> str | No
         f = _fold(h1)
         if len(f) < 4:
             continue
-        held = [t for t, r in zip(references, folded_refs) if r != f and r in f and len(r) > 0.6 * len(f)]
+        held = [(t, r) for t, r in zip(references, folded_refs) if r != f and r in f and len(r) > 0.6 * len(f)]
         if held:
             # the h1 holds the headline and more: a kicker before it ("Immobilienkrise", "Headline:"),
             # which the metadata leaves out, or a section before it or the site after it
-            kicked = [t for t in held if f.endswith(_fold(t))]
+            kicked = [t for t, r in held if f.endswith(r)]
             return kicked[0] if kicked else _strip_site_name(h1, names)
         if any(f == r or (f in r and len(f) > 0.3 * len(r)) for r in folded_refs):
             return h1
