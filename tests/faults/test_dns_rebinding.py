@@ -10,13 +10,14 @@ import shutil
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.faults.conftest import base_config, once
 from tests.harness.dns import RebindingDns
 from tests.harness.elasticsearch import free_port
+from tests.harness.httpserver import HarnessHTTPServer
 from tests.harness.project import cli_env
 
 pytestmark = [
@@ -34,7 +35,7 @@ meeting, and the car park on the east side is reserved for visitors all week lon
 </article></body></html>"""
 
 
-class Recorder(ThreadingHTTPServer):
+class Recorder(HarnessHTTPServer):
     def __init__(self, address: str, port: int, body: dict[str, bytes]) -> None:
         self.hits: list[str] = []
         self.body = body

@@ -1,10 +1,10 @@
-"""The harness's HTTP servers (fixture sites, webhook receivers): the standard library's
-``ThreadingHTTPServer``, quiet when a client hangs up.
+"""The suite's HTTP servers (fixture sites, webhook receivers, the fake Kibana and the other test-local
+servers): the standard library's ``ThreadingHTTPServer``, quiet when a client hangs up.
 
-A crawler that stops reading at its size cap, a webhook call that times out, a daemon stopped in the
-middle of a download: the tests provoke these, and the server's write or read then fails with a
-``ConnectionError``. The standard handler prints its traceback into the suite's output, where it reads
-like a fault. Any other error is still printed.
+A crawler that stops reading at its size cap, a webhook call or a Kibana import that times out, a
+daemon stopped in the middle of a download: the tests provoke these, and the server's write or read
+then fails with a ``ConnectionError``. The standard handler prints its traceback into the suite's
+output, where it reads like a fault. Any other error is still printed.
 """
 
 from __future__ import annotations

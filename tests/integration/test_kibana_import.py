@@ -13,7 +13,7 @@ import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,13 +28,12 @@ from scheduler.kibana import (
     describe_error,
     import_saved_objects,
 )
+from tests.harness.httpserver import HarnessHTTPServer
 
 NDJSON = Path(__file__).resolve().parents[2] / "deploy" / "kibana" / "mediawatch.ndjson"
 
 
-class FakeKibana(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeKibana(HarnessHTTPServer):
     def __init__(self, mode: str = "ok") -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = mode

@@ -10,7 +10,7 @@ import pickle
 import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.request import urlopen
 from xml.sax.saxutils import escape, quoteattr
 
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from crawler.discovery.feeds import NotAFeed, parse_feed
 from crawler.xml import XMLBroken, XMLRefused
+from tests.harness.httpserver import HarnessHTTPServer
 
 UTC = timezone.utc
 NS = ('xmlns:atom="http://www.w3.org/2005/Atom" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
@@ -123,7 +124,7 @@ def test_feedparser_fetches_nothing_a_feed_points_at():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = HarnessHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
