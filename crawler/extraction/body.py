@@ -49,9 +49,9 @@ _COMPLETE_SHARE = 0.15
 _STRAY_SHARE = 0.1
 
 # When the recall run keeps less than this share of the page's text (and fewer characters than
-# _RESCUE_MAX_CHARS) without having found the article the precision run lost (the collapse
-# below), both runs fell on the same wrong container (a teaser, a sidebar), and only
-# trafilatura's readability/justext comparison, which the fast runs skip, finds the article.
+# _RESCUE_MAX_CHARS), both runs fell on the same wrong container (a teaser, a sidebar, the
+# site's menu when the precision run kept nothing at all), and only trafilatura's
+# readability/justext comparison, which the fast runs skip, finds the article.
 # Found on traf-dev folds 0 and 2 (salt mediawatch-folds-v1), where these pages were the
 # largest class of snippets trafilatura kept and we lost; read on fold 1, not looked at: body
 # F1 0.903 -> 0.911 (trafilatura 0.909). Every fold's F1 moves by 0.001 at most for shares
@@ -204,12 +204,11 @@ def ensemble_lines(tree: HtmlElement, url: str) -> list[str]:
     if not _leaves_gaps(lines, page):
         return lines
     recall = trafpipe.recall_text(_recall_page(raw, lines, page))
-    collapsed = len(precise) < _PRECISION_COLLAPSE_RATIO * len(recall)
-    if not collapsed and _needs_rescue(recall, chars):
+    if _needs_rescue(recall, chars):
         rescued = trafpipe.rescue_text(raw)
         if len(rescued) > len(recall):
             return [ln for ln in rescued.split("\n") if ln.strip()]
-    if collapsed:
+    if len(precise) < _PRECISION_COLLAPSE_RATIO * len(recall):
         # Precision lost the article (over-pruned container); the recall run plus the
         # boilerplate filter is nearly as good as trafilatura's slow readability/justext
         # fallback where the recall run found more than a fragment, and costs nothing more.

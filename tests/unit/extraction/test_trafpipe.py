@@ -228,6 +228,23 @@ def test_rescue_when_both_runs_keep_only_a_fragment():
     assert all(" ".join(w.split()) in text for w in truth["with"])
 
 
+# A traf-dev page whose precision run keeps nothing and whose recall run keeps only the site's menu.
+_ONLY_THE_MENU = "rnz.de.witzel.html"
+
+
+@pytest.mark.timeout(60)
+def test_rescue_when_the_precision_run_keeps_nothing_and_the_recall_run_the_menu():
+    from crawler.extraction import body
+
+    html, url, truth = traf_page(_ONLY_THE_MENU)
+    raw = trafpipe.prepare(parse(html), url)  # as the ensemble reads it: named furniture dropped too
+    recall = trafpipe.recall_text(raw)
+    assert trafpipe.precision_text(raw) == "" and recall.startswith("Startseite") and len(recall) < 500
+    text = " ".join(" ".join(body.ensemble_lines(parse(html), url)).split())
+    assert all(" ".join(w.split()) in text for w in truth["with"])
+    assert "Startseite" not in text
+
+
 def test_no_rescue_when_the_recall_run_finds_the_article(monkeypatch):
     from crawler.extraction import body
 
