@@ -156,7 +156,8 @@ def _parse_query(query: str):
 def _print_hits(hits, as_json: bool) -> None:
     if as_json:
         for hit in hits:
-            _out(json.dumps({**hit.article.to_dict(), "score": hit.score, "snippet": hit.snippet,
+            _out(json.dumps({**hit.article.to_dict(), "score": hit.score, "snippet": hit.snippet.html,
+                             "snippet_text": hit.snippet.text,
                              "copies": getattr(hit, "copies", 1)}, ensure_ascii=False))
         return
     for hit in hits:
@@ -164,7 +165,7 @@ def _print_hits(hits, as_json: bool) -> None:
         when = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
         more = getattr(hit, "copies", 1) - 1  # search hits of a collapsed story
         outlets = f"  (+{more} outlet{'s' if more != 1 else ''})" if more > 0 else ""
-        _out(f"{when}  [{a.source}] {a.title}{outlets}\n    {a.url}\n    {hit.snippet}")
+        _out(f"{when}  [{a.source}] {a.title}{outlets}\n    {a.url}\n    {hit.snippet.text}")
 
 
 def cmd_search(cfg: Config, args) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from indexer.alerts.matching import highlight_terms, search_rule
 from indexer.alerts.rules import Rule
 from indexer.article import Article
-from indexer.query import Terms, article_snippet
+from indexer.query import Snippet, Terms, article_snippet
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Hit:
     """One article a rule matches now; shaped like a backend search hit."""
 
     article: Article
-    snippet: str  # plain text, matched terms as *term*
+    snippet: Snippet
     score: float | None = None
 
 
@@ -37,6 +37,5 @@ def rule_hits(rule_or_query: Rule | str, backend: Any, limit: int = 20, since: A
     terms = rule_terms(rule.query)
     hits = []
     for article, score in search_rule(backend, rule, limit=limit, since=since):
-        snip = article_snippet(article, terms, max_words=30)
-        hits.append(Hit(article=article, snippet=snip.text, score=score))
+        hits.append(Hit(article=article, snippet=article_snippet(article, terms, max_words=30), score=score))
     return hits

@@ -14,8 +14,9 @@ Semantics shared by both (the contract suite in tests/integration/test_backend_p
 * Dates: ``effective_at`` = ``published_at`` or else ``indexed_at``; ``since`` (inclusive) / ``until``
   (exclusive) filter on it, ``sort="published_at"`` sorts on it newest first, ``delete_older_than`` uses it.
 * ``sources`` / ``languages`` filters compare exact values.
-* Snippets come from :func:`snippet_of` (``indexer.query.article_snippet``: HTML-escaped, matched words in
-  ``<mark>…</mark>``), the highlighter alert mails use too.
+* A hit's snippet comes from :func:`snippet_of` (``indexer.query.article_snippet``, the highlighter alert
+  mails use too), in both forms: ``.html`` escaped with matched words in ``<mark>…</mark>`` (the web app),
+  ``.text`` plain with them as ``*word*`` (a terminal).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Literal
 
 from indexer.article import Article, FIELDS, utcnow
-from indexer.query import Node, Terms, article_snippet, parse
+from indexer.query import Node, Snippet, Terms, article_snippet, parse
 from indexer.stories import Known, Stories
 
 Sort = Literal["published_at", "indexed_at", "relevance"]
@@ -60,13 +61,13 @@ class IndexResult:
 class Hit:
     article: Article
     score: float
-    snippet: str
+    snippet: Snippet
     copies: int = 1  # with collapse: the matching articles of this hit's story
 
 
-def snippet_of(terms: Terms, article: Article) -> str:
+def snippet_of(terms: Terms, article: Article) -> Snippet:
     """A hit's snippet: the window around the first match in the text, else the description, else the title."""
-    return article_snippet(article, terms, max_words=SNIPPET_WORDS, fields=SNIPPET_FIELDS).html
+    return article_snippet(article, terms, max_words=SNIPPET_WORDS, fields=SNIPPET_FIELDS)
 
 
 def effective_at(article: Article) -> datetime | None:

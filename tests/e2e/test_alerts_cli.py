@@ -60,6 +60,19 @@ def test_search_and_alert_snippets_come_from_one_highlighter(project):
     assert re.findall(r"\*(\w+)\*", test.stdout) == ["Lukashenko", "was", "forced"]
 
 
+def test_search_prints_plain_snippets_in_a_terminal_and_both_forms_in_json(project):
+    """The terminal gets the text as written, matched words as *word* (as ``alerts test`` prints them),
+    not the web page's markup: no <mark>, no HTML entity for the apostrophe in "strongman's"."""
+    filled(project)
+    search = project.run("search", "opposition")
+    assert search.returncode == 0, search.stderr[-3000:]
+    assert "Belarusian *opposition* leaders say the strongman's visit" in search.stdout
+    assert "<mark>" not in search.stdout and "&#x27;" not in search.stdout
+    (hit,) = [json.loads(line) for line in project.run("search", "opposition", "--json").stdout.splitlines()]
+    assert "<mark>opposition</mark> leaders say the strongman&#x27;s visit" in hit["snippet"]
+    assert "*opposition* leaders say the strongman's visit" in hit["snippet_text"]
+
+
 def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_back(project):
     """The outbox files of ``import --alert``: From ``Müller``, a recipient holding ``=?``, no defects,
     each file named by the Message-ID that (rule, story) gives."""

@@ -91,7 +91,7 @@ def test_alerts_test_command_on_elasticsearch(es_backend):
     expected = {m.article.id for m in InProcessMatcher([ActiveRule(rule, 0.0)]).match(articles)}
     assert {h.article.id for h in hits} == expected and hits
     assert all(h.article.source in ("dw", "wsj", "bbc") for h in hits)
-    assert any("*game" in h.snippet.lower() for h in hits)
+    assert any("*game" in h.snippet.text.lower() for h in hits)
     assert rule_hits("game* AND NOT football", es_backend, limit=5)
 
 

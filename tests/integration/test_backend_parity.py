@@ -210,7 +210,7 @@ def test_filters_and_order_agree(corpus_articles, sqlite_loaded, es_loaded):
     b = es_loaded.search("prison", limit=5)
     assert [h.article.id for h in a] == [h.article.id for h in b]
     assert [h.snippet for h in a] == [h.snippet for h in b]
-    assert all("<mark>" in h.snippet for h in a)
+    assert all("<mark>" in h.snippet.html for h in a)
 
 
 # ------------------------------------------------------------------ contract suite over both backends
@@ -266,7 +266,7 @@ def test_search_filters_sort_and_count(backend):
     backend.refresh()
     hits = backend.search("climate", limit=20)
     assert [h.article.url for h in hits] == [f"https://contract.example/{i}" for i in range(10)]  # newest first
-    assert all("<mark>climate</mark>" in h.snippet for h in hits)
+    assert all("<mark>climate</mark>" in h.snippet.html for h in hits)
     assert len(backend.search("climate", limit=3)) == 3
     assert backend.count("climate", sources=["a"]) == 5
     assert backend.count(None, languages=["fr"]) == 4
