@@ -44,8 +44,8 @@ class SitemapEntry:
 class Sitemap:
     kind: str  # "index" | "urlset"
     entries: list[SitemapEntry] = field(default_factory=list)
-    skipped: int = 0
-    truncated: bool = False
+    skipped: int = 0  # entries without an http(s) <loc>
+    truncated: bool = False  # entries past MAX_ENTRIES were left out
 
     @property
     def is_news(self) -> bool:

@@ -42,7 +42,7 @@ from crawler.context import SourceContext
 from crawler.decoding import decode_html, log_decision
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.robots import robots_urls, sitemaps_in_robots
-from crawler.discovery.sitemaps import parse_sitemap
+from crawler.discovery.sitemaps import MAX_ENTRIES, parse_sitemap
 from crawler.items import PageItem
 from crawler.pipelines import page_links
 from crawler.settings import source_meta, user_agent
@@ -266,6 +266,9 @@ class SourceRun:
             doc.pending = None
             self.outcomes.finish(doc.canon, doc.url, f"error:{err.reason}", err.detail, kind="sitemap")
             return
+        if sitemap.skipped or sitemap.truncated:
+            self._log.warning("sitemap_entries_skipped", url=doc.url, skipped=sitemap.skipped,
+                              truncated_at=MAX_ENTRIES if sitemap.truncated else None)
         self.outcomes.finish(doc.canon, doc.url, "listing", f"{sitemap.kind}: {len(sitemap.entries)} entries",
                              kind="sitemap", final=True)
         if sitemap.kind == "index":

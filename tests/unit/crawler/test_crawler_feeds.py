@@ -112,6 +112,16 @@ def test_news_sitemap_and_gzip():
         assert not b.is_news and b.date == datetime(2020, 10, 9, tzinfo=UTC)
 
 
+def test_a_sitemap_past_the_protocols_limit_is_truncated_and_says_so():
+    from crawler.discovery.sitemaps import MAX_ENTRIES
+
+    urls = "".join(f"<url><loc>https://x.example/{i}</loc></url>" for i in range(MAX_ENTRIES + 2))
+    sm = parse_sitemap(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode(),
+                       "https://x.example/sitemap.xml")
+    assert sm.truncated and len(sm.entries) == MAX_ENTRIES and sm.entries[-1].loc == f"https://x.example/{MAX_ENTRIES - 1}"
+    assert not parse_sitemap(NEWS, "https://x.example/news.xml").truncated
+
+
 def test_not_a_sitemap():
     with pytest.raises(NotASitemap):
         parse_sitemap(RSS2, "https://x.example/sitemap.xml")
