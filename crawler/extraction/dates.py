@@ -6,7 +6,9 @@ The first plausible candidate in priority order wins, unless the page's text sho
 candidate's day and not its own (shown_dates.py); its source is kept
 (``published_at_source``) so odd dates can be traced back. Strings are read by
 :func:`crawler.dates.parse_date`, the parser feeds and sitemaps use too: tz-aware, in the offset
-they were written with; a date without a zone is taken as UTC, off by at most a few hours.
+they were written with; a date without a zone is taken as UTC, off by at most a few hours. A
+winner in UTC is given the offset the page writes the same instant in elsewhere, so its calendar
+day is the publisher's (the instant stays).
 """
 
 from __future__ import annotations
@@ -146,16 +148,50 @@ def _local_midnight(value: datetime) -> datetime:
     return value
 
 
-def _as_shown(page: Page, found: datetime, source: str, now: datetime) -> tuple[datetime, str]:
+# A written time that says its zone: "Z", an offset ("+01:00", "-0500"), or a zone's name.
+_ZONED = re.compile(r"(?:\dZ|[+-]\d{2}:?\d{2}|\b(?:GMT|UTC|[A-Z]{2,4}T))\s*$")
+# The offsets in use: UTC-12 to UTC+14.
+_OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
+
+
+Stamp = tuple[datetime, str, str]  # parsed, source, as written
+
+
+def _stamps(page: Page, now: datetime) -> list[Stamp]:
+    """Every plausible candidate, published then modified."""
+    out = []
+    for source, raw in chain(published_candidates(page), modified_candidates(page)):
+        parsed = parse_date(raw)
+        if plausible(parsed, now):
+            out.append((parsed, source, raw))
+    return out
+
+
+def _in_own_offset(found: datetime, stamps: list[Stamp]) -> datetime:
+    """A stamp in UTC in the offset the page writes the same instant in elsewhere: a stamp with
+    that offset, or a local time without a zone ("2023-11-08 23:30:59" beside
+    "2023-11-09T05:30:59Z"), whole hours apart to the second. The instant stays; the calendar day
+    becomes the publisher's."""
+    if found.utcoffset() != timedelta(0):
+        return found
+    for parsed, _, raw in stamps:
+        if not _has_time(raw):
+            continue
+        if _ZONED.search(raw.strip()):
+            offset = parsed.utcoffset() if parsed == found else None
+        else:  # read as UTC by parse_date: the difference is the page's offset
+            offset = parsed - found
+        if offset and offset.total_seconds() % 3600 == 0 and _OFFSETS[0] <= offset <= _OFFSETS[1]:
+            return found.astimezone(timezone(offset))
+    return found
+
+
+def _as_shown(page: Page, found: datetime, source: str, stamps: list[Stamp]) -> tuple[datetime, str]:
     """The first candidate, published or modified, whose calendar day the page shows, when it
     does not show ``found``'s: a stamp in UTC beside the local day in print, a first draft's
     "published" stamp on a page that prints only its update. The text is read only when the
     candidates disagree on the day."""
-    others = []
-    for other_source, raw in chain(published_candidates(page), modified_candidates(page)):
-        parsed = parse_date(raw)
-        if plausible(parsed, now) and parsed.date() != found.date():
-            others.append((parsed, other_source))
+    others = [(parsed, other_source) for parsed, other_source, _ in stamps if parsed.date() != found.date()]
     if not others:
         return found, source
     shown_now = shown(page.tree, {found.date(), *(parsed.date() for parsed, _ in others)})
@@ -172,14 +208,15 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
     now = now or datetime.now(timezone.utc)
     found, source = _first(published_candidates(page), now)
     if found:
-        return _as_shown(page, _local_midnight(found), source, now)
+        stamps = _stamps(page, now)
+        return _as_shown(page, _in_own_offset(_local_midnight(found), stamps), source, stamps)
     labelled = labelled_published(page.tree) or headline_day(page.tree)
     if labelled is not None:
         return datetime(labelled.year, labelled.month, labelled.day, tzinfo=timezone.utc), "text"
     if fallback is not None:
         parsed = parse_date(fallback(page))
         if plausible(parsed, now):
-            return _as_shown(page, parsed, "htmldate", now)
+            return _as_shown(page, parsed, "htmldate", _stamps(page, now))
     if feed_date is not None:
         feed = feed_date if feed_date.tzinfo else feed_date.replace(tzinfo=timezone.utc)
         if plausible(feed, now):

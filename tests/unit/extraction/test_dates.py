@@ -94,3 +94,16 @@ def test_text_search_only_for_pages_without_a_stated_date():
     calls = []
     found, source = published_at(page(), now=NOW, fallback=lambda p: calls.append(1) or "2023-03-01")
     assert calls == [1] and (found.date().isoformat(), source) == ("2023-03-01", "htmldate")
+
+
+def test_a_utc_stamp_takes_the_offset_the_page_writes_the_same_instant_in():
+    utc = '<meta property="article:published_time" content="2023-11-09T05:30:59Z">'
+    for written in ("2023-11-08 23:30:59", "2023-11-08T23:30:59-06:00"):  # local time without a zone, or zoned
+        p = page(utc, body=f'<time class="published" datetime="{written}">Nov 8</time>' + BODY)
+        found, source = published_at(p, now=NOW, fallback=None)
+        assert (found.isoformat(), source) == ("2023-11-08T23:30:59-06:00", "meta"), written
+    # another instant (not whole hours apart to the second), or another UTC stamp: the day stays UTC's
+    for written in ("2023-11-08 23:31:10", "2023-11-08T23:30:59Z"):
+        p = page(utc, body=f'<time class="published" datetime="{written}">Nov 8</time>' + BODY)
+        found, _ = published_at(p, now=NOW, fallback=None)
+        assert found.isoformat() == "2023-11-09T05:30:59+00:00", written
