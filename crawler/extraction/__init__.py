@@ -172,11 +172,24 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
 
 
 def _drop_leading_title(text: str, title: str) -> str:
-    """The headline is the title field, not the first paragraph (extractors often keep the h1)."""
-    first, _, rest = text.partition("\n")
-    if rest and title and _fold(first) == _fold(title):
-        return rest
+    """The headline is the title field, not the first paragraph (extractors often keep the h1), and
+    the short lines above it are the page's labels for it, not the story: a kicker, a category
+    ("Categorias", "Review"), a date or a byline."""
+    if not title:
+        return text
+    lines, folded = text.split("\n"), _fold(title)
+    for at, line in enumerate(lines[:_HEADLINE_WITHIN]):
+        if _fold(line) == folded:
+            above = lines[:at]
+            if at + 1 < len(lines) and all(len(ln) < _LABEL_CHARS for ln in above):
+                return "\n".join(lines[at + 1:])
+            break
     return text
+
+
+# The headline is looked for among the text's first lines; the lines above it are dropped with it
+# only when each is shorter than a sentence of the story.
+_HEADLINE_WITHIN, _LABEL_CHARS = 3, 40
 
 
 def _fold(value: str) -> str:

@@ -61,3 +61,20 @@ def test_a_subtitle_after_a_dash_stays_when_the_page_title_adds_the_site_name_af
     same = "What the new winter timetable changes for island ferries – Harbour Times"
     assert _title(f'<meta property="og:title" content="{same}"><title>{same}</title>') \
         == "What the new winter timetable changes for island ferries"
+
+
+def test_the_headline_and_the_short_labels_above_it_leave_the_body():
+    from crawler.extraction import _drop_leading_title
+
+    story = "First paragraph of the story, long enough to be one.\nSecond paragraph."
+    title = "Atendimento Domiciliar registra arrombamento em veículos"
+    assert _drop_leading_title(f"{title}\n{story}", title) == story
+    assert _drop_leading_title(f"Categorias\n{title.upper()}\n{story}", title) == story  # folded alike
+    assert _drop_leading_title(f"21. Jan 2022 // Dominik Ricker\nHeadline:\n{title}\n{story}", title) == story
+    # a sentence above the headline is the story's (a standfirst set above it): nothing goes
+    lead = "A lead paragraph that the site sets above its headline, as some do."
+    assert _drop_leading_title(f"{lead}\n{title}\n{story}", title) == f"{lead}\n{title}\n{story}"
+    # the headline further down, or the whole text, stays
+    far = "a\nb\nc\n"
+    assert _drop_leading_title(f"{far}{title}\n{story}", title) == f"{far}{title}\n{story}"
+    assert _drop_leading_title(title, title) == title
