@@ -171,6 +171,11 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
     return _Extraction(article, page, published, brief)
 
 
+# The headline is looked for among the text's first lines; the lines above it are dropped with it
+# only when each is shorter than a sentence of the story.
+_HEADLINE_WITHIN, _LABEL_CHARS = 3, 40
+
+
 def _drop_leading_title(text: str, title: str) -> str:
     """The headline is the title field, not the first paragraph (extractors often keep the h1), and
     the short lines above it are the page's labels for it, not the story: a kicker, a category
@@ -185,11 +190,6 @@ def _drop_leading_title(text: str, title: str) -> str:
                 return "\n".join(lines[at + 1:])
             break
     return text
-
-
-# The headline is looked for among the text's first lines; the lines above it are dropped with it
-# only when each is shorter than a sentence of the story.
-_HEADLINE_WITHIN, _LABEL_CHARS = 3, 40
 
 
 def _fold(value: str) -> str:
