@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from crawler.frontier import Frontier
-from tests.harness.project import fast_crawl
+from tests.harness.project import crawl_config, fast_crawl
 
 
 def quirky_feed(site) -> bytes:
@@ -34,16 +34,7 @@ def quirky_feed(site) -> bytes:
 def test_quirky_feed_through_the_cli(project, fixture_site):
     site = fixture_site
     site.route("/feeds/quirky.xml", lambda: (200, {"Content-Type": "application/rss+xml"}, quirky_feed(site)))
-    data = project.root / "data"
-    project.write({
-        "data_dir": str(data),
-        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
-                  "bulk_interval_s": 0.5},
-        "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3")},
-        "crawl": fast_crawl(data),
-        "http": {"health_port": None},
-        "sources": [site.source("quirks", feeds=[site.url("/feeds/quirky.xml")])],
-    })
+    project.write(crawl_config(project, site.source("quirks", feeds=[site.url("/feeds/quirky.xml")])))
     result = project.run("crawl", "quirks")
     assert result.returncode == 0, result.stderr[-3000:]
     # both broken entries are in the log, with the feed and the reason
@@ -63,7 +54,7 @@ def test_quirky_feed_through_the_cli(project, fixture_site):
     assert sorted(u.split("?")[0] for u in urls) == sorted(site.url(x.path) for x in (a, b, c, d))
     assert not any("utm_" in u for u in urls)
 
-    with Frontier(data / "crawl.sqlite3") as frontier:
+    with Frontier(project.root / "data" / "crawl.sqlite3") as frontier:
         run = frontier.last_runs()["quirks"]
     assert run.counts == {"listing": 1, "new": 4, "skipped:bad_url": 1}, run.counts
     assert not run.failed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.harness.project import fast_crawl
+from tests.harness.project import crawl_config
 
 
 def quirky_sitemap(site) -> bytes:
@@ -19,16 +19,7 @@ def quirky_sitemap(site) -> bytes:
 def test_a_sitemaps_unfetchable_entries_are_logged_and_skipped(project, fixture_site):
     site = fixture_site
     site.route("/quirky-sitemap.xml", lambda: (200, {"Content-Type": "application/xml"}, quirky_sitemap(site)))
-    data = project.root / "data"
-    project.write({
-        "data_dir": str(data),
-        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
-                  "bulk_interval_s": 0.5},
-        "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3")},
-        "crawl": fast_crawl(data),
-        "http": {"health_port": None},
-        "sources": [site.source("quirks", feeds=[], sitemaps=[site.url("/quirky-sitemap.xml")])],
-    })
+    project.write(crawl_config(project, site.source("quirks", feeds=[], sitemaps=[site.url("/quirky-sitemap.xml")])))
     result = project.run("crawl", "quirks")
     assert result.returncode == 0, result.stderr[-3000:]
     (line,) = [json.loads(ln) for ln in result.stderr.splitlines() if "sitemap_entries_skipped" in ln]

@@ -67,6 +67,20 @@ def fast_crawl(state_dir: Path) -> dict:
     }
 
 
+def crawl_config(project: Project, *sources: dict) -> dict:
+    """The SQLite index (batches every half second), no rules, and ``sources``: for `mediawatch crawl`."""
+    data = project.root / "data"
+    return {
+        "data_dir": str(data),
+        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
+                  "bulk_interval_s": 0.5},
+        "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3")},
+        "crawl": fast_crawl(data),
+        "http": {"health_port": None},
+        "sources": list(sources),
+    }
+
+
 def import_config(project: Project) -> dict:
     """The SQLite index, mails to the outbox and one instant rule ("pier"): for `mediawatch import`."""
     data = project.root / "data"
