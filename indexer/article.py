@@ -106,14 +106,16 @@ class Article:
         return self.story_id or self.id
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: dates as ISO 8601 strings in UTC."""
+        """JSON-ready dict: dates as ISO 8601 strings, each in the offset it carries: UTC once stored and
+        read back (``from_dict``), the page's own offset fresh from extraction, so that its calendar day
+        is the one the publisher wrote. Both backends compare and order the instants."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             if f.metadata.get("transient"):
                 continue
             value = getattr(self, f.name)
             if isinstance(value, datetime):
-                value = value.astimezone(timezone.utc).isoformat()
+                value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
             elif isinstance(value, list):
                 value = list(value)
             out[f.name] = value

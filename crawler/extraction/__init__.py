@@ -112,15 +112,8 @@ def parse(html: str) -> HtmlElement:
 class _Extraction:
     article: Article
     page: Page
-    # The publication date in the page's own offset: its calendar day is what the page
-    # says, while article.published_at (UTC) may fall on the next or previous day.
-    local_published: datetime | None = None
     # A short text the page itself shows to be a whole news brief (brief.py), not a stub.
     brief: bool = False
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value else None
 
 
 def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datetime | None,
@@ -159,16 +152,16 @@ def _build(html: str, url: str, *, feed_date: datetime | None, fetched_at: datet
         text=text,
         description=metadata.description(page),
         authors=authors_mod.authors(page, text, credit_lines=credits),
-        published_at=_utc(published),
+        published_at=published,
         published_at_source=published_source,
-        modified_at=_utc(dates.modified_at(page, published, now=now)),
+        modified_at=dates.modified_at(page, published, now=now),
         language=language_mod.language(page, text),
         section=metadata.section(page),
         tags=metadata.tags(page),
         image=metadata.image(page),
         fetched_at=fetched_at,
     )
-    return _Extraction(article, page, published, brief)
+    return _Extraction(article, page, brief)
 
 
 # The headline is looked for among the text's first lines; the lines above it are dropped with it
@@ -260,7 +253,7 @@ def extract_fields(html: str, url: str) -> dict[str, Any]:
     return {
         "text": a.text,
         "title": a.title,
-        "date": ex.local_published.strftime("%Y-%m-%d") if ex.local_published else "",
+        "date": a.published_at.strftime("%Y-%m-%d") if a.published_at else "",
         "authors": a.authors,
         "language": a.language,
         "description": a.description,

@@ -12,6 +12,8 @@ from tests.unit.extraction._data import traf_page
 @pytest.mark.parametrize("file_name, day, authors", [
     # published 2021-03-08 in meta and URL; the page prints only its update, March 14
     ("edition.cnn.com-royal.html", "2021-03-14", None),
+    # 2023-11-09T05:30:59Z in the metadata, 2023-11-08 23:30:59 in the page's <time>: its day in its offset
+    ("twincities.com-mayor.html", "2023-11-08", None),
     # "By Adam Aaronson PhillyVoice Staff", with the name element "Adam Aaronson" inside
     ("phillyvoice.com-Sixers.html", None, ["Adam Aaronson"]),
     # JSON-LD author "edilson.la.rosa"; the byline spells the person out

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import lxml.html
 import pytest
 
@@ -50,8 +52,9 @@ def test_arabic_page_without_declared_language():
     assert a.language == "ar"  # no lang attribute: detected from the text
     assert a.title == "الأمطار الغزيرة تغمر شوارع المدينة وتعطل حركة المرور"
     assert a.authors == ["أحمد خالد"]
-    # +03:00 on the page: 09:15 local is 06:15 UTC, same calendar day
-    assert a.published_at.isoformat() == "2021-03-14T06:15:00+00:00"
+    # +03:00 on the page, kept: 09:15 local is 06:15 UTC, same calendar day
+    assert a.published_at.isoformat() == "2021-03-14T09:15:00+03:00"
+    assert a.published_at == datetime(2021, 3, 14, 6, 15, tzinfo=timezone.utc)
     assert a.text.startswith("شهدت المدينة صباح اليوم")
     assert "جميع الحقوق محفوظة" not in a.text
     assert len(a.text.split("\n")) == 4
