@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 
-from crawler.dates import parse_date
+from crawler.dates import ZONES, parse_date
 from crawler.extraction.page import Page
 from crawler.extraction.shown_dates import headline_day, labelled_published, shown
 
@@ -148,8 +148,10 @@ def _local_midnight(value: datetime) -> datetime:
     return value
 
 
-# A written time that says its zone: "Z", an offset ("+01:00", "-0500"), or a zone's name.
-_ZONED = re.compile(r"(?:\dZ|[+-]\d{2}:?\d{2}|\b(?:GMT|UTC|[A-Z]{2,4}T))\s*$")
+# A written time that says its zone: an offset ("+01:00", "-0500") or a name the date parser reads as
+# one ("Z", "GMT", "CEST").
+_ZONED = re.compile(r"(?:[+-]\d{2}:?\d{2}|(?<![A-Za-z])(?:" + "|".join(sorted(ZONES, key=len, reverse=True))
+                    + r"))\s*$")
 # The offsets in use: UTC-12 to UTC+14.
 _OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
 
