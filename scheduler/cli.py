@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cfg = config_mod.load(path)
     except config_mod.ConfigError as err:
-        sys.stderr.write(f"mediawatch: config error: {err}\n")
+        sys.stderr.writelines(f"mediawatch: config error: {line}\n" for line in str(err).splitlines())
         return EXIT_USAGE
     logs.configure(args.log_level or cfg.log.level, cfg.log.format)
     from scheduler import commands  # heavy imports (scrapy, elasticsearch) only past config

@@ -1,8 +1,9 @@
 """Load and validate mediawatch.yaml: one file, pydantic models, `${ENV}` secrets.
 
 Each package declares the settings it owns (crawler.sources, indexer.config,
-indexer.alerts.rules); this module composes them and turns every failure into one
-ConfigError naming the file, the key path and what is wrong.
+indexer.alerts.rules); this module composes them and turns every failure into a
+ConfigError naming the file, and for each problem found the key path and what is wrong: a file
+fixed by hand should need one round of `config check`, not one per mistake.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
-    def __init__(self, path: str | Path, key: str, message: str) -> None:
+    """``key`` and ``message`` are the first problem; ``problems`` all of them, in file order."""
+
+    def __init__(self, path: str | Path, key: str, message: str,
+                 more: tuple[tuple[str, str], ...] = ()) -> None:
         self.path, self.key, self.message = str(path), key, message
-        where = f"{self.path}: {key}: " if key else f"{self.path}: "
-        super().__init__(where + message)
+        self.problems = ((key, message), *more)
+        super().__init__("\n".join(f"{self.path}: {k}: {m}" if k else f"{self.path}: {m}" for k, m in self.problems))
 
 
 class HttpConfig(BaseModel):
@@ -183,21 +187,36 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        raise ConfigError(path, _loc_to_key(first["loc"]), message) from None
+        raise _error(path, [(_loc_to_key(e["loc"]), _message(e)) for e in err.errors()]) from None
+    duplicates = []
     for kind, items in (("sources", config.sources), ("rules", config.rules)):
         first: dict[str, int] = {}
         for i, item in enumerate(items):
             if item.name in first:
-                raise ConfigError(path, f"{kind}[{i}].name",
-                                  f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])")
-            first[item.name] = i
+                duplicates.append((f"{kind}[{i}].name",
+                                   f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])"))
+            first.setdefault(item.name, i)
+    if duplicates:
+        raise _error(path, duplicates)
     if config.cluster is not None:
         _check_cluster(config, path)
     return resolve_path(config, path.resolve().parent)
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def _error(path: Path, problems: list[tuple[str, str]]) -> ConfigError:
+    """One ConfigError for all ``problems`` (at least one), a key once: a value failing several checks is
+    reported by its first."""
+    first: dict[str, str] = {}
+    for key, message in problems:
+        first.setdefault(key, message)
+    (key, message), *more = first.items()
+    return ConfigError(path, key, message, tuple(more))
 
 
 def _check_cluster(config: Config, path: Path) -> None:

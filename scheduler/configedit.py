@@ -69,7 +69,7 @@ def add_source(path: Path, source: dict[str, Any]) -> None:
         try:
             load(tmp)  # the daemon's own validation, against the text about to be written
         except ConfigError as err:
-            raise ConfigError(path, err.key, err.message) from None
+            raise ConfigError(path, err.key, err.message, err.problems[1:]) from None
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -367,7 +367,7 @@ class Daemon:
         try:
             cfg = config_mod.load(self.config_path)
         except config_mod.ConfigError as err:
-            log.error("reload_rejected", reason=reason, error=str(err))
+            log.error("reload_rejected", reason=reason, config=err.path, errors=str(err).splitlines())
             return
         # The file watch runs on a worker thread; the jobs and the crawl queue belong to the loop.
         self.loop.call_soon_threadsafe(self._apply_reload, cfg, reason)

@@ -1,6 +1,6 @@
 """Issue 7's acceptance: the daemon as a subprocess against a fixture site, the SMTP server and
 the Elasticsearch node — two scheduled cycles, a new article picked up and mailed once, SIGHUP
-reload with a new source, SIGTERM exit 0 within 10 s with nothing lost."""
+reload with a new source, a SIGHUP with a broken file refused (the daemon goes on), SIGTERM exit 0 within 10 s with nothing lost."""
 
 from __future__ import annotations
 
@@ -80,6 +80,19 @@ def test_daemon_cycles_reload_and_clean_stop(project, fixture_site_factory, smtp
         wait_for(events, seen, lambda s: len(summaries(s, "fixture2")) >= 1, 60)
         assert any(e.get("event") == "config_reloaded" for e in seen)
         assert summaries(seen, "fixture2")[0]["articles"] == len(site2.articles)
+
+        # SIGHUP with two mistakes in the file: both named, and the daemon goes on with what it had.
+        broken = dict(config, http={"health_port": 0, "prot": 1},
+                      rules=[dict(config["rules"][0], mode="hourlyish")])
+        project.config_path.write_text(yaml.safe_dump(broken, sort_keys=False))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(events, seen, lambda s: any(e.get("event") == "reload_rejected" for e in s), 30)
+        rejected = next(e for e in seen if e.get("event") == "reload_rejected")
+        assert [line.split(": ")[1] for line in rejected["errors"]] == ["http.prot", "rules[0].mode"], rejected
+        cycles = len(summaries(seen, "fixture"))
+        wait_for(events, seen, lambda s: len(summaries(s, "fixture")) > cycles, 30)
+        assert proc.poll() is None
+        project.config_path.write_text(yaml.safe_dump(config, sort_keys=False))  # for the checks below
     finally:
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)

@@ -1,8 +1,8 @@
 """Fault 6: config fuzz. Broken YAML, unknown keys, wrong types, missing secrets, hand-made and
 generated (hypothesis mutations of the bundled ``mediawatch.yaml``): ``mediawatch config check``
-either accepts the file (exit 0, one "config ok" line) or refuses it with exit code 2 and exactly one
-stderr line ``mediawatch: config error: FILE: KEY: what is wrong`` that names the key the mutation
-touched. Never a traceback, never exit 1, never a hang.
+either accepts the file (exit 0, one "config ok" line) or refuses it with exit code 2 and stderr lines
+``mediawatch: config error: FILE: KEY: what is wrong``, one per problem, one of which names the key the
+mutation touched. Never a traceback, never exit 1, never a hang.
 
 Each case is one run of the real CLI in a process of its own, a few at a time: the batches fork each run
 from a process that imported the CLI once (tests/harness/cliforks.py), the single cases start
@@ -99,11 +99,9 @@ def verdict(o: Outcome) -> str | None:
         return f"exit {o.code}: {o.stderr[-500:]}"
     if o.case.expect_valid:
         return f"refused a valid file: {o.stderr.strip()}"
-    if len(lines) != 1:
-        return f"{len(lines)} stderr lines: {lines!r}"
     prefix = f"mediawatch: config error: {o.path}: "
-    if not lines[0].startswith(prefix):
-        return f"does not start with {prefix!r}: {lines[0]!r}"
+    if not lines or not all(line.startswith(prefix) for line in lines):
+        return f"not every line starts with {prefix!r}: {lines!r}"
     rest = lines[0][len(prefix):]
     if rest.startswith("invalid YAML") and not re.search(r"line \d+, column \d+", rest):
         return f"invalid YAML without a position: {rest!r}"
@@ -113,9 +111,9 @@ def verdict(o: Outcome) -> str | None:
     if "" in keys and (rest.startswith("invalid YAML") or ": " not in rest or rest.startswith(("not UTF-8",
                                                                                                "the top level"))):
         return None  # a file-level problem ("" in keys), said with its position
-    named = rest.split(": ", 1)[0] if ": " in rest else ""
-    if not any(k and related(named, k) for k in keys):
-        return f"names {named!r}, not the key {o.case.key!r}: {lines[0]!r}"
+    named = [line[len(prefix):].split(": ", 1)[0] for line in lines if ": " in line[len(prefix):]]
+    if not any(k and related(n, k) for k in keys for n in named):
+        return f"names {named!r}, not the key {o.case.key!r}: {lines!r}"
     return None
 
 

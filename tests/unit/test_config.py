@@ -95,6 +95,30 @@ def test_cli_bad_config_exits_2_with_one_message(tmp_path):
     assert str(path) in lines[0] and "sources[0].bogus" in lines[0] and "unknown key" in lines[0]
     assert result.stdout == ""
 
+def test_cli_bad_config_names_every_wrong_key_once(tmp_path):
+    # Five mistakes, each said on its own line, in file order; duplicate names are found once the rest
+    # is valid, so they have a file of their own.
+    path = write(tmp_path, "index: {retention_dayz: 3}\nhttp: {port: 99999}\n"
+                           "sources:\n  - {name: a, feeds: [http://x/], schedule: {every: 15x}}\n"
+                           "rules:\n  - {name: r, query: 'a AND (', recipients: [nobody], mode: instant}\n")
+    result = run_cli("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    prefix = f"mediawatch: config error: {path}: "
+    lines = result.stderr.splitlines()
+    assert all(line.startswith(prefix) for line in lines), lines
+    keys = [line[len(prefix):].split(": ", 1)[0] for line in lines]
+    assert keys == ["index.retention_dayz", "http.port", "sources[0].schedule", "rules[0].query",
+                    "rules[0].recipients"], lines
+    assert "Value error" not in result.stderr and "not a duration: '15x'" in lines[2]
+
+    dup = write(tmp_path, "sources:\n" + "".join(f"  - {{name: a, feeds: [http://{h}/]}}\n" for h in "xyz"))
+    result = run_cli("--config", str(dup), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"mediawatch: config error: {dup}: sources[1].name: duplicate name 'a' (also sources[0])",
+        f"mediawatch: config error: {dup}: sources[2].name: duplicate name 'a' (also sources[0])"]
+
+
 
 def test_cli_config_check_prints_effective_config_masked(tmp_path):
     path = write(tmp_path, "mail:\n  smtp: {host: 127.0.0.1, username: u, password: '${MW_PW}'}\n")
