@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 
+from crawler.sources import parse_duration
 from scheduler import config as config_mod
 from scheduler import logs
 from scheduler.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
@@ -29,12 +30,34 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _date(value: str) -> datetime:
+def _when(value: str) -> datetime:
+    """An ISO date or time (UTC unless it says otherwise), or a time ago: ``7d``, ``12h``, ``30m``."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r} (e.g. 2020-10-10)") from None
+        try:
+            return datetime.now(timezone.utc) - parse_duration(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a date or a time ago: {value!r} (e.g. 2020-10-10, 2020-10-10T08:00+02:00, 12h, 7d)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _at_least(low: int, high: int | None = None):
+    def number(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = None
+        if n is None or n < low or (high is not None and n > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"not a whole number {bound}: {value!r}")
+        return n
+    return number
+
+
+_COUNT, _PORT = _at_least(1), _at_least(0, 65535)
+_WHEN = "an ISO date or time (2020-10-10, 2020-10-10T08:00+02:00; UTC unless it says) or a time ago (12h, 7d)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("web", help="serve the web app alone on an existing index (read-only beside a daemon)")
     w.add_argument("--host", default=None, help="address to bind (default: http.host)")
-    w.add_argument("--port", type=int, default=None, help="port (default: http.port; 0 picks a free one)")
+    w.add_argument("--port", type=_PORT, default=None, help="port (default: http.port; 0 picks a free one)")
 
     c = sub.add_parser("crawl", help="crawl now, in the foreground, with progress")
     c.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (default: all enabled)")
@@ -61,13 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the whole article as JSON")
 
     s = sub.add_parser("search", help="search the index (Lucene/Kibana query syntax)")
-    s.add_argument("query")
-    s.add_argument("--since", type=_date)
-    s.add_argument("--until", type=_date)
-    s.add_argument("--source", action="append", dest="sources")
-    s.add_argument("--lang", action="append", dest="languages")
-    s.add_argument("--limit", type=int, default=20)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("query", help="e.g. 'Lukashenko AND (prison OR jail)', 'title:\"climate deal\"', 'sanction*'")
+    s.add_argument("--since", type=_when, metavar="WHEN", help=f"published at or after WHEN: {_WHEN}")
+    s.add_argument("--until", type=_when, metavar="WHEN", help="published before WHEN (the same forms)")
+    s.add_argument("--source", action="append", dest="sources", metavar="NAME",
+                   help="only this source (repeat for several)")
+    s.add_argument("--lang", action="append", dest="languages", metavar="CODE",
+                   help="only this language, e.g. en (repeat for several)")
+    s.add_argument("--limit", type=_COUNT, default=20, help="newest hits shown (default 20)")
+    s.add_argument("--json", action="store_true", help="one JSON object per hit")
     s.add_argument("--all-copies", action="store_true",
                    help="one line per article (default: one per story, other outlets counted as +N)")
 
@@ -76,13 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     at = a.add_parser("test", help="show what a rule (by name, or an ad-hoc --query) matches in the index")
     at.add_argument("rule", nargs="?", help="a rule's name (unknown names exit 2 and list the rules)")
     at.add_argument("--query", help="an ad-hoc query instead of a rule")
-    at.add_argument("--days", type=int, help="only articles of the last N days")
-    at.add_argument("--limit", type=int, default=20)
+    at.add_argument("--days", type=_COUNT, help="only articles of the last N days")
+    at.add_argument("--limit", type=_COUNT, default=20, help="newest matches shown (default 20)")
     ast = a.add_parser("send-test", help="send a test alert on every route of a rule: email, notify channels")
     ast.add_argument("rule")
     ab = a.add_parser("backfill", help="alert now on what rules already match in the index (once per article)")
     ab.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all enabled)")
-    ab.add_argument("--limit", type=int, default=1000, help="newest matching articles per rule")
+    ab.add_argument("--limit", type=_COUNT, default=1000, help="newest matching articles per rule (default 1000)")
 
     so = sub.add_parser("sources", help="configured sources").add_subparsers(dest="sources_command", metavar="ACTION", parser_class=_Parser)
     so.required = True
@@ -92,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("homepage", help="the site's homepage, e.g. https://www.example.com/")
     sa.add_argument("--name", help="the source's name (default: from the host)")
     sa.add_argument("--yes", action="store_true", help="write it to the config without asking")
-    sa.add_argument("--articles", type=int, default=5, metavar="N", help="articles to test-crawl (default 5)")
+    sa.add_argument("--articles", type=_COUNT, default=5, metavar="N", help="articles to test-crawl (default 5)")
 
     im = sub.add_parser("import", help="index WARC / WARC.gz files and folders of saved .html pages")
     im.add_argument("paths", nargs="+", metavar="PATH", help="WARC files, saved pages, or folders of them")

@@ -170,6 +170,8 @@ def _print_hits(hits, as_json: bool) -> None:
 
 def cmd_search(cfg: Config, args) -> int:
     node = _parse_query(args.query)
+    if args.since and args.until and args.since >= args.until:
+        raise UsageError(f"--since ({args.since.isoformat()}) is not before --until ({args.until.isoformat()})")
     backend = _open_backend(cfg)
     try:
         hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
@@ -178,7 +180,8 @@ def cmd_search(cfg: Config, args) -> int:
         backend.close()
     _print_hits(hits, args.json)
     if not args.json:
-        _out(f"{len(hits)} hit(s)")
+        more = f" (the newest {args.limit}: --limit for more)" if len(hits) >= args.limit else ""
+        _out(f"{len(hits)} hit(s){more}")
     return EXIT_OK
 
 

@@ -145,8 +145,6 @@ def write_source(path: Path, proposal: Proposal) -> None:
 def cmd_sources_add(cfg: Config, args) -> int:
     from crawler.runner import run_blocking
 
-    if args.articles < 1:
-        raise UsageError("--articles must be at least 1")
     found = run_blocking(find_source(cfg, args.homepage, args.name, articles=args.articles))
     probe = found.probe
     if probe.error:  # the homepage itself failed: nothing to show

@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import re
+from datetime import datetime, timezone
 
 from indexer.alerts.ledger_rows import alert_message_id
 from indexer.alerts.mailer import eml_name
@@ -96,3 +97,36 @@ def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_bac
         assert (sender.display_name, sender.addr_spec) == ("Müller", "mediawatch@127.0.0.1")
         assert [a.addr_spec for a in msg["To"].addresses] == [lookalike]
         assert eml_name(msg["Message-ID"]) == f.name
+
+
+def test_search_windows_of_dates_or_times_ago_and_a_reached_limit(project):
+    filled(project)
+    run = project.run
+    per_day = [line[:10] for line in run("search", "pier", "--limit", "50").stdout.splitlines()
+               if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    assert len(per_day) == 12
+    window = run("search", "pier", "--since", "2020-10-11", "--until", "2020-10-12T00:00", "--limit", "50")
+    assert window.returncode == 0, window.stderr[-3000:]
+    assert f"{per_day.count('2020-10-11')} hit(s)\n" in window.stdout and per_day.count("2020-10-11") > 0
+    # a time ago: the archive is from October 2020
+    days = (datetime.now(timezone.utc) - datetime(2020, 10, 1, tzinfo=timezone.utc)).days
+    assert run("search", "pier", "--since", f"{days}d", "--limit", "50").stdout.endswith("12 hit(s)\n")
+    assert run("search", "pier", "--since", "7d").stdout == "0 hit(s)\n"
+    assert run("search", "pier", "--limit", "5").stdout.endswith("5 hit(s) (the newest 5: --limit for more)\n")
+
+
+def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(project):
+    filled(project)
+    for args, words in [
+        (("search", "pier", "--limit", "0"), "argument --limit: not a whole number of at least 1: '0'"),
+        (("search", "pier", "--since", "soon"), "argument --since: not a date or a time ago: 'soon'"),
+        (("search", "pier", "--since", "2020-10-12", "--until", "2020-10-01"), "is not before --until"),
+        (("alerts", "test", "pier", "--days", "-1"), "argument --days: not a whole number of at least 1"),
+        (("alerts", "backfill", "--limit", "0"), "argument --limit: not a whole number of at least 1"),
+        (("web", "--port", "99999"), "argument --port: not a whole number from 0 to 65535: '99999'"),
+    ]:
+        result = project.run(*args)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        errors = [line for line in result.stderr.splitlines() if line.startswith("mediawatch: ")]
+        assert len(errors) == 1 and words in errors[0], (args, result.stderr)
+        assert "Traceback" not in result.stderr
