@@ -97,7 +97,7 @@ def search_page(request: Request) -> Response:
     if backend is None:
         return unavailable(request, "the daemon is still opening its stores")
     form = SearchForm.read(request.query_params)
-    known_sources = sorted(s.name for s in services.sources())
+    known_sources = sorted({*(s.name for s in services.sources()), *form.sources})  # a choice is never lost
     context: dict[str, Any] = {"form": form, "known_sources": known_sources, "hits": [], "total": None,
                                "chart": chart.build({}), "query_error": None, "backend_error": None,
                                "has_next": False}
@@ -107,6 +107,7 @@ def search_page(request: Request) -> Response:
         context["query_error"] = _caret(form.q, err)
         return render(request, "search.html", context, status=400)
     try:
+        context["known_sources"] = sorted({*known_sources, *backend.source_names()})
         filters = form.filters()
         context["total"] = backend.count(node, **filters)
         # The backends page by limit only: ask for this page's end (and one more) and keep its slice.

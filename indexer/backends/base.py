@@ -216,6 +216,11 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} has no counts_per_day")
 
     @abc.abstractmethod
+    def source_names(self, limit: int = 500) -> list[str]:
+        """The sources of the stored articles, sorted, at most ``limit``: a filter must offer those too that
+        the config does not name (an import's hosts, a source since removed)."""
+
+    @abc.abstractmethod
     def get(self, id: str) -> Article | None:
         """The stored article with this id."""
 

@@ -148,6 +148,12 @@ class IndexSearch:
                 out[(day["key_as_string"], src["key"])] = int(src["doc_count"])
         return out
 
+    def source_names(self, limit: int = 500) -> list[str]:
+        with ApiErrors("aggregate"):
+            got = self.es.search(index=self.read_alias, size=0, track_total_hits=False,
+                                 aggs={"sources": {"terms": {"field": "source", "size": limit, "order": {"_key": "asc"}}}})
+        return [b["key"] for b in got["aggregations"]["sources"]["buckets"] if b["key"]]
+
     def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
         node = to_node(query)
         with ApiErrors("scan"):

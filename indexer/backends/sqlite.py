@@ -318,6 +318,14 @@ class SqliteBackend(SqliteHousekeeping, Backend):
         frm, where, params = self._planner(to_node(query), since, until, sources, languages).source()
         return {r[0] for r in self._run(f"SELECT a.id FROM {frm} {where}", params)}
 
+    def source_names(self, limit: int = 500) -> list[str]:
+        self._ensure()
+        # One index lookup per source (each the next name after the last), not a scan of every article.
+        rows = self._run("WITH RECURSIVE s(name) AS (SELECT min(source) FROM articles WHERE source > '' "
+                         "UNION ALL SELECT (SELECT min(source) FROM articles WHERE source > s.name) FROM s "
+                         "WHERE s.name IS NOT NULL) SELECT name FROM s WHERE name IS NOT NULL LIMIT ?", [limit])
+        return [r[0] for r in rows]
+
     def get(self, id: str) -> Article | None:
         self._ensure()
         rows = self._run("SELECT * FROM articles WHERE id = ?", [id])

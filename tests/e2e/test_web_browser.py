@@ -22,7 +22,7 @@ import yaml
 
 from tests.e2e.browser import browser, page  # noqa: F401  (fixtures)
 from tests.e2e.daemon_log import read_events
-from tests.harness.project import Project, fast_crawl
+from tests.harness.project import WARC, Project, fast_crawl
 from tests.harness.sites import FixtureSite
 
 HOSTILE = '<script>alert("xss")</script> "onerror=alert(2) <img src=x onerror=alert(3)>'
@@ -89,6 +89,9 @@ def served(request, tmp_path_factory):
     })
     result = project.run("crawl", "fixture")
     assert result.returncode == 0, result.stderr[-3000:]
+    # and articles of sources the config does not name: an import's, by host
+    result = project.run("import", str(WARC))
+    assert result.returncode == 0, result.stderr[-3000:]
     proc = project.popen("web", "--port", "0")
     events: queue.Queue = queue.Queue()
     threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
@@ -113,7 +116,8 @@ def test_search_shows_the_right_results(served, page):
     page.wait_for_selector("#total")
     expected = served.cli_hits("Lukashenko AND jail*")
     assert expected, "the seed article should match"
-    assert int(page.inner_text("#total")) == len(expected)
+    # the total counts articles; the list shows a story once (the seed and the import's copy of it)
+    assert int(page.inner_text("#total")) == len(served.cli_hits("Lukashenko AND jail*", "--all-copies")) == 2
     titles = page.locator(".hit .title").all_inner_texts()
     assert titles == [h["title"] for h in expected][:20]
     assert page.locator(".hit .snippet mark").count() >= 1  # the highlighter marked the words
@@ -126,6 +130,20 @@ def test_search_shows_the_right_results(served, page):
     caret = page.inner_text("#query-error pre")
     assert caret.splitlines()[-1].index("^") == len("Lukashenko AND (")
     served.shot(page, "search-error")
+
+
+def test_the_source_filter_offers_every_source_in_the_index(served, page):
+    page.goto(served.base + "/")
+    options = page.locator("select[name=source] option").all_inner_texts()
+    assert options == sorted({"fixture", *(h["source"] for h in served.cli_hits("*", "--all-copies"))}), options
+    assert {"archive.example.org", "www.dw.com"} <= set(options)
+    page.fill("#q", "*")
+    page.select_option("select[name=source]", ["www.dw.com"])
+    page.press("#q", "Enter")
+    page.wait_for_selector("#total")
+    assert int(page.inner_text("#total")) == len(served.cli_hits("*", "--source", "www.dw.com")) == 1
+    assert page.locator("select[name=source] option:checked").all_inner_texts() == ["www.dw.com"]
+    assert page.troubles == []
 
 
 def test_chart_has_one_bar_group_per_day_with_the_right_totals(served, page):
