@@ -23,6 +23,7 @@ from starlette.routing import Route
 from indexer.alerts.rules import Rule, RuleError, load_rules_file, validate_rule
 from indexer.backends.base import BackendError
 from web.pages import render, services_of, unavailable
+from web.pages_search import SearchForm
 from web.safety import rule_path, safe_href
 
 log = structlog.get_logger("mediawatch.web")
@@ -102,8 +103,9 @@ def rules_list(request: Request) -> Response:
             except BackendError as err:
                 log.warning("web_rule_count_failed", rule=rule.name, error=str(err)[:300])
                 counts[label] = "?"
+        search = SearchForm(q=rule.query, sources=list(rule.sources), languages=list(rule.languages))
         rows.append({"rule": rule, "counts": counts, "last_sent": last_sent.get(rule.name),
-                     "editable": _file_of(services, rule.name) is not None})
+                     "search": "/?" + search.link(), "editable": _file_of(services, rule.name) is not None})
     errors = [str(e) for e in rules.errors.values()]
     return render(request, "rules.html", {"rows": rows, "errors": errors, "rules_dir": services.rules_dir})
 

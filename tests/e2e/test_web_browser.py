@@ -221,6 +221,11 @@ def test_create_a_rule_with_a_preview(served, page):
     feed = feedparser.parse(urllib.request.urlopen(served.base + "/rules/harbour-watch/feed.atom", timeout=10).read())
     assert not feed.bozo, feed.bozo_exception
     assert sorted(e.title for e in feed.entries) == sorted(h["title"] for h in served.cli_hits(WORD))
+    # the rule's query leads to the search page with what it matches
+    page.click("tr[data-rule='harbour-watch'] a.rule-search")
+    page.wait_for_selector("#total")
+    assert page.input_value("#q") == WORD
+    assert int(page.inner_text("#total")) == len(served.cli_hits(WORD, "--all-copies"))
     assert page.troubles == []
 
 
