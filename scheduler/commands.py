@@ -264,6 +264,10 @@ def cmd_alerts_backfill(cfg: Config, args) -> int:
 def cmd_sources_list(cfg: Config, args) -> int:
     from scheduler.app import open_frontier
 
+    if not cfg.sources:
+        _out("no sources configured: add one with `mediawatch sources add https://www.example.com/` "
+             "(or a `sources:` list in the config file)")
+        return EXIT_OK
     frontier = open_frontier(cfg)
     try:
         runs = frontier.last_runs()

@@ -49,3 +49,12 @@ def test_next_run_from_the_schedule(project, fixture_site):
 
     assert row(result.stdout, "never-run")[-3:] == ["at", "daemon", "start"]
     assert row(result.stdout, "off")[-1] == "-"
+
+
+def test_no_sources_says_how_to_add_one(project):
+    data = project.root / "data"
+    project.write({"data_dir": str(data), "index": {"sqlite_path": str(data / "index.sqlite3")},
+                   "http": {"health_port": None}})
+    result = project.run("sources", "list")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("no sources configured: add one with `mediawatch sources add")
