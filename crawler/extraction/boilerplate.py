@@ -39,6 +39,12 @@ _PATTERNS = [
 ]
 # One alternation of them all: a line is scanned once, not once per pattern.
 BOILERPLATE = re.compile("|".join(rf"^\W{{0,3}}(?:{p})" for p in _PATTERNS), re.I)
+# Calls that a short line makes after a sentence of its own ("There's plenty more. Sign up for ..."),
+# or that name the outlet before the networks ("Follow Newsbeat on Instagram, Facebook ...").
+CALLS = re.compile(
+    r"(?:^|[.!?]\s+)\W{0,3}(?:please\s+)?(?:"
+    r"follow\b[^.!?]{0,60}\bon (?:facebook|twitter|instagram|youtube|linkedin|tiktok|threads|bluesky)\b"
+    r"|(?:sign up|subscribe)(?: now| today)? (?:for|to)\b)", re.I)
 
 # "mm/rc (AFP, AP, Reuters)", "dpa/AFP", "jsi/sms (dpa, Reuters)": DW-style editor
 # initials plus wire agencies. Kept out of the body; authors.py reads them as a byline.
@@ -57,7 +63,7 @@ def is_boilerplate(line: str, extra: Iterable[re.Pattern[str]] = (), *, keep_cre
         return False
     if AGENCY_CREDIT.match(stripped):
         return not keep_credits
-    return bool(BOILERPLATE.match(stripped)) or any(p.search(stripped) for p in extra)
+    return bool(BOILERPLATE.match(stripped) or CALLS.search(stripped)) or any(p.search(stripped) for p in extra)
 
 
 def drop_boilerplate(lines: Iterable[str], extra: Iterable[re.Pattern[str]] = (), *,
