@@ -150,8 +150,8 @@ class IndexSearch:
 
     def source_names(self, limit: int = 500) -> list[str]:
         with ApiErrors("aggregate"):
-            got = self.es.search(index=self.read_alias, size=0, track_total_hits=False,
-                                 aggs={"sources": {"terms": {"field": "source", "size": limit, "order": {"_key": "asc"}}}})
+            names = {"terms": {"field": "source", "size": limit, "order": {"_key": "asc"}}}
+            got = self.es.search(index=self.read_alias, size=0, track_total_hits=False, aggs={"sources": names})
         return [b["key"] for b in got["aggregations"]["sources"]["buckets"] if b["key"]]
 
     def ids(self, query=None, *, since=None, until=None, sources=None, languages=None) -> set[str]:
