@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import structlog
@@ -41,6 +41,12 @@ def _when(value: str) -> datetime:
             raise argparse.ArgumentTypeError(
                 f"not a date or a time ago: {value!r} (e.g. 2020-10-10, 2020-10-10T08:00+02:00, 12h, 7d)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _until(value: str) -> datetime:
+    """As :func:`_when`; a date alone reaches to the end of that day (as the web app's "to" date)."""
+    when = _when(value)
+    return when + timedelta(days=1) if len(value.strip()) == 10 and "-" in value else when
 
 
 def _at_least(low: int, high: int | None = None):
@@ -86,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="search the index (Lucene/Kibana query syntax)")
     s.add_argument("query", help="e.g. 'Lukashenko AND (prison OR jail)', 'title:\"climate deal\"', 'sanction*'")
     s.add_argument("--since", type=_when, metavar="WHEN", help=f"published at or after WHEN: {_WHEN}")
-    s.add_argument("--until", type=_when, metavar="WHEN", help="published before WHEN (the same forms)")
+    s.add_argument("--until", type=_until, metavar="WHEN",
+                   help="published before WHEN (the same forms; a date alone includes that day)")
     s.add_argument("--source", action="append", dest="sources", metavar="NAME",
                    help="only this source (repeat for several)")
     s.add_argument("--lang", action="append", dest="languages", metavar="CODE",

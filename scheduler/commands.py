@@ -171,7 +171,8 @@ def _print_hits(hits, as_json: bool) -> None:
 def cmd_search(cfg: Config, args) -> int:
     node = _parse_query(args.query)
     if args.since and args.until and args.since >= args.until:
-        raise UsageError(f"--since ({args.since.isoformat()}) is not before --until ({args.until.isoformat()})")
+        raise UsageError(f"the window is empty: --since starts at {args.since.isoformat()}, "
+                         f"--until ends at {args.until.isoformat()}")
     backend = _open_backend(cfg)
     try:
         hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
