@@ -131,10 +131,11 @@ class Rule(BaseModel):
 class RuleError(ValueError):
     """A rule that failed validation: ``file`` (or None for config rules), ``key`` path and message."""
 
-    def __init__(self, file: str | None, key: str, message: str) -> None:
+    def __init__(self, file: str | None, key: str, message: str, more: tuple[tuple[str, str], ...] = ()) -> None:
         self.file, self.key, self.message = file, key, message
+        self.problems = ((key, message), *more)  # every key found wrong, a key once
         where = f"{file}: " if file else ""
-        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}")
+        super().__init__(where + "; ".join(f"{k}: {m}" if k else m for k, m in self.problems))
 
 
 def _key_path(prefix: str, loc: tuple[Any, ...]) -> str:
@@ -155,11 +156,12 @@ def validate_rule(data: Any, file: str | None = None, key: str = "") -> Rule:
     try:
         return Rule.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key"
-        raise RuleError(file, _key_path(key, tuple(first["loc"])), msg) from None
+        problems: dict[str, str] = {}
+        for error in err.errors():
+            msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+            problems.setdefault(_key_path(key, tuple(error["loc"])), msg)
+        (where, msg), *more = problems.items()
+        raise RuleError(file, where, msg, tuple(more)) from None
 
 
 def load_rules_file(path: str | Path) -> list[Rule]:

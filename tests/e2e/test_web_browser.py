@@ -199,6 +199,19 @@ def test_hostile_title_renders_as_text(served, page):
 
 
 def test_create_a_rule_with_a_preview(served, page):
+    # a form with two mistakes names both
+    page.goto(served.base + "/rules/new")
+    page.fill("#rule-name", "harbour-watch")
+    page.fill("#rule-query", WORD + " AND (")
+    page.fill("#rule-recipients", "nobody")
+    page.click("#save")
+    page.wait_for_selector("#rule-error")
+    error = page.inner_text("#rule-error")
+    assert "query: invalid query" in error and "recipients: not an email address: 'nobody'" in error, error
+    assert not (served.rules_dir / "harbour-watch.yaml").exists()
+    assert page.troubles == ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    page.troubles.clear()
+
     page.goto(served.base + "/rules")
     page.click("#new-rule")
     page.fill("#rule-name", "harbour-watch")

@@ -53,6 +53,14 @@ def test_errors_name_file_and_key(tmp_path, text, key, fragment):
     assert fragment in str(err) and str(err).startswith(f"{path}: {key}: ")
 
 
+def test_every_wrong_key_of_a_rule_is_named_once(tmp_path):
+    path = write(tmp_path / "rules.yaml", "name: r\nquery: 'a AND ('\nrecipients: [nobody]\nmode: weekly\n")
+    with pytest.raises(RuleError) as info:
+        load_rules_file(path)
+    assert [key for key, _ in info.value.problems] == ["query", "recipients", "mode"]
+    assert str(info.value).startswith(f"{path}: query: invalid query") and "; recipients: not an email" in str(info.value)
+
+
 def test_yaml_syntax_error_has_line(tmp_path):
     path = write(tmp_path / "broken.yaml", "name: r\nquery: [unclosed\n")
     with pytest.raises(RuleError, match=r"broken.yaml: line \d+"):
