@@ -1,4 +1,5 @@
-"""The line filter's phrasings: each holds only at the start of a short line."""
+"""The line filter's phrasings: each holds at the start of a short line (a call to follow or subscribe at the
+start of any of its sentences)."""
 
 from __future__ import annotations
 
