@@ -205,9 +205,12 @@ class AlertEngine:
             self._sync_rules()
             chosen = [self._resolve(r) for r in rules] if rules is not None else self.rules.enabled()
             now = self.clock()
-            for rule in chosen:
+            for done, rule in enumerate(chosen, 1):
                 found = search_rule(backend, rule, limit=limit)
                 self._record([Match(rule, article) for article, _score in found], now, report)
+                # its mails went out before the next rule is searched: over SMTP a backfill can take minutes
+                log.info("alerts.backfill_progress", rule=rule.name, rules_done=done, rules=len(chosen),
+                         matched=report.matched, new=report.enqueued, mails=report.mails)
         return report
 
     def send_due(self) -> int:

@@ -118,6 +118,21 @@ def test_search_windows_of_dates_or_times_ago_and_a_reached_limit(project):
     assert run("search", "pier", "--limit", "5").stdout.endswith("5 hit(s) (the newest 5: --limit for more)\n")
 
 
+def test_a_backfill_reports_each_rule_as_it_goes_and_mails_once(project):
+    project.write({**import_config(project), "rules": [
+        {"name": "pier", "query": "pier", "recipients": ["desk@example.org"]},
+        {"name": "jail", "query": "Lukashenko AND jail*", "recipients": ["desk@example.org"]}]})
+    assert project.run("import", str(WARC)).returncode == 0
+    first = project.run("alerts", "backfill")
+    assert first.returncode == 0, first.stderr[-3000:]
+    progress = [json.loads(line) for line in first.stderr.splitlines() if "alerts.backfill_progress" in line]
+    assert [(e["rule"], e["rules_done"], e["rules"]) for e in progress] == [("jail", 1, 2), ("pier", 2, 2)]
+    assert progress[-1]["mails"] == progress[-1]["new"] == progress[-1]["matched"] == 13
+    assert first.stdout == "backfill: 13 match(es), 13 new alert(s), 13 mail(s) sent\n"
+    assert len(list((project.root / "outbox").glob("*.eml"))) == 13
+    assert project.run("alerts", "backfill").stdout == "backfill: 13 match(es), 0 new alert(s), 0 mail(s) sent\n"
+
+
 def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(project):
     filled(project)
     for args, words in [
