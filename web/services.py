@@ -11,7 +11,9 @@ from indexer.backends.base import Backend
 
 
 def _no_metrics() -> bytes:
-    return b""
+    # `mediawatch web` alone: a scraper pointed here reads why it finds no series (a comment line of
+    # the text format), not an empty answer
+    return b"# mediawatch web serves pages only: the daemon's /metrics has the crawl, index and alert series\n"
 
 
 @dataclass

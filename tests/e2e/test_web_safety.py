@@ -65,7 +65,8 @@ def test_with_a_token_every_page_but_healthz_needs_it(project):
 
 
 def test_mediawatch_web_alone_cannot_add_sources(project):
-    """Read-only beside a daemon: no "add a source" link, and the form answers 409 (the daemon's app can)."""
+    """Read-only beside a daemon: no "add a source" link, the form answers 409 (the daemon's app can), and
+    /metrics points to the daemon's."""
     _config(project, "127.0.0.1")
     proc = project.popen("web")
     try:
@@ -73,6 +74,8 @@ def test_mediawatch_web_alone_cannot_add_sources(project):
         assert _status(base + "/sources/add") == 409
         with urllib.request.urlopen(base + "/sources", timeout=10) as resp:
             assert 'id="add-source"' not in resp.read().decode()
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:  # no series here, and it says so
+            assert resp.read().decode().startswith("# mediawatch web serves pages only: the daemon's /metrics")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
