@@ -32,7 +32,8 @@ from indexer.backends.base import (
 )
 from indexer.backends import sqlite_stories
 from indexer.backends.sqlite_housekeeping import RETENTION_SLICE, SqliteHousekeeping
-from indexer.backends.sqlite_search import FEW_ROWS, PREFIX_TERMS_MAX, Filters, Planner, expand_prefixes, time_key
+from indexer.backends.sqlite_search import (FEW_ROWS, PREFIX_TERMS_MAX, SOURCE_NAMES, Filters, Planner,
+                                            expand_prefixes, time_key)
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade, date_str
 from indexer.query import ALL_TOKEN, MatchAll, Terms, article_folded, article_keywords, kw_token, to_fts5
 from indexer.signatures import decode
@@ -320,11 +321,7 @@ class SqliteBackend(SqliteHousekeeping, Backend):
 
     def source_names(self, limit: int = 500) -> list[str]:
         self._ensure()
-        # One index lookup per source (each the next name after the last), not a scan of every article.
-        rows = self._run("WITH RECURSIVE s(name) AS (SELECT min(source) FROM articles WHERE source > '' "
-                         "UNION ALL SELECT (SELECT min(source) FROM articles WHERE source > s.name) FROM s "
-                         "WHERE s.name IS NOT NULL) SELECT name FROM s WHERE name IS NOT NULL LIMIT ?", [limit])
-        return [r[0] for r in rows]
+        return [r[0] for r in self._run(SOURCE_NAMES, [limit])]
 
     def get(self, id: str) -> Article | None:
         self._ensure()

@@ -39,6 +39,13 @@ PREFIX_TERMS_MAX = 64  # a prefix with more indexed words than this stays a pref
 TERMS = "temp.articles_fts_terms"  # the FTS index's words (fts5vocab), per connection
 
 
+# The sources of the stored articles in order, one index lookup each (the next name after the last), not a scan
+# of every article as SELECT DISTINCT would be.
+SOURCE_NAMES = ("WITH RECURSIVE s(name) AS (SELECT min(source) FROM articles WHERE source > '' "
+                "UNION ALL SELECT (SELECT min(source) FROM articles WHERE source > s.name) FROM s "
+                "WHERE s.name IS NOT NULL) SELECT name FROM s WHERE name IS NOT NULL LIMIT ?")
+
+
 def bucket(at: datetime) -> int:
     return min(max(int(as_utc(at).timestamp() // 1), 0), _MAX_BUCKET)
 
