@@ -175,6 +175,8 @@ def cmd_search(cfg: Config, args) -> int:
                          f"--until ends at {args.until.isoformat()}")
     backend = _open_backend(cfg)
     try:
+        if args.sources:
+            _check_sources(args.sources, {s.name for s in cfg.sources} | set(backend.source_names()))
         hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
                               languages=args.languages, limit=args.limit, collapse=not args.all_copies)
     finally:
@@ -184,6 +186,14 @@ def cmd_search(cfg: Config, args) -> int:
         more = f" (the newest {args.limit}: --limit for more)" if len(hits) >= args.limit else ""
         _out(f"{len(hits)} hit(s){more}")
     return EXIT_OK
+
+
+def _check_sources(asked: list[str], known: set[str]) -> None:
+    """A --source that neither the config nor the index knows is a typo, not a source without hits."""
+    unknown = [name for name in asked if name not in known]
+    if unknown:
+        raise UsageError(f"no source named {', '.join(map(repr, unknown))} in the config or the index "
+                         f"(known: {', '.join(sorted(known)) or 'none'})")
 
 
 def _named_rule(cfg: Config, name: str):

@@ -116,6 +116,7 @@ def test_search_windows_of_dates_or_times_ago_and_a_reached_limit(project):
     assert run("search", "pier", "--since", f"{days}d", "--limit", "50").stdout.endswith("12 hit(s)\n")
     assert run("search", "pier", "--since", "7d").stdout == "0 hit(s)\n"
     assert run("search", "pier", "--limit", "5").stdout.endswith("5 hit(s) (the newest 5: --limit for more)\n")
+    assert run("search", "pier", "--source", "www.dw.com").stdout == "0 hit(s)\n"  # known, nothing matches
 
 
 def test_a_backfill_reports_each_rule_as_it_goes_and_mails_once(project):
@@ -140,6 +141,10 @@ def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(pro
         (("search", "pier", "--since", "soon"), "argument --since: not a date or a time ago: 'soon'"),
         (("search", "pier", "--since", "2020-10-12", "--until", "2020-10-01"), "the window is empty: --since starts at 2020-10-12"),
         (("alerts", "test", "pier", "--days", "-1"), "argument --days: not a whole number of at least 1"),
+        # the WARC's articles are from three hosts, which an import takes for their sources
+        (("search", "pier", "--source", "archive.example.com"),
+         "no source named 'archive.example.com' in the config or the index "
+         "(known: archive.example.org, www.aljazeera.net, www.dw.com)"),
         (("alerts", "backfill", "--limit", "0"), "argument --limit: not a whole number of at least 1"),
         (("web", "--port", "99999"), "argument --port: not a whole number from 0 to 65535: '99999'"),
     ]:
