@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import structlog
@@ -46,7 +46,11 @@ def _when(value: str) -> datetime:
 def _until(value: str) -> datetime:
     """As :func:`_when`; a date alone reaches to the end of that day (as the web app's "to" date)."""
     when = _when(value)
-    return when + timedelta(days=1) if len(value.strip()) == 10 and "-" in value else when
+    try:
+        date.fromisoformat(value)  # a date alone (YYYY-MM-DD), no time of day
+    except ValueError:
+        return when
+    return when + timedelta(days=1)
 
 
 def _at_least(low: int, high: int | None = None):
