@@ -14,9 +14,8 @@ day is the publisher's (the instant stays).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from itertools import chain
 
 from crawler.dates import ZONES, parse_date
 from crawler.extraction.page import Page
@@ -111,14 +110,22 @@ def _has_time(raw: str) -> bool:
     return bool(re.search(r"\d{1,2}:\d{2}", raw))
 
 
-def _first(candidates: Iterator[tuple[str, str]], now: datetime) -> tuple[datetime | None, str]:
+Stamp = tuple[datetime, str, str]  # parsed, source, as written
+
+
+def _parsed(candidates: Iterator[tuple[str, str]], now: datetime) -> Iterator[Stamp]:
+    """The plausible ones of ``candidates``, parsed, in their order."""
+    for source, raw in candidates:
+        parsed = parse_date(raw)
+        if plausible(parsed, now):
+            yield parsed, source, raw
+
+
+def _first(stamps: Iterable[Stamp]) -> tuple[datetime | None, str]:
     """First plausible candidate; a day-only winner borrows the time of a later candidate
     for the same calendar day (a bare "2020-10-10" meta beside a full JSON-LD stamp)."""
     found: tuple[datetime, str] | None = None
-    for source, raw in candidates:
-        parsed = parse_date(raw)
-        if not plausible(parsed, now):
-            continue
+    for parsed, source, raw in stamps:
         if found is None:
             found = (parsed, source)
             if _has_time(raw):
@@ -154,19 +161,6 @@ _ZONED = re.compile(r"(?:[+-]\d{2}:?\d{2}|(?<![A-Za-z])(?:" + "|".join(sorted(ZO
                     + r"))\s*$")
 # The offsets in use: UTC-12 to UTC+14.
 _OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
-
-
-Stamp = tuple[datetime, str, str]  # parsed, source, as written
-
-
-def _stamps(page: Page, now: datetime) -> list[Stamp]:
-    """Every plausible candidate, published then modified."""
-    out = []
-    for source, raw in chain(published_candidates(page), modified_candidates(page)):
-        parsed = parse_date(raw)
-        if plausible(parsed, now):
-            out.append((parsed, source, raw))
-    return out
 
 
 def _in_own_offset(found: datetime, stamps: list[Stamp]) -> datetime:
@@ -208,9 +202,10 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
 
     The date keeps the offset the page wrote it in; store it with ``.astimezone(utc)``."""
     now = now or datetime.now(timezone.utc)
-    found, source = _first(published_candidates(page), now)
+    published = list(_parsed(published_candidates(page), now))
+    stamps = published + list(_parsed(modified_candidates(page), now))  # each candidate parsed once
+    found, source = _first(published)
     if found:
-        stamps = _stamps(page, now)
         return _as_shown(page, _in_own_offset(_local_midnight(found), stamps), source, stamps)
     labelled = labelled_published(page.tree) or headline_day(page.tree)
     if labelled is not None:
@@ -218,7 +213,7 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
     if fallback is not None:
         parsed = parse_date(fallback(page))
         if plausible(parsed, now):
-            return _as_shown(page, parsed, "htmldate", _stamps(page, now))
+            return _as_shown(page, parsed, "htmldate", stamps)
     if feed_date is not None:
         feed = feed_date if feed_date.tzinfo else feed_date.replace(tzinfo=timezone.utc)
         if plausible(feed, now):
@@ -227,7 +222,7 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
 
 
 def modified_at(page: Page, published: datetime | None, *, now: datetime | None = None) -> datetime | None:
-    found, _ = _first(modified_candidates(page), now or datetime.now(timezone.utc))
+    found, _ = _first(_parsed(modified_candidates(page), now or datetime.now(timezone.utc)))
     # A "modified" before publication is a template artefact.
     if found and published and found < published:
         return None
