@@ -1,4 +1,5 @@
-"""YAML for files people write: no aliases (no billion-laughs), no silently repeated keys.
+"""YAML for files people write: no aliases (no billion-laughs), no silently repeated keys, and their
+mistakes named by key path (``sources[0].schedule``).
 
 Shared by the config loader and the rules folder; raises yaml.YAMLError subclasses with a
 position, like any other YAML mistake.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
 
@@ -33,3 +35,24 @@ class _StrictLoader(yaml.SafeLoader):
 
 def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def key_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    """``loc`` (keys and list positions) under ``prefix``: ``rules[1].notify[0]``."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def problems(err: ValidationError, prefix: str = "") -> dict[str, str]:
+    """What a validation found wrong, by key path under ``prefix``, in file order; a value failing
+    several checks is said by the first."""
+    found: dict[str, str] = {}
+    for error in err.errors():
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        found.setdefault(key_path(prefix, tuple(error["loc"])), message)
+    return found

@@ -19,7 +19,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 from crawler.sources import CrawlSettings, Source
 from indexer.alerts.rules import Rule
 from indexer.config import IndexConfig, MailConfig
-from indexer.yamlfile import load_yaml
+from indexer.yamlfile import key_path, load_yaml, problems
 
 ENV_VAR = "MEDIAWATCH_CONFIG"
 DEFAULT_PATH = "mediawatch.yaml"
@@ -133,9 +133,9 @@ def resolve_path(config: Config, base: Path) -> Config:
 
 def _interpolate(node: Any, path: str, file: Path, env: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        return {k: _interpolate(v, _join(path, k), file, env) for k, v in node.items()}
+        return {k: _interpolate(v, key_path(path, (str(k),)), file, env) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(v, f"{path}[{i}]", file, env) for i, v in enumerate(node)]
+        return [_interpolate(v, key_path(path, (i,)), file, env) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def sub(match: re.Match[str]) -> str:
@@ -148,17 +148,6 @@ def _interpolate(node: Any, path: str, file: Path, env: dict[str, str]) -> Any:
 
         return _REF.sub(sub, node)
     return node
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _loc_to_key(loc: tuple[Any, ...]) -> str:
-    key = ""
-    for part in loc:
-        key = f"{key}[{part}]" if isinstance(part, int) else _join(key, part)
-    return key
 
 
 def config_path(explicit: str | None) -> Path:
@@ -187,14 +176,13 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
-        raise _error(path, [(_loc_to_key(e["loc"]), _message(e)) for e in err.errors()]) from None
-    duplicates = []
+        raise _error(path, problems(err)) from None
+    duplicates: dict[str, str] = {}
     for kind, items in (("sources", config.sources), ("rules", config.rules)):
         first: dict[str, int] = {}
         for i, item in enumerate(items):
             if item.name in first:
-                duplicates.append((f"{kind}[{i}].name",
-                                   f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])"))
+                duplicates[f"{kind}[{i}].name"] = f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])"
             first.setdefault(item.name, i)
     if duplicates:
         raise _error(path, duplicates)
@@ -203,19 +191,8 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
     return resolve_path(config, path.resolve().parent)
 
 
-def _message(error: Any) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return error["msg"].removeprefix("Value error, ")
-
-
-def _error(path: Path, problems: list[tuple[str, str]]) -> ConfigError:
-    """One ConfigError for all ``problems`` (at least one), a key once: a value failing several checks is
-    reported by its first."""
-    first: dict[str, str] = {}
-    for key, message in problems:
-        first.setdefault(key, message)
-    (key, message), *more = first.items()
+def _error(path: Path, found: dict[str, str]) -> ConfigError:
+    (key, message), *more = found.items()
     return ConfigError(path, key, message, tuple(more))
 
 

@@ -44,7 +44,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from indexer.alerts.channels import check_channel_url, display
 from indexer.config import check_timezone
-from indexer.yamlfile import load_yaml
+from indexer.yamlfile import key_path, load_yaml, problems
 
 log = structlog.get_logger(__name__)
 
@@ -138,16 +138,6 @@ class RuleError(ValueError):
         super().__init__(where + "; ".join(f"{k}: {m}" if k else m for k, m in self.problems))
 
 
-def _key_path(prefix: str, loc: tuple[Any, ...]) -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def validate_rule(data: Any, file: str | None = None, key: str = "") -> Rule:
     if isinstance(data, Rule):
         return data
@@ -156,11 +146,7 @@ def validate_rule(data: Any, file: str | None = None, key: str = "") -> Rule:
     try:
         return Rule.model_validate(data)
     except ValidationError as err:
-        problems: dict[str, str] = {}
-        for error in err.errors():
-            msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
-            problems.setdefault(_key_path(key, tuple(error["loc"])), msg)
-        (where, msg), *more = problems.items()
+        (where, msg), *more = problems(err, key).items()
         raise RuleError(file, where, msg, tuple(more)) from None
 
 
@@ -208,7 +194,7 @@ def _with_env(data: Any, file: str, key: str) -> Any:
                     return os.environ[name]
                 if default is not None:
                     return default
-                raise RuleError(file, _key_path(key, ("notify", i)), f"environment variable ${{{name}}} is not set")
+                raise RuleError(file, key_path(key, ("notify", i)), f"environment variable ${{{name}}} is not set")
 
             url = _ENV_REF.sub(sub, url)
         out.append(url)
