@@ -1,4 +1,5 @@
-"""Pages from archives: WARC / WARC.gz files (through warcio) and folders of saved .html pages.
+"""Pages from archives: WARC / WARC.gz files (through warcio) and folders of saved .html pages
+(or .html.gz: a saved page is read gunzipped whenever its bytes are gzip, whatever its name says).
 
 ``read_archive(path)`` yields one ``ArchivedPage`` per HTML response record (or saved page) and
 one ``BadRecord`` per record it cannot use, with the reason, so the importer logs and counts it
@@ -17,12 +18,18 @@ from typing import Iterator
 
 import structlog
 
+from crawler.xml import XMLError, gunzip_capped, is_gzip
+
 log = structlog.get_logger("crawler.archive")
 
-__all__ = ["ArchivedPage", "BadRecord", "archive_files", "read_archive"]
+__all__ = ["ArchivedPage", "BadRecord", "PageUnreadable", "archive_files", "read_archive", "saved_page_bytes"]
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
-HTML_SUFFIXES = (".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+# A compressed page is refused past this many bytes unpacked: the extractor takes no page of more
+# than 6 million characters (crawler.extraction.MAX_HTML_CHARS, at most 4 bytes each in UTF-8),
+# and a small .gz file can unpack to gigabytes.
+MAX_SAVED_PAGE_BYTES = 24_000_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Browsers' "Save page as" writes where the page came from; the canonical link is the next best.
 _SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.I)
@@ -44,6 +51,21 @@ class BadRecord:
     where: str
     url: str
     reason: str
+
+
+class PageUnreadable(ValueError):
+    """A saved page whose bytes cannot be used (a corrupt or oversized gzip stream)."""
+
+
+def saved_page_bytes(body: bytes) -> bytes:
+    """The HTML bytes of a saved page: gunzipped when the file holds gzip (a ``.html.gz``, or a
+    page saved as the server sent it, compressed). Raises PageUnreadable."""
+    if not is_gzip(body):
+        return body
+    try:
+        return gunzip_capped(body, MAX_SAVED_PAGE_BYTES)
+    except XMLError as err:  # the gzip guard is shared with feeds and sitemaps
+        raise PageUnreadable(f"gzip: {err}") from None
 
 
 def archive_files(paths: list[str | Path]) -> list[Path]:
@@ -132,9 +154,11 @@ def _warc_date(record) -> datetime | None:
 
 def _read_saved_page(path: Path) -> ArchivedPage | BadRecord:
     try:
-        body = path.read_bytes()
+        body = saved_page_bytes(path.read_bytes())
     except OSError as err:
         return BadRecord(str(path), "", f"cannot read: {err.strerror}")
+    except PageUnreadable as err:
+        return BadRecord(str(path), "", str(err))
     mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
     return ArchivedPage(url=saved_page_url(path, body), body=body, content_type=None, fetched_at=mtime,
                         where=str(path))

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (default: all enabled)")
 
     e = sub.add_parser("extract", help="run one saved page through the extractor")
-    e.add_argument("file", help="an HTML file ('-' for stdin)")
+    e.add_argument("file", help="an HTML file, gzipped or not ('-' for stdin)")
     e.add_argument("--url", default="", help="the page's URL (helps dates, canonical URL)")
     e.add_argument("--content-type", default=None,
                    help="the Content-Type header it was served with (its charset is weighed as a crawl would)")
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--articles", type=_COUNT, default=5, metavar="N", help="articles to test-crawl (default 5)")
 
     im = sub.add_parser("import", help="index WARC / WARC.gz files and folders of saved .html pages")
-    im.add_argument("paths", nargs="+", metavar="PATH", help="WARC files, saved pages, or folders of them")
+    im.add_argument("paths", nargs="+", metavar="PATH", help="WARC files, saved pages (.html, .htm, gzipped or not), or folders of them")
     im.add_argument("--source", default=None, help="source name for the articles (default: each page's host)")
     im.add_argument("--alert", action="store_true", help="match the imported articles against the rules and send")
 

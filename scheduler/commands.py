@@ -107,6 +107,7 @@ def cmd_crawl(cfg: Config, args) -> int:
 
 
 def cmd_extract(cfg: Config, args) -> int:
+    from crawler.archive import PageUnreadable, saved_page_bytes
     from crawler.decoding import decode_html
     from crawler.extraction import NotArticle, extract
     from crawler.urls import BadURL
@@ -118,6 +119,10 @@ def cmd_extract(cfg: Config, args) -> int:
             raw = Path(args.file).read_bytes()
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
+    try:
+        raw = saved_page_bytes(raw)
+    except PageUnreadable as err:
+        raise UsageError(f"cannot read {args.file}: {err}") from None
     html = decode_html(raw, args.content_type).text
     try:
         article = extract(html, args.url or Path(args.file).resolve().as_uri())

@@ -36,6 +36,28 @@ def test_cli_equals_library_on_the_same_bytes(project, script, encoding, label):
     assert f"{SENTENCES[script]} (2)" in cli["text"]
 
 
+def test_a_gzipped_page_reads_as_the_page(project):
+    """A page saved compressed (``.html.gz``, or gzip bytes under an .html name) is the page; a corrupt
+    or oversized gzip file is refused with its name, exit 2."""
+    project.write({})
+    body = page("cyrillic", "cp1251")
+    plain, packed, misnamed = (project.root / n for n in ("page.html", "page.html.gz", "served.html"))
+    plain.write_bytes(body)
+    packed.write_bytes(gzip.compress(body))
+    misnamed.write_bytes(gzip.compress(body))
+    outputs = []
+    for path in (plain, packed, misnamed):
+        result = project.run("extract", str(path), "--url", URL, "--json")
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append({k: v for k, v in json.loads(result.stdout).items() if k not in ("indexed_at", "fetched_at")})
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert f"{SENTENCES['cyrillic']} (2)" in outputs[1]["text"]
+    corrupt = project.root / "corrupt.html.gz"
+    corrupt.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 8)
+    result = project.run("extract", str(corrupt))
+    assert result.returncode == 2 and "corrupt.html.gz" in result.stderr and "gzip" in result.stderr, result.stderr
+
+
 def test_cli_reads_the_byline_element(project):
     """No JSON-LD or meta author: the name comes from the byline markup (crawler.extraction.byline),
     and comments signed on the page do not count."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -124,10 +125,20 @@ def test_a_folder_of_saved_pages(tmp_path, project):
         + seed)
     shutil.copy(WARC.parent / "pages" / "arabic-news.html", saved / "deeper" / "arabic.htm")
     (saved / "notes.txt").write_text("not a page")
+    # saved compressed: a .html.gz, and a page stored as the server sent it (gzip under an .html name)
+    pier = gzip.compress(b"<!-- saved from url=(0040)https://news.example.org/2024/pier.html -->\n"
+                         + seed.replace(b"Lukashenko", b"Pier"))
+    (saved / "pier.html.gz").write_bytes(pier)
+    (saved / "deeper" / "served.html").write_bytes(gzip.compress(
+        b"<!-- saved from url=(0043)https://news.example.org/2024/harbour.html -->\n"
+        + seed.replace(b"Lukashenko", b"Harbour")))
+    (saved / "corrupt.html.gz").write_bytes(b"\x1f\x8b" + bytes(range(256)) * 8)
     project.write(import_config(project))
     result = project.run("import", str(saved))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "imported 2 article(s) from 2 file(s)" in result.stdout, result.stdout
+    assert "imported 4 article(s) from 5 file(s)" in result.stdout and "error:record=1" in result.stdout, result.stdout
+    assert "import_record_skipped" in result.stderr and "corrupt.html.gz" in result.stderr
     got = urls(project)
     assert "https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510" in got
-    assert len(got) == 2
+    assert "https://news.example.org/2024/pier.html" in got and "https://news.example.org/2024/harbour.html" in got
+    assert len(got) == 4
