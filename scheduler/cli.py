@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("alerts", help="alert rules").add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser)
     a.required = True
+    a.add_parser("list", help="each rule (config file and rules folder): mode, where defined, last mail")
     at = a.add_parser("test", help="show what a rule (by name, or an ad-hoc --query) matches in the index")
     at.add_argument("rule", nargs="?", help="a rule's name (unknown names exit 2 and list the rules)")
     at.add_argument("--query", help="an ad-hoc query instead of a rule")

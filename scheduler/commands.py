@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -15,14 +15,12 @@ import yaml
 
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from scheduler.config import Config, effective
+from scheduler.cli_alerts import cmd_alerts_backfill, cmd_alerts_list, cmd_alerts_send_test, cmd_alerts_test
 from scheduler.cli_cluster import cmd_cluster_status
+from scheduler.cli_search import cmd_search, open_backend, out
 from scheduler.sourcesadd import cmd_sources_add
 
 log = structlog.get_logger("mediawatch.cli")
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
 
 def cmd_run(cfg: Config, args) -> int:
     from scheduler.daemon import Daemon
@@ -98,10 +96,10 @@ def cmd_crawl(cfg: Config, args) -> int:
     finally:
         progress.done()
         app.close()
-    _out(f"{'source':<20} {'articles':>8} {'errors':>6}  statuses")
+    out(f"{'source':<20} {'articles':>8} {'errors':>6}  statuses")
     for name, summary in summaries.items():
         statuses = " ".join(f"{k}={v}" for k, v in sorted(summary.counts.items()))
-        _out(f"{name:<20} {summary.articles:>8} {summary.errors:>6}  {statuses}")
+        out(f"{name:<20} {summary.articles:>8} {summary.errors:>6}  {statuses}")
     failed = [n for n, s in summaries.items() if s.failed]
     return EXIT_FAILURE if failed and len(failed) == len(summaries) else EXIT_OK
 
@@ -132,164 +130,30 @@ def cmd_extract(cfg: Config, args) -> int:
     except BadURL as err:
         raise UsageError(f"--url: {err}") from None
     if args.json:
-        _out(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        out(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     data = article.to_dict()
     for key in ("title", "published_at", "authors", "language", "section", "canonical_url"):
         value = data.get(key)
-        _out(f"{key}: {', '.join(value) if isinstance(value, list) else (value or '')}")
-    _out("")
-    _out(article.text)
+        out(f"{key}: {', '.join(value) if isinstance(value, list) else (value or '')}")
+    out("")
+    out(article.text)
     return EXIT_OK
-
-
-def _open_backend(cfg: Config):
-    from indexer.backends import open_backend
-
-    return open_backend(cfg.index)
-
-
-def _parse_query(query: str):
-    from indexer.query import QueryError, parse
-
-    try:
-        return parse(query)
-    except QueryError as err:
-        raise UsageError(f"invalid query: {err}") from None
-
-
-def _print_hits(hits, as_json: bool) -> None:
-    if as_json:
-        for hit in hits:
-            _out(json.dumps({**hit.article.to_dict(), "score": hit.score, "snippet": hit.snippet.html,
-                             "snippet_text": hit.snippet.text,
-                             "copies": getattr(hit, "copies", 1)}, ensure_ascii=False))
-        return
-    for hit in hits:
-        a = hit.article
-        when = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        more = getattr(hit, "copies", 1) - 1  # search hits of a collapsed story
-        outlets = f"  (+{more} outlet{'s' if more != 1 else ''})" if more > 0 else ""
-        _out(f"{when}  [{a.source}] {a.title}{outlets}\n    {a.url}\n    {hit.snippet.text}")
-
-
-def cmd_search(cfg: Config, args) -> int:
-    node = _parse_query(args.query)
-    if args.since and args.until and args.since >= args.until:
-        raise UsageError(f"the window is empty: --since starts at {args.since.isoformat()}, "
-                         f"--until ends at {args.until.isoformat()}")
-    backend = _open_backend(cfg)
-    try:
-        if args.sources:
-            _check_sources(args.sources, {s.name for s in cfg.sources} | set(backend.source_names()))
-        hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
-                              languages=args.languages, limit=args.limit, collapse=not args.all_copies)
-    finally:
-        backend.close()
-    _print_hits(hits, args.json)
-    if not args.json:
-        more = f" (the newest {args.limit}: --limit for more)" if len(hits) >= args.limit else ""
-        _out(f"{len(hits)} hit(s){more}")
-    return EXIT_OK
-
-
-def _check_sources(asked: list[str], known: set[str]) -> None:
-    """A --source that neither the config nor the index knows is a typo, not a source without hits."""
-    unknown = [name for name in asked if name not in known]
-    if unknown:
-        raise UsageError(f"no source named {', '.join(map(repr, unknown))} in the config or the index "
-                         f"(known: {', '.join(sorted(known)) or 'none'})")
-
-
-def _named_rule(cfg: Config, name: str):
-    for rule in cfg.rules:
-        if rule.name == name:
-            return rule
-    known = ", ".join(sorted(r.name for r in cfg.rules)) or "none"
-    raise UsageError(f"no rule named {name!r} (known rules: {known}); for an ad-hoc query use --query")
-
-
-def cmd_alerts_test(cfg: Config, args) -> int:
-    from indexer.alerts.rule_hits import rule_hits
-    from indexer.alerts.rules import Rule
-
-    if (args.rule is None) == (args.query is None):
-        raise UsageError("alerts test takes a rule's name or --query QUERY (one of them)")
-    if args.query is not None:
-        _parse_query(args.query)
-        rule = Rule(name="adhoc", query=args.query)
-    else:
-        rule = _named_rule(cfg, args.rule)
-    since = None if args.days is None else datetime.now(timezone.utc) - timedelta(days=args.days)
-    backend = _open_backend(cfg)
-    try:
-        hits = rule_hits(rule, backend, limit=args.limit, since=since)
-    finally:
-        backend.close()
-    _out(f"rule {rule.name}: {rule.query}")
-    _print_hits(hits, False)
-    window = "in the index" if args.days is None else f"in the last {args.days} day(s)"
-    stories = len({h.article.story_id or h.article.id for h in hits})
-    mails = f"{stories} instant mail(s)" if rule.mode == "instant" else f"{stories} entries in {rule.mode} mails"
-    more = " (--limit reached: there may be more)" if len(hits) >= args.limit else ""
-    _out(f"{len(hits)} matching article(s) {window}, {stories} stor(ies): would have caused {mails}{more}")
-    return EXIT_OK
-
-
-def cmd_alerts_send_test(cfg: Config, args) -> int:
-    """A test message on every route of the rule: mail to its recipients, each notify channel; one
-    line per route, exit 1 if any of them failed."""
-    from scheduler.app import build
-
-    rule = _named_rule(cfg, args.rule)
-    if not rule.recipients and not rule.notify:
-        raise UsageError(f"rule {rule.name} has no recipients and no notify channels")
-    app = build(cfg)
-    try:
-        outcomes = app.alerts.send_tests(rule)
-    finally:
-        app.close()
-    for outcome in outcomes:
-        if outcome.channel == "mail":
-            what = f"test email for rule {rule.name} to {', '.join(rule.recipients)}"
-        else:
-            what = f"test message for rule {rule.name} to {outcome.channel}"
-        _out(f"{'ok    ' if outcome.ok else 'FAILED'} {what}: {outcome.detail}")
-    failed = sum(not o.ok for o in outcomes)
-    _out(f"{len(outcomes) - failed} of {len(outcomes)} route(s) accepted the test")
-    return EXIT_OK if not failed else EXIT_FAILURE
-
-
-def cmd_alerts_backfill(cfg: Config, args) -> int:
-    from scheduler.app import build
-
-    known = {r.name for r in cfg.rules}
-    unknown = [n for n in args.rules if n not in known]
-    if unknown:
-        raise UsageError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
-    app = build(cfg)
-    try:
-        report = app.alerts.backfill(args.rules or None, limit=args.limit)
-    finally:
-        app.close()
-    _out(f"backfill: {report.matched} match(es), {report.enqueued} new alert(s), {report.mails} mail(s) sent"
-         + (f", {report.messages} channel message(s) sent" if report.messages else ""))
-    return EXIT_OK if not report.failed else EXIT_FAILURE
 
 
 def cmd_sources_list(cfg: Config, args) -> int:
     from scheduler.app import open_frontier
 
     if not cfg.sources:
-        _out("no sources configured: add one with `mediawatch sources add https://www.example.com/` "
-             "(or a `sources:` list in the config file)")
+        out("no sources configured: add one with `mediawatch sources add https://www.example.com/` "
+            "(or a `sources:` list in the config file)")
         return EXIT_OK
     frontier = open_frontier(cfg)
     try:
         runs = frontier.last_runs()
     finally:
         frontier.close()
-    _out(f"{'source':<20} {'schedule':<16} {'last run (UTC)':<20} {'articles':>8} {'errors':>6}  next run (UTC)")
+    out(f"{'source':<20} {'schedule':<16} {'last run (UTC)':<20} {'articles':>8} {'errors':>6}  next run (UTC)")
     for src in cfg.sources:
         run = runs.get(src.name)
         schedule = f"every {src.schedule.every}" if src.schedule.every else f"cron {src.schedule.cron}"
@@ -297,8 +161,8 @@ def cmd_sources_list(cfg: Config, args) -> int:
             schedule = "disabled"
         last = run.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run and run.finished_at else "never"
         nxt = _next_run(src, run) if src.enabled else "-"
-        _out(f"{src.name:<20} {schedule:<16} {last:<20} {run.articles if run else 0:>8} "
-             f"{run.errors if run else 0:>6}  {nxt}")
+        out(f"{src.name:<20} {schedule:<16} {last:<20} {run.articles if run else 0:>8} "
+            f"{run.errors if run else 0:>6}  {nxt}")
     return EXIT_OK
 
 
@@ -330,33 +194,33 @@ def cmd_import(cfg: Config, args) -> int:
     finally:
         app.close()
     counts = " ".join(f"{k}={v}" for k, v in sorted(report.counts.items()))
-    _out(f"imported {report.articles} article(s) from {report.files} file(s) in {report.elapsed_s:.1f}s "
-         f"({report.rate:.1f} articles/s); {counts}")
+    out(f"imported {report.articles} article(s) from {report.files} file(s) in {report.elapsed_s:.1f}s "
+        f"({report.rate:.1f} articles/s); {counts}")
     return EXIT_OK
 
 
 def cmd_index_init(cfg: Config, args) -> int:
-    backend = _open_backend(cfg)
+    backend = open_backend(cfg)
     try:
         done = backend.init()
     finally:
         backend.close()
-    _out(json.dumps(done, indent=2, default=str))
+    out(json.dumps(done, indent=2, default=str))
     return EXIT_OK
 
 
 def cmd_index_status(cfg: Config, args) -> int:
-    backend = _open_backend(cfg)
+    backend = open_backend(cfg)
     try:
         status = backend.status()
     finally:
         backend.close()
-    _out(json.dumps(status, indent=2, default=str))
+    out(json.dumps(status, indent=2, default=str))
     return EXIT_OK
 
 
 def cmd_config_check(cfg: Config, args) -> int:
-    _out(yaml.safe_dump(effective(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    out(yaml.safe_dump(effective(cfg), sort_keys=False, allow_unicode=True).rstrip())
     sys.stderr.write(f"config ok: {len(cfg.sources)} source(s), {len(cfg.rules)} rule(s), "
                      f"index backend {cfg.index.backend}\n")
     return EXIT_OK
@@ -371,7 +235,7 @@ def cmd_kibana_import(cfg: Config, args) -> int:
     except KibanaImportError as err:
         sys.stderr.write(f"mediawatch: kibana import failed: {err}\n")
         return EXIT_FAILURE
-    _out(json.dumps(result, indent=2))
+    out(json.dumps(result, indent=2))
     return EXIT_OK if result.get("success") else EXIT_FAILURE
 
 
@@ -381,6 +245,7 @@ HANDLERS: dict[str, Callable[[Config, object], int]] = {
     "crawl": cmd_crawl,
     "extract": cmd_extract,
     "search": cmd_search,
+    "alerts list": cmd_alerts_list,
     "alerts test": cmd_alerts_test,
     "alerts send-test": cmd_alerts_send_test,
     "alerts backfill": cmd_alerts_backfill,

@@ -212,6 +212,7 @@ class RuleSet:
         self.version = 0
         self._lock = threading.Lock()
         self._by_name: dict[str, Rule] = {}
+        self._origins: dict[str, str | None] = {}  # rule name -> its file, None for the config file
         self._files_dirty = True
         self.refresh(strict=strict)
 
@@ -267,6 +268,7 @@ class RuleSet:
                 changed, self._files_dirty = True, False
             if changed or not self._by_name:
                 by_name: dict[str, Rule] = {}
+                origins: dict[str, str | None] = {}
                 dup_errors: dict[str, RuleError] = {}
                 sources: list[tuple[str | None, list[Rule]]] = [(None, self._config_rules)]
                 sources += [(str(p), rules) for p, (_s, rules) in sorted(self._files.items())]
@@ -279,6 +281,8 @@ class RuleSet:
                             dup_errors[f"{origin}#{rule.name}"] = err
                             continue
                         by_name[rule.name] = rule
+                        origins[rule.name] = origin
+                self._origins = origins
                 for k, err in dup_errors.items():
                     if k not in self.errors:
                         log.error("alerts.rule_rejected", error=str(err))
@@ -300,6 +304,10 @@ class RuleSet:
 
     def get(self, name: str) -> Rule | None:
         return self._by_name.get(name)
+
+    def origin(self, name: str) -> str | None:
+        """The file that defines the rule, None for a rule of the config file."""
+        return self._origins.get(name)
 
     def __len__(self) -> int:
         return len(self._by_name)

@@ -153,3 +153,44 @@ def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(pro
         errors = [line for line in result.stderr.splitlines() if line.startswith("mediawatch: ")]
         assert len(errors) == 1 and words in errors[0], (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_a_rule_of_the_rules_folder_is_listed_tested_and_backfilled_like_a_config_rule(project):
+    """The daemon alerts on the rules folder's files (the web app saves rules there), so the CLI's rule
+    commands know them too; `alerts list` says where each rule is defined, its last mail, and which
+    rule files are rejected and why."""
+    rules_dir = project.root / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "lukashenko.yaml").write_text(
+        "name: lukashenko\nquery: Lukashenko AND jail*\nrecipients: [b@example.org]\n", encoding="utf-8")
+    (rules_dir / "broken.yaml").write_text("name: [broken\n", encoding="utf-8")
+    project.write({**import_config(project), "rules_dir": str(rules_dir)})
+    assert project.run("import", str(WARC)).returncode == 0
+    listed = project.run("alerts", "list")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    lines = listed.stdout.splitlines()
+    assert re.match(r"lukashenko\s+instant\s+yes\s+\S+lukashenko\.yaml\s+never\s+Lukashenko AND jail\*$", lines[1]), lines
+    assert re.match(r"pier\s+instant\s+yes\s+config\s+never\s+pier$", lines[2]), lines
+    assert lines[3].startswith("rejected: ") and "broken.yaml" in lines[3], lines
+    tested = project.run("alerts", "test", "lukashenko")
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "1 matching article(s) in the index" in tested.stdout
+    backfill = project.run("alerts", "backfill", "lukashenko")
+    assert backfill.returncode == 0, backfill.stderr[-3000:]
+    assert "1 mail(s) sent" in backfill.stdout
+    listed = project.run("alerts", "list")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("lukashenko "))
+    sent = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", row)
+    assert sent and abs(datetime.strptime(sent.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+                        - datetime.now(timezone.utc)).total_seconds() < 600, row
+    unknown = project.run("alerts", "test", "lukashenk")
+    assert unknown.returncode == 2 and "known rules: lukashenko, pier" in unknown.stderr
+
+
+def test_alerts_list_without_rules_says_how_to_add_one(project):
+    config = import_config(project)
+    del config["rules"]
+    project.write(config)
+    listed = project.run("alerts", "list")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert listed.stdout.startswith("no rules: add one under `rules:` in the config file")
