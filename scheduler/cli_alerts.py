@@ -10,7 +10,7 @@ from scheduler.config import Config
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
 
-def _rule_set(cfg: Config):
+def rule_set(cfg: Config):
     """The rules the daemon alerts on: the config file's and the rules folder's (``rules_dir``, where the
     web app saves them); a broken rule file is logged and left out, as the daemon leaves it out."""
     from indexer.alerts.rules import RuleSet
@@ -19,7 +19,7 @@ def _rule_set(cfg: Config):
 
 
 def _named_rule(cfg: Config, name: str):
-    rules = _rule_set(cfg)
+    rules = rule_set(cfg)
     rule = rules.get(name)
     if rule is not None:
         return rule
@@ -32,7 +32,7 @@ def cmd_alerts_list(cfg: Config, args) -> int:
     rejects, with why."""
     from scheduler.app import open_ledger
 
-    rules = _rule_set(cfg)
+    rules = rule_set(cfg)
     if not rules.rules() and not rules.errors:
         out("no rules: add one under `rules:` in the config file"
             + (f", as a YAML file in {cfg.rules_dir}" if cfg.rules_dir else "")
@@ -112,7 +112,7 @@ def cmd_alerts_send_test(cfg: Config, args) -> int:
 def cmd_alerts_backfill(cfg: Config, args) -> int:
     from scheduler.app import build
 
-    known = [r.name for r in _rule_set(cfg).rules()]
+    known = [r.name for r in rule_set(cfg).rules()]
     unknown = [n for n in args.rules if n not in known]
     if unknown:
         raise UsageError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(known) or 'none'})")

@@ -13,9 +13,9 @@ from typing import Callable
 import structlog
 import yaml
 
-from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
+from scheduler.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 from scheduler.config import Config, effective
-from scheduler.cli_alerts import cmd_alerts_backfill, cmd_alerts_list, cmd_alerts_send_test, cmd_alerts_test
+from scheduler.cli_alerts import cmd_alerts_backfill, cmd_alerts_list, cmd_alerts_send_test, cmd_alerts_test, rule_set
 from scheduler.cli_cluster import cmd_cluster_status
 from scheduler.cli_search import cmd_search, open_backend, out
 from scheduler.sourcesadd import cmd_sources_add
@@ -220,8 +220,17 @@ def cmd_index_status(cfg: Config, args) -> int:
 
 
 def cmd_config_check(cfg: Config, args) -> int:
+    """The effective config; then the rules folder's files, read as the daemon reads them (each file
+    the daemon would reject is a config error, exit 2)."""
     out(yaml.safe_dump(effective(cfg), sort_keys=False, allow_unicode=True).rstrip())
-    sys.stderr.write(f"config ok: {len(cfg.sources)} source(s), {len(cfg.rules)} rule(s), "
+    rules = rule_set(cfg)
+    if rules.errors:
+        for err in sorted(map(str, rules.errors.values())):
+            sys.stderr.write(f"mediawatch: config error: {err}\n")
+        return EXIT_USAGE
+    in_folder = sum(rules.origin(rule.name) is not None for rule in rules.rules())
+    folder = f" ({in_folder} in {cfg.rules_dir})" if cfg.rules_dir else ""
+    sys.stderr.write(f"config ok: {len(cfg.sources)} source(s), {len(rules)} rule(s){folder}, "
                      f"index backend {cfg.index.backend}\n")
     return EXIT_OK
 

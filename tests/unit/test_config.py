@@ -119,6 +119,28 @@ def test_cli_bad_config_names_every_wrong_key_once(tmp_path):
         f"mediawatch: config error: {dup}: sources[2].name: duplicate name 'a' (also sources[0])"]
 
 
+def test_cli_config_check_reads_the_rules_folder_as_the_daemon_does(tmp_path):
+    """A rule file the daemon would reject (broken YAML, a bad key, a name the config already has) fails
+    the check, one line each; good files are counted."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "good.yaml").write_text("name: good\nquery: pier\nrecipients: [a@example.org]\n")
+    path = write(tmp_path, f"rules_dir: {folder}\n"
+                           "rules:\n  - {name: taken, query: harbour, recipients: [a@example.org]}\n")
+    result = run_cli("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == f"config ok: 0 source(s), 2 rule(s) (1 in {folder}), index backend sqlite"
+    (folder / "broken.yaml").write_text("name: [broken\n")
+    (folder / "bad.yaml").write_text("name: bad\nquery: 'a AND ('\nrecipients: [a@example.org]\n")
+    (folder / "twice.yaml").write_text("name: taken\nquery: pier\nrecipients: [a@example.org]\n")
+    result = run_cli("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    said = [line for line in result.stderr.splitlines() if line.startswith("mediawatch: config error: ")]
+    assert [line.split(": ")[2] for line in said] == [str(folder / n) for n in ("bad.yaml", "broken.yaml", "twice.yaml")]
+    assert "query" in said[0] and "invalid YAML" in said[1] and "duplicate rule name 'taken'" in said[2]
+    assert "config ok" not in result.stderr
+
+
 
 def test_cli_config_check_prints_effective_config_masked(tmp_path):
     path = write(tmp_path, "mail:\n  smtp: {host: 127.0.0.1, username: u, password: '${MW_PW}'}\n")
