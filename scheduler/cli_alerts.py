@@ -112,10 +112,15 @@ def cmd_alerts_send_test(cfg: Config, args) -> int:
 def cmd_alerts_backfill(cfg: Config, args) -> int:
     from scheduler.app import build
 
-    known = [r.name for r in rule_set(cfg).rules()]
+    rules = rule_set(cfg)
+    known = [r.name for r in rules.rules()]
     unknown = [n for n in args.rules if n not in known]
     if unknown:
         raise UsageError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(known) or 'none'})")
+    # a paused rule sends nothing, asked by name or not
+    paused = [n for n in args.rules if not rules.get(n).enabled]
+    if paused:
+        raise UsageError(f"paused rule(s) (enabled: false): {', '.join(paused)}; enable them first")
     app = build(cfg)
     try:
         report = app.alerts.backfill(args.rules or None, limit=args.limit)

@@ -185,6 +185,12 @@ def test_a_rule_of_the_rules_folder_is_listed_tested_and_backfilled_like_a_confi
                         - datetime.now(timezone.utc)).total_seconds() < 600, row
     unknown = project.run("alerts", "test", "lukashenk")
     assert unknown.returncode == 2 and "known rules: lukashenko, pier" in unknown.stderr
+    (rules_dir / "paused.yaml").write_text(
+        "name: paused\nquery: pier\nrecipients: [c@example.org]\nenabled: false\n", encoding="utf-8")
+    mails = len(list((project.root / "outbox").glob("*.eml")))
+    refused = project.run("alerts", "backfill", "paused")
+    assert refused.returncode == 2 and "paused rule(s) (enabled: false): paused" in refused.stderr
+    assert len(list((project.root / "outbox").glob("*.eml"))) == mails
 
 
 def test_alerts_list_without_rules_says_how_to_add_one(project):
