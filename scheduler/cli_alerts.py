@@ -3,6 +3,7 @@ file's and the rules folder's), what they match in the index, and their deliveri
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 from scheduler.cli_search import open_backend, out, parse_query, print_hits
@@ -38,11 +39,8 @@ def cmd_alerts_list(cfg: Config, args) -> int:
             + (f", as a YAML file in {cfg.rules_dir}" if cfg.rules_dir else "")
             + ", or on the web app's Rules page")
         return EXIT_OK
-    ledger = open_ledger(cfg)
-    try:
+    with closing(open_ledger(cfg)) as ledger:
         last_sent = ledger.last_sent()
-    finally:
-        ledger.close()
     rows = []
     for rule in rules.rules():
         at = last_sent.get(rule.name)
