@@ -51,7 +51,7 @@ def cmd_alerts_list(cfg: Config, args) -> int:
     out(f"{'rule':<24} {'mode':<8} {'enabled':<7} {'defined in':<{width}} {'last mail (UTC)':<19}  query")
     for name, mode, enabled, origin, last, query in rows:
         out(f"{name:<24} {mode:<8} {enabled:<7} {origin:<{width}} {last:<19}  {query}")
-    for where, err in sorted(rules.errors.items()):
+    for err in sorted(map(str, rules.errors.values())):
         out(f"rejected: {err}")
     return EXIT_OK
 

@@ -22,6 +22,7 @@ from scheduler.sourcesadd import cmd_sources_add
 
 log = structlog.get_logger("mediawatch.cli")
 
+
 def cmd_run(cfg: Config, args) -> int:
     from scheduler.daemon import Daemon
     from scheduler.config import config_path
