@@ -10,6 +10,9 @@ from indexer.query.folding import KEYWORD_QUERY_FIELDS, QUERY_FIELDS, fold_keywo
 from indexer.query.tree import And, FieldTerm, MatchAll, Node, Not, Or, Phrase, Prefix, Term
 
 MAX_SLOP = 1000
+# Parentheses nested deeper than this are refused before parsing: no one writes them, and the parser
+# and every translation of the tree recurse once per level (a thousand levels overflow Python's stack).
+MAX_DEPTH = 50
 
 
 class QueryError(ValueError):
@@ -41,6 +44,9 @@ def parse(q: str) -> Node:
     """Parse a user query into our tree; raise :class:`QueryError` (message, position) when invalid."""
     if q is None or not q.strip():
         raise QueryError("empty query", 0, q)
+    deep = _too_deep(q)
+    if deep is not None:
+        raise QueryError(f"parentheses nested more than {MAX_DEPTH} deep", deep, q)
     from luqum.exceptions import IllegalCharacterError, ParseError
     from luqum.parser import parser
 
@@ -72,6 +78,25 @@ def parse(q: str) -> Node:
     except (RecursionError, ValueError) as err:  # pragma: no cover - defensive
         raise QueryError(f"invalid query: {err}", 0, q) from None
     return _simplify(_Converter(q).convert(tree, None))
+
+
+def _too_deep(q: str) -> int | None:
+    """The position of the first '(' nested deeper than MAX_DEPTH, outside phrases and escapes."""
+    depth, quoted, escaped = 0, False, False
+    for pos, char in enumerate(q):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return pos
+        elif not quoted and char == ")":
+            depth = max(depth - 1, 0)
+    return None
 
 
 class _Converter:

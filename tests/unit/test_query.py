@@ -322,3 +322,16 @@ def test_a_late_match_folded_only_is_the_first(earlier, later, query):
     value = " ".join(["said"] * 2000 + [earlier] + ["news"] * 400 + [later] + ["the"] * 100)
     terms = Terms.of(parse(query))
     assert highlight(value, terms, max_words=40) == _highlight(value, terms, 40, 12)
+
+
+def test_parentheses_nested_too_deep_are_a_query_error_not_a_crash():
+    from indexer.query.parser import MAX_DEPTH
+
+    assert parse("(" * MAX_DEPTH + "pier" + ")" * MAX_DEPTH) == parse("pier")
+    for depth in (MAX_DEPTH + 1, 1000):
+        with pytest.raises(QueryError) as err:
+            parse("(" * depth + "pier" + ")" * depth)
+        assert err.value.position == MAX_DEPTH and "nested" in err.value.message
+    # inside a phrase or escaped, a parenthesis does not open a group
+    assert parse('"pier (' + "(" * 60 + '"') == parse('"pier"')
+    assert parse("\\(" * 60 + "pier") is not None
