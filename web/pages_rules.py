@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from indexer.alerts.rules import Rule, RuleError, load_rules_file, validate_rule
+from indexer.alerts.rules import Rule, RuleError, validate_rule
 from indexer.backends.base import BackendError
 from web.pages import render, services_of, unavailable
 from web.pages_search import SearchForm
@@ -44,6 +44,11 @@ def _form_data(form) -> dict[str, Any]:
                             "sources": _split(form.get("sources") or ""),
                             "languages": _split(form.get("languages") or ""),
                             "mode": form.get("mode") or "instant", "enabled": form.get("enabled") == "on"}
+    daily_at = (form.get("daily_at") or "").strip()
+    if daily_at and (daily_at != "08:00" or data["mode"] == "daily"):  # the default said only where it matters
+        data["daily_at"] = daily_at
+    if (form.get("timezone") or "").strip():
+        data["timezone"] = form.get("timezone").strip()
     # One Apprise URL a line, as typed: URLs may hold commas, and "${ENV}" references stay
     # references in the file (the secret itself never reaches the page or the rules folder).
     notify = [line.strip() for line in (form.get("notify") or "").splitlines() if line.strip()]
@@ -54,14 +59,25 @@ def _form_data(form) -> dict[str, Any]:
     return data
 
 
-def _notify_as_written(path: Path) -> list[str]:
-    """The rule file's ``notify`` entries before ``${ENV}`` expansion, for the edit form."""
+# What the form edits; every other key of a rule file (backfill, created_at, ...) is kept as written.
+FORM_KEYS = frozenset({"name", "query", "recipients", "sources", "languages", "mode", "enabled", "daily_at",
+                       "timezone", "notify", "description"})
+
+
+def _as_written(path: Path) -> dict[str, Any] | None:
+    """The file's one rule as written (``${ENV}`` references unexpanded), or None when the file holds
+    several rules or cannot be read: the app edits a rule only as a whole file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    entries = raw.get("notify") if isinstance(raw, dict) else None
-    return [str(e) for e in entries] if isinstance(entries, list) else []
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if isinstance(raw, dict) and "rules" in raw and "query" not in raw:  # the {rules: [...]} form
+        raw = raw["rules"]
+    if isinstance(raw, list) and len(raw) == 1:
+        raw = raw[0]
+    if not isinstance(raw, dict):
+        return None
+    return {"name": path.stem, **raw}  # a file's one rule is named after the file unless it says
 
 
 def _days(form) -> int:
@@ -72,15 +88,16 @@ def _days(form) -> int:
 
 
 def _file_of(services, name: str) -> Path | None:
-    """The rules-folder file that defines ``name``; None for a rule of the config file (read-only here)."""
+    """The rules-folder file that defines ``name`` alone; None for a rule of the config file or of a
+    file holding several rules (edited by hand)."""
     rules = services.rules()
     if rules is None or services.rules_dir is None:
         return None
-    try:
-        path = rule_path(services.rules_dir, name)
-    except ValueError:
+    origin = rules.origin(name)
+    if origin is None:
         return None
-    return path if path.exists() else None
+    path = Path(origin)
+    return path if _as_written(path) is not None else None
 
 
 def rules_list(request: Request) -> Response:
@@ -104,15 +121,17 @@ def rules_list(request: Request) -> Response:
                 log.warning("web_rule_count_failed", rule=rule.name, error=str(err)[:300])
                 counts[label] = "?"
         search = SearchForm(q=rule.query, sources=list(rule.sources), languages=list(rule.languages))
+        origin = rules.origin(rule.name)
         rows.append({"rule": rule, "counts": counts, "last_sent": last_sent.get(rule.name),
-                     "search": "/?" + search.link(), "editable": _file_of(services, rule.name) is not None})
+                     "search": "/?" + search.link(), "editable": _file_of(services, rule.name) is not None,
+                     "file": Path(origin).name if origin else None})
     errors = [str(e) for e in rules.errors.values()]
     return render(request, "rules.html", {"rows": rows, "errors": errors, "rules_dir": services.rules_dir})
 
 
 def _blank() -> dict[str, Any]:
     return {"name": "", "query": "", "recipients": [], "sources": [], "languages": [], "mode": "instant",
-            "enabled": True, "description": "", "notify": []}
+            "enabled": True, "daily_at": "08:00", "timezone": "", "description": "", "notify": []}
 
 
 def rule_new(request: Request) -> Response:
@@ -123,13 +142,18 @@ def rule_new(request: Request) -> Response:
 def rule_edit(request: Request) -> Response:
     services = services_of(request)
     name = request.path_params["name"]
+    rules = services.rules()
+    if rules is not None:
+        rules.refresh()  # the file may have changed since the list was shown
     path = _file_of(services, name)
-    rule = services.rules().get(name) if services.rules() is not None else None
+    rule = rules.get(name) if rules is not None else None
     if path is None or rule is None:
         return render(request, "not_found.html", {}, status=404)
     data = rule.model_dump(include={"name", "query", "recipients", "sources", "languages", "mode", "enabled",
-                                    "description"})
-    data["notify"] = _notify_as_written(path)
+                                    "daily_at", "description"})
+    written = _as_written(path) or {}
+    data["timezone"] = written.get("timezone") or ""
+    data["notify"] = [str(e) for e in written.get("notify") or []]  # as written: ${ENV} references stay
     return render(request, "rule_form.html", {"data": data, "days": 7, "preview": None, "error": None,
                                               "editing": True, "modes": MODES})
 
@@ -149,18 +173,34 @@ def _preview(backend, rule: Rule, days: int) -> dict[str, Any]:
             "days": days, "capped": total > PREVIEW_LIMIT}
 
 
-def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | None, str | None]:
+def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | None, Path | None, dict, str | None]:
+    """The rule, the file it is saved to and the file's content; or the error to show. A new rule gets a
+    file of its own and never replaces one; an edited rule keeps its file's keys the form does not show."""
     if services.rules_dir is None:
-        return None, "no rules folder: set rules_dir in the config to save rules from here"
+        return None, None, data, "no rules folder: set rules_dir in the config to save rules from here"
+    services.rules().refresh()
     try:
-        path = rule_path(services.rules_dir, data["name"])
+        new_path = rule_path(services.rules_dir, data["name"])
+    except ValueError as err:
+        return None, None, data, str(err)
+    if editing:
+        path = _file_of(services, data["name"])
+        if path is None:
+            return None, None, data, (f"rule {data['name']!r} is not in a file of its own in the rules folder: "
+                                      "edit it where it is defined")
+        written = _as_written(path) or {}
+        data = {**{k: v for k, v in written.items() if k not in FORM_KEYS}, **data}
+    else:
+        path = new_path
+        if services.rules().get(data["name"]) is not None:
+            return None, None, data, f"a rule named {data['name']!r} exists already"
+        if path.exists():
+            return None, None, data, f"the rules folder has a file {path.name} already: choose another name"
+    try:
         rule = validate_rule(data, file=path.name)
     except (RuleError, ValueError) as err:
-        return None, str(err)
-    existing = services.rules().get(rule.name)
-    if existing is not None and not (editing and path.exists()):
-        return None, f"a rule named {rule.name!r} exists already"
-    return rule, None
+        return None, None, data, str(err)
+    return rule, path, data, None
 
 
 async def rule_submit(request: Request) -> Response:
@@ -174,7 +214,7 @@ async def rule_submit(request: Request) -> Response:
     editing = form.get("editing") == "1"
     context = {"data": {**_blank(), **data}, "days": days, "preview": None, "error": None, "editing": editing,
                "modes": MODES}
-    rule, error = _validate(services, data, editing)
+    rule, path, data, error = await run_in_threadpool(_validate, services, data, editing)
     if error is not None:
         context["error"] = error
         return render(request, "rule_form.html", context, status=400)
@@ -182,7 +222,7 @@ async def rule_submit(request: Request) -> Response:
         # The rule starts when it is saved, not when the daemon's next batch first sees the file: an
         # article indexed in between is news to it too.
         data["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        await run_in_threadpool(_write_rule, services, rule, data)
+        await run_in_threadpool(_write_rule, services, path, rule, data)
         return RedirectResponse(f"/rules?saved={rule.name}", 303)
     try:
         context["preview"] = await run_in_threadpool(_preview, backend, rule, days)
@@ -192,10 +232,9 @@ async def rule_submit(request: Request) -> Response:
     return render(request, "rule_form.html", context)
 
 
-def _write_rule(services, rule: Rule, data: dict[str, Any]) -> None:
-    folder = Path(services.rules_dir)
+def _write_rule(services, path: Path, rule: Rule, data: dict[str, Any]) -> None:
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    path = rule_path(folder, rule.name)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     # A dot file first (the RuleSet skips those), then one rename: the daemon never reads half a rule.
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
@@ -213,23 +252,32 @@ def _write_rule(services, rule: Rule, data: dict[str, Any]) -> None:
 
 
 async def rule_toggle(request: Request) -> Response:
+    """Flip ``enabled`` in the rule's file, the rest of it kept as written (``${ENV}`` references too)."""
     services = services_of(request)
     name = request.path_params["name"]
+    rules = services.rules()
+    if rules is not None:
+        rules.refresh()
     path = _file_of(services, name)
-    if path is None:
+    rule = rules.get(name) if rules is not None else None
+    if path is None or rule is None:
         return render(request, "not_found.html", {}, status=404)
+    data = _as_written(path) or {}
+    data["enabled"] = not rule.enabled
     try:
-        rules = load_rules_file(path)
+        toggled = validate_rule(data, file=path.name)
     except RuleError as err:
         return render(request, "unavailable.html", {"why": str(err)}, status=409)
-    if len(rules) != 1:
-        return render(request, "unavailable.html", {"why": f"{path.name} holds several rules: edit it by hand"},
-                      status=409)
-    data = rules[0].model_dump(mode="json", exclude_defaults=True)
-    data["name"] = name
-    data["enabled"] = not rules[0].enabled
-    await run_in_threadpool(_write_rule, services, rules[0], data)
+    await run_in_threadpool(_write_rule, services, path, toggled, data)
     return RedirectResponse("/rules", 303)
+
+
+# XML 1.0 has no place for these: a feed holding one is not a feed.
+_NOT_XML = dict.fromkeys([*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0xfffe, 0xffff])
+
+
+def _xml_text(value: str) -> str:
+    return value.translate(_NOT_XML)
 
 
 def rule_feed(request: Request) -> Response:
@@ -238,6 +286,7 @@ def rule_feed(request: Request) -> Response:
     rules, backend = services.rules(), services.backend()
     if rules is None or backend is None:
         return Response("starting\n", 503, media_type="text/plain")
+    rules.refresh()
     rule = rules.get(name)
     if rule is None:
         return Response("no such rule\n", 404, media_type="text/plain")
@@ -249,7 +298,7 @@ def rule_feed(request: Request) -> Response:
     fg = FeedGenerator()
     fg.id(f"urn:mediawatch:rule:{rule.name}")
     fg.title(f"mediawatch: {rule.name}")
-    fg.subtitle(rule.query)
+    fg.subtitle(_xml_text(rule.query))
     fg.link(href=str(request.url), rel="self")
     fg.link(href=str(request.url_for("rules_list")), rel="alternate")
     newest = None
@@ -259,14 +308,13 @@ def rule_feed(request: Request) -> Response:
         newest = max(newest, when) if newest else when
         fe = fg.add_entry()
         fe.id(f"urn:mediawatch:article:{a.id}")
-        fe.title(a.title or "(no title)")
-        href = safe_href(a.url)
-        if href:
-            fe.link(href=href)
+        fe.title(_xml_text(a.title) or "(no title)")
+        # an imported saved page may have no web address: the entry links to its page in the app
+        fe.link(href=safe_href(a.url) or str(request.url_for("article", id=a.id)))
         fe.updated(a.indexed_at or when)
         fe.published(when)
-        fe.author({"name": ", ".join(a.authors) or a.source})
-        fe.summary(" ".join(a.text.split())[:500])
+        fe.author({"name": _xml_text(", ".join(a.authors) or a.source)})
+        fe.summary(_xml_text(" ".join(a.text.split())[:500]))
     fg.updated(newest or datetime.now(timezone.utc))
     return Response(fg.atom_str(pretty=True), 200, media_type="application/atom+xml")
 

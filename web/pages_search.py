@@ -195,5 +195,5 @@ routes = [
     Route("/", search_page),
     Route("/export.csv", export_csv),
     Route("/export.json", export_json),
-    Route("/article/{id}", article_page),
+    Route("/article/{id}", article_page, name="article"),
 ]

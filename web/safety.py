@@ -61,6 +61,8 @@ def rule_path(folder: str | Path, name: str) -> Path:
     """The file of rule ``name`` in ``folder``; a name that could leave the folder is a ValueError."""
     if not RULE_NAME.match(name) or name.strip(".") == "":
         raise ValueError(f"invalid rule name {name!r}: letters, digits, '_', '.', '-' only")
+    if name.startswith("."):  # a hidden file, which the rules folder skips
+        raise ValueError(f"invalid rule name {name!r}: it may not start with '.'")
     base = Path(folder).resolve()
     path = (base / f"{name}.yaml").resolve()
     if path.parent != base:

@@ -1,0 +1,139 @@
+"""The web app's rules pages over a rules folder written by hand too (`mediawatch web`, real HTTP): a save
+never replaces another file, a toggle or an edit keeps what the form does not show, and the Atom feed is
+valid XML whatever the index and the rule hold."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import signal
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from tests.e2e.daemon_log import listening_url
+from tests.harness.project import WARC, import_config
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+HOOK = "json://127.0.0.1:9/hook?token=${MW_HOOK}"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """Plain HTTP with the app's CSRF cookie, as a form in a browser sends it."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(NoRedirect)
+        with self.opener.open(base + "/rules/new", timeout=30) as resp:
+            self.cookie = resp.headers["Set-Cookie"].split(";")[0]
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', resp.read().decode()).group(1)
+
+    def get(self, path: str) -> tuple[int, str]:
+        request = urllib.request.Request(self.base + path, headers={"Cookie": self.cookie})
+        try:
+            with self.opener.open(request, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
+        body = urllib.parse.urlencode({**fields, "csrf": self.csrf}).encode()
+        request = urllib.request.Request(self.base + path, data=body, headers={"Cookie": self.cookie})
+        try:
+            with self.opener.open(request, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+
+@pytest.fixture
+def app(project, tmp_path):
+    rules = project.root / "rules"
+    rules.mkdir()
+    (rules / "group.yaml").write_text(
+        "- {name: g1, query: pier, recipients: [a@example.org]}\n"
+        "- {name: g2, query: harbour, recipients: [a@example.org]}\n", encoding="utf-8")
+    (rules / "evening.yaml").write_text(yaml.safe_dump({
+        "name": "evening", "query": "pier", "recipients": ["a@example.org"], "notify": [HOOK],
+        "mode": "daily", "daily_at": "18:30", "timezone": "Europe/Berlin", "backfill": True}), encoding="utf-8")
+    project.write({**import_config(project), "rules_dir": str(rules)})
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    # a saved page with no address of its own: its URL is a file:// one, no link for a feed reader
+    page = (WARC.parent / "seed" / "dw-article.html").read_bytes()
+    (saved / "plain.html.gz").write_bytes(gzip.compress(re.sub(rb"<link[^>]*canonical[^>]*>", b"", page)))
+    for path in (str(WARC), str(saved)):
+        done = project.run("import", path, MW_HOOK="s3cret")
+        assert done.returncode == 0, done.stderr[-3000:]
+    proc = project.popen("web", "--port", "0", MW_HOOK="s3cret")
+    try:
+        yield rules, Browser(listening_url(proc, "web_listening", 60).rstrip("/"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def _form(name: str, query: str, **more: str) -> dict[str, str]:
+    return {"name": name, "query": query, "recipients": "desk@example.org", "mode": "instant", "enabled": "on",
+            "action": "save", **more}
+
+
+def test_a_new_rule_never_replaces_a_file_nor_hides_in_a_dot_file(app):
+    rules, web = app
+    before = (rules / "group.yaml").read_text(encoding="utf-8")
+    status, page = web.post("/rules/submit", _form("group", "tram"))
+    assert status == 400 and "group.yaml already" in page
+    assert (rules / "group.yaml").read_text(encoding="utf-8") == before
+    status, page = web.post("/rules/submit", _form(".hidden", "tram"))
+    assert status == 400 and "may not start with" in page
+    assert not (rules / ".hidden.yaml").exists()
+    status, _ = web.post("/rules/submit", _form("tram", "tram"))
+    assert status == 303 and yaml.safe_load((rules / "tram.yaml").read_text(encoding="utf-8"))["query"] == "tram"
+
+
+def test_toggle_and_edit_keep_what_the_form_does_not_show(app):
+    rules, web = app
+    status, page = web.get("/rules")
+    assert status == 200
+    # rules of a file holding several are not the app's to rewrite: it says where they are
+    assert re.search(r'data-rule="g1".*?in group\.yaml, with other rules', page, re.S)
+    status, _ = web.post("/rules/evening/toggle", {})
+    assert status == 303
+    written = yaml.safe_load((rules / "evening.yaml").read_text(encoding="utf-8"))
+    assert written["enabled"] is False
+    assert written["notify"] == [HOOK]  # as written, the secret still a reference
+    assert (written["daily_at"], written["timezone"], written["backfill"]) == ("18:30", "Europe/Berlin", True)
+    status, page = web.get("/rules/evening/edit")
+    assert status == 200 and 'value="18:30"' in page and 'value="Europe/Berlin"' in page and HOOK in page
+    status, _ = web.post("/rules/submit", {**_form("evening", "pier OR jetty", mode="daily", daily_at="18:30",
+                                                   timezone="Europe/Berlin", notify=HOOK), "editing": "1"})
+    assert status == 303
+    written = yaml.safe_load((rules / "evening.yaml").read_text(encoding="utf-8"))
+    assert written["query"] == "pier OR jetty" and written["enabled"] is True and written["backfill"] is True
+    assert (written["daily_at"], written["timezone"], written["notify"]) == ("18:30", "Europe/Berlin", [HOOK])
+    status, page = web.post("/rules/submit", {**_form("g1", "pier"), "editing": "1"})
+    assert status == 400 and "not in a file of its own" in page
+
+
+def test_the_feed_is_valid_atom_for_pages_without_a_web_address_and_odd_characters(app):
+    rules, web = app
+    # written by hand after the app started, with a control character a form would not send
+    (rules / "odd.yaml").write_text('name: odd\nquery: "Lukashenko\\vjail*"\nrecipients: [a@example.org]\n',
+                                    encoding="utf-8")
+    status, body = web.get("/rules/odd/feed.atom")
+    assert status == 200, body
+    feed = ET.fromstring(body)
+    links = [e.find(f"{ATOM}link").get("href") for e in feed.iter(f"{ATOM}entry")]
+    assert len(links) == 2, body  # the dw.com story and its saved copy
+    assert any(link.startswith("https://www.dw.com/") for link in links)
+    local = [link for link in links if "/article/" in link]
+    assert len(local) == 1 and web.get(urllib.parse.urlsplit(local[0]).path)[0] == 200
