@@ -37,6 +37,8 @@ def _when(value: str) -> datetime:
     except ValueError:
         try:
             return datetime.now(timezone.utc) - parse_duration(value)
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"{value!r} ago is before the year 1") from None
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"not a date or a time ago: {value!r} (e.g. 2020-10-10, 2020-10-10T08:00+02:00, 12h, 7d)") from None
@@ -50,7 +52,10 @@ def _until(value: str) -> datetime:
         date.fromisoformat(value)  # a date alone (YYYY-MM-DD), no time of day
     except ValueError:
         return when
-    return when + timedelta(days=1)
+    try:
+        return when + timedelta(days=1)
+    except OverflowError:  # 9999-12-31: the last day there is
+        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _at_least(low: int, high: int | None = None):
@@ -67,6 +72,15 @@ def _at_least(low: int, high: int | None = None):
 
 
 _COUNT, _PORT = _at_least(1), _at_least(0, 65535)
+_DAYS = _at_least(1, 100_000)  # back to the 18th century, well inside what a date can hold
+
+
+def _language_codes(value: str) -> list[str]:
+    """``en`` or ``en,de``: articles carry lower-case codes, so ``EN`` is ``en``."""
+    codes = [code.strip().lower() for code in value.split(",") if code.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError(f"not a language code: {value!r} (e.g. en, or en,de)")
+    return codes
 _WHEN = "an ISO date or time (2020-10-10, 2020-10-10T08:00+02:00; UTC unless it says) or a time ago (12h, 7d)"
 
 
@@ -100,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="published before WHEN (the same forms; a date alone includes that day)")
     s.add_argument("--source", action="append", dest="sources", metavar="NAME",
                    help="only this source (repeat for several)")
-    s.add_argument("--lang", action="append", dest="languages", metavar="CODE",
-                   help="only this language, e.g. en (repeat for several)")
+    s.add_argument("--lang", action="append", dest="languages", metavar="CODE", type=_language_codes,
+                   help="only this language, e.g. en (repeat, or en,de, for several)")
     s.add_argument("--limit", type=_COUNT, default=20, help="newest hits shown (default 20)")
     s.add_argument("--json", action="store_true", help="one JSON object per hit")
     s.add_argument("--all-copies", action="store_true",
@@ -113,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     at = a.add_parser("test", help="show what a rule (by name, or an ad-hoc --query) matches in the index")
     at.add_argument("rule", nargs="?", help="a rule's name (unknown names exit 2 and list the rules)")
     at.add_argument("--query", help="an ad-hoc query instead of a rule")
-    at.add_argument("--days", type=_COUNT, help="only articles of the last N days")
+    at.add_argument("--days", type=_DAYS, help="only articles of the last N days")
     at.add_argument("--limit", type=_COUNT, default=20, help="newest matches shown (default 20)")
     ast = a.add_parser("send-test", help="send a test alert on every route of a rule: email, notify channels")
     ast.add_argument("rule")

@@ -53,7 +53,7 @@ def cmd_search(cfg: Config, args) -> int:
         if args.sources:
             _check_sources(args.sources, {s.name for s in cfg.sources} | set(backend.source_names()))
         hits = backend.search(node, since=args.since, until=args.until, sources=args.sources,
-                              languages=args.languages, limit=args.limit, collapse=not args.all_copies)
+                              languages=_flat(args.languages), limit=args.limit, collapse=not args.all_copies)
     finally:
         backend.close()
     print_hits(hits, args.json)
@@ -61,6 +61,11 @@ def cmd_search(cfg: Config, args) -> int:
         more = f" (the newest {args.limit}: --limit for more)" if len(hits) >= args.limit else ""
         out(f"{len(hits)} hit(s){more}")
     return EXIT_OK
+
+
+def _flat(lists: list[list[str]] | None) -> list[str] | None:
+    """``--lang en --lang de,fr``: each option's codes, in one list."""
+    return [item for items in lists for item in items] if lists else None
 
 
 def _check_sources(asked: list[str], known: set[str]) -> None:

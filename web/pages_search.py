@@ -45,11 +45,14 @@ class SearchForm:
     def read(cls, params: QueryParams) -> "SearchForm":
         form = cls(q=params.get("q", "")[:2000])
         form.sources = [s for s in params.getlist("source") if s]
-        form.languages = [s.strip() for s in ",".join(params.getlist("lang")).split(",") if s.strip()]
+        form.languages = [s.strip().lower() for s in ",".join(params.getlist("lang")).split(",") if s.strip()]
         form.since_text, form.until_text = params.get("since", ""), params.get("until", "")
         form.since = form._day(form.since_text, "from")
         until = form._day(form.until_text, "to")
-        form.until = until + timedelta(days=1) if until else None
+        try:
+            form.until = until + timedelta(days=1) if until else None
+        except OverflowError:  # the last day a date can name: no end at all
+            form.until = None
         try:
             form.page = min(max(int(params.get("page", "1")), 1), MAX_PAGE)
         except ValueError:

@@ -112,6 +112,12 @@ class Rule(BaseModel):
             raise ValueError(f"daily_at must be HH:MM, got {value!r}") from None
         return value
 
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        # articles carry lower-case codes: "EN" would never match anything
+        return [code.strip().lower() for code in value if code.strip()]
+
     @field_validator("timezone")
     @classmethod
     def _tz_valid(cls, value: str | None) -> str | None:

@@ -140,7 +140,10 @@ def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(pro
         (("search", "pier", "--limit", "0"), "argument --limit: not a whole number of at least 1: '0'"),
         (("search", "pier", "--since", "soon"), "argument --since: not a date or a time ago: 'soon'"),
         (("search", "pier", "--since", "2020-10-12", "--until", "2020-10-01"), "the window is empty: --since starts at 2020-10-12"),
-        (("alerts", "test", "pier", "--days", "-1"), "argument --days: not a whole number of at least 1"),
+        (("alerts", "test", "pier", "--days", "-1"), "argument --days: not a whole number from 1 to 100000"),
+        (("alerts", "test", "pier", "--days", "99999999"), "argument --days: not a whole number from 1 to 100000"),
+        (("search", "pier", "--since", "1000000d"), "argument --since: '1000000d' ago is before the year 1"),
+        (("search", "pier", "--lang", ","), "argument --lang: not a language code: ','"),
         # the WARC's articles are from three hosts, which an import takes for their sources
         (("search", "pier", "--source", "archive.example.com"),
          "no source named 'archive.example.com' in the config or the index "
@@ -153,6 +156,17 @@ def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(pro
         errors = [line for line in result.stderr.splitlines() if line.startswith("mediawatch: ")]
         assert len(errors) == 1 and words in errors[0], (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(project):
+    filled(project)
+    hits = project.run("search", "*", "--until", "9999-12-31", "--all-copies", "--limit", "100")
+    assert hits.returncode == 0, hits.stderr[-2000:]
+    assert hits.stdout.endswith("14 hit(s)\n")
+    one_by_one = project.run("search", "*", "--lang", "en", "--lang", "ar", "--limit", "100")
+    at_once = project.run("search", "*", "--lang", "EN,Ar", "--limit", "100")
+    assert one_by_one.returncode == at_once.returncode == 0
+    assert at_once.stdout == one_by_one.stdout and "[www.aljazeera.net]" in at_once.stdout
 
 
 def test_a_rule_of_the_rules_folder_is_listed_tested_and_backfilled_like_a_config_rule(project):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.alerts.rules import Rule, RuleError, RuleSet, load_rules_file
+from indexer.alerts.rules import Rule, RuleError, RuleSet, load_rules_file, validate_rule
 
 
 def write(path: Path, text: str) -> Path:
@@ -114,3 +114,8 @@ def test_set_config_rules_replaces_config_part(tmp_path):
     rs = RuleSet(tmp_path, rules=[{"name": "c1", "query": "x"}])
     rs.set_config_rules([{"name": "c2", "query": "y"}])
     assert [r.name for r in rs] == ["c2", "f"]
+
+
+def test_language_codes_are_lower_case_as_articles_carry_them():
+    rule = validate_rule({"name": "r", "query": "pier", "languages": [" EN", "de", ""]})
+    assert rule.languages == ["en", "de"]

@@ -1,10 +1,11 @@
-"""The web app's rules pages over a rules folder written by hand too (`mediawatch web`, real HTTP): a save
-never replaces another file, a toggle or an edit keeps what the form does not show, and the Atom feed is
-valid XML whatever the index and the rule hold."""
+"""The web app's forms over real data (`mediawatch web`, real HTTP). Rules, over a rules folder written by
+hand too: a save never replaces another file, a toggle or an edit keeps what the form does not show, and the
+Atom feed is valid XML whatever the index and the rule hold. Search: the edges of what a form can send."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import signal
 import urllib.error
@@ -137,3 +138,13 @@ def test_the_feed_is_valid_atom_for_pages_without_a_web_address_and_odd_characte
     assert any(link.startswith("https://www.dw.com/") for link in links)
     local = [link for link in links if "/article/" in link]
     assert len(local) == 1 and web.get(urllib.parse.urlsplit(local[0]).path)[0] == 200
+
+
+def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(app):
+    _rules, web = app
+    for path in ("/?q=pier&until=9999-12-31", "/export.csv?q=pier&until=9999-12-31",
+                 "/export.json?q=pier&until=9999-12-31"):
+        status, body = web.get(path)
+        assert status == 200, (path, body[-500:])
+    status, body = web.get("/export.json?q=*&lang=AR")
+    assert status == 200 and [row["source"] for row in json.loads(body)] == ["www.aljazeera.net"]
