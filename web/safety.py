@@ -98,6 +98,10 @@ class GuardMiddleware:
         scope["csrf_token"] = secrets.token_urlsafe(32) if fresh else cookie
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             body = await _read_body(receive)
+            if body is None:  # cut short, it would be read as a form missing its last fields
+                await PlainTextResponse(f"refused: a request body is at most {MAX_BODY} bytes", 413)(
+                    scope, receive, send)
+                return
             sent = request.headers.get("x-csrf-token") or _form_field(request, body, CSRF_FIELD)
             if fresh or not sent or not hmac.compare_digest(sent.encode(), cookie.encode()):
                 log.warning("web_refused", reason="csrf", method=request.method, path=scope["path"],
@@ -138,7 +142,8 @@ class GuardMiddleware:
 MAX_BODY = 1_000_000  # a rule form is a few hundred bytes
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None past MAX_BODY bytes."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -146,7 +151,9 @@ async def _read_body(receive: Receive) -> bytes:
             break
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
-        if size > MAX_BODY or not message.get("more_body"):
+        if size > MAX_BODY:
+            return None
+        if not message.get("more_body"):
             break
     return b"".join(chunks)
 

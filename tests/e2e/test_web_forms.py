@@ -148,3 +148,11 @@ def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(app):
         assert status == 200, (path, body[-500:])
     status, body = web.get("/export.json?q=*&lang=AR")
     assert status == 200 and [row["source"] for row in json.loads(body)] == ["www.aljazeera.net"]
+
+
+def test_a_body_past_the_limit_is_refused_not_cut_short(app):
+    rules, web = app
+    status, page = web.post("/rules/submit", {**_form("big", "pier"), "description": "x" * 1_500_000,
+                                              "recipients": "late@example.org"})
+    assert status == 413 and "at most" in page
+    assert not (rules / "big.yaml").exists()
