@@ -30,6 +30,19 @@ def _next_run(services, src, run) -> str:
     return "at daemon start" if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M")
 
 
+def _last_error(run) -> str:
+    """What went wrong in the source's last run: why it failed, else the last URL that failed and why. A
+    run that could read none of its feeds or sitemaps fails with the reason "finished", which says nothing."""
+    if run is None:
+        return ""
+    if run.failed and run.reason not in ("", "finished"):
+        return run.reason
+    if run.error_samples:
+        sample = run.error_samples[-1]
+        return f"{sample.get('reason') or sample.get('status', '')} ({sample.get('url', '')})"
+    return "failed" if run.failed else ""
+
+
 def sources_page(request: Request) -> Response:
     services = services_of(request)
     frontier, backend = services.frontier(), services.backend()
@@ -48,11 +61,8 @@ def sources_page(request: Request) -> Response:
     for src in services.sources():
         run = runs.get(src.name)
         series = {d: n for (d, s), n in per_day.items() if s == src.name}
-        samples = getattr(run, "error_samples", None) or []
         rows.append({"src": src, "run": run, "spark": chart.sparkline(series, days),
-                     "per_day": round(sum(series.values()) / SPARK_DAYS, 1),
-                     "last_error": (run.reason if run is not None and run.failed else "") or
-                                   (str(samples[-1]) if samples else ""),
+                     "per_day": round(sum(series.values()) / SPARK_DAYS, 1), "last_error": _last_error(run),
                      "next": _next_run(services, src, run)})
     return render(request, "sources.html", {"rows": rows, "can_crawl": services.crawl_now is not None,
                                             "can_add": services.find_source is not None,

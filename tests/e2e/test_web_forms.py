@@ -8,6 +8,7 @@ import gzip
 import json
 import re
 import signal
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -66,7 +67,13 @@ def app(project, tmp_path):
     (rules / "evening.yaml").write_text(yaml.safe_dump({
         "name": "evening", "query": "pier", "recipients": ["a@example.org"], "notify": [HOOK],
         "mode": "daily", "daily_at": "18:30", "timezone": "Europe/Berlin", "backfill": True}), encoding="utf-8")
-    project.write({**import_config(project), "rules_dir": str(rules)})
+    with socket.socket() as closed:  # a port nothing listens on: the source's feed cannot be read
+        closed.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
+    project.write({**import_config(project), "rules_dir": str(rules),
+                   "sources": [{"name": "down", "feeds": [down], "allow_private_addresses": True}]})
+    crawled = project.run("crawl", "down", MW_HOOK="s3cret")
+    assert crawled.returncode == 1, crawled.stderr[-3000:]
     saved = tmp_path / "saved"
     saved.mkdir()
     # a saved page with no address of its own: its URL is a file:// one, no link for a feed reader
@@ -156,3 +163,13 @@ def test_a_body_past_the_limit_is_refused_not_cut_short(app):
                                               "recipients": "late@example.org"})
     assert status == 413 and "at most" in page
     assert not (rules / "big.yaml").exists()
+
+
+def test_the_sources_page_says_why_the_last_run_failed(app):
+    _rules, web = app
+    status, page = web.get("/sources")
+    assert status == 200
+    row = re.search(r'<tr data-source="down">(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    assert "status-failed" in cells[2]
+    assert "/feed.xml)" in cells[4] and "finished" not in cells[4] and "{" not in cells[4], cells[4]
