@@ -172,4 +172,4 @@ def test_the_sources_page_says_why_the_last_run_failed(app):
     row = re.search(r'<tr data-source="down">(.*?)</tr>', page, re.S).group(1)
     cells = re.findall(r"<td>(.*?)</td>", row, re.S)
     assert "status-failed" in cells[2]
-    assert "/feed.xml)" in cells[4] and "finished" not in cells[4] and "{" not in cells[4], cells[4]
+    assert "/feed.xml)" in cells[4] and "refused" in cells[4].lower() and "{" not in cells[4], cells[4]
