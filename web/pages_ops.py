@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from indexer.alerts.channels import channel_id, display
 from indexer.backends.base import BackendError
 from web import chart
 from web.pages import render, services_of, unavailable
@@ -82,18 +83,39 @@ def crawl_now(request: Request) -> Response:
     return RedirectResponse(f"/sources?queued={name}", 303)
 
 
+def _state(state: str, attempts: int) -> str:
+    return "failed" if state == "pending" and attempts > 0 else state
+
+
+def _channel_names(rules) -> dict[str, str]:
+    """The ledger keeps a channel by the hash of its URL (the URL holds secrets): the rules' URLs, masked."""
+    if rules is None:
+        return {}
+    return {channel_id(url): display(url) for rule in rules.rules() for url in rule.notify}
+
+
 def alerts_page(request: Request) -> Response:
-    ledger = services_of(request).ledger()
+    services = services_of(request)
+    ledger = services.ledger()
     if ledger is None:
         return unavailable(request, "the daemon is still opening its stores")
     counts = ledger.counts()
     items = []
     for r in ledger.recent(ALERT_ROWS):
-        state = "failed" if r.state == "pending" and r.attempts > 0 else r.state
+        state = _state(r.state, r.attempts)
         items.append({"row": r, "state": state, "matched": _ts(r.matched_at), "sent": _ts(r.sent_at),
                       "retry": _ts(r.next_attempt_at) if state in ("pending", "failed") else None})
-    total = sum(n for state, n in counts.items() if state not in ("failing", "digests_pending"))
-    return render(request, "alerts.html", {"items": items, "counts": counts, "total": total})
+    # the alerts' own states: the other counts are of failing rows, digests and channel messages
+    total = sum(n for state, n in counts.items()
+                if state not in ("failing", "digests_pending") and not state.startswith("deliveries_"))
+    names = _channel_names(services.rules())
+    messages = []
+    for m in ledger.recent_messages(ALERT_ROWS):
+        state = _state(m.state, m.attempts)
+        channel = names.get(m.channel, f"a channel no rule names now ({m.channel})")
+        messages.append({"row": m, "state": state, "channel": channel, "sent": _ts(m.sent_at),
+                         "retry": _ts(m.next_attempt_at) if state in ("pending", "failed") else None})
+    return render(request, "alerts.html", {"items": items, "counts": counts, "total": total, "messages": messages})
 
 
 def _ts(value: float | None) -> datetime | None:

@@ -77,6 +77,20 @@ class DigestDeliveryRow:
     next_attempt_at: float
 
 
+@dataclass
+class ChannelMessageRow:
+    """One channel message as the web app lists it: a story's (``article``, the copy recorded) or a
+    digest's (``article`` None)."""
+    rule: str
+    article: Article | None
+    channel: str
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    sent_at: float | None
+
+
 def insert_digest_deliveries(db: sqlite3.Connection, digest_id: str, channels: Sequence[str], now: float) -> None:
     """Inside the transaction that opened the digest."""
     db.executemany(
@@ -194,6 +208,21 @@ class ChannelLedger:
         out = {"deliveries_pending": 0, "deliveries_sent": 0} | {f"deliveries_{r['state']}": r["n"] for r in rows}
         out["deliveries_failing"] = failing
         return out
+
+    def recent_messages(self, limit: int = 200) -> list[ChannelMessageRow]:
+        """The newest channel messages, a story's and a digest's alike: sent, waiting or failing."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM ("
+                " SELECT d.rule, a.article AS about, d.channel, d.state, d.attempts, d.last_error,"
+                " d.next_attempt_at, d.sent_at FROM deliveries d"
+                " JOIN alerts a ON a.rule = d.rule AND a.story_id = d.story_id"
+                " UNION ALL SELECT g.rule, NULL, d.channel, d.state, d.attempts, d.last_error, d.next_attempt_at,"
+                " d.sent_at FROM digest_deliveries d JOIN digests g ON g.digest_id = d.digest_id) AS messages"
+                " ORDER BY COALESCE(sent_at, next_attempt_at) DESC LIMIT ?", (limit,)).fetchall()
+        return [ChannelMessageRow(r["rule"], Article.from_dict(json.loads(r["about"])) if r["about"] else None,
+                                  r["channel"], r["state"], r["attempts"], r["last_error"], r["next_attempt_at"],
+                                  r["sent_at"]) for r in rows]
 
     def deliveries(self, rule: str | None = None) -> list[tuple[str, str, str, str, int]]:
         """(rule, story_id, channel, state, attempts) of every delivery, for inspection."""

@@ -38,6 +38,8 @@ def test_enqueue_is_create_only_and_rows_read_back(pg_dsn):
     led.mark_sent([("r", "s1", None)], now=102.5)
     assert led.get("r", "s1").sent_at == 102.5  # 8-byte floats: a unix time survives
     assert led.counts()["sent"] == 1 and led.counts()["deliveries_pending"] == 1
+    (message,) = led.recent_messages()  # the web app's Alerts page reads them so
+    assert (message.rule, message.article.id, message.channel, message.state) == ("r", a.id, "hook", "pending")
     led.close()
 
 
@@ -150,5 +152,8 @@ def test_a_digest_and_its_channel_messages_are_claimed_by_one_daemon(pg_dsn):
     first.mark_digest_delivered(got[0], now=23.0)
     counts = second.counts()
     assert counts["deliveries_sent"] == 1 and counts["deliveries_pending"] == 1
+    # newest first (sent at 23.0, then due at 21.0); a digest's messages have no article
+    assert [(m.channel, m.state, m.article) for m in second.recent_messages()] == [
+        ("hook", "sent", None), ("chat", "pending", None)]
     for led in (first, second):
         led.close()

@@ -67,13 +67,17 @@ def app(project, tmp_path):
     (rules / "evening.yaml").write_text(yaml.safe_dump({
         "name": "evening", "query": "pier", "recipients": ["a@example.org"], "notify": [HOOK],
         "mode": "daily", "daily_at": "18:30", "timezone": "Europe/Berlin", "backfill": True}), encoding="utf-8")
-    with socket.socket() as closed:  # a port nothing listens on: the source's feed cannot be read
-        closed.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
+    closed = socket.socket()  # a port nothing listens on: the source's feed and a webhook are down
+    closed.bind(("127.0.0.1", 0))
+    down = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
     project.write({**import_config(project), "rules_dir": str(rules),
                    "sources": [{"name": "down", "feeds": [down], "allow_private_addresses": True}]})
     crawled = project.run("crawl", "down", MW_HOOK="s3cret")
     assert crawled.returncode == 1, crawled.stderr[-3000:]
+    # an instant rule whose webhook is down: its mail goes out, its chat message waits for a retry
+    (rules / "hooked.yaml").write_text(yaml.safe_dump({
+        "name": "hooked", "query": "Lukashenko AND jail*", "recipients": ["a@example.org"],
+        "notify": [f"json://127.0.0.1:{closed.getsockname()[1]}/hook"]}), encoding="utf-8")
     saved = tmp_path / "saved"
     saved.mkdir()
     # a saved page with no address of its own: its URL is a file:// one, no link for a feed reader
@@ -82,10 +86,12 @@ def app(project, tmp_path):
     for path in (str(WARC), str(saved)):
         done = project.run("import", path, MW_HOOK="s3cret")
         assert done.returncode == 0, done.stderr[-3000:]
+    project.run("alerts", "backfill", "hooked", MW_HOOK="s3cret")
     proc = project.popen("web", "--port", "0", MW_HOOK="s3cret")
     try:
         yield rules, Browser(listening_url(proc, "web_listening", 60).rstrip("/"))
     finally:
+        closed.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
 
@@ -173,3 +179,15 @@ def test_the_sources_page_says_why_the_last_run_failed(app):
     cells = re.findall(r"<td>(.*?)</td>", row, re.S)
     assert "status-failed" in cells[2]
     assert "/feed.xml)" in cells[4] and "refused" in cells[4].lower() and "{" not in cells[4], cells[4]
+
+
+def test_the_alerts_page_lists_the_chat_messages_that_wait_and_counts_alerts_only(app):
+    _rules, web = app
+    status, page = web.get("/alerts")
+    assert status == 200
+    summary = re.search(r"<h1>Alerts</h1>\s*<p>(.*?)</p>", page, re.S).group(1)
+    assert "1 sent · 0 pending · 0 failed" in summary and "shown" not in summary  # one alert, and it is listed
+    table = re.search(r'<table id="channel-messages">(.*?)</table>', page, re.S).group(1)
+    (row,) = re.findall(r"<tr class=\"state-(\w+)\">(.*?)</tr>", table, re.S)
+    assert row[0] == "failed" and "hooked" in row[1] and "json://127.0.0.1:" in row[1]
+    assert "Lukashenko" in row[1] and re.search(r"<td>[^<]*(refused|Errno|connect)", row[1], re.I), row[1]
