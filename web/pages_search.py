@@ -103,7 +103,7 @@ def search_page(request: Request) -> Response:
     known_sources = sorted({*(s.name for s in services.sources()), *form.sources})  # a choice is never lost
     context: dict[str, Any] = {"form": form, "known_sources": known_sources, "hits": [], "total": None,
                                "chart": chart.build({}), "query_error": None, "backend_error": None,
-                               "has_next": False}
+                               "has_next": False, "capped": False}
     try:
         node = _parse(form.q)
     except QueryError as err:
@@ -116,7 +116,9 @@ def search_page(request: Request) -> Response:
         # The backends page by limit only: ask for this page's end (and one more) and keep its slice.
         # One hit per story (its copies counted in hit.copies; the article page lists them).
         hits = backend.search(node, **filters, limit=form.page * PAGE_SIZE + 1, collapse=True)
-        context["has_next"] = len(hits) > form.page * PAGE_SIZE
+        more = len(hits) > form.page * PAGE_SIZE
+        context["has_next"] = more and form.page < MAX_PAGE
+        context["capped"] = more and form.page >= MAX_PAGE
         context["hits"] = hits[(form.page - 1) * PAGE_SIZE: form.page * PAGE_SIZE]
         hourly = bool(form.since and form.until and form.until - form.since <= chart.SHORT_RANGE)
         context["chart"] = chart.build(backend.counts_per_day(node, **filters, hourly=hourly), hourly)

@@ -191,3 +191,28 @@ def test_the_alerts_page_lists_the_chat_messages_that_wait_and_counts_alerts_onl
     (row,) = re.findall(r"<tr class=\"state-(\w+)\">(.*?)</tr>", table, re.S)
     assert row[0] == "failed" and "hooked" in row[1] and "json://127.0.0.1:" in row[1]
     assert "Lukashenko" in row[1] and re.search(r"<td>[^<]*(refused|Errno|connect)", row[1], re.I), row[1]
+
+
+def test_the_last_page_says_the_list_stops_there_instead_of_linking_to_itself(project):
+    from indexer.article import Article
+    from indexer.backends.sqlite import SqliteBackend
+    from web.pages_search import MAX_PAGE, PAGE_SIZE
+
+    data = project.root / "data"
+    data.mkdir()
+    stories = MAX_PAGE * PAGE_SIZE + 5
+    backend = SqliteBackend(data / "index.sqlite3")
+    backend.index([Article(url=f"https://many.example/{i}", title=f"tram {i}", text=f"the tram line {i}",
+                           source="many", story_id=f"story-{i}") for i in range(stories)])
+    backend.close()
+    project.write(import_config(project))
+    proc = project.popen("web", "--port", "0")
+    try:
+        web = Browser(listening_url(proc, "web_listening", 60).rstrip("/"))
+        status, page = web.get(f"/?q=tram&page={MAX_PAGE - 1}")
+        assert status == 200 and f"page={MAX_PAGE}" in page and 'id="pages-capped"' not in page
+        status, page = web.get(f"/?q=tram&page={MAX_PAGE}")
+        assert status == 200 and 'rel="next"' not in page and 'id="pages-capped"' in page
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
