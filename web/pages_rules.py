@@ -126,7 +126,9 @@ def rules_list(request: Request) -> Response:
                      "search": "/?" + search.link(), "editable": _file_of(services, rule.name) is not None,
                      "file": Path(origin).name if origin else None})
     errors = [str(e) for e in rules.errors.values()]
-    return render(request, "rules.html", {"rows": rows, "errors": errors, "rules_dir": services.rules_dir})
+    saved = request.query_params.get("saved", "")
+    return render(request, "rules.html", {"rows": rows, "errors": errors, "rules_dir": services.rules_dir,
+                                          "saved": saved if rules.get(saved) is not None else ""})
 
 
 def _blank() -> dict[str, Any]:

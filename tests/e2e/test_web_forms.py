@@ -112,6 +112,8 @@ def test_a_new_rule_never_replaces_a_file_nor_hides_in_a_dot_file(app):
     assert not (rules / ".hidden.yaml").exists()
     status, _ = web.post("/rules/submit", _form("tram", "tram"))
     assert status == 303 and yaml.safe_load((rules / "tram.yaml").read_text(encoding="utf-8"))["query"] == "tram"
+    assert 'id="rule-saved">Rule tram saved' in web.get("/rules?saved=tram")[1]
+    assert 'id="rule-saved"' not in web.get("/rules?saved=nosuch")[1]
 
 
 def test_toggle_and_edit_keep_what_the_form_does_not_show(app):
