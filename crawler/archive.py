@@ -35,6 +35,8 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.I)
 _CANONICAL = re.compile(rb"<link\b[^>]*\brel=[\"']?canonical[\"']?[^>]*>", re.I)
 _HREF = re.compile(rb"\bhref=[\"']?([^\"' >]+)", re.I)
+_OG_URL = re.compile(rb"<meta\b[^>]*\bproperty=[\"']?og:url[\"']?[^>]*>", re.I)
+_CONTENT = re.compile(rb"\bcontent=[\"']?([^\"' >]+)", re.I)
 
 
 @dataclass
@@ -165,14 +167,15 @@ def _read_saved_page(path: Path) -> ArchivedPage | BadRecord:
 
 
 def saved_page_url(path: Path, body: bytes) -> str:
-    """Where a saved page came from: the browser's "saved from" note, its canonical link, else its
-    file:// URI (so the document id is stable across re-imports of the same folder)."""
+    """Where a saved page came from: the browser's "saved from" note, its canonical link, its Open Graph
+    URL, else its file:// URI (so the document id is stable across re-imports of the same folder)."""
     head = body[:65536]
     m = _SAVED_FROM.search(head)
     if m and m.group(1).startswith((b"http://", b"https://")):
         return m.group(1).decode("ascii", "replace")
-    for link in _CANONICAL.finditer(head):
-        href = _HREF.search(link.group(0))
-        if href and href.group(1).startswith((b"http://", b"https://")):
-            return href.group(1).decode("ascii", "replace")
+    for tags, value in ((_CANONICAL, _HREF), (_OG_URL, _CONTENT)):
+        for tag in tags.finditer(head):
+            found = value.search(tag.group(0))
+            if found and found.group(1).startswith((b"http://", b"https://")):
+                return found.group(1).decode("ascii", "replace")
     return path.resolve().as_uri()

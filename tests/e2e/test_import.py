@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 from tests.harness.project import WARC, import_config
@@ -133,12 +134,17 @@ def test_a_folder_of_saved_pages(tmp_path, project):
         b"<!-- saved from url=(0043)https://news.example.org/2024/harbour.html -->\n"
         + seed.replace(b"Lukashenko", b"Harbour")))
     (saved / "corrupt.html.gz").write_bytes(b"\x1f\x8b" + bytes(range(256)) * 8)
+    # no note and no canonical link: its Open Graph URL says where it came from
+    (saved / "og.html").write_bytes(re.sub(rb"<link[^>]*canonical[^>]*>", b"", seed).replace(
+        b"https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510",
+        b"https://news.example.org/2024/og.html").replace(b"Lukashenko", b"Quay"))
     project.write(import_config(project))
     result = project.run("import", str(saved))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "imported 4 article(s) from 5 file(s)" in result.stdout and "error:record=1" in result.stdout, result.stdout
+    assert "imported 5 article(s) from 6 file(s)" in result.stdout and "error:record=1" in result.stdout, result.stdout
     assert "import_record_skipped" in result.stderr and "corrupt.html.gz" in result.stderr
     got = urls(project)
     assert "https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510" in got
     assert "https://news.example.org/2024/pier.html" in got and "https://news.example.org/2024/harbour.html" in got
-    assert len(got) == 4
+    assert "https://news.example.org/2024/og.html" in got
+    assert len(got) == 5

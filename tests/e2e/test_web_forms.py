@@ -82,7 +82,8 @@ def app(project, tmp_path):
     saved.mkdir()
     # a saved page with no address of its own: its URL is a file:// one, no link for a feed reader
     page = (WARC.parent / "seed" / "dw-article.html").read_bytes()
-    (saved / "plain.html.gz").write_bytes(gzip.compress(re.sub(rb"<link[^>]*canonical[^>]*>", b"", page)))
+    (saved / "plain.html.gz").write_bytes(gzip.compress(re.sub(rb"<link[^>]*canonical[^>]*>|<meta[^>]*og:url[^>]*>",
+                                                               b"", page)))
     for path in (str(WARC), str(saved)):
         done = project.run("import", path, MW_HOOK="s3cret")
         assert done.returncode == 0, done.stderr[-3000:]
