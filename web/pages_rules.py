@@ -307,13 +307,14 @@ def rule_feed(request: Request) -> Response:
     for hit in reversed(hits):  # feedgen prepends: the newest ends first
         a = hit.article
         when = a.published_at or a.indexed_at or datetime.now(timezone.utc)
-        newest = max(newest, when) if newest else when
+        changed = a.indexed_at or when  # an entry's <updated>; the feed's is the newest of them
+        newest = max(newest, changed) if newest else changed
         fe = fg.add_entry()
         fe.id(f"urn:mediawatch:article:{a.id}")
         fe.title(_xml_text(a.title) or "(no title)")
         # an imported saved page may have no web address: the entry links to its page in the app
         fe.link(href=safe_href(a.url) or str(request.url_for("article", id=a.id)))
-        fe.updated(a.indexed_at or when)
+        fe.updated(changed)
         fe.published(when)
         fe.author({"name": _xml_text(", ".join(a.authors) or a.source)})
         fe.summary(_xml_text(" ".join(a.text.split())[:500]))

@@ -134,6 +134,8 @@ def _export_rows(request: Request) -> tuple[list[dict[str, Any]] | None, Respons
     if backend is None:
         return None, unavailable(request, "the daemon is still opening its stores")
     form = SearchForm.read(request.query_params)
+    if form.problems:  # the page shows them beside the list; a file has nowhere to say them
+        return None, Response("; ".join(form.problems) + "\n", 400, media_type="text/plain")
     try:
         hits = backend.search(_parse(form.q), **form.filters(), limit=EXPORT_LIMIT)
     except QueryError as err:

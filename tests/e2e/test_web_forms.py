@@ -149,6 +149,8 @@ def test_the_feed_is_valid_atom_for_pages_without_a_web_address_and_odd_characte
     status, body = web.get("/rules/odd/feed.atom")
     assert status == 200, body
     feed = ET.fromstring(body)
+    entries = [e.findtext(f"{ATOM}updated") for e in feed.iter(f"{ATOM}entry")]
+    assert feed.findtext(f"{ATOM}updated") == max(entries)
     links = [e.find(f"{ATOM}link").get("href") for e in feed.iter(f"{ATOM}entry")]
     assert len(links) == 2, body  # the dw.com story and its saved copy
     assert any(link.startswith("https://www.dw.com/") for link in links)
@@ -164,6 +166,11 @@ def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(app):
         assert status == 200, (path, body[-500:])
     status, body = web.get("/export.json?q=*&lang=AR")
     assert status == 200 and [row["source"] for row in json.loads(body)] == ["www.aljazeera.net"]
+    status, body = web.get("/export.csv?q=pier&since=yesterday")  # the page warns; a file cannot
+    assert status == 400 and "'from' date 'yesterday' is not a date" in body
+    (article,) = [a for a in json.loads(web.get("/export.json?q=*&lang=ar")[1])]
+    status, page = web.get(f"/article/{article['id']}")
+    assert status == 200 and '<div class="text" dir="auto" lang="ar">' in page
 
 
 def test_a_body_past_the_limit_is_refused_not_cut_short(app):
