@@ -149,8 +149,13 @@ def rule_edit(request: Request) -> Response:
         rules.refresh()  # the file may have changed since the list was shown
     path = _file_of(services, name)
     rule = rules.get(name) if rules is not None else None
-    if path is None or rule is None:
+    if rule is None:
         return render(request, "not_found.html", {}, status=404)
+    if path is None:
+        where = rules.origin(name)
+        return render(request, "unavailable.html", {"why": f"rule {name} is defined in "
+                      + (f"{Path(where).name}, with other rules" if where else "the config file")
+                      + ": edit it there"}, status=409)
     data = rule.model_dump(include={"name", "query", "recipients", "sources", "languages", "mode", "enabled",
                                     "daily_at", "description"})
     written = _as_written(path) or {}

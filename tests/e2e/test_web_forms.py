@@ -139,6 +139,9 @@ def test_toggle_and_edit_keep_what_the_form_does_not_show(app):
     assert (written["daily_at"], written["timezone"], written["notify"]) == ("18:30", "Europe/Berlin", [HOOK])
     status, page = web.post("/rules/submit", {**_form("g1", "pier"), "editing": "1"})
     assert status == 400 and "not in a file of its own" in page
+    for name, where in (("g1", "group.yaml, with other rules"), ("pier", "the config file")):
+        status, page = web.get(f"/rules/{name}/edit")
+        assert status == 409 and f"rule {name} is defined in {where}: edit it there" in page
 
 
 def test_the_feed_is_valid_atom_for_pages_without_a_web_address_and_odd_characters(app):
