@@ -198,7 +198,7 @@ def _as_shown(page: Page, found: datetime, source: str, stamps: list[Stamp]) -> 
 
 def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime | None = None,
                  fallback: Callable[[Page], str | None] | None = _htmldate) -> tuple[datetime | None, str]:
-    """(date, source) where source is jsonld|meta|time|url|text|htmldate|feed, or (None, "").
+    """(date, source) where source is jsonld|meta|time|url|text|feed|htmldate, or (None, "").
 
     The date keeps the offset the page wrote it in; store it with ``.astimezone(utc)``."""
     now = now or datetime.now(timezone.utc)
@@ -210,14 +210,16 @@ def published_at(page: Page, *, feed_date: datetime | None = None, now: datetime
     labelled = labelled_published(page.tree) or headline_day(page.tree)
     if labelled is not None:
         return datetime(labelled.year, labelled.month, labelled.day, tzinfo=timezone.utc), "text"
-    if fallback is not None:
-        parsed = parse_date(fallback(page))
-        if plausible(parsed, now):
-            return _as_shown(page, parsed, "htmldate", stamps)
+    # The feed's date is the publisher's own statement; htmldate's is a guess among every date of the
+    # page's text, a footer's copyright year among them.
     if feed_date is not None:
         feed = feed_date if feed_date.tzinfo else feed_date.replace(tzinfo=timezone.utc)
         if plausible(feed, now):
             return feed, "feed"
+    if fallback is not None:
+        parsed = parse_date(fallback(page))
+        if plausible(parsed, now):
+            return _as_shown(page, parsed, "htmldate", stamps)
     return None, ""
 
 

@@ -90,6 +90,18 @@ def test_machine_readable_date_never_reaches_the_text_search():
     assert (found.isoformat(), source) == ("2023-04-30T10:00:00+00:00", "jsonld")
 
 
+def test_the_feed_date_wins_over_the_text_search():
+    """A page stating no date, whose footer has a copyright year: the feed said when it was published."""
+    feed = datetime(2026, 12, 6, 13, 40, tzinfo=timezone.utc)
+    footer = page(body=BODY + "<footer><p>Copyright Local News 2025.</p></footer>")
+    found, source = published_at(footer, feed_date=feed, now=NOW.replace(year=2027), fallback=_no_fallback)
+    assert (found, source) == (feed, "feed")
+    a = extract(f"<html><head><title>Union</title></head><body><h1>Union</h1>{BODY}"
+                "<footer><p>Copyright Local News 2025.</p></footer></body></html>",
+                "https://ex.com/news/union-leader", feed_date=feed, fetched_at=feed)
+    assert (a.published_at, a.published_at_source) == (feed, "feed")
+
+
 def test_text_search_only_for_pages_without_a_stated_date():
     calls = []
     found, source = published_at(page(), now=NOW, fallback=lambda p: calls.append(1) or "2023-03-01")
