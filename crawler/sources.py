@@ -45,7 +45,8 @@ class Schedule(BaseModel):
             except ValueError as err:
                 raise ValueError(f"invalid cron {self.cron!r}: {err}") from None
         elif self.every:
-            parse_duration(self.every)
+            if parse_duration(self.every) < timedelta(seconds=1):  # 0s would crawl the site without a pause
+                raise ValueError(f"every must be at least 1s, got {self.every!r}")
         else:
             raise ValueError("set either 'every' or 'cron'")
         parse_duration(self.jitter)

@@ -161,6 +161,10 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
         raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, "", "a folder, not a file") from None
+    except OSError as err:
+        raise ConfigError(path, "", f"cannot read: {err.strerror}") from None
     except UnicodeDecodeError as err:
         raise ConfigError(path, "", f"not UTF-8 text ({err.reason})") from None
     except yaml.YAMLError as err:
@@ -173,22 +177,33 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(path, "", f"the top level must be a mapping, not {type(raw).__name__}")
     raw = _interpolate(raw, "", path, env)
+    duplicates = _duplicate_names(raw)  # said with the other mistakes, not in a second round
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
-        raise _error(path, problems(err)) from None
-    duplicates: dict[str, str] = {}
-    for kind, items in (("sources", config.sources), ("rules", config.rules)):
-        first: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.name in first:
-                duplicates[f"{kind}[{i}].name"] = f"duplicate name {item.name!r} (also {kind}[{first[item.name]}])"
-            first.setdefault(item.name, i)
+        raise _error(path, problems(err) | duplicates) from None
     if duplicates:
         raise _error(path, duplicates)
     if config.cluster is not None:
         _check_cluster(config, path)
     return resolve_path(config, path.resolve().parent)
+
+
+def _duplicate_names(raw: dict) -> dict[str, str]:
+    """``sources[i].name`` / ``rules[i].name`` that an earlier item of the list has, read from the file as
+    written (so they are found even when other keys are wrong)."""
+    found: dict[str, str] = {}
+    for kind in ("sources", "rules"):
+        items = raw.get(kind)
+        first: dict[str, int] = {}
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                found[f"{kind}[{i}].name"] = f"duplicate name {name!r} (also {kind}[{first[name]}])"
+            first.setdefault(name, i)
+    return found
 
 
 def _error(path: Path, found: dict[str, str]) -> ConfigError:

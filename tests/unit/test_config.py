@@ -119,6 +119,18 @@ def test_cli_bad_config_names_every_wrong_key_once(tmp_path):
         f"mediawatch: config error: {dup}: sources[2].name: duplicate name 'a' (also sources[0])"]
 
 
+def test_cli_config_check_says_duplicates_with_the_other_mistakes_and_refuses_a_zero_interval(tmp_path):
+    path = write(tmp_path, "sources:\n  - {name: a, feeds: [http://x/], schedule: {every: 0s}}\n"
+                           "  - {name: a, feeds: [http://y/]}\nhttp: {port: 99999}\n")
+    result = run_cli("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    keys = [line.split(": ")[3] for line in result.stderr.splitlines()]
+    assert keys == ["http.port", "sources[0].schedule", "sources[1].name"], result.stderr
+    assert "every must be at least 1s, got '0s'" in result.stderr
+    result = run_cli("--config", str(tmp_path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == f"mediawatch: config error: {tmp_path}: a folder, not a file\n"
+
+
 def test_cli_config_check_reads_the_rules_folder_as_the_daemon_does(tmp_path):
     """A rule file the daemon would reject (broken YAML, a bad key, a name the config already has) fails
     the check, one line each; good files are counted."""
