@@ -250,7 +250,7 @@ class SourceRun:
                              kind="feed", final=True)
         for entry in _sort_newest(feed.entries, lambda e: e.date):
             req = self.requests.candidate(entry.url, kind="article", stage=doc.stage, depth=doc.depth + 1,
-                                          lastmod=entry.updated, feed_date=entry.published or entry.updated,
+                                          lastmod=entry.date, feed_date=entry.published or entry.updated,
                                           title=entry.title, parent=doc.canon)
             if req is not None:
                 self._send(req)
