@@ -56,6 +56,7 @@ class MailDeliveries:
                 msg = instant_message(
                     self.envelope, row.rule, row.query, row.recipients, row.article, self.terms(row.query),
                     row.message_id or "", tz=self.tz(rule), others=copies.get(row.story_id, ()),
+                    description=rule.description if rule is not None else "",
                 )
                 try:
                     note = sender.send(msg)
@@ -109,6 +110,7 @@ class MailDeliveries:
                 msg = digest_message(
                     self.envelope, digest.rule, query, digest.recipients, entries, digest.message_id,
                     sched.digest_kind(items[0].schedule), period_end, tz=self.tz(rule),
+                    description=rule.description if rule is not None else "",
                 )
                 try:
                     note = sender.send(msg)

@@ -284,23 +284,34 @@ def _message(
     return compose(headers, text, rich)
 
 
+def _footer(rule: str, query: str, description: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The rule's name, query and description for the mail's footer, as text and as escaped HTML."""
+    about = clean_header(description, 500) if description.strip() else ""
+    text = {"rule": rule, "query": clean_text(query), "about": f"\n{about}" if about else ""}
+    rich = {"rule": html.escape(rule), "query": html.escape(text["query"]),
+            "about": f"<br>{html.escape(about)}" if about else ""}
+    return text, rich
+
+
 def _instant_bodies(rule: str, query: str, article: Article, terms: Terms,
-                    tz: ZoneInfo | timezone | None, others: Sequence[Article] = ()) -> tuple[str, str, str]:
+                    tz: ZoneInfo | timezone | None, others: Sequence[Article] = (),
+                    description: str = "") -> tuple[str, str, str]:
     """The article's title, and the text and HTML bodies of its instant mail."""
     text, rich = _article_fields(article, terms, tz, others)
-    common = {"rule": rule, "query": clean_text(query)}
-    body_text = template("instant.txt").substitute(text, **common)
-    body_html = template("instant.html").substitute(rich, **{k: html.escape(v) for k, v in common.items()})
+    footer_text, footer_html = _footer(rule, query, description)
+    body_text = template("instant.txt").substitute(text, **footer_text)
+    body_html = template("instant.html").substitute(rich, **footer_html)
     return text["title"], body_text, body_html
 
 
 def instant_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], article: Article, terms: Terms,
     message_id: str, tz: ZoneInfo | timezone | None = None, others: Sequence[Article] = (),
+    description: str = "",
 ) -> EmailMessage:
     """The mail for one story: ``article`` is the copy that matched first, ``others`` the other outlets'
-    copies known now."""
-    title, body_text, body_html = _instant_bodies(rule, query, article, terms, tz, others)
+    copies known now; ``description`` the rule's, in the footer."""
+    title, body_text, body_html = _instant_bodies(rule, query, article, terms, tz, others, description)
     extra = {"X-Mediawatch-Rule": rule, "X-Mediawatch-Article": article.id, "X-Mediawatch-Story": article.story}
     return _message(envelope, recipients, f"{SUBJECT_PREFIX} {rule}: {title}", message_id, body_text, body_html,
                     extra)
@@ -318,6 +329,7 @@ class DigestEntry:
 def digest_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], entries: Sequence[DigestEntry],
     message_id: str, kind: str, period_end: datetime, tz: ZoneInfo | timezone | None = None,
+    description: str = "",
 ) -> EmailMessage:
     """One mail for one rule; ``entries`` are rendered in the given order (newest first by the caller)."""
     n = len(entries)
@@ -328,11 +340,10 @@ def digest_message(
         text, rich = _article_fields(entry.article, entry.terms, tz, entry.others)
         text_items.append(template("digest_item.txt").substitute(text, number=number))
         html_items.append(template("digest_item.html").substitute(rich, number=number))
-    common = {"rule": rule, "query": clean_text(query)}
-    body_text = template("digest.txt").substitute(common, heading=heading, items="".join(text_items))
-    body_html = template("digest.html").substitute(
-        {k: html.escape(v) for k, v in common.items()}, heading=html.escape(heading), items="\n".join(html_items)
-    )
+    footer_text, footer_html = _footer(rule, query, description)
+    body_text = template("digest.txt").substitute(footer_text, heading=heading, items="".join(text_items))
+    body_html = template("digest.html").substitute(footer_html, heading=html.escape(heading),
+                                                   items="\n".join(html_items))
     subject = f"{SUBJECT_PREFIX} {rule}: {n} new article{'s' if n != 1 else ''} ({kind} digest)"
     extra = {"X-Mediawatch-Rule": rule, "X-Mediawatch-Digest": f"{rule}@{period_end.isoformat()}"}
     return _message(envelope, recipients, subject, message_id, body_text, body_html, extra)

@@ -176,7 +176,8 @@ def test_a_rule_of_the_rules_folder_is_listed_tested_and_backfilled_like_a_confi
     rules_dir = project.root / "rules"
     rules_dir.mkdir()
     (rules_dir / "lukashenko.yaml").write_text(
-        "name: lukashenko\nquery: Lukashenko AND jail*\nrecipients: [b@example.org]\n", encoding="utf-8")
+        "name: lukashenko\nquery: Lukashenko AND jail*\nrecipients: [b@example.org]\n"
+        "description: For the press office <Belarus desk>\n", encoding="utf-8")
     (rules_dir / "broken.yaml").write_text("name: [broken\n", encoding="utf-8")
     project.write({**import_config(project), "rules_dir": str(rules_dir)})
     assert project.run("import", str(WARC)).returncode == 0
@@ -192,6 +193,11 @@ def test_a_rule_of_the_rules_folder_is_listed_tested_and_backfilled_like_a_confi
     backfill = project.run("alerts", "backfill", "lukashenko")
     assert backfill.returncode == 0, backfill.stderr[-3000:]
     assert "1 mail(s) sent" in backfill.stdout
+    (sent,) = [m for m in (project.root / "outbox").glob("*.eml") if b"b@example.org" in m.read_bytes()]
+    mail = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    text, rich = (mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content())
+    assert 'mediawatch rule "lukashenko": Lukashenko AND jail*\r\nFor the press office <Belarus desk>' in text
+    assert "<br>For the press office &lt;Belarus desk&gt;<br>" in rich
     listed = project.run("alerts", "list")
     row = next(line for line in listed.stdout.splitlines() if line.startswith("lukashenko "))
     sent = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", row)
