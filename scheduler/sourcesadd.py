@@ -108,6 +108,10 @@ async def find_source(cfg: Config, homepage: str, name: str | None = None, *, ar
     except ProbeError as err:
         found.error = str(err)
         return found
+    watched = _watched_by(cfg, Source(**proposal))
+    if watched:
+        found.error = "; ".join(f"{url} is watched by source {owner} already" for url, owner in watched.items())
+        return found
     found.articles, summary = await sample_crawl(Source(**proposal), cfg.crawl, articles=articles)
     found.counts = dict(sorted(summary.counts.items()))
     rates = [f.per_day for f in [*probe.feeds, *probe.sitemaps] if f.per_day is not None]
@@ -121,6 +125,25 @@ async def find_source(cfg: Config, homepage: str, name: str | None = None, *, ar
     else:
         found.source = proposal
     return found
+
+
+def _entry_points(source) -> list[str]:
+    return [*source.feeds, *source.sitemaps, *source.sections.urls]
+
+
+def _watched_by(cfg: Config, new) -> dict[str, str]:
+    """The new source's feeds, sitemaps and section pages that a configured source reads already: a second
+    source on them would crawl the site twice and count its articles under two names."""
+    from crawler.urls import BadURL, canonicalize
+
+    def key(url: str) -> str:
+        try:
+            return canonicalize(url)
+        except BadURL:
+            return url
+
+    owners = {key(url): src.name for src in cfg.sources for url in _entry_points(src)}
+    return {url: owners[key(url)] for url in _entry_points(new) if key(url) in owners}
 
 
 def write_source(path: Path, proposal: Proposal) -> None:
@@ -163,6 +186,9 @@ def cmd_sources_add(cfg: Config, args) -> int:
     for url, why in probe.tried[:12]:
         _out(f"not used  {url}  {why}")
 
+    if found.source is None and not found.counts:  # refused before a test crawl: nothing more to show
+        sys.stderr.write(f"mediawatch: {found.error}; nothing written\n")
+        return EXIT_FAILURE
     counts = " ".join(f"{k}={v}" for k, v in found.counts.items())
     _out(f"\ntest crawl: {len(found.articles)} article(s) ({counts})")
     for article in found.articles:

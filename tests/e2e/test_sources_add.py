@@ -83,6 +83,11 @@ def test_feed_named_by_link_rel_alternate(project, fixture_site):  # noqa: F811
     assert "config ok: 2 source(s)" in check.stderr
     # the test crawl is a dry run: neither the index nor the crawl state was touched
     assert not (project.root / "data").exists()
+    # the same site again, under another name: its feed is read already, so nothing is written
+    again = project.run("sources", "add", site.url("/"), "--name", "twice", "--yes", "--articles", "3")
+    assert again.returncode == 1 and "test crawl" not in again.stdout
+    assert f"mediawatch: {site.rss_url} is watched by source fixture-news already; nothing written" in again.stderr
+    assert project.config_path.read_text() == new
 
 
 def test_sitemap_named_by_robots_txt(project, fixture_site):  # noqa: F811
