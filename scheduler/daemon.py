@@ -377,6 +377,14 @@ class Daemon:
         self.app.alerts.update_rules(cfg.rules)
         self._sync_jobs()
         log.info("config_reloaded", reason=reason, sources=[s.name for s in cfg.sources], rules=len(cfg.rules))
+        changed = [name for name in type(cfg).model_fields
+                   if name not in RELOADED and getattr(cfg, name) != getattr(self.cfg, name)]
+        if changed:  # the file says one thing, the daemon does another: say so at every reload until a restart
+            log.warning("config_needs_restart", sections=changed,
+                        why="a running daemon takes changes to sources and rules only")
+
+
+RELOADED = ("sources", "rules")  # what a reload applies to the running daemon
 
 
 def _engine_down(err: BaseException) -> bool:

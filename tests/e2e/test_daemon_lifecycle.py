@@ -73,12 +73,15 @@ def test_daemon_cycles_reload_and_clean_stop(project, fixture_site_factory, smtp
         assert [e["articles"] for e in summaries(seen, "fixture")[found + 1:]] == \
             [0] * (len(summaries(seen, "fixture")) - found - 1)
 
-        # SIGHUP with a new source: it gets crawled without a restart.
+        # SIGHUP with a new source: it gets crawled without a restart. A changed mail section needs one,
+        # and the daemon says so.
         config["sources"].append(site2.source("fixture2", schedule={"every": "1h", "jitter": "0s"}))
+        config["mail"] = dict(config["mail"], from_name="Press desk")
         project.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         proc.send_signal(signal.SIGHUP)
         wait_for(events, seen, lambda s: len(summaries(s, "fixture2")) >= 1, 60)
         assert any(e.get("event") == "config_reloaded" for e in seen)
+        assert [e["sections"] for e in seen if e.get("event") == "config_needs_restart"][:1] == [["mail"]]
         assert summaries(seen, "fixture2")[0]["articles"] == len(site2.articles)
 
         # SIGHUP with two mistakes in the file: both named, and the daemon goes on with what it had.
