@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+# An article's language: a two-letter ISO 639-1 code (the extraction maps the three-letter ones to it).
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 
 # Field kinds drive both backends: "text" is analysed full text, "keyword" exact values
 # (lists allowed), "date" a tz-aware UTC datetime, "integer" a count, "stored" an opaque string

@@ -43,6 +43,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from indexer.alerts.channels import check_channel_url, display
+from indexer.article import LANGUAGE_CODE
 from indexer.config import check_timezone
 from indexer.yamlfile import key_path, load_yaml, problems
 
@@ -115,8 +116,12 @@ class Rule(BaseModel):
     @field_validator("languages")
     @classmethod
     def _language_codes(cls, value: list[str]) -> list[str]:
-        # articles carry lower-case codes: "EN" would never match anything
-        return [code.strip().lower() for code in value if code.strip()]
+        # articles carry lower-case ISO 639 codes: "EN" or "english" would never match anything
+        codes = [code.strip().lower() for code in value if code.strip()]
+        wrong = [code for code in codes if not LANGUAGE_CODE.fullmatch(code)]
+        if wrong:
+            raise ValueError(f"not a language code: {', '.join(map(repr, wrong))} (ISO 639-1: en, de, ar, ...)")
+        return codes
 
     @field_validator("timezone")
     @classmethod
@@ -262,7 +267,8 @@ class RuleSet:
                     if strict:
                         raise
                     if str(path) not in self.errors or str(self.errors[str(path)]) != str(err):
-                        log.error("alerts.rule_file_rejected", error=str(err), kept="last good version")
+                        log.error("alerts.rule_file_rejected", error=str(err),
+                                  kept="its last good version" if known and known[1] else "nothing: it never loaded")
                     self.errors[str(path)] = err
                     # Keep the previous good rules but remember the stamp so we don't re-log every call.
                     self._files[path] = (stamp, known[1] if known else [])

@@ -144,6 +144,7 @@ def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(pro
         (("alerts", "test", "pier", "--days", "99999999"), "argument --days: not a whole number from 1 to 100000"),
         (("search", "pier", "--since", "1000000d"), "argument --since: '1000000d' ago is before the year 1"),
         (("search", "pier", "--lang", ","), "argument --lang: not a language code: ','"),
+        (("search", "pier", "--lang", "en,english"), "argument --lang: not a language code: 'en,english'"),
         # the WARC's articles are from three hosts, which an import takes for their sources
         (("search", "pier", "--source", "archive.example.com"),
          "no source named 'archive.example.com' in the config or the index "

@@ -119,3 +119,6 @@ def test_set_config_rules_replaces_config_part(tmp_path):
 def test_language_codes_are_lower_case_as_articles_carry_them():
     rule = validate_rule({"name": "r", "query": "pier", "languages": [" EN", "de", ""]})
     assert rule.languages == ["en", "de"]
+    with pytest.raises(RuleError) as err:  # would never match: articles carry two-letter codes
+        validate_rule({"name": "r", "query": "pier", "languages": ["english", "deu", "en"]})
+    assert "not a language code: 'english', 'deu'" in str(err.value) and "languages" in str(err.value)
