@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from indexer.alerts.rules import Rule, RuleError, validate_rule
 from indexer.backends.base import BackendError
+from indexer.query import clean_text
 from web.pages import render, services_of, unavailable
 from web.pages_search import SearchForm
 from web.safety import rule_path, safe_href
@@ -91,13 +92,9 @@ def _file_of(services, name: str) -> Path | None:
     """The rules-folder file that defines ``name`` alone; None for a rule of the config file or of a
     file holding several rules (edited by hand)."""
     rules = services.rules()
-    if rules is None or services.rules_dir is None:
+    if rules is None or services.rules_dir is None or not rules.alone(name):
         return None
-    origin = rules.origin(name)
-    if origin is None:
-        return None
-    path = Path(origin)
-    return path if _as_written(path) is not None else None
+    return Path(rules.origin(name))
 
 
 def rules_list(request: Request) -> Response:
@@ -279,14 +276,6 @@ async def rule_toggle(request: Request) -> Response:
     return RedirectResponse("/rules", 303)
 
 
-# XML 1.0 has no place for these: a feed holding one is not a feed.
-_NOT_XML = dict.fromkeys([*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0xfffe, 0xffff])
-
-
-def _xml_text(value: str) -> str:
-    return value.translate(_NOT_XML)
-
-
 def rule_feed(request: Request) -> Response:
     services = services_of(request)
     name = request.path_params["name"]
@@ -305,7 +294,7 @@ def rule_feed(request: Request) -> Response:
     fg = FeedGenerator()
     fg.id(f"urn:mediawatch:rule:{rule.name}")
     fg.title(f"mediawatch: {rule.name}")
-    fg.subtitle(_xml_text(rule.query))
+    fg.subtitle(clean_text(rule.query))  # one line, nothing XML cannot hold
     fg.link(href=str(request.url), rel="self")
     fg.link(href=str(request.url_for("rules_list")), rel="alternate")
     newest = None
@@ -316,13 +305,13 @@ def rule_feed(request: Request) -> Response:
         newest = max(newest, changed) if newest else changed
         fe = fg.add_entry()
         fe.id(f"urn:mediawatch:article:{a.id}")
-        fe.title(_xml_text(a.title) or "(no title)")
+        fe.title(clean_text(a.title) or "(no title)")
         # an imported saved page may have no web address: the entry links to its page in the app
         fe.link(href=safe_href(a.url) or str(request.url_for("article", id=a.id)))
         fe.updated(changed)
         fe.published(when)
-        fe.author({"name": _xml_text(", ".join(a.authors) or a.source)})
-        fe.summary(_xml_text(" ".join(a.text.split())[:500]))
+        fe.author({"name": clean_text(", ".join(a.authors) or a.source)})
+        fe.summary(clean_text(a.text)[:500])
     fg.updated(newest or datetime.now(timezone.utc))
     return Response(fg.atom_str(pretty=True), 200, media_type="application/atom+xml")
 

@@ -321,6 +321,12 @@ class RuleSet:
         """The file that defines the rule, None for a rule of the config file."""
         return self._origins.get(name)
 
+    def alone(self, name: str) -> bool:
+        """Whether the rule is the only one of its file (a rule of the config file is not)."""
+        origin = self._origins.get(name)
+        known = self._files.get(Path(origin)) if origin is not None else None
+        return known is not None and len(known[1]) == 1
+
     def __len__(self) -> int:
         return len(self._by_name)
 

@@ -29,7 +29,8 @@ from indexer.query.folding import fold_sources, tokenize
 from indexer.query.tree import And, Node, Not, Or, Phrase, Prefix, Term
 
 _WORD_SPLIT = re.compile(r"([\w\u0300-\u036f]+)")  # word runs (combining marks stay inside), kept by split
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# controls, line separators and the noncharacters XML cannot hold either (a feed's text is this text too)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 SNIPPET_FIELDS = ("text", "description")
 
