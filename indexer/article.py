@@ -7,10 +7,17 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 # An article's language: a two-letter ISO 639-1 code (the extraction maps the three-letter ones to it).
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+
+
+def language_codes(values: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Language filters as typed ("EN", " de", "en,fr") as articles carry them, and those that are no
+    code at all ("english", "deu"), which could never match."""
+    codes = [code.strip().lower() for value in values for code in value.split(",") if code.strip()]
+    return codes, [code for code in codes if not LANGUAGE_CODE.fullmatch(code)]
 
 # Field kinds drive both backends: "text" is analysed full text, "keyword" exact values
 # (lists allowed), "date" a tz-aware UTC datetime, "integer" a count, "stored" an opaque string

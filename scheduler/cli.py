@@ -10,7 +10,7 @@ from pathlib import Path
 import structlog
 
 from crawler.sources import parse_duration
-from indexer.article import LANGUAGE_CODE
+from indexer.article import language_codes
 from scheduler import config as config_mod
 from scheduler import logs
 from scheduler.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
@@ -78,8 +78,8 @@ _DAYS = _at_least(1, 100_000)  # back to the 18th century, well inside what a da
 
 def _language_codes(value: str) -> list[str]:
     """``en`` or ``en,de``: articles carry lower-case codes, so ``EN`` is ``en``."""
-    codes = [code.strip().lower() for code in value.split(",") if code.strip()]
-    if not codes or not all(LANGUAGE_CODE.fullmatch(code) for code in codes):
+    codes, wrong = language_codes([value])
+    if not codes or wrong:
         raise argparse.ArgumentTypeError(f"not a language code: {value!r} (e.g. en, or en,de)")
     return codes
 _WHEN = "an ISO date or time (2020-10-10, 2020-10-10T08:00+02:00; UTC unless it says) or a time ago (12h, 7d)"

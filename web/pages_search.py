@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from indexer.article import language_codes
 from indexer.backends.base import BackendError
 from indexer.query import MatchAll, Node, QueryError, parse
 from web import chart
@@ -45,7 +46,7 @@ class SearchForm:
     def read(cls, params: QueryParams) -> "SearchForm":
         form = cls(q=params.get("q", "")[:2000])
         form.sources = [s for s in params.getlist("source") if s]
-        form.languages = [s.strip().lower() for s in ",".join(params.getlist("lang")).split(",") if s.strip()]
+        form.languages, _ = language_codes(params.getlist("lang"))
         form.since_text, form.until_text = params.get("since", ""), params.get("until", "")
         form.since = form._day(form.since_text, "from")
         until = form._day(form.until_text, "to")

@@ -43,7 +43,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from indexer.alerts.channels import check_channel_url, display
-from indexer.article import LANGUAGE_CODE
+from indexer.article import language_codes
 from indexer.config import check_timezone
 from indexer.yamlfile import key_path, load_yaml, problems
 
@@ -117,8 +117,7 @@ class Rule(BaseModel):
     @classmethod
     def _language_codes(cls, value: list[str]) -> list[str]:
         # articles carry lower-case ISO 639 codes: "EN" or "english" would never match anything
-        codes = [code.strip().lower() for code in value if code.strip()]
-        wrong = [code for code in codes if not LANGUAGE_CODE.fullmatch(code)]
+        codes, wrong = language_codes(value)
         if wrong:
             raise ValueError(f"not a language code: {', '.join(map(repr, wrong))} (ISO 639-1: en, de, ar, ...)")
         return codes
