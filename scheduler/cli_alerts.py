@@ -115,7 +115,7 @@ def cmd_alerts_backfill(cfg: Config, args) -> int:
     unknown = [n for n in args.rules if n not in known]
     if unknown:
         raise UsageError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(known) or 'none'})")
-    # a paused rule sends nothing, asked by name or not
+    # the engine would leave it out: say so, rather than "0 matches"
     paused = [n for n in args.rules if not rules.get(n).enabled]
     if paused:
         raise UsageError(f"paused rule(s) (enabled: false): {', '.join(paused)}; enable them first")

@@ -203,7 +203,8 @@ class AlertEngine:
         report = Report()
         with self._lock:
             self._sync_rules()
-            chosen = [self._resolve(r) for r in rules] if rules is not None else self.rules.enabled()
+            # a paused rule sends nothing, asked for by name or not
+            chosen = [r for r in map(self._resolve, rules) if r.enabled] if rules is not None else self.rules.enabled()
             now = self.clock()
             for done, rule in enumerate(chosen, 1):
                 found = search_rule(backend, rule, limit=limit)
