@@ -25,7 +25,7 @@ from indexer.backends.base import BackendError
 from indexer.query import clean_text
 from web.pages import render, services_of, unavailable
 from web.pages_search import SearchForm
-from web.safety import rule_path, safe_href
+from web.safety import feed_link, rule_path, safe_href
 
 log = structlog.get_logger("mediawatch.web")
 
@@ -120,7 +120,7 @@ def rules_list(request: Request) -> Response:
         search = SearchForm(q=rule.query, sources=list(rule.sources), languages=list(rule.languages))
         origin = rules.origin(rule.name)
         rows.append({"rule": rule, "counts": counts, "last_sent": last_sent.get(rule.name),
-                     "search": "/?" + search.link(), "editable": _file_of(services, rule.name) is not None,
+                     "search": "/?" + search.link(), "feed": feed_link(services.token, rule.name), "editable": _file_of(services, rule.name) is not None,
                      "file": Path(origin).name if origin else None})
     errors = [str(e) for e in rules.errors.values()]
     saved = request.query_params.get("saved", "")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import re
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import structlog
 from starlette.datastructures import URL
@@ -24,6 +25,8 @@ CSRF_FIELD = "csrf"
 # Probes (a load balancer, systemd) ask /healthz without credentials; it tells nothing but the status.
 OPEN_PATHS = ("/healthz",)
 RULE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# A rule's Atom feed, the one page a feed reader asks for: it sends neither a cookie nor a header.
+FEED_PATH = re.compile(r"^/rules/([A-Za-z0-9_.-]{1,100})/feed\.atom$")
 
 
 class BindRefused(ValueError):
@@ -43,6 +46,18 @@ def check_bind(host: str, token: str | None) -> None:
     if not is_loopback(host) and not token:
         raise BindRefused(f"http.host is {host}, beyond this machine: set {TOKEN_ENV} in the environment "
                           "(a long random string) so the web app can require it, or bind 127.0.0.1")
+
+
+def feed_key(token: str, rule: str) -> str:
+    """The key in a rule's feed address when the app has a token: it opens that feed and nothing else, and
+    tells nothing of the token (a new token gives new keys)."""
+    return hmac.new(token.encode(), b"mediawatch feed\0" + rule.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def feed_link(token: str | None, rule: str) -> str:
+    """The address of a rule's feed that a feed reader can use as it is."""
+    link = f"/rules/{quote(rule, safe='')}/feed.atom"
+    return f"{link}?key={feed_key(token, rule)}" if token else link
 
 
 def safe_href(url: str | None) -> str | None:
@@ -125,6 +140,11 @@ class GuardMiddleware:
         given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
                  or request.cookies.get(TOKEN_COOKIE, ""))
         if given and hmac.compare_digest(given.encode(), self.token.encode()):
+            return None
+        feed = FEED_PATH.match(request.url.path)
+        key = request.query_params.get("key", "")
+        if (feed and key and request.method in ("GET", "HEAD")
+                and hmac.compare_digest(key.encode(), feed_key(self.token, feed[1]).encode())):
             return None
         in_url = request.query_params.get("token", "")
         if in_url and hmac.compare_digest(in_url.encode(), self.token.encode()):

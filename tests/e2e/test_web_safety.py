@@ -3,6 +3,7 @@ but /healthz must carry it."""
 
 from __future__ import annotations
 
+import re
 import signal
 import urllib.error
 import urllib.request
@@ -13,10 +14,10 @@ from tests.e2e.daemon_log import listening_url
 TOKEN = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def _config(project, host: str) -> None:
+def _config(project, host: str, **extra) -> None:
     data = project.root / "data"
     project.write({"data_dir": str(data), "http": {"host": host, "port": 0},
-                   "crawl": {"state_path": str(data / "crawl.sqlite3")}})
+                   "crawl": {"state_path": str(data / "crawl.sqlite3")}, **extra})
 
 
 @pytest.mark.parametrize("command", [["run"], ["web"]])
@@ -59,6 +60,36 @@ def test_with_a_token_every_page_but_healthz_needs_it(project):
         assert answer.value.code == 303 and answer.value.headers["Location"].endswith("/rules")
         cookie = answer.value.headers["Set-Cookie"].split(";")[0]
         assert _status(base + "/rules", {"Cookie": cookie}) == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_with_a_token_a_feed_reader_opens_a_rules_feed_by_its_key_alone(project):
+    """A feed reader keeps no cookie and sends no header: the rules page links each feed with a key of its
+    own, which opens that feed and nothing else, and is not the token."""
+    rules = [{"name": name, "query": "storm", "recipients": ["desk@example.org"]} for name in ("storms", "other")]
+    _config(project, "127.0.0.1", rules=rules)
+    proc = project.popen("web", MEDIAWATCH_WEB_TOKEN=TOKEN)
+    try:
+        base = listening_url(proc, "web_listening", 60).rstrip("/")
+        request = urllib.request.Request(base + "/rules", headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            page = resp.read().decode()
+        assert TOKEN not in page
+        links = dict(re.findall(r'href="/rules/([\w.-]+)/feed\.atom\?key=([0-9a-f]{32})"', page))
+        assert set(links) == {"storms", "other"} and links["storms"] != links["other"]
+        feed = f"{base}/rules/storms/feed.atom"
+        with urllib.request.urlopen(f"{feed}?key={links['storms']}", timeout=10) as resp:  # no cookie, no header
+            assert resp.status == 200 and resp.headers["Content-Type"].startswith("application/atom+xml")
+            assert "<title>mediawatch: storms</title>" in resp.read().decode()
+        assert _status(feed) == 401
+        assert _status(f"{feed}?key={links['other']}") == 401  # one rule's key opens no other feed
+        wrong = links["storms"][:-1] + ("1" if links["storms"].endswith("0") else "0")
+        assert _status(f"{feed}?key={wrong}") == 401
+        for path in ("/rules", "/", "/rules/storms/edit"):  # nor any page
+            assert _status(f"{base}{path}?key={links['storms']}") == 401, path
+        assert _status(f"{feed}?key={links['storms']}", {"Authorization": "Bearer wrong"}) == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
