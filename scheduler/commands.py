@@ -33,7 +33,7 @@ def cmd_run(cfg: Config, args) -> int:
 def cmd_web(cfg: Config, args) -> int:
     from scheduler.webapp import Standalone, check_bind, web_token
     from web.safety import BindRefused
-    from web.server import serve_forever
+    from web.server import PortUnavailable, serve_forever
 
     host = args.host or cfg.http.host
     port = args.port if args.port is not None else (cfg.http.port if cfg.http.port is not None else 9410)
@@ -44,6 +44,8 @@ def cmd_web(cfg: Config, args) -> int:
     web = Standalone(cfg)
     try:
         serve_forever(web.app(), host, port)
+    except PortUnavailable as err:
+        raise UsageError(f"{err.strerror}: choose another with --port or http.port in the config") from None
     finally:
         web.close()
     return EXIT_OK

@@ -112,7 +112,7 @@ class Daemon:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         from scheduler.webapp import daemon_app
-        from web.server import WebServer
+        from web.server import PortUnavailable, WebServer
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, lambda s=sig: self.loop.create_task(self.stop(s.name)))
@@ -123,8 +123,16 @@ class Daemon:
             try:
                 await web.start()
                 self.health = web
-            except OSError as err:
-                log.error("health_port_unavailable", port=self.cfg.http.port, error=str(err))
+            except PortUnavailable as err:
+                # A daemon running on without its web app and /healthz would look dead to a probe, and the
+                # port named in the config is taken by something else: said, and not started.
+                log.error("http_port_unavailable", host=self.cfg.http.host, port=self.cfg.http.port,
+                          config=str(self.config_path), error=err.strerror)
+                sys.stderr.write(f"mediawatch: {err.strerror}: set http.port in {self.config_path} to a free "
+                                 "port (0: any, null: no web app), or stop what holds it\n")
+                self.exit_code = EXIT_USAGE
+                self.reactor.stop()
+                return
         self.app = await self._build_app()
         if self.app is None:
             return  # stopped while waiting for room

@@ -18,16 +18,20 @@ def _config(app) -> uvicorn.Config:
     return uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
 
 
+class PortUnavailable(OSError):
+    """The address to listen on is taken, or not this machine's."""
+
+
 def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so an address in use is an OSError the caller handles (and port 0 works)."""
+    """The listening socket, bound here so an address in use is an error the caller handles (and port 0 works)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as err:
         sock.close()
-        raise
+        raise PortUnavailable(err.errno, f"port {port} on {host} is not free ({err.strerror or err})") from err
     # Listening now: a client that comes before uvicorn's first accept waits in the backlog, not refused.
     sock.listen(128)
     return sock

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import urllib.error
 import urllib.request
 
@@ -27,6 +28,24 @@ def test_binding_beyond_localhost_without_a_token_refuses_to_start(project, comm
     assert result.returncode == 2, result.stderr[-2000:]
     assert "MEDIAWATCH_WEB_TOKEN" in result.stderr
     assert not (project.root / "data" / "index.sqlite3").exists()  # refused before opening anything
+
+
+@pytest.mark.parametrize("command", [["run"], ["web"]])
+def test_a_taken_port_is_said_and_nothing_starts(project, command):
+    """Something else holds http.port: the daemon (and `mediawatch web`) say which port and where to change
+    it, and exit 2, rather than run on without their web app and /healthz."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        data = project.root / "data"
+        project.write({"data_dir": str(data), "http": {"host": "127.0.0.1", "port": port},
+                       "crawl": {"state_path": str(data / "crawl.sqlite3")}})
+        result = project.run(*command, timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"port {port} on 127.0.0.1 is not free" in result.stderr and "http.port" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (data / "index.sqlite3").exists()  # nothing opened
 
 
 def _status(url: str, headers: dict | None = None) -> int:
