@@ -7,7 +7,7 @@ from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 from scheduler.cli_search import open_backend, out, parse_query, print_hits
-from scheduler.config import Config
+from scheduler.config import Config, unknown_rule_sources
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
 
@@ -51,6 +51,8 @@ def cmd_alerts_list(cfg: Config, args) -> int:
     out(f"{'rule':<24} {'mode':<8} {'enabled':<7} {'defined in':<{width}} {'last mail (UTC)':<19}  query")
     for name, mode, enabled, origin, last, query in rows:
         out(f"{name:<24} {mode:<8} {enabled:<7} {origin:<{width}} {last:<19}  {query}")
+    for warning in unknown_rule_sources(cfg, rules.rules()):
+        out(f"warning: {warning}")
     for err in sorted(map(str, rules.errors.values())):
         out(f"rejected: {err}")
     return EXIT_OK

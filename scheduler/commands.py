@@ -14,7 +14,7 @@ import structlog
 import yaml
 
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
-from scheduler.config import Config, effective
+from scheduler.config import Config, effective, unknown_rule_sources
 from scheduler.cli_alerts import cmd_alerts_backfill, cmd_alerts_list, cmd_alerts_send_test, cmd_alerts_test, rule_set
 from scheduler.cli_cluster import cmd_cluster_status
 from scheduler.cli_search import cmd_search, open_backend, out
@@ -231,6 +231,8 @@ def cmd_config_check(cfg: Config, args) -> int:
         for err in sorted(map(str, rules.errors.values())):
             sys.stderr.write(f"mediawatch: config error: {err}\n")
         return EXIT_USAGE
+    for warning in unknown_rule_sources(cfg, rules.rules()):
+        sys.stderr.write(f"mediawatch: warning: {warning}\n")
     in_folder = sum(rules.origin(rule.name) is not None for rule in rules.rules())
     folder = f" ({in_folder} in {cfg.rules_dir})" if cfg.rules_dir else ""
     sys.stderr.write(f"config ok: {len(cfg.sources)} source(s), {len(rules)} rule(s){folder}, "

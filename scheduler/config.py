@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -235,3 +235,12 @@ def effective(config: Config) -> dict[str, Any]:
         return node
 
     return mask(config.model_dump(mode="python"))
+
+
+def unknown_rule_sources(config: Config, rules: Iterable[Rule]) -> list[str]:
+    """A warning per rule filter naming a source the config does not have: most likely a typo, since it
+    matches only articles imported from a site of that host name (an import's source)."""
+    known = {s.name for s in config.sources}
+    return [f"rule {rule.name!r}: source {name!r} is none of the config's sources "
+            f"({', '.join(sorted(known)) or 'none'}); it matches only articles imported from that host"
+            for rule in rules for name in rule.sources if name not in known]

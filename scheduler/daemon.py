@@ -136,6 +136,8 @@ class Daemon:
         self.app = await self._build_app()
         if self.app is None:
             return  # stopped while waiting for room
+        for warning in config_mod.unknown_rule_sources(self.cfg, self.app.alerts.rules.rules()):
+            log.warning("rule_unknown_source", detail=warning)
         # Deliveries on their own threads from here on: indexing never waits for SMTP or a webhook.
         self.app.deliveries.on_report = lambda report: self.metrics.alerts_sent.inc(report.mails)
         self.app.deliveries.start()

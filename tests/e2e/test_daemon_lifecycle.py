@@ -46,7 +46,10 @@ def test_daemon_cycles_reload_and_clean_stop(project, fixture_site_factory, smtp
         "http": {"health_port": 0},
         "sources": [site.source("fixture", schedule={"every": "4s", "jitter": "0s"})],
         "rules": [{"name": "lukashenko", "query": "Lukashenko AND (prison OR jail)",
-                   "recipients": ["analyst@example.org"], "mode": "instant"}],
+                   "recipients": ["analyst@example.org"], "mode": "instant"},
+                  # a typo in its sources: said at start, and it matches nothing crawled
+                  {"name": "typo", "query": "Lukashenko", "recipients": ["analyst@example.org"],
+                   "sources": ["fixtur"]}],
     }
     project.write(config)
     proc = project.popen("run")
@@ -56,6 +59,7 @@ def test_daemon_cycles_reload_and_clean_stop(project, fixture_site_factory, smtp
     try:
         # Cycle 1: every article of the site; the seed matches the rule: one mail.
         wait_for(events, seen, lambda s: len(summaries(s, "fixture")) >= 1, 90)
+        assert [e["detail"].split(":")[0] for e in seen if e.get("event") == "rule_unknown_source"] == ["rule 'typo'"]
         first = summaries(seen, "fixture")[0]
         assert first["articles"] == len(site.articles)
         smtp_server.wait_for(1, timeout=20)

@@ -153,6 +153,24 @@ def test_cli_config_check_reads_the_rules_folder_as_the_daemon_does(tmp_path):
     assert "config ok" not in result.stderr
 
 
+def test_a_rule_naming_a_source_the_config_lacks_is_warned_of(tmp_path):
+    """A rule's `sources:` typo matches nothing crawled: `config check` and `alerts list` say so (a warning,
+    exit 0: an imported site's host name is a source too)."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "typo.yaml").write_text("name: typo\nquery: pier\nrecipients: [a@example.org]\nsources: [dw-e]\n")
+    path = write(tmp_path, f"rules_dir: {folder}\n"
+                           "sources:\n  - {name: dw-en, feeds: ['http://127.0.0.1:9/feed.xml']}\n"
+                           "rules:\n  - {name: fine, query: harbour, recipients: [a@example.org], sources: [dw-en]}\n")
+    result = run_cli("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warnings == ["mediawatch: warning: rule 'typo': source 'dw-e' is none of the config's sources (dw-en); "
+                        "it matches only articles imported from that host"]
+    listed = run_cli("--config", str(path), "alerts", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [ln for ln in listed.stdout.splitlines() if ln.startswith("warning: ")] == [warnings[0].removeprefix("mediawatch: ")]
+
 
 def test_cli_config_check_prints_effective_config_masked(tmp_path):
     path = write(tmp_path, "mail:\n  smtp: {host: 127.0.0.1, username: u, password: '${MW_PW}'}\n")
