@@ -79,6 +79,12 @@ class IndexConfig(BaseModel):
     probe_interval_s: float = Field(5.0, gt=0)
     probe_max_s: float = Field(60.0, gt=0)
 
+    @field_validator("refresh", mode="before")
+    @classmethod
+    def _refresh_as_written(cls, value: object) -> object:
+        # YAML reads an unquoted false / true as booleans: the values the docs list, written plainly
+        return str(value).lower() if isinstance(value, bool) else value
+
     @property
     def backend(self) -> str:
         return "elasticsearch" if self.url else "sqlite"

@@ -127,15 +127,19 @@ def resolve_path(config: Config, base: Path) -> Config:
         else:
             setattr(model, key, str(data / Path(getattr(model, key)).name))
     config.index.ca_file = fix(config.index.ca_file)
+    if config.mail.smtp is not None:
+        config.mail.smtp.ca_file = fix(config.mail.smtp.ca_file)
     config.rules_dir = fix(config.rules_dir)
     return config
 
 
-def _interpolate(node: Any, path: str, file: Path, env: dict[str, str]) -> Any:
+def _interpolate(node: Any, path: str, env: dict[str, str], missing: dict[str, str]) -> Any:
+    """``${NAME}`` and ``${NAME:-default}`` filled in from ``env``; a variable that is not set is noted in
+    ``missing`` (its key path: why) and left empty, so every other mistake of the file is found too."""
     if isinstance(node, dict):
-        return {k: _interpolate(v, key_path(path, (str(k),)), file, env) for k, v in node.items()}
+        return {k: _interpolate(v, key_path(path, (str(k),)), env, missing) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(v, key_path(path, (i,)), file, env) for i, v in enumerate(node)]
+        return [_interpolate(v, key_path(path, (i,)), env, missing) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def sub(match: re.Match[str]) -> str:
@@ -144,7 +148,8 @@ def _interpolate(node: Any, path: str, file: Path, env: dict[str, str]) -> Any:
                 return env[name]
             if default is not None:
                 return default
-            raise ConfigError(file, path, f"environment variable ${{{name}}} is not set")
+            missing[path] = f"environment variable ${{{name}}} is not set"
+            return ""
 
         return _REF.sub(sub, node)
     return node
@@ -176,14 +181,16 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, "", f"the top level must be a mapping, not {type(raw).__name__}")
-    raw = _interpolate(raw, "", path, env)
-    duplicates = _duplicate_names(raw)  # said with the other mistakes, not in a second round
+    missing: dict[str, str] = {}
+    raw = _interpolate(raw, "", env, missing)
+    # said with the other mistakes, not in a second round
+    known = _duplicate_names(raw) | missing  # (a key left empty for lack of its variable: the variable)
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
-        raise _error(path, problems(err) | duplicates) from None
-    if duplicates:
-        raise _error(path, duplicates)
+        raise _error(path, problems(err) | known) from None
+    if known:
+        raise _error(path, known)
     if config.cluster is not None:
         _check_cluster(config, path)
     return resolve_path(config, path.resolve().parent)

@@ -189,3 +189,27 @@ def test_cli_usage_error_exits_2(tmp_path):
     assert result.returncode == 0
     for command in ("run", "crawl", "extract", "search", "alerts", "sources", "index", "config", "kibana"):
         assert command in result.stdout
+
+
+def test_every_missing_variable_is_said_with_the_other_mistakes(tmp_path):
+    path = write(tmp_path, "index: {password: '${MW_A}', url: 'https://${MW_HOST}:9200'}\n"
+                           "mail: {smtp: {host: 127.0.0.1, password: '${MW_B}', port: '${MW_PORT:-25}'}}\n"
+                           "log: {level: verbose}\n")
+    with pytest.raises(ConfigError) as err:
+        load(path, env={"MW_HOST": "es.example"})
+    found = dict(err.value.problems)
+    assert set(found) == {"index.password", "mail.smtp.password", "log.level"}  # all at once, one round of fixes
+    assert found["index.password"] == "environment variable ${MW_A} is not set"
+    assert found["mail.smtp.password"] == "environment variable ${MW_B} is not set"
+
+
+def test_relative_ca_files_are_the_config_folders_and_refresh_takes_plain_booleans(tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = write(folder, "index: {url: 'https://127.0.0.1:9200', ca_file: certs/es.pem, refresh: true}\n"
+                         "mail: {smtp: {host: 127.0.0.1, ca_file: certs/smtp.pem}}\n")
+    cfg = load(path, env={})
+    assert cfg.index.ca_file == str(folder.resolve() / "certs" / "es.pem")
+    assert cfg.mail.smtp.ca_file == str(folder.resolve() / "certs" / "smtp.pem")  # not the working directory's
+    assert cfg.index.refresh == "true"
+    assert load(write(folder, "index: {refresh: false}\n"), env={}).index.refresh == "false"
