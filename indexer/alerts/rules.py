@@ -281,12 +281,17 @@ class RuleSet:
                 by_name: dict[str, Rule] = {}
                 origins: dict[str, str | None] = {}
                 dup_errors: dict[str, RuleError] = {}
+                # Of two files naming one rule, the one that had it keeps it, else the older: a file added
+                # later never takes a rule's name (and query) from the file that was there first.
+                held = set(self._origins.values())
+                files = sorted(self._files.items(), key=lambda f: (str(f[0]) not in held, f[1][0][0], str(f[0])))
                 sources: list[tuple[str | None, list[Rule]]] = [(None, self._config_rules)]
-                sources += [(str(p), rules) for p, (_s, rules) in sorted(self._files.items())]
+                sources += [(str(p), rules) for p, (_s, rules) in files]
                 for origin, rules in sources:
                     for rule in rules:
                         if rule.name in by_name:
-                            err = RuleError(origin, "name", f"duplicate rule name {rule.name!r} (first definition kept)")
+                            first = origins[rule.name] or "the config file"
+                            err = RuleError(origin, "name", f"duplicate rule name {rule.name!r} (kept as {first} has it)")
                             if strict:
                                 raise err
                             dup_errors[f"{origin}#{rule.name}"] = err

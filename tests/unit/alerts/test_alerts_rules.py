@@ -94,6 +94,20 @@ def test_duplicate_names_keep_first(tmp_path):
         RuleSet(tmp_path, strict=True)
 
 
+def test_a_file_added_later_never_takes_a_rules_name(tmp_path):
+    """The rule stays the one already there, though the newcomer's path sorts first: in the running set,
+    and read afresh (a restart, the CLI), where the older file keeps it."""
+    write(tmp_path / "putin.yaml", "query: putin\n")
+    os.utime(tmp_path / "putin.yaml", ns=(1_700_000_000 * 10**9,) * 2)
+    running = RuleSet(tmp_path)
+    write(tmp_path / "another.yaml", "name: putin\nquery: anything\n")  # newer, and "a" < "p"
+    running.refresh()
+    for rules in (running, RuleSet(tmp_path)):
+        assert rules.get("putin").query == "putin" and rules.origin("putin") == str(tmp_path / "putin.yaml")
+        assert [str(e) for e in rules.errors.values()] == [
+            f"{tmp_path / 'another.yaml'}: name: duplicate rule name 'putin' (kept as {tmp_path / 'putin.yaml'} has it)"]
+
+
 def test_strict_load_raises(tmp_path):
     write(tmp_path / "bad.yaml", "query: 'a AND'\n")
     with pytest.raises(RuleError, match="bad.yaml: query"):
