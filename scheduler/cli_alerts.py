@@ -59,7 +59,7 @@ def cmd_alerts_list(cfg: Config, args) -> int:
 
 
 def cmd_alerts_test(cfg: Config, args) -> int:
-    from indexer.alerts.rule_hits import rule_hits
+    from indexer.alerts.rule_hits import by_story, rule_hits
     from indexer.alerts.rules import Rule
 
     if (args.rule is None) == (args.query is None):
@@ -76,9 +76,10 @@ def cmd_alerts_test(cfg: Config, args) -> int:
     finally:
         backend.close()
     out(f"rule {rule.name}: {rule.query}")
-    print_hits(hits, False)
+    per_story = by_story(hits)
+    print_hits(per_story, False)  # one line per story, as its mail: the copy first indexed, +N outlets
     window = "in the index" if args.days is None else f"in the last {args.days} day(s)"
-    stories = len({h.article.story_id or h.article.id for h in hits})
+    stories = len(per_story)
     mails = f"{stories} instant mail(s)" if rule.mode == "instant" else f"{stories} entries in {rule.mode} mails"
     more = " (--limit reached: there may be more)" if len(hits) >= args.limit else ""
     out(f"{len(hits)} matching article(s) {window}, {stories} stor(ies): would have caused {mails}{more}")

@@ -20,6 +20,7 @@ class Hit:
     article: Article
     snippet: Snippet
     score: float | None = None
+    copies: int = 1  # by_story: the matching articles of this hit's story
 
 
 @lru_cache(maxsize=4096)
@@ -39,3 +40,16 @@ def rule_hits(rule_or_query: Rule | str, backend: Any, limit: int = 20, since: A
     for article, score in search_rule(backend, rule, limit=limit, since=since):
         hits.append(Hit(article=article, snippet=article_snippet(article, terms, max_words=30), score=score))
     return hits
+
+
+def by_story(hits: list[Hit]) -> list[Hit]:
+    """One hit per story, in the order of the stories' newest matches: the copy indexed first, which is
+    the one an instant mail is for, with the number of matching copies."""
+    stories: dict[str, list[Hit]] = {}
+    for hit in hits:
+        stories.setdefault(hit.article.story, []).append(hit)
+    out = []
+    for copies in stories.values():
+        first = min(copies, key=lambda h: (h.article.indexed_at is None, h.article.indexed_at or 0, h.article.url))
+        out.append(Hit(first.article, first.snippet, first.score, copies=len(copies)))
+    return out

@@ -26,6 +26,36 @@ def test_a_rule_by_name_shows_its_matches_and_the_mails_they_would_cause(project
     assert result.stdout.count("archive.example.org/news/story-") == 12
 
 
+def test_copies_of_a_story_are_one_line_as_they_would_be_one_mail(tmp_path, project):
+    """Three outlets' copies of one wire story and one other story: two lines, the copy indexed first (the
+    one an instant mail is for) with its +2 outlets, as `search` shows them."""
+    seed = (WARC.parent / "seed" / "dw-article.html").read_bytes()
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for name, url in (("dw", "https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510"),
+                      ("wire-a", "https://news.example.org/world/lukashenko-talks"),
+                      ("wire-b", "https://paper.example.net/2020/10/lukashenko-jail-talks")):
+        (saved / f"{name}.html").write_bytes(f"<!-- saved from url=({len(url):04d}){url} -->\n".encode() + seed)
+    (saved / "other.html").write_text(
+        "<!-- saved from url=(0043)https://other.example.org/2020/meeting.html -->\n<html lang=en><head>"
+        "<title>Rivals moved to a new jail</title><meta property='article:published_time' content='2020-10-12'>"
+        "</head><body><article><h1>Rivals moved to a new jail</h1>"
+        + "".join(f"<p>Opposition figure {i} was moved on Sunday to a jail outside Minsk, lawyers said, in a transfer "
+                  f"relatives of prisoner {i} called punishment for the protests against Lukashenko.</p>" for i in range(6))
+        + "</article></body></html>")
+    project.write(import_config(project))
+    assert project.run("import", str(saved)).returncode == 0
+    query = "Lukashenko AND jail*"
+    search = project.run("search", query)
+    result = project.run("alerts", "test", "--query", query)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [ln for ln in result.stdout.splitlines() if re.match(r"^(\d{4}-\d\d-\d\d \d\d:\d\d|undated)  ", ln)]
+    assert len(lines) == 2, result.stdout
+    assert sum(ln.endswith("(+2 outlets)") for ln in lines) == 1
+    assert "4 matching article(s) in the index, 2 stor(ies): would have caused 2 instant mail(s)" in result.stdout
+    assert sorted(lines) == sorted(ln for ln in search.stdout.splitlines() if re.match(r"^(\d{4}|undated)", ln))
+
+
 def test_an_unknown_rule_exits_2_and_lists_the_known_ones(project):
     result = filled(project).run("alerts", "test", "pire")
     assert result.returncode == 2
