@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
-from scheduler.cli_search import open_backend, out, parse_query, print_hits
+from scheduler.cli_search import note_operator_words, open_backend, out, parse_query, print_hits
 from scheduler.config import Config, unknown_rule_sources
 from scheduler.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
@@ -83,6 +83,7 @@ def cmd_alerts_test(cfg: Config, args) -> int:
     mails = f"{stories} instant mail(s)" if rule.mode == "instant" else f"{stories} entries in {rule.mode} mails"
     more = " (--limit reached: there may be more)" if len(hits) >= args.limit else ""
     out(f"{len(hits)} matching article(s) {window}, {stories} stor(ies): would have caused {mails}{more}")
+    note_operator_words(rule.query)
     return EXIT_OK
 
 

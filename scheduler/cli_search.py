@@ -60,7 +60,16 @@ def cmd_search(cfg: Config, args) -> int:
     if not args.json:
         more = f" (the newest {args.limit}: --limit for more)" if len(hits) >= args.limit else ""
         out(f"{len(hits)} hit(s){more}")
+    note_operator_words(args.query)
     return EXIT_OK
+
+
+def note_operator_words(query: str) -> None:
+    """On stderr, so that --json output stays clean."""
+    from indexer.query import operator_words
+
+    for word in operator_words(query):
+        sys.stderr.write(f"note: {word!r} is searched as a word; as an operator it is written {word.upper()}\n")
 
 
 def _flat(lists: list[list[str]] | None) -> list[str] | None:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from indexer.article import language_codes
 from indexer.backends.base import BackendError
-from indexer.query import MatchAll, Node, QueryError, parse
+from indexer.query import MatchAll, Node, QueryError, operator_words, parse
 from web import chart
 from web.pages import render, services_of, unavailable
 
@@ -104,7 +104,7 @@ def search_page(request: Request) -> Response:
     known_sources = sorted({*(s.name for s in services.sources()), *form.sources})  # a choice is never lost
     context: dict[str, Any] = {"form": form, "known_sources": known_sources, "hits": [], "total": None,
                                "chart": chart.build({}), "query_error": None, "backend_error": None,
-                               "has_next": False, "capped": False}
+                               "has_next": False, "capped": False, "operator_words": operator_words(form.q)}
     try:
         node = _parse(form.q)
     except QueryError as err:

@@ -58,13 +58,13 @@ from indexer.query.folding import (
 )
 from indexer.query.fts5 import ALL_TOKEN, FTS_KW_COLUMN, FTS_TEXT_COLUMNS, to_fts5
 from indexer.query.matcher import ArticleTokens, MatcherSet, compile_matcher, matches
-from indexer.query.parser import MAX_SLOP, QueryError, parse
+from indexer.query.parser import MAX_SLOP, QueryError, operator_words, parse
 from indexer.query.snippets import Snippet, Terms, article_snippet, clean_text, highlight, positive_leaves
 from indexer.query.tree import And, FieldTerm, MatchAll, Node, Not, Or, Phrase, Prefix, Term
 
 __all__ = [
     "QueryError", "Node", "MatchAll", "Term", "Phrase", "Prefix", "FieldTerm", "And", "Or", "Not",
-    "parse", "to_es", "to_fts5", "matches", "compile_matcher", "ArticleTokens", "MatcherSet",
+    "parse", "operator_words", "to_es", "to_fts5", "matches", "compile_matcher", "ArticleTokens", "MatcherSet",
     "fold", "tokenize", "folded_text", "fold_article", "article_folded", "fold_keyword", "kw_token", "article_keywords", "es_field",
     "Terms", "Snippet", "highlight", "article_snippet", "clean_text", "positive_leaves",
     "TEXT_QUERY_FIELDS", "KEYWORD_QUERY_FIELDS", "DEFAULT_FIELDS", "QUERY_FIELDS",

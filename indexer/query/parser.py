@@ -40,6 +40,17 @@ _ILLEGAL = re.compile(r"Illegal character '(.*)' at position (\d+)", re.S)
 _ESCAPE = re.compile(r"\\(.)", re.S)
 
 
+_PHRASE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_OPERATORS = ("AND", "OR", "NOT")
+
+
+def operator_words(q: str) -> list[str]:
+    """The operators written in lower case outside phrases (``cats or dogs``): Lucene reads them as words
+    to find, which a user who meant the operator never sees. For a hint beside the results."""
+    words = re.findall(r"(?<![\w:])[A-Za-z]+(?![\w:*~^])", _PHRASE.sub(" ", q or ""))
+    return list(dict.fromkeys(w for w in words if w.upper() in _OPERATORS and w != w.upper()))
+
+
 def parse(q: str) -> Node:
     """Parse a user query into our tree; raise :class:`QueryError` (message, position) when invalid."""
     if q is None or not q.strip():

@@ -56,6 +56,17 @@ def test_copies_of_a_story_are_one_line_as_they_would_be_one_mail(tmp_path, proj
     assert sorted(lines) == sorted(ln for ln in search.stdout.splitlines() if re.match(r"^(\d{4}|undated)", ln))
 
 
+def test_a_lower_case_operator_gets_a_note_beside_the_results(project):
+    filled(project)
+    search = project.run("search", "Lukashenko or Putin", "--json")
+    assert search.returncode == 0, search.stderr[-3000:]
+    assert "note: 'or' is searched as a word; as an operator it is written OR" in search.stderr
+    assert all(line.startswith("{") for line in search.stdout.splitlines())  # the JSON stays clean
+    tested = project.run("alerts", "test", "--query", "Lukashenko and jail*")
+    assert "note: 'and' is searched as a word; as an operator it is written AND" in tested.stderr
+    assert "note:" not in project.run("search", "Lukashenko OR Putin").stderr
+
+
 def test_an_unknown_rule_exits_2_and_lists_the_known_ones(project):
     result = filled(project).run("alerts", "test", "pire")
     assert result.returncode == 2

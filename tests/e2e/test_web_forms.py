@@ -176,6 +176,16 @@ def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(app):
     assert status == 200 and '<div class="text" dir="auto" lang="ar">' in page
 
 
+def test_a_lower_case_operator_is_pointed_out(app):
+    _rules, web = app
+    status, page = web.get("/?q=" + urllib.parse.quote('pier or harbour not "rock and roll"'))
+    assert status == 200
+    notes = re.findall(r'<p class="warning operator-word">(.*?)</p>', page)
+    assert notes == ["“or” is searched as a word: as an operator it is written OR.",
+                     "“not” is searched as a word: as an operator it is written NOT."]
+    assert 'class="warning operator-word"' not in web.get("/?q=pier+OR+harbour")[1]
+
+
 def test_a_body_past_the_limit_is_refused_not_cut_short(app):
     rules, web = app
     status, page = web.post("/rules/submit", {**_form("big", "pier"), "description": "x" * 1_500_000,

@@ -10,7 +10,7 @@ from indexer.article import Article
 from indexer.query import (
     And, FieldTerm, MatchAll, MatcherSet, Not, Or, Phrase, Prefix, QueryError, Term, ArticleTokens, Terms,
     Snippet, article_folded, article_snippet, compile_matcher, fold, fold_article, fold_keyword, folded_text,
-    highlight, matches, parse, to_es, to_fts5, tokenize,
+    highlight, matches, operator_words, parse, to_es, to_fts5, tokenize,
 )
 from indexer.query.folding import _TOKEN_TABLE
 
@@ -335,3 +335,14 @@ def test_parentheses_nested_too_deep_are_a_query_error_not_a_crash():
     # inside a phrase or escaped, a parenthesis does not open a group
     assert parse('"pier (' + "(" * 60 + '"') == parse('"pier"')
     assert parse("\\(" * 60 + "pier") is not None
+
+
+@pytest.mark.parametrize("query, words", [
+    ("Lukashenko or Putin", ["or"]),
+    ("cats Or dogs not mice and birds", ["Or", "not", "and"]),
+    ('"rock and roll" OR jazz', []),  # inside a phrase it is a word of the phrase
+    ("x AND y OR NOT z", []),
+    ("title:or orange android* and~1", []),  # a field's value, longer words, a prefix, fuzzy syntax
+])
+def test_operator_words_finds_lower_case_operators_outside_phrases(query, words):
+    assert operator_words(query) == words
