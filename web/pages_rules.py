@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from indexer.alerts.rules import Rule, RuleError, validate_rule
+from indexer.alerts.rules import Rule, RuleError, env_references, validate_rule
 from indexer.backends.base import BackendError
 from indexer.query import clean_text
 from web.pages import render, services_of, unavailable
@@ -187,6 +187,7 @@ def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | Non
         new_path = rule_path(services.rules_dir, data["name"])
     except ValueError as err:
         return None, None, data, str(err)
+    written: dict[str, Any] = {}
     if editing:
         path = _file_of(services, data["name"])
         if path is None:
@@ -200,11 +201,22 @@ def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | Non
             return None, None, data, f"a rule named {data['name']!r} exists already"
         if path.exists():
             return None, None, data, f"the rules folder has a file {path.name} already: choose another name"
+    added = _references(data) - _references(written)
+    if added:
+        return None, None, data, (f"{', '.join(sorted(f'${{{n}}}' for n in added))}: the daemon fills in such a reference "
+                                  "from its own environment, so only a rule file written on the server may add one "
+                                  "(one already in the file is kept); type the channel's URL as it is")
     try:
         rule = validate_rule(data, file=path.name)
     except (RuleError, ValueError) as err:
         return None, None, data, str(err)
     return rule, path, data, None
+
+
+def _references(data: dict[str, Any]) -> set[str]:
+    # A browser may not make the daemon send its environment (the web token, the SMTP password) anywhere.
+    notify = data.get("notify")
+    return {n for url in (notify if isinstance(notify, list) else []) if isinstance(url, str) for n in env_references(url)}
 
 
 async def rule_submit(request: Request) -> Response:

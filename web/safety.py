@@ -90,10 +90,33 @@ def csrf_token(request: Request) -> str:
     return request.scope["csrf_token"]
 
 
+def _host_of(header: str) -> str:
+    """The host of a ``Host`` header: ``[::1]:9410`` -> ``::1``, ``localhost:9410`` -> ``localhost``."""
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+def _cross_site(request: Request) -> str | None:
+    """Why an unsafe request comes from another page than the app's own, or None. The browser says where
+    a request comes from (``Sec-Fetch-Site``; ``Origin`` from older ones), and no page can make it lie: a
+    page on another port of this host is "same-site", and may have planted a CSRF cookie of its own."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return None if fetch_site in ("same-origin", "none") else f"Sec-Fetch-Site {fetch_site}"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None  # not from a browser page: the CSRF token alone decides
+    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "").split(",")[0].strip()}
+    return None if urlsplit(origin).netloc in hosts - {""} else f"Origin {origin[:100]}"
+
+
 class GuardMiddleware:
-    """Token check (when a token is configured) then double-submit CSRF on every unsafe method: the form's
-    ``csrf`` field (or ``X-CSRF-Token`` header) must equal the ``mw_csrf`` cookie, which another site can
-    neither read nor set (SameSite=Strict)."""
+    """Token check (when a token is configured), then on every unsafe method: the request must come from
+    the app's own pages (``_cross_site``), and double-submit CSRF: the form's ``csrf`` field (or
+    ``X-CSRF-Token`` header) must equal the ``mw_csrf`` cookie. Without a token the app serves this machine
+    only, and answers only to this machine's names: a site whose name an attacker turns to 127.0.0.1 (DNS
+    rebinding) would otherwise be the app's own origin in the victim's browser."""
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app, self.token = app, token
@@ -103,6 +126,12 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        if not self.token and not is_loopback(_host_of(request.headers.get("host", "127.0.0.1"))):
+            log.warning("web_refused", reason="host", host=request.headers.get("host", "")[:100], path=scope["path"])
+            await PlainTextResponse("refused: this address is not this machine's; open the app at 127.0.0.1 "
+                                    f"or localhost (or set ${TOKEN_ENV} to serve it under other names)", 403)(
+                scope, receive, send)
+            return
         if self.token and scope["path"] not in OPEN_PATHS:
             refusal = self._check_token(request)
             if refusal is not None:
@@ -112,6 +141,13 @@ class GuardMiddleware:
         fresh = not re.fullmatch(r"[A-Za-z0-9_-]{32,64}", cookie)
         scope["csrf_token"] = secrets.token_urlsafe(32) if fresh else cookie
         if request.method not in ("GET", "HEAD", "OPTIONS"):
+            elsewhere = _cross_site(request)
+            if elsewhere is not None:
+                log.warning("web_refused", reason="cross_site", detail=elsewhere, method=request.method,
+                            path=scope["path"])
+                await PlainTextResponse("refused: this form was sent from another page than the app's own", 403)(
+                    scope, receive, send)
+                return
             body = await _read_body(receive)
             if body is None:  # cut short, it would be read as a form missing its last fields
                 await PlainTextResponse(f"refused: a request body is at most {MAX_BODY} bytes", 413)(

@@ -190,6 +190,12 @@ def load_rules_file(path: str | Path) -> list[Rule]:
             for i, item in enumerate(items)]
 
 
+def env_references(value: str) -> set[str]:
+    """The ``${NAME}`` references in a ``notify`` URL, which the rules folder fills in from the daemon's
+    environment when it reads the file."""
+    return {m.group(1) for m in _ENV_REF.finditer(value)}
+
+
 def _with_env(data: Any, file: str, key: str) -> Any:
     """``${NAME}`` in the ``notify`` URLs of a rule file, from the environment (the config file's
     rules were resolved with the rest of that file)."""

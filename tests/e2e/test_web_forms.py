@@ -144,6 +144,22 @@ def test_toggle_and_edit_keep_what_the_form_does_not_show(app):
         assert status == 409 and f"rule {name} is defined in {where}: edit it there" in page
 
 
+def test_the_browser_cannot_make_the_daemon_send_its_environment_anywhere(app):
+    """A ${NAME} in a channel's URL is filled in from the daemon's environment (the web token, the SMTP
+    password): a rule saved from the browser may keep the references its file has, and add none."""
+    rules, web = app
+    leak = "json://127.0.0.1:9/leak/${MEDIAWATCH_WEB_TOKEN}/${MW_HOOK:-x}"
+    status, page = web.post("/rules/submit", _form("leak", "pier", notify=leak))
+    assert status == 400 and "${MEDIAWATCH_WEB_TOKEN}, ${MW_HOOK}" in page and "only a rule file written on the server" in page
+    assert not (rules / "leak.yaml").exists()
+    edit = {**_form("evening", "pier", mode="daily", daily_at="18:30", timezone="Europe/Berlin"), "editing": "1"}
+    status, page = web.post("/rules/submit", {**edit, "notify": f"{HOOK}\njson://127.0.0.1:9/x/${{SMTP_PASS}}"})
+    assert status == 400 and "${SMTP_PASS}" in page
+    assert yaml.safe_load((rules / "evening.yaml").read_text(encoding="utf-8"))["notify"] == [HOOK]
+    status, _ = web.post("/rules/submit", {**edit, "notify": HOOK})  # the file's own reference stays usable
+    assert status == 303
+
+
 def test_the_feed_is_valid_atom_for_pages_without_a_web_address_and_odd_characters(app):
     rules, web = app
     # written by hand after the app started, with a control character a form would not send
