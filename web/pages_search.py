@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -151,8 +152,14 @@ def _export_rows(request: Request) -> tuple[list[dict[str, Any]] | None, Respons
     return rows, None
 
 
+# Where a spreadsheet that splits at ";" or a tab (the usual separator in many locales) would start a cell
+_CELL_STARTS = re.compile(r"([;\t]\s*)(?=[=+\-@])")
+
+
 def _spreadsheet_safe(value: str) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet: a title must stay a title.
+    # A cell starting with = + - @ is a formula to a spreadsheet: a title must stay a title, also where a
+    # spreadsheet reading the file with another separator would start a cell mid-title.
+    value = _CELL_STARTS.sub(r"\1'", value)
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
@@ -161,7 +168,7 @@ def export_csv(request: Request) -> Response:
     if error is not None:
         return error
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _spreadsheet_safe("; ".join(v) if isinstance(v, list) else str(v)) for k, v in row.items()})
