@@ -228,7 +228,9 @@ class AlertEngine:
         """The mail lane: due instant mails (retries too), then digests whose period ended."""
         report = Report()
         with self._lock:
-            self._sync_rules()
+            # the rules as they are now, not the matcher: what waits in the ledger goes out while the
+            # index (which building a matcher may ask) is down
+            self.rules.refresh()
             now = self.clock()
             now_dt = datetime.fromtimestamp(now, timezone.utc)
             for rule_name, schedule, oldest in self.ledger.unassigned_digest_rules():

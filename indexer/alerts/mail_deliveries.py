@@ -83,6 +83,9 @@ class MailDeliveries:
             self.ledger.mark_sent([(row.rule, row.story_id, note) for row, note in done], self.clock())
             report.sent += len(done)
             report.mails += len(done)
+            # one line per batch: after an outage, the log says when the waiting mails went out
+            log.info("alerts.mails_sent", mails=len(done), retried=sum(row.attempts > 0 for row, _ in done),
+                     rules=sorted({row.rule for row, _ in done}))
         done.clear()
 
     def _failed(self, row: AlertRow, err: SendError, report: Report) -> None:

@@ -27,6 +27,8 @@ from indexer.alerts.report import Report
 
 log = structlog.get_logger(__name__)
 
+FAILED_PASS_S = 1.0  # after a failed pass a lane waits this long, doubled per failure up to idle_s
+
 
 class DeliveryWorker:
     def __init__(self, engine: AlertEngine, *, idle_s: float = 30.0,
@@ -78,6 +80,7 @@ class DeliveryWorker:
     def _run(self, lane: str) -> None:
         seen = -1
         idle_until = 0.0
+        failures = 0  # passes failed in a row: the lane then waits, even for rows already due
         while True:
             with self._cond:
                 woken = self._generation != seen or self._stopping
@@ -85,14 +88,17 @@ class DeliveryWorker:
             if not woken:
                 # the ledger is read outside the condition: wake() (the indexing thread) never waits on it
                 due = self._next_due(lane)
+                if failures:
+                    due = None  # a due retry must not turn a failing pass into a loop: idle_until says when
                 wait = min(idle_until, due if due is not None else idle_until) - time.time()
                 if wait > 0:
                     with self._cond:
                         if self._generation == seen and not self._stopping:
                             self._cond.wait(wait)
                     continue
-            self._pass(lane)
-            idle_until = time.time() + self.idle_s
+            failures = 0 if self._pass(lane, failures) else failures + 1
+            pause = min(self.idle_s, FAILED_PASS_S * 2 ** (failures - 1)) if failures else self.idle_s
+            idle_until = time.time() + pause
             if last:
                 return
 
@@ -103,7 +109,8 @@ class DeliveryWorker:
             log.error("alerts.lane_error", lane=lane, error=str(err))
             return None
 
-    def _pass(self, lane: str) -> None:
+    def _pass(self, lane: str, failures: int = 0) -> bool:
+        """One pass of the lane; False when it failed (its rows stay pending)."""
         try:
             if lane == MAIL:
                 report = self.engine.deliver_mail()
@@ -112,9 +119,10 @@ class DeliveryWorker:
         except Exception as err:  # a lane must survive anything; its rows stay pending
             if self._stopping:  # the ledger was closed under a lane left behind at shutdown
                 log.info("alerts.lane_abandoned", lane=lane, error=str(err), left_pending=True)
-            else:
-                log.error("alerts.lane_error", lane=lane, error=str(err), exc_info=True)
-            return
+            else:  # the traceback once per streak of failures, not once per pass
+                log.error("alerts.lane_error", lane=lane, error=str(err), failed_passes=failures + 1,
+                          retry_in_s=min(self.idle_s, FAILED_PASS_S * 2 ** failures), exc_info=not failures)
+            return False
         if report.digest_messages_opened:  # the mail lane opened digests: their channels' lanes have work now
             self.wake()
         if self.on_report is not None and (report.sent or report.messages or report.failed or report.digests_sent):
@@ -122,6 +130,7 @@ class DeliveryWorker:
                 self.on_report(report)
             except Exception as err:
                 log.error("alerts.lane_report_failed", lane=lane, error=str(err))
+        return True
 
     def close(self, timeout: float = 5.0) -> bool:
         """Stop the lanes after one last pass each; True if all of them finished within ``timeout``.
