@@ -115,6 +115,9 @@ class BatchWriter:
             if result.deferred:
                 deferred = set(result.deferred)
                 self._spool([a for a in batch if a.id in deferred], "deferred by backend")
+                # (a write block, a full queue): replayed on the probe timer, not by the next new article,
+                # and the daemon says it is degraded meanwhile
+                self._mark_down(BackendUnavailable(f"{len(deferred)} documents deferred by the backend"))
         self._notify(landed)
 
     def _mark_down(self, err: Exception) -> None:
