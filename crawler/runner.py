@@ -123,7 +123,13 @@ class CrawlRun:
 
         accounting = RunAccounting(source.name, progress=self.progress)
         bound = log.bind(source=source.name)
-        run_id = frontier.begin_run(source.name, accounting.started_at)
+        try:
+            run_id = frontier.begin_run(source.name, accounting.started_at)
+        except Exception as err:  # the crawl state cannot be written (a full disk): a failed run, said so
+            where = getattr(frontier, "path", None)
+            why = f"cannot start the run in the crawl state{f' at {where}' if where else ''}: {err!r}"
+            bound.error("crawl_failed", error=why[:500])
+            return await self._record(self._summarize(accounting, 0, reason=why[:300], failed=True), None, bound)
         context = SourceContext(source, self.crawl, frontier, self.sink, accounting, self.offloader)
         bound.info("crawl_started", feeds=len(source.feeds), sitemaps=len(source.sitemaps),
                    sections=len(source.sections.urls))
@@ -145,15 +151,21 @@ class CrawlRun:
             except Exception as err:  # the frontier is left as is: the next run redoes the rest
                 bound.error("crawl_finalize_failed", error=repr(err), exc_info=True)
             summary = self._summarize(accounting, run_id, reason=reason or "finished", failed=run.run_failed)
+        return await self._record(summary, frontier, bound)
+
+    async def _record(self, summary: RunSummary, frontier: Frontier | None, bound: Any) -> RunSummary:
+        """The run's end: the caller's hook, the frontier's record of it (none for a run the frontier never
+        began), and its summary in the log."""
         if self.before_record is not None:
             try:
                 await self.before_record(summary)
             except Exception as err:  # the run happened: it is recorded whatever the caller's hook did
                 bound.warning("before_record_failed", error=repr(err)[:300])
-        try:
-            frontier.finish_run(summary)
-        except Exception as err:  # a shared frontier's engine gone for a moment: the run happened all the same
-            bound.warning("run_not_recorded", error=repr(err)[:300])
+        if frontier is not None:
+            try:
+                frontier.finish_run(summary)
+            except Exception as err:  # a shared frontier's engine gone for a moment: the run happened all the same
+                bound.warning("run_not_recorded", error=repr(err)[:300])
         bound.info("crawl_summary", **{k: v for k, v in summary.to_dict().items() if k != "source"})
         return summary
 

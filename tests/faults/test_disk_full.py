@@ -152,3 +152,29 @@ def test_daemon_started_on_a_full_disk_says_failing_then_starts(project, daemons
             assert d.stop() == 0
         finally:
             d.close()  # nothing may hold the filesystem when it is unmounted
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+def test_a_crawl_state_on_a_full_disk_fails_the_runs_and_says_where(tmp_path, project, daemons, fixture_site_factory):
+    """Every run fails at its start (the crawl state cannot record it): each is a failed run naming the
+    file, and the sources' health says failing, as for any source failing run after run."""
+    from tests.faults.conftest import base_config
+
+    site = fixture_site_factory(3)
+    with small_filesystem(tmp_path / "full") as fs:
+        cfg = base_config(project.root, [site.source("fixture", schedule={"every": "2s", "jitter": "0s"})],
+                          crawl={"state_path": str(fs / "crawl.sqlite3")})
+        cfg["http"]["failing_after_runs"] = 2
+        project.write(cfg)
+        d = daemons(project)
+        try:
+            d.wait_for(lambda ev: d.summaries("fixture"), 60, "the first crawl")
+            filler = fill(fs)
+            d.wait_for(lambda ev: len([s for s in d.summaries("fixture") if s["failed"]]) >= 2, 60, "two failed runs")
+            failed = [s for s in d.summaries("fixture") if s["failed"]]
+            assert all(f"crawl state at {fs / 'crawl.sqlite3'}" in s["reason"] for s in failed), failed
+            d.wait_for(lambda ev: d.health()["status"] == "failing", 30, "health failing")
+            filler.unlink()
+            d.wait_for(lambda ev: not d.summaries("fixture")[-1]["failed"], 60, "a run once there is room")
+        finally:
+            d.close()  # nothing may hold the filesystem when it is unmounted
