@@ -22,7 +22,8 @@ TOKEN_ENV = "MEDIAWATCH_WEB_TOKEN"
 TOKEN_COOKIE = "mw_token"
 CSRF_COOKIE = "mw_csrf"
 CSRF_FIELD = "csrf"
-# Probes (a load balancer, systemd) ask /healthz without credentials; it tells nothing but the status.
+# Probes (a load balancer, systemd) ask /healthz without credentials; with a token set, they are told
+# nothing but the status.
 OPEN_PATHS = ("/healthz",)
 RULE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # A rule's Atom feed, the one page a feed reader asks for: it sends neither a cookie nor a header.
@@ -132,6 +133,8 @@ class GuardMiddleware:
                                     f"or localhost (or set ${TOKEN_ENV} to serve it under other names)", 403)(
                 scope, receive, send)
             return
+        # /healthz answers everyone, but its details (sources, runs, spool) only those with the token
+        scope["mw_trusted"] = not self.token or self._carries_token(request)
         if self.token and scope["path"] not in OPEN_PATHS:
             refusal = self._check_token(request)
             if refusal is not None:
@@ -172,10 +175,13 @@ class GuardMiddleware:
 
         await self.app(scope, receive, send_with_cookie)
 
-    def _check_token(self, request: Request) -> Response | None:
+    def _carries_token(self, request: Request) -> bool:
         given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
                  or request.cookies.get(TOKEN_COOKIE, ""))
-        if given and hmac.compare_digest(given.encode(), self.token.encode()):
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def _check_token(self, request: Request) -> Response | None:
+        if self._carries_token(request):
             return None
         feed = FEED_PATH.match(request.url.path)
         key = request.query_params.get("key", "")

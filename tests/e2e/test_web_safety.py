@@ -3,6 +3,7 @@ but /healthz must carry it."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -48,6 +49,14 @@ def test_a_taken_port_is_said_and_nothing_starts(project, command):
     assert not (data / "index.sqlite3").exists()  # nothing opened
 
 
+def _json(url: str, headers: dict | None = None) -> dict:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as err:  # 503 while failing: the same report
+        return json.load(err)
+
+
 def _status(url: str, headers: dict | None = None) -> int:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as resp:
@@ -64,6 +73,10 @@ def test_with_a_token_every_page_but_healthz_needs_it(project):
         port = url.rsplit(":", 1)[1].split("/")[0]
         base = f"http://127.0.0.1:{port}"
         assert _status(base + "/healthz") in (200, 503)  # probes need no token
+        # ... and are told the status only: the sources' names and runs are for those with the token
+        assert set(_json(base + "/healthz")) == {"status"}
+        full = _json(base + "/healthz", {"Authorization": f"Bearer {TOKEN}"})
+        assert {"status", "reasons"} <= set(full) and len(full) > 2, full
         for path in ("/", "/rules", "/metrics", "/sources", "/sources/add"):
             assert _status(base + path) == 401, path
             assert _status(base + path, {"Authorization": "Bearer wrong"}) == 401, path
