@@ -229,12 +229,18 @@ def _check_cluster(config: Config, path: Path) -> None:
         raise ConfigError(path, "cluster.postgres", "needs the PostgreSQL driver: pip install 'mediawatch[cluster]'") from None
 
 
+# a password in a URL's user info (``https://elastic:PASSWORD@host``, a feed behind basic auth)
+_USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)[^@/?#]*@", re.I)
+
+
 def effective(config: Config) -> dict[str, Any]:
     """The config as it will be used, secrets masked, for `mediawatch config check`."""
 
     def mask(node: Any) -> Any:
         if isinstance(node, SecretStr):
             return "********"
+        if isinstance(node, str) and "@" in node and "://" in node:
+            return _USERINFO_PASSWORD.sub(r"\1********@", node)
         if isinstance(node, dict):
             return {k: mask(v) for k, v in node.items()}
         if isinstance(node, list):

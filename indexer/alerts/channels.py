@@ -72,12 +72,21 @@ def check_channel_url(url: str) -> str:
     return url
 
 
+# Generic webhooks, whose path is often their secret (``json://host/hooks/T0K3N``); Apprise shows it
+_PATH_SECRETS = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+
+
 def display(url: str) -> str:
-    """The URL with its secrets masked (Apprise's privacy form), for logs and the CLI."""
+    """The URL with its secrets masked (Apprise's privacy form, and a generic webhook's path), for logs,
+    pages and the CLI."""
     plugin = _plugin(url)
     if plugin is None:
         return url.partition("://")[0] + "://…"
-    return plugin.url(privacy=True).split("?", 1)[0]
+    shown = plugin.url(privacy=True).split("?", 1)[0]
+    scheme, _, rest = shown.partition("://")
+    if scheme.lower() in _PATH_SECRETS and "/" in rest.strip("/"):
+        return f"{scheme}://{rest.split('/', 1)[0]}/…"
+    return shown
 
 
 def _with_header(url: str, name: str, value: str) -> str:

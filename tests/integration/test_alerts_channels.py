@@ -170,7 +170,7 @@ def test_send_tests_tries_every_route_and_reports_each(tmp_path, smtp_server, we
     engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), [rule])
     mail, ok, failed = engine.send_tests("belarus")
     assert mail.channel == "mail" and mail.ok and smtp_server.wait_for(1)
-    assert ok.ok and ok.channel.startswith(f"json://127.0.0.1:{up.port}/hook")
+    assert ok.ok and ok.channel == f"json://127.0.0.1:{up.port}/…"  # its path masked: it may be its token
     assert not failed.ok and "Connection error" in failed.detail
     (got,) = up.requests
     assert got.body["title"] == "belarus: Test alert for rule belarus"

@@ -213,3 +213,11 @@ def test_relative_ca_files_are_the_config_folders_and_refresh_takes_plain_boolea
     assert cfg.mail.smtp.ca_file == str(folder.resolve() / "certs" / "smtp.pem")  # not the working directory's
     assert cfg.index.refresh == "true"
     assert load(write(folder, "index: {refresh: false}\n"), env={}).index.refresh == "false"
+
+
+def test_config_check_masks_a_password_written_in_a_url(tmp_path):
+    path = write(tmp_path, "index: {url: 'http://elastic:${ES_PASS}@127.0.0.1:9299'}\n"
+                           "sources:\n  - {name: s, feeds: ['http://reader:${FEED_PASS}@127.0.0.1:9530/feed.xml']}\n")
+    shown = str(effective(load(path, env={"ES_PASS": "EsPassword123", "FEED_PASS": "FeedPassword789"})))
+    assert "EsPassword123" not in shown and "FeedPassword789" not in shown
+    assert "http://elastic:********@127.0.0.1:9299" in shown and "http://reader:********@127.0.0.1:9530/feed.xml" in shown
