@@ -139,7 +139,7 @@ def open_ledger(config: Config) -> Ledger:
 def build(config: Config, *, with_alerts: bool = True, lazy_index: bool = False) -> App:
     """``lazy_index``: set the index up (and catch alerts up) before the first write rather than
     now, so the daemon starts, and spools, while the index is refused or hung."""
-    _open("data folder", config.data_dir, lambda: Path(config.data_dir).mkdir(parents=True, exist_ok=True))
+    _open("data folder", config.data_dir, lambda: Path(config.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True))
     # the stores a cluster's engine holds first: while it does not answer, nothing else is left open
     ledger = open_ledger(config)
     frontier = open_frontier(config)

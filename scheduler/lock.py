@@ -38,7 +38,8 @@ class DataDirLock:
     def acquire(self, holder: str) -> None:
         """Take the lock for ``holder`` (the command's name), or raise DataDirBusy."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # the articles, recipients and crawl state are this user's: a new data folder is not world-readable
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise DataDirUnusable(f"cannot lock the data folder {self.path.parent}: {err.strerror or err}") from err

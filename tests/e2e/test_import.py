@@ -28,6 +28,7 @@ def test_import_then_reimport_indexes_each_article_once_without_alerts(project):
     assert "import_progress" in result.stderr and "eta_s" in result.stderr
     first = urls(project)
     assert len(first) == len(set(first)) == 14
+    assert (project.root / "data").stat().st_mode & 0o777 == 0o700  # made by us: this user's alone
     assert "https://www.dw.com/en/lukashenko-hold-talks-with-jailed-rivals/a-55228510" in first
 
     result = project.run("import", str(WARC))
