@@ -55,23 +55,12 @@ def trigger_for(source: Source, *, jitter: bool = True):
                            timezone=timezone.utc)
 
 
-def merged(source: Source, last_start: float | None, due: float) -> bool:
-    """Whether the slot at ``due`` (epoch seconds) goes into the run that began at ``last_start``: a slot
-    less than half an interval after a run that began late (the daemon's start-up run, or one that waited
-    for a place) would fetch the same site again within moments, so that run stands for it."""
-    interval = source.schedule.interval
-    return bool(interval and last_start is not None and due - last_start < interval.total_seconds() / 2)
-
-
 def next_run(source: Source, last_start: datetime | None, now: datetime) -> datetime:
-    """When a running daemon runs a source next (jitter aside): its next slot after its last start that is
-    not merged into that run, or now if it never ran or that slot has passed (the daemon was down: it runs
-    at the daemon's start)."""
+    """When a running daemon runs a source next (jitter aside): its next slot after its last start, or
+    now if it never ran or that slot has passed (the daemon was down: it runs at the daemon's start)."""
     trigger = trigger_for(source, jitter=False)
     if last_start is not None:
         slot = trigger.get_next_fire_time(None, last_start + timedelta(seconds=1))
-        if merged(source, last_start.timestamp(), slot.timestamp()):
-            slot = trigger.get_next_fire_time(None, slot + timedelta(seconds=1))
         if slot > now:
             return slot
     return now

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 import structlog
 
 from scheduler import config as config_mod
-from scheduler.crawlqueue import CrawlQueue, merged, trigger_for
+from scheduler.crawlqueue import CrawlQueue, trigger_for
 from scheduler.errors import EXIT_USAGE
 from scheduler.health import Metrics
 from scheduler.healthz import Healthz
@@ -276,7 +276,10 @@ class Daemon:
             return
         name, due = event.job_id[6:], event.scheduled_run_times[-1].timestamp()
         src, last = self._by_name.get(name), self.book.last_start.get(name)
-        recent = src is not None and merged(src, last, due)
+        # A slot soon after a run that began late (its start-up run, or one that waited for a place)
+        # would fetch the same site again within moments: that run stands for it.
+        recent = (src is not None and src.schedule.interval and last is not None
+                  and due - last < src.schedule.interval.total_seconds() / 2)
         if recent or not self.queue.submit(name, due):
             log.info("crawl_merged", source=name, scheduled_at=event.scheduled_run_times[-1].isoformat(),
                      into="the run that began recently" if recent else "the run waiting or running")

@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from crawler.sources import Source
-from scheduler.crawlqueue import EPOCH, CrawlQueue, merged, next_run, phase_s, trigger_for
+from scheduler.crawlqueue import EPOCH, CrawlQueue, next_run, phase_s, trigger_for
 
 
 def source(name: str, **schedule) -> Source:
@@ -71,19 +71,6 @@ def test_next_run_now_for_new_or_missed_sources_else_the_next_slot():
     nightly = source("n", cron="30 3 * * *")
     ran = datetime(2026, 12, 4, 3, 30, 2, tzinfo=timezone.utc)
     assert next_run(nightly, ran, now) == datetime(2026, 12, 5, 3, 30, tzinfo=timezone.utc)
-
-
-def test_next_run_skips_the_slot_the_daemon_merges_into_its_start_up_run():
-    """A start-up run 10 minutes before an hourly slot stands for that slot (the daemon merges it), so
-    the next run is the slot after, whether that merged slot is still ahead or has just passed."""
-    src = source("a", every="1h")
-    slot = trigger_for(src, jitter=False).get_next_fire_time(None, datetime(2026, 12, 4, 19, 0, tzinfo=timezone.utc))
-    started = slot - timedelta(minutes=10)
-    assert merged(src, started.timestamp(), slot.timestamp())
-    assert not merged(src, started.timestamp(), (slot + timedelta(hours=1)).timestamp())
-    for now in (slot - timedelta(minutes=5), slot + timedelta(minutes=5)):
-        assert next_run(src, started, now) == slot + timedelta(hours=1)
-    assert next_run(src, slot - timedelta(hours=1), slot - timedelta(minutes=5)) == slot  # a run at its slot
 
 
 async def _wait(predicate, timeout: float = 5.0) -> None:
