@@ -230,7 +230,7 @@ def _check_cluster(config: Config, path: Path) -> None:
 
 
 # a password in a URL's user info (``https://elastic:PASSWORD@host``, a feed behind basic auth)
-_USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)[^@/?#]*@", re.I)
+_USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)(?!\*+@)[^@/?#]*@", re.I)  # (not masked yet)
 
 
 def effective(config: Config) -> dict[str, Any]:

@@ -61,6 +61,9 @@ def _form_data(form) -> dict[str, Any]:
 
 
 # What the form edits; every other key of a rule file (backfill, created_at, ...) is kept as written.
+# The variables a rule saved from the browser may name in a channel's URL: the operator set them for the
+# app's channels. Any other (the web token, the SMTP password) would be sent wherever the URL points.
+NOTIFY_ENV_PREFIX = "MEDIAWATCH_NOTIFY_"
 FORM_KEYS = frozenset({"name", "query", "recipients", "sources", "languages", "mode", "enabled", "daily_at",
                        "timezone", "notify", "description"})
 
@@ -201,11 +204,12 @@ def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | Non
             return None, None, data, f"a rule named {data['name']!r} exists already"
         if path.exists():
             return None, None, data, f"the rules folder has a file {path.name} already: choose another name"
-    added = _references(data) - _references(written)
+    added = {n for n in _references(data) - _references(written) if not n.startswith(NOTIFY_ENV_PREFIX)}
     if added:
         return None, None, data, (f"{', '.join(sorted(f'${{{n}}}' for n in added))}: the daemon fills in such a reference "
-                                  "from its own environment, so only a rule file written on the server may add one "
-                                  "(one already in the file is kept); type the channel's URL as it is")
+                                  f"from its own environment, so the app takes only the variables named "
+                                  f"{NOTIFY_ENV_PREFIX}* for it (one already in the file is kept); "
+                                  "or type the channel's URL as it is")
     try:
         rule = validate_rule(data, file=path.name)
     except (RuleError, ValueError) as err:

@@ -33,7 +33,7 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         "crawl": fast_crawl(data), "http": {"port": 0}, "rules_dir": str(rules_dir),
         "sources": [site.source("fixture", schedule={"every": "1h", "jitter": "0s"})],
     })
-    proc = project.popen("run", HOOK_KEY="s3cret")
+    proc = project.popen("run", MEDIAWATCH_NOTIFY_HOOK_KEY="s3cret")
     events: queue.Queue = queue.Queue()
     threading.Thread(target=read_events, args=(proc.stderr, events), daemon=True).start()
     seen: list[dict] = []
@@ -46,15 +46,16 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
         page.fill("#rule-name", "lighthouse")
         page.fill("#rule-query", WORD)
         page.fill("#rule-recipients", "desk@example.org")
-        # a JSON webhook channel, its token from the environment: the file keeps the reference
-        page.fill("#rule-notify", hooks.url("json", "/hook/${HOOK_KEY}"))
+        # a JSON webhook channel, its token from the environment (a variable the operator named for the
+        # app, MEDIAWATCH_NOTIFY_*): the file keeps the reference
+        page.fill("#rule-notify", hooks.url("json", "/hook/${MEDIAWATCH_NOTIFY_HOOK_KEY}"))
         page.click("#preview")
         page.wait_for_selector("#preview-result")
         assert page.inner_text("#preview-total") == "0"  # nothing yet
         page.click("#save")
         page.wait_for_selector("tr[data-rule='lighthouse']")
         assert (rules_dir / "lighthouse.yaml").exists()
-        assert "${HOOK_KEY}" in (rules_dir / "lighthouse.yaml").read_text() and "s3cret" not in page.content()
+        assert "${MEDIAWATCH_NOTIFY_HOOK_KEY}" in (rules_dir / "lighthouse.yaml").read_text() and "s3cret" not in page.content()
         page.screenshot(path=str(tmp_path / "daemon-rules.png"), full_page=True)
         print(f"screenshot: {tmp_path / 'daemon-rules.png'}")
 

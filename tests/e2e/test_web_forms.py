@@ -146,12 +146,16 @@ def test_toggle_and_edit_keep_what_the_form_does_not_show(app):
 
 def test_the_browser_cannot_make_the_daemon_send_its_environment_anywhere(app):
     """A ${NAME} in a channel's URL is filled in from the daemon's environment (the web token, the SMTP
-    password): a rule saved from the browser may keep the references its file has, and add none."""
+    password): a rule saved from the browser may keep the references its file has, and add only those to
+    variables the operator named for the app's channels (MEDIAWATCH_NOTIFY_*)."""
     rules, web = app
     leak = "json://127.0.0.1:9/leak/${MEDIAWATCH_WEB_TOKEN}/${MW_HOOK:-x}"
     status, page = web.post("/rules/submit", _form("leak", "pier", notify=leak))
-    assert status == 400 and "${MEDIAWATCH_WEB_TOKEN}, ${MW_HOOK}" in page and "only a rule file written on the server" in page
+    assert status == 400 and "${MEDIAWATCH_WEB_TOKEN}, ${MW_HOOK}" in page and "MEDIAWATCH_NOTIFY_*" in page
     assert not (rules / "leak.yaml").exists()
+    meant = "json://127.0.0.1:9/hook?token=${MEDIAWATCH_NOTIFY_DESK}"  # named by the operator for the app
+    assert web.post("/rules/submit", _form("desk", "pier", notify=meant))[0] == 303
+    assert yaml.safe_load((rules / "desk.yaml").read_text(encoding="utf-8"))["notify"] == [meant]
     edit = {**_form("evening", "pier", mode="daily", daily_at="18:30", timezone="Europe/Berlin"), "editing": "1"}
     status, page = web.post("/rules/submit", {**edit, "notify": f"{HOOK}\njson://127.0.0.1:9/x/${{SMTP_PASS}}"})
     assert status == 400 and "${SMTP_PASS}" in page

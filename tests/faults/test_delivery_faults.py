@@ -64,7 +64,7 @@ def test_daemon_notifies_every_channel_once_per_story_through_a_receiver_restart
     result = project.run("alerts", "send-test", "everything")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("ok    ") == 4 and "4 of 4 route(s)" in result.stdout
-    assert f"json://127.0.0.1:{hooks.port}/json" in result.stdout
+    assert f"json://127.0.0.1:{hooks.port}/…" in result.stdout  # the path masked: it may be the token
     hooks.down()
     result = project.run("alerts", "send-test", "everything")
     assert result.returncode == 1
