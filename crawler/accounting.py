@@ -58,7 +58,7 @@ class RunSummary:
     finished_at: datetime | None = None
     counts: dict[str, int] = field(default_factory=dict)
     articles: int = 0  # articles handed to the sink (new + updated)
-    errors: int = 0  # URLs whose status is error:<kind>
+    errors: int = 0  # URLs whose status is error:<kind>, and callbacks that raised (sampled as error:callback)
     failed: bool = False  # the run itself failed (crashed, or no entry point could be read)
     reason: str = ""  # why it failed / how it ended ("finished", "closespider_timeout", ...)
     pages: int = 0  # responses downloaded (robots.txt included)
@@ -112,6 +112,7 @@ class RunAccounting:
         self.pages = 0
         self.bytes = 0
         self.started_at = utcnow()
+        self.failures = 0  # callbacks that raised (``failure``): errors beside the URLs' own
         self._log = log.bind(source=source)
 
     def record(self, canonical_url: str, url: str, status: str, reason: str = "") -> bool:
@@ -138,6 +139,14 @@ class RunAccounting:
                 self._log.debug("progress_failed", error=str(err))
         return True
 
+    def failure(self, url: str, error: BaseException) -> None:
+        """Our own code failed on a URL, whatever status the URL has (a feed's callback that raised after
+        the feed was counted as listed): an error of the run, logged with its traceback and sampled."""
+        self.failures += 1
+        if len(self.samples) < self.MAX_SAMPLES:
+            self.samples.append({"url": url, "status": "error:callback", "reason": repr(error)[:300]})
+        self._log.error("callback_failed", url=url, error=repr(error)[:300], exc_info=error)
+
     def snapshot(self) -> dict[str, Any]:
         return {"source": self.source, "articles": self.articles, **self.counts}
 
@@ -148,7 +157,7 @@ class RunAccounting:
             finished_at=utcnow(),
             counts=dict(self.counts),
             articles=self.articles,
-            errors=sum(v for k, v in self.counts.items() if k.startswith("error:")),
+            errors=sum(v for k, v in self.counts.items() if k.startswith("error:")) + self.failures,
             failed=failed,
             reason=reason,
             pages=self.pages,

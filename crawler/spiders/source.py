@@ -202,6 +202,9 @@ class SourceRun:
     def failed_callback(self, meta: dict[str, Any], error: BaseException) -> None:
         """A callback or an item pipeline raised: the URL ends as incomplete (the next run tries it again)."""
         canon = meta.get("mw_canon")
+        # said here: Scrapy's own line for it is not shown (logs.py), and a URL already counted (a feed
+        # listed before its entries were read) would end with no trace of it
+        self.accounting.failure(meta.get("mw_url", canon) or "", error)
         if canon is not None and not self.closed:
             self.outcomes.finish(canon, meta.get("mw_url", canon), "skipped:incomplete", repr(error)[:200],
                                  kind=meta.get("mw_kind", "article"), final=True)
@@ -246,14 +249,16 @@ class SourceRun:
             return
         if feed.skipped:
             self._log.warning("feed_entries_skipped", url=doc.url, skipped=feed.skipped, problems=feed.problems)
-        self.outcomes.finish(doc.canon, doc.url, "listing", f"{feed.kind}: {len(feed.entries)} entries",
-                             kind="feed", final=True)
         for entry in _sort_newest(feed.entries, lambda e: e.date):
             req = self.requests.candidate(entry.url, kind="article", stage=doc.stage, depth=doc.depth + 1,
                                           lastmod=entry.date, feed_date=entry.published or entry.updated,
                                           title=entry.title, parent=doc.canon)
             if req is not None:
                 self._send(req)
+        # listed once its entries are: reading them may fail (the crawl state full), and then the feed
+        # ends as incomplete, an error of the run (failed_callback), not as listed
+        self.outcomes.finish(doc.canon, doc.url, "listing", f"{feed.kind}: {len(feed.entries)} entries",
+                             kind="feed", final=True)
 
     def parse_sitemap(self, response: Response) -> None:
         got = None if self.closed else self.documents.body(response)

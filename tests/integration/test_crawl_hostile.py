@@ -3,10 +3,13 @@ on; links to private / loopback / link-local addresses are refused before any co
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.frontier import Frontier
 from crawler.runner import run_crawl_blocking
 from crawler.sources import Source
 from tests.harness.crawling import CollectingSink, fast_crawl_settings
@@ -105,3 +108,28 @@ def test_redirect_to_private_address_refused(fixture_site, tmp_path):
                            extra_settings={"DOWNLOADER_MIDDLEWARES": {Tripwire: 999}})["redir"]
     assert s.counts == {"listing": 1, "skipped:private_address": 1}
     assert Tripwire.seen == []
+
+
+class FullFrontier(Frontier):
+    """The crawl state refusing new URLs, as on a full disk: which write a filled disk fails first depends
+    on SQLite's free pages (tests/faults/test_disk_full.py fills a real one); this fails the same one always."""
+
+    def discovered(self, *args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_callback_that_raises_after_its_feed_was_counted_is_an_error_of_the_run(fixture_site, tmp_path):
+    frontier = FullFrontier(str(tmp_path / "crawl.sqlite3"))
+    try:
+        summaries = run_crawl_blocking([Source(**fixture_site.source())], fast_crawl_settings(tmp_path),
+                                       CollectingSink(), frontier=frontier)
+    finally:
+        frontier.close()
+    summary = summaries["fixture"]
+    # the feed is not "listed" (a quiet success with nothing fetched): incomplete, tried again next run,
+    # and the run, whose one entry point could not be read, failed
+    assert summary.counts == {"skipped:incomplete": 1} and summary.failed, summary.to_dict()
+    assert summary.errors == 1, summary.to_dict()
+    (sample,) = summary.error_samples
+    assert sample["url"] == fixture_site.rss_url and sample["status"] == "error:callback"
+    assert "database or disk is full" in sample["reason"]
