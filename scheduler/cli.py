@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.writelines(f"mediawatch: config error: {line}\n" for line in str(err).splitlines())
         return EXIT_USAGE
     logs.configure(args.log_level or cfg.log.level, cfg.log.format)
+    from indexer.backends.base import BackendError
     from scheduler import commands  # heavy imports (scrapy, elasticsearch) only past config
 
     key = _command_key(args)
@@ -202,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"mediawatch: error: {err}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BackendError as err:  # an outage, not a bug: where, and what it said
+        where = cfg.index.url or cfg.index.sqlite_path
+        log.warning("command_failed", command=key, index=where, error=str(err)[:300])
+        sys.stderr.write(f"mediawatch: the index at {where} did not answer: {err}\n")
         return EXIT_FAILURE
     except Exception as err:  # the last line of defence: a clear message, not a traceback
         log.error("command_failed", command=key, error=str(err), exc_info=True)

@@ -67,6 +67,21 @@ def test_a_lower_case_operator_gets_a_note_beside_the_results(project):
     assert "note:" not in project.run("search", "Lukashenko OR Putin").stderr
 
 
+def test_an_index_that_does_not_answer_is_named(project):
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        config = import_config(project)
+        config["index"].update(url=url, request_timeout_s=2, retry_attempts=0)
+        project.write(config)
+        result = project.run("search", "pier")
+    assert result.returncode == 1
+    assert f"mediawatch: the index at {url} did not answer:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unknown_rule_exits_2_and_lists_the_known_ones(project):
     result = filled(project).run("alerts", "test", "pire")
     assert result.returncode == 2
