@@ -183,14 +183,15 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> Config:
         raise ConfigError(path, "", f"the top level must be a mapping, not {type(raw).__name__}")
     missing: dict[str, str] = {}
     raw = _interpolate(raw, "", env, missing)
-    # said with the other mistakes, not in a second round
-    known = _duplicate_names(raw) | missing  # (a key left empty for lack of its variable: the variable)
+    # said with the other mistakes, not in a second round (a key left empty for lack of its variable: the
+    # variable, not the empty value)
+    found = _duplicate_names(raw) | missing
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
-        raise _error(path, problems(err) | known) from None
-    if known:
-        raise _error(path, known)
+        raise _error(path, problems(err) | found) from None
+    if found:
+        raise _error(path, found)
     if config.cluster is not None:
         _check_cluster(config, path)
     return resolve_path(config, path.resolve().parent)

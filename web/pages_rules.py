@@ -60,10 +60,10 @@ def _form_data(form) -> dict[str, Any]:
     return data
 
 
-# What the form edits; every other key of a rule file (backfill, created_at, ...) is kept as written.
 # The variables a rule saved from the browser may name in a channel's URL: the operator set them for the
 # app's channels. Any other (the web token, the SMTP password) would be sent wherever the URL points.
 NOTIFY_ENV_PREFIX = "MEDIAWATCH_NOTIFY_"
+# What the form edits; every other key of a rule file (backfill, created_at, ...) is kept as written.
 FORM_KEYS = frozenset({"name", "query", "recipients", "sources", "languages", "mode", "enabled", "daily_at",
                        "timezone", "notify", "description"})
 
@@ -123,7 +123,8 @@ def rules_list(request: Request) -> Response:
         search = SearchForm(q=rule.query, sources=list(rule.sources), languages=list(rule.languages))
         origin = rules.origin(rule.name)
         rows.append({"rule": rule, "counts": counts, "last_sent": last_sent.get(rule.name),
-                     "search": "/?" + search.link(), "feed": feed_link(services.token, rule.name), "editable": _file_of(services, rule.name) is not None,
+                     "search": "/?" + search.link(), "feed": feed_link(services.token, rule.name),
+                     "editable": _file_of(services, rule.name) is not None,
                      "file": Path(origin).name if origin else None})
     errors = [str(e) for e in rules.errors.values()]
     saved = request.query_params.get("saved", "")

@@ -134,9 +134,9 @@ class GuardMiddleware:
                 scope, receive, send)
             return
         # /healthz answers everyone, but its details (sources, runs, spool) only those with the token
-        scope["mw_trusted"] = not self.token or self._carries_token(request)
-        if self.token and scope["path"] not in OPEN_PATHS:
-            refusal = self._check_token(request)
+        scope["mw_trusted"] = trusted = not self.token or self._carries_token(request)
+        if not trusted and scope["path"] not in OPEN_PATHS:
+            refusal = self._without_token(request)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
@@ -180,9 +180,9 @@ class GuardMiddleware:
                  or request.cookies.get(TOKEN_COOKIE, ""))
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
-    def _check_token(self, request: Request) -> Response | None:
-        if self._carries_token(request):
-            return None
+    def _without_token(self, request: Request) -> Response | None:
+        """A request that carries no token: None for a rule's feed opened by its key, else the redirect that
+        turns ``?token=`` into a cookie, or the refusal."""
         feed = FEED_PATH.match(request.url.path)
         key = request.query_params.get("key", "")
         if (feed and key and request.method in ("GET", "HEAD")
