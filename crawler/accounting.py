@@ -120,6 +120,22 @@ class RunAccounting:
             if self.statuses[canonical_url] != status:
                 self._log.debug("url_already_counted", url=url, status=status, first=self.statuses[canonical_url])
             return False
+        self._count(canonical_url, url, status, reason)
+        return True
+
+    def revise(self, canonical_url: str, url: str, status: str, reason: str = "") -> None:
+        """A URL counted as an article found turned out not stored (the sink could keep it neither in the
+        index nor in its spool): it counts as ``status`` instead, so the run's figures say what landed."""
+        before = self.statuses.get(canonical_url)
+        if before is not None:
+            self.counts[before] -= 1
+            if not self.counts[before]:
+                del self.counts[before]
+            if before in ("new", "updated"):
+                self.articles -= 1
+        self._count(canonical_url, url, status, reason)
+
+    def _count(self, canonical_url: str, url: str, status: str, reason: str) -> None:
         self.statuses[canonical_url] = status
         self.counts[status] += 1
         if status in ("new", "updated"):
@@ -137,7 +153,6 @@ class RunAccounting:
                 self.progress(self.snapshot())
             except Exception as err:  # a broken progress display must not break the crawl
                 self._log.debug("progress_failed", error=str(err))
-        return True
 
     def failure(self, url: str, error: BaseException) -> None:
         """Our own code failed on a URL, whatever status the URL has (a feed's callback that raised after

@@ -170,6 +170,8 @@ class Outcomes:
                 self.flush_failed = True
                 self._log.error("sink_flush_failed", error=reason, articles=len(batch),
                                 reason="not marked done: they are fetched again next run")
+                for item, _status in batch:
+                    self.accounting.revise(item.canon, item.canon, "error:ingest", reason)
                 return False
             for item, status in batch:
                 self._mark_done(item, status)

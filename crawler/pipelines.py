@@ -10,7 +10,8 @@ Both talk only to the run's ``Outcomes`` (and the pool), which they take from th
 * The sink (the Ingestor) is called on the reactor/loop thread, the thread that runs
   ``crawl_sources``: ``submit`` should buffer or spool and return quickly.
 * The frontier marks a URL done only after a flush that followed its ``submit`` returned; an
-  exception from ``submit`` counts the URL as ``error:ingest`` and leaves it to the next run.
+  exception from ``submit``, or a flush that could store nothing, counts the URL as ``error:ingest``
+  and leaves it to the next run.
 """
 
 from __future__ import annotations

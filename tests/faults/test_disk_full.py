@@ -71,7 +71,11 @@ def test_full_disk_under_index_and_spool_loses_nothing(fixture_site, tmp_path):
         assert ingestor.counters["unstored"] >= 1
         assert ingestor.health()["storage"] == "failing"
         assert backend.count() + spool.depth() == 0
-        assert s1.counts.get("new", 0) == len(site.articles)  # fetched and extracted, just not stored
+        # fetched and extracted, but not stored: the run counts them as ingest errors, not as articles found
+        assert s1.counts.get("new", 0) == 0 and s1.articles == 0
+        assert s1.counts["error:ingest"] == len(site.articles)
+        assert s1.errors >= len(site.articles)
+        assert {e["status"] for e in s1.error_samples} == {"error:ingest"}
 
         filler.unlink()
         site.reset_log()
@@ -108,6 +112,10 @@ def test_the_daemon_says_failing_while_it_cannot_store(tmp_path, project, daemon
             fill(fs)  # full while it runs; the next crawl finds a new article
             site.add_article()
             d.wait_for(lambda ev: d.named("ingest.articles_unstored"), 30, "the unstored batch")
+            # the run that found it says so: an ingest error, not an article found
+            unstored = d.wait_for(lambda ev: [s for s in d.summaries("fixture") if s["counts"].get("error:ingest")],
+                                  30, "the run that could not store")[0]
+            assert unstored["articles"] == 0 and unstored["errors"] >= 1, unstored
             listening = d.wait_for(lambda ev: [e for e in ev if e.get("event") == "health_listening"], 30)[0]
             with pytest.raises(urllib.error.HTTPError) as answer:
                 urllib.request.urlopen(listening["url"], timeout=5)
