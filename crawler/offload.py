@@ -20,6 +20,7 @@ import atexit
 import functools
 import gc
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -63,6 +64,17 @@ def _worker_start(niceness: int) -> None:
     gc.freeze()
     if niceness:
         os.nice(niceness)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="mw-parent", daemon=True).start()
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End the worker when the process that owns the pool is gone (``kill -9``, OOM killer). A worker
+    waits on its call queue, whose write end it holds itself, and it holds the forkserver's liveness
+    pipe too: without this the pool and its forkserver would outlive the daemon for good."""
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(0)
 
 
 def _discard_executor(ex: Executor) -> None:

@@ -48,6 +48,8 @@ def test_kill9_mid_crawl_then_restart_loses_and_repeats_nothing(project, daemons
     wait_until(lambda: indexed() >= 3 or not d.alive, 90, "a first batch indexed", poll_s=0.02)
     assert d.alive, d.tail()
     d.kill9()
+    # its extraction pool (forkserver and workers) follows it, rather than waiting forever on a queue
+    assert not d.orphans, d.orphans
     kills.append(state())
     # Crash 2: in the middle of the next run, while fetched articles are in extraction or waiting in
     # the ingest buffer (less than bulk_interval_s after they were fetched).
@@ -60,6 +62,7 @@ def test_kill9_mid_crawl_then_restart_loses_and_repeats_nothing(project, daemons
                what=lambda: f"four articles fetched in this run, some not yet indexed: {state()}, {d.tail()}")
     assert d.alive, d.tail()
     d.kill9()
+    assert not d.orphans, d.orphans
     kills.append(state())
 
     # The third start runs to the end of its crawl, then stops cleanly.

@@ -17,9 +17,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Callable
 
 from tests.harness.project import Project, cli_env
+
+
+def group_members(pgid: int) -> list[str]:
+    """The command lines of the live (not zombie) processes of process group ``pgid``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses
+            state, _ppid, pgrp = stat[stat.rindex(")") + 2:].split()[:3]
+            if int(pgrp) == pgid and state != "Z":
+                found.append(Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    return found
 
 
 class Daemon:
@@ -31,6 +49,7 @@ class Daemon:
 
     def __init__(self, project: Project, *, log_level: str = "info", env: dict[str, str] | None = None) -> None:
         self.project = project
+        self.orphans: list[str] = []  # what outlived a kill9 (see there)
         args = [sys.executable, "-m", "scheduler.cli", "--config", str(project.config_path)]
         if log_level:
             args += ["--log-level", log_level]
@@ -107,10 +126,16 @@ class Daemon:
         except urllib.error.HTTPError as err:  # 503 for "failing": the report is in the body
             return {**json.load(err), "http": err.code}
 
-    def kill9(self) -> None:
+    def kill9(self, *, orphans_within: float = 10.0) -> None:
+        """SIGKILL the daemon; what of its process group still runs ``orphans_within`` seconds later (its
+        extraction pool should follow it on its own) is kept in ``orphans``, then reaped."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
+        deadline = time.monotonic() + orphans_within
+        while (left := group_members(self.proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.orphans = left
         self._reap_group()
         self._reader.join(5)
         self.pump()
