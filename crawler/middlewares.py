@@ -29,6 +29,7 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as Scrap
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
+from w3lib.http import basic_auth_header
 
 from crawler.dns import PINS
 
@@ -223,6 +224,27 @@ class HostGateMiddleware:
             self.next_at[netloc] = start + interval
         if start > now:
             await asyncio.sleep(start - now)
+        return None
+
+
+# -- HTTP basic auth for the origins a source's URLs name ---------------------------------------
+class CredentialsMiddleware:
+    """A request of a source's run to an origin whose configured URL held ``user:password@``
+    (``Source.credentials_for``) carries them as HTTP basic auth; no other request does, and a
+    redirect elsewhere comes back through here without them."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "CredentialsMiddleware":
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        source = getattr(run_of(request, self.crawler), "source", None)
+        credentials = source.credentials_for(request.url) if source is not None else None
+        if credentials is not None and b"Authorization" not in request.headers:
+            request.headers[b"Authorization"] = basic_auth_header(*credentials)
         return None
 
 

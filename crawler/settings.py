@@ -102,6 +102,7 @@ def scrapy_settings(crawl: CrawlSettings, source: Source | None = None) -> dict[
             "crawler.robotstxt.RobotsMiddleware": 100,
             # before Scrapy's retries (550) in the response chain: it sees robots.txt's final answer
             "crawler.robotstxt.RobotsStatusMiddleware": 110,
+            "crawler.middlewares.CredentialsMiddleware": 120,
             "crawler.middlewares.ConditionalGetMiddleware": 130,
             "crawler.middlewares.RetryAfterMiddleware": 540,
             "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,

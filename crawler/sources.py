@@ -7,7 +7,9 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from crawler.urls import origin, split_credentials
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -112,6 +114,7 @@ class Source(BaseModel):
     # Off by default: links in third-party content must not reach private addresses (SSRF).
     allow_private_addresses: bool = False
     enabled: bool = True
+    _credentials: dict[tuple[str, str, int | None], tuple[str, str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("feeds", "sitemaps")
     @classmethod
@@ -133,6 +136,28 @@ class Source(BaseModel):
         if not (self.feeds or self.sitemaps or self.sections.urls):
             raise ValueError("a source needs at least one of feeds, sitemaps, sections.urls")
         return self
+
+    @model_validator(mode="after")
+    def _credentials_apart(self) -> "Source":
+        """``user:password@`` in a configured URL (a feed behind HTTP basic auth) becomes the source's
+        credentials for that URL's origin, and the URL is kept without it: no log line, page, store or
+        request line shows the password, and ``CredentialsMiddleware`` sends it to that origin only."""
+        for urls in (self.feeds, self.sitemaps, self.sections.urls):
+            for i, url in enumerate(urls):
+                clean, credentials = split_credentials(url)
+                if credentials is not None:
+                    urls[i] = clean
+                    self._credentials[origin(clean)] = credentials
+        return self
+
+    def credentials_for(self, url: str) -> tuple[str, str] | None:
+        """The (user, password) written for ``url``'s origin in this source's URLs, if any."""
+        return self._credentials.get(origin(url)) if self._credentials else None
+
+    @property
+    def credential_users(self) -> list[str]:
+        """Who the source logs in as, and where (``reader at https://host:443``), for ``config check``."""
+        return [f"{user} at {scheme}://{host}:{port}" for (scheme, host, port), (user, _) in self._credentials.items()]
 
     @property
     def entry_points(self) -> list[str]:

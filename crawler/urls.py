@@ -11,11 +11,11 @@ dot on the host dropped. Idempotent: a canonical URL canonicalises to itself.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-__all__ = ["BadURL", "canonicalize", "registrable_domain", "same_site"]
+__all__ = ["BadURL", "canonicalize", "origin", "registrable_domain", "same_site", "split_credentials"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -118,3 +118,23 @@ def same_site(a: str, b: str) -> bool:
     """True when both URLs belong to the same registrable domain (www./m./edition. alike)."""
     sa, sb = registrable_domain(a), registrable_domain(b)
     return bool(sa) and sa == sb
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its user info, and the (user, password) it held, percent-decoded; None when it held none."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    return urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment)), (unquote(user), unquote(password))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``url`` (the default port filled in): what HTTP credentials are scoped to."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").rstrip("."), port or _DEFAULT_PORTS.get(parts.scheme.lower())

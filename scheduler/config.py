@@ -248,7 +248,11 @@ def effective(config: Config) -> dict[str, Any]:
             return [mask(v) for v in node]
         return node
 
-    return mask(config.model_dump(mode="python"))
+    shown = mask(config.model_dump(mode="python"))
+    for source, entry in zip(config.sources, shown["sources"]):
+        if source.credential_users:  # taken out of its URLs at load: said here, the password left out
+            entry["basic_auth"] = source.credential_users
+    return shown
 
 
 def unknown_rule_sources(config: Config, rules: Iterable[Rule]) -> list[str]:

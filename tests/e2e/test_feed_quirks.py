@@ -82,3 +82,36 @@ def test_import_skips_a_page_saved_from_an_unparseable_url(project, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "imported 1 article(s) from 2 file(s)" in result.stdout, result.stdout
     assert "import_record_skipped" in result.stderr and "Invalid IPv6 URL" in result.stderr
+
+
+def test_a_feed_behind_basic_auth_through_the_cli(project, fixture_site, fixture_site_factory):
+    """``user:password@`` in a feed's URL: every request to that origin carries it, none to another one,
+    and the password is in no log line, store or index."""
+    site, other = fixture_site, fixture_site_factory(1, seed=False)
+    password = "s3cr@t:pw"
+    site.basic_auth = f"reader:{password}"
+    a, b = site.newest()[:2]
+    elsewhere = other.articles[0]
+    feed = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Locked</title>'
+            + "".join(f"<item><title>{x.title}</title><link>{site.url(x.path)}</link></item>" for x in (a, b))
+            + f"<item><title>elsewhere</title><link>{other.url(elsewhere.path)}</link></item></channel></rss>")
+    site.route("/feeds/locked.xml", lambda: (200, {"Content-Type": "application/rss+xml"}, feed.encode()))
+    locked = site.url("/feeds/locked.xml").replace("://", "://reader:s3cr%40t%3Apw@", 1)
+    # another port of 127.0.0.1 is a private address to the SSRF guard
+    project.write(crawl_config(project, site.source("locked", feeds=[locked], allow_private_addresses=True)))
+    result = project.run("crawl", "locked")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    assert sorted(site.article_hits()) == sorted(x.path for x in (a, b))
+    assert all(h.headers.get("authorization", "").startswith("Basic ") for h in site.hits() if h.path != "/robots.txt")
+    assert other.article_hits() == [elsewhere.path]
+    assert not any("authorization" in h.headers for h in other.hits()), "the credentials went to another origin"
+
+    result_search = project.run("search", "*", "--json", "--all-copies")
+    urls = sorted(json.loads(line)["url"] for line in result_search.stdout.splitlines())
+    assert urls == sorted([site.url(a.path), site.url(b.path), other.url(elsewhere.path)])
+    check = project.run("config", "check")
+    for text in (result.stderr, result.stdout, result_search.stdout, check.stdout, check.stderr):
+        assert "s3cr" not in text
+    for store in (project.root / "data").glob("*.sqlite3*"):
+        assert b"s3cr" not in store.read_bytes(), store

@@ -25,6 +25,7 @@ The articles come from :mod:`tests.harness.site_pages`, the feeds, sitemaps and 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import re
@@ -77,6 +78,7 @@ class FixtureSite(SiteDocuments):
         self.extra_routes: dict[str, Callable[[], tuple[int, dict[str, str], bytes]]] = {}
         self.holds: dict[str, tuple[Callable[[], bool], float, float]] = {}  # path -> (until, then_s, timeout)
         self.delay_s = 0.0  # latency added to every response
+        self.basic_auth: str | None = None  # "user:password": every path but robots.txt answers 401 without it
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests served at the same time
         self._pool = list(aeb_pages())[offset:]
@@ -230,6 +232,9 @@ class FixtureSite(SiteDocuments):
                 th.times -= 1
                 extra = {"Retry-After": th.retry_after} if th.retry_after is not None else {}
                 return th.status, {"Content-Type": "text/plain", **extra}, b"slow down"
+            if self.basic_auth is not None and path != "/robots.txt" and headers.get("authorization") != (
+                    "Basic " + base64.b64encode(self.basic_auth.encode()).decode()):
+                return 401, {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="fixture"'}, b"who are you?"
             if path in self.extra_routes:
                 return self.extra_routes[path]()
             xml = {"Content-Type": "application/xml; charset=utf-8"}

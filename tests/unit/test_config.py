@@ -220,4 +220,7 @@ def test_config_check_masks_a_password_written_in_a_url(tmp_path):
                            "sources:\n  - {name: s, feeds: ['http://reader:${FEED_PASS}@127.0.0.1:9530/feed.xml']}\n")
     shown = str(effective(load(path, env={"ES_PASS": "EsPassword123", "FEED_PASS": "FeedPassword789"})))
     assert "EsPassword123" not in shown and "FeedPassword789" not in shown
-    assert "http://elastic:********@127.0.0.1:9299" in shown and "http://reader:********@127.0.0.1:9530/feed.xml" in shown
+    assert "http://elastic:********@127.0.0.1:9299" in shown
+    # a source's credentials are taken out of its URLs at load (crawler.sources), and said apart
+    assert "'feeds': ['http://127.0.0.1:9530/feed.xml']" in shown
+    assert "'basic_auth': ['reader at http://127.0.0.1:9530']" in shown
