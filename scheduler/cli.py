@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.writelines(f"mediawatch: config error: {line}\n" for line in str(err).splitlines())
         return EXIT_USAGE
     logs.configure(args.log_level or cfg.log.level, cfg.log.format)
-    from indexer.backends.base import BackendError
+    from indexer.backends.base import BackendError, BackendUnavailable
     from scheduler import commands  # heavy imports (scrapy, elasticsearch) only past config
 
     key = _command_key(args)
@@ -204,10 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILURE
-    except BackendError as err:  # an outage, not a bug: where, and what it said
+    except BackendError as err:  # an outage or a damaged file, not a bug: where, and what it said
         where = cfg.index.url or cfg.index.sqlite_path
         log.warning("command_failed", command=key, index=where, error=str(err)[:300])
-        sys.stderr.write(f"mediawatch: the index at {where} did not answer: {err}\n")
+        what = "did not answer" if isinstance(err, BackendUnavailable) else "failed"
+        sys.stderr.write(f"mediawatch: the index at {where} {what}: {str(err).removeprefix(f'{where}: ')}\n")
         return EXIT_FAILURE
     except Exception as err:  # the last line of defence: a clear message, not a traceback
         log.error("command_failed", command=key, error=str(err), exc_info=True)

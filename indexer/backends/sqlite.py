@@ -105,6 +105,9 @@ class SqliteBackend(SqliteHousekeeping, Backend):
             try:
                 create_or_upgrade(db, done)
                 db.execute("COMMIT")
+            except sqlite3.DatabaseError as err:
+                rollback(db)
+                raise self._damaged(err) from err
             except BaseException:
                 rollback(db)
                 raise
@@ -211,6 +214,9 @@ class SqliteBackend(SqliteHousekeeping, Backend):
             except sqlite3.OperationalError as err:
                 rollback(db)
                 raise BackendUnavailable(f"sqlite write failed: {err}") from err
+            except sqlite3.DatabaseError as err:
+                rollback(db)
+                raise self._damaged(err) from err
             except BaseException:
                 rollback(db)
                 raise
@@ -258,6 +264,13 @@ class SqliteBackend(SqliteHousekeeping, Backend):
                 if "fts5" in str(err) or "syntax" in str(err):
                     raise BackendError(f"search failed: {err}") from err
                 raise BackendUnavailable(f"sqlite read failed: {err}") from err
+            except sqlite3.DatabaseError as err:
+                raise self._damaged(err) from err
+
+    def _damaged(self, err: sqlite3.DatabaseError) -> BackendError:
+        """Not an outage: the file itself ("database disk image is malformed", "file is not a database"),
+        named, since the message SQLite gives says nothing of which file."""
+        return BackendError(f"{self.path}: {err}")
 
     def search(self, query=None, *, since=None, until=None, sources=None, languages=None,
                limit: int = 20, sort: Sort = "published_at", collapse: bool = False) -> list[Hit]:

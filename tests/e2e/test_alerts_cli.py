@@ -82,6 +82,18 @@ def test_an_index_that_does_not_answer_is_named(project):
     assert "Traceback" not in result.stderr
 
 
+def test_a_damaged_index_file_is_named(project):
+    filled(project)
+    index = project.root / "data" / "index.sqlite3"
+    with open(index, "r+b") as fh:  # the header kept, the pages after it overwritten
+        fh.seek(4096)
+        fh.write(b"not a b-tree page " * 4000)
+    result = project.run("search", "pier")
+    assert result.returncode == 1
+    assert f"mediawatch: the index at {index} failed: " in result.stderr  # what SQLite says depends on the page hit
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unknown_rule_exits_2_and_lists_the_known_ones(project):
     result = filled(project).run("alerts", "test", "pire")
     assert result.returncode == 2
