@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import signal
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +20,7 @@ import pytest
 import yaml
 
 from tests.e2e.daemon_log import listening_url
-from tests.harness.project import WARC, import_config
+from tests.harness.project import WARC, Project, import_config
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOOK = "json://127.0.0.1:9/hook?token=${MW_HOOK}"
@@ -57,16 +59,38 @@ class Browser:
             return err.code, err.read().decode()
 
 
-@pytest.fixture
-def app(project, tmp_path):
-    rules = project.root / "rules"
+GROUP = ("- {name: g1, query: pier, recipients: [a@example.org]}\n"
+         "- {name: g2, query: harbour, recipients: [a@example.org]}\n")
+EVENING = yaml.safe_dump({"name": "evening", "query": "pier", "recipients": ["a@example.org"], "notify": [HOOK],
+                          "mode": "daily", "daily_at": "18:30", "timezone": "Europe/Berlin", "backfill": True})
+
+
+def _write_rules(rules, files: dict[str, str]) -> None:
+    """The rules folder as ``files`` (name -> text), anything else in it removed. A rewritten file gets an
+    mtime past the one the app last saw, so its RuleSet (which re-reads by mtime and size) takes it again."""
+    for path in rules.iterdir():
+        if path.name not in files:
+            path.unlink()
+    for name, text in files.items():
+        path = rules / name
+        before = path.stat().st_mtime_ns if path.exists() else 0
+        if before and path.read_text(encoding="utf-8") == text:
+            continue
+        path.write_text(text, encoding="utf-8")
+        stamp = max(time.time_ns(), before + 1_000_000)
+        os.utime(path, ns=(stamp, stamp))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One `mediawatch web` for the module, over a crawled, imported and alerted project (the costly part:
+    a crawl, two imports and a backfill, each a CLI process). The app is read-only but for the rules folder,
+    which `app` puts back for every test."""
+    root = tmp_path_factory.mktemp("web_forms")
+    project = Project(root)
+    rules = root / "rules"
     rules.mkdir()
-    (rules / "group.yaml").write_text(
-        "- {name: g1, query: pier, recipients: [a@example.org]}\n"
-        "- {name: g2, query: harbour, recipients: [a@example.org]}\n", encoding="utf-8")
-    (rules / "evening.yaml").write_text(yaml.safe_dump({
-        "name": "evening", "query": "pier", "recipients": ["a@example.org"], "notify": [HOOK],
-        "mode": "daily", "daily_at": "18:30", "timezone": "Europe/Berlin", "backfill": True}), encoding="utf-8")
+    _write_rules(rules, {"group.yaml": GROUP, "evening.yaml": EVENING})
     closed = socket.socket()  # a port nothing listens on: the source's feed and a webhook are down
     closed.bind(("127.0.0.1", 0))
     down = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
@@ -75,10 +99,10 @@ def app(project, tmp_path):
     crawled = project.run("crawl", "down", MW_HOOK="s3cret")
     assert crawled.returncode == 1, crawled.stderr[-3000:]
     # an instant rule whose webhook is down: its mail goes out, its chat message waits for a retry
-    (rules / "hooked.yaml").write_text(yaml.safe_dump({
-        "name": "hooked", "query": "Lukashenko AND jail*", "recipients": ["a@example.org"],
-        "notify": [f"json://127.0.0.1:{closed.getsockname()[1]}/hook"]}), encoding="utf-8")
-    saved = tmp_path / "saved"
+    hooked = yaml.safe_dump({"name": "hooked", "query": "Lukashenko AND jail*", "recipients": ["a@example.org"],
+                             "notify": [f"json://127.0.0.1:{closed.getsockname()[1]}/hook"]})
+    (rules / "hooked.yaml").write_text(hooked, encoding="utf-8")
+    saved = root / "saved"
     saved.mkdir()
     # a saved page with no address of its own: its URL is a file:// one, no link for a feed reader
     page = (WARC.parent / "seed" / "dw-article.html").read_bytes()
@@ -90,11 +114,22 @@ def app(project, tmp_path):
     project.run("alerts", "backfill", "hooked", MW_HOOK="s3cret")
     proc = project.popen("web", "--port", "0", MW_HOOK="s3cret")
     try:
-        yield rules, Browser(listening_url(proc, "web_listening", 60).rstrip("/"))
+        base = listening_url(proc, "web_listening", 60).rstrip("/")
+        yield proc, rules, {"group.yaml": GROUP, "evening.yaml": EVENING, "hooked.yaml": hooked}, base
     finally:
         closed.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+@pytest.fixture
+def app(served):
+    """The module's app, its rules folder as the module made it (what an earlier test saved, toggled or
+    wrote by hand is gone), and a browser of the test's own (its own cookie and CSRF token)."""
+    proc, rules, files, base = served
+    assert proc.poll() is None, f"the module's web app exited ({proc.returncode}) before this test"
+    _write_rules(rules, files)
+    return rules, Browser(base)
 
 
 def _form(name: str, query: str, **more: str) -> dict[str, str]:
