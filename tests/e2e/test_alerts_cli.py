@@ -6,21 +6,38 @@ import email
 import email.policy
 import json
 import re
+import shutil
 from datetime import datetime, timezone
+
+import pytest
 
 from indexer.alerts.ledger_rows import alert_message_id
 from indexer.alerts.mailer import eml_name
-from tests.harness.project import WARC, import_config
+from tests.harness.project import WARC, Project, import_config
 
 
-def filled(project):
+@pytest.fixture(scope="module")
+def warc_data(tmp_path_factory):
+    """The data folder of a project that imported the shipped WARC (its index, ledger and crawl state):
+    imported once for the module, as each import is a CLI process of its own."""
+    project = Project(tmp_path_factory.mktemp("warc"))
     project.write(import_config(project))
-    assert project.run("import", str(WARC)).returncode == 0
+    imported = project.run("import", str(WARC))
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    return project.root / "data"
+
+
+@pytest.fixture
+def filled(project, warc_data):
+    """``project`` with the import config and a copy of that data folder of its own: its index as
+    `mediawatch import` of the WARC leaves it, whatever another test wrote into its copy."""
+    shutil.copytree(warc_data, project.root / "data")
+    project.write(import_config(project))
     return project
 
 
-def test_a_rule_by_name_shows_its_matches_and_the_mails_they_would_cause(project):
-    result = filled(project).run("alerts", "test", "pier", "--limit", "50")
+def test_a_rule_by_name_shows_its_matches_and_the_mails_they_would_cause(project, filled):
+    result = project.run("alerts", "test", "pier", "--limit", "50")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "12 matching article(s) in the index, 12 stor(ies): would have caused 12 instant mail(s)" in result.stdout
     assert result.stdout.count("archive.example.org/news/story-") == 12
@@ -56,8 +73,7 @@ def test_copies_of_a_story_are_one_line_as_they_would_be_one_mail(tmp_path, proj
     assert sorted(lines) == sorted(ln for ln in search.stdout.splitlines() if re.match(r"^(\d{4}|undated)", ln))
 
 
-def test_a_lower_case_operator_gets_a_note_beside_the_results(project):
-    filled(project)
+def test_a_lower_case_operator_gets_a_note_beside_the_results(project, filled):
     search = project.run("search", "Lukashenko or Putin", "--json")
     assert search.returncode == 0, search.stderr[-3000:]
     assert "note: 'or' is searched as a word; as an operator it is written OR" in search.stderr
@@ -82,8 +98,7 @@ def test_an_index_that_does_not_answer_is_named(project):
     assert "Traceback" not in result.stderr
 
 
-def test_a_damaged_index_file_is_named(project):
-    filled(project)
+def test_a_damaged_index_file_is_named(project, filled):
     index = project.root / "data" / "index.sqlite3"
     with open(index, "r+b") as fh:  # the header kept, the pages after it overwritten
         fh.seek(4096)
@@ -94,14 +109,13 @@ def test_a_damaged_index_file_is_named(project):
     assert "Traceback" not in result.stderr
 
 
-def test_an_unknown_rule_exits_2_and_lists_the_known_ones(project):
-    result = filled(project).run("alerts", "test", "pire")
+def test_an_unknown_rule_exits_2_and_lists_the_known_ones(project, filled):
+    result = project.run("alerts", "test", "pire")
     assert result.returncode == 2
     assert "no rule named 'pire'" in result.stderr and "known rules: pier" in result.stderr
 
 
-def test_an_ad_hoc_query_and_a_window_of_days(project):
-    filled(project)
+def test_an_ad_hoc_query_and_a_window_of_days(project, filled):
     result = project.run("alerts", "test", "--query", "Lukashenko AND jail*")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 matching article(s)" in result.stdout and "lukashenko-hold-talks" in result.stdout
@@ -113,9 +127,8 @@ def test_an_ad_hoc_query_and_a_window_of_days(project):
     assert bad.returncode == 2
 
 
-def test_search_and_alert_snippets_come_from_one_highlighter(project):
+def test_search_and_alert_snippets_come_from_one_highlighter(project, filled):
     """A phrase is marked where it occurs, not word by word: here ``was`` alone stays unmarked."""
-    filled(project)
     query = '"Lukashenko was forced"'
     search = project.run("search", query, "--json")
     assert search.returncode == 0, search.stderr[-3000:]
@@ -129,10 +142,9 @@ def test_search_and_alert_snippets_come_from_one_highlighter(project):
     assert re.findall(r"\*(\w+)\*", test.stdout) == ["Lukashenko", "was", "forced"]
 
 
-def test_search_prints_plain_snippets_in_a_terminal_and_both_forms_in_json(project):
+def test_search_prints_plain_snippets_in_a_terminal_and_both_forms_in_json(project, filled):
     """The terminal gets the text as written, matched words as *word* (as ``alerts test`` prints them),
     not the web page's markup: no <mark>, no HTML entity for the apostrophe in "strongman's"."""
-    filled(project)
     search = project.run("search", "opposition")
     assert search.returncode == 0, search.stderr[-3000:]
     assert "Belarusian *opposition* leaders say the strongman's visit" in search.stdout
@@ -167,8 +179,7 @@ def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_bac
         assert eml_name(msg["Message-ID"]) == f.name
 
 
-def test_search_windows_of_dates_or_times_ago_and_a_reached_limit(project):
-    filled(project)
+def test_search_windows_of_dates_or_times_ago_and_a_reached_limit(project, filled):
     run = project.run
     per_day = [line[:10] for line in run("search", "pier", "--limit", "50").stdout.splitlines()
                if re.match(r"\d{4}-\d\d-\d\d ", line)]
@@ -202,8 +213,7 @@ def test_a_backfill_reports_each_rule_as_it_goes_and_mails_once(project):
     assert project.run("alerts", "backfill").stdout == "backfill: 13 match(es), 0 new alert(s), 0 mail(s) sent\n"
 
 
-def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(project):
-    filled(project)
+def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(project, filled):
     for args, words in [
         (("search", "pier", "--limit", "0"), "argument --limit: not a whole number of at least 1: '0'"),
         (("search", "pier", "--since", "soon"), "argument --since: not a date or a time ago: 'soon'"),
@@ -227,8 +237,7 @@ def test_search_and_alerts_refuse_nonsense_numbers_and_windows_with_one_line(pro
         assert "Traceback" not in result.stderr
 
 
-def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(project):
-    filled(project)
+def test_search_takes_the_last_day_there_is_and_language_codes_in_any_case(project, filled):
     hits = project.run("search", "*", "--until", "9999-12-31", "--all-copies", "--limit", "100")
     assert hits.returncode == 0, hits.stderr[-2000:]
     assert hits.stdout.endswith("14 hit(s)\n")
