@@ -28,10 +28,12 @@ digests' life cycle is ``ledger_digests``' (mixed in, as the channels' ``ledger_
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -127,6 +129,15 @@ class Ledger(DigestLedger, ChannelLedger):
                        " FROM alerts_by_article")
             db.execute("DROP TABLE alerts_by_article")
 
+    @cached_property
+    def install(self) -> str:
+        """This ledger's random key, made once and kept in it: every Message-ID it hands out derives from
+        it (RFC 5322 wants them globally unique), and daemons sharing the ledger (a cluster) share it."""
+        with self._tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES ('install', ?) ON CONFLICT (key) DO NOTHING",
+                       (secrets.token_hex(16),))
+            return db.execute("SELECT value FROM meta WHERE key = 'install'").fetchone()["value"]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -186,12 +197,13 @@ class Ledger(DigestLedger, ChannelLedger):
         recorded for the rule, by this copy or another, is not)."""
         new: list[tuple[str, str]] = []
         stored: dict[int, str] = {}  # an article (object) matching several rules is serialised once
+        install = self.install
         with self._tx() as db:
             for item in items:
                 art = item.article
                 if id(art) not in stored:
                     stored[id(art)] = json.dumps(art.to_dict(), ensure_ascii=False)
-                message_id = alert_message_id(item.rule, art.story, self.domain) if item.mode == "instant" else None
+                message_id = alert_message_id(item.rule, art.story, self.domain, install) if item.mode == "instant" else None
                 # an instant rule that only notifies channels has no mail to send: its row is the match,
                 # done; a digest item waits for its period's digest, whose channels list it
                 state = "pending" if item.recipients or item.mode != "instant" else "sent"

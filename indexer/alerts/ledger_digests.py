@@ -17,6 +17,7 @@ from indexer.alerts.ledger_rows import AlertRow, DigestRow, backoff, digest_mess
 
 class DigestLedger:
     domain: str
+    install: str
     _read: Callable[[], AbstractContextManager[sqlite3.Connection]]
     _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
@@ -36,11 +37,12 @@ class DigestLedger:
         digest id, or None when there was nothing to send. A digest with no recipients (a rule that
         only notifies channels) has no mail: it is recorded sent, its channel messages pending."""
         digest_id = f"{rule}@{digest_key}"
+        install = self.install
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE alerts SET digest_id = ?, message_id = ? WHERE rule = ? AND state = 'pending'"
                 " AND mode != 'instant' AND digest_id IS NULL AND matched_at < ?",
-                (digest_id, digest_message_id(rule, digest_key, self.domain), rule, period_end),
+                (digest_id, digest_message_id(rule, digest_key, self.domain, install), rule, period_end),
             )
             if cur.rowcount == 0:
                 return None
@@ -52,7 +54,7 @@ class DigestLedger:
             db.execute(
                 "INSERT INTO digests (digest_id, rule, period_end, state, message_id, next_attempt_at,"
                 " created_at, recipients) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (digest_id, rule, period_end, digest_message_id(rule, digest_key, self.domain), now, now,
+                (digest_id, rule, period_end, digest_message_id(rule, digest_key, self.domain, install), now, now,
                  json.dumps(list(recipients))),
             )
             insert_digest_deliveries(db, digest_id, channels, now)

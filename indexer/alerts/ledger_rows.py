@@ -3,7 +3,8 @@ from their keys, and the backoff between a failed attempt and the next.
 
 A Message-ID is a function of (rule, story_id), or of (rule, digest boundary), so the single crash
 window (the server accepted, the ledger not yet updated) can only repeat a message with the *same*
-Message-ID, which mail clients fold into one.
+Message-ID, which mail clients fold into one; and of the ledger's own random key (``Ledger.install``),
+so another install with the same rule names, stories and sender domain never sends the same one.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def alert_message_id(rule: str, story_id: str, domain: str) -> str:
-    """Deterministic Message-ID of the instant mail for (rule, story)."""
-    return f"<mw.{_hash('alert', rule, story_id)}@{domain}>"
+def alert_message_id(rule: str, story_id: str, domain: str, install: str) -> str:
+    """Deterministic Message-ID of the instant mail for (rule, story) from the ledger ``install``."""
+    return f"<mw.{_hash('alert', install, rule, story_id)}@{domain}>"
 
 
-def digest_message_id(rule: str, digest_key: str, domain: str) -> str:
-    return f"<mw-digest.{_hash('digest', rule, digest_key)}@{domain}>"
+def digest_message_id(rule: str, digest_key: str, domain: str, install: str) -> str:
+    return f"<mw-digest.{_hash('digest', install, rule, digest_key)}@{domain}>"
 
 
 @dataclass

@@ -33,7 +33,7 @@ def test_enqueue_is_create_only_and_rows_read_back(pg_dsn):
     assert led.enqueue([item("r", art(3, story_id="s1"))], now=101.0) == []
     row = led.get("r", "s1")
     assert row.article_id == a.id and row.state == "pending" and row.matched_at == 100.0
-    assert row.message_id == alert_message_id("r", "s1", led.domain)
+    assert row.message_id == alert_message_id("r", "s1", led.domain, led.install)
     assert led.deliveries() == [("r", "s1", "hook", "pending", 0)]
     led.mark_sent([("r", "s1", None)], now=102.5)
     assert led.get("r", "s1").sent_at == 102.5  # 8-byte floats: a unix time survives

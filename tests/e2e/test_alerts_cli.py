@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from indexer.alerts.ledger import Ledger
 from indexer.alerts.ledger_rows import alert_message_id
 from indexer.alerts.mailer import eml_name
 from tests.harness.project import WARC, Project, import_config
@@ -165,7 +166,8 @@ def test_alert_mails_from_a_non_ascii_name_to_an_encoded_word_lookalike_read_bac
     result = project.run("import", "--alert", str(WARC))
     assert result.returncode == 0, result.stderr[-3000:]
     hits = [json.loads(line) for line in project.run("search", "pier", "--json", "--limit", "50").stdout.splitlines()]
-    names = {eml_name(alert_message_id("pier", h["story_id"], "127.0.0.1")) for h in hits}
+    install = Ledger(project.root / "data" / "alerts.sqlite3").install
+    names = {eml_name(alert_message_id("pier", h["story_id"], "127.0.0.1", install)) for h in hits}
     files = sorted((project.root / "outbox").glob("*.eml"))
     assert len(files) == 12 and {f.name for f in files} == names
     for f in files:

@@ -85,7 +85,7 @@ def test_restart_midway_sends_no_duplicate(tmp_path, smtp_server, monkeypatch):
     assert engine2.send_due() == 0
     ids = message_ids(smtp_server)
     assert len(ids) == 10 and len(set(ids)) == 10
-    assert set(ids) == {alert_message_id("belarus", a.id, "mediawatch.test") for a in batch}
+    assert set(ids) == {alert_message_id("belarus", a.id, "mediawatch.test", engine2.ledger.install) for a in batch}
     engine2.close()
 
 
@@ -159,7 +159,7 @@ def test_outbox_commit_failure_leaves_the_group_pending_then_each_mail_once(tmp_
     clock.t += 1
     batch = [article(n, clock.t) for n in range(3)]
     outbox = Path(cfg.outbox)
-    blocker = outbox / (alert_message_id("belarus", batch[1].id, "mediawatch.test").strip("<>") + ".eml")
+    blocker = outbox / (alert_message_id("belarus", batch[1].id, "mediawatch.test", engine.ledger.install).strip("<>") + ".eml")
     blocker.mkdir(parents=True)  # the rename of the 2nd mail fails: a directory holds its name
     report = engine.on_indexed(batch)
     assert (report.sent, report.failed) == (0, 3)

@@ -32,7 +32,7 @@ def test_instant_mail_content(tmp_path, smtp_server):
     assert got.mail_from == "alerts@mediawatch.test"
     msg = got.message
     assert msg.get_content_type() == "multipart/alternative"
-    assert msg["Message-ID"] == alert_message_id("belarus", a.id, "mediawatch.test")
+    assert msg["Message-ID"] == alert_message_id("belarus", a.id, "mediawatch.test", engine.ledger.install)
     assert msg["Subject"] == "[mediawatch] belarus: Lukashenko holds talks with jailed rivals"
     assert msg["From"] == "mediawatch <alerts@mediawatch.test>"
     assert msg["X-Mediawatch-Rule"] == "belarus" and msg["Auto-Submitted"] == "auto-generated"
@@ -118,7 +118,7 @@ def test_a_non_ascii_sender_name_and_an_encoded_word_lookalike_address_arrive_us
     (sender,) = msg["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("Müller", "alerts@mediawatch.test")
     assert [x.addr_spec for x in msg["To"].addresses] == [lookalike, "desk@example.org"]
-    assert msg["Message-ID"] == alert_message_id("belarus", a.id, "mediawatch.test")
+    assert msg["Message-ID"] == alert_message_id("belarus", a.id, "mediawatch.test", engine.ledger.install)
     engine.close()
 
 

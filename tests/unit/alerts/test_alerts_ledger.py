@@ -31,9 +31,26 @@ def test_enqueue_is_idempotent_per_rule_and_article(tmp_path):
     led.mark_sent([("r1", a.id, None)], now=101.0)
     assert led.enqueue([item("r1", a)], now=300.0) == []
     row = led.get("r1", a.id)
-    assert row.state == "sent" and row.message_id == alert_message_id("r1", a.id, led.domain)
+    assert row.state == "sent" and row.message_id == alert_message_id("r1", a.id, led.domain, led.install)
     assert row.article.title == "Title 1"
     led.close()
+
+
+def test_two_installs_never_share_a_message_id_and_a_restart_keeps_its_own(tmp_path):
+    """The same rule name, story and sender domain in two installs (two teams, one mailing list): RFC 5322
+    wants distinct Message-IDs, or a mailbox fed by both keeps one mail of the two."""
+    ours, theirs = Ledger(tmp_path / "ours.sqlite3"), Ledger(tmp_path / "theirs.sqlite3")
+    for led in (ours, theirs):
+        led.enqueue([item("belarus", art(1, story_id="s-wire"))], now=1.0)
+    assert ours.get("belarus", "s-wire").message_id != theirs.get("belarus", "s-wire").message_id
+    before = ours.install
+    ours.close()
+    again = Ledger(tmp_path / "ours.sqlite3")
+    assert again.install == before
+    again.enqueue([item("belarus", art(2, story_id="s-other"))], now=2.0)
+    assert again.get("belarus", "s-other").message_id == alert_message_id("belarus", "s-other", again.domain, before)
+    again.close()
+    theirs.close()
 
 
 def test_one_alert_per_rule_and_story_whichever_copy_comes(tmp_path):
@@ -42,7 +59,7 @@ def test_one_alert_per_rule_and_story_whichever_copy_comes(tmp_path):
     assert led.enqueue([item("r", first), item("r", copy)], now=1.0) == [("r", "s-wire")]
     assert led.enqueue([item("r", art(3, story_id="s-wire"))], now=2.0) == []  # a later copy
     row = led.get("r", "s-wire")
-    assert row.article_id == first.id and row.message_id == alert_message_id("r", "s-wire", led.domain)
+    assert row.article_id == first.id and row.message_id == alert_message_id("r", "s-wire", led.domain, led.install)
     led.mark_sent([("r", "s-wire", None)], now=3.0)
     assert led.get("r", "s-wire").state == "sent"
     led.close()
@@ -129,7 +146,7 @@ def test_digest_assignment_and_order(tmp_path):
     items = led.digest_items(digest_id)
     assert [i.article_id for i in items] == [new.id, old.id]  # newest first
     (digest,) = led.due_digests(now=2001.0)
-    assert digest.message_id == digest_message_id("d", "k1", led.domain) and digest.recipients == ["y@example.org"]
+    assert digest.message_id == digest_message_id("d", "k1", led.domain, led.install) and digest.recipients == ["y@example.org"]
     led.mark_digest_failed(digest_id, "down", now=2001.0, initial=10, maximum=100)
     assert led.due_digests(now=2005.0) == []
     led.mark_digest_sent(digest_id, now=2020.0)
