@@ -79,10 +79,12 @@ class SqliteBackend(SqliteHousekeeping, Backend):
         if self._db is None:
             try:
                 db = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None)
+                # the first statement that touches the file, and it writes the -wal and -shm files beside it
+                db.execute("PRAGMA journal_mode=WAL")
             except sqlite3.OperationalError as err:
-                raise BackendUnavailable(f"cannot open {self.path}: {err}") from err
+                raise BackendUnavailable(f"{self.path}: cannot open it ({err}; SQLite writes a -wal and a -shm "
+                                         "file beside it, so its folder must be writable)") from err
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             # The default 2 MiB page cache thrashes on the random-keyed indexes (id, story keys) of a large
             # index: every insert then reads its B-tree pages back from the OS.

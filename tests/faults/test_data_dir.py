@@ -208,3 +208,20 @@ def _file_trick_scenario(project, daemons, fixture_site_factory) -> None:
 
 def test_unusable_outbox_and_spool_folders(project, daemons, fixture_site_factory):
     _file_trick_scenario(project, daemons, fixture_site_factory)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+def test_search_in_a_read_only_data_folder_names_the_index(tiny_fs, project):
+    """SQLite cannot open an index whose folder it may not write its -wal and -shm files into: the CLI
+    says which file, and why, in one line."""
+    from tests.harness.project import WARC, import_config
+
+    project.write(import_config(project))  # its data folder is tiny_fs
+    assert project.run("import", str(WARC)).returncode == 0
+    assert _mount(["mount", "-o", "remount,ro", str(tiny_fs)]), "remount read-only"
+    result = project.run("search", "pier")
+    assert result.returncode == 1
+    index = tiny_fs / "index.sqlite3"
+    assert f"mediawatch: the index at {index} did not answer: cannot open it (unable to open database file; " \
+           "SQLite writes a -wal and a -shm file beside it, so its folder must be writable)" in result.stderr
+    assert "Traceback" not in result.stderr
