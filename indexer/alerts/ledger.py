@@ -97,6 +97,21 @@ def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+class LedgerEmptied(RuntimeError):
+    """The ledger's file is there with nothing in it: taken as new, it would let backfill rules mail
+    again every story the index holds."""
+
+
+def _refuse_emptied(path: Path) -> None:
+    # SQLite writes a new ledger's header at once (WAL mode is recorded in it), so a file of 0 bytes
+    # was truncated from outside, or its creation died before its first write
+    wal = path.with_name(path.name + "-wal")
+    if path.is_file() and path.stat().st_size == 0 and not (wal.is_file() and wal.stat().st_size):
+        raise LedgerEmptied(
+            f"the alert ledger {path} is empty (0 bytes): restore it from a backup, or remove it to start a "
+            "new one (rules with backfill then alert again on what the index holds)")
+
+
 class Ledger(DigestLedger, ChannelLedger):
     """Thread-safe (one connection behind a lock); every write is its own durable transaction."""
 
@@ -104,6 +119,7 @@ class Ledger(DigestLedger, ChannelLedger):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _refuse_emptied(Path(self.path))
         self.domain = domain
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)

@@ -225,3 +225,27 @@ def test_search_in_a_read_only_data_folder_names_the_index(tiny_fs, project):
     assert f"mediawatch: the index at {index} did not answer: cannot open it (unable to open database file; " \
            "SQLite writes a -wal and a -shm file beside it, so its folder must be writable)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_emptied_alert_ledger_stops_the_daemon_rather_than_mail_everything_again(project, daemons):
+    """A ledger truncated to 0 bytes from outside looks new to SQLite: taken as new, a backfill rule would
+    mail again every story the index holds. The daemon refuses to start, naming the file."""
+    from tests.harness.project import WARC
+
+    rule = {"name": "pier", "query": "pier", "recipients": ["a@example.org"], "mode": "instant", "backfill": True}
+    project.write(base_config(project.root, [], rules=[rule]))
+    assert project.run("import", "--alert", str(WARC)).returncode == 0
+    outbox = project.root / "data" / "outbox"
+    mailed = sorted(outbox.glob("*.eml"))
+    assert len(mailed) == 12
+    ledger = project.root / "data" / "alerts.sqlite3"
+    for leftover in (ledger.with_name(ledger.name + "-wal"), ledger.with_name(ledger.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    ledger.write_bytes(b"")
+
+    d = daemons(project)
+    wait_until(lambda: not d.alive, 60, "the daemon to refuse to start")
+    assert d.stop() == 1  # its log read to the end
+    (failed,) = d.named("daemon_start_failed")
+    assert f"the alert ledger {ledger} is empty (0 bytes)" in failed["error"], failed
+    assert sorted(outbox.glob("*.eml")) == mailed  # nothing mailed again
