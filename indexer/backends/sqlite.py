@@ -23,8 +23,7 @@ from typing import Any
 
 import structlog
 
-from indexer.article import (Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso,
-                             parse_optional_iso)
+from indexer.article import Article, DATE_FIELDS, FIELDS, LIST_FIELDS, STORY_STATE_FIELDS, parse_iso
 from indexer.sqlitetx import rollback
 from indexer.backends.base import (
     INT32, Backend, BackendError, BackendUnavailable, Hit, IndexResult, Node, Sort, effective_at,
@@ -35,17 +34,14 @@ from indexer.backends.sqlite_housekeeping import RETENTION_SLICE, SqliteHousekee
 from indexer.backends.sqlite_search import (FEW_ROWS, PREFIX_TERMS_MAX, SOURCE_NAMES, Filters, Planner,
                                             expand_prefixes, time_key)
 from indexer.backends.sqlite_schema import FTS_COLUMNS, create_or_upgrade, date_str
+from indexer.backends.sqlite_story_reads import CHUNK, SqliteStoryReads
 from indexer.query import ALL_TOKEN, MatchAll, Terms, article_folded, article_keywords, kw_token, to_fts5
-from indexer.signatures import decode
-from indexer.stories import DEFAULT_WINDOW, Known, Stories
+from indexer.stories import DEFAULT_WINDOW, Stories
 
 log = structlog.get_logger(__name__)
 
 _COLUMNS = list(FIELDS)
 _READ_COLUMNS = [c for c in _COLUMNS if c not in STORY_STATE_FIELDS]
-_STATE_COLUMNS = "id, story_id, version, content_hash, story_sig, story_keys, effective_at, published_at, " \
-                 "published_at_source, modified_at"
-_CHUNK = 500  # ids or keys per IN (...) list
 CACHE_KIB = 64 * 1024  # SQLite's page cache per connection
 # Pages the WAL may hold before a commit copies them into the file (SQLite's default: 1,000, 4 MiB). A
 # batch at a million articles changes a few hundred MB of pages, most of them the same story band pages
@@ -56,7 +52,7 @@ WAL_CHECKPOINT_PAGES = 262_144
 WAL_KEEP_BYTES = 64 * 2**20
 
 
-class SqliteBackend(SqliteHousekeeping, Backend):
+class SqliteBackend(SqliteHousekeeping, SqliteStoryReads, Backend):
     name = "sqlite"
     few_rows = FEW_ROWS  # a source/language filter leaving fewer rows is read before the words
     retention_slice = RETENTION_SLICE
@@ -228,8 +224,8 @@ class SqliteBackend(SqliteHousekeeping, Backend):
     def _stored(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, int, str | None, str | None]]:
         """id -> (seq, tkey, story_keys, effective_at) of the ids already stored."""
         out = {}
-        for i in range(0, len(ids), _CHUNK):
-            part = ids[i:i + _CHUNK]
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i:i + CHUNK]
             out.update((r[0], tuple(r[1:])) for r in db.execute(
                 f"SELECT id, seq, tkey, story_keys, effective_at FROM articles WHERE id IN ({', '.join('?' * len(part))})",
                 part))
@@ -349,51 +345,6 @@ class SqliteBackend(SqliteHousekeeping, Backend):
             "SELECT id FROM articles WHERE indexed_at >= ? ORDER BY indexed_at, seq LIMIT ?", [date_str(t), limit]
         )
         return [r[0] for r in rows]
-
-    # ------------------------------------------------------------------ stories
-    @staticmethod
-    def _known(row: sqlite3.Row) -> Known:
-        """A row of ``_STATE_COLUMNS``, read by position: every candidate of every article of a batch is one,
-        and a name looks its column up among them all."""
-        (doc_id, story_id, version, content_hash, sig, keys, at, published_at, published_at_source,
-         modified_at) = row
-        return Known(id=doc_id, story_id=story_id or "", version=version or 1, content_hash=content_hash or "",
-                     sig=decode(sig or ""), keys=frozenset(json.loads(keys or "[]")),
-                     at=parse_optional_iso(at), published_at=parse_optional_iso(published_at),
-                     published_at_source=published_at_source or "", modified_at=parse_optional_iso(modified_at))
-
-    def story_state(self, ids: list[str]) -> dict[str, Known]:
-        self._ensure()
-        out: dict[str, Known] = {}
-        for i in range(0, len(ids), _CHUNK):
-            part = ids[i:i + _CHUNK]
-            rows = self._run(f"SELECT {_STATE_COLUMNS} FROM articles WHERE id IN ({', '.join('?' * len(part))})", part)
-            out.update((r["id"], self._known(r)) for r in rows)
-        return out
-
-    def story_candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Known]:
-        """The newest ``PER_KEY`` holders of each key in the window (what :class:`Stories` compares)."""
-        self._ensure()
-        if not keys:
-            return []
-        cols = ", ".join("a." + c.strip() for c in _STATE_COLUMNS.split(","))
-        names = self._run(sqlite_stories.TABLES_SQL, sqlite_stories.TABLES_PARAMS)
-        held = sqlite_stories.month_tables(r[0] for r in names)
-        statement = sqlite_stories.candidates(held, cols, keys, since, until)
-        return [self._known(r) for r in self._run(*statement)] if statement else []
-
-    def story_articles(self, story_ids: list[str], limit: int = 50) -> dict[str, list[Article]]:
-        self._ensure()
-        out: dict[str, list[Article]] = {s: [] for s in story_ids}
-        for i in range(0, len(story_ids), _CHUNK):
-            part = story_ids[i:i + _CHUNK]
-            rows = self._run(
-                f"SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY indexed_at, seq) AS n"
-                f" FROM articles a WHERE story_id IN ({', '.join('?' * len(part))})) WHERE n <= ?"
-                " ORDER BY indexed_at, seq", [*part, limit])
-            for row in rows:
-                out[row["story_id"]].append(self._article(row))
-        return out
 
     def status(self) -> dict[str, Any]:
         try:
