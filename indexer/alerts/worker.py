@@ -97,8 +97,7 @@ class DeliveryWorker:
                             self._cond.wait(wait)
                     continue
             failures = 0 if self._pass(lane, failures) else failures + 1
-            pause = min(self.idle_s, FAILED_PASS_S * 2 ** (failures - 1)) if failures else self.idle_s
-            idle_until = time.time() + pause
+            idle_until = time.time() + self._pause(failures)
             if last:
                 return
 
@@ -108,6 +107,11 @@ class DeliveryWorker:
         except Exception as err:  # the ledger is unreadable for a moment: try again after idle_s
             log.error("alerts.lane_error", lane=lane, error=str(err))
             return None
+
+    def _pause(self, failures: int) -> float:
+        """How long a lane waits after a pass: its idle time, or after ``failures`` failed passes in a row
+        1 s, 2 s, 4 s... up to it."""
+        return min(self.idle_s, FAILED_PASS_S * 2 ** (failures - 1)) if failures else self.idle_s
 
     def _pass(self, lane: str, failures: int = 0) -> bool:
         """One pass of the lane; False when it failed (its rows stay pending)."""
@@ -121,7 +125,7 @@ class DeliveryWorker:
                 log.info("alerts.lane_abandoned", lane=lane, error=str(err), left_pending=True)
             else:  # the traceback once per streak of failures, not once per pass
                 log.error("alerts.lane_error", lane=lane, error=str(err), failed_passes=failures + 1,
-                          retry_in_s=min(self.idle_s, FAILED_PASS_S * 2 ** failures), exc_info=not failures)
+                          retry_in_s=self._pause(failures + 1), exc_info=not failures)
             return False
         if report.digest_messages_opened:  # the mail lane opened digests: their channels' lanes have work now
             self.wake()

@@ -78,8 +78,9 @@ class SqliteBackend(SqliteHousekeeping, SqliteStoryReads, Backend):
                 # the first statement that touches the file, and it writes the -wal and -shm files beside it
                 db.execute("PRAGMA journal_mode=WAL")
             except sqlite3.OperationalError as err:
-                raise BackendUnavailable(f"{self.path}: cannot open it ({err}; SQLite writes a -wal and a -shm "
-                                         "file beside it, so its folder must be writable)") from err
+                why = "; SQLite writes a -wal and a -shm file beside it, so its folder must be writable" \
+                    if "unable to open" in str(err) else ""
+                raise BackendUnavailable(f"{self.path}: cannot open it ({err}{why})") from err
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA synchronous=NORMAL")
             # The default 2 MiB page cache thrashes on the random-keyed indexes (id, story keys) of a large
