@@ -52,6 +52,8 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _ROOT_START = re.compile(rb"<(?![?!])")
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
+_DECL_ENCODING_ANY = re.compile(rb"""encoding\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+_ENC_NAME = re.compile(rb"[A-Za-z][A-Za-z0-9._-]*")  # XML 1.0's EncName
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -156,7 +158,20 @@ def guard_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> bytes:
         raise XMLRefused("too_large", f"{len(body)} bytes > {limit}")
     body = _to_utf8(body)
     check_prolog(body)
-    return body
+    return _without_garbled_declaration(body)
+
+
+def _without_garbled_declaration(body: bytes) -> bytes:
+    """Drop an XML declaration whose encoding is no encoding name (stray bytes in it, a NUL): the
+    parsers then sniff the charset, as for a document without one. feedparser, given such a name,
+    raises instead of falling back."""
+    m = _XML_DECL.match(body)
+    if not m:
+        return body
+    enc = _DECL_ENCODING_ANY.search(m.group(0))
+    if enc is None or _ENC_NAME.fullmatch(enc.group(2)):
+        return body
+    return body[m.end():]
 
 
 def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> etree._Element:

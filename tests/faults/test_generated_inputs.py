@@ -203,7 +203,7 @@ def crawl_with(good: FixtureSite, bad: FixtureSite, docs: list) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@settings(max_examples=6, deadline=None, phases=[Phase.generate], derandomize=False, database=None,
+@settings(max_examples=6, deadline=None, phases=[Phase.generate], database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())

@@ -45,6 +45,17 @@ def test_rss2():
     assert feed.skipped == 1
 
 
+@pytest.mark.parametrize("name", [b"\x00UTF-8", b"iso-8859-1\xff\x94", b"x-b\x08\x8dogus", b""])
+def test_a_garbled_encoding_name_is_read_as_no_declaration(name):
+    # feedparser raised (ValueError, UnicodeDecodeError) on these: the crawl logged a traceback
+    body = b"<?xml version='1.0' encoding='" + name + b"'?>\n" + RSS2.split(b"?>", 1)[1]
+    feed = parse_feed(body, "https://x.example/rss.xml")
+    assert [e.url for e in feed.entries] == [e.url for e in parse_feed(RSS2, "https://x.example/rss.xml").entries]
+    sitemap = b"<?xml version='1.0' encoding='" + name + b"'?><urlset xmlns='http://www.sitemaps.org/schemas/" \
+        b"sitemap/0.9'><url><loc>https://x.example/a</loc></url></urlset>"
+    assert [e.loc for e in parse_sitemap(sitemap, "https://x.example/s.xml").entries] == ["https://x.example/a"]
+
+
 RDF = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
  xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
 <channel rdf:about="https://x.example/"><title>R</title></channel>
