@@ -23,7 +23,7 @@ import zlib
 from lxml import etree
 
 __all__ = ["XMLBroken", "XMLError", "XMLRefused", "guard_xml", "gunzip_capped", "is_gzip", "local", "looks_like_html",
-           "parse_xml", "text_of"]
+           "parse_xml", "text_of", "without_declared_encoding"]
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own cap (uncompressed)
 
@@ -50,10 +50,11 @@ class XMLBroken(XMLError):
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _ROOT_START = re.compile(rb"<(?![?!])")
-_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_XML_DECL = re.compile(rb"^\s*<\?xml(?:[^?]|\?(?!>)){0,400}\?>", re.IGNORECASE)  # to the first "?>"
 _DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
-_DECL_ENCODING_ANY = re.compile(rb"""encoding\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
-_ENC_NAME = re.compile(rb"[A-Za-z][A-Za-z0-9._-]*")  # XML 1.0's EncName
+# feedparser's reading of a declared encoding (its encodings.RE_XML_PI_ENCODING): the last "encoding="
+# on the first line of a leading processing instruction
+_PI_ENCODING = re.compile(rb"""^<\?.*(encoding=['"](.*?)['"]).*\?>""")
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -158,20 +159,16 @@ def guard_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> bytes:
         raise XMLRefused("too_large", f"{len(body)} bytes > {limit}")
     body = _to_utf8(body)
     check_prolog(body)
-    return _without_garbled_declaration(body)
+    return body
 
 
-def _without_garbled_declaration(body: bytes) -> bytes:
-    """Drop an XML declaration whose encoding is no encoding name (stray bytes in it, a NUL): the
-    parsers then sniff the charset, as for a document without one. feedparser, given such a name,
-    raises instead of falling back."""
-    m = _XML_DECL.match(body)
-    if not m:
-        return body
-    enc = _DECL_ENCODING_ANY.search(m.group(0))
-    if enc is None or _ENC_NAME.fullmatch(enc.group(2)):
-        return body
-    return body[m.end():]
+def without_declared_encoding(body: bytes) -> bytes:
+    """The document without the ``encoding="..."`` of its leading processing instruction, found as
+    feedparser finds it (the last one on the first line; dropping it may uncover another): a parser then
+    sniffs the charset, as for a document that declares none."""
+    while (m := _PI_ENCODING.match(body)) is not None:
+        body = body[:m.start(1)] + body[m.end(1):]
+    return body
 
 
 def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> etree._Element:

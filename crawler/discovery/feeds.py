@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from crawler.dates import parse_date
-from crawler.xml import XMLBroken, guard_xml, is_gzip, local, looks_like_html, parse_xml
+from crawler.xml import XMLBroken, guard_xml, is_gzip, local, looks_like_html, parse_xml, without_declared_encoding
 
 __all__ = ["Feed", "FeedEntry", "NotAFeed", "parse_feed"]
 
@@ -106,14 +106,26 @@ def _entry(entry: Any, feed_url: str) -> FeedEntry | None:
     )
 
 
+def _feedparser(body: bytes, feed_url: str) -> Any:
+    return feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url}, sanitize_html=False,
+                            resolve_relative_uris=False)
+
+
 def parse_feed(body: bytes, feed_url: str) -> Feed:
     """Parse a feed document. Raises XMLRefused / XMLBroken / NotAFeed for the whole document;
     an entry that cannot be read is counted in ``Feed.skipped`` and said why in ``Feed.problems``."""
     if not is_gzip(body) and looks_like_html(body):
         raise NotAFeed("not_a_feed", "an HTML page")
     body = guard_xml(body)
-    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url},
-                              sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = _feedparser(body, feed_url)
+    except ValueError:
+        # feedparser falls back from a declared encoding Python does not know, but raises on one it cannot
+        # use: a NUL or stray bytes in the name, "undefined". Read as declaring none, as lxml does.
+        try:
+            parsed = _feedparser(without_declared_encoding(body), feed_url)
+        except ValueError as err:
+            raise XMLBroken("xml_malformed", f"feedparser: {err}"[:200]) from None
     if not parsed.get("version") and not parsed.entries:
         # feedparser reads garbage and sitemaps alike as "no feed": our XML parser tells them apart
         root = parse_xml(body)

@@ -45,9 +45,9 @@ def test_rss2():
     assert feed.skipped == 1
 
 
-@pytest.mark.parametrize("name", [b"\x00UTF-8", b"iso-8859-1\xff\x94", b"x-b\x08\x8dogus", b""])
-def test_a_garbled_encoding_name_is_read_as_no_declaration(name):
-    # feedparser raised (ValueError, UnicodeDecodeError) on these: the crawl logged a traceback
+@pytest.mark.parametrize("name", [b"\x00UTF-8", b"iso-8859-1\xff\x94", b"x-b\x08\x8dogus", b"\x00>", b"undefined", b""])
+def test_an_encoding_feedparser_cannot_use_is_read_as_none(name):
+    # feedparser raised (ValueError, UnicodeDecodeError, UnicodeError) on these: the crawl logged a traceback
     body = b"<?xml version='1.0' encoding='" + name + b"'?>\n" + RSS2.split(b"?>", 1)[1]
     feed = parse_feed(body, "https://x.example/rss.xml")
     assert [e.url for e in feed.entries] == [e.url for e in parse_feed(RSS2, "https://x.example/rss.xml").entries]
