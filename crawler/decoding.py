@@ -39,15 +39,20 @@ class Decoded:
 
 
 def _codec(label: str | None) -> str | None:
+    """The Python codec a charset label names, if it is one a page can be written in. w3lib resolves any
+    codec's name, and a label on the web may name ``rot13``, ``base64``, ``idna`` or ``undefined``: codecs
+    that are no text encoding, or refuse to replace what they cannot read. Such a label is no label."""
     if not label:
         return None
     name = resolve_encoding(label)
     if not name:
         return None
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        name = codecs.lookup(name).name
+        b"<".decode(name, "replace")  # (an empty probe is answered without the codec)
+    except (LookupError, UnicodeError):
         return None
+    return name
 
 
 def _strict(body: bytes, encoding: str | None) -> str | None:
@@ -55,7 +60,7 @@ def _strict(body: bytes, encoding: str | None) -> str | None:
         return None
     try:
         return body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: some codecs (punycode) raise it, not its subclass
         return None
 
 

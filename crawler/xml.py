@@ -142,7 +142,7 @@ def _sniff_decode(body: bytes, declared: str | None) -> str:
         if enc:
             try:
                 return body.decode(enc)
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeError):  # UnicodeError: "undefined", "idna" raise it, not its subclass
                 continue
     return body.decode("latin-1")
 

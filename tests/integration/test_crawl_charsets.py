@@ -8,8 +8,10 @@ Each page is served from a fixture site on 127.0.0.1 in some byte encoding, unde
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from encodings.aliases import aliases as codec_aliases
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from crawler.decoding import decode_html
 from crawler.runner import run_crawl_blocking
@@ -39,6 +41,9 @@ def cases():
             if enc != "utf-8":
                 yield script, enc, "utf-8"  # utf-8 claimed; the <meta> is right
         yield script, "utf-8", "windows-1252"
+        # labels that name a Python codec but no text encoding, or one that cannot replace: no label at all
+        for bogus in ("rot13", "base64", "idna", "undefined", "punycode"):
+            yield script, encodings[-1], bogus
 
 
 CASES = list(cases())
@@ -64,9 +69,19 @@ def test_a_crawl_of_lying_pages_gives_the_exact_text(fixture_site, tmp_path):
     feed = f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>c</title>{rss}</channel></rss>"
     site.route("/charset/feed.xml", lambda: (200, {"Content-Type": "application/rss+xml"}, feed.encode()))
 
+    # a section page under such a label: its links are read (a traceback and no links before)
+    listed = "/charset/listed.html"
+    site.route(listed, lambda: (200, {"Content-Type": "text/html; charset=utf-8"}, page("latin", "utf-8")))
+    section = f"<html><body><p>Latest</p><a href='{listed}'>A story</a></body></html>".encode()
+    site.route("/charset/section/", lambda: (200, {"Content-Type": "text/html; charset=rot13"}, section))
+
     sink = CollectingSink()
-    run_crawl_blocking([Source(**site.source(feeds=[site.url("/charset/feed.xml")]))],
-                       fast_crawl_settings(tmp_path), sink)
+    summaries = run_crawl_blocking(
+        [Source(**site.source(feeds=[site.url("/charset/feed.xml")], discovery="all",
+                              sections={"urls": [site.url("/charset/section/")]}))],
+        fast_crawl_settings(tmp_path), sink)
+    assert not summaries["fixture"].errors, summaries["fixture"]
+    assert f"{SENTENCES['latin']} (3)" in next(a.text for a in sink.articles if a.url.endswith(listed))
     by_path = {a.url.rsplit("/", 1)[-1]: a for a in sink.articles}
     wrong = []
     for path, script, encoding, label in items:
@@ -74,3 +89,19 @@ def test_a_crawl_of_lying_pages_gives_the_exact_text(fixture_site, tmp_path):
         if article is None or f"{SENTENCES[script]} (3)" not in article.text:
             wrong.append((script, encoding, label, None if article is None else article.text[:80]))
     assert not wrong, wrong
+
+
+# every codec Python has a name for, as a server or a <meta> could label a page with it
+CODEC_NAMES = sorted(set(codec_aliases) | set(codec_aliases.values()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=st.one_of(st.sampled_from(CODEC_NAMES), st.text(max_size=20)),
+       meta=st.one_of(st.sampled_from(CODEC_NAMES), st.text(max_size=20)),
+       body=st.binary(max_size=200), script=st.sampled_from(sorted(ENCODINGS)))
+def test_any_label_on_any_bytes_decodes(header, meta, body, script):
+    """A label naming no text encoding (rot13, base64, idna, undefined...) raised out of decode_html: the
+    crawl's section pages logged a traceback, and its articles ended as errors."""
+    page_bytes = f"<meta charset='{meta}'>".encode("utf-8", "replace") + body + page(script, "utf-8")
+    decoded = decode_html(page_bytes, f"text/html; charset={header}")
+    assert isinstance(decoded.text, str) and decoded.encoding
