@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import charset_normalizer
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
-__all__ = ["Decoded", "decode_html", "log_decision"]
+__all__ = ["Decoded", "decode_html", "header_charset", "log_decision"]
 
 # Labels a server sends when nobody configured one; a page's own <meta> knows better.
 _SERVER_DEFAULTS = {"cp1252", "latin_1", "iso8859_1", "ascii"}
@@ -64,10 +64,15 @@ def _strict(body: bytes, encoding: str | None) -> str | None:
         return None
 
 
-def decode_html(body: bytes, content_type: str | bytes | None = None) -> Decoded:
+def header_charset(content_type: str | bytes | None) -> str | None:
+    """The codec a ``Content-Type`` header's charset names, if a page can be written in it."""
     if isinstance(content_type, bytes):
         content_type = content_type.decode("latin-1")
-    header = _codec(http_content_type_encoding(content_type)) if content_type else None
+    return _codec(http_content_type_encoding(content_type)) if content_type else None
+
+
+def decode_html(body: bytes, content_type: str | bytes | None = None) -> Decoded:
+    header = header_charset(content_type)
 
     bom, mark = read_bom(body)
     if bom:

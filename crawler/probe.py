@@ -28,7 +28,7 @@ import structlog
 from scrapy.http import Request, Response, TextResponse
 
 from crawler.accounting import RunSummary
-from crawler.decoding import decode_html
+from crawler.decoding import decode_html, header_charset
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.homepage import feed_links, feed_paths, per_day, sitemap_paths
 from crawler.discovery.robots import robots_url, sitemaps_in_robots
@@ -167,7 +167,7 @@ class ProbeSpider(scrapy.Spider):
         if any(f.url == url for f in self.probe.feeds):
             return
         try:
-            feed = parse_feed(response.body, response.url)
+            feed = parse_feed(response.body, response.url, header_charset(response.headers.get(b"Content-Type")))
         except XMLError as err:
             self.probe.tried.append((url, f"not a feed ({err.reason})"))
             return
@@ -179,7 +179,7 @@ class ProbeSpider(scrapy.Spider):
         if response is None:
             return
         try:
-            sitemap = parse_sitemap(response.body, response.url)
+            sitemap = parse_sitemap(response.body, response.url, header_charset(response.headers.get(b"Content-Type")))
         except XMLError as err:
             self.probe.tried.append((url, f"not a sitemap ({err.reason})"))
             return
@@ -193,7 +193,7 @@ class ProbeSpider(scrapy.Spider):
                 if got is None:
                     continue
                 try:
-                    pages.append(parse_sitemap(got.body, got.url))
+                    pages.append(parse_sitemap(got.body, got.url, header_charset(got.headers.get(b"Content-Type"))))
                 except XMLError as err:
                     self.probe.tried.append((child.loc, f"not a sitemap ({err.reason})"))
         listed: dict[str, datetime | None] = {}  # an index's sitemaps often list a URL twice (news, pages)

@@ -8,7 +8,8 @@ Every document we parse was written by someone else, so:
   huge trees (``huge_tree=False`` keeps libxml2's depth and size limits);
 * broken markup is recovered where libxml2 can (``recover=True``): a truncated feed still
   gives the items before the break;
-* a missing or wrong encoding declaration falls back to a charset sniff.
+* a document that names no encoding and is not UTF-8 is read under the HTTP header's charset;
+  a missing or wrong encoding declaration otherwise falls back to a charset sniff.
 
 Problems raise :class:`XMLRefused` (hostile: do not retry) or :class:`XMLBroken`
 (unparseable) with a short machine ``reason`` for the run accounting and the log.
@@ -147,10 +148,11 @@ def _sniff_decode(body: bytes, declared: str | None) -> str:
     return body.decode("latin-1")
 
 
-def guard_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> bytes:
+def guard_xml(body: bytes, *, limit: int = MAX_XML_BYTES, charset: str | None = None) -> bytes:
     """The bytes of an untrusted XML document (gzip allowed), checked before any parser sees them:
     decompressed within ``limit``, no bigger than it, UTF-16/32 re-encoded as UTF-8, no entity
-    declarations. Raises XMLRefused / XMLBroken."""
+    declarations. ``charset``: the HTTP header's (``decoding.header_charset``), for a document that
+    names none. Raises XMLRefused / XMLBroken."""
     if not body or not body.strip():
         raise XMLBroken("empty", "empty document")
     if is_gzip(body):
@@ -159,7 +161,25 @@ def guard_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> bytes:
         raise XMLRefused("too_large", f"{len(body)} bytes > {limit}")
     body = _to_utf8(body)
     check_prolog(body)
-    return body
+    return _as_labelled(body, charset)
+
+
+def _as_labelled(body: bytes, charset: str | None) -> bytes:
+    """Bytes that are not UTF-8 and declare no encoding (no BOM, none in the XML declaration), re-encoded
+    from the HTTP header's charset when they decode under it: a parser would take them for UTF-8, and
+    read a windows-1251 feed's titles as windows-1252. Where the document names its encoding, that wins
+    (a server's default label is wrong more often than a document's own)."""
+    if not charset or _declared_encoding(body) is not None:
+        return body
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        pass
+    try:
+        return body.decode(charset).encode("utf-8")
+    except (UnicodeError, LookupError):
+        return body
 
 
 def without_declared_encoding(body: bytes) -> bytes:
@@ -171,9 +191,10 @@ def without_declared_encoding(body: bytes) -> bytes:
     return body
 
 
-def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES) -> etree._Element:
-    """Parse untrusted XML bytes (gzip allowed) into an lxml root element, safely."""
-    body = guard_xml(body, limit=limit)
+def parse_xml(body: bytes, *, limit: int = MAX_XML_BYTES, charset: str | None = None) -> etree._Element:
+    """Parse untrusted XML bytes (gzip allowed) into an lxml root element, safely. ``charset``: as for
+    :func:`guard_xml`."""
+    body = guard_xml(body, limit=limit, charset=charset)
     declared = _declared_encoding(body)
     root = None
     try:

@@ -111,12 +111,13 @@ def _feedparser(body: bytes, feed_url: str) -> Any:
                             resolve_relative_uris=False)
 
 
-def parse_feed(body: bytes, feed_url: str) -> Feed:
-    """Parse a feed document. Raises XMLRefused / XMLBroken / NotAFeed for the whole document;
-    an entry that cannot be read is counted in ``Feed.skipped`` and said why in ``Feed.problems``."""
+def parse_feed(body: bytes, feed_url: str, charset: str | None = None) -> Feed:
+    """Parse a feed document (``charset``: the HTTP header's, for one that names none). Raises
+    XMLRefused / XMLBroken / NotAFeed for the whole document; an entry that cannot be read is counted in
+    ``Feed.skipped`` and said why in ``Feed.problems``."""
     if not is_gzip(body) and looks_like_html(body):
         raise NotAFeed("not_a_feed", "an HTML page")
-    body = guard_xml(body)
+    body = guard_xml(body, charset=charset)
     try:
         parsed = _feedparser(body, feed_url)
     except ValueError:

@@ -59,11 +59,12 @@ def _find(el, name: str):
     return None
 
 
-def parse_sitemap(body: bytes, sitemap_url: str) -> Sitemap:
-    """Parse a (possibly gzipped) sitemap. Raises XMLRefused / XMLBroken / NotASitemap."""
+def parse_sitemap(body: bytes, sitemap_url: str, charset: str | None = None) -> Sitemap:
+    """Parse a (possibly gzipped) sitemap; ``charset``: the HTTP header's, for one that names none.
+    Raises XMLRefused / XMLBroken / NotASitemap."""
     if not is_gzip(body) and looks_like_html(body):
         raise NotASitemap("not_a_sitemap", "an HTML page")
-    root = parse_xml(body)
+    root = parse_xml(body, charset=charset)
     name = local(root.tag)
     if name == "sitemapindex":
         kind, child = "index", "sitemap"

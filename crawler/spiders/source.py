@@ -39,7 +39,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import Request, Response, TextResponse
 
 from crawler.context import SourceContext
-from crawler.decoding import decode_html, log_decision
+from crawler.decoding import decode_html, header_charset, log_decision
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.robots import robots_urls, sitemaps_in_robots
 from crawler.discovery.sitemaps import MAX_ENTRIES, parse_sitemap
@@ -55,6 +55,10 @@ log = structlog.get_logger("crawler.spider")
 
 MAX_SITEMAP_DEPTH = 3
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml", b"application/xml+xhtml", b"text/plain")
+
+
+def _charset(response: Response) -> str | None:
+    return header_charset(response.headers.get(b"Content-Type"))
 
 
 def _sort_newest(items, key):
@@ -236,7 +240,7 @@ class SourceRun:
         doc, body = got
         try:
             # in the worker pool: feedparser is pure Python, too slow for the loop thread
-            feed = await self.offloader.run(parse_feed, body, response.url)
+            feed = await self.offloader.run(parse_feed, body, response.url, _charset(response))
         except XMLError as err:
             doc.pending = None
             self.outcomes.finish(doc.canon, doc.url, f"error:{err.reason}", err.detail, kind="feed")
@@ -266,7 +270,7 @@ class SourceRun:
             return
         doc, body = got
         try:
-            sitemap = parse_sitemap(body, response.url)
+            sitemap = parse_sitemap(body, response.url, _charset(response))
         except XMLError as err:
             doc.pending = None
             self.outcomes.finish(doc.canon, doc.url, f"error:{err.reason}", err.detail, kind="sitemap")

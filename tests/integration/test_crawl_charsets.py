@@ -7,6 +7,7 @@ Each page is served from a fixture site on 127.0.0.1 in some byte encoding, unde
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from encodings.aliases import aliases as codec_aliases
 
@@ -89,6 +90,34 @@ def test_a_crawl_of_lying_pages_gives_the_exact_text(fixture_site, tmp_path):
         if article is None or f"{SENTENCES[script]} (3)" not in article.text:
             wrong.append((script, encoding, label, None if article is None else article.text[:80]))
     assert not wrong, wrong
+
+
+CYRILLIC_TITLE = "Городской совет утвердил бюджет"
+
+
+def test_a_feed_labelled_only_by_its_header_gives_exact_titles(fixture_site, tmp_path):
+    """A windows-1251 feed and news sitemap with no XML declaration, the charset in the HTTP header only:
+    parsed as UTF-8 they failed, then read as windows-1252 (mojibake). Their titles stand in for a page
+    that has none."""
+    site = fixture_site
+    untitled = re.sub(rb"<title>.*?</title>|<h1>.*?</h1>", b"", page("cyrillic", "utf-8"))
+    for name in ("from-feed", "from-sitemap"):
+        site.route(f"/cp1251/{name}.html", lambda: (200, {"Content-Type": "text/html; charset=utf-8"}, untitled))
+    feed = (f"<rss version='2.0'><channel><title>Новости</title><item><title>{CYRILLIC_TITLE}</title>"
+            f"<link>{site.url('/cp1251/from-feed.html')}</link></item></channel></rss>").encode("cp1251")
+    sitemap = ("<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
+               "xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'><url>"
+               f"<loc>{site.url('/cp1251/from-sitemap.html')}</loc><news:news><news:title>{CYRILLIC_TITLE}"
+               "</news:title></news:news></url></urlset>").encode("cp1251")
+    site.route("/cp1251/feed.xml", lambda: (200, {"Content-Type": "application/rss+xml; charset=windows-1251"}, feed))
+    site.route("/cp1251/news.xml", lambda: (200, {"Content-Type": "application/xml; charset=windows-1251"}, sitemap))
+
+    sink = CollectingSink()
+    run_crawl_blocking([Source(**site.source(feeds=[site.url("/cp1251/feed.xml")],
+                                             sitemaps=[site.url("/cp1251/news.xml")], discovery="all"))],
+                       fast_crawl_settings(tmp_path), sink)
+    titles = {a.url.rsplit("/", 1)[-1]: a.title for a in sink.articles}
+    assert titles == {"from-feed.html": CYRILLIC_TITLE, "from-sitemap.html": CYRILLIC_TITLE}, titles
 
 
 # every codec Python has a name for, as a server or a <meta> could label a page with it

@@ -136,3 +136,15 @@ def test_a_sitemap_past_the_protocols_limit_is_truncated_and_says_so():
 def test_not_a_sitemap():
     with pytest.raises(NotASitemap):
         parse_sitemap(RSS2, "https://x.example/sitemap.xml")
+
+
+def test_the_headers_charset_counts_only_where_the_document_names_none():
+    rss = "<rss version='2.0'><channel><title>Новости дня</title></channel></rss>"
+    assert parse_feed(rss.encode("cp1251"), "https://x.example/rss.xml", "cp1251").title == "Новости дня"
+    # valid UTF-8 is UTF-8, whatever the header says
+    assert parse_feed(rss.encode("utf-8"), "https://x.example/rss.xml", "cp1251").title == "Новости дня"
+    # the document's own declaration wins over a server's label
+    declared = b"<?xml version='1.0' encoding='koi8-r'?>" + rss.encode("koi8-r")
+    assert parse_feed(declared, "https://x.example/rss.xml", "cp1251").title == "Новости дня"
+    # no header: as before, windows-1252 is the last guess
+    assert parse_feed(rss.encode("cp1251"), "https://x.example/rss.xml").title != "Новости дня"
