@@ -103,7 +103,6 @@ def read_archive(path: Path) -> Iterator[ArchivedPage | BadRecord]:
 
 def _read_warc(path: Path) -> Iterator[ArchivedPage | BadRecord]:
     from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
 
     with path.open("rb") as stream:
         records = ArchiveIterator(stream)
@@ -115,9 +114,11 @@ def _read_warc(path: Path) -> Iterator[ArchivedPage | BadRecord]:
                 page = _page(record, url, lambda: f"{path}@{records.get_record_offset()}")
                 if page is not None:
                     yield page
-        except (ArchiveLoadFailed, EOFError, OSError, ValueError) as err:
-            # warcio cannot find the next record header: the rest of the file is lost
-            yield BadRecord(where=f"{path}@{stream.tell()}", url="", reason=f"unreadable WARC: {err}")
+        except Exception as err:
+            # warcio cannot read the next record (no record header where one should start, a response record
+            # without its WARC-Target-URI raises AttributeError: it raises what its parsing meets); the rest
+            # of this file is lost, the other files are imported
+            yield BadRecord(where=f"{path}@{stream.tell()}", url="", reason=f"unreadable WARC: {err!r}"[:300])
 
 
 def _page(record, url: str, locate) -> ArchivedPage | BadRecord | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 from pathlib import Path
@@ -149,3 +150,25 @@ def test_a_folder_of_saved_pages(tmp_path, project):
     assert "https://news.example.org/2024/pier.html" in got and "https://news.example.org/2024/harbour.html" in got
     assert "https://news.example.org/2024/og.html" in got
     assert len(got) == 5
+
+
+def test_a_record_warcio_cannot_read_costs_that_file_only(tmp_path, project):
+    """A response record whose WARC-Target-URI header is damaged made warcio raise AttributeError, which
+    ended the whole import: the other files given were never read."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    damaged = tmp_path / "damaged.warc"
+    with damaged.open("wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        page = b"<html><body><p>" + b"A page nobody will read. " * 40 + b"</p></body></html>"
+        writer.write_record(writer.create_warc_record(
+            "https://damaged.example/a.html", "response", payload=io.BytesIO(page),
+            http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")))
+    damaged.write_bytes(damaged.read_bytes().replace(b"WARC-Target-URI", b"WARC-Target-URX"))
+    project.write(import_config(project))
+    result = project.run("import", str(damaged), str(WARC))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imported 14 article(s)" in result.stdout, result.stdout
+    skipped = [json.loads(line) for line in result.stderr.splitlines() if "import_record_skipped" in line]
+    assert skipped and "damaged.warc" in skipped[0]["where"] and "unreadable WARC" in skipped[0]["reason"], skipped
