@@ -8,6 +8,9 @@ import json
 import re
 from pathlib import Path
 
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
 from tests.harness.project import WARC, import_config
 
 
@@ -155,9 +158,6 @@ def test_a_folder_of_saved_pages(tmp_path, project):
 def test_a_record_warcio_cannot_read_costs_that_file_only(tmp_path, project):
     """A response record whose WARC-Target-URI header is damaged made warcio raise AttributeError, which
     ended the whole import: the other files given were never read."""
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
     damaged = tmp_path / "damaged.warc"
     with damaged.open("wb") as out:
         writer = WARCWriter(out, gzip=False)
