@@ -169,7 +169,9 @@ def _as_labelled(body: bytes, charset: str | None) -> bytes:
     from the HTTP header's charset when they decode under it: a parser would take them for UTF-8, and
     read a windows-1251 feed's titles as windows-1252. Where the document names its encoding, that wins
     (a server's default label is wrong more often than a document's own)."""
-    if not charset or _declared_encoding(body) is not None:
+    # most labels say utf-8, which tells a parser nothing it would not assume: no need to decode the whole
+    # document to find that out
+    if not charset or charset == "utf-8" or _declared_encoding(body) is not None:
         return body
     try:
         body.decode("utf-8")
