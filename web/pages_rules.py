@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from indexer.alerts.rules import Rule, RuleError, env_references, validate_rule
+from indexer.alerts.rules import Rule, RuleError, env_references, validate_rule, with_env
 from indexer.backends.base import BackendError
 from indexer.query import clean_text
 from web.pages import render, services_of, unavailable
@@ -215,6 +215,11 @@ def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | Non
         rule = validate_rule(data, file=path.name)
     except (RuleError, ValueError) as err:
         return None, None, data, str(err)
+    try:  # the references filled in as the rules folder fills them when the daemon reads the file
+        with_env(data, path.name, "")
+    except RuleError as err:
+        return None, None, data, (f"{err}: the daemon could not load this rule; set the variable in its environment "
+                                  "(and this app's), or type the channel's URL as it is")
     return rule, path, data, None
 
 

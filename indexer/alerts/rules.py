@@ -183,10 +183,10 @@ def load_rules_file(path: str | Path) -> list[Rule]:
     elif isinstance(data, dict):
         single = dict(data)
         single.setdefault("name", path.stem)
-        return [validate_rule(_with_env(single, name, ""), name, "")]
+        return [validate_rule(with_env(single, name, ""), name, "")]
     else:
         raise RuleError(name, "", "expected a rule mapping, a list of rules or {rules: [...]}")
-    return [validate_rule(_with_env(item, name, f"{prefix}[{i}]"), name, f"{prefix}[{i}]")
+    return [validate_rule(with_env(item, name, f"{prefix}[{i}]"), name, f"{prefix}[{i}]")
             for i, item in enumerate(items)]
 
 
@@ -196,7 +196,7 @@ def env_references(value: str) -> set[str]:
     return {m.group(1) for m in _ENV_REF.finditer(value)}
 
 
-def _with_env(data: Any, file: str, key: str) -> Any:
+def with_env(data: Any, file: str, key: str) -> Any:
     """``${NAME}`` in the ``notify`` URLs of a rule file, from the environment (the config file's
     rules were resolved with the rest of that file)."""
     if not isinstance(data, dict) or not isinstance(data.get("notify"), list):

@@ -18,7 +18,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from indexer.alerts.rules import load_rules_file
 from tests.e2e.daemon_log import listening_url
 from tests.harness.project import WARC, Project, import_config
 
@@ -112,7 +114,7 @@ def served(tmp_path_factory):
         done = project.run("import", path, MW_HOOK="s3cret")
         assert done.returncode == 0, done.stderr[-3000:]
     project.run("alerts", "backfill", "hooked", MW_HOOK="s3cret")
-    proc = project.popen("web", "--port", "0", MW_HOOK="s3cret")
+    proc = project.popen("web", "--port", "0", MW_HOOK="s3cret", MEDIAWATCH_NOTIFY_DESK="desk-token")
     try:
         base = listening_url(proc, "web_listening", 60).rstrip("/")
         yield proc, rules, {"group.yaml": GROUP, "evening.yaml": EVENING, "hooked.yaml": hooked}, base
@@ -135,6 +137,57 @@ def app(served):
 def _form(name: str, query: str, **more: str) -> dict[str, str]:
     return {"name": name, "query": query, "recipients": "desk@example.org", "mode": "instant", "enabled": "on",
             "action": "save", **more}
+
+
+# What a browser (or anyone) may send: any path under the app's routes, any query parameters, any rule form.
+_VALUE = st.text(max_size=30) | st.sampled_from(
+    ["", "pier", "*", "NOT", "\x00", "%", "../..", "2024-03-01", "2024-02-30", "9999-12-31", "0001-01-01", "-1",
+     "99999999999999999999", "en,DE", "xx", "group", "evening", "hooked", "a@example.org", "07:30", "25:99",
+     "Europe/Berlin", "Mars/Olympus", "daily", "hourly", "on", "save", "preview", "1", "json://127.0.0.1:9/x",
+     "${MW_HOOK}", "${MEDIAWATCH_NOTIFY_X}", "json://[::1", "CON", "a/b", ".hidden"])
+_PARAMS = st.lists(st.tuples(st.sampled_from(["q", "source", "lang", "since", "until", "page", "saved", "queued",
+                                              "added", "days", "key", "token"]), _VALUE), max_size=6)
+_SEGMENT = _VALUE.map(lambda v: urllib.parse.quote(v, safe=""))
+_ROUTES = st.sampled_from(["/", "/export.csv", "/export.json", "/rules", "/rules/new", "/alerts", "/sources",
+                           "/sources/add", "/rules/evening/edit", "/rules/g1/feed.atom"])
+_NAMED = st.sampled_from(["/article/{}", "/rules/{}/edit", "/rules/{}/feed.atom"])
+_PATH = st.one_of(_ROUTES, _ROUTES, _ROUTES, _NAMED.flatmap(lambda route: _SEGMENT.map(route.format)))
+
+
+def _or_any(*valid: str):
+    """A valid value of a form field, or anything."""
+    return st.sampled_from(valid) | _VALUE
+
+
+_FORM = st.fixed_dictionaries(
+    {"name": st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True) | _VALUE,
+     "query": _or_any("pier", "pier OR harbour", 'title:"pier"'), "action": st.sampled_from(["save", "preview"]),
+     "recipients": _or_any("desk@example.org", "a@example.org, b@example.org")},
+    optional={"notify": _or_any("json://127.0.0.1:9/x", "json://127.0.0.1:9/x?token=${MEDIAWATCH_NOTIFY_X}"),
+              "mode": _or_any("instant", "hourly", "daily"), "daily_at": _or_any("07:30", "18:00:00"),
+              "timezone": _or_any("Europe/Berlin", "UTC"), "enabled": _or_any("on"), "days": _or_any("1", "365"),
+              "languages": _or_any("en", "de, FR"), "sources": _or_any("down"), "description": _VALUE,
+              "editing": _or_any("0", "1")})
+
+
+@settings(max_examples=120, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(path=_PATH, params=_PARAMS, form=_FORM)
+def test_generated_requests_get_an_answer_never_a_server_error(served, path, params, form):
+    """Whatever is asked or submitted, the app answers it (a page, a refusal, a 404), never with a 500, and a
+    rule it saves is one the daemon loads."""
+    proc, rules, files, base = served
+    web = Browser(base)
+    query = "?" + urllib.parse.urlencode(params) if params else ""
+    status, _ = web.get(path + query)
+    assert status < 500 and status != 403, (status, path + query)
+    status, page = web.post("/rules/submit", form)
+    assert status < 500 and status != 403, (status, form, page[-500:])
+    for saved in rules.glob("*.yaml"):
+        if saved.name not in files:
+            assert load_rules_file(saved), saved.read_text(encoding="utf-8")
+            saved.unlink()
+    assert proc.poll() is None
 
 
 def test_a_new_rule_never_replaces_a_file_nor_hides_in_a_dot_file(app):
@@ -182,7 +235,7 @@ def test_toggle_and_edit_keep_what_the_form_does_not_show(app):
 def test_the_browser_cannot_make_the_daemon_send_its_environment_anywhere(app):
     """A ${NAME} in a channel's URL is filled in from the daemon's environment (the web token, the SMTP
     password): a rule saved from the browser may keep the references its file has, and add only those to
-    variables the operator named for the app's channels (MEDIAWATCH_NOTIFY_*)."""
+    variables the operator named for the app's channels (MEDIAWATCH_NOTIFY_*) and set."""
     rules, web = app
     leak = "json://127.0.0.1:9/leak/${MEDIAWATCH_WEB_TOKEN}/${MW_HOOK:-x}"
     status, page = web.post("/rules/submit", _form("leak", "pier", notify=leak))
@@ -191,6 +244,10 @@ def test_the_browser_cannot_make_the_daemon_send_its_environment_anywhere(app):
     meant = "json://127.0.0.1:9/hook?token=${MEDIAWATCH_NOTIFY_DESK}"  # named by the operator for the app
     assert web.post("/rules/submit", _form("desk", "pier", notify=meant))[0] == 303
     assert yaml.safe_load((rules / "desk.yaml").read_text(encoding="utf-8"))["notify"] == [meant]
+    # one the operator never set: the daemon could not load the file, so it is not written ("saved" and dead)
+    status, page = web.post("/rules/submit", _form("typo", "pier", notify=meant.replace("DESK", "DSEK")))
+    assert status == 400 and "${MEDIAWATCH_NOTIFY_DSEK} is not set" in page and "could not load" in page
+    assert not (rules / "typo.yaml").exists()
     edit = {**_form("evening", "pier", mode="daily", daily_at="18:30", timezone="Europe/Berlin"), "editing": "1"}
     status, page = web.post("/rules/submit", {**edit, "notify": f"{HOOK}\njson://127.0.0.1:9/x/${{SMTP_PASS}}"})
     assert status == 400 and "${SMTP_PASS}" in page
