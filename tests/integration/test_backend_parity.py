@@ -255,7 +255,7 @@ def _queries():
 
 @settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(q=_queries())
+@given(q=st.deferred(_queries))  # built when drawn: the corpus is read by the tests, not at collection
 def test_generated_queries_same_hits_everywhere(q, corpus_articles, sqlite_loaded, es_loaded):
     try:
         node = parse(q)
