@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 import yaml
@@ -80,7 +81,12 @@ def check_new_source(cfg: Config, homepage: str, name: str | None) -> tuple[str,
     from crawler.sources import Source
 
     homepage = homepage.strip()
-    if not homepage.startswith(("http://", "https://")):
+    try:
+        parts = urlsplit(homepage)
+        parts.port  # read for its ValueError: a port out of range
+    except ValueError as err:  # "http://[::1": the name suggested from it, and the probe, would raise it
+        raise UsageError(f"not a URL: {homepage!r} ({err})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"not an http(s) URL: {homepage!r}")
     name = (name or "").strip() or suggest_name(homepage)
     if any(s.name == name for s in cfg.sources):

@@ -175,6 +175,10 @@ def test_usage_errors_exit_2(project):
     assert taken.returncode == 2 and "exists already" in taken.stderr
     scheme = project.run("sources", "add", "ftp://example.org/")
     assert scheme.returncode == 2 and "not an http(s) URL" in scheme.stderr
+    for url, said in (("http://[::1", "Invalid IPv6 URL"), ("http://example.org:99999/", "out of range"),
+                      ("http://", "not an http(s) URL")):
+        broken = project.run("sources", "add", url)
+        assert broken.returncode == 2 and said in broken.stderr and "Traceback" not in broken.stderr, broken.stderr
     assert project.config_path.read_text() == original
 
 
