@@ -38,7 +38,8 @@ _SLICE = 5000  # rows re-keyed per statement batch during a migration
 def date_str(value: datetime | None) -> str | None:
     """The date columns' form: a fixed-width UTC ISO string, which sorts and compares as text."""
     value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
+    # isoformat, not strftime: glibc's %Y does not pad a year before 1000 to four digits
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z" if value else None
 
 
 def create_or_upgrade(db: sqlite3.Connection, done: dict[str, Any]) -> None:

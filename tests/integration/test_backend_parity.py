@@ -342,6 +342,15 @@ def test_search_filters_sort_and_count(backend):
     assert backend.ids_indexed_since(BASE - timedelta(days=1)) and len(backend.ids_indexed_since(BASE)) == 10
 
 
+def test_any_year_a_date_can_hold_reads_back_and_sorts(backend):
+    years = [999, 1000, 9999, 5]  # before 1000, the SQLite index wrote "999-..." and could not read it back
+    arts = [_art(i, published_at=datetime(year, 5, 1, 12, tzinfo=timezone.utc)) for i, year in enumerate(years)]
+    assert not backend.index(arts).failed
+    backend.refresh()
+    assert [backend.get(a.id).published_at.year for a in arts] == years
+    assert [h.article.published_at.year for h in backend.search("climate", limit=10)] == [9999, 1000, 999, 5]
+    assert backend.count("climate", until=datetime(1000, 1, 1, tzinfo=timezone.utc)) == 2
+
 def test_delete_older_than_uses_published_then_indexed(backend):
     now = datetime.now(timezone.utc)
     arts = [_art(0, published_at=now - timedelta(days=1)), _art(1, published_at=now - timedelta(days=40)),
