@@ -52,6 +52,38 @@ def _zone(name: str) -> tzinfo:
         return timezone.utc
 
 
+# Every offset in use since the 1970s is a whole number of quarter hours (Nepal's +05:45 too), so each local
+# top of the hour falls on a quarter hour in UTC: hourly boundaries are looked for on that grid.
+_QUARTER = timedelta(minutes=15)
+_HOURLY_REACH = 12  # quarters each way: 3 hours, past any DST change's gap
+
+
+def _hourly(zone: tzinfo, now: datetime, after: bool) -> datetime:
+    """The local top of the hour at or before ``now`` (or the first after it): a DST change moves the hour's
+    start in UTC, skips one (a gap), repeats one, or shifts the clock by half an hour."""
+    utc = now.astimezone(timezone.utc)
+    base = utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+    steps = range(1, _HOURLY_REACH + 1) if after else range(0, -_HOURLY_REACH - 1, -1)
+    for k in steps:
+        local = (base + k * _QUARTER).astimezone(zone)
+        if local.minute == 0 and (not after or base + k * _QUARTER > utc):
+            return local
+    # an offset that is no quarter hour (before the 1970s): the wall clock's own top of the hour
+    local = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    return (local.astimezone(timezone.utc) + timedelta(hours=1)).astimezone(zone) if after else local
+
+
+def _daily(at: dtime, zone: tzinfo, day) -> datetime:
+    # A time the clock skips that day (02:30 when it jumps from 02:00 to 03:00) is read with the offset before
+    # the change, so it falls as far after the jump (03:30); a time it shows twice is its first showing.
+    return datetime.combine(day, at, tzinfo=zone)
+
+
+def _instant(value: datetime) -> datetime:
+    # Two datetimes of one zone compare (and subtract) as wall times; in UTC they compare as instants.
+    return value.astimezone(timezone.utc)
+
+
 def last_boundary(schedule: str, now: datetime) -> datetime | None:
     """The most recent boundary at or before ``now`` (tz-aware, in the schedule's zone); None for instant."""
     parts = schedule.split()
@@ -59,16 +91,17 @@ def last_boundary(schedule: str, now: datetime) -> datetime | None:
     if kind == "instant":
         return None
     if kind == "hourly":
-        zone = _zone(parts[1] if len(parts) > 1 else "UTC")
-        local = now.astimezone(zone)
-        return local.replace(minute=0, second=0, microsecond=0)
+        return _hourly(_zone(parts[1] if len(parts) > 1 else "UTC"), now, after=False)
     if kind == "daily":
         at = dtime.fromisoformat(parts[1]) if len(parts) > 1 else dtime(8, 0)
         zone = _zone(parts[2] if len(parts) > 2 else "UTC")
-        local = now.astimezone(zone)
-        candidate = datetime.combine(local.date(), at, tzinfo=zone)
-        if candidate > local:
-            candidate = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=zone)
+        today = now.astimezone(zone).date()
+        # the latest day's whose instant has come: today's, or tomorrow's where the clock went back over
+        # midnight (Goose Bay, 00:01 -> 23:01), or yesterday's while today's is still to come
+        for back in range(-1, 3):
+            candidate = _daily(at, zone, today - timedelta(days=back))
+            if _instant(candidate) <= _instant(now):
+                return candidate
         return candidate
     raise ValueError(f"unknown schedule {schedule!r}")
 
@@ -78,12 +111,14 @@ def next_boundary(schedule: str, now: datetime) -> datetime | None:
     last = last_boundary(schedule, now)
     if last is None:
         return None
-    kind = schedule.split()[0]
-    if kind == "hourly":
-        # add in UTC so DST changes can't skip or repeat an hour
-        return (last.astimezone(timezone.utc) + timedelta(hours=1)).astimezone(last.tzinfo)
-    nxt = datetime.combine(last.date() + timedelta(days=1), last.timetz().replace(tzinfo=None), tzinfo=last.tzinfo)
-    return nxt
+    parts = schedule.split()
+    if parts[0] == "hourly":
+        return _hourly(last.tzinfo, now, after=True)
+    for ahead in range(1, 4):
+        candidate = _daily(last.timetz().replace(tzinfo=None), last.tzinfo, last.date() + timedelta(days=ahead))
+        if _instant(candidate) > _instant(now):
+            return candidate
+    return candidate
 
 
 def digest_kind(schedule: str) -> str:

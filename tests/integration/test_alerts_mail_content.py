@@ -77,6 +77,38 @@ def test_digest_grouped_by_rule_newest_first(tmp_path, smtp_server):
     engine.close()
 
 
+def test_a_daily_digest_at_a_time_the_clock_skips_comes_once_and_holds_every_story(tmp_path, smtp_server):
+    """Berlin's clock jumps from 02:00 to 03:00 on 2024-03-31: a digest due daily at 02:30 closes that day
+    at 03:30 (01:30 UTC), as far after the jump as 02:30 is after 02:00. Before, between 03:00 and 03:30 the
+    day's boundary was taken as past while it was still to come: its digest went out early, and the stories
+    matched after that were put in a digest already sent, never mailed."""
+    def at(h: int, m: int) -> float:
+        return datetime(2024, 3, 31, h, m, tzinfo=timezone.utc).timestamp()
+
+    clock = Clock(at(0, 30))
+    engine = AlertEngine(mail_cfg(tmp_path, smtp_server), [rule("night", mode="daily", daily_at="02:30",
+                                                                timezone="Europe/Berlin")], clock=clock)
+    clock.t = at(0, 40)  # 01:40 in Berlin, before the jump
+    engine.on_indexed([article(1, clock.t)])
+    clock.t = at(1, 5)  # 03:05 after the jump
+    engine.on_indexed([article(2, clock.t)])
+    assert engine.send_due() == 0
+    clock.t = at(1, 20)
+    engine.on_indexed([article(3, clock.t)])
+    assert engine.send_due() == 0
+    clock.t = at(1, 31)  # 03:31: the day's digest, with all three
+    assert engine.send_due() == 1
+    (digest,) = smtp_server.wait_for(1)
+    assert "night: 3 new articles (daily digest)" in digest.subject
+    assert all(f"story {n}" in digest.part("plain") for n in (1, 2, 3))
+    clock.t = at(23, 0)
+    engine.on_indexed([article(4, clock.t)])
+    clock.t = datetime(2024, 4, 1, 0, 31, tzinfo=timezone.utc).timestamp()  # 02:31 CEST, the next day's
+    assert engine.send_due() == 1
+    assert "night: 1 new article (daily digest)" in smtp_server.wait_for(2)[1].subject
+    assert engine.ledger.counts()["pending"] == 0
+    engine.close()
+
 HOSTILE = ("Lukashenko\r\nBcc: everyone@example.org\r\nX-Injected: 1\r\n\r\n<script>alert('pwn')</script>"
            "<img src=x onerror=alert(1)> \"&\"")
 
