@@ -209,6 +209,8 @@ HAND = [
     Case("every in words", with_("sources[0].schedule.every", "five minutes"), "sources[0].schedule.every"),
     Case("cron 3 fields", with_("sources[0].schedule", {"cron": "* * *"}), "sources[0].schedule"),
     Case("cron out of range", with_("sources[0].schedule", {"cron": "99 99 * * *"}), "sources[0].schedule"),
+    Case("cron on a day that never comes", with_("sources[0].schedule", {"cron": "0 0 31 2 *"}),
+         "sources[0].schedule"),
     Case("feed not http", with_("sources[0].feeds", ["ftp://x/feed"]), "sources[0].feeds"),
     Case("feeds a string", with_("sources[0].feeds", "http://x/feed"), "sources[0].feeds"),
     Case("source name with spaces", with_("sources[0].name", "dw en"), "sources[0].name"),
