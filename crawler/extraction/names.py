@@ -73,7 +73,7 @@ def _writers(line: str) -> str:
 def clean_name(raw: str) -> str:
     name = _HANDLE_TOKEN.sub("", _HIDDEN_EMAIL.sub("", clean_inline(raw)))
     name = _ROLE_NOTE.sub("", BY_PREFIX.sub("", name))
-    name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»") + ("." if _ABBREVIATED.search(name) else "")
+    name = _TRAILING.sub("", name).strip(" .,:;-–—|'\"‘’“”«»\ufffd") + ("." if _ABBREVIATED.search(name) else "")
     if not name or NOT_A_NAME.search(name) or len(name.split()) > MAX_NAME_WORDS or _DEGREE.fullmatch(name) \
             or name.casefold() in _PLACEHOLDERS:
         return ""

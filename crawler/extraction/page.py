@@ -21,6 +21,10 @@ ARTICLE_TYPES = frozenset({
 _WITH_ITEMPROP = XPath("descendant::*[@itemprop]")
 # Control characters that some CMSs leave raw inside JSON-LD strings and json rejects.
 _JSON_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Half of a "\ud83d\ude00" pair (a string cut to a length in UTF-16 units, mid-emoji): json reads it as a
+# lone surrogate, which no text can hold (UTF-8 refuses it). It becomes U+FFFD, as lxml makes "&#xd83d;".
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _walk_jsonld(node: Any, out: list[dict[str, Any]]) -> None:
@@ -32,6 +36,16 @@ def _walk_jsonld(node: Any, out: list[dict[str, Any]]) -> None:
         for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
             if isinstance(node.get(key), (list, dict)):
                 _walk_jsonld(node[key], out)
+
+
+def _without_surrogates(node: Any) -> Any:
+    if isinstance(node, str):
+        return _LONE_SURROGATE.sub("\ufffd", node)
+    if isinstance(node, list):
+        return [_without_surrogates(item) for item in node]
+    if isinstance(node, dict):
+        return {_without_surrogates(key): _without_surrogates(value) for key, value in node.items()}
+    return node
 
 
 def jsonld_types(obj: dict[str, Any]) -> set[str]:
@@ -80,6 +94,8 @@ class Page:
                 data = json.loads(_JSON_CTRL.sub(" ", raw))
             except ValueError:
                 continue
+            if _SURROGATE_ESCAPE.search(raw):  # paired escapes are read as one character, lone ones are not
+                data = _without_surrogates(data)
             _walk_jsonld(data, objects)
         return objects
 

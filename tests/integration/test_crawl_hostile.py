@@ -133,3 +133,23 @@ def test_a_callback_that_raises_after_its_feed_was_counted_is_an_error_of_the_ru
     (sample,) = summary.error_samples
     assert sample["url"] == fixture_site.rss_url and sample["status"] == "error:callback"
     assert "database or disk is full" in sample["reason"]
+
+
+def test_a_broken_emoji_in_json_ld_costs_nothing_but_itself(fixture_site_factory, tmp_path):
+    """JSON-LD strings cut to a length in UTF-16 units end mid-emoji ("\\ud83d" without its pair): json reads
+    a lone surrogate, which UTF-8 refuses, and the article was lost as error:extract. It is indexed, the
+    half emoji read as U+FFFD (as lxml reads "&#xd83d;"), and its title, author and description are kept."""
+    site = fixture_site_factory(1)
+    story = "Lukashenko met jailed rivals in a KGB prison in Minsk, state media said. " * 10
+    ld = ('{"@type": "NewsArticle", "headline": "Talks in the KGB prison \\ud83d", '
+          '"author": {"@type": "Person", "name": "Jana Kiel \\udc00"}, "description": "Four hours \\ud83d\\ude00 \\ud83d",'
+          ' "datePublished": "2024-03-01T10:00:00Z"}')
+    page = site.add_article(title="Talks", html=f'<html><head><script type="application/ld+json">{ld}</script></head>'
+                                                f'<body><article><p>{story}</p></article></body></html>')
+    sink = CollectingSink()
+    summary = run_crawl_blocking([Source(**site.source())], fast_crawl_settings(tmp_path), sink)["fixture"]
+    assert page.path in sink.paths and not summary.errors, summary.counts
+    article = next(a for a in sink.articles if a.url.endswith(page.path))
+    assert article.title == "Talks in the KGB prison \ufffd"
+    assert article.authors == ["Jana Kiel"] and article.description == "Four hours \U0001F600 \ufffd"
+    assert article.published_at.isoformat() == "2024-03-01T10:00:00+00:00"
