@@ -92,7 +92,7 @@ class Page:
                 continue
             try:
                 data = json.loads(_JSON_CTRL.sub(" ", raw))
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth: not metadata
                 continue
             if _SURROGATE_ESCAPE.search(raw):  # paired escapes are read as one character, lone ones are not
                 data = _without_surrogates(data)

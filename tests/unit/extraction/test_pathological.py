@@ -64,3 +64,13 @@ def test_budget_timer_interrupts(monkeypatch):
     html = f"<html><head><title>Long</title></head><body><article><h1>Long</h1>{paras}</article></body></html>"
     elapsed, outcome = run(html)
     assert outcome == "timeout" and elapsed < 5.0  # generous: CI may be busy; unbounded would be minutes
+
+
+@pytest.mark.timeout(60)
+def test_json_ld_nested_past_the_parsers_depth_costs_the_metadata_only():
+    story = "<p>" + "Lukashenko met jailed rivals in a KGB prison in Minsk, state media said. " * 10 + "</p>"
+    for deep in ("[" * 50_000 + "]" * 50_000, '{"@graph": ' * 5_000 + "1" + "}" * 5_000):
+        html = (f'<html><head><title>Talks in Minsk</title><script type="application/ld+json">{deep}</script>'
+                f'</head><body><article><h1>Talks in Minsk</h1>{story}</article></body></html>')
+        article = extract(html, "https://ex.com/news/talks")  # before: NotArticle("too_deep"), the story lost
+        assert article.title == "Talks in Minsk" and "KGB prison" in article.text
