@@ -173,14 +173,22 @@ def tags(page: Page) -> list[str]:
     return out
 
 
+def _jsonld_url(value: Any) -> str:
+    """A JSON-LD image: a URL, an ImageObject's ``url``, or the first of a list of either."""
+    if isinstance(value, list):
+        return _jsonld_url(value[0]) if value else ""
+    if isinstance(value, dict):
+        return _jsonld_url(value.get("url"))
+    return clean_inline(value) if isinstance(value, str) else ""
+
+
 def image(page: Page) -> str:
-    img = page.meta_first("og:image", "og:image:url", "twitter:image", "twitter:image:src")
-    if not img:
-        js = page.jsonld_article.get("image")
-        img = js.get("url", "") if isinstance(js, dict) else _jsonld_str(js)
-        if isinstance(js, list) and js and isinstance(js[0], dict):
-            img = js[0].get("url", "")
-    return urljoin(page.url, img) if img else ""
+    img = page.meta_first("og:image", "og:image:url", "twitter:image", "twitter:image:src") or \
+        _jsonld_url(page.jsonld_article.get("image"))
+    try:
+        return urljoin(page.url, img) if img else ""
+    except ValueError:  # "http://[::1": no address to show
+        return ""
 
 
 def _declared_canonicals(page: Page) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from crawler.extraction import MAX_HTML_CHARS, NotArticle, extract
 
@@ -74,3 +76,29 @@ def test_json_ld_nested_past_the_parsers_depth_costs_the_metadata_only():
                 f'</head><body><article><h1>Talks in Minsk</h1>{story}</article></body></html>')
         article = extract(html, "https://ex.com/news/talks")  # before: NotArticle("too_deep"), the story lost
         assert article.title == "Talks in Minsk" and "KGB prison" in article.text
+
+
+
+# JSON-LD as pages write it, and as they get it wrong: any JSON value where a string, an object or a list is
+# meant (an ImageObject whose url is a number or a list, a headline that is a list, dates that are not dates).
+_LD_LEAF = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(max_size=30) | st.sampled_from(["2024-03-01", "2024-13-45T99:99", "https://x.example/a.jpg",
+                                                      "http://[::1"]))
+_LD_INNER_KEYS = ["@type", "@id", "name", "url", "headline", "author", "datePublished", "@value"]
+_LD_VALUE = st.recursive(_LD_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.sampled_from(_LD_INNER_KEYS), inner, max_size=4), max_leaves=10)
+_LD_KEYS = ["headline", "name", "author", "creator", "datePublished", "dateModified", "description", "image",
+            "keywords", "articleSection", "publisher", "mainEntityOfPage", "inLanguage", "@graph", "@id", "url"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ld=st.dictionaries(st.sampled_from(_LD_KEYS), _LD_VALUE, max_size=8), h1=st.booleans())
+def test_any_json_ld_values_cost_the_fields_they_spoil_only(ld, h1):
+    story = "<p>" + "Lukashenko met jailed rivals in a KGB prison in Minsk, state media said. " * 10 + "</p>"
+    script = json.dumps({"@type": "NewsArticle", **ld}).replace("</", "<\\/")
+    html = (f'<html><head><title>Talks in Minsk</title><script type="application/ld+json">{script}</script></head>'
+            f'<body><article>{"<h1>Talks in Minsk</h1>" if h1 else ""}{story}</article></body></html>')
+    article = extract(html, "https://ex.com/news/talks")  # {"image": {"url": 1}} raised TypeError
+    assert "KGB prison" in article.text
+    for value in (article.title, article.description, article.image, article.section, *article.authors, *article.tags):
+        assert isinstance(value, str)
