@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from crawler.urls import origin, split_credentials
+from crawler.urls import check_http_url, origin, split_credentials
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -85,10 +85,7 @@ class Sections(BaseModel):
     @field_validator("urls")
     @classmethod
     def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"not an http(s) URL: {url!r}")
-        return urls
+        return [check_http_url(url) for url in urls]
 
     @field_validator("allow", "deny")
     @classmethod
@@ -130,10 +127,7 @@ class Source(BaseModel):
     @field_validator("feeds", "sitemaps")
     @classmethod
     def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"not an http(s) URL: {url!r}")
-        return urls
+        return [check_http_url(url) for url in urls]
 
     @field_validator("max_age")
     @classmethod

@@ -15,7 +15,8 @@ from urllib.parse import unquote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-__all__ = ["BadURL", "canonicalize", "origin", "registrable_domain", "same_site", "split_credentials"]
+__all__ = ["BadURL", "canonicalize", "check_http_url", "origin", "registrable_domain", "same_site",
+           "split_credentials"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -50,6 +51,22 @@ def _is_tracking(name: str) -> bool:
 def _without_tracking(query: str) -> str:
     # On the raw text: decoding and re-encoding here would fold escapes w3lib keeps apart.
     return "&".join(p for p in query.split("&") if p and not _is_tracking(p.split("=", 1)[0]))
+
+
+def check_http_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host and a port that is a port; else ValueError saying why. For
+    the URLs a user writes (a source's feeds, sitemaps, section pages, a homepage): said at once, not when
+    the crawl meets them."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # read for its ValueError: a port out of range
+    except ValueError as err:
+        raise ValueError(f"not a URL: {url!r} ({err})") from None
+    if not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r} (no host)")
+    return url
 
 
 def canonicalize(url: str, base: str | None = None) -> str:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 import yaml
@@ -79,15 +78,13 @@ def check_new_source(cfg: Config, homepage: str, name: str | None) -> tuple[str,
     http(s), the name is taken or invalid."""
     from crawler.discovery.homepage import suggest_name
     from crawler.sources import Source
+    from crawler.urls import check_http_url
 
     homepage = homepage.strip()
-    try:
-        parts = urlsplit(homepage)
-        parts.port  # read for its ValueError: a port out of range
-    except ValueError as err:  # "http://[::1": the name suggested from it, and the probe, would raise it
-        raise UsageError(f"not a URL: {homepage!r} ({err})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not an http(s) URL: {homepage!r}")
+    try:  # as the config will check it ("http://[::1": the suggested name, and the probe, would raise)
+        check_http_url(homepage)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     name = (name or "").strip() or suggest_name(homepage)
     if any(s.name == name for s in cfg.sources):
         raise UsageError(f"a source named {name!r} exists already (choose another with --name)")

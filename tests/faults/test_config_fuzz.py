@@ -212,6 +212,8 @@ HAND = [
     Case("cron on a day that never comes", with_("sources[0].schedule", {"cron": "0 0 31 2 *"}),
          "sources[0].schedule"),
     Case("feed not http", with_("sources[0].feeds", ["ftp://x/feed"]), "sources[0].feeds"),
+    Case("feed port out of range", with_("sources[0].feeds", ["http://x.example:65536/feed"]), "sources[0].feeds"),
+    Case("section without a host", with_("sources[0].sections", {"urls": ["http:///news/"]}), "sources[0].sections.urls"),
     Case("feeds a string", with_("sources[0].feeds", "http://x/feed"), "sources[0].feeds"),
     Case("source name with spaces", with_("sources[0].name", "dw en"), "sources[0].name"),
     Case("duplicate source names", with_("sources[1].name", "dw-en"), "sources[1].name"),
