@@ -146,6 +146,7 @@ def cmd_extract(cfg: Config, args) -> int:
 
 def cmd_sources_list(cfg: Config, args) -> int:
     from scheduler.app import open_frontier
+    from scheduler.lock import holder
 
     if not cfg.sources:
         out("no sources configured: add one with `mediawatch sources add https://www.example.com/` "
@@ -156,6 +157,8 @@ def cmd_sources_list(cfg: Config, args) -> int:
         runs = frontier.last_runs()
     finally:
         frontier.close()
+    # a slot that has passed: the running daemon has it queued or under way; without one, its start runs it
+    due = "due now" if holder(cfg.data_dir) == "run" else "at daemon start"
     out(f"{'source':<20} {'schedule':<16} {'last run (UTC)':<20} {'articles':>8} {'errors':>6}  next run (UTC)")
     for src in cfg.sources:
         run = runs.get(src.name)
@@ -163,19 +166,19 @@ def cmd_sources_list(cfg: Config, args) -> int:
         if not src.enabled:
             schedule = "disabled"
         last = run.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run and run.finished_at else "never"
-        nxt = _next_run(src, run) if src.enabled else "-"
+        nxt = _next_run(src, run, due) if src.enabled else "-"
         out(f"{src.name:<20} {schedule:<16} {last:<20} {run.articles if run else 0:>8} "
             f"{run.errors if run else 0:>6}  {nxt}")
     return EXIT_OK
 
 
-def _next_run(src, run) -> str:
-    """As the daemon schedules it (``scheduler.crawlqueue.next_run``), jitter aside."""
+def _next_run(src, run, due: str) -> str:
+    """As the daemon schedules it (``scheduler.crawlqueue.next_run``), jitter aside; ``due`` when now."""
     from scheduler.crawlqueue import next_run
 
     now = datetime.now(timezone.utc)
     nxt = next_run(src, run.started_at if run else None, now)
-    return "at daemon start" if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M:%S")
+    return due if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_import(cfg: Config, args) -> int:

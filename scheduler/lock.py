@@ -68,6 +68,25 @@ class DataDirLock:
         self.release()
 
 
+def holder(data_dir: str | Path) -> str | None:
+    """The command holding the data folder now ("run" for the daemon), or None. Read from the kernel's
+    list of locks (Linux), never by taking the lock: a daemon starting at that moment would find the
+    folder taken."""
+    path = Path(data_dir) / LOCK_NAME
+    try:
+        st = path.stat()
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    if not any(line.split()[1:2] == ["FLOCK"] and file_id in line.split() for line in locks.splitlines()):
+        return None
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").split(maxsplit=1)[1].strip() or "another process"
+    except (OSError, IndexError):
+        return "another process"
+
+
 def _read_owner(fd: int) -> tuple[int | None, str]:
     # The holder writes its line right after it locks, so a reader can meet an empty file for
     # an instant; the message then says "another process" rather than guessing.

@@ -7,6 +7,7 @@ import os
 import structlog
 
 from scheduler.crawlqueue import next_run
+from scheduler.lock import holder
 from web import Services, create_app
 from web.safety import TOKEN_ENV, check_bind
 
@@ -70,6 +71,7 @@ def daemon_app(daemon):
         ledger=lambda: daemon.app.alerts.ledger if daemon.app is not None else None,
         crawl_now=crawl_now,
         next_run=next_run,
+        due_label=lambda: "due now",
         find_source=find_source,
         add_source=add_source,
         token=web_token(),
@@ -101,7 +103,10 @@ class Standalone:
         return create_app(Services(health=health, backend=lambda: self.backend, rules=lambda: self.rules,
                                    rules_dir=self.cfg.rules_dir, sources=lambda: self.cfg.sources,
                                    frontier=lambda: self.frontier, ledger=lambda: self.ledger,
-                                   next_run=next_run, token=web_token()))
+                                   next_run=next_run, due_label=self._due_label, token=web_token()))
+
+    def _due_label(self) -> str:
+        return "due now" if holder(self.cfg.data_dir) == "run" else "at daemon start"
 
     def close(self) -> None:
         for part in (self.backend, self.frontier, self.ledger):

@@ -28,7 +28,7 @@ def _next_run(services, src, run) -> str:
         return f"cron {src.schedule.cron}" if src.schedule.cron else f"every {src.schedule.every}"
     now = datetime.now(timezone.utc)
     nxt = services.next_run(src, run.started_at if run is not None else None, now)
-    return "at daemon start" if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M")
+    return services.due_label() if nxt <= now else nxt.strftime("%Y-%m-%d %H:%M")
 
 
 def _last_error(run) -> str:

@@ -32,6 +32,8 @@ class Services:
     crawl_now: Callable[[str], bool] | None = None  # None: read-only (`mediawatch web`)
     # (source, its last run's start or None, now) → when the daemon runs it next: the scheduler's own rule
     next_run: Callable[[Any, datetime | None, datetime], datetime] | None = None
+    # what a slot that has come is called: "due now" while a daemon runs (it has it queued or under way)
+    due_label: Callable[[], str] = lambda: "at daemon start"
     # The Sources page's "add a source": (homepage, name or None) → the probe's proposal (``error`` set when
     # nothing can be added), on the app's event loop; then the proposal → written into the config (ValueError
     # saying why not) and picked up. None: read-only.

@@ -1,12 +1,14 @@
 """`mediawatch sources list` computes each source's next run from its schedule and its last run as the
 daemon does (its jobs live in memory, so there is no job store to read it from): an interval source's
-next slot at its own phase, a cron source's next time, "at daemon start" for one that never ran."""
+next slot at its own phase, a cron source's next time, "at daemon start" for one that never ran ("due now"
+while a daemon holds the data folder)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from scheduler.crawlqueue import EPOCH, phase_s
+from scheduler.lock import DataDirLock
 from tests.harness.project import fast_crawl
 
 
@@ -49,6 +51,13 @@ def test_next_run_from_the_schedule(project, fixture_site):
 
     assert row(result.stdout, "never-run")[-3:] == ["at", "daemon", "start"]
     assert row(result.stdout, "off")[-1] == "-"
+
+    # beside a running daemon (the data folder held by `run`), a slot that has come is queued or under way
+    with DataDirLock(data) as lock:
+        lock.acquire("run")
+        beside = project.run("sources", "list")
+    assert row(beside.stdout, "never-run")[-2:] == ["due", "now"], beside.stdout
+    assert row(beside.stdout, "nightly")[-2:] == nightly[-2:]
 
 
 def test_no_sources_says_how_to_add_one(project):
