@@ -138,3 +138,6 @@ class MailConfig(BaseModel):
     # How often the daemon sends what is due: retries whose wait is over, digests whose time came.
     sweep_interval_s: float = Field(30, gt=0)
     max_per_cycle: int = Field(500, ge=1)
+    # A digest mail lists this many stories, the newest; it counts the rest. At about 1.7 KB a story, a broad
+    # rule's day could outgrow what mail servers take (10-25 MB), and a refused mail would be retried forever.
+    digest_max_stories: int = Field(500, ge=1)

@@ -106,14 +106,15 @@ class MailDeliveries:
                     continue
                 rule = self.rules.get(digest.rule)
                 query = rule.query if rule is not None else items[0].query
-                copies = self.copies(items, ())
+                shown = items[:self.mail.digest_max_stories]  # the newest: digest_items orders them so
+                copies = self.copies(shown, ())
                 entries = [DigestEntry(row.article, self.terms(row.query), copies.get(row.story_id, ()))
-                           for row in items]
+                           for row in shown]
                 period_end = datetime.fromtimestamp(digest.period_end, timezone.utc)
                 msg = digest_message(
                     self.envelope, digest.rule, query, digest.recipients, entries, digest.message_id,
                     sched.digest_kind(items[0].schedule), period_end, tz=self.tz(rule),
-                    description=rule.description if rule is not None else "",
+                    description=rule.description if rule is not None else "", more=len(items) - len(shown),
                 )
                 try:
                     note = sender.send(msg)

@@ -329,10 +329,11 @@ class DigestEntry:
 def digest_message(
     envelope: Envelope, rule: str, query: str, recipients: Sequence[str], entries: Sequence[DigestEntry],
     message_id: str, kind: str, period_end: datetime, tz: ZoneInfo | timezone | None = None,
-    description: str = "",
+    description: str = "", more: int = 0,
 ) -> EmailMessage:
-    """One mail for one rule; ``entries`` are rendered in the given order (newest first by the caller)."""
-    n = len(entries)
+    """One mail for one rule; ``entries`` are rendered in the given order (newest first by the caller), and
+    ``more`` stories of the period beyond them are counted, not listed."""
+    n = len(entries) + more
     until = format_date(period_end, tz)
     heading = f"{n} new article{'s' if n != 1 else ''} for “{rule}” ({kind} digest, until {until})"
     text_items, html_items = [], []
@@ -340,6 +341,11 @@ def digest_message(
         text, rich = _article_fields(entry.article, entry.terms, tz, entry.others)
         text_items.append(template("digest_item.txt").substitute(text, number=number))
         html_items.append(template("digest_item.html").substitute(rich, number=number))
+    if more:
+        rest = (f"and {more} more, older: this mail lists the newest {len(entries)}; the rule's feed and a "
+                "search in the web app list them all")
+        text_items.append(f"\n{rest}\n")
+        html_items.append(f'<p id="digest-more">{html.escape(rest)}</p>')
     footer_text, footer_html = _footer(rule, query, description)
     body_text = template("digest.txt").substitute(footer_text, heading=heading, items="".join(text_items))
     body_html = template("digest.html").substitute(footer_html, heading=html.escape(heading),

@@ -77,6 +77,24 @@ def test_digest_grouped_by_rule_newest_first(tmp_path, smtp_server):
     engine.close()
 
 
+def test_a_digest_lists_the_newest_stories_up_to_the_cap_and_counts_the_rest(tmp_path, smtp_server):
+    """A broad rule's day can hold thousands of stories (about 1.7 KB each in a mail): past
+    mail.digest_max_stories the digest lists the newest and counts the others, which are sent with it."""
+    clock = Clock(datetime(2024, 5, 1, 12, 10, tzinfo=timezone.utc).timestamp())
+    engine = AlertEngine(mail_cfg(tmp_path, smtp_server, digest_max_stories=2), [rule("hourly-belarus", mode="hourly")],
+                         clock=clock)
+    clock.t += 60
+    engine.on_indexed([article(n, clock.t) for n in (1, 3, 2)])  # published 12:01:01, :03, :02
+    clock.t = datetime(2024, 5, 1, 13, 0, 5, tzinfo=timezone.utc).timestamp()
+    assert engine.send_due() == 1
+    (digest,) = smtp_server.wait_for(1)
+    assert "hourly-belarus: 3 new articles (hourly digest)" in digest.subject
+    text, html = digest.part("plain"), digest.part("html")
+    assert text.index("story 3") < text.index("story 2") and "story 1" not in text and html.count("<li") == 2
+    assert "and 1 more, older" in text and 'id="digest-more"' in html
+    assert engine.ledger.counts()["pending"] == 0 and engine.send_due() == 0
+    engine.close()
+
 def test_a_daily_digest_at_a_time_the_clock_skips_comes_once_and_holds_every_story(tmp_path, smtp_server):
     """Berlin's clock jumps from 02:00 to 03:00 on 2024-03-31: a digest due daily at 02:30 closes that day
     at 03:30 (01:30 UTC), as far after the jump as 02:30 is after 02:00. Before, between 03:00 and 03:30 the
