@@ -26,7 +26,7 @@ def parse_duration(value: str | int | float) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-@functools.lru_cache(maxsize=256)  # 10,000 sources share a few cron lines; an impossible one takes 0.1 s
+@functools.lru_cache(maxsize=256)  # sources share a few cron lines; an impossible one is sought year by year
 def _cron_fires(cron: str) -> bool:
     """Whether the cron line ever fires, read by the parser the daemon uses (ValueError when it cannot)."""
     from apscheduler.triggers.cron import CronTrigger

@@ -342,8 +342,7 @@ def digest_message(
         text_items.append(template("digest_item.txt").substitute(text, number=number))
         html_items.append(template("digest_item.html").substitute(rich, number=number))
     if more:
-        rest = (f"and {more} more, older: this mail lists the newest {len(entries)}; the rule's feed and a "
-                "search in the web app list them all")
+        rest = f"and {more} more, older: this mail lists the newest {len(entries)}; a search in the web app finds them"
         text_items.append(f"\n{rest}\n")
         html_items.append(f'<p id="digest-more">{html.escape(rest)}</p>')
     footer_text, footer_html = _footer(rule, query, description)
