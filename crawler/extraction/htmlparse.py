@@ -36,6 +36,11 @@ _SLASHED_DOCTYPE = re.compile(r"<\s?!\s?doctype[^>]*/[^<>]*>", re.I)
 # ``<html lang="en"/>``: an empty root would leave the page outside it
 _SELF_CLOSED_ROOT = re.compile(r"(<html\b[^<>]*?)\s*/>", re.I)
 _HEAD_LINES, _HEAD_CHARS = 4, 4096
+# A numeric reference to a character XML cannot hold ("&#27;", "&#x8", "&#65535;"): libxml2 puts the character
+# in the tree, and lxml then refuses any text holding it, so trafilatura's runs gave nothing and the page was
+# lost as too short. Deleted before parsing, as those characters are when written raw. (&#0; it reads as U+FFFD.)
+_BAD_CHAR_REF = re.compile(r"&#(?:0*(?:[1-8]|1[124-9]|2[0-9]|3[01]|6553[45])(?![0-9])"
+                           r"|[xX]0*(?:[1-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?")
 
 
 def _has_invalid_chars(html: str) -> bool:
@@ -48,6 +53,8 @@ def _has_invalid_chars(html: str) -> bool:
 def _repaired(html: str) -> str:
     if _has_invalid_chars(html):
         html = html.translate(_INVALID)
+    if _BAD_CHAR_REF.search(html) is not None:  # seldom: the copy sub() makes is the cost
+        html = _BAD_CHAR_REF.sub("", html)
     first, newline, rest = html.partition("\n")
     if "doctype" in first[:50].lower():
         html = _SLASHED_DOCTYPE.sub("", first, count=1) + newline + rest

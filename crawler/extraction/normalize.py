@@ -6,8 +6,9 @@ import html
 import re
 import unicodedata
 
-# Zero-width and soft-hyphen characters survive rendering invisibly but split tokens.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+# Zero-width and soft-hyphen characters survive rendering invisibly but split tokens. Control characters
+# (a "&amp;#27;" the second unescaping makes an ESC) are no text, and would drive a terminal that prints a title.
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x9f\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 
 
 def clean_inline(value: str | None) -> str:

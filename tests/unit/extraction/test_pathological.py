@@ -102,3 +102,15 @@ def test_any_json_ld_values_cost_the_fields_they_spoil_only(ld, h1):
     assert "KGB prison" in article.text
     for value in (article.title, article.description, article.image, article.section, *article.authors, *article.tags):
         assert isinstance(value, str)
+
+
+@pytest.mark.parametrize("ref", ["&#27;", "&#x1B;", "&#8", "&#x0008;", "&#31;", "&#65535;", "&#xFFFE"])
+def test_a_reference_to_a_character_xml_cannot_hold_costs_that_character_only(ref):
+    """libxml2 put such a character in the tree, lxml then refused every text holding it, and trafilatura's
+    runs gave nothing: the page was lost as too short. Now the reference goes, as the raw character does."""
+    story = "<p>" + "Lukashenko met jailed rivals in a KGB prison in Minsk, the state agency said on Friday. " * 10
+    html = (f'<html><head><title>Talks{ref} in Minsk</title><meta property="og:title" content="Talks &amp;#27;[31m'
+            f'in Minsk"></head><body><article><h1>Talks{ref} in Minsk</h1>{story}A{ref}Z</p></article></body></html>')
+    article = extract(html, "https://example.org/news/talks")
+    assert article.text.count("KGB prison") == 10 and article.text.endswith("AZ")
+    assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in article.title + article.text.replace("\n", ""))
