@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from crawler.dates import parse_date
+from indexer.query import clean_text
 from crawler.xml import XMLBroken, guard_xml, is_gzip, local, looks_like_html, parse_xml, without_declared_encoding
 
 __all__ = ["Feed", "FeedEntry", "NotAFeed", "parse_feed"]
@@ -99,7 +100,7 @@ def _entry(entry: Any, feed_url: str) -> FeedEntry | None:
         return None
     return FeedEntry(
         url=url,
-        title=_raw(entry, "title"),
+        title=clean_text(_raw(entry, "title")),  # one line, no control character: a page without a title takes it
         published=parse_date(_raw(entry, "published")) or parse_date(_raw(entry, "created")),
         updated=parse_date(_raw(entry, "updated")),
         guid=_raw(entry, "id"),

@@ -15,6 +15,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from crawler.dates import parse_date
+from indexer.query import clean_text
 from crawler.xml import XMLBroken, is_gzip, local, looks_like_html, parse_xml, text_of
 
 __all__ = ["NotASitemap", "Sitemap", "SitemapEntry", "parse_sitemap"]
@@ -92,6 +93,6 @@ def parse_sitemap(body: bytes, sitemap_url: str, charset: str | None = None) -> 
         if news is not None:
             entry.is_news = True
             entry.news_date = parse_date(text_of(_find(news, "publication_date")))
-            entry.news_title = text_of(_find(news, "title"))
+            entry.news_title = clean_text(text_of(_find(news, "title")))
         out.entries.append(entry)
     return out

@@ -148,3 +148,15 @@ def test_the_headers_charset_counts_only_where_the_document_names_none():
     assert parse_feed(declared, "https://x.example/rss.xml", "cp1251").title == "Новости дня"
     # no header: as before, windows-1252 is the last guess
     assert parse_feed(rss.encode("cp1251"), "https://x.example/rss.xml").title != "Новости дня"
+
+
+def test_titles_of_feed_items_and_news_sitemaps_are_one_line_without_control_characters():
+    """They stand in for the title of a page without one, and `mediawatch search` prints titles to a
+    terminal: an ESC from "&#27;" would drive it."""
+    feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title><item><title>Talks &#27;[31m\n'
+            b'  in Minsk\x07</title><link>https://ex.org/a</link></item></channel></rss>')
+    assert parse_feed(feed, "https://ex.org/feed").entries[0].title == "Talks [31m in Minsk"
+    sitemap = (b'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+               b'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url><loc>https://ex.org/a</loc>'
+               b'<news:news><news:title>Talks &#27;]0;x&#7; in Minsk</news:title></news:news></url></urlset>')
+    assert parse_sitemap(sitemap, "https://ex.org/sitemap.xml").entries[0].news_title == "Talks ]0;x in Minsk"
