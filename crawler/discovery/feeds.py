@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from crawler.dates import parse_date
-from indexer.query import clean_text
 from crawler.xml import XMLBroken, guard_xml, is_gzip, local, looks_like_html, parse_xml, without_declared_encoding
+from indexer.query import clean_text
 
 __all__ = ["Feed", "FeedEntry", "NotAFeed", "parse_feed"]
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from crawler.dates import parse_date
-from indexer.query import clean_text
 from crawler.xml import XMLBroken, is_gzip, local, looks_like_html, parse_xml, text_of
+from indexer.query import clean_text
 
 __all__ = ["NotASitemap", "Sitemap", "SitemapEntry", "parse_sitemap"]
 

@@ -38,7 +38,7 @@ _SELF_CLOSED_ROOT = re.compile(r"(<html\b[^<>]*?)\s*/>", re.I)
 _HEAD_LINES, _HEAD_CHARS = 4, 4096
 # A numeric reference to a character XML cannot hold ("&#27;", "&#x8", "&#65535;"): libxml2 puts the character
 # in the tree, and lxml then refuses any text holding it, so trafilatura's runs gave nothing and the page was
-# lost as too short. Deleted before parsing, as those characters are when written raw. (&#0; it reads as U+FFFD.)
+# lost as too short. Deleted before parsing, as those characters are when written raw (&#0; libxml2 reads as U+FFFD).
 _BAD_CHAR_REF = re.compile(r"&#(?:0*(?:[1-8]|1[124-9]|2[0-9]|3[01]|6553[45])(?![0-9])"
                            r"|[xX]0*(?:[1-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?")
 
