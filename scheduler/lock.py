@@ -82,9 +82,13 @@ def holder(data_dir: str | Path) -> str | None:
     if not any(line.split()[1:2] == ["FLOCK"] and file_id in line.split() for line in locks.splitlines()):
         return None
     try:
-        return path.read_text(encoding="utf-8", errors="replace").split(maxsplit=1)[1].strip() or "another process"
-    except (OSError, IndexError):
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return "another process"
+    try:
+        return _read_owner(fd)[1] or "another process"
+    finally:
+        os.close(fd)
 
 
 def _read_owner(fd: int) -> tuple[int | None, str]:
