@@ -39,7 +39,7 @@ from typing import Iterator, Sequence
 
 from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, ChannelLedger, insert_deliveries
 from indexer.alerts.ledger_digests import DigestLedger
-from indexer.alerts.ledger_rows import AlertRow, NewAlert, alert_message_id, backoff
+from indexer.alerts.ledger_rows import AlertRow, NewAlert, alert_message_id, backoff, list_json
 from indexer.article import Article
 
 SCHEMA = """
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     query           TEXT NOT NULL,
     recipients      TEXT NOT NULL,              -- JSON list
     article         TEXT NOT NULL,              -- JSON snapshot of the Article
+    undelivered     TEXT,                       -- JSON list: whom a retry is for (NULL: everyone)
     PRIMARY KEY (rule, story_id)
 );
 CREATE INDEX IF NOT EXISTS alerts_due ON alerts (state, mode, next_attempt_at);
@@ -77,7 +78,8 @@ CREATE TABLE IF NOT EXISTS digests (
     next_attempt_at REAL NOT NULL,
     created_at      REAL NOT NULL,
     sent_at         REAL,
-    recipients      TEXT NOT NULL
+    recipients      TEXT NOT NULL,
+    undelivered     TEXT
 );
 CREATE INDEX IF NOT EXISTS digests_due ON digests (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS meta (
@@ -91,6 +93,9 @@ CREATE TABLE IF NOT EXISTS rule_versions (
     PRIMARY KEY (rule, fingerprint)
 );
 """
+
+# Columns added after a ledger's tables were first created: (table, column, type).
+ADDED_COLUMNS = (("alerts", "undelivered", "TEXT"), ("digests", "undelivered", "TEXT"))
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -129,6 +134,12 @@ class Ledger(DigestLedger, ChannelLedger):
         self._db.execute("PRAGMA busy_timeout=30000")
         self._key_alerts_by_story()
         self._db.executescript(SCHEMA + CHANNEL_SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for table, column, kind in ADDED_COLUMNS:
+            if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _key_alerts_by_story(self) -> None:
         """A ledger written before stories keyed alerts by (rule, article): each article was its own story."""
@@ -276,15 +287,18 @@ class Ledger(DigestLedger, ChannelLedger):
                 [(now, note, rule, story_id) for rule, story_id, note in sent],
             )
 
-    def mark_failed(self, rule: str, story_id: str, error: str, now: float, initial: float, maximum: float) -> float:
-        """Count a failed attempt and schedule the next one; return its time."""
+    def mark_failed(self, rule: str, story_id: str, error: str, now: float, initial: float, maximum: float,
+                    undelivered: list[str] | None = None) -> float:
+        """Count a failed attempt and schedule the next one; return its time. ``undelivered``: the
+        mail reached its other recipients, and the next attempt is for these only."""
         with self._tx() as db:
             row = db.execute("SELECT attempts FROM alerts WHERE rule = ? AND story_id = ?", (rule, story_id)).fetchone()
             attempts = (row["attempts"] if row else 0) + 1
             next_at = now + backoff(attempts, initial, maximum)
             db.execute(
-                "UPDATE alerts SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE rule = ? AND story_id = ?",
-                (attempts, error[:2000], next_at, rule, story_id),
+                "UPDATE alerts SET attempts = ?, last_error = ?, next_attempt_at = ?,"
+                " undelivered = COALESCE(?, undelivered) WHERE rule = ? AND story_id = ?",
+                (attempts, error[:2000], next_at, list_json(undelivered), rule, story_id),
             )
         return next_at
 

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Callable, Sequence
 
 from indexer.alerts.ledger_channels import insert_digest_deliveries
-from indexer.alerts.ledger_rows import AlertRow, DigestRow, backoff, digest_message_id
+from indexer.alerts.ledger_rows import AlertRow, DigestRow, backoff, digest_message_id, list_json
 
 
 class DigestLedger:
@@ -95,13 +95,16 @@ class DigestLedger:
                 (now, digest_id),
             )
 
-    def mark_digest_failed(self, digest_id: str, error: str, now: float, initial: float, maximum: float) -> float:
+    def mark_digest_failed(self, digest_id: str, error: str, now: float, initial: float, maximum: float,
+                           undelivered: list[str] | None = None) -> float:
+        """As ``Ledger.mark_failed``, for a digest."""
         with self._tx() as db:
             row = db.execute("SELECT attempts FROM digests WHERE digest_id = ?", (digest_id,)).fetchone()
             attempts = (row["attempts"] if row else 0) + 1
             next_at = now + backoff(attempts, initial, maximum)
             db.execute(
-                "UPDATE digests SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE digest_id = ?",
-                (attempts, error[:2000], next_at, digest_id),
+                "UPDATE digests SET attempts = ?, last_error = ?, next_attempt_at = ?,"
+                " undelivered = COALESCE(?, undelivered) WHERE digest_id = ?",
+                (attempts, error[:2000], next_at, list_json(undelivered), digest_id),
             )
         return next_at

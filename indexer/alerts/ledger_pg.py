@@ -23,13 +23,14 @@ from contextlib import AbstractContextManager
 from functools import wraps
 from typing import Any, Callable
 
-from indexer.alerts.ledger import SCHEMA, Ledger
+from indexer.alerts.ledger import ADDED_COLUMNS, SCHEMA, Ledger
 from indexer.alerts.ledger_channels import CHANNEL_SCHEMA, DeliveryRow, DigestDeliveryRow, delivery_row
 from indexer.alerts.ledger_rows import AlertRow, DigestRow
 from indexer.pgconn import PgConn, Tx, where
 
 # REAL is a 4-byte float in PostgreSQL: unix times need 8
-PG_SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", SCHEMA + CHANNEL_SCHEMA)
+PG_SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", SCHEMA + CHANNEL_SCHEMA) + "".join(
+    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind};\n" for table, column, kind in ADDED_COLUMNS)
 
 # What waits for the server: the writes, and the delivery lanes' reads (they are on their own threads).
 _WAITING = ("rule_since_many", "advance_watermark", "watermark_of", "forget_watermark", "enqueue", "due_instant",

@@ -50,6 +50,7 @@ class AlertRow:
     query: str
     recipients: list[str]
     article: Article
+    undelivered: list[str] | None = None  # whom the next attempt is for (None: every recipient)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row, articles: dict[str, Article] | None = None) -> "AlertRow":
@@ -57,6 +58,7 @@ class AlertRow:
         share one parsed copy (the mails only read it)."""
         data = dict(row)
         data["recipients"] = json.loads(data["recipients"])
+        data["undelivered"] = _list(data.get("undelivered"))
         stored = data["article"]
         article = articles.get(stored) if articles is not None else None
         if article is None:
@@ -80,12 +82,23 @@ class DigestRow:
     created_at: float
     sent_at: float | None
     recipients: list[str]
+    undelivered: list[str] | None = None  # as AlertRow's
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "DigestRow":
         data = dict(row)
         data["recipients"] = json.loads(data["recipients"])
+        data["undelivered"] = _list(data.get("undelivered"))
         return cls(**data)
+
+
+def _list(stored: str | None) -> list[str] | None:
+    return json.loads(stored) if stored is not None else None
+
+
+def list_json(values: list[str] | None) -> str | None:
+    """How a nullable list column is stored (``undelivered``)."""
+    return json.dumps(values) if values is not None else None
 
 
 @dataclass

@@ -59,7 +59,7 @@ class MailDeliveries:
                     description=rule.description if rule is not None else "",
                 )
                 try:
-                    note = sender.send(msg)
+                    note = sender.send(msg, to=row.undelivered)
                 except SendError as err:
                     consecutive += 1
                     self._failed(row, err, report)
@@ -90,7 +90,7 @@ class MailDeliveries:
 
     def _failed(self, row: AlertRow, err: SendError, report: Report) -> None:
         next_at = self.ledger.mark_failed(row.rule, row.story_id, str(err), self.clock(),
-                                          self.mail.retry_initial_s, self.mail.retry_max_s)
+                                          self.mail.retry_initial_s, self.mail.retry_max_s, err.remaining)
         report.failed += 1
         report.errors.append(str(err))
         log.warning("alerts.send_failed", rule=row.rule, story_id=row.story_id, article_id=row.article_id, attempt=row.attempts + 1,
@@ -117,11 +117,11 @@ class MailDeliveries:
                     description=rule.description if rule is not None else "", more=len(items) - len(shown),
                 )
                 try:
-                    note = sender.send(msg)
+                    note = sender.send(msg, to=digest.undelivered)
                     sender.commit()
                 except SendError as err:
                     self.ledger.mark_digest_failed(digest.digest_id, str(err), self.clock(),
-                                                   self.mail.retry_initial_s, self.mail.retry_max_s)
+                                                   self.mail.retry_initial_s, self.mail.retry_max_s, err.remaining)
                     report.failed += 1
                     report.errors.append(str(err))
                     log.warning("alerts.digest_failed", digest=digest.digest_id, error=str(err))

@@ -29,18 +29,23 @@ from indexer.config import MailConfig, SmtpConfig
 
 
 class SendError(Exception):
-    """A message was not accepted; ``temporary`` is False for 5xx answers (still retried, slower)."""
+    """A message was not accepted; ``temporary`` is False for 5xx answers (still retried).
 
-    def __init__(self, message: str, temporary: bool = True) -> None:
+    ``remaining``: when the message reached some of its recipients before the failure, the ones it
+    did not reach; a retry is for them only (None: it reached nobody)."""
+
+    def __init__(self, message: str, temporary: bool = True, remaining: list[str] | None = None) -> None:
         super().__init__(message)
         self.temporary = temporary
+        self.remaining = remaining
 
 
 class Sender(Protocol):
     group: int
 
-    def send(self, msg: EmailMessage) -> str | None:
-        """Deliver or stage; return a note (e.g. refused recipients) or None. Raise SendError if not accepted."""
+    def send(self, msg: EmailMessage, to: list[str] | None = None) -> str | None:
+        """Deliver or stage; return a note (e.g. refused recipients) or None. Raise SendError if not accepted.
+        ``to``: the recipients still owed the message, of those its To header names (None: all of them)."""
 
     def commit(self) -> None:
         """Make every message sent since the last commit durable. Raise SendError if that failed."""
@@ -94,10 +99,39 @@ class SmtpSender:
             raise
         return conn
 
-    def send(self, msg: EmailMessage) -> str | None:
+    def send(self, msg: EmailMessage, to: list[str] | None = None) -> str | None:
         sender, recipients = envelope(msg)
+        recipients = to if to is not None else recipients
         if not recipients:
             raise SendError("message has no recipients", temporary=False)
+        waiting, permanent = recipients, {}
+        while True:
+            try:
+                refused = self._transaction(msg, sender, waiting)
+            except SendError as err:
+                if waiting != recipients:
+                    err.remaining = waiting  # the others have the message: a retry is for these only
+                raise
+            permanent |= {a: code for a, (code, _) in refused.items() if not 400 <= code < 500}
+            again = [a for a in waiting if a in refused and 400 <= refused[a][0] < 500]
+            if not again:
+                break
+            if len(refused) == len(waiting):  # nobody accepted this time: the others are for a retry
+                code, reply = refused[again[0]]
+                gone = f"; refused: {sorted(permanent)}" if permanent else ""
+                raise SendError(f"recipients refused for now: {again} ({code} {_text(reply)}){gone}",
+                                remaining=again if again != recipients else None)
+            # RFC 5321 4.5.3.1.10: a server's recipient limit answers 452; the rest go in a new transaction
+            waiting = again
+        if permanent:
+            if len(permanent) == len(recipients):
+                raise SendError(f"all recipients refused: {permanent}", temporary=False)
+            return f"refused recipients: {sorted(permanent)}"
+        return None
+
+    def _transaction(self, msg: EmailMessage, sender: str, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
+        """One MAIL/RCPT/DATA; the recipients refused at RCPT (every one of them when nobody was
+        accepted, and the message was not sent)."""
         try:
             if self._conn is None:
                 self._conn = self._connect()
@@ -106,20 +140,17 @@ class SmtpSender:
                 raise SendError("a non-ASCII address needs SMTPUTF8, which the server does not offer",
                                 temporary=False)
             # send_message asks for SMTPUTF8 (and writes the headers as UTF-8) when an address is not ASCII
-            refused = self._conn.send_message(msg, from_addr=sender, to_addrs=recipients)
+            return self._conn.send_message(msg, from_addr=sender, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as err:
             self.close()
-            raise SendError(f"all recipients refused: {err.recipients}", temporary=False) from err
+            return err.recipients
         except smtplib.SMTPResponseException as err:
             self.close()
-            text = err.smtp_error.decode("utf-8", "replace") if isinstance(err.smtp_error, bytes) else str(err.smtp_error)
-            raise SendError(f"SMTP {err.smtp_code}: {text}", temporary=not 500 <= err.smtp_code < 600) from err
+            raise SendError(f"SMTP {err.smtp_code}: {_text(err.smtp_error)}",
+                            temporary=not 500 <= err.smtp_code < 600) from err
         except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as err:
             self.close()
             raise SendError(f"{type(err).__name__}: {err}") from err
-        if refused:
-            return f"refused recipients: {sorted(refused)}"
-        return None
 
     def commit(self) -> None:
         pass  # accepted by the server in send()
@@ -128,6 +159,10 @@ class SmtpSender:
         if self._conn is not None:
             _quietly_close(self._conn)
             self._conn = None
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:
@@ -169,7 +204,8 @@ class OutboxSender:
             self.folder.mkdir(parents=True, exist_ok=True)
             return os.open(tmp, flags, 0o600)
 
-    def send(self, msg: EmailMessage) -> str | None:
+    def send(self, msg: EmailMessage, to: list[str] | None = None) -> str | None:
+        # one file holds the message for every recipient: a partial delivery never happens here
         try:
             name = eml_name(message_id(msg))
             data = msg.as_bytes()

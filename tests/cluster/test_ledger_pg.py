@@ -157,3 +157,24 @@ def test_a_digest_and_its_channel_messages_are_claimed_by_one_daemon(pg_dsn):
         ("hook", "sent", None), ("chat", "pending", None)]
     for led in (first, second):
         led.close()
+
+
+def test_a_partial_delivery_narrows_the_next_attempt_and_an_older_schema_is_upgraded(pg_dsn):
+    led = PgLedger(pg_dsn)
+    with led.engine.tx() as db:  # the tables as a release before partial deliveries wrote them
+        for table in ("alerts", "digests"):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN undelivered")
+    led.close()
+    led = PgLedger(pg_dsn)
+    led.enqueue([item("r", art(1, story_id="s1"))], now=1.0)
+    led.mark_failed("r", "s1", "452 too many recipients", 2.0, 10, 80, ["b@example.org"])
+    led.mark_failed("r", "s1", "connection refused", 12.0, 10, 80)  # reached nobody: still owed to the same
+    (row,) = led.due_instant(now=100.0)
+    assert row.undelivered == ["b@example.org"] and row.attempts == 2 and row.recipients == ["x@example.org"]
+    led.enqueue([NewAlert(rule="d", article=art(2, story_id="s2"), mode="hourly", schedule="hourly UTC",
+                          query="body", recipients=["x@example.org", "y@example.org"])], now=10.0)
+    digest = led.open_digest("d", "2024-05-01T13", 20.0, ["x@example.org", "y@example.org"], now=21.0)
+    led.mark_digest_failed(digest, "451 later", 22.0, 10, 80, ["y@example.org"])
+    (due,) = led.due_digests(now=100.0)
+    assert due.undelivered == ["y@example.org"]
+    led.close()

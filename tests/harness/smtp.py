@@ -13,7 +13,11 @@ Controls for fault tests:
   server; the message is accepted then, if the client is still waiting);
 * optional AUTH (``credentials={"user": "pass"}``) and TLS (``tls="starttls" | "ssl"`` with a
   self-signed certificate whose path is ``ca_file``);
-* ``smtputf8=False``: a server that does not offer SMTPUTF8 (non-ASCII addresses).
+* ``smtputf8=False``: a server that does not offer SMTPUTF8 (non-ASCII addresses);
+* ``max_recipients``: at most that many RCPTs accepted in one transaction, the rest answered 452
+  (RFC 5321 4.5.3.1.10, a server's recipient limit);
+* ``refuse_rcpt(address, code, times)``: RCPT TO that address answered ``code`` (450 greylisting, 550
+  no such user), in the next ``times`` transactions that name it or in all of them.
 
 The pytest fixture is ``smtp_server`` (function-scoped): register it from ``tests/conftest.py`` with
 ``from tests.harness.smtp import smtp_server  # noqa: F401``.
@@ -86,6 +90,24 @@ class Captured:
 class _Handler:
     def __init__(self, server: "SmtpServer") -> None:
         self.server = server
+
+    async def handle_RCPT(self, smtp: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        srv = self.server
+        with srv._lock:
+            srv.rcpt_attempts.append(address)
+            key = address.casefold()
+            if key in srv._rcpt_refusals:
+                code, times = srv._rcpt_refusals[key]
+                if times == 1:
+                    del srv._rcpt_refusals[key]
+                elif times is not None:
+                    srv._rcpt_refusals[key] = (code, times - 1)
+                return f"{code} test harness refuses this recipient"
+            if srv.max_recipients is not None and len(envelope.rcpt_tos) >= srv.max_recipients:
+                return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
         srv = self.server
@@ -170,6 +192,9 @@ class SmtpServer:
         self.messages: list[Captured] = []
         self.data_attempts = 0
         self.delay_s = 0.0
+        self.max_recipients: int | None = None
+        self.rcpt_attempts: list[str] = []
+        self._rcpt_refusals: dict[str, tuple[int, int | None]] = {}
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._drop_remaining = 0
@@ -242,6 +267,10 @@ class SmtpServer:
     def fail_next(self, n: int = 1, code: int = 451) -> None:
         with self._lock:
             self._fail_remaining, self._fail_code = n, code
+
+    def refuse_rcpt(self, address: str, code: int, times: int | None = None) -> None:
+        with self._lock:
+            self._rcpt_refusals[address.casefold()] = (code, times)
 
     # -- inspection ------------------------------------------------------------------------------
     def clear(self) -> None:

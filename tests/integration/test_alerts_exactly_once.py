@@ -63,11 +63,11 @@ def test_restart_midway_sends_no_duplicate(tmp_path, smtp_server, monkeypatch):
     real_send = SmtpSender.send
     calls = {"n": 0}
 
-    def crashing_send(self, msg):
+    def crashing_send(self, msg, to=None):
         if calls["n"] == 4:
             raise Crash()  # the process dies before the 5th mail
         calls["n"] += 1
-        return real_send(self, msg)
+        return real_send(self, msg, to)
 
     monkeypatch.setattr(SmtpSender, "send", crashing_send)
     with pytest.raises(Crash):
