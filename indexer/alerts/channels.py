@@ -17,6 +17,7 @@ write may cause.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -100,6 +101,28 @@ def _accepts_headers(plugin) -> bool:
     return "headers" in getattr(type(plugin), "template_kwargs", {})
 
 
+# What notifies a whole room when a chat message holds it: Discord's @everyone and @here, Mattermost's
+# and Rocket.Chat's @channel, @all and @here, Matrix's @room; and Discord's <@id> and <@&id>. A headline
+# or a snippet may hold them: a word joiner after the "@" (or the "<") leaves the text as it reads and
+# pings nobody.
+_MENTION = re.compile(r"@(?=(?:everyone|here|channel|all|room)\b)|<(?=@)", re.IGNORECASE)
+
+
+def _unmentioned(text: str) -> str:
+    """Text from the web, made unable to ping a chat room."""
+    return _MENTION.sub(lambda m: m[0] + "\u2060", text)
+
+
+def _link(article: Article) -> str:
+    """The story's link; an "@" that would ping in its path or query is written %40, as servers read it."""
+    link = safe_link(article.url or article.canonical_url)
+    if not link or "@" not in link:
+        return link or "(no link)"
+    scheme, _, rest = link.partition("://")
+    authority, slash, tail = rest.partition("/")
+    return f"{scheme}://{authority}{slash}{_MENTION.sub(lambda m: '%40' if m[0] == '@' else m[0], tail)}"
+
+
 @dataclass(frozen=True)
 class ChannelMessage:
     title: str
@@ -109,17 +132,16 @@ class ChannelMessage:
 def story_message(rule: str, article: Article, terms: Terms, tz: ZoneInfo | timezone | None = None,
                   outlets: Sequence[str] = ()) -> ChannelMessage:
     """Title, outlet, date, snippet and link of a story, and the outlets that carry it, as plain text."""
-    title = clean_text(article.title) or "(untitled)"
-    link = safe_link(article.url or article.canonical_url)
-    outlet = clean_text(article.source) or "unknown source"
+    title = _unmentioned(clean_text(article.title)) or "(untitled)"
+    outlet = _unmentioned(clean_text(article.source)) or "unknown source"
     lines = [f"{outlet} · {format_date(article.published_at or article.indexed_at, tz)}"]
-    others = [o for o in dict.fromkeys(clean_text(o) for o in outlets) if o]
+    others = [_unmentioned(o) for o in dict.fromkeys(clean_text(o) for o in outlets) if o]
     if len(others) > 1:
         lines.append("Outlets: " + ", ".join(others))
-    snippet = article_snippet(article, terms, max_words=SNIPPET_WORDS).text
+    snippet = _unmentioned(article_snippet(article, terms, max_words=SNIPPET_WORDS).text)
     if snippet:
         lines += ["", snippet]
-    lines += ["", link or "(no link)", "", f"mediawatch rule {rule}"]
+    lines += ["", _link(article), "", f"mediawatch rule {rule}"]
     return ChannelMessage(title=f"{rule}: {title}", body="\n".join(lines))
 
 
@@ -143,15 +165,16 @@ def digest_message(rule: str, stories: Sequence[DigestStory], kind: str, period_
     lines = [f"{n} new article{'s' if n != 1 else ''} ({kind} digest, until {format_date(period_end, tz)})"]
     for number, story in enumerate(stories, 1):
         a = story.article
-        lines += ["", f"{number}. {clean_text(a.title) or '(untitled)'}",
-                  f"   {clean_text(a.source) or 'unknown source'} · {format_date(a.published_at or a.indexed_at, tz)}"]
-        others = [o for o in dict.fromkeys(clean_text(o) for o in (a.source, *story.outlets)) if o]
+        lines += ["", f"{number}. {_unmentioned(clean_text(a.title)) or '(untitled)'}",
+                  f"   {_unmentioned(clean_text(a.source)) or 'unknown source'} · "
+                  f"{format_date(a.published_at or a.indexed_at, tz)}"]
+        others = [_unmentioned(o) for o in dict.fromkeys(clean_text(o) for o in (a.source, *story.outlets)) if o]
         if len(others) > 1:
             lines.append("   Outlets: " + ", ".join(others))
-        snippet = article_snippet(a, story.terms, max_words=DIGEST_SNIPPET_WORDS).text
+        snippet = _unmentioned(article_snippet(a, story.terms, max_words=DIGEST_SNIPPET_WORDS).text)
         if snippet:
             lines.append(f"   {snippet}")
-        lines.append(f"   {safe_link(a.url or a.canonical_url) or '(no link)'}")
+        lines.append(f"   {_link(a)}")
     lines += ["", f"mediawatch rule {rule}"]
     return ChannelMessage(title=f"{rule}: {n} new article{'s' if n != 1 else ''} ({kind} digest)",
                           body="\n".join(lines))

@@ -4,6 +4,7 @@ incoming webhook, whose payload is Slack's; a JSON and a form webhook) beside a 
 from __future__ import annotations
 
 import collections
+import re
 import time
 from datetime import datetime, timezone
 
@@ -208,4 +209,20 @@ def test_one_message_per_story_naming_its_outlets(tmp_path, webhook_receivers):
     assert "Outlets: dw, bbc" in got.body["message"] and "dw · " in got.body["message"]
     assert engine.on_indexed([article(3, T0, source="rferl", story_id="wire-1")]).enqueued == 0  # a later copy
     assert len(hook.requests) == 1
+    engine.close()
+
+
+def test_a_headline_with_a_room_mention_pings_nobody(tmp_path, webhook_receivers):
+    """A Mattermost incoming webhook notifies the whole channel for "@channel", "@all" or "@here" in its
+    text: a headline or snippet holding one reaches the room as it reads, without the ping."""
+    hooks = webhook_receivers()
+    rule = Rule(name="belarus", query="Lukashenko", notify=[hooks.url("mmost", "mattermost-token")])
+    engine = AlertEngine(quick_mail_cfg(tmp_path, None), [rule], clock=lambda: T0)
+    loud = Article(url="https://www.dw.com/en/story-1/a-1001", title="Lukashenko to @channel: @all out",
+                   text="Lukashenko told @here reporters.", source="dw", indexed_at=datetime.fromtimestamp(T0, timezone.utc))
+    assert engine.on_indexed([loud]).messages == 1
+    (got,) = hooks.on("/hooks/mattermost-token")
+    text = got.body["text"]
+    assert "@\u2060channel: @\u2060all out" in text and "@\u2060here reporters" in text
+    assert not re.search(r"@(channel|all|here)\b", text), text
     engine.close()

@@ -3,11 +3,12 @@ shown in clear; the channel message's content."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
 
-from indexer.alerts.channels import channel_id, delivery_id, display, story_message
+from indexer.alerts.channels import DigestStory, channel_id, delivery_id, digest_message, display, story_message
 from indexer.alerts.matching import highlight_terms
 from indexer.alerts.rules import Rule, RuleError, load_rules_file
 from indexer.article import Article
@@ -84,6 +85,25 @@ def test_story_message_has_title_outlet_date_snippet_link_and_outlets():
     assert "https://www.dw.com/en/a-1" in lines and lines[-1] == "mediawatch rule belarus"
     unsafe = Article(url="javascript:alert(1)", title="t", text="x", source="")
     assert "javascript:" not in story_message("r", unsafe, highlight_terms("x")).body
+
+
+def test_text_from_the_web_pings_nobody_in_a_chat_room():
+    """@everyone (Discord), @channel/@all/@here (Mattermost, Rocket.Chat), @room (Matrix), <@id> (Discord)
+    in a headline, an outlet or the snippet: kept as they read, with a word joiner that stops the ping."""
+    a = Article(url="https://ex.org/a@here", title="Live: @Everyone asks <@1234> about the @channel move",
+                source="@room news", text="Minsk. Readers wrote to @all and @here about Lukashenko; mail me@here.org.",
+                published_at=datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
+    digest = digest_message("belarus", [DigestStory(a, highlight_terms("Lukashenko"), ["@here", "dw"])], "hourly",
+                            datetime(2024, 5, 1, 13, 0, tzinfo=timezone.utc))
+    for msg in (story_message("belarus", a, highlight_terms("Lukashenko"), outlets=["@everyone", "dw"]), digest):
+        text = msg.title + "\n" + msg.body
+        assert not re.search(r"@(everyone|here|channel|all|room)\b|<@", text, re.IGNORECASE), text
+        assert "@\u2060Everyone asks <\u2060@1234> about the @\u2060channel move" in text
+        assert "@\u2060all and @\u2060here" in text.replace("*", "")
+        assert "https://ex.org/a%40here" in text  # the same page to its server
+    plain = story_message("r", Article(url="https://ex.org/b", title="Mail to desk@example.org", text="x"),
+                          highlight_terms("x"))
+    assert "Mail to desk@example.org" in plain.title  # an address that is no mention stays as it is
 
 
 def test_a_rule_without_channels_is_unchanged():
