@@ -102,15 +102,17 @@ def _accepts_headers(plugin) -> bool:
 
 
 # What notifies a whole room when a chat message holds it: Discord's @everyone and @here, Mattermost's
-# and Rocket.Chat's @channel, @all and @here, Matrix's @room; and Discord's <@id> and <@&id>. A headline
-# or a snippet may hold them: a word joiner after the "@" (or the "<") leaves the text as it reads and
-# pings nobody.
+# and Rocket.Chat's @channel, @all and @here, Matrix's @room; and Discord's <@id> and <@&id>. And the
+# Markdown those services render, where "[text](url)" hides where a link goes and "![](url)" shows an
+# image from anywhere. A headline or a snippet may hold any of them: a word joiner after the "@", the
+# "<" or the "]" leaves the text as it reads, and it pings nobody and links nowhere.
 _MENTION = re.compile(r"@(?=(?:everyone|here|channel|all|room)\b)|<(?=@)", re.IGNORECASE)
+_ACTIVE = re.compile(f"{_MENTION.pattern}|\\](?=\\()", re.IGNORECASE)
 
 
-def _unmentioned(text: str) -> str:
-    """Text from the web, made unable to ping a chat room."""
-    return _MENTION.sub(lambda m: m[0] + "\u2060", text)
+def _inert(text: str) -> str:
+    """Text from the web, made unable to ping a chat room or to hide a link."""
+    return _ACTIVE.sub(lambda m: m[0] + "\u2060", text)
 
 
 def _link(article: Article) -> str:
@@ -132,13 +134,13 @@ class ChannelMessage:
 def story_message(rule: str, article: Article, terms: Terms, tz: ZoneInfo | timezone | None = None,
                   outlets: Sequence[str] = ()) -> ChannelMessage:
     """Title, outlet, date, snippet and link of a story, and the outlets that carry it, as plain text."""
-    title = _unmentioned(clean_text(article.title)) or "(untitled)"
-    outlet = _unmentioned(clean_text(article.source)) or "unknown source"
+    title = _inert(clean_text(article.title)) or "(untitled)"
+    outlet = _inert(clean_text(article.source)) or "unknown source"
     lines = [f"{outlet} · {format_date(article.published_at or article.indexed_at, tz)}"]
-    others = [_unmentioned(o) for o in dict.fromkeys(clean_text(o) for o in outlets) if o]
+    others = [_inert(o) for o in dict.fromkeys(clean_text(o) for o in outlets) if o]
     if len(others) > 1:
         lines.append("Outlets: " + ", ".join(others))
-    snippet = _unmentioned(article_snippet(article, terms, max_words=SNIPPET_WORDS).text)
+    snippet = _inert(article_snippet(article, terms, max_words=SNIPPET_WORDS).text)
     if snippet:
         lines += ["", snippet]
     lines += ["", _link(article), "", f"mediawatch rule {rule}"]
@@ -165,13 +167,13 @@ def digest_message(rule: str, stories: Sequence[DigestStory], kind: str, period_
     lines = [f"{n} new article{'s' if n != 1 else ''} ({kind} digest, until {format_date(period_end, tz)})"]
     for number, story in enumerate(stories, 1):
         a = story.article
-        lines += ["", f"{number}. {_unmentioned(clean_text(a.title)) or '(untitled)'}",
-                  f"   {_unmentioned(clean_text(a.source)) or 'unknown source'} · "
+        lines += ["", f"{number}. {_inert(clean_text(a.title)) or '(untitled)'}",
+                  f"   {_inert(clean_text(a.source)) or 'unknown source'} · "
                   f"{format_date(a.published_at or a.indexed_at, tz)}"]
-        others = [_unmentioned(o) for o in dict.fromkeys(clean_text(o) for o in (a.source, *story.outlets)) if o]
+        others = [_inert(o) for o in dict.fromkeys(clean_text(o) for o in (a.source, *story.outlets)) if o]
         if len(others) > 1:
             lines.append("   Outlets: " + ", ".join(others))
-        snippet = _unmentioned(article_snippet(a, story.terms, max_words=DIGEST_SNIPPET_WORDS).text)
+        snippet = _inert(article_snippet(a, story.terms, max_words=DIGEST_SNIPPET_WORDS).text)
         if snippet:
             lines.append(f"   {snippet}")
         lines.append(f"   {_link(a)}")

@@ -212,17 +212,19 @@ def test_one_message_per_story_naming_its_outlets(tmp_path, webhook_receivers):
     engine.close()
 
 
-def test_a_headline_with_a_room_mention_pings_nobody(tmp_path, webhook_receivers):
+def test_a_room_mention_or_a_markdown_link_pings_nobody_and_links_nowhere(tmp_path, webhook_receivers):
     """A Mattermost incoming webhook notifies the whole channel for "@channel", "@all" or "@here" in its
-    text: a headline or snippet holding one reaches the room as it reads, without the ping."""
+    text, and renders Markdown: a headline or snippet holding them reaches the room as it reads, without
+    the ping, the hidden link or the image."""
     hooks = webhook_receivers()
     rule = Rule(name="belarus", query="Lukashenko", notify=[hooks.url("mmost", "mattermost-token")])
     engine = AlertEngine(quick_mail_cfg(tmp_path, None), [rule], clock=lambda: T0)
-    loud = Article(url="https://www.dw.com/en/story-1/a-1001", title="Lukashenko to @channel: @all out",
+    loud = Article(url="https://www.dw.com/en/story-1/a-1001", title="Lukashenko to @channel: @all out [live](https://phish.example)",
                    text="Lukashenko told @here reporters.", source="dw", indexed_at=datetime.fromtimestamp(T0, timezone.utc))
     assert engine.on_indexed([loud]).messages == 1
     (got,) = hooks.on("/hooks/mattermost-token")
     text = got.body["text"]
     assert "@\u2060channel: @\u2060all out" in text and "@\u2060here reporters" in text
-    assert not re.search(r"@(channel|all|here)\b", text), text
+    assert not re.search(r"@(channel|all|here)\b|\]\(", text), text
+    assert "[live]\u2060(https://phish.example)" in text
     engine.close()

@@ -87,17 +87,21 @@ def test_story_message_has_title_outlet_date_snippet_link_and_outlets():
     assert "javascript:" not in story_message("r", unsafe, highlight_terms("x")).body
 
 
-def test_text_from_the_web_pings_nobody_in_a_chat_room():
+def test_text_from_the_web_pings_nobody_in_a_chat_room_and_hides_no_link():
     """@everyone (Discord), @channel/@all/@here (Mattermost, Rocket.Chat), @room (Matrix), <@id> (Discord)
-    in a headline, an outlet or the snippet: kept as they read, with a word joiner that stops the ping."""
+    and Markdown links and images in a headline, an outlet or the snippet: kept as they read, with a word
+    joiner that stops the ping or the link."""
     a = Article(url="https://ex.org/a@here", title="Live: @Everyone asks <@1234> about the @channel move",
-                source="@room news", text="Minsk. Readers wrote to @all and @here about Lukashenko; mail me@here.org.",
+                source="@room news",
+                text="Minsk. Readers wrote to @all and @here about Lukashenko; mail me@here.org. "
+                     "Lukashenko [said](https://phish.example) so ![](https://track.example/p.png).",
                 published_at=datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
     digest = digest_message("belarus", [DigestStory(a, highlight_terms("Lukashenko"), ["@here", "dw"])], "hourly",
                             datetime(2024, 5, 1, 13, 0, tzinfo=timezone.utc))
     for msg in (story_message("belarus", a, highlight_terms("Lukashenko"), outlets=["@everyone", "dw"]), digest):
         text = msg.title + "\n" + msg.body
-        assert not re.search(r"@(everyone|here|channel|all|room)\b|<@", text, re.IGNORECASE), text
+        assert not re.search(r"@(everyone|here|channel|all|room)\b|<@|\]\(", text, re.IGNORECASE), text
+        assert "[said]\u2060(https://phish.example) so ![]\u2060(https" in text.replace("*", "")
         assert "@\u2060Everyone asks <\u2060@1234> about the @\u2060channel move" in text
         assert "@\u2060all and @\u2060here" in text.replace("*", "")
         assert "https://ex.org/a%40here" in text  # the same page to its server
