@@ -333,13 +333,30 @@ class Frontier:
 
     def last_runs(self) -> dict[str, RunSummary]:
         """Each source's most recent finished run."""
+        # A GROUP BY over the table reads every run ever kept (1.5 s at a million); stepping from one
+        # source name to the next in the (source, id) index reads a few entries per source.
         with self._conn() as db:
             rows = db.execute(
-                """SELECT id, source, started_at, finished_at, counts, articles, errors, failed, reason, pages,
+                """WITH RECURSIVE names (source) AS (
+                       SELECT MIN(source) FROM runs
+                       UNION ALL
+                       SELECT (SELECT MIN(source) FROM runs WHERE source > names.source) FROM names
+                       WHERE names.source IS NOT NULL)
+                   SELECT id, source, started_at, finished_at, counts, articles, errors, failed, reason, pages,
                           bytes, error_samples
-                   FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE finished_at IS NOT NULL GROUP BY source)"""
+                   FROM runs WHERE id IN (
+                       SELECT (SELECT id FROM runs WHERE runs.source = names.source AND finished_at IS NOT NULL
+                               ORDER BY id DESC LIMIT 1) FROM names)"""
             ).fetchall()
         return {row[1]: self._summary(row) for row in rows}
+
+    def forget_runs(self, before: datetime) -> int:
+        """Delete the finished runs started before ``before``, but for each source's last; return how many."""
+        with self._conn() as db:
+            return db.execute(
+                """DELETE FROM runs WHERE started_at < ? AND finished_at IS NOT NULL
+                   AND id NOT IN (SELECT MAX(id) FROM runs WHERE finished_at IS NOT NULL GROUP BY source)""",
+                (iso(before),)).rowcount
 
     def runs(self, source: str, limit: int = 20) -> list[RunSummary]:
         with self._conn() as db:

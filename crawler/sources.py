@@ -182,6 +182,8 @@ class CrawlSettings(BaseModel):
     download_timeout: float = Field(30, gt=0)
     max_redirects: int = Field(5, ge=0, le=20)
     state_path: str = "./data/crawl.sqlite3"
+    # Run summaries are kept this long (each source's last one always): the daemon's housekeeping deletes older ones.
+    runs_keep_days: int = Field(90, ge=1)
     # Total concurrent requests of one source's crawl (the per-host cap above still applies).
     concurrent_requests: int = Field(16, ge=1, le=256)
     # Crawls in flight at once across all sources; the rest wait their turn in order of their

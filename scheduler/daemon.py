@@ -22,6 +22,7 @@ from scheduler.crawlqueue import CrawlQueue, trigger_for
 from scheduler.errors import EXIT_USAGE
 from scheduler.health import Metrics
 from scheduler.healthz import Healthz
+from scheduler.housekeeping import housekeeping
 from scheduler.jobgate import JobGate
 from scheduler.lock import DataDirBusy, DataDirLock, DataDirUnusable
 from scheduler.sourcebook import SourceBook
@@ -350,15 +351,7 @@ class Daemon:
         self.app.deliveries.wake()
 
     def housekeeping(self) -> None:
-        """Once a day: retention where it is configured, then the index's own maintenance (a rollover
-        where the cluster has no ILM to do it; SQLite's full-text segments merged again after the
-        deletes)."""
-        days = self.cfg.index.retention_days
-        if days:
-            deleted = self.app.backend.delete_older_than(days)
-            log.info("retention_applied", job="housekeeping", days=days, deleted=deleted)
-        done = self.app.backend.maintenance()
-        log.info("maintenance_done", job="housekeeping", **done)
+        housekeeping(self.app)
 
     # -- reload ----------------------------------------------------------------------------
     def _mtime(self) -> float:

@@ -9,6 +9,7 @@ import pytest
 
 from crawler.accounting import RunAccounting
 from crawler.frontier_pg import PgFrontier
+from tests.unit.crawler.test_crawler_frontier import check_runs_forgotten
 from indexer.pgconn import EngineUnavailable
 from tests.harness.wait import wait_until
 
@@ -91,3 +92,8 @@ def test_a_restarted_engine_is_reconnected_and_a_stopped_one_fails_fast(pg, pg_d
     wait_until(marked, 5, "the frontier writing again once the engine is back")
     assert fr.count(done=True) == 2
     fr.close()
+
+
+def test_old_runs_are_forgotten_but_each_sources_last(pg_dsn):
+    with PgFrontier(pg_dsn) as fr:
+        check_runs_forgotten(fr)

@@ -1,6 +1,7 @@
 """The daemon's housekeeping job on the embedded index: a real `mediawatch run` with `index.retention_days`
 deletes the old articles in slices of one transaction each (its log says how many; the integration test
-shows a writer going on between them), keeps the rest, then merges the full-text segments."""
+shows a writer going on between them), keeps the rest, then merges the full-text segments; and the crawl
+runs older than `crawl.runs_keep_days` go, but for each source's last."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import threading
 from datetime import datetime, timedelta, timezone
 
+from crawler.accounting import RunSummary
+from crawler.frontier import Frontier
 from indexer.article import Article
 from indexer.backends.sqlite import RETENTION_SLICE, SqliteBackend
 from tests.e2e.daemon_log import read_events, wait_for
@@ -36,11 +39,16 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
                    published_at=now - timedelta(days=1))
     b.index([kept])
     b.close()
+    with Frontier(data / "crawl.sqlite3") as fr:  # a source crawled daily for 200 days, then removed
+        for day in range(200, 0, -1):
+            started = now - timedelta(days=day, hours=-1)  # an hour inside the day: clear of the cut
+            fr.finish_run(RunSummary("gone", started_at=started, finished_at=started + timedelta(minutes=1),
+                                     reason="finished", articles=day))
     project.write({
         "data_dir": str(data),
         "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool"),
                   "retention_days": 30, "housekeeping_delay_s": 1},
-        "crawl": fast_crawl(data),
+        "crawl": {**fast_crawl(data), "runs_keep_days": 30},
         "http": {"health_port": 0},
         "sources": [site.source("site", schedule={"every": "1h", "jitter": "0s"})],
     })
@@ -50,7 +58,7 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
     seen: list[dict] = []
     try:
         # the housekeeping job's first run, a second after the start: retention, then maintenance
-        wait_for(events, seen, lambda s: any(e.get("event") == "maintenance_done" for e in s), 180)
+        wait_for(events, seen, lambda s: any(e.get("event") == "runs_forgotten" for e in s), 180)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -60,6 +68,10 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
     assert next(e for e in seen if e.get("event") == "retention_applied")["deleted"] == passes[0]["deleted"]
     # the deletes' marks are merged out of the full-text segments after the pass
     assert next(e for e in seen if e.get("event") == "maintenance_done")["merge_slices"] >= 1
+    assert next(e for e in seen if e.get("event") == "runs_forgotten")["deleted"] == 200 - 30
+    with Frontier(data / "crawl.sqlite3") as fr:
+        kept_runs = fr.runs("gone", limit=500)
+        assert len(kept_runs) == 30 and fr.last_runs()["gone"].articles == 1  # the newest
     b = SqliteBackend(data / "index.sqlite3")
     try:
         assert b.ids("expired") == set() and b.ids("recent") == {kept.id}
