@@ -68,6 +68,7 @@ bench-scale: install-test elasticsearch
 		--every $(SCALE_EVERY) --json $(SCALE_OUT)/scale_index.json
 	$(BIN)/python -m bench.scale_sources --sources $(SCALE_SOURCES) --warmup-minutes $(SCALE_MINUTES) \
 		--minutes $(SCALE_MINUTES) --json $(SCALE_OUT)/scale_sources.json
+	$(BIN)/python -m bench.scale_state --json $(SCALE_OUT)/state.json
 	$(BIN)/python -m bench.scale_report $(SCALE_OUT)
 
 clean:

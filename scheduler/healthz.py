@@ -39,8 +39,7 @@ class Healthz:
         grew = (len(samples) >= 2 and samples[-1][1] > samples[0][1]
                 and samples[-1][0] - samples[0][0] >= SPOOL_WINDOW_S / 2)
         try:
-            counts = d.app.alerts.ledger.counts()
-            failing_deliveries = counts["failing"] + counts["deliveries_failing"]  # mails and channel messages
+            failing_deliveries = d.app.alerts.ledger.failing()  # mails and channel messages
         except Exception as err:  # the ledger's own trouble shows as a failing storage elsewhere
             log.warning("health_ledger_unreadable", error=str(err))
             failing_deliveries = 0

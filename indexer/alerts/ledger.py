@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_due ON alerts (state, mode, next_attempt_at);
 CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_id);
+CREATE INDEX IF NOT EXISTS alerts_recent ON alerts (matched_at);
+CREATE INDEX IF NOT EXISTS alerts_sent ON alerts (rule, sent_at);
 CREATE TABLE IF NOT EXISTS digests (
     digest_id       TEXT PRIMARY KEY,
     rule            TEXT NOT NULL,
@@ -337,7 +339,13 @@ class Ledger(DigestLedger, ChannelLedger):
 
     def last_sent(self) -> dict[str, float]:
         """Each rule's latest accepted delivery (unix time)."""
+        # sent_at is set only by mark_sent; each rule's newest is one step in (rule, sent_at), and the
+        # rules are found by stepping from one name to the next, not by reading every alert ever kept
         with self._read() as db:
             rows = db.execute(
-                "SELECT rule, MAX(sent_at) AS at FROM alerts WHERE state = 'sent' GROUP BY rule").fetchall()
+                "WITH RECURSIVE names (rule) AS (SELECT MIN(rule) FROM alerts UNION ALL"
+                " SELECT (SELECT MIN(rule) FROM alerts WHERE rule > names.rule) FROM names"
+                " WHERE names.rule IS NOT NULL)"
+                " SELECT rule, (SELECT MAX(sent_at) FROM alerts WHERE alerts.rule = names.rule) AS at FROM names"
+                " WHERE rule IS NOT NULL").fetchall()
         return {r["rule"]: r["at"] for r in rows if r["at"]}

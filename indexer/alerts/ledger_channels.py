@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (rule, story_id, channel)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, channel, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries ((COALESCE(sent_at, next_attempt_at)));
 CREATE TABLE IF NOT EXISTS digest_deliveries (
     digest_id       TEXT NOT NULL,              -- digests.digest_id: (rule, period boundary)
     channel         TEXT NOT NULL,
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS digest_deliveries (
     PRIMARY KEY (digest_id, channel)
 );
 CREATE INDEX IF NOT EXISTS digest_deliveries_due ON digest_deliveries (state, channel, next_attempt_at);
+CREATE INDEX IF NOT EXISTS digest_deliveries_recent ON digest_deliveries ((COALESCE(sent_at, next_attempt_at)));
 """
 
 
@@ -199,27 +201,41 @@ class ChannelLedger:
 
     def delivery_counts(self) -> dict[str, int]:
         """Channel messages by state, a story's and a digest's alike."""
-        both = ("(SELECT state, attempts FROM deliveries UNION ALL SELECT state, attempts FROM digest_deliveries)"
-                " AS messages")
+        out = {"deliveries_pending": 0, "deliveries_sent": 0}
         with self._read() as db:
-            rows = db.execute(f"SELECT state, COUNT(*) AS n FROM {both} GROUP BY state").fetchall()
-            failing = db.execute(
-                f"SELECT COUNT(*) FROM {both} WHERE state = 'pending' AND attempts > 0").fetchone()[0]
-        out = {"deliveries_pending": 0, "deliveries_sent": 0} | {f"deliveries_{r['state']}": r["n"] for r in rows}
-        out["deliveries_failing"] = failing
+            for table in ("deliveries", "digest_deliveries"):  # each counted in its (state, ...) index
+                for r in db.execute(f"SELECT state, COUNT(*) AS n FROM {table} GROUP BY state"):
+                    out[f"deliveries_{r['state']}"] = out.get(f"deliveries_{r['state']}", 0) + r["n"]
+        out["deliveries_failing"] = self._failing("deliveries", "digest_deliveries")
         return out
+
+    def _failing(self, *tables: str) -> int:
+        """Rows waiting for a retry: a pending row's attempts count its failures."""
+        with self._read() as db:
+            return sum(db.execute(f"SELECT COUNT(*) FROM {table} WHERE state = 'pending' AND attempts > 0").fetchone()[0]
+                       for table in tables)
+
+    def failing(self) -> int:
+        """Mails, digests' mails and channel messages waiting for a retry (``/healthz``): read from the
+        pending rows alone, however many sent ones the ledger keeps."""
+        return self._failing("alerts", "digests", "deliveries", "digest_deliveries")
 
     def recent_messages(self, limit: int = 200) -> list[ChannelMessageRow]:
         """The newest channel messages, a story's and a digest's alike: sent, waiting or failing."""
         with self._read() as db:
+            # each table's newest from its index on that time, then the two merged: not every message
+            # ever kept sorted for a page of 200
             rows = db.execute(
                 "SELECT * FROM ("
                 " SELECT d.rule, a.article AS about, d.channel, d.state, d.attempts, d.last_error,"
-                " d.next_attempt_at, d.sent_at FROM deliveries d"
+                " d.next_attempt_at, d.sent_at FROM (SELECT * FROM deliveries"
+                "  ORDER BY COALESCE(sent_at, next_attempt_at) DESC LIMIT ?) AS d"
                 " JOIN alerts a ON a.rule = d.rule AND a.story_id = d.story_id"
                 " UNION ALL SELECT g.rule, NULL, d.channel, d.state, d.attempts, d.last_error, d.next_attempt_at,"
-                " d.sent_at FROM digest_deliveries d JOIN digests g ON g.digest_id = d.digest_id) AS messages"
-                " ORDER BY COALESCE(sent_at, next_attempt_at) DESC LIMIT ?", (limit,)).fetchall()
+                " d.sent_at FROM (SELECT * FROM digest_deliveries"
+                "  ORDER BY COALESCE(sent_at, next_attempt_at) DESC LIMIT ?) AS d"
+                " JOIN digests g ON g.digest_id = d.digest_id) AS messages"
+                " ORDER BY COALESCE(sent_at, next_attempt_at) DESC LIMIT ?", (limit, limit, limit)).fetchall()
         return [ChannelMessageRow(r["rule"], Article.from_dict(json.loads(r["about"])) if r["about"] else None,
                                   r["channel"], r["state"], r["attempts"], r["last_error"], r["next_attempt_at"],
                                   r["sent_at"]) for r in rows]

@@ -13,6 +13,7 @@ from indexer.alerts.ledger_rows import NewAlert, alert_message_id
 from indexer.alerts.ledger_pg import PgLedger
 from indexer.article import Article
 from indexer.pgconn import EngineUnavailable
+from tests.unit.alerts.test_alerts_ledger import check_inspection_reads
 from tests.harness.wait import wait_until
 
 
@@ -177,4 +178,10 @@ def test_a_partial_delivery_narrows_the_next_attempt_and_an_older_schema_is_upgr
     led.mark_digest_failed(digest, "451 later", 22.0, 10, 80, ["y@example.org"])
     (due,) = led.due_digests(now=100.0)
     assert due.undelivered == ["y@example.org"]
+    led.close()
+
+
+def test_inspection_reads_agree_with_every_row(pg_dsn):
+    led = PgLedger(pg_dsn)
+    check_inspection_reads(led)
     led.close()

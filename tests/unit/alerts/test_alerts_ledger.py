@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from datetime import datetime, timezone
 
@@ -152,4 +153,61 @@ def test_digest_assignment_and_order(tmp_path):
     led.mark_digest_sent(digest_id, now=2020.0)
     assert {r.state for r in led.rows(rule="d") if r.digest_id == digest_id} == {"sent"}
     assert [(r, s) for r, s, _ in led.unassigned_digest_rules()] == [("d", "hourly UTC")]
+    led.close()
+
+
+def check_inspection_reads(led) -> None:
+    """What the web app, ``alerts list`` and ``/healthz`` read (the newest alerts and channel messages,
+    each rule's last mail, the counts, what waits for a retry) equals the same taken from every row, on a
+    ledger of many rules, states and times in no order."""
+    rng = random.Random(7)
+    stamps = rng.sample(range(1_000, 100_000), 600)  # distinct times: one right order
+    rules = [f"r{n}" for n in range(7)]
+    for n in range(240):
+        a = art(n, story_id=f"s{n}")
+        rule = rules[n % 7]
+        led.enqueue([NewAlert(rule=rule, article=a, mode="instant", schedule="instant", query="body",
+                              recipients=["x@example.org"], channels=["hook"] if n % 3 else [])], now=stamps[n])
+        fate = rng.random()
+        if fate < 0.6:
+            led.mark_sent([(rule, a.story, None)], stamps[240 + n])
+        elif fate < 0.8:
+            led.mark_failed(rule, a.story, "later", stamps[240 + n], 10, 80)
+    for row in led.due_deliveries(now=10**6, limit=1000):  # in a cluster's ledger, claimed: due at 10**6 + 60
+        fate = rng.random()
+        if fate < 0.5:
+            led.mark_delivered(row, stamps[480 + int(row.story_id[1:]) % 120])
+        elif fate < 0.75:
+            led.mark_delivery_failed(row, "down", 200_000 + int(row.story_id[1:]))  # distinct, as stamps
+    led.enqueue([NewAlert(rule="d", article=art(900, story_id="d1"), mode="hourly", schedule="hourly UTC",
+                          query="body", recipients=["x@example.org"])], now=50.0)
+    digest = led.open_digest("d", "k", 60.0, ["x@example.org"], now=61.0, channels=["hook"])
+    led.mark_digest_failed(digest, "refused", 62.0, 10, 80)
+    (dd,) = led.due_digest_deliveries(now=10**6, channel="hook")
+    led.mark_digest_delivery_failed(dd, "down", 63.0)
+
+    rows = led.rows()
+    newest = sorted(rows, key=lambda r: r.matched_at, reverse=True)[:50]
+    assert [(r.rule, r.story_id) for r in led.recent(50)] == [(r.rule, r.story_id) for r in newest]
+    last: dict[str, float] = {}
+    for r in rows:
+        if r.state == "sent" and r.sent_at:
+            last[r.rule] = max(last.get(r.rule, 0.0), r.sent_at)
+    assert led.last_sent() == last
+    messages = led.recent_messages(1000)
+    times = [m.sent_at or m.next_attempt_at for m in messages]
+    assert times == sorted(times, reverse=True) and len(messages) == len(led.deliveries()) + 1
+    assert [m.sent_at or m.next_attempt_at for m in led.recent_messages(30)] == times[:30]  # ties in any order
+    counts = led.counts()
+    states = [s for *_, s, _ in led.deliveries()] + ["pending"]  # the digest's message
+    assert counts["sent"] == sum(r.state == "sent" for r in rows)
+    assert counts["deliveries_sent"] == states.count("sent") and counts["deliveries_pending"] == states.count("pending")
+    waiting = (sum(r.state == "pending" and r.attempts > 0 for r in rows) + 1  # the digest's mail
+               + sum(s == "pending" and n > 0 for *_, s, n in led.deliveries()) + 1)  # and its message
+    assert led.failing() == waiting == counts["failing"] + counts["deliveries_failing"] + 1
+
+
+def test_inspection_reads_agree_with_every_row(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    check_inspection_reads(led)
     led.close()
