@@ -272,6 +272,13 @@ class SmtpServer:
         with self._lock:
             self._rcpt_refusals[address.casefold()] = (code, times)
 
+    def accept_every_rcpt(self) -> None:
+        """No recipient refused, no recipient limit."""
+        with self._lock:
+            self._rcpt_refusals.clear()
+            self.max_recipients = None
+            self.rcpt_attempts.clear()
+
     # -- inspection ------------------------------------------------------------------------------
     def clear(self) -> None:
         with self._lock:

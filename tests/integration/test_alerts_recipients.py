@@ -9,6 +9,9 @@ import collections
 import sqlite3
 from datetime import datetime, timezone
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from indexer.alerts.engine import AlertEngine
 from tests.harness.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.integration.alerting import Clock, article, mail_cfg, rule
@@ -127,3 +130,41 @@ def test_a_ledger_from_before_partial_deliveries_is_upgraded_in_place(tmp_path, 
     assert engine.send_due() == 1
     assert [m.rcpt_tos for m in smtp_server.messages] == [TEAM[:1], TEAM[1:2]]
     engine.close()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 7), limit=st.one_of(st.none(), st.integers(1, 4)), stories=st.integers(1, 3),
+       refusals=st.dictionaries(st.integers(0, 6), st.tuples(st.sampled_from([450, 451, 452, 550, 553]),
+                                                            st.integers(1, 6)), max_size=4),
+       mode=st.sampled_from(["instant", "hourly"]))
+def test_generated_refusals_every_recipient_once_or_never(tmp_path_factory, smtp_server, n, limit, stories,
+                                                          refusals, mode):
+    """Any team, recipient limit and refusals (4xx for a while, 5xx for good): each recipient the server
+    ever takes gets each mail once; one refused for good never does, unless every one was."""
+    team = [f"p{i}@example.org" for i in range(n)]
+    smtp_server.clear()
+    smtp_server.accept_every_rcpt()
+    smtp_server.max_recipients = limit
+    for_good = {team[i] for i, (code, _) in refusals.items() if i < n and code >= 500}
+    for i, (code, times) in refusals.items():
+        if i < n:
+            smtp_server.refuse_rcpt(team[i], code, None if code >= 500 else times)
+    clock = Clock()
+    engine = AlertEngine(mail_cfg(tmp_path_factory.mktemp("ledger"), smtp_server),
+                         [rule(recipients=team, mode=mode)], clock=clock)
+    clock.t += 1
+    engine.on_indexed([article(k, clock.t) for k in range(stories)])
+    for _ in range(30):  # past the digest's hour and every backoff (10 s doubling to 80 s)
+        clock.t += 3700
+        engine.send_due()
+    status = engine.status()
+    engine.close()
+    received = _received(smtp_server)
+    if for_good == set(team):  # nobody to send to: the mail waits, as for a server refusing everyone
+        assert not received and status["pending"] + status["digests_pending"] >= 1
+        return
+    ids = {m.message_id for m in smtp_server.messages}
+    assert len(ids) == (stories if mode == "instant" else 1)
+    assert received == collections.Counter({(m, p): 1 for m in ids for p in team if p not in for_good})
+    assert status["pending"] == status["digests_pending"] == 0
+    assert all(len(m.rcpt_tos) <= (limit or n) for m in smtp_server.messages)
