@@ -211,3 +211,16 @@ def test_inspection_reads_agree_with_every_row(tmp_path):
     led = Ledger(tmp_path / "l.sqlite3")
     check_inspection_reads(led)
     led.close()
+
+
+def test_an_alert_keeps_the_article_without_its_story_signature(tmp_path):
+    """The snapshot is what the mails and pages read; a story's band keys and signature (1.6 KB of a
+    4 KB news story) are the index's, never read from the ledger."""
+    a = art(1, story_id="s1", story_keys=[f"k{i}" for i in range(42)], story_sig="c2lnbmF0dXJl" * 40)
+    led = Ledger(tmp_path / "l.sqlite3")
+    led.enqueue([item("r", a)], now=1.0)
+    stored = sqlite3.connect(tmp_path / "l.sqlite3").execute("SELECT article FROM alerts").fetchone()[0]
+    assert "story_keys" not in stored and "story_sig" not in stored and '"story_id": "s1"' in stored
+    row = led.get("r", "s1")
+    assert (row.article.title, row.article.text, row.article.url) == (a.title, a.text, a.url)
+    led.close()
