@@ -52,10 +52,11 @@ class Sender(Protocol):
 
 
 def envelope(msg: EmailMessage) -> tuple[str, list[str]]:
-    """MAIL FROM and RCPT TO of a mail: the address specs of its From and To headers."""
+    """MAIL FROM and RCPT TO of a mail: the address specs of its From and To headers, each once (smtplib
+    takes a message refused for every RCPT as sent to someone when an address repeats)."""
     sender, to = msg["From"], msg["To"]
     return (sender.addresses[0].addr_spec if sender is not None and sender.addresses else "",
-            [a.addr_spec for a in to.addresses] if to is not None else [])
+            list(dict.fromkeys(a.addr_spec for a in to.addresses)) if to is not None else [])
 
 
 def message_id(msg: EmailMessage) -> str:
@@ -116,7 +117,7 @@ class SmtpSender:
             again = [a for a in waiting if a in refused and 400 <= refused[a][0] < 500]
             if not again:
                 break
-            if len(refused) == len(waiting):  # nobody accepted this time: the others are for a retry
+            if all(a in refused for a in waiting):  # nobody accepted this time: the others are for a retry
                 code, reply = refused[again[0]]
                 gone = f"; refused: {sorted(permanent)}" if permanent else ""
                 raise SendError(f"recipients refused for now: {again} ({code} {_text(reply)}){gone}",
@@ -124,7 +125,7 @@ class SmtpSender:
             # RFC 5321 4.5.3.1.10: a server's recipient limit answers 452; the rest go in a new transaction
             waiting = again
         if permanent:
-            if len(permanent) == len(recipients):
+            if all(a in permanent for a in recipients):
                 raise SendError(f"all recipients refused: {permanent}", temporary=False)
             return f"refused recipients: {sorted(permanent)}"
         return None

@@ -92,13 +92,13 @@ class Rule(BaseModel):
     @field_validator("recipients")
     @classmethod
     def _recipients_valid(cls, recipients: list[str]) -> list[str]:
-        cleaned = []
+        cleaned: dict[str, str] = {}  # one mail per person: an address listed twice is sent to once
         for r in recipients:
             r = r.strip()
             if not _EMAIL.match(r):
                 raise ValueError(f"not an email address: {r!r}")
-            cleaned.append(r)
-        return cleaned
+            cleaned.setdefault(r.casefold(), r)
+        return list(cleaned.values())
 
     @field_serializer("notify")
     def _notify_masked(self, notify: list[str]) -> list[str]:

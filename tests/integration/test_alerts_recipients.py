@@ -8,11 +8,14 @@ from __future__ import annotations
 import collections
 import sqlite3
 from datetime import datetime, timezone
+from email.message import EmailMessage
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexer.alerts.engine import AlertEngine
+from indexer.alerts.mailer import SendError, SmtpSender
 from tests.harness.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.integration.alerting import Clock, article, mail_cfg, rule
 
@@ -168,3 +171,21 @@ def test_generated_refusals_every_recipient_once_or_never(tmp_path_factory, smtp
     assert received == collections.Counter({(m, p): 1 for m in ids for p in team if p not in for_good})
     assert status["pending"] == status["digests_pending"] == 0
     assert all(len(m.rcpt_tos) <= (limit or n) for m in smtp_server.messages)
+
+
+def test_an_address_twice_in_to_refused_for_now_ends_the_attempt(smtp_server):
+    """A message written elsewhere (a test mail, an older ledger's row) may name one address twice: all
+    refused for now is a failed attempt, never another transaction for the same addresses."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = ("mw@example.org", "a@example.org, a@example.org",
+                                                                  "twice", "<twice@example.org>")
+    msg.set_content("body")
+    smtp_server.refuse_rcpt("a@example.org", 450)
+    sender = SmtpSender(smtp_server.smtp_config())
+    with pytest.raises(SendError, match="refused for now") as err:
+        sender.send(msg)
+    assert err.value.remaining is None and smtp_server.data_attempts == 0
+    smtp_server.refuse_rcpt("a@example.org", 550)
+    with pytest.raises(SendError, match="all recipients refused"):
+        sender.send(msg)
+    sender.close()

@@ -136,3 +136,8 @@ def test_language_codes_are_lower_case_as_articles_carry_them():
     with pytest.raises(RuleError) as err:  # would never match: articles carry two-letter codes
         validate_rule({"name": "r", "query": "pier", "languages": ["english", "deu", "en"]})
     assert "not a language code: 'english', 'deu'" in str(err.value) and "languages" in str(err.value)
+
+
+def test_an_address_listed_twice_is_mailed_once():
+    rule = Rule(name="r", query="x", recipients=["desk@example.org", " Desk@Example.org", "ed@example.org"])
+    assert rule.recipients == ["desk@example.org", "ed@example.org"]
