@@ -14,14 +14,17 @@ log = structlog.get_logger("mediawatch.daemon")
 
 
 def housekeeping(app: App) -> None:
-    """Retention where it is configured, then the index's own maintenance (a rollover where the
-    cluster has no ILM to do it; SQLite's full-text segments merged again after the deletes), then the
-    crawl runs past ``crawl.runs_keep_days`` (each source's last one stays: the Sources page and
-    ``sources list`` show it)."""
+    """Retention where it is configured (and the alert ledger's copies of the deleted pages' text), then
+    the index's own maintenance (a rollover where the cluster has no ILM to do it; SQLite's full-text
+    segments merged again after the deletes), then the crawl runs past ``crawl.runs_keep_days`` (each
+    source's last one stays: the Sources page and ``sources list`` show it)."""
     days = app.config.index.retention_days
     if days:
         deleted = app.backend.delete_older_than(days)
         log.info("retention_applied", job="housekeeping", days=days, deleted=deleted)
+        cut = datetime.now(timezone.utc) - timedelta(days=days)
+        texts = app.alerts.ledger.forget_texts(cut.timestamp())
+        log.info("alert_texts_forgotten", job="housekeeping", days=days, alerts=texts)
     done = app.backend.maintenance()
     log.info("maintenance_done", job="housekeeping", **done)
     keep = app.config.crawl.runs_keep_days

@@ -305,6 +305,25 @@ class Ledger(DigestLedger, ChannelLedger):
             )
         return next_at
 
+    # Of an alert done with (its mail sent, its digest sent, no channel message still to send), what
+    # was the page's own text: once the index's retention has deleted the article, the ledger keeps
+    # its title, link and dates for the Alerts page, and its key, so a copy re-crawled is still no
+    # second mail.
+    _DONE_WITH = ("state = 'sent' AND matched_at < ?"  # a digest's items are sent with it
+                  " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.rule = alerts.rule"
+                  " AND d.story_id = alerts.story_id AND d.state = 'pending')"
+                  " AND NOT EXISTS (SELECT 1 FROM digest_deliveries g WHERE g.digest_id = alerts.digest_id"
+                  " AND g.state = 'pending')")
+
+    def forget_texts(self, before: float) -> int:
+        """Empty the text and description of the snapshots of alerts matched before ``before`` and done
+        with; return how many."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE alerts SET article = json_set(article, '$.text', '', '$.description', '')"
+                f" WHERE {self._DONE_WITH} AND (json_extract(article, '$.text') != ''"
+                " OR json_extract(article, '$.description') != '')", (before,)).rowcount
+
     # -- inspection -----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """``{"pending": n, "sent": n, "failing": n, "digests_pending": n}`` for health and the CLI."""

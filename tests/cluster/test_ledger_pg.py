@@ -13,7 +13,7 @@ from indexer.alerts.ledger_rows import NewAlert, alert_message_id
 from indexer.alerts.ledger_pg import PgLedger
 from indexer.article import Article
 from indexer.pgconn import EngineUnavailable
-from tests.unit.alerts.test_alerts_ledger import check_inspection_reads
+from tests.unit.alerts.test_alerts_ledger import check_inspection_reads, check_texts_forgotten
 from tests.harness.wait import wait_until
 
 
@@ -184,4 +184,10 @@ def test_a_partial_delivery_narrows_the_next_attempt_and_an_older_schema_is_upgr
 def test_inspection_reads_agree_with_every_row(pg_dsn):
     led = PgLedger(pg_dsn)
     check_inspection_reads(led)
+    led.close()
+
+
+def test_the_texts_of_alerts_past_retention_are_forgotten(pg_dsn):
+    led = PgLedger(pg_dsn)
+    check_texts_forgotten(led)
     led.close()

@@ -1,7 +1,8 @@
 """The daemon's housekeeping job on the embedded index: a real `mediawatch run` with `index.retention_days`
 deletes the old articles in slices of one transaction each (its log says how many; the integration test
-shows a writer going on between them), keeps the rest, then merges the full-text segments; and the crawl
-runs older than `crawl.runs_keep_days` go, but for each source's last."""
+shows a writer going on between them), keeps the rest, and empties the alert ledger's copies of the
+deleted pages' text, then merges the full-text segments; and the crawl runs older than
+`crawl.runs_keep_days` go, but for each source's last."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from crawler.accounting import RunSummary
 from crawler.frontier import Frontier
+from indexer.alerts.ledger import Ledger
+from indexer.alerts.ledger_rows import NewAlert
 from indexer.article import Article
 from indexer.backends.sqlite import RETENTION_SLICE, SqliteBackend
 from tests.e2e.daemon_log import read_events, wait_for
@@ -39,6 +42,15 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
                    published_at=now - timedelta(days=1))
     b.index([kept])
     b.close()
+    ledger = Ledger(data / "alerts.sqlite3")  # a mail sent for an article now past retention, and a recent one
+    for n, age in ((1, 60), (2, 1)):
+        alerted = Article(url=f"https://old.example/alerted-{n}", title=f"alerted {n}", text=f"page words {n}",
+                          source="old", published_at=now - timedelta(days=age))
+        matched = (now - timedelta(days=age)).timestamp()
+        ledger.enqueue([NewAlert(rule="r", article=alerted, mode="instant", schedule="instant", query="words",
+                                 recipients=["desk@example.org"])], now=matched)
+        ledger.mark_sent([("r", alerted.story, None)], matched + 1)
+    ledger.close()
     with Frontier(data / "crawl.sqlite3") as fr:  # a source crawled daily for 200 days, then removed
         for day in range(200, 0, -1):
             started = now - timedelta(days=day, hours=-1)  # an hour inside the day: clear of the cut
@@ -69,6 +81,13 @@ def test_retention_job_deletes_old_articles_in_slices(project, fixture_site_fact
     # the deletes' marks are merged out of the full-text segments after the pass
     assert next(e for e in seen if e.get("event") == "maintenance_done")["merge_slices"] >= 1
     assert next(e for e in seen if e.get("event") == "runs_forgotten")["deleted"] == 200 - 30
+    assert next(e for e in seen if e.get("event") == "alert_texts_forgotten")["alerts"] == 1
+    ledger = Ledger(data / "alerts.sqlite3")
+    try:
+        texts = {r.article.title: r.article.text for r in ledger.rows()}
+        assert texts == {"alerted 1": "", "alerted 2": "page words 2"}
+    finally:
+        ledger.close()
     with Frontier(data / "crawl.sqlite3") as fr:
         kept_runs = fr.runs("gone", limit=500)
         assert len(kept_runs) == 30 and fr.last_runs()["gone"].articles == 1  # the newest

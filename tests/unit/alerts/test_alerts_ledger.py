@@ -224,3 +224,43 @@ def test_an_alert_keeps_the_article_without_its_story_signature(tmp_path):
     row = led.get("r", "s1")
     assert (row.article.title, row.article.text, row.article.url) == (a.title, a.text, a.url)
     led.close()
+
+
+def check_texts_forgotten(led) -> None:
+    """Past the cut, an alert done with keeps its title, link and key, not the page's text; one whose
+    mail, digest or channel message is still to send keeps it all, as does a newer one."""
+    def text_of(rule: str, story: str) -> tuple[str, str]:
+        a = led.get(rule, story).article
+        return a.text, a.description
+
+    def alert(rule: str, n: int, at: float, mode: str = "instant", channels: tuple[str, ...] = ()) -> str:
+        a = art(n, story_id=f"s{n}", description=f"summary {n}")
+        led.enqueue([NewAlert(rule=rule, article=a, mode=mode, schedule="instant" if mode == "instant" else
+                              "hourly UTC", query="body", recipients=["x@example.org"], channels=list(channels))],
+                    now=at)
+        return a.story
+
+    done, hooked, failing, newer = alert("r", 1, 10.0), alert("r", 2, 10.0, channels=("hook",)), alert("r", 3, 10.0), \
+        alert("r", 4, 500.0)
+    led.mark_sent([("r", s, None) for s in (done, hooked, newer)], 20.0)
+    led.mark_failed("r", failing, "down", 20.0, 10, 80)
+    in_sent, in_waiting = alert("d", 5, 10.0, "hourly"), alert("d2", 6, 10.0, "hourly")
+    sent_digest = led.open_digest("d", "k", 15.0, ["x@example.org"], now=16.0)
+    led.mark_digest_sent(sent_digest, 17.0)
+    waiting_digest = led.open_digest("d2", "k", 15.0, ["x@example.org"], now=16.0, channels=["hook"])
+    led.mark_digest_sent(waiting_digest, 17.0)  # its mail went; its channel message has not
+
+    assert led.forget_texts(100.0) == 2
+    assert text_of("r", done) == ("", "") and text_of("d", in_sent) == ("", "")
+    kept = led.get("r", done).article
+    assert (kept.title, kept.url, kept.story_id) == ("Title 1", "https://news.example/1", "s1")
+    for rule, story in (("r", hooked), ("r", failing), ("r", newer), ("d2", in_waiting)):
+        assert text_of(rule, story)[0].startswith("body"), (rule, story)
+    assert led.enqueue([item("r", art(1, story_id=done))], now=600.0) == []  # still no second mail
+    assert led.forget_texts(100.0) == 0  # each row once
+
+
+def test_the_texts_of_alerts_past_retention_are_forgotten(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite3")
+    check_texts_forgotten(led)
+    led.close()
