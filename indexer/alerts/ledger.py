@@ -315,14 +315,31 @@ class Ledger(DigestLedger, ChannelLedger):
                   " AND NOT EXISTS (SELECT 1 FROM digest_deliveries g WHERE g.digest_id = alerts.digest_id"
                   " AND g.state = 'pending')")
 
+    FORGET_SLICE = 1000  # alerts per transaction: the ingest thread's writes go on between them
+    # the slices walk the alerts by time (SQLite's planner, without statistics, would take the state's index
+    # and sort the sent alerts again for every slice)
+    _BY_TIME = "alerts INDEXED BY alerts_recent"
+
     def forget_texts(self, before: float) -> int:
         """Empty the text and description of the snapshots of alerts matched before ``before`` and done
         with; return how many."""
-        with self._tx() as db:
-            return db.execute(
-                "UPDATE alerts SET article = json_set(article, '$.text', '', '$.description', '')"
-                f" WHERE {self._DONE_WITH} AND (json_extract(article, '$.text') != ''"
-                " OR json_extract(article, '$.description') != '')", (before,)).rowcount
+        return self._in_slices(
+            "UPDATE alerts SET article = json_set(article, '$.text', '', '$.description', '')",
+            "json_extract(article, '$.text') != '' OR json_extract(article, '$.description') != ''", before)
+
+    def _in_slices(self, update: str, unforgotten: str, before: float) -> int:
+        done, since = 0, float("-inf")
+        while True:
+            with self._tx() as db:
+                # oldest first, each slice from where the last ended: not past the done ones again
+                keys = db.execute(f"SELECT rule, story_id, matched_at FROM {self._BY_TIME} WHERE {self._DONE_WITH}"
+                                  f" AND ({unforgotten}) AND matched_at >= ? ORDER BY matched_at LIMIT ?",
+                                  (before, since, self.FORGET_SLICE)).fetchall()
+                db.executemany(f"{update} WHERE rule = ? AND story_id = ?", [(k[0], k[1]) for k in keys])
+            done += len(keys)
+            if len(keys) < self.FORGET_SLICE:
+                return done
+            since = keys[-1][2]
 
     # -- inspection -----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
