@@ -305,6 +305,7 @@ def write_doc(results: dict[str, dict[str, Any]], args: argparse.Namespace, mach
         ".venv/bin/python -m bench.newsplease --pages 3000   # its own venv in ~/.cache/mediawatch/bench",
         ".venv/bin/python -m bench.site --pages 3000 --serve  # just the local news site",
         ".venv/bin/python -m bench.importing --pages 3000 --runs 3   # mediawatch import of WARCs",
+        ".venv/bin/python -m bench.scale_state       # the frontier's and the ledger's reads after months",
         "make bench-scale                             # 1,000,000 articles, 10,000 sources: about 70 min (Scale)",
         "```",
         "",
