@@ -376,8 +376,9 @@ class Ledger(DigestLedger, ChannelLedger):
 
     def last_sent(self) -> dict[str, float]:
         """Each rule's latest accepted delivery (unix time)."""
-        # sent_at is set only by mark_sent; each rule's newest is one step in (rule, sent_at), and the
-        # rules are found by stepping from one name to the next, not by reading every alert ever kept
+        # sent_at is set only when a mail went (mark_sent, mark_digest_sent); each rule's newest is one
+        # step in (rule, sent_at), and the rules are found by stepping from one name to the next, not by
+        # reading every alert ever kept
         with self._read() as db:
             rows = db.execute(
                 "WITH RECURSIVE names (rule) AS (SELECT MIN(rule) FROM alerts UNION ALL"
