@@ -121,8 +121,9 @@ def _link(article: Article) -> str:
     if not link or "@" not in link:
         return link or "(no link)"
     scheme, _, rest = link.partition("://")
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}://{authority}{slash}{_MENTION.sub(lambda m: '%40' if m[0] == '@' else m[0], tail)}"
+    end = len(rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0])  # the authority: user@host stays
+    tail = _MENTION.sub(lambda m: "%40" if m[0] == "@" else m[0], rest[end:])
+    return f"{scheme}://{rest[:end]}{tail}"
 
 
 @dataclass(frozen=True)

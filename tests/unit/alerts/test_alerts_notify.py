@@ -105,6 +105,9 @@ def test_text_from_the_web_pings_nobody_in_a_chat_room_and_hides_no_link():
         assert "@\u2060Everyone asks <\u2060@1234> about the @\u2060channel move" in text
         assert "@\u2060all and @\u2060here" in text.replace("*", "")
         assert "https://ex.org/a%40here" in text  # the same page to its server
+    for url, sent in (("https://ex.org?who=@channel", "https://ex.org?who=%40channel"),
+                      ("https://all@here.example/p/@all#@room", "https://all@here.example/p/%40all#%40room")):
+        assert sent in story_message("r", Article(url=url, title="t", text="x"), highlight_terms("x")).body
     plain = story_message("r", Article(url="https://ex.org/b", title="Mail to desk@example.org", text="x"),
                           highlight_terms("x"))
     assert "Mail to desk@example.org" in plain.title  # an address that is no mention stays as it is
