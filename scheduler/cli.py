@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     so = sub.add_parser("sources", help="configured sources").add_subparsers(dest="sources_command", metavar="ACTION", parser_class=_Parser)
     so.required = True
     so.add_parser("list", help="each source with its last run and next run")
+    sr = so.add_parser("runs", help="a source's recent runs: when, how long, pages, articles, errors, how each ended")
+    sr.add_argument("source", metavar="SOURCE", help="the source's name")
+    sr.add_argument("--limit", type=_COUNT, default=20, help="newest runs shown (default 20)")
     sa = so.add_parser("add", help="find a site's feeds, sitemaps or section page from its homepage, "
                                    "test-crawl a few articles, and add it to the config")
     sa.add_argument("homepage", help="the site's homepage, e.g. https://www.example.com/")

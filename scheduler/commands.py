@@ -172,6 +172,33 @@ def cmd_sources_list(cfg: Config, args) -> int:
     return EXIT_OK
 
 
+def cmd_sources_runs(cfg: Config, args) -> int:
+    """A source's recent runs, newest first: when, how long, what they fetched and found, how they ended,
+    and a failed URL of each run that had errors."""
+    from scheduler.app import open_frontier
+
+    frontier = open_frontier(cfg)
+    try:
+        runs = frontier.runs(args.source, limit=args.limit)
+    finally:
+        frontier.close()
+    if not runs:
+        if args.source not in {src.name for src in cfg.sources}:
+            known = ", ".join(sorted(src.name for src in cfg.sources)) or "none"
+            raise UsageError(f"unknown source {args.source!r} (known: {known})")
+        out(f"no runs recorded for {args.source} yet")
+        return EXIT_OK
+    out(f"{'started (UTC)':<20} {'took':>8} {'pages':>6} {'articles':>8} {'errors':>6}  ended")
+    for run in runs:
+        ended = ("failed: " if run.failed else "") + (run.reason if run.finished_at else "running (or cut off)")
+        out(f"{run.started_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {run.duration_s if run.finished_at else 0:>7.0f}s "
+            f"{run.pages:>6} {run.articles:>8} {run.errors:>6}  {ended}")
+        if run.error_samples:
+            sample = run.error_samples[-1]
+            out(f"{'':<20} e.g. {sample.get('status', '')} {sample.get('url', '')} {sample.get('reason', '')}".rstrip())
+    return EXIT_OK
+
+
 def _next_run(src, run, due: str) -> str:
     """As the daemon schedules it (``scheduler.crawlqueue.next_run``), jitter aside; ``due`` when now."""
     from scheduler.crawlqueue import next_run
@@ -268,6 +295,7 @@ HANDLERS: dict[str, Callable[[Config, object], int]] = {
     "alerts backfill": cmd_alerts_backfill,
     "sources list": cmd_sources_list,
     "sources add": cmd_sources_add,
+    "sources runs": cmd_sources_runs,
     "import": cmd_import,
     "index init": cmd_index_init,
     "index status": cmd_index_status,

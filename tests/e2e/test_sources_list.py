@@ -67,3 +67,38 @@ def test_no_sources_says_how_to_add_one(project):
     result = project.run("sources", "list")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("no sources configured: add one with `mediawatch sources add")
+
+
+def test_a_sources_recent_runs_newest_first_with_a_failed_url(project, fixture_site):
+    data = project.root / "data"
+    project.write({
+        "data_dir": str(data),
+        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool")},
+        "mail": {"outbox": str(data / "outbox"), "ledger_path": str(data / "alerts.sqlite3")},
+        "crawl": fast_crawl(data),
+        "http": {"health_port": None},
+        "sources": [fixture_site.source("site"), fixture_site.source("idle")],
+    })
+    assert project.run("crawl", "site").returncode == 0
+    added, gone = fixture_site.add_article(), fixture_site.add_article()
+    fixture_site.route(gone.path, lambda: (404, {"Content-Type": "text/html"}, b"gone"))
+    assert project.run("crawl", "site").returncode == 0
+
+    with DataDirLock(data) as lock:  # beside a running daemon, as every reading command
+        lock.acquire("run")
+        result = project.run("sources", "runs", "site")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["started", "(UTC)", "took"]
+    runs = [line.split() for line in lines[1:] if not line.startswith(" ")]
+    assert len(runs) == 2 and all(r[-1] == "finished" for r in runs)
+    assert datetime.fromisoformat(f"{runs[0][0]}T{runs[0][1]}") >= datetime.fromisoformat(f"{runs[1][0]}T{runs[1][1]}")
+    assert int(runs[1][4]) == len(fixture_site.articles) - 2 and runs[1][5] == "0"
+    assert (runs[0][4], runs[0][5]) == ("1", "1")  # the new article; the other answered 404
+    assert "e.g. error:http_404" in result.stdout and gone.path in result.stdout and added.path not in result.stdout
+    assert project.run("sources", "runs", "site", "--limit", "1").stdout.count("finished") == 1
+
+    idle = project.run("sources", "runs", "idle")
+    assert idle.returncode == 0 and "no runs recorded for idle yet" in idle.stdout
+    unknown = project.run("sources", "runs", "nope")
+    assert unknown.returncode == 2 and "unknown source 'nope' (known: idle, site)" in unknown.stderr
