@@ -6,6 +6,7 @@ while a daemon holds the data folder)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from scheduler.crawlqueue import EPOCH, phase_s
 from scheduler.lock import DataDirLock
@@ -16,7 +17,7 @@ def row(output: str, name: str) -> list[str]:
     return next(line for line in output.splitlines() if line.startswith(name + " ")).split()
 
 
-def test_next_run_from_the_schedule(project, fixture_site):
+def write_config(project, sources: list[dict]) -> Path:
     data = project.root / "data"
     project.write({
         "data_dir": str(data),
@@ -24,13 +25,18 @@ def test_next_run_from_the_schedule(project, fixture_site):
         "mail": {"outbox": str(data / "outbox"), "ledger_path": str(data / "alerts.sqlite3")},
         "crawl": fast_crawl(data),
         "http": {"health_port": None},
-        "sources": [
-            fixture_site.source("every-2h", schedule={"every": "2h"}),
-            fixture_site.source("nightly", schedule={"cron": "30 3 * * *"}),
-            fixture_site.source("never-run", schedule={"every": "15m"}),
-            fixture_site.source("off", enabled=False),
-        ],
+        "sources": sources,
     })
+    return data
+
+
+def test_next_run_from_the_schedule(project, fixture_site):
+    data = write_config(project, [
+        fixture_site.source("every-2h", schedule={"every": "2h"}),
+        fixture_site.source("nightly", schedule={"cron": "30 3 * * *"}),
+        fixture_site.source("never-run", schedule={"every": "15m"}),
+        fixture_site.source("off", enabled=False),
+    ])
     assert project.run("crawl", "every-2h", "nightly").returncode == 0
 
     result = project.run("sources", "list")
@@ -70,15 +76,7 @@ def test_no_sources_says_how_to_add_one(project):
 
 
 def test_a_sources_recent_runs_newest_first_with_a_failed_url(project, fixture_site):
-    data = project.root / "data"
-    project.write({
-        "data_dir": str(data),
-        "index": {"sqlite_path": str(data / "index.sqlite3"), "spool_path": str(data / "spool")},
-        "mail": {"outbox": str(data / "outbox"), "ledger_path": str(data / "alerts.sqlite3")},
-        "crawl": fast_crawl(data),
-        "http": {"health_port": None},
-        "sources": [fixture_site.source("site"), fixture_site.source("idle")],
-    })
+    data = write_config(project, [fixture_site.source("site"), fixture_site.source("idle")])
     assert project.run("crawl", "site").returncode == 0
     added, gone = fixture_site.add_article(), fixture_site.add_article()
     fixture_site.route(gone.path, lambda: (404, {"Content-Type": "text/html"}, b"gone"))
