@@ -146,7 +146,7 @@ def cmd_extract(cfg: Config, args) -> int:
 
 def cmd_sources_list(cfg: Config, args) -> int:
     from scheduler.app import open_frontier
-    from scheduler.lock import holder
+    from scheduler.crawlqueue import due_label
 
     if not cfg.sources:
         out("no sources configured: add one with `mediawatch sources add https://www.example.com/` "
@@ -157,8 +157,7 @@ def cmd_sources_list(cfg: Config, args) -> int:
         runs = frontier.last_runs()
     finally:
         frontier.close()
-    # a slot that has passed: the running daemon has it queued or under way; without one, its start runs it
-    due = "due now" if holder(cfg.data_dir) == "run" else "at daemon start"
+    due = due_label(cfg.data_dir)
     out(f"{'source':<20} {'schedule':<16} {'last run (UTC)':<20} {'articles':>8} {'errors':>6}  next run (UTC)")
     for src in cfg.sources:
         run = runs.get(src.name)

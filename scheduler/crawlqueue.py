@@ -22,9 +22,11 @@ import heapq
 import itertools
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Awaitable, Callable
 
 from crawler.sources import Source, parse_duration
+from scheduler.lock import holder
 
 # Any fixed instant: an interval source runs at EPOCH + its phase + k x its interval.
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -64,6 +66,12 @@ def next_run(source: Source, last_start: datetime | None, now: datetime) -> date
         if slot > now:
             return slot
     return now
+
+
+def due_label(data_dir: str | Path) -> str:
+    """What a slot that has come is called: "due now" while a daemon holds the data folder (it has the
+    crawl queued or under way), else "at daemon start"."""
+    return "due now" if holder(data_dir) == "run" else "at daemon start"
 
 
 class CrawlQueue:

@@ -79,7 +79,7 @@ def holder(data_dir: str | Path) -> str | None:
     except OSError:
         return None
     file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    if not any(line.split()[1:2] == ["FLOCK"] and file_id in line.split() for line in locks.splitlines()):
+    if not any(fields[1:2] == ["FLOCK"] and file_id in fields for fields in map(str.split, locks.splitlines())):
         return None
     try:
         fd = os.open(path, os.O_RDONLY)

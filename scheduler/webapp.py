@@ -6,8 +6,7 @@ import os
 
 import structlog
 
-from scheduler.crawlqueue import next_run
-from scheduler.lock import holder
+from scheduler.crawlqueue import due_label, next_run
 from web import Services, create_app
 from web.safety import TOKEN_ENV, check_bind
 
@@ -103,10 +102,8 @@ class Standalone:
         return create_app(Services(health=health, backend=lambda: self.backend, rules=lambda: self.rules,
                                    rules_dir=self.cfg.rules_dir, sources=lambda: self.cfg.sources,
                                    frontier=lambda: self.frontier, ledger=lambda: self.ledger,
-                                   next_run=next_run, due_label=self._due_label, token=web_token()))
-
-    def _due_label(self) -> str:
-        return "due now" if holder(self.cfg.data_dir) == "run" else "at daemon start"
+                                   next_run=next_run, due_label=lambda: due_label(self.cfg.data_dir),
+                                   token=web_token()))
 
     def close(self) -> None:
         for part in (self.backend, self.frontier, self.ledger):

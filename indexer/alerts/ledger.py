@@ -348,13 +348,16 @@ class Ledger(DigestLedger, ChannelLedger):
             out = {"pending": 0, "sent": 0}
             for row in db.execute("SELECT state, COUNT(*) AS n FROM alerts GROUP BY state"):
                 out[row["state"]] = row["n"]
-            out["failing"] = db.execute(
-                "SELECT COUNT(*) FROM alerts WHERE state = 'pending' AND attempts > 0"
-            ).fetchone()[0]
             out["digests_pending"] = db.execute(
                 "SELECT COUNT(*) FROM digests WHERE state = 'pending'"
             ).fetchone()[0]
+        out["failing"] = self._failing("alerts")
         return out | self.delivery_counts()
+
+    def failing(self) -> int:
+        """Mails, digests' mails and channel messages waiting for a retry (``/healthz``): read from the
+        pending rows alone, however many sent ones the ledger keeps."""
+        return self._failing("alerts", "digests", "deliveries", "digest_deliveries")
 
     def rows(self, rule: str | None = None, state: str | None = None) -> list[AlertRow]:
         sql, args = "SELECT * FROM alerts WHERE 1 = 1", []

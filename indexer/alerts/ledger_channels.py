@@ -215,11 +215,6 @@ class ChannelLedger:
             return sum(db.execute(f"SELECT COUNT(*) FROM {table} WHERE state = 'pending' AND attempts > 0").fetchone()[0]
                        for table in tables)
 
-    def failing(self) -> int:
-        """Mails, digests' mails and channel messages waiting for a retry (``/healthz``): read from the
-        pending rows alone, however many sent ones the ledger keeps."""
-        return self._failing("alerts", "digests", "deliveries", "digest_deliveries")
-
     def recent_messages(self, limit: int = 200) -> list[ChannelMessageRow]:
         """The newest channel messages, a story's and a digest's alike: sent, waiting or failing."""
         with self._read() as db:
