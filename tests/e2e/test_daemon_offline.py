@@ -10,12 +10,20 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from tests.e2e.daemon_log import read_events, wait_for
-from tests.harness.elasticsearch import free_port
+from tests.harness.faults import refusing_port
 
 
-def test_daemon_survives_unreachable_sources(project):
-    dead = [free_port(), free_port()]  # nothing listens there: connection refused
+@pytest.fixture
+def dead():
+    """Two ports where nothing listens: connection refused."""
+    with refusing_port() as one, refusing_port() as other:
+        yield [one, other]
+
+
+def test_daemon_survives_unreachable_sources(project, dead):
     project.write({
         "data_dir": str(project.root / "data"),
         "crawl": {"state_path": str(project.root / "data" / "crawl.sqlite3"), "download_timeout": 5},

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import queue
 import signal
-import socket
 import threading
 
 import pytest
 import yaml
 
 from tests.e2e.daemon_log import read_events, wait_for
+from tests.harness.faults import refusing_port
 from tests.harness.project import assert_kept
 from tests.harness.site_pages import html_page
 from tests.harness.sites import fixture_site  # noqa: F401
@@ -144,25 +144,20 @@ def test_not_confirmed_writes_nothing(project, fixture_site):  # noqa: F811
     assert project.config_path.read_text() == original
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("case", ["http_500", "not_html", "refused"])
 def test_broken_homepage_is_a_clear_error_and_writes_nothing(project, fixture_site, case):  # noqa: F811
     site = fixture_site
-    if case == "http_500":
-        site.route("/", lambda: (500, {"Content-Type": "text/html"}, b"<h1>oops</h1>"))
-        url, message = site.url("/"), "answered HTTP 500"
-    elif case == "not_html":
-        site.route("/", lambda: (200, {"Content-Type": "image/png"}, b"\x89PNG\r\n\x1a\n" + b"\0" * 64))
-        url, message = site.url("/"), "is not an HTML page (Content-Type: image/png)"
-    else:
-        url, message = f"http://127.0.0.1:{_closed_port()}/", "connection refused"
-    original = setup(project)
-    result = project.run("sources", "add", url, "--name", "broken", "--yes")
+    with refusing_port() as refused:
+        if case == "http_500":
+            site.route("/", lambda: (500, {"Content-Type": "text/html"}, b"<h1>oops</h1>"))
+            url, message = site.url("/"), "answered HTTP 500"
+        elif case == "not_html":
+            site.route("/", lambda: (200, {"Content-Type": "image/png"}, b"\x89PNG\r\n\x1a\n" + b"\0" * 64))
+            url, message = site.url("/"), "is not an HTML page (Content-Type: image/png)"
+        else:
+            url, message = f"http://127.0.0.1:{refused}/", "connection refused"
+        original = setup(project)
+        result = project.run("sources", "add", url, "--name", "broken", "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr and "nothing written" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,6 +1,7 @@
 """Network faults for the fault suite (tests/faults), on 127.0.0.1: a raw-socket HTTP server for the
 responses ``http.server`` cannot produce (trickled bytes, no Content-Length, a cut connection), a TCP
-proxy that can go down or cut an SMTP DATA, and a black hole that accepts and never answers.
+proxy that can go down or cut an SMTP DATA, a black hole that accepts and never answers, and a port that
+refuses every connection.
 """
 
 from __future__ import annotations
@@ -10,6 +11,16 @@ import socket
 import threading
 import time
 from typing import Callable
+
+
+@contextlib.contextmanager
+def refusing_port():
+    """A port of 127.0.0.1 where every connection is refused, for as long as the block runs: bound and
+    never listening, so no other server (another test's, on another worker) can take it meanwhile, as it
+    could a port found free and let go."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 class RawServer:
