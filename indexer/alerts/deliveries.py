@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import structlog
 
 from indexer.alerts import schedule as sched
+from indexer.alerts.copies import Copies
 from indexer.alerts.channels import (
     ChannelMessage, ChannelSender, DigestStory, channel_id, delivery_id, digest_message, story_message,
 )
@@ -70,7 +71,7 @@ class _Lane:
 class ChannelDeliveries:
     def __init__(self, ledger: Ledger, rules: RuleSet, mail: MailConfig, *, clock: Callable[[], float],
                  tz: Callable[[Rule | None], tzinfo], terms: Callable[[str], Terms],
-                 copies: Callable[[Sequence[DeliveryRow], Sequence[Article]], dict[str, list[Article]]]
+                 copies: Callable[[Sequence[DeliveryRow], Sequence[Article]], Copies]
                  = lambda rows, fresh: {}) -> None:
         """``copies``: per story of the rows, the other outlets' copies known now (the engine's)."""
         self.ledger, self.rules, self.mail = ledger, rules, mail
@@ -92,7 +93,7 @@ class ChannelDeliveries:
         """Send the channel's due rows, oldest first; counts go to ``report`` (an engine Report)."""
         urls, lane = self._urls(), _Lane(report)
         rows = self.ledger.due_deliveries(self.clock(), channel=channel, limit=self.mail.max_per_cycle)
-        copies = self.copies(rows, fresh) if rows else {}
+        copies = self.copies(rows, fresh)
         for row in rows:
             url = urls.get((row.rule, row.channel))
             if url is None:
@@ -103,7 +104,7 @@ class ChannelDeliveries:
             sender = self._sender(url)
 
             def message(row: DeliveryRow = row) -> ChannelMessage:
-                outlets = [row.article.source, *(a.source for a in copies.get(row.story_id, ()))]
+                outlets = [row.article.source, *(a.source for a in copies.others(row))]
                 return story_message(row.rule, row.article, self.terms(row.query),
                                      tz=self.tz(self.rules.get(row.rule)), outlets=outlets)
 
@@ -130,7 +131,7 @@ class ChannelDeliveries:
 
             def message(row: DigestDeliveryRow = row, items: list = items) -> ChannelMessage:
                 copies = self.copies(items, ())
-                stories = [DigestStory(i.article, self.terms(i.query), [a.source for a in copies.get(i.story_id, ())])
+                stories = [DigestStory(i.article, self.terms(i.query), [a.source for a in copies.others(i)])
                            for i in items]
                 return digest_message(row.rule, stories, sched.digest_kind(items[0].schedule),
                                       datetime.fromtimestamp(row.period_end, timezone.utc),

@@ -37,6 +37,7 @@ from indexer.article import Article
 from indexer.config import MailConfig
 from indexer.alerts import schedule as sched
 from indexer.alerts.channels import channel_id
+from indexer.alerts.copies import Copies, gather as gather_copies
 from indexer.alerts.deliveries import ChannelDeliveries, TestOutcome
 from indexer.backends.base import BackendUnavailable
 from indexer.alerts.ledger import Ledger
@@ -269,24 +270,8 @@ class AlertEngine:
         return report
 
     # -- delivery ---------------------------------------------------------------------------------
-    def _copies(self, rows: Sequence[AlertRow], fresh: Sequence[Article] = ()) -> dict[str, list[Article]]:
-        """Per story of ``rows``, the other outlets' copies known now: what the index holds, plus ``fresh``
-        (the batch just indexed, which Elasticsearch may not show until its next refresh). Without a
-        backend, or when it cannot answer, the mail goes out with what it has."""
-        wanted = sorted({r.story_id for r in rows})
-        found: dict[str, list[Article]] = {}
-        if self.backend is not None and wanted:
-            try:
-                found = self.backend.story_articles(wanted)
-            except Exception as err:  # the index being down must not hold the mail back
-                log.warning("alerts.copies_unavailable", stories=len(wanted), error=str(err)[:300])
-        out: dict[str, list[Article]] = {}
-        for row in rows:
-            copies = {a.id: a for a in found.get(row.story_id, ())}
-            copies.update((a.id, a) for a in fresh if a.story == row.story_id)
-            copies.pop(row.article_id, None)
-            out[row.story_id] = list(copies.values())
-        return out
+    def _copies(self, rows: Sequence[AlertRow], fresh: Sequence[Article] = ()) -> Copies:
+        return gather_copies(self.backend, rows, fresh)
 
     def catch_up(self, backend: Any = None, limit: int = 10_000, chunk: int = 500, since: float | None = None) -> Report:
         """Re-match what was indexed since the last batch the engine saw (call at daemon start): articles

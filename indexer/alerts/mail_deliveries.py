@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import structlog
 
 from indexer.alerts import schedule as sched
+from indexer.alerts.copies import Copies
 from indexer.alerts.ledger import Ledger
 from indexer.alerts.ledger_rows import AlertRow, DigestRow
 from indexer.alerts.mailer import Mailer, Sender, SendError
@@ -32,7 +33,7 @@ MAIL = "mail"  # the lane of instant mails and digests; the other lanes are chan
 class MailDeliveries:
     def __init__(self, ledger: Ledger, rules: RuleSet, mail: MailConfig, mailer: Mailer, envelope: Envelope, *,
                  clock: Callable[[], float], tz: Callable[[Rule | None], tzinfo], terms: Callable[[str], Terms],
-                 copies: Callable[[Sequence[AlertRow], Sequence[Article]], dict[str, list[Article]]]) -> None:
+                 copies: Callable[[Sequence[AlertRow], Sequence[Article]], Copies]) -> None:
         """``copies``: per story of the rows, the other outlets' copies known now (the engine's)."""
         self.ledger, self.rules, self.mail, self.mailer, self.envelope = ledger, rules, mail, mailer, envelope
         self.clock, self.tz, self.terms, self.copies = clock, tz, terms, copies
@@ -55,7 +56,7 @@ class MailDeliveries:
                 rule = self.rules.get(row.rule)
                 msg = instant_message(
                     self.envelope, row.rule, row.query, row.recipients, row.article, self.terms(row.query),
-                    row.message_id or "", tz=self.tz(rule), others=copies.get(row.story_id, ()),
+                    row.message_id or "", tz=self.tz(rule), others=copies.others(row),
                     description=rule.description if rule is not None else "",
                 )
                 try:
@@ -108,7 +109,7 @@ class MailDeliveries:
                 query = rule.query if rule is not None else items[0].query
                 shown = items[:self.mail.digest_max_stories]  # the newest: digest_items orders them so
                 copies = self.copies(shown, ())
-                entries = [DigestEntry(row.article, self.terms(row.query), copies.get(row.story_id, ()))
+                entries = [DigestEntry(row.article, self.terms(row.query), copies.others(row))
                            for row in shown]
                 period_end = datetime.fromtimestamp(digest.period_end, timezone.utc)
                 msg = digest_message(

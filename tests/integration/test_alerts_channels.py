@@ -212,6 +212,27 @@ def test_one_message_per_story_naming_its_outlets(tmp_path, webhook_receivers):
     engine.close()
 
 
+def test_each_rule_names_the_outlets_other_than_the_copy_it_matched(tmp_path, smtp_server, webhook_receivers):
+    """Two rules on one story, each recorded with a different copy (one rule reads only the BBC): each
+    mail and each message on their shared channel names the other outlet, never its own copy's."""
+    hook = webhook_receivers()
+    rules = [Rule(name="all", query="Lukashenko", recipients=["desk@example.org"], notify=[hook.url("json")]),
+             Rule(name="bbc", query="Lukashenko", recipients=["desk@example.org"], notify=[hook.url("json")],
+                  sources=["bbc"])]
+    engine = AlertEngine(quick_mail_cfg(tmp_path, smtp_server), rules, clock=lambda: T0)
+    dw, bbc = article(1, T0, source="dw", story_id="wire-1"), article(2, T0, source="bbc", story_id="wire-1")
+
+    report = engine.on_indexed([dw, bbc])
+
+    assert (report.enqueued, report.mails, report.messages) == (2, 2, 2)
+    to_all, to_bbc = (next(r for r in hook.requests if r.body["title"].startswith(f"{name}: ")) for name in ("all", "bbc"))
+    assert "Outlets: dw, bbc" in to_all.body["message"] and "Outlets: bbc, dw" in to_bbc.body["message"]
+    mails = {m.message["X-Mediawatch-Rule"]: m.part("plain").replace("\r\n", "\n") for m in smtp_server.wait_for(2)}
+    assert f"Also reported by:\n   - bbc: {bbc.url}" in mails["all"] and dw.url not in mails["all"].split("Also")[1]
+    assert f"Also reported by:\n   - dw: {dw.url}" in mails["bbc"] and bbc.url not in mails["bbc"].split("Also")[1]
+    engine.close()
+
+
 def test_a_room_mention_or_a_markdown_link_pings_nobody_and_links_nowhere(tmp_path, webhook_receivers):
     """A Mattermost incoming webhook notifies the whole channel for "@channel", "@all" or "@here" in its
     text, and renders Markdown: a headline or snippet holding them reaches the room as it reads, without
