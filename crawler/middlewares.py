@@ -32,6 +32,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from w3lib.http import basic_auth_header
 
 from crawler.dns import PINS
+from indexer.addresses import networks, reachable
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -46,7 +47,6 @@ __all__ = [
     "RequestRefused",
     "RetryAfterMiddleware",
     "SSRFGuardMiddleware",
-    "address_is_public",
     "parse_retry_after",
     "run_of",
 ]
@@ -67,29 +67,6 @@ class RequestRefused(IgnoreRequest):
 
 
 # -- SSRF ------------------------------------------------------------------------------------
-_EXTRA_BLOCKED = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "0.0.0.0/8")]
-
-
-def address_is_public(ip: str) -> bool:
-    """False for private, loopback, link-local (cloud metadata), multicast, reserved, unspecified,
-    CGNAT and benchmarking ranges; IPv4-mapped / 6to4 / NAT64 IPv6 forms are unwrapped first."""
-    try:
-        addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        elif addr.sixtofour is not None:
-            addr = addr.sixtofour
-        elif addr in ipaddress.ip_network("64:ff9b::/96"):
-            addr = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-    if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
-            or addr.is_unspecified or not addr.is_global):
-        return False
-    return not any(addr in net for net in _EXTRA_BLOCKED if net.version == addr.version)
-
-
 class SSRFGuardMiddleware:
     """Refuse requests that would reach a private, loopback or link-local address.
 
@@ -110,16 +87,10 @@ class SSRFGuardMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self._cache: dict[str, tuple[float, list[str]]] = {}  # host -> (expires, approved addresses)
-        self.allowed = [ipaddress.ip_network(n) for n in crawler.settings.getlist("MEDIAWATCH_ALLOWED_NETWORKS")]
+        self.allowed = networks(crawler.settings.getlist("MEDIAWATCH_ALLOWED_NETWORKS"))
 
     def reachable(self, ip: str) -> bool:
-        if address_is_public(ip):
-            return True
-        try:
-            addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        return any(addr in net for net in self.allowed if net.version == addr.version)
+        return reachable(ip, self.allowed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "SSRFGuardMiddleware":

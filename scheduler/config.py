@@ -17,6 +17,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from crawler.sources import CrawlSettings, Source
+from indexer.addresses import networks
 from indexer.alerts.rules import Rule
 from indexer.config import IndexConfig, MailConfig
 from indexer.yamlfile import key_path, load_yaml, problems
@@ -47,6 +48,13 @@ class HttpConfig(BaseModel):
     failing_after_runs: int = Field(3, ge=1)
     # /healthz: a scheduled job this many seconds past its run time makes the daemon "degraded".
     late_after_s: float = Field(60.0, gt=0)
+    # Private networks a chat or webhook URL typed into the web app may reach (a self-hosted Mattermost).
+    notify_networks: list[str] = Field(default_factory=list)
+
+    @field_validator("notify_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return [str(net) for net in networks(value)]  # ValueError names the bad entry
 
     @property
     def health_port(self) -> int | None:

@@ -65,6 +65,7 @@ def daemon_app(daemon):
         backend=part("backend"),
         rules=lambda: daemon.app.alerts.rules if daemon.app is not None else None,
         rules_dir=daemon.cfg.rules_dir,
+        notify_networks=lambda: daemon.cfg.http.notify_networks,
         sources=lambda: daemon.cfg.sources,
         frontier=part("frontier"),
         ledger=lambda: daemon.app.alerts.ledger if daemon.app is not None else None,
@@ -101,6 +102,7 @@ class Standalone:
 
         return create_app(Services(health=health, backend=lambda: self.backend, rules=lambda: self.rules,
                                    rules_dir=self.cfg.rules_dir, sources=lambda: self.cfg.sources,
+                                   notify_networks=lambda: self.cfg.http.notify_networks,
                                    frontier=lambda: self.frontier, ledger=lambda: self.ledger,
                                    next_run=next_run, due_label=lambda: due_label(self.cfg.data_dir),
                                    token=web_token()))

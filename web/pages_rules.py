@@ -10,7 +10,7 @@ import os
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import structlog
 import yaml
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from indexer.alerts.channels import display, private_target
 from indexer.alerts.rules import Rule, RuleError, env_references, validate_rule, with_env
 from indexer.backends.base import BackendError
 from indexer.query import clean_text
@@ -216,11 +217,29 @@ def _validate(services, data: dict[str, Any], editing: bool) -> tuple[Rule | Non
     except (RuleError, ValueError) as err:
         return None, None, data, str(err)
     try:  # the references filled in as the rules folder fills them when the daemon reads the file
-        with_env(data, path.name, "")
+        filled = with_env(data, path.name, "")
     except RuleError as err:
         return None, None, data, (f"{err}: the daemon could not load this rule; set the variable in its environment "
                                   "(and this app's), or type the channel's URL as it is")
+    error = _private_notify(data, filled, written, services.notify_networks())
+    if error is not None:
+        return None, None, data, error
     return rule, path, data, None
+
+
+def _private_notify(data: dict[str, Any], filled: dict[str, Any], written: dict[str, Any],
+                    allowed: Sequence[str]) -> str | None:
+    """Why a notify URL typed in the form would have the daemon post into the network it runs in, or None. The
+    URLs the rule's file already holds are the operator's (the config file's are never seen here)."""
+    known = written.get("notify") if isinstance(written.get("notify"), list) else []
+    for typed, url in zip(data.get("notify") or [], filled.get("notify") or []):
+        if typed in known:
+            continue
+        address = private_target(url, allowed)
+        if address is not None:
+            return (f"{display(typed)} reaches {address}, an address of this machine or a private network: add "
+                    "its network to http.notify_networks in the config to let the app save it")
+    return None
 
 
 def _references(data: dict[str, Any]) -> set[str]:

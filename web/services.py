@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from indexer.alerts.rules import RuleSet
 from indexer.backends.base import Backend
@@ -26,6 +26,7 @@ class Services:
     backend: Callable[[], Backend | None] = lambda: None
     rules: Callable[[], RuleSet | None] = lambda: None
     rules_dir: str | None = None
+    notify_networks: Callable[[], Sequence[str]] = tuple  # http.notify_networks: what a typed notify URL may reach
     sources: Callable[[], list[Any]] = list  # crawler.sources.Source models, as configured now
     frontier: Callable[[], Any] = lambda: None  # crawler.frontier.Frontier: run summaries
     ledger: Callable[[], Any] = lambda: None  # indexer.alerts.ledger.Ledger: deliveries

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import apprise
 
+from indexer.addresses import networks, reachable
 from indexer.alerts.mailer import SendError
 from indexer.alerts.render import format_date, safe_link
 from indexer.article import Article
@@ -71,6 +73,40 @@ def check_channel_url(url: str) -> str:
     if _plugin(url) is None:
         raise ValueError(f"Apprise cannot use this {scheme}:// URL: a required part is missing or malformed")
     return url
+
+
+# Schemes whose URL names the server Apprise connects to: generic webhooks and self-hosted services. The
+# other schemes name a cloud service by themselves; what stands where a host would is a token.
+_SELF_HOSTED = """apprise amqp bark emby enigma2 form gotify gorush goalert hassio humhub irc jellyfin json kodi lametric
+mastodon matrix misskey mmost mqtt nctalk ncloud ntfy rocket rsyslog signal smseagle synology toot xbmc xml xmpp""".split()
+SELF_HOSTED_SCHEMES = frozenset(_SELF_HOSTED) | {f"{scheme}s" for scheme in _SELF_HOSTED}  # and their TLS forms
+
+
+def private_target(url: str, allowed_networks: Sequence[str] = ()) -> str | None:
+    """The address the internet does not reach (this machine, its network, a cloud's metadata service) outside
+    ``allowed_networks`` that sending to ``url`` would make the daemon connect to; None when there is none, or
+    when its host does not resolve (nothing is sent there either). Asked of the URLs a web-app user types: a
+    browser must not point the daemon at its own network. The host is resolved now; a name that answers
+    otherwise later (DNS rebinding) is not caught here."""
+    scheme, _, _ = url.partition("://")
+    if scheme.lower() not in SELF_HOSTED_SCHEMES:
+        return None
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None  # Apprise cannot use it either: check_channel_url says so
+    if not host:
+        return None
+    try:
+        found = socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    allowed = networks(allowed_networks)
+    for *_, sockaddr in found:
+        if not reachable(str(sockaddr[0]), allowed):
+            return str(sockaddr[0])
+    return None
 
 
 # Generic webhooks, whose path is often their secret (``json://host/hooks/T0K3N``); Apprise shows it
@@ -215,5 +251,6 @@ class ChannelSender:
 
 __all__ = [
     "ChannelMessage", "ChannelSender", "DELIVERY_HEADER", "DigestStory", "channel_id", "check_channel_url",
+    "private_target",
     "delivery_id", "digest_message", "display", "story_message",
 ]

@@ -30,7 +30,7 @@ def test_rule_made_in_the_browser_mails_a_new_article_once(project, fixture_site
                   "bulk_interval_s": 0.5},
         "mail": {"from_addr": "mediawatch@127.0.0.1", "ledger_path": str(data / "alerts.sqlite3"),
                  "smtp": {"host": smtp_server.host, "port": smtp_server.port, "tls": "none", "timeout_s": 5}},
-        "crawl": fast_crawl(data), "http": {"port": 0}, "rules_dir": str(rules_dir),
+        "crawl": fast_crawl(data), "http": {"port": 0, "notify_networks": ["127.0.0.1/32"]}, "rules_dir": str(rules_dir),
         "sources": [site.source("fixture", schedule={"every": "1h", "jitter": "0s"})],
     })
     proc = project.popen("run", MEDIAWATCH_NOTIFY_HOOK_KEY="s3cret")

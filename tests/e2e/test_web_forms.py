@@ -96,7 +96,8 @@ def served(tmp_path_factory):
     closed = socket.socket()  # a port nothing listens on: the source's feed and a webhook are down
     closed.bind(("127.0.0.1", 0))
     down = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
-    project.write({**import_config(project), "rules_dir": str(rules),
+    # the test webhooks are on 127.0.0.1: the one address of this machine the rule form may point a channel at
+    project.write({**import_config(project), "rules_dir": str(rules), "http": {"port": None, "notify_networks": ["127.0.0.1/32"]},
                    "sources": [{"name": "down", "feeds": [down], "allow_private_addresses": True}]})
     crawled = project.run("crawl", "down", MW_HOOK="s3cret")
     assert crawled.returncode == 1, crawled.stderr[-3000:]
@@ -254,6 +255,25 @@ def test_the_browser_cannot_make_the_daemon_send_its_environment_anywhere(app):
     assert yaml.safe_load((rules / "evening.yaml").read_text(encoding="utf-8"))["notify"] == [HOOK]
     status, _ = web.post("/rules/submit", {**edit, "notify": HOOK})  # the file's own reference stays usable
     assert status == 303
+
+
+def test_the_browser_cannot_point_the_daemon_at_its_own_network(app):
+    """A webhook typed into the form that resolves to this machine, a private network or a cloud's metadata
+    service is refused with the address, unless http.notify_networks names it (127.0.0.1/32 here); a private
+    URL the rule's file already holds is the operator's, and the rule stays editable around it."""
+    rules, web = app
+    for url, address in (("json://127.0.0.2:9/x", "127.0.0.2"), ("jsons://169.254.169.254/latest/meta-data", "169.254.169.254"),
+                         ("mmost://[::1]:8065/hooktoken", "::1"), ("json://10.20.30.40/hook", "10.20.30.40")):
+        status, page = web.post("/rules/submit", _form("inside", "pier", notify=f"json://127.0.0.1:9/ok\n{url}"))
+        assert status == 400, (url, page)
+        assert f"reaches {address}, an address of this machine or a private network" in page
+        assert "http.notify_networks" in page and not (rules / "inside.yaml").exists()
+    assert web.post("/rules/submit", _form("inside", "pier", notify="discord://1234/abcd\njson://127.0.0.1:9/ok"))[0] == 303
+    (rules / "own.yaml").write_text(yaml.safe_dump({"name": "own", "query": "pier", "recipients": ["a@example.org"],
+                                                     "notify": ["json://10.20.30.40/hook"]}), encoding="utf-8")
+    edit = {**_form("own", "pier OR jetty"), "editing": "1", "notify": "json://10.20.30.40/hook"}
+    assert web.post("/rules/submit", edit)[0] == 303
+    assert yaml.safe_load((rules / "own.yaml").read_text(encoding="utf-8"))["query"] == "pier OR jetty"
 
 
 def test_the_feed_is_valid_atom_for_pages_without_a_web_address_and_odd_characters(app):

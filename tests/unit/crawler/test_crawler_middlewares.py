@@ -11,7 +11,8 @@ import pytest
 from scrapy.http import Request
 from scrapy.settings import Settings
 
-from crawler.middlewares import RequestRefused, SSRFGuardMiddleware, address_is_public, parse_retry_after
+from crawler.middlewares import RequestRefused, SSRFGuardMiddleware, parse_retry_after
+from indexer.addresses import address_is_public
 from crawler.sources import Source
 
 
