@@ -6,6 +6,11 @@ A frontier with ``--runs`` run summaries over 50 sources, and a ledger with ``--
 Each read is timed as the stores answer it (median of ``--repeat``) beside the whole-table query it
 replaced in the same run (the peer): a GROUP BY or a sort over every row.
 
+Then the daily retention pass over the ledger's copies of the pages' text, once every alert's text is
+forgotten (what each pass after the first meets): the longest another user of the ledger (a thread
+recording alerts) waits while it runs, beside the one read the pass made before, which held the ledger
+for its whole length.
+
     .venv/bin/python -m bench.scale_state                      # 1,000,000 runs, 200,000 alerts
     .venv/bin/python -m bench.scale_state --runs 100000 --alerts 20000
 """
@@ -18,6 +23,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -80,6 +86,35 @@ def median_ms(call: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
+def retention_pass(ledger: Ledger, db: sqlite3.Connection) -> dict[str, Any]:
+    """A pass with nothing left to forget, and the longest a thread recording into the same ledger waited."""
+    ledger.forget_texts(time.time())  # the first pass: every text forgotten
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def recorder() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            ledger.advance_watermark(time.time())
+            waits.append(time.perf_counter() - started)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=recorder)
+    thread.start()
+    started = time.perf_counter()
+    ledger.forget_texts(time.time())
+    took = time.perf_counter() - started
+    stop.set()
+    thread.join()
+    one_read = median_ms(lambda: db.execute(
+        f"SELECT rule, story_id FROM alerts INDEXED BY alerts_recent WHERE {Ledger._DONE_WITH} AND"
+        " json_extract(article, '$.text') != '' ORDER BY matched_at LIMIT 1000", (time.time(),)).fetchall(), 1)
+    print(f"retention pass, nothing left: {took * 1000:.0f} ms; a recording thread waited {max(waits) * 1000:.1f} ms"
+          f" at most ({len(waits)} records); the pass's one read before: {one_read:.0f} ms, the ledger held throughout")
+    return {"system": "retention pass, nothing left", "ms": round(took * 1000, 1),
+            "longest_wait_ms": round(max(waits) * 1000, 2), "one_read_before_ms": round(one_read, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1_000_000)
@@ -108,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             peer = median_ms(lambda: db.execute(WHOLE_TABLE[name]).fetchall(), args.repeat)
             print(f"{name:<30} {ms:>9.2f} {peer:>15.1f} {peer / ms:>7.0f}x")
             rows.append({"system": name, "ms": round(ms, 3), "whole_table_ms": round(peer, 1)})
+        rows.append(retention_pass(ledger, sqlite3.connect(ledger_path)))
         frontier.close()
         ledger.close()
     if args.json_out:

@@ -328,18 +328,27 @@ class Ledger(DigestLedger, ChannelLedger):
             "json_extract(article, '$.text') != '' OR json_extract(article, '$.description') != ''", before)
 
     def _in_slices(self, update: str, unforgotten: str, before: float) -> int:
-        done, since = 0, float("-inf")
+        """``update`` the alerts matched before ``before`` that are done with and ``unforgotten``. Every alert
+        before it is read by time, FORGET_SLICE at a time, and only a slice holding some to update takes a
+        write transaction: a pass over the alerts earlier passes forgot (the whole ledger but its last day)
+        is short reads that let the ledger's other users in between, and writes nothing."""
+        done, after = 0, (float("-inf"), "", "")
         while True:
-            with self._tx() as db:
-                # oldest first, each slice from where the last ended: not past the done ones again
-                keys = db.execute(f"SELECT rule, story_id, matched_at FROM {self._BY_TIME} WHERE {self._DONE_WITH}"
-                                  f" AND ({unforgotten}) AND matched_at >= ? ORDER BY matched_at LIMIT ?",
-                                  (before, since, self.FORGET_SLICE)).fetchall()
-                db.executemany(f"{update} WHERE rule = ? AND story_id = ?", [(k[0], k[1]) for k in keys])
-            done += len(keys)
-            if len(keys) < self.FORGET_SLICE:
+            with self._read() as db:
+                rows = db.execute(
+                    f"SELECT rule, story_id, matched_at, ({unforgotten}) AND {self._DONE_WITH} FROM {self._BY_TIME}"
+                    # the plain range is what the time index serves; the row value orders the ties at its start
+                    " WHERE matched_at < ? AND matched_at >= ? AND (matched_at, rule, story_id) > (?, ?, ?)"
+                    " ORDER BY matched_at, rule, story_id LIMIT ?",
+                    (before, before, after[0], *after, self.FORGET_SLICE)).fetchall()
+            todo = [(row[0], row[1], before) for row in rows if row[3]]
+            if todo:
+                with self._tx() as db:  # done with when read is done with for good: checked again all the same
+                    db.executemany(f"{update} WHERE rule = ? AND story_id = ? AND {self._DONE_WITH}", todo)
+            done += len(todo)
+            if len(rows) < self.FORGET_SLICE:
                 return done
-            since = keys[-1][2]
+            after = (rows[-1][2], rows[-1][0], rows[-1][1])
 
     # -- inspection -----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
