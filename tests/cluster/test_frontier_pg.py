@@ -9,7 +9,7 @@ import pytest
 
 from crawler.accounting import RunAccounting
 from crawler.frontier_pg import PgFrontier
-from tests.unit.crawler.test_crawler_frontier import check_runs_forgotten
+from tests.unit.crawler.frontier_checks import check_runs_forgotten
 from indexer.pgconn import EngineUnavailable
 from tests.harness.wait import wait_until
 

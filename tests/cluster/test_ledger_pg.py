@@ -13,7 +13,7 @@ from indexer.alerts.ledger_rows import NewAlert, alert_message_id
 from indexer.alerts.ledger_pg import PgLedger
 from indexer.article import Article
 from indexer.pgconn import EngineUnavailable
-from tests.unit.alerts.test_alerts_ledger import check_inspection_reads, check_texts_forgotten
+from tests.unit.alerts.ledger_checks import check_inspection_reads, check_texts_forgotten
 from tests.harness.wait import wait_until
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from crawler.accounting import RunAccounting, RunSummary, is_retryable
 from crawler.frontier import Frontier
+from tests.unit.crawler.frontier_checks import check_runs_forgotten
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -107,28 +108,6 @@ def test_a_frontier_of_an_older_url_form_is_rekeyed(tmp_path):
         assert fr.get(old_article) is None
     with Frontier(path) as fr:  # a second open has nothing left to do
         assert fr.count() == 2
-
-
-def _run(fr, source: str, started: datetime, *, finish: bool = True) -> int:
-    summary = RunSummary(source, started_at=started, finished_at=started + timedelta(minutes=1), reason="finished")
-    summary.run_id = fr.begin_run(source, started)
-    if finish:
-        fr.finish_run(summary)
-    return summary.run_id
-
-
-def check_runs_forgotten(fr) -> None:
-    """Runs past the cut are deleted, but each source's last finished one and any unfinished one."""
-    day = timedelta(days=1)
-    a1, a2, b1 = _run(fr, "a", T0), _run(fr, "a", T0 + day), _run(fr, "b", T0)
-    running = _run(fr, "a", T0 + 2 * day, finish=False)
-    a3, c1 = _run(fr, "a", T0 + 100 * day), _run(fr, "c", T0 + 100 * day)
-    assert {s: r.run_id for s, r in fr.last_runs().items()} == {"a": a3, "b": b1, "c": c1}
-    assert fr.forget_runs(T0 + 50 * day) == 2  # a1 and a2
-    assert [r.run_id for r in fr.runs("a")] == [a3, running]
-    assert {s: r.run_id for s, r in fr.last_runs().items()} == {"a": a3, "b": b1, "c": c1}
-    assert fr.forget_runs(T0 + 200 * day) == 0  # every run left is its source's last, or unfinished
-    assert a1 < a2 < running < a3
 
 
 def test_old_runs_are_forgotten_but_each_sources_last(tmp_path):
