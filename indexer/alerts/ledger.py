@@ -328,10 +328,9 @@ class Ledger(DigestLedger, ChannelLedger):
             "json_extract(article, '$.text') != '' OR json_extract(article, '$.description') != ''", before)
 
     def _in_slices(self, update: str, unforgotten: str, before: float) -> int:
-        """``update`` the alerts matched before ``before`` that are done with and ``unforgotten``. Every alert
-        before it is read by time, FORGET_SLICE at a time, and only a slice holding some to update takes a
-        write transaction: a pass over the alerts earlier passes forgot (the whole ledger but its last day)
-        is short reads that let the ledger's other users in between, and writes nothing."""
+        """``update`` the alerts matched before ``before`` that are done with and ``unforgotten``. All of them
+        are read by time, FORGET_SLICE at a time; only a slice with some to update is written: a pass over
+        what earlier passes forgot (all but the last day) is short reads that let the ledger's users in."""
         done, after = 0, (float("-inf"), "", "")
         while True:
             with self._read() as db:
