@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Literal
@@ -11,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from crawler.urls import check_http_url, origin, split_credentials
+from indexer.addresses import networks
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -218,9 +218,7 @@ class CrawlSettings(BaseModel):
     @field_validator("allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for net in value:
-            ipaddress.ip_network(net, strict=False)  # ValueError names the bad entry
-        return [str(ipaddress.ip_network(net, strict=False)) for net in value]
+        return [str(net) for net in networks(value)]  # ValueError names the bad entry
 
     @field_validator("revalidate_after", "quiet_min", "robots_ttl")
     @classmethod

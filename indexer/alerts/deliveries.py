@@ -71,8 +71,7 @@ class _Lane:
 class ChannelDeliveries:
     def __init__(self, ledger: Ledger, rules: RuleSet, mail: MailConfig, *, clock: Callable[[], float],
                  tz: Callable[[Rule | None], tzinfo], terms: Callable[[str], Terms],
-                 copies: Callable[[Sequence[DeliveryRow], Sequence[Article]], Copies]
-                 = lambda rows, fresh: {}) -> None:
+                 copies: Callable[[Sequence[DeliveryRow], Sequence[Article]], Copies]) -> None:
         """``copies``: per story of the rows, the other outlets' copies known now (the engine's)."""
         self.ledger, self.rules, self.mail = ledger, rules, mail
         self.clock, self.tz, self.terms, self.copies = clock, tz, terms, copies

@@ -342,7 +342,7 @@ class Ledger(DigestLedger, ChannelLedger):
                     (before, before, after[0], *after, self.FORGET_SLICE)).fetchall()
             todo = [(row[0], row[1], before) for row in rows if row[3]]
             if todo:
-                with self._tx() as db:  # done with when read is done with for good: checked again all the same
+                with self._tx() as db:  # read outside this transaction: the update checks again
                     db.executemany(f"{update} WHERE rule = ? AND story_id = ? AND {self._DONE_WITH}", todo)
             done += len(todo)
             if len(rows) < self.FORGET_SLICE:
