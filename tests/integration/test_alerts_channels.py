@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+import structlog
 
 from indexer.alerts.engine import AlertEngine
 from indexer.alerts.rules import Rule
@@ -86,9 +87,12 @@ def test_receivers_restarting_mid_delivery_get_each_story_once(tmp_path, smtp_se
 
     form_hook.wait_for(1)
     json_hook.wait_for(1)
-    json_hook.down()
-    form_hook.down()  # both restart while their deliveries are under way
-    time.sleep(0.5)  # the time a restart takes: connections are refused meanwhile
+    with structlog.testing.capture_logs() as events:
+        json_hook.down()
+        form_hook.down()  # both restart while their deliveries are under way
+        # they stay down until the worker has met the outage: a delivery to one of them failed
+        wait_until(lambda: any(e["event"] == "alerts.channel_failed" and e.get("channel", "").startswith(("json:", "form:"))
+                               for e in list(events)), 30, "a delivery failing while the receivers are down")
     json_hook.up()
     form_hook.up()
 
